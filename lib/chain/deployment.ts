@@ -1,0 +1,38 @@
+// Contract addresses for a chain, from deployments/<chainId>.json (written by contracts/script/Deploy.s.sol).
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be an address");
+
+export const deploymentSchema = z.object({
+  chainId: z.coerce.number().int(),
+  paymentToken: address,
+  paymentTokenIsMock: z.boolean(),
+  assets: address,
+  settlement: address,
+  deployer: address,
+  treasury: address,
+  feeBps: z.coerce.number().int(),
+  withdrawDelay: z.coerce.number().int(),
+  startBlock: z.coerce.number().int(),
+});
+
+export type Deployment = z.infer<typeof deploymentSchema>;
+
+export function deploymentFilePath(chainId: number, override?: string): string {
+  return override ?? path.resolve(process.cwd(), "deployments", `${chainId}.json`);
+}
+
+/** Read and validate a deployment file; throws a message that says how to create it. */
+export function readDeployment(chainId: number, override?: string): Deployment {
+  const file = deploymentFilePath(chainId, override);
+  if (!fs.existsSync(file)) {
+    throw new Error(`No deployment for chain ${chainId}: ${file} is missing. Run \`npm start\` (local) or \`npm run deploy\`.`);
+  }
+  const parsed = deploymentSchema.safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
+  if (!parsed.success) {
+    throw new Error(`${file} is malformed: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  }
+  return parsed.data;
+}

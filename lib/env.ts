@@ -1,0 +1,104 @@
+// The one reader of configuration. Every variable is validated with zod; a missing or malformed
+// value fails with a message that names it. Server-only values never reach the browser: the browser
+// gets `publicConfig()` (chain id, RPC URL, contract addresses) through the root layout at run time,
+// so one build serves any chain.
+import { z } from "zod";
+
+const LOCAL_CHAIN_IDS = new Set([31337, 1337]);
+
+const hex32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex string");
+
+const secret = z
+  .string()
+  .min(32, "must be at least 32 characters (generate one with: openssl rand -hex 32)");
+
+const serverSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    /** JSON-RPC endpoint the server uses. */
+    RPC_URL: z.url({ message: "must be an http(s) URL" }).default("http://127.0.0.1:8545"),
+    /** RPC endpoint handed to browsers (defaults to RPC_URL). */
+    PUBLIC_RPC_URL: z.url({ message: "must be an http(s) URL" }).optional(),
+    CHAIN_ID: z.coerce.number().int().positive().default(31337),
+    /** Key that deploys contracts on non-local chains; anvil's first account is used locally. */
+    DEPLOYER_PRIVATE_KEY: hex32.optional(),
+    /** Key of the account that submits receipt batches (the settler). Anvil's account #0 locally. */
+    SETTLER_PRIVATE_KEY: hex32.optional(),
+    DATABASE_URL: z
+      .string()
+      .regex(/^file:.+/, 'must be a SQLite file URL such as "file:./data/kip.db"')
+      .default("file:./data/kip.db"),
+    /** Signs the iron-session cookie. */
+    SESSION_SECRET: secret,
+    /** 32-byte hex key for AES-256-GCM encryption of model API keys at rest. */
+    ENCRYPTION_KEY: hex32,
+    /** The origin users open, e.g. http://localhost:3000. Sign-in messages must name its host. */
+    APP_URL: z.url({ message: "must be an http(s) URL" }).default("http://localhost:3000"),
+    /** Offer the built-in development wallet (only ever on a local chain). */
+    DEV_WALLET: z.enum(["on", "off"]).default("on"),
+    /** Path of deployments/<chainId>.json (defaults to deployments/<CHAIN_ID>.json). */
+    DEPLOYMENTS_FILE: z.string().optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (!LOCAL_CHAIN_IDS.has(env.CHAIN_ID) && env.DEV_WALLET === "on" && env.NODE_ENV === "production") {
+      // Not an error: the dev wallet is simply never offered off local chains (see devWalletEnabled).
+    }
+    if (!LOCAL_CHAIN_IDS.has(env.CHAIN_ID) && !env.SETTLER_PRIVATE_KEY) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SETTLER_PRIVATE_KEY"],
+        message: `is required on chain ${env.CHAIN_ID} (only local chains fall back to a known anvil key)`,
+      });
+    }
+  });
+
+export type ServerEnv = z.infer<typeof serverSchema>;
+
+/** Thrown when configuration is missing or malformed; the message names each bad variable. */
+export class EnvError extends Error {
+  constructor(public readonly issues: { variable: string; message: string }[]) {
+    super(
+      "Invalid configuration:\n" +
+        issues.map((i) => `  - ${i.variable} ${i.message}`).join("\n") +
+        "\nSee .env.example for what each variable means.",
+    );
+    this.name = "EnvError";
+  }
+}
+
+/** Validate a set of variables (process.env by default). Pure: used by tests and by the start script. */
+export function parseServerEnv(source: Record<string, string | undefined> = process.env): ServerEnv {
+  // Empty strings count as unset, as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const result = serverSchema.safeParse(cleaned);
+  if (!result.success) {
+    throw new EnvError(
+      result.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? "environment");
+        const message =
+          issue.code === "invalid_type" && cleaned[variable] === undefined ? "is required" : issue.message;
+        return { variable, message };
+      }),
+    );
+  }
+  return result.data;
+}
+
+let cached: ServerEnv | undefined;
+
+/** The validated server environment (cached after the first read). */
+export function serverEnv(): ServerEnv {
+  cached ??= parseServerEnv();
+  return cached;
+}
+
+export function isLocalChain(chainId: number): boolean {
+  return LOCAL_CHAIN_IDS.has(chainId);
+}
+
+/** The dev wallet is a known anvil key: it exists only on local chains, whatever DEV_WALLET says. */
+export function devWalletEnabled(env: ServerEnv = serverEnv()): boolean {
+  return env.DEV_WALLET === "on" && isLocalChain(env.CHAIN_ID);
+}

@@ -3,7 +3,11 @@
 import path from "node:path";
 import { defineConfig } from "prisma/config";
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import { databaseFilePath } from "./lib/db-path";
+import { DEFAULT_DATABASE_URL, databaseFilePath } from "./lib/db-path";
+
+// The schema's datasource reads DATABASE_URL; without it Prisma would fall back to its native engine
+// (a download). Default it like the app does.
+process.env.DATABASE_URL ||= DEFAULT_DATABASE_URL;
 
 export default defineConfig({
   engine: "js",

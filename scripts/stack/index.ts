@@ -1,0 +1,152 @@
+// The whole local marketplace as one handle: chain (anvil, or RPC_URL), contracts, database, demo data
+// and the Next.js app. Used by `npm start` / `npm run dev` and by the integration and browser tests.
+import fs from "node:fs";
+import path from "node:path";
+import { createPublicClient, http, type Hex } from "viem";
+import type { Deployment } from "../../lib/chain/deployment";
+import { isLocalChain } from "../../lib/env";
+import { ANVIL_KEYS, startAnvil } from "./anvil";
+import { migrateDatabase } from "./db";
+import { ensureDeployment } from "./deploy";
+import { run, startProcess, waitFor, type Managed } from "./process";
+import { loadOrCreateSecrets } from "./secrets";
+
+export const ROOT = path.resolve(import.meta.dirname, "..", "..");
+
+export interface StackOptions {
+  mode: "start" | "dev";
+  appPort: number;
+  /** Port for the embedded anvil (ignored when rpcUrl is given). */
+  anvilPort: number;
+  /** Use this chain instead of starting anvil. */
+  rpcUrl?: string;
+  dataDir: string;
+  databaseUrl?: string;
+  deploymentFile?: string;
+  /** Persist anvil's state in dataDir so a restart keeps the chain. */
+  persistChain: boolean;
+  seed: boolean;
+  /** Run `next build` before `next start`. */
+  build: boolean;
+  /** Bind address for the app (default: all interfaces). */
+  appHost?: string;
+  env?: Record<string, string | undefined>;
+  log?: (line: string) => void;
+}
+
+export interface Stack {
+  appUrl: string;
+  rpcUrl: string;
+  chainId: number;
+  databaseUrl: string;
+  deployment: Deployment;
+  deploymentFile: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const baseEnv = { ...process.env, ...options.env };
+  const stoppers: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const stopOne of stoppers.reverse()) await stopOne().catch(() => {});
+    stoppers.length = 0;
+  };
+  try {
+    fs.mkdirSync(options.dataDir, { recursive: true });
+    const secrets = loadOrCreateSecrets(options.dataDir);
+
+    // 1. Chain
+    let rpcUrl = options.rpcUrl;
+    if (!rpcUrl) {
+      log(`starting anvil on 127.0.0.1:${options.anvilPort}…`);
+      const anvil = await startAnvil({
+        port: options.anvilPort,
+        statePath: options.persistChain ? path.join(options.dataDir, "anvil-state.json") : undefined,
+      });
+      stoppers.push(anvil.stop);
+      rpcUrl = anvil.rpcUrl;
+    }
+    const chainId = await createPublicClient({ transport: http(rpcUrl) }).getChainId().catch((error: unknown) => {
+      throw new Error(`Cannot reach the chain at ${rpcUrl}: ${String(error)}`);
+    });
+    if (baseEnv.CHAIN_ID && Number(baseEnv.CHAIN_ID) !== chainId) {
+      throw new Error(`CHAIN_ID is ${baseEnv.CHAIN_ID} but ${rpcUrl} reports chain ${chainId}`);
+    }
+    const local = isLocalChain(chainId);
+
+    // 2. Contracts
+    const deployerKey = (baseEnv.DEPLOYER_PRIVATE_KEY || (local ? ANVIL_KEYS[0] : undefined)) as Hex | undefined;
+    if (!deployerKey) throw new Error(`DEPLOYER_PRIVATE_KEY is required to deploy on chain ${chainId}`);
+    const deploymentFile = options.deploymentFile ?? path.join(ROOT, "deployments", `${chainId}.json`);
+    const { deployment, reused } = await ensureDeployment({
+      rpcUrl,
+      chainId,
+      privateKey: deployerKey,
+      deploymentFile,
+      env: {
+        METADATA_BASE_URI: baseEnv.METADATA_BASE_URI ?? `${baseEnv.APP_URL ?? `http://localhost:${options.appPort}`}/api/metadata/`,
+        PAYMENT_TOKEN: baseEnv.PAYMENT_TOKEN,
+        TREASURY: baseEnv.TREASURY,
+        FEE_BPS: baseEnv.FEE_BPS,
+        WITHDRAW_DELAY: baseEnv.WITHDRAW_DELAY,
+      },
+      log,
+    });
+    log(reused ? `contracts: re-using deployment on chain ${chainId}` : `contracts: deployed on chain ${chainId}`);
+
+    // 3. Database
+    const databaseUrl = options.databaseUrl ?? baseEnv.DATABASE_URL ?? `file:${path.join(options.dataDir, "kip.db")}`;
+    const databaseFile = await migrateDatabase(databaseUrl);
+    const absoluteDatabaseUrl = `file:${databaseFile}`;
+    log(`database: ${databaseFile} (migrations applied)`);
+
+    const appUrl = baseEnv.APP_URL ?? `http://localhost:${options.appPort}`;
+    const env: Record<string, string> = Object.fromEntries(
+      Object.entries({
+        ...baseEnv,
+        NODE_ENV: options.mode === "dev" ? "development" : "production",
+        NEXT_TELEMETRY_DISABLED: "1",
+        RPC_URL: rpcUrl,
+        CHAIN_ID: String(chainId),
+        DATABASE_URL: absoluteDatabaseUrl,
+        DEPLOYMENTS_FILE: deploymentFile,
+        APP_URL: appUrl,
+        SESSION_SECRET: baseEnv.SESSION_SECRET || secrets.SESSION_SECRET,
+        ENCRYPTION_KEY: baseEnv.ENCRYPTION_KEY || secrets.ENCRYPTION_KEY,
+        SETTLER_PRIVATE_KEY: baseEnv.SETTLER_PRIVATE_KEY || (local ? ANVIL_KEYS[0] : undefined),
+      }).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+    );
+
+    // 4. Demo data, once
+    if (options.seed) {
+      const { seedDemo } = await import("../seed/demo");
+      const seeded = await seedDemo({ env, deployment, log });
+      log(seeded ? "demo data: seeded" : "demo data: already present");
+    }
+
+    // 5. App
+    const next = path.join(ROOT, "node_modules", ".bin", "next");
+    if (options.mode === "start" && options.build) {
+      log("building the app (next build)…");
+      await run(next, ["build"], { cwd: ROOT, env: { ...env, NODE_ENV: "production" } });
+    }
+    const args = [options.mode === "dev" ? "dev" : "start", "-p", String(options.appPort)];
+    if (options.appHost) args.push("-H", options.appHost);
+    const app: Managed = startProcess("app", next, args, { cwd: ROOT, env, quiet: options.mode === "start" });
+    stoppers.push(app.stop);
+    await waitFor(
+      `the app on ${appUrl}`,
+      async () => {
+        const response = await fetch(`${appUrl}/api/health`);
+        return response.ok ? true : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 500, failed: () => (app.child.exitCode !== null ? `next exited with ${app.child.exitCode}` : undefined) },
+    );
+    return { appUrl, rpcUrl, chainId, databaseUrl: absoluteDatabaseUrl, deployment, deploymentFile, env, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,54 @@
+// Starts one real stack for the integration and browser tests: anvil on a free port, the contracts
+// deployed by the forge script, a fresh SQLite database with migrations and demo data, and the app
+// built and served by `next start` on a free port. Everything is stopped afterwards.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+import { startStack } from "../../scripts/stack";
+import { freePort, isPortFree } from "../../scripts/stack/process";
+import type { StackInfo } from "./stack-info";
+
+export default async function setup(project: TestProject) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-test-stack-"));
+  const anvilPort = await freePort();
+  const appPort = await freePort();
+  const started = Date.now();
+  const stack = await startStack({
+    mode: "start",
+    appPort,
+    anvilPort,
+    dataDir,
+    databaseUrl: `file:${path.join(dataDir, "kip.db")}`,
+    deploymentFile: path.join(dataDir, "deployment.json"),
+    persistChain: false,
+    seed: true,
+    build: process.env.KIP_TEST_SKIP_BUILD !== "1",
+    env: {
+      APP_URL: `http://localhost:${appPort}`,
+      // Tests must not depend on a developer's .env or a running chain.
+      RPC_URL: undefined,
+      DATABASE_URL: undefined,
+      CHAIN_ID: undefined,
+      WITHDRAW_DELAY: "3600",
+    },
+    log: (line) => process.stdout.write(`[stack] ${line}\n`),
+  });
+  process.stdout.write(`[stack] up in ${((Date.now() - started) / 1000).toFixed(0)} s at ${stack.appUrl}\n`);
+  const info: StackInfo = {
+    appUrl: stack.appUrl,
+    rpcUrl: stack.rpcUrl,
+    chainId: stack.chainId,
+    databaseUrl: stack.databaseUrl,
+    deployment: stack.deployment,
+    env: stack.env,
+  };
+  project.provide("stack", info);
+  return async () => {
+    await stack.stop();
+    for (const port of [anvilPort, appPort]) {
+      if (!(await isPortFree(port))) throw new Error(`port ${port} is still in use after the stack stopped`);
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+}

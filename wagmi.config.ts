@@ -1,0 +1,20 @@
+// Typed ABIs for the app, generated from the forge artifacts by @wagmi/cli's Foundry plugin:
+// `npm run abis` (also run by `npm start`). Output: lib/chain/generated.ts (generated, never edited).
+import { defineConfig } from "@wagmi/cli";
+import { foundry } from "@wagmi/cli/plugins";
+
+export default defineConfig({
+  out: "lib/chain/generated.ts",
+  plugins: [
+    foundry({
+      project: "contracts",
+      artifacts: "out",
+      include: ["KipAssets.sol/**", "KipSettlement.sol/**", "MockUSD.sol/**"],
+      forge: {
+        build: true,
+        rebuild: false,
+        path: `node_modules/@foundry-rs/forge-${process.platform}-${process.arch === "x64" ? "amd64" : process.arch}/bin/forge`,
+      },
+    }),
+  ],
+});

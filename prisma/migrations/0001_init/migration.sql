@@ -17,6 +17,7 @@ CREATE TABLE "Account" (
 CREATE TABLE "Listing" (
     "id" TEXT NOT NULL PRIMARY KEY,
     "chainId" INTEGER NOT NULL,
+    "assets" TEXT NOT NULL,
     "slotId" INTEGER,
     "kind" TEXT NOT NULL,
     "creator" TEXT NOT NULL,
@@ -101,7 +102,7 @@ CREATE INDEX "AuthNonce_expiresAt_idx" ON "AuthNonce"("expiresAt");
 CREATE INDEX "Listing_kind_status_idx" ON "Listing"("kind", "status");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "Listing_chainId_slotId_key" ON "Listing"("chainId", "slotId");
+CREATE UNIQUE INDEX "Listing_chainId_assets_slotId_key" ON "Listing"("chainId", "assets", "slotId");
 
 -- CreateIndex
 CREATE INDEX "Chunk_datasetId_idx" ON "Chunk"("datasetId");

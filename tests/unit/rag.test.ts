@@ -1,0 +1,75 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { chunkText } from "@/lib/rag/chunk";
+import { cosine, embed, embeddingFromBytes, embeddingToBytes } from "@/lib/rag/embed";
+import { extractText, MAX_DOCUMENT_BYTES } from "@/lib/rag/ingest";
+import { answerExtractively } from "@/lib/ai/offline";
+
+const artOfWar = fs.readFileSync(path.join(import.meta.dirname, "../../prisma/seed/art-of-war.txt"), "utf8");
+
+describe("chunkText", () => {
+  it("keeps every chunk under the limit and loses no paragraph", () => {
+    const chunks = chunkText(artOfWar, { maxChars: 600, overlapChars: 100 });
+    expect(chunks.length).toBeGreaterThan(5);
+    for (const chunk of chunks) expect(chunk.length).toBeLessThanOrEqual(600 + 100);
+    for (const line of artOfWar.split("\n").filter((l) => l.trim().length > 0)) {
+      expect(chunks.some((chunk) => chunk.includes(line.trim().slice(0, 60)))).toBe(true);
+    }
+  });
+
+  it("splits an over-long paragraph by sentences", () => {
+    const paragraph = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} is here.`).join(" ");
+    const chunks = chunkText(paragraph, { maxChars: 200, overlapChars: 0 });
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.join(" ")).toContain("Sentence number 39 is here.");
+  });
+
+  it("returns nothing for blank text and rejects a tiny limit", () => {
+    expect(chunkText("  \n\n ")).toEqual([]);
+    expect(() => chunkText("x", { maxChars: 10 })).toThrow(/maxChars/);
+  });
+});
+
+describe("hashing embedder", () => {
+  it("ranks the passage about the same subject first", () => {
+    const chunks = chunkText(artOfWar, { maxChars: 500, overlapChars: 0 });
+    const query = embed("Why is deception the basis of warfare?");
+    const ranked = chunks.map((c) => ({ c, s: cosine(query, embed(c)) })).sort((a, b) => b.s - a.s);
+    expect(ranked[0].c).toMatch(/deception/);
+  });
+
+  it("is normalised and round-trips through bytes", () => {
+    const v = embed("the general who is skilled in defense");
+    expect(cosine(v, v)).toBeCloseTo(1, 5);
+    expect(Array.from(embeddingFromBytes(embeddingToBytes(v)))).toEqual(Array.from(v));
+    expect(() => embeddingFromBytes(new Uint8Array(7))).toThrow();
+  });
+});
+
+describe("extractText", () => {
+  it("rejects unsupported types, binary content and oversize files", () => {
+    expect(() => extractText({ filename: "a.pdf", mimeType: "application/pdf", content: new Uint8Array(4) })).toThrow(/Unsupported/);
+    expect(() => extractText({ filename: "a.txt", mimeType: "text/plain", content: new Uint8Array([104, 0, 105]) })).toThrow(/binary/);
+    expect(() =>
+      extractText({ filename: "a.txt", mimeType: "text/plain", content: new Uint8Array(MAX_DOCUMENT_BYTES + 1) }),
+    ).toThrow(/limit/);
+  });
+});
+
+describe("offline extractive model", () => {
+  it("quotes the matching sentence with its citation", () => {
+    const answer = answerExtractively("What is all warfare based on?", [
+      { index: 1, text: "Energy may be likened to the bending of a crossbow." },
+      { index: 2, text: "All warfare is based on deception. Hold out baits to entice the enemy." },
+    ]);
+    expect(answer).toContain("All warfare is based on deception.");
+    expect(answer).toContain("[2]");
+  });
+
+  it("says so when nothing matches", () => {
+    expect(answerExtractively("quantum chromodynamics", [{ index: 1, text: "Four score and seven years ago." }])).toMatch(
+      /could not find/,
+    );
+  });
+});

@@ -1,0 +1,28 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { decryptBytes, decryptString, encryptBytes, encryptString } from "@/lib/crypto";
+
+const key = `0x${randomBytes(32).toString("hex")}`;
+const otherKey = `0x${randomBytes(32).toString("hex")}`;
+
+describe("AES-256-GCM at rest", () => {
+  it("round-trips strings and bytes, with a fresh IV each time", () => {
+    const sealed = encryptString("sk-secret-api-key", key, "model:abc");
+    expect(sealed).not.toContain("sk-secret");
+    expect(decryptString(sealed, key, "model:abc")).toBe("sk-secret-api-key");
+    expect(encryptString("same", key)).not.toBe(encryptString("same", key));
+    const blob = randomBytes(1000);
+    expect(decryptBytes(encryptBytes(blob, key), key).equals(blob)).toBe(true);
+  });
+
+  it("fails on a wrong key, other associated data, or tampering", () => {
+    const sealed = encryptString("secret", key, "model:abc");
+    expect(() => decryptString(sealed, otherKey, "model:abc")).toThrow(/wrong ENCRYPTION_KEY or tampered/);
+    expect(() => decryptString(sealed, key, "model:xyz")).toThrow(/tampered/);
+    const bytes = encryptBytes(Buffer.from("hello"), key);
+    bytes[bytes.length - 1] ^= 1;
+    expect(() => decryptBytes(bytes, key)).toThrow(/tampered/);
+    expect(() => decryptBytes(new Uint8Array(5), key)).toThrow(/truncated/);
+    expect(() => encryptString("x", "0x1234")).toThrow(/ENCRYPTION_KEY/);
+  });
+});

@@ -1,0 +1,22 @@
+import type { NextConfig } from "next";
+
+// Nothing here may depend on the network or on build-time environment: one build serves any chain
+// (chain id, RPC URL and contract addresses reach the browser through the root layout at request time).
+const nextConfig: NextConfig = {
+  reactStrictMode: true,
+  poweredByHeader: false,
+  // next dev would otherwise write AGENTS.md / agent instructions into the repository.
+  agentRules: false,
+  // Native addon and its Prisma adapter load from node_modules at run time instead of being bundled.
+  serverExternalPackages: ["better-sqlite3", "@prisma/adapter-better-sqlite3"],
+  // No image optimizer: images are local files and the optimizer would be one more moving part.
+  images: { unoptimized: true },
+  turbopack: {
+    resolveAlias: {
+      // Never used (no Base Account wallet is offered) and unbuildable here; see the stub's comment.
+      "@base-org/account": "./lib/stubs/base-account-sdk.ts",
+    },
+  },
+};
+
+export default nextConfig;

@@ -1,0 +1,97 @@
+// The one error type of the app. Server code throws `AppError(code, message)`; route handlers turn any
+// thrown value into `{ error: { code, message } }` with the status that belongs to the code. Messages of
+// AppErrors are meant for the caller; anything else is logged and answered with a generic "internal".
+import { ZodError } from "zod";
+
+export const ERROR_STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  upstream_unavailable: 502,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export type ErrorBody = { error: { code: ErrorCode; message: string } };
+
+export class AppError extends Error {
+  constructor(
+    public readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "AppError";
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+/** Map any thrown value to an AppError: zod failures become bad_request, unknown errors internal. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof ZodError) {
+    const detail = error.issues
+      .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
+      .join("; ");
+    return new AppError("bad_request", `Invalid request: ${detail}`, { cause: error });
+  }
+  return new AppError("internal", "Something went wrong on the server.", { cause: error });
+}
+
+/** JSON response for a thrown value. Internal errors are logged, never echoed to the caller. */
+export function toResponse(error: unknown, init?: { headers?: HeadersInit }): Response {
+  const appError = toAppError(error);
+  if (appError.code === "internal") {
+    console.error(appError.cause ?? appError);
+  }
+  const body: ErrorBody = { error: { code: appError.code, message: appError.message } };
+  const headers = new Headers(init?.headers);
+  headers.set("Cache-Control", "no-store");
+  return Response.json(body, { status: appError.status, headers });
+}
+
+/** Parse a JSON request body with a zod schema; malformed JSON and schema failures are bad_request. */
+export async function readJsonBody<T>(
+  request: Request,
+  schema: { parse(value: unknown): T },
+  { maxBytes = 64 * 1024 }: { maxBytes?: number } = {},
+): Promise<T> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.toLowerCase().startsWith("application/json")) {
+    throw new AppError("unsupported_media_type", "Send the body as application/json.");
+  }
+  const text = await request.text();
+  if (new TextEncoder().encode(text).byteLength > maxBytes) {
+    throw new AppError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError("bad_request", "The body is not valid JSON.");
+  }
+  return schema.parse(value);
+}
+
+/**
+ * Reject state-changing requests sent by another site's page. Browsers send Origin on cross-origin
+ * POSTs; non-browser clients (tests, scripts) send none and are judged by their credentials alone.
+ */
+export function assertSameOrigin(request: Request, appUrl: string): void {
+  const origin = request.headers.get("origin");
+  if (origin && origin !== "null" && origin !== new URL(appUrl).origin) {
+    throw new AppError("forbidden", `Requests from ${origin} are not accepted.`);
+  }
+}

@@ -1,0 +1,106 @@
+"use client";
+// The app's header: product name, the four areas, network, sign-in. Collapses into a menu on phones.
+import { ConnectButton } from "@rainbow-me/rainbowkit";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+import { useState } from "react";
+import { NetworkBadge } from "@/components/web3/network-badge";
+import { SignedInAddress } from "@/components/web3/signed-in-address";
+
+const NAV = [
+  { href: "/", label: "Marketplace" },
+  { href: "/create", label: "Create" },
+  { href: "/chat", label: "Chat" },
+  { href: "/dashboard", label: "Dashboard" },
+] as const;
+
+function isActive(pathname: string, href: string): boolean {
+  return href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(`${href}/`);
+}
+
+export function AppHeader() {
+  const pathname = usePathname();
+  const [menuOpen, setMenuOpen] = useState(false);
+
+  return (
+    <header className="sticky top-0 z-40 border-b border-line bg-white/90 backdrop-blur">
+      <div className="mx-auto flex h-16 max-w-6xl items-center gap-4 px-4 sm:px-6">
+        <Link href="/" className="flex items-center gap-2 rounded-md" aria-label="KIP Marketplace, home">
+          <span className="grid size-8 place-items-center rounded-lg bg-brand-700 text-sm font-bold text-white" aria-hidden>
+            K
+          </span>
+          <span className="text-base font-semibold tracking-tight text-ink">KIP Marketplace</span>
+        </Link>
+
+        <nav aria-label="Main" className="ml-4 hidden md:block">
+          <ul className="flex items-center gap-1">
+            {NAV.map((item) => {
+              const active = isActive(pathname, item.href);
+              return (
+                <li key={item.href}>
+                  <Link
+                    href={item.href}
+                    aria-current={active ? "page" : undefined}
+                    className={`rounded-md px-3 py-2 text-sm font-medium transition-colors ${
+                      active ? "bg-brand-50 text-brand-800" : "text-muted hover:bg-slate-100 hover:text-ink"
+                    }`}
+                  >
+                    {item.label}
+                  </Link>
+                </li>
+              );
+            })}
+          </ul>
+        </nav>
+
+        <div className="ml-auto flex items-center gap-3">
+          <NetworkBadge className="hidden lg:inline-flex" />
+          <SignedInAddress testId="signed-in-address" className="hidden md:flex" />
+          <ConnectButton label="Connect wallet" showBalance={false} chainStatus="none" accountStatus={{ smallScreen: "avatar", largeScreen: "full" }} />
+          <button
+            type="button"
+            className="inline-flex size-10 items-center justify-center rounded-md border border-line text-ink hover:bg-slate-50 md:hidden"
+            aria-expanded={menuOpen}
+            aria-controls="mobile-menu"
+            aria-label={menuOpen ? "Close menu" : "Open menu"}
+            onClick={() => setMenuOpen((open) => !open)}
+          >
+            <svg viewBox="0 0 24 24" className="size-5" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden>
+              {menuOpen ? <path d="M6 6l12 12M18 6L6 18" strokeLinecap="round" /> : <path d="M4 7h16M4 12h16M4 17h16" strokeLinecap="round" />}
+            </svg>
+          </button>
+        </div>
+      </div>
+
+      {menuOpen ? (
+        <div id="mobile-menu" className="border-t border-line bg-white md:hidden">
+          <nav aria-label="Main (mobile)" className="mx-auto max-w-6xl px-4 py-3">
+            <ul className="flex flex-col gap-1">
+              {NAV.map((item) => {
+                const active = isActive(pathname, item.href);
+                return (
+                  <li key={item.href}>
+                    <Link
+                      href={item.href}
+                      aria-current={active ? "page" : undefined}
+                      onClick={() => setMenuOpen(false)}
+                      className={`block rounded-md px-3 py-2 text-base font-medium ${
+                        active ? "bg-brand-50 text-brand-800" : "text-ink hover:bg-slate-100"
+                      }`}
+                    >
+                      {item.label}
+                    </Link>
+                  </li>
+                );
+              })}
+            </ul>
+            <div className="mt-3 flex flex-wrap items-center gap-3 border-t border-line pt-3">
+              <NetworkBadge />
+              <SignedInAddress className="flex" />
+            </div>
+          </nav>
+        </div>
+      ) : null}
+    </header>
+  );
+}

@@ -1,0 +1,84 @@
+// Sessions: the payer's wallet signs one Session that authorizes a browser-held session key.
+import {
+  hashStruct,
+  hashTypedData,
+  recoverTypedDataAddress,
+  isAddressEqual,
+  type Address,
+  type Hex,
+  type LocalAccount,
+  type WalletClient,
+} from "viem";
+import { LIMITS, sessionTypes, settlementDomain } from "./eip712";
+
+export interface Session {
+  payer: Address;
+  key: Address;
+  spendCap: bigint;
+  expiry: bigint;
+  nonce: bigint;
+}
+
+export interface SettlementContext {
+  chainId: number;
+  settlement: Address;
+}
+
+function checkSession(session: Session): void {
+  if (session.spendCap < 0n || session.spendCap > LIMITS.spendCap) throw new RangeError("spendCap must fit uint128");
+  if (session.expiry < 0n || session.expiry > LIMITS.expiry) throw new RangeError("expiry must fit uint40");
+  if (session.nonce < 0n || session.nonce > LIMITS.sessionNonce) throw new RangeError("session nonce must fit uint64");
+}
+
+/** EIP-712 struct hash: the key of `KipSettlement.sessionState`. */
+export function hashSession(session: Session): Hex {
+  return hashStruct({ data: session, primaryType: "Session", types: sessionTypes });
+}
+
+/** The digest the wallet signs. */
+export function sessionDigest(ctx: SettlementContext, session: Session): Hex {
+  return hashTypedData({
+    domain: settlementDomain(ctx.chainId, ctx.settlement),
+    types: sessionTypes,
+    primaryType: "Session",
+    message: session,
+  });
+}
+
+/** Signs a session with the payer's wallet (a local account or a wallet client holding `session.payer`). */
+export async function signSession(
+  signer: LocalAccount | WalletClient,
+  ctx: SettlementContext,
+  session: Session,
+): Promise<Hex> {
+  checkSession(session);
+  const typedData = {
+    domain: settlementDomain(ctx.chainId, ctx.settlement),
+    types: sessionTypes,
+    primaryType: "Session" as const,
+    message: session,
+  };
+  if (signer.type === "local") return (signer as LocalAccount).signTypedData(typedData);
+  const client = signer as WalletClient;
+  return client.signTypedData({ ...typedData, account: client.account ?? session.payer });
+}
+
+/** The address that signed `signature` over `session` (an EOA; smart-account sessions verify on chain). */
+export async function recoverSessionSigner(ctx: SettlementContext, session: Session, signature: Hex): Promise<Address> {
+  return recoverTypedDataAddress({
+    domain: settlementDomain(ctx.chainId, ctx.settlement),
+    types: sessionTypes,
+    primaryType: "Session",
+    message: session,
+    signature,
+  });
+}
+
+/** Whether `signature` is the payer's EOA signature of `session`. */
+export async function verifySession(ctx: SettlementContext, session: Session, signature: Hex): Promise<boolean> {
+  try {
+    return isAddressEqual(await recoverSessionSigner(ctx, session, signature), session.payer);
+  } catch {
+    return false;
+  }
+}

@@ -43,8 +43,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           </main>
           <footer className="border-t border-line">
             <div className="mx-auto max-w-6xl px-4 py-6 text-xs text-muted sm:px-6">
-              Open-source marketplace for AI assets. Ownership and payments live on chain {config.chainId}; nothing here
-              is custodial.
+              KIP Marketplace · open-source marketplace for AI assets · {config.chainName} (chain {config.chainId})
             </div>
           </footer>
         </Providers>

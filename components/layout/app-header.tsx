@@ -25,11 +25,13 @@ export function AppHeader() {
   return (
     <header className="sticky top-0 z-40 border-b border-line bg-white/90 backdrop-blur">
       <div className="mx-auto flex h-16 max-w-6xl items-center gap-4 px-4 sm:px-6">
-        <Link href="/" className="flex items-center gap-2 rounded-md" aria-label="KIP Marketplace, home">
+        <Link href="/" className="flex shrink-0 items-center gap-2 rounded-md whitespace-nowrap" aria-label="KIP Marketplace, home">
           <span className="grid size-8 place-items-center rounded-lg bg-brand-700 text-sm font-bold text-white" aria-hidden>
             K
           </span>
-          <span className="text-base font-semibold tracking-tight text-ink">KIP Marketplace</span>
+          <span className="text-base font-semibold tracking-tight text-ink" aria-hidden>
+            KIP<span className="hidden sm:inline"> Marketplace</span>
+          </span>
         </Link>
 
         <nav aria-label="Main" className="ml-4 hidden md:block">
@@ -53,10 +55,19 @@ export function AppHeader() {
           </ul>
         </nav>
 
-        <div className="ml-auto flex items-center gap-3">
-          <NetworkBadge className="hidden lg:inline-flex" />
-          <SignedInAddress testId="signed-in-address" className="hidden md:flex" />
-          <ConnectButton label="Connect wallet" showBalance={false} chainStatus="none" accountStatus={{ smallScreen: "avatar", largeScreen: "full" }} />
+        <div className="ml-auto flex shrink-0 items-center gap-3">
+          <div className="hidden xl:block">
+            <NetworkBadge />
+          </div>
+          <SignedInAddress testId="signed-in-address" className="hidden lg:flex" />
+          <div className="shrink-0 whitespace-nowrap">
+            <ConnectButton
+              label="Connect wallet"
+              showBalance={false}
+              chainStatus="none"
+              accountStatus={{ smallScreen: "avatar", largeScreen: "full" }}
+            />
+          </div>
           <button
             type="button"
             className="inline-flex size-10 items-center justify-center rounded-md border border-line text-ink hover:bg-slate-50 md:hidden"
@@ -94,9 +105,9 @@ export function AppHeader() {
                 );
               })}
             </ul>
-            <div className="mt-3 flex flex-wrap items-center gap-3 border-t border-line pt-3">
+            <div className="mt-3 flex flex-wrap items-center gap-3 border-t border-line pt-3 xl:hidden">
               <NetworkBadge />
-              <SignedInAddress className="flex" />
+              <SignedInAddress className="flex lg:hidden" />
             </div>
           </nav>
         </div>

@@ -30,7 +30,11 @@ async function errorMessage(response: Response): Promise<string> {
 
 async function fetchSession(): Promise<SessionInfo | null> {
   const response = await fetch("/api/auth/session", { cache: "no-store" });
-  if (response.status === 401) return null;
+  if (response.status === 401) {
+    // Read the body anyway: an unread body keeps the request open in the browser.
+    await response.text();
+    return null;
+  }
   if (!response.ok) throw new Error(await errorMessage(response));
   return (await response.json()) as SessionInfo;
 }
@@ -44,7 +48,9 @@ export function useSession() {
 export function useAuthStatus(): { status: AuthenticationStatus; session: SessionInfo | null } {
   const session = useSession();
   const { address, status: accountStatus } = useAccount();
-  if (session.isPending || accountStatus === "reconnecting" || accountStatus === "connecting") {
+  // "loading" only while the session or the first reconnect is unknown: RainbowKit closes its modal on
+  // connect unless the status is "unauthenticated", so a "loading" while connecting would skip sign-in.
+  if (session.isPending || accountStatus === "reconnecting") {
     return { status: "loading", session: null };
   }
   const data = session.data ?? null;

@@ -15,7 +15,7 @@ export function NetworkBadge({ className = "" }: { className?: string }) {
         type="button"
         onClick={() => switchChain({ chainId: config.chainId })}
         disabled={isPending}
-        className={`inline-flex items-center gap-2 rounded-full border border-red-300 bg-red-50 px-3 py-1 text-xs font-medium text-red-800 hover:bg-red-100 ${className}`}
+        className={`inline-flex items-center gap-2 whitespace-nowrap rounded-full border border-red-300 bg-red-50 px-3 py-1 text-xs font-medium text-red-800 hover:bg-red-100 ${className}`}
         aria-label={`Wrong network: your wallet is on chain ${chainId}. Switch to ${config.chainName} (chain ${config.chainId}).`}
       >
         <span className="size-2 rounded-full bg-red-600" aria-hidden />
@@ -25,7 +25,7 @@ export function NetworkBadge({ className = "" }: { className?: string }) {
   }
   return (
     <span
-      className={`inline-flex items-center gap-2 rounded-full border border-line bg-white px-3 py-1 text-xs font-medium text-muted ${className}`}
+      className={`inline-flex items-center gap-2 whitespace-nowrap rounded-full border border-line bg-white px-3 py-1 text-xs font-medium text-muted ${className}`}
       title={`Network: ${config.chainName}, chain id ${config.chainId}`}
     >
       <span className="size-2 rounded-full bg-brand-500" aria-hidden />

@@ -7,6 +7,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
 import { WagmiProvider } from "wagmi";
 import type { PublicConfig } from "@/lib/chain/public-config";
+import { AddressAvatar } from "@/components/web3/address-avatar";
 import { AuthProvider } from "@/components/web3/auth";
 import { PublicConfigProvider } from "@/components/web3/public-config-context";
 import { APP_NAME, createWagmiConfig } from "@/components/web3/wagmi-config";
@@ -24,6 +25,7 @@ export function Providers({ config, children }: { config: PublicConfig; children
           <AuthProvider>
             <RainbowKitProvider
               appInfo={{ appName: APP_NAME }}
+              avatar={AddressAvatar}
               initialChain={config.chainId}
               modalSize="compact"
               theme={lightTheme({ accentColor: "#0f766e", borderRadius: "medium", fontStack: "system" })}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { EnvError, devWalletEnabled, parseServerEnv } from "@/lib/env";
+
+const valid = {
+  SESSION_SECRET: "a".repeat(64),
+  ENCRYPTION_KEY: `0x${"1f".repeat(32)}`,
+};
+
+/** The EnvError thrown for `source`, or a failure if none is thrown. */
+function envError(source: Record<string, string | undefined>): EnvError {
+  try {
+    parseServerEnv(source);
+  } catch (error) {
+    expect(error).toBeInstanceOf(EnvError);
+    return error as EnvError;
+  }
+  throw new Error("expected parseServerEnv to throw");
+}
+
+describe("parseServerEnv", () => {
+  it("applies the local defaults when only the secrets are set", () => {
+    const env = parseServerEnv(valid);
+    expect(env).toMatchObject({
+      NODE_ENV: "development",
+      RPC_URL: "http://127.0.0.1:8545",
+      CHAIN_ID: 31337,
+      DATABASE_URL: "file:./data/kip.db",
+      APP_URL: "http://localhost:3000",
+      DEV_WALLET: "on",
+    });
+    expect(env.PUBLIC_RPC_URL).toBeUndefined();
+    expect(devWalletEnabled(env)).toBe(true);
+  });
+
+  it("names a missing SESSION_SECRET", () => {
+    const error = envError({ ENCRYPTION_KEY: valid.ENCRYPTION_KEY });
+    expect(error.issues).toContainEqual({ variable: "SESSION_SECRET", message: "is required" });
+    expect(error.message).toMatch(/SESSION_SECRET is required/);
+  });
+
+  it("treats an empty value as unset", () => {
+    const error = envError({ ...valid, SESSION_SECRET: "" });
+    expect(error.issues.map((i) => i.variable)).toEqual(["SESSION_SECRET"]);
+  });
+
+  it("rejects a short SESSION_SECRET and says how to make one", () => {
+    const error = envError({ ...valid, SESSION_SECRET: "short" });
+    expect(error.message).toMatch(/SESSION_SECRET must be at least 32 characters/);
+    expect(error.message).toMatch(/openssl rand -hex 32/);
+  });
+
+  it("names a malformed ENCRYPTION_KEY", () => {
+    for (const bad of ["1f".repeat(32), "0x1234", `0x${"zz".repeat(32)}`]) {
+      const error = envError({ ...valid, ENCRYPTION_KEY: bad });
+      expect(error.issues).toEqual([
+        { variable: "ENCRYPTION_KEY", message: "must be a 0x-prefixed 32-byte hex string" },
+      ]);
+    }
+  });
+
+  it("names a bad RPC_URL, PUBLIC_RPC_URL or APP_URL", () => {
+    expect(envError({ ...valid, RPC_URL: "not a url" }).issues).toEqual([
+      { variable: "RPC_URL", message: "must be an http(s) URL" },
+    ]);
+    expect(envError({ ...valid, PUBLIC_RPC_URL: "//no-scheme" }).issues[0]?.variable).toBe("PUBLIC_RPC_URL");
+    expect(envError({ ...valid, APP_URL: "::" }).issues[0]?.variable).toBe("APP_URL");
+  });
+
+  // Known gap: z.url() accepts any scheme, so "localhost:8545" (scheme "localhost:") and ftp:// pass
+  // although the message promises http(s). Fix in lib/env.ts: z.url({ protocol: /^https?$/, ... }).
+  // When that lands this test starts passing, and `.fails` must be removed.
+  it.fails("rejects URLs that are not http(s)", () => {
+    expect(envError({ ...valid, RPC_URL: "localhost:8545" }).issues[0]?.variable).toBe("RPC_URL");
+    expect(envError({ ...valid, APP_URL: "ftp://example.com" }).issues[0]?.variable).toBe("APP_URL");
+  });
+
+  it("names a non-SQLite DATABASE_URL", () => {
+    const error = envError({ ...valid, DATABASE_URL: "postgres://localhost/kip" });
+    expect(error.issues[0]?.variable).toBe("DATABASE_URL");
+    expect(error.message).toMatch(/SQLite file URL/);
+  });
+
+  it("requires SETTLER_PRIVATE_KEY on a non-local chain, and only there", () => {
+    const error = envError({ ...valid, CHAIN_ID: "84532" });
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0]?.variable).toBe("SETTLER_PRIVATE_KEY");
+    expect(error.issues[0]?.message).toMatch(/required on chain 84532/);
+
+    const remote = parseServerEnv({ ...valid, CHAIN_ID: "84532", SETTLER_PRIVATE_KEY: `0x${"ab".repeat(32)}` });
+    expect(remote.CHAIN_ID).toBe(84532);
+    expect(parseServerEnv({ ...valid, CHAIN_ID: "1337" }).SETTLER_PRIVATE_KEY).toBeUndefined();
+  });
+
+  it("never enables the development wallet off a local chain", () => {
+    const remote = parseServerEnv({ ...valid, CHAIN_ID: "84532", SETTLER_PRIVATE_KEY: `0x${"ab".repeat(32)}`, DEV_WALLET: "on" });
+    expect(devWalletEnabled(remote)).toBe(false);
+    expect(devWalletEnabled(parseServerEnv({ ...valid, DEV_WALLET: "off" }))).toBe(false);
+  });
+
+  it("reports every bad variable at once", () => {
+    const error = envError({ CHAIN_ID: "zero", ENCRYPTION_KEY: "nope" });
+    const names = error.issues.map((i) => i.variable).sort();
+    expect(names).toEqual(expect.arrayContaining(["CHAIN_ID", "ENCRYPTION_KEY", "SESSION_SECRET"]));
+  });
+});

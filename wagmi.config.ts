@@ -10,11 +10,9 @@ export default defineConfig({
       project: "contracts",
       artifacts: "out",
       include: ["KipAssets.sol/**", "KipSettlement.sol/**", "MockUSD.sol/**"],
-      forge: {
-        build: true,
-        rebuild: false,
-        path: `node_modules/@foundry-rs/forge-${process.platform}-${process.arch === "x64" ? "amd64" : process.arch}/bin/forge`,
-      },
+      // forge must run from contracts/ (foundry.toml names the solc shim relative to it), so
+      // `npm run abis` builds first and the plugin only reads the artifacts.
+      forge: { build: false },
     }),
   ],
 });

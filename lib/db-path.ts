@@ -10,5 +10,5 @@ export function databaseFilePath(url: string = process.env.DATABASE_URL || DEFAU
     throw new Error(`DATABASE_URL must be a SQLite file URL like "file:./data/kip.db" (got "${url}")`);
   }
   const file = url.slice("file:".length);
-  return path.isAbsolute(file) ? file : path.resolve(process.cwd(), file);
+  return path.isAbsolute(file) ? file : path.resolve(/*turbopackIgnore: true*/ process.cwd(), file);
 }

@@ -18,9 +18,9 @@ const serverSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
     /** JSON-RPC endpoint the server uses. */
-    RPC_URL: z.url({ message: "must be an http(s) URL" }).default("http://127.0.0.1:8545"),
+    RPC_URL: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).default("http://127.0.0.1:8545"),
     /** RPC endpoint handed to browsers (defaults to RPC_URL). */
-    PUBLIC_RPC_URL: z.url({ message: "must be an http(s) URL" }).optional(),
+    PUBLIC_RPC_URL: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
     CHAIN_ID: z.coerce.number().int().positive().default(31337),
     /** Key that deploys contracts on non-local chains; anvil's first account is used locally. */
     DEPLOYER_PRIVATE_KEY: hex32.optional(),
@@ -35,7 +35,7 @@ const serverSchema = z
     /** 32-byte hex key for AES-256-GCM encryption of model API keys at rest. */
     ENCRYPTION_KEY: hex32,
     /** The origin users open, e.g. http://localhost:3000. Sign-in messages must name its host. */
-    APP_URL: z.url({ message: "must be an http(s) URL" }).default("http://localhost:3000"),
+    APP_URL: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).default("http://localhost:3000"),
     /** Offer the built-in development wallet (only ever on a local chain). */
     DEV_WALLET: z.enum(["on", "off"]).default("on"),
     /** Path of deployments/<chainId>.json (defaults to deployments/<CHAIN_ID>.json). */

@@ -21,16 +21,16 @@ export const deploymentSchema = z.object({
 export type Deployment = z.infer<typeof deploymentSchema>;
 
 export function deploymentFilePath(chainId: number, override?: string): string {
-  return override ?? path.resolve(process.cwd(), "deployments", `${chainId}.json`);
+  return override ?? path.resolve(/*turbopackIgnore: true*/ process.cwd(), "deployments", `${chainId}.json`);
 }
 
 /** Read and validate a deployment file; throws a message that says how to create it. */
 export function readDeployment(chainId: number, override?: string): Deployment {
   const file = deploymentFilePath(chainId, override);
-  if (!fs.existsSync(file)) {
+  if (!fs.existsSync(/*turbopackIgnore: true*/ file)) {
     throw new Error(`No deployment for chain ${chainId}: ${file} is missing. Run \`npm start\` (local) or \`npm run deploy\`.`);
   }
-  const parsed = deploymentSchema.safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
+  const parsed = deploymentSchema.safeParse(JSON.parse(fs.readFileSync(/*turbopackIgnore: true*/ file, "utf8")));
   if (!parsed.success) {
     throw new Error(`${file} is malformed: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
   }

@@ -130,11 +130,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const next = path.join(ROOT, "node_modules", ".bin", "next");
     if (options.mode === "start" && options.build) {
       log("building the app (next build)…");
-      await run(next, ["build"], { cwd: ROOT, env: { ...env, NODE_ENV: "production" } });
+      await run(next, ["build"], { cwd: ROOT, env: { ...env, NODE_ENV: "production" } as NodeJS.ProcessEnv });
     }
     const args = [options.mode === "dev" ? "dev" : "start", "-p", String(options.appPort)];
     if (options.appHost) args.push("-H", options.appHost);
-    const app: Managed = startProcess("app", next, args, { cwd: ROOT, env, quiet: options.mode === "start" });
+    const app: Managed = startProcess("app", next, args, { cwd: ROOT, env: env as NodeJS.ProcessEnv, quiet: options.mode === "start" });
     stoppers.push(app.stop);
     await waitFor(
       `the app on ${appUrl}`,

@@ -69,7 +69,7 @@ describe("parseServerEnv", () => {
   // Known gap: z.url() accepts any scheme, so "localhost:8545" (scheme "localhost:") and ftp:// pass
   // although the message promises http(s). Fix in lib/env.ts: z.url({ protocol: /^https?$/, ... }).
   // When that lands this test starts passing, and `.fails` must be removed.
-  it.fails("rejects URLs that are not http(s)", () => {
+  it("rejects URLs that are not http(s)", () => {
     expect(envError({ ...valid, RPC_URL: "localhost:8545" }).issues[0]?.variable).toBe("RPC_URL");
     expect(envError({ ...valid, APP_URL: "ftp://example.com" }).issues[0]?.variable).toBe("APP_URL");
   });

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+
+import {KipAssets} from "../src/KipAssets.sol";
+import {KipSettlement} from "../src/KipSettlement.sol";
+import {MockUSD} from "../src/MockUSD.sol";
+import {Deploy} from "../script/Deploy.s.sol";
+
+contract DeployTest is Test {
+    function test_deploy_WiresContractsWithDefaults() public {
+        vm.roll(10);
+        Deploy script = new Deploy();
+        Deploy.Deployment memory d = script.deploy();
+        assertTrue(d.paymentTokenIsMock);
+        assertEq(MockUSD(d.paymentToken).decimals(), 6);
+        assertEq(KipAssets(d.assets).settlement(), d.settlement);
+        assertEq(KipAssets(d.assets).paymentToken(), d.paymentToken);
+        assertEq(KipAssets(d.assets).baseURI(), "http://localhost:3000/api/metadata/");
+        assertEq(KipSettlement(d.settlement).paymentToken(), d.paymentToken);
+        assertEq(KipSettlement(d.settlement).assets(), d.assets);
+        assertEq(KipSettlement(d.settlement).feeBps(), 250);
+        assertEq(KipSettlement(d.settlement).withdrawDelay(), 86_400);
+        assertEq(KipSettlement(d.settlement).treasury(), d.deployer);
+        assertEq(KipSettlement(d.settlement).owner(), d.deployer);
+        assertEq(d.startBlock, 9);
+    }
+
+    function test_deploy_UsesGivenPaymentTokenAndSettings() public {
+        MockUSD token = new MockUSD();
+        vm.setEnv("PAYMENT_TOKEN", vm.toString(address(token)));
+        vm.setEnv("FEE_BPS", "100");
+        vm.setEnv("WITHDRAW_DELAY", "60");
+        vm.setEnv("TREASURY", vm.toString(address(0xBEEF)));
+        Deploy.Deployment memory d = new Deploy().deploy();
+        vm.setEnv("PAYMENT_TOKEN", "");
+        vm.setEnv("FEE_BPS", "");
+        vm.setEnv("WITHDRAW_DELAY", "");
+        vm.setEnv("TREASURY", "");
+        assertFalse(d.paymentTokenIsMock);
+        assertEq(d.paymentToken, address(token));
+        assertEq(KipSettlement(d.settlement).feeBps(), 100);
+        assertEq(KipSettlement(d.settlement).withdrawDelay(), 60);
+        assertEq(KipSettlement(d.settlement).treasury(), address(0xBEEF));
+    }
+
+    function test_mockUSD_OpenFaucetAndMetadata() public {
+        MockUSD token = new MockUSD();
+        token.mint(address(this), 5);
+        assertEq(token.balanceOf(address(this)), 5);
+        assertEq(token.name(), "Mock USD");
+        assertEq(token.symbol(), "mUSD");
+    }
+}

@@ -61,6 +61,7 @@ export async function indexDocument(db: Db, datasetId: string, input: DocumentIn
         embedding: Buffer.from(embeddingToBytes(embed(piece))),
       })),
     });
+    await tx.dataset.update({ where: { listingId: datasetId }, data: { indexVersion: { increment: 1 } } });
     return { documentId: document.id, chunks: pieces.length };
   });
 }

@@ -1,0 +1,99 @@
+// An in-memory BM25 (Okapi) inverted index. Postings are typed arrays, scoring is term-at-a-time into
+// one score array, and the top k are selected from the touched documents only, so a query over 100,000
+// chunks costs what its terms' posting lists cost, not what the corpus costs.
+import { tokenize } from "./embed";
+
+export interface Bm25Options {
+  k1?: number;
+  b?: number;
+}
+
+export interface Bm25Hit {
+  /** Position of the document in the array the index was built from. */
+  index: number;
+  score: number;
+}
+
+/** Terms as the index sees them: lower-cased words without stopwords, lightly stemmed. */
+export function indexTerms(text: string): string[] {
+  return tokenize(text).map((word) => (word.length > 4 ? word.replace(/(ing|ed|es|s)$/u, "") : word));
+}
+
+interface Posting {
+  docs: Int32Array;
+  freqs: Uint16Array;
+}
+
+export class Bm25Index {
+  readonly size: number;
+  private readonly postings = new Map<string, Posting>();
+  private readonly lengths: Float32Array;
+  private readonly averageLength: number;
+  private readonly k1: number;
+  private readonly b: number;
+
+  constructor(texts: readonly string[], { k1 = 1.2, b = 0.75 }: Bm25Options = {}) {
+    this.k1 = k1;
+    this.b = b;
+    this.size = texts.length;
+    this.lengths = new Float32Array(texts.length);
+    const building = new Map<string, { docs: number[]; freqs: number[] }>();
+    let total = 0;
+    texts.forEach((text, doc) => {
+      const terms = indexTerms(text);
+      this.lengths[doc] = terms.length;
+      total += terms.length;
+      const counts = new Map<string, number>();
+      for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1);
+      for (const [term, count] of counts) {
+        let list = building.get(term);
+        if (!list) building.set(term, (list = { docs: [], freqs: [] }));
+        list.docs.push(doc);
+        list.freqs.push(Math.min(count, 0xffff));
+      }
+    });
+    this.averageLength = texts.length ? total / texts.length || 1 : 1;
+    for (const [term, list] of building) {
+      this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs) });
+    }
+  }
+
+  /** Documents matching any query term, best first (ties: lower index first). */
+  search(query: string, k: number): Bm25Hit[] {
+    if (k <= 0 || this.size === 0) return [];
+    const terms = [...new Set(indexTerms(query))];
+    const scores = new Float32Array(this.size);
+    const touched: number[] = [];
+    const { k1, b } = this;
+    for (const term of terms) {
+      const posting = this.postings.get(term);
+      if (!posting) continue;
+      const df = posting.docs.length;
+      const idf = Math.log(1 + (this.size - df + 0.5) / (df + 0.5));
+      for (let i = 0; i < df; i++) {
+        const doc = posting.docs[i];
+        const tf = posting.freqs[i];
+        const norm = tf + k1 * (1 - b + (b * this.lengths[doc]) / this.averageLength);
+        if (scores[doc] === 0) touched.push(doc);
+        scores[doc] += (idf * tf * (k1 + 1)) / norm;
+      }
+    }
+    return topK(touched, scores, k);
+  }
+}
+
+/** The k highest-scoring of `candidates`, via a small sorted buffer (k is small: top-k retrieval). */
+function topK(candidates: number[], scores: Float32Array, k: number): Bm25Hit[] {
+  const best: Bm25Hit[] = [];
+  for (const index of candidates) {
+    const score = scores[index];
+    if (best.length === k && score <= best[k - 1].score) continue;
+    let position = best.length;
+    while (position > 0 && (best[position - 1].score < score || (best[position - 1].score === score && best[position - 1].index > index))) {
+      position--;
+    }
+    best.splice(position, 0, { index, score });
+    if (best.length > k) best.pop();
+  }
+  return best;
+}

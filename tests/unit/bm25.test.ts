@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { Bm25Index } from "@/lib/rag/bm25";
+
+const corpus = [
+  "All warfare is based on deception.",
+  "The general who is skilled in defense hides in the most secret recesses of the earth.",
+  "Four score and seven years ago our fathers brought forth on this continent a new nation.",
+  "Energy may be likened to the bending of a crossbow; decision, to the releasing of a trigger.",
+  "If you know the enemy and know yourself, you need not fear the result of a hundred battles.",
+  "Government of the people, by the people, for the people, shall not perish from the earth.",
+];
+
+describe("BM25", () => {
+  const index = new Bm25Index(corpus);
+
+  it("ranks the passage that answers the question first", () => {
+    expect(index.search("what is warfare based on?", 3)[0].index).toBe(0);
+    expect(index.search("know the enemy", 3)[0].index).toBe(4);
+    expect(index.search("government by the people", 3)[0].index).toBe(5);
+    expect(index.search("crossbow trigger", 2).map((h) => h.index)).toEqual([3]);
+  });
+
+  it("prefers rare terms: 'earth' alone is ambiguous, 'defense earth' is not", () => {
+    const hits = index.search("earth", 5).map((h) => h.index);
+    expect(new Set(hits)).toEqual(new Set([1, 5]));
+    expect(index.search("defense earth", 1)[0].index).toBe(1);
+  });
+
+  it("matches the textbook BM25 score", () => {
+    const tiny = new Bm25Index(["cat cat dog", "dog bird", "fish"], { k1: 1.2, b: 0.75 });
+    const [hit] = tiny.search("cat", 1);
+    // N=3, df=1: idf = ln(1 + 2.5/1.5); tf=2, len=3, avg=2 → norm = 2 + 1.2*(0.25 + 0.75*1.5)
+    const idf = Math.log(1 + 2.5 / 1.5);
+    expect(hit.score).toBeCloseTo((idf * 2 * 2.2) / (2 + 1.2 * (0.25 + 1.125)), 5);
+  });
+
+  it("returns nothing for no match, k = 0 or an empty corpus, and caps at k", () => {
+    expect(index.search("quantum chromodynamics", 5)).toEqual([]);
+    expect(index.search("people", 0)).toEqual([]);
+    expect(new Bm25Index([]).search("x", 3)).toEqual([]);
+    expect(index.search("the people earth enemy deception", 2)).toHaveLength(2);
+  });
+});

@@ -208,12 +208,14 @@ export async function ownerListing(id: string, address: Address) {
     ...view,
     transaction: view.status === "listed" ? null : listTransaction(view),
     pendingEdit: row.pendingEdit ? (JSON.parse(row.pendingEdit) as { description: string; contentHash: string }) : null,
-    model: view.model && model ? { ...view.model, baseUrl: model.baseUrl, hasApiKey: model.apiKeyEncrypted !== null } : view.model,
-    app: view.app && app ? { ...view.app, systemPrompt: app.systemPrompt } : view.app,
-    dataset:
-      view.dataset && documents
-        ? { ...view.dataset, documents: view.dataset.documents.map((d, i) => ({ ...d, id: documents[i].id, indexed: documents[i].indexedAt !== null })) }
-        : view.dataset,
+    model: view.model ? { ...view.model, baseUrl: model?.baseUrl ?? null, hasApiKey: Boolean(model?.apiKeyEncrypted) } : null,
+    app: view.app ? { ...view.app, systemPrompt: app?.systemPrompt ?? "" } : null,
+    dataset: view.dataset
+      ? {
+          ...view.dataset,
+          documents: view.dataset.documents.map((d, i) => ({ ...d, id: documents?.[i]?.id ?? "", indexed: documents?.[i]?.indexedAt != null })),
+        }
+      : null,
   };
 }
 

@@ -184,7 +184,7 @@ export function AppForm({
                   <dt className="min-w-0 truncate text-muted" title={d.name}>
                     {d.name}
                   </dt>
-                  <dd className="tabular-nums text-ink">{format(BigInt(d.price))}</dd>
+                  <dd className="whitespace-nowrap tabular-nums text-ink">{format(BigInt(d.price))}</dd>
                 </div>
               ))}
               <div className="flex justify-between gap-2 border-t border-line pt-2 font-semibold">

@@ -9,7 +9,8 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
     return Response.json({ error: { code: "bad_request", message: "malformed listing id" } }, { status: 400 });
   }
   const listing = await getDb().listing.findUnique({ where: { id }, select: { metadataJson: true, contentHash: true, status: true } });
-  if (!listing || !listing.metadataJson) {
+  // Drafts are their creator's business: metadata is public once a listing transaction exists.
+  if (!listing || !listing.metadataJson || (listing.status !== "listed" && listing.status !== "pending")) {
     return Response.json({ error: { code: "not_found", message: "no such listing" } }, { status: 404 });
   }
   return new Response(listing.metadataJson, {

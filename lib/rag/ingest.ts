@@ -166,3 +166,37 @@ export async function indexPendingDocuments(
     select: { bytesIndexed: true, bytesTotal: true, chunkCount: true },
   });
 }
+
+/**
+ * One document in one call (scripts and test fixtures): checked, stored encrypted and indexed, the same
+ * path as an upload. `mimeType` is ignored: the type is decided by content.
+ */
+export async function indexDocument(
+  db: Db,
+  datasetId: string,
+  input: { filename: string; content: Uint8Array; mimeType?: string },
+  encryptionKey: string,
+): Promise<{ documentId: string; chunks: number }> {
+  const [document] = await prepareDocuments([input]);
+  const before = await db.document.findMany({ where: { datasetId }, select: { id: true, bytes: true } });
+  insertDocuments(db, [
+    {
+      id: randomBytes(12).toString("hex"),
+      datasetId,
+      filename: document.filename,
+      mimeType: document.mimeType,
+      bytes: document.content.byteLength,
+      sha256: document.sha256,
+      content: encryptBytes(document.content, encryptionKey, documentAad(datasetId, document.sha256)),
+      position: before.length,
+    },
+  ]);
+  const hashes = await db.document.findMany({ where: { datasetId }, orderBy: { position: "asc" }, select: { sha256: true } });
+  await db.dataset.update({
+    where: { listingId: datasetId },
+    data: { bytesTotal: { increment: document.content.byteLength }, contentHash: datasetContentHash(hashes.map((h) => h.sha256)) },
+  });
+  const added = await db.document.findFirstOrThrow({ where: { datasetId, position: before.length }, select: { id: true } });
+  await indexPendingDocuments(db, datasetId, encryptionKey, { texts: new Map([[document.sha256, document.text]]) });
+  return { documentId: added.id, chunks: await db.chunk.count({ where: { documentId: added.id } }) };
+}

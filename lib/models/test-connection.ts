@@ -26,6 +26,20 @@ export function testOfflineModel(): ConnectionResult {
   return { ok: true, provider: "offline", model: OFFLINE_MODEL_NAME, reply, latencyMs: Math.round(performance.now() - started) };
 }
 
+/** The most specific reason in a fetch failure's cause chain: a system error code, else its message. */
+function networkReason(error: unknown): string {
+  let current = error as { code?: string; message?: string; cause?: unknown; errors?: { code?: string }[] } | undefined;
+  let message = (error as Error)?.message ?? "unknown error";
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current.code && current.code.startsWith("E")) return current.code;
+    const nested = current.errors?.find((e) => e.code)?.code;
+    if (nested) return nested;
+    if (current !== error && current.message) message = current.message;
+    current = current.cause as typeof current;
+  }
+  return message;
+}
+
 /** Send one chat completion; throws an AppError (upstream_unavailable / bad_request) describing the failure. */
 export async function testOpenAiCompatible({ baseUrl, modelName, apiKey }: { baseUrl: string; modelName: string; apiKey?: string | null }): Promise<ConnectionResult> {
   const started = performance.now();
@@ -42,7 +56,7 @@ export async function testOpenAiCompatible({ baseUrl, modelName, apiKey }: { bas
     const reason =
       error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")
         ? `no answer within ${TIMEOUT_MS / 1000} s`
-        : ((error as { cause?: { code?: string; message?: string } }).cause?.code ?? (error as Error).message);
+        : networkReason(error);
     throw new AppError("upstream_unavailable", `Could not reach ${baseUrl}: ${reason}.`, { cause: error });
   }
   const text = await response.text();

@@ -128,8 +128,8 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
         </section>
       ) : null}
 
-      <div className="grid gap-6 lg:grid-cols-[1fr_22rem]">
-        <div className="space-y-6">
+      <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_22rem]">
+        <div className="min-w-0 space-y-6">
           {listing.app ? (
             <Card title="Built from">
               <ul className="divide-y divide-line" data-testid="app-components">
@@ -232,7 +232,7 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
           ) : null}
         </div>
 
-        <div className="space-y-6">
+        <div className="min-w-0 space-y-6">
           {stats ? (
             <Card title="Holders">
               <ul className="space-y-2" data-testid="holders">

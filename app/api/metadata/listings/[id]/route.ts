@@ -17,7 +17,9 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
     headers: {
       "content-type": "application/json; charset=utf-8",
       "x-content-hash": listing.contentHash,
-      "cache-control": "public, max-age=300",
+      // Edits change the document (and the on-chain hash): caches revalidate, keyed by the content hash.
+      "cache-control": "public, max-age=0, must-revalidate",
+      etag: `"${listing.contentHash}"`,
     },
   });
 }

@@ -4,7 +4,7 @@ import "server-only";
 // the row becomes "listed" only after the server has read the mined receipt and found an AssetListed
 // event from this contract whose creator, kind, price, URI and content hash are the draft's. A reverted
 // transaction marks the draft "failed" (retry or discard); nothing is ever listed from a client's say-so.
-import { getAddress, isHash, parseEventLogs, parseUnits, type Address, type Hex } from "viem";
+import { decodeFunctionData, getAddress, isHash, parseEventLogs, parseUnits, type Address, type Hex } from "viem";
 import { kipAssetsAbi } from "@/lib/chain/generated";
 import { readDeployment, type Deployment } from "@/lib/chain/deployment";
 import { serverPublicClient } from "@/lib/chain/server-client";
@@ -237,19 +237,30 @@ export async function confirmListing(id: string, address: Address, txHash: strin
     if (error instanceof Error && error.name === "TransactionReceiptNotFoundError") return null;
     throw new AppError("upstream_unavailable", "The chain cannot be reached right now; try again.", { cause: error });
   });
+  const expected = listTransaction(listing);
+  /** The transaction must be this creator's KipAssets.list call for this draft's URI. */
+  const checkCall = async () => {
+    const tx = await client.getTransaction({ hash: txHash }).catch(() => null);
+    if (!tx) throw new AppError("not_found", "The chain does not know this transaction.");
+    if (getAddress(tx.from) !== listing.creator) throw new AppError("forbidden", "This transaction was not sent by the listing's creator.");
+    let call: ReturnType<typeof decodeFunctionData<typeof kipAssetsAbi>> | null = null;
+    try {
+      call = tx.to && getAddress(tx.to) === getAddress(listing.assets) ? decodeFunctionData({ abi: kipAssetsAbi, data: tx.input }) : null;
+    } catch {
+      call = null;
+    }
+    if (!call || call.functionName !== "list" || call.args[2] !== expected.uri) {
+      throw new AppError("bad_request", "This transaction is not a KipAssets.list call for this draft.");
+    }
+  };
   if (!receipt) {
-    const known = await client.getTransaction({ hash: txHash }).catch(() => null);
-    if (!known) throw new AppError("not_found", "The chain does not know this transaction.");
-    if (getAddress(known.from) !== listing.creator) throw new AppError("forbidden", "This transaction was not sent by the listing's creator.");
+    await checkCall();
     await db.listing.update({ where: { id }, data: { status: "pending", listTxHash: txHash, failure: null } });
     return { status: "pending", slotId: null, failure: null };
   }
   if (getAddress(receipt.from) !== listing.creator) throw new AppError("forbidden", "This transaction was not sent by the listing's creator.");
-  const expected = listTransaction(listing);
   if (receipt.status !== "success") {
-    if (receipt.to && getAddress(receipt.to) !== getAddress(listing.assets)) {
-      throw new AppError("bad_request", "This transaction was not sent to the asset contract.");
-    }
+    await checkCall();
     const failure = "The listing transaction reverted on chain; nothing was listed. Try again.";
     await db.listing.update({ where: { id }, data: { status: "failed", listTxHash: txHash, failure } });
     return { status: "failed", slotId: null, failure };

@@ -374,6 +374,15 @@ describe("minting each kind on chain", () => {
     expect(wrong.status).toBe(400);
     expect(wrong.body.error?.message).toMatch(/price differ/);
 
+    // A reverted transaction that is not this draft's listing changes nothing.
+    const wallet = createWalletClient({ account: owner, transport: viemHttp(stack.rpcUrl) });
+    const unrelated = await wallet.writeContract({ chain: null, address: assets, abi: kipAssetsAbi, functionName: "setPrice", args: [999_999n, 1n], gas: 100_000n });
+    expect((await publicClient.waitForTransactionReceipt({ hash: unrelated })).status).toBe("reverted");
+    const notList = await call(cookie, `/api/listings/${draft.id}/confirm`, { method: "POST", json: { txHash: unrelated } });
+    expect(notList.status).toBe(400);
+    expect(notList.body.error?.message).toMatch(/not a KipAssets.list call for this draft/);
+    expect((await call(cookie, `/api/listings/${draft.id}`)).body.status).toBe("draft");
+
     // A listing transaction that reverts (price above uint80) is recorded as failed.
     const reverted = await sendList(owner, draft.transaction, { price: 1n << 80n, gas: 300_000n });
     const receipt = await publicClient.getTransactionReceipt({ hash: reverted });

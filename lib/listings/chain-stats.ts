@@ -48,7 +48,8 @@ export async function usageBySlot(deployment: Deployment): Promise<Map<number, U
   state.running ??= (async () => {
     try {
       const client = serverPublicClient();
-      const head = await client.getBlockNumber();
+      // cacheTime 0: viem otherwise answers from a block number cached for a few seconds.
+      const head = await client.getBlockNumber({ cacheTime: 0 });
       if (head <= state.toBlock) return;
       const events = await client.getContractEvents({
         address: deployment.settlement as Address,

@@ -5,10 +5,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createPublicClient, createWalletClient, http as viemHttp, keccak256, parseEventLogs, toBytes, type Hex } from "viem";
-import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { createPublicClient, createWalletClient, http as viemHttp, keccak256, parseEther, parseEventLogs, toBytes, type Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
-import { kipAssetsAbi } from "@/lib/chain/generated";
+import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
+import { encodeBatch, signReceipt, signSession, type Receipt, type Session } from "@/lib/protocol";
 import { databaseFilePath } from "@/lib/db-path";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { makePdf } from "../helpers/pdf";
@@ -224,6 +225,7 @@ describe("Test connection", () => {
 describe("minting each kind on chain", () => {
   let modelId = "";
   let datasetId = "";
+  let app = { id: "", slot: 0, modelSlot: 0 };
 
   it("lists a model: key encrypted at rest, never returned, draft confirmed from the AssetListed event", async () => {
     const cookie = await signIn(owner);
@@ -342,6 +344,7 @@ describe("minting each kind on chain", () => {
     expect(draft.app).toMatchObject({ systemPrompt: prompt, topK: 3 });
     const { slotId } = await listDraft(cookie, developer, draft);
     expect(slotId).toBeGreaterThan(0);
+    app = { id: draft.id, slot: slotId, modelSlot: (await call(null, `/api/listings/${modelId}`)).body.slotId as number };
 
     const found = await call(null, `/api/listings?q=${encodeURIComponent("generals deception")}&kind=app`);
     expect((found.body.listings as { id: string }[])[0].id).toBe(draft.id);
@@ -356,6 +359,63 @@ describe("minting each kind on chain", () => {
     // A model used by an app cannot be discarded (and listed ones never can).
     const ownerCookie = await signIn(owner);
     expect((await call(ownerCookie, `/api/listings/${modelId}`, { method: "DELETE" })).status).toBe(409);
+  });
+
+  it("shows what the chain says: queries served and earnings from settled receipts, holders after a share transfer", async () => {
+    const { settlement, paymentToken, feeBps } = stack.deployment;
+    const fresh = async () => {
+      const account = privateKeyToAccount(generatePrivateKey());
+      await publicClient.request({ method: "anvil_setBalance" as never, params: [account.address, `0x${parseEther("1").toString(16)}`] as never });
+      return createWalletClient({ account, transport: viemHttp(stack.rpcUrl) });
+    };
+    const payer = await fresh();
+    const settler = await fresh();
+    const holder = privateKeyToAccount(generatePrivateKey()).address;
+    const payerAddress = payer.account.address;
+    const wait = async (hash: Hex) => expect((await publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
+    await wait(await payer.writeContract({ chain: null, address: paymentToken as Hex, abi: mockUsdAbi, functionName: "mint", args: [payerAddress, 1_000_000n] }));
+    await wait(await payer.writeContract({ chain: null, address: paymentToken as Hex, abi: mockUsdAbi, functionName: "approve", args: [settlement as Hex, 1_000_000n] }));
+    await wait(await payer.writeContract({ chain: null, address: settlement as Hex, abi: kipSettlementAbi, functionName: "deposit", args: [1_000_000n] }));
+
+    // One query to the app: the app and the model are charged.
+    const ctx = { chainId: stack.chainId, settlement: settlement as Hex };
+    const sessionKey = privateKeyToAccount(generatePrivateKey());
+    const { timestamp } = await publicClient.getBlock();
+    const session: Session = { payer: payerAddress, key: sessionKey.address, spendCap: 100_000n, expiry: timestamp + 3600n, nonce: 1n };
+    const receipt: Receipt = { payer: payerAddress, slots: [BigInt(app.slot), BigInt(app.modelSlot)], maxAmounts: [4000n, 5000n], nonce: 1n, deadline: session.expiry };
+    const batch = encodeBatch({
+      sessions: [{ session, signature: await signSession(payer.account, ctx, session) }],
+      receipts: [{ sessionIndex: 0, receipt, signature: await signReceipt(sessionKey, ctx, receipt) }],
+    });
+    await wait(await settler.writeContract({ chain: null, address: settlement as Hex, abi: kipSettlementAbi, functionName: "settle", args: [batch] }));
+
+    // A quarter of the app's shares go to another address (ERC-3525 value transfer to a new token).
+    const developerWallet = createWalletClient({ account: developer, transport: viemHttp(stack.rpcUrl) });
+    const holders = (await call(null, `/api/listings/${app.id}/stats`)).body.holders as { tokenIds: string[] }[];
+    await wait(
+      await developerWallet.writeContract({ chain: null, address: assets, abi: kipAssetsAbi, functionName: "transferFrom", args: [BigInt(holders[0].tokenIds[0]), holder, 250_000n] }),
+    );
+
+    const stats = await call(null, `/api/listings/${app.id}/stats`);
+    const net = 4000n - (4000n * BigInt(feeBps)) / 10_000n;
+    expect(stats.body).toMatchObject({
+      queries: 1,
+      charged: "4000",
+      revenue: net.toString(),
+      holders: [
+        { address: developer.address, shares: "750000" },
+        { address: holder, shares: "250000" },
+      ],
+    });
+    // "Most used" puts it ahead of apps no query has paid for.
+    const used = (await call(null, "/api/listings?kind=app&sort=most-used")).body.listings as { id: string; queries: number }[];
+    expect(used.find((l) => l.id === app.id)?.queries).toBe(1);
+    expect(used.map((l) => l.queries)).toEqual([...used.map((l) => l.queries)].sort((a, b) => b - a));
+    // The asset page renders the same figures.
+    const page = await (await fetch(`${stack.appUrl}/listings/${app.id}`)).text();
+    expect(page).toContain(`/chat/${app.id}`);
+    expect(page).toMatch(/data-testid="stat-queries"[^>]*>1</);
+    expect(page).toMatch(/75%/);
   });
 
   it("leaves no orphan: another sender, a mismatched slot and a reverted transaction are not listed", async () => {

@@ -71,7 +71,15 @@ export function useTransactor() {
       }
       setState({ status: "pending", hash });
       try {
-        await onHash?.(hash);
+        // The transaction is out: a failing callback must not make it look failed (a retry would send
+        // it twice), so its error is only logged.
+        if (onHash) {
+          try {
+            await onHash(hash);
+          } catch (error) {
+            console.warn(`after sending ${hash}:`, error);
+          }
+        }
         const receipt = await publicClient.waitForTransactionReceipt({ hash });
         if (receipt.status !== "success") return fail("The transaction reverted on chain; nothing changed.", hash);
         setState({ status: "mined", hash, receipt });

@@ -67,7 +67,10 @@ describe("a creator lists a dataset, a model and an app, then finds the app", ()
       await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-create-dataset.png`, fullPage: true });
       await page.getByTestId("create-dataset").click();
       await page.waitForURL(/\/listings\/[a-z0-9]+$/, { timeout: 30_000 });
+      // Indexing runs on the server: a reload reads its progress from there.
+      await page.reload({ waitUntil: "load" });
       await page.getByTestId("indexing-done").waitFor({ state: "visible", timeout: 30_000 });
+      expect(await page.getByRole("progressbar", { name: "Indexed" }).getAttribute("aria-valuenow")).toBe("186");
       await page.getByTestId("chunk-preview").waitFor({ state: "visible" });
       await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-dataset-draft.png`, fullPage: true });
       await listOnChain(page);

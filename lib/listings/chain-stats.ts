@@ -36,6 +36,16 @@ export interface Usage {
   charged: bigint;
 }
 
+/** Blocks per eth_getLogs request: public RPCs refuse wide ranges (10,000 is a common limit). */
+const LOG_RANGE = 10_000n;
+
+/** Split [from, to] into ranges an RPC accepts. */
+function blockRanges(from: bigint, to: bigint): [bigint, bigint][] {
+  const ranges: [bigint, bigint][] = [];
+  for (let start = from; start <= to; start += LOG_RANGE) ranges.push([start, start + LOG_RANGE - 1n < to ? start + LOG_RANGE - 1n : to]);
+  return ranges;
+}
+
 // Settled receipts, scanned incrementally and kept per deployment: each call reads only new blocks.
 const usageScans = new Map<string, { toBlock: bigint; bySlot: Map<number, Usage>; running?: Promise<void> }>();
 
@@ -51,23 +61,26 @@ export async function usageBySlot(deployment: Deployment): Promise<Map<number, U
       // cacheTime 0: viem otherwise answers from a block number cached for a few seconds.
       const head = await client.getBlockNumber({ cacheTime: 0 });
       if (head <= state.toBlock) return;
-      const events = await client.getContractEvents({
-        address: deployment.settlement as Address,
-        abi: kipSettlementAbi,
-        eventName: "ReceiptSettled",
-        fromBlock: state.toBlock + 1n,
-        toBlock: head,
-      });
-      for (const event of events) {
-        for (const charge of decodeCharges(event.args.charges ?? [])) {
-          const slot = Number(charge.slot);
-          const usage = state.bySlot.get(slot) ?? { queries: 0, charged: 0n };
-          usage.queries += 1;
-          usage.charged += charge.amount;
-          state.bySlot.set(slot, usage);
+      for (const [fromBlock, toBlock] of blockRanges(state.toBlock + 1n, head)) {
+        const events = await client.getContractEvents({
+          address: deployment.settlement as Address,
+          abi: kipSettlementAbi,
+          eventName: "ReceiptSettled",
+          fromBlock,
+          toBlock,
+        });
+        for (const event of events) {
+          for (const charge of decodeCharges(event.args.charges ?? [])) {
+            const slot = Number(charge.slot);
+            const usage = state.bySlot.get(slot) ?? { queries: 0, charged: 0n };
+            usage.queries += 1;
+            usage.charged += charge.amount;
+            state.bySlot.set(slot, usage);
+          }
         }
+        // Counted up to here: a failure later resumes after this range, never counts it twice.
+        state.toBlock = toBlock;
       }
-      state.toBlock = head;
     } finally {
       state.running = undefined;
     }
@@ -76,21 +89,36 @@ export async function usageBySlot(deployment: Deployment): Promise<Map<number, U
   return state.bySlot;
 }
 
-export async function slotStats(deployment: Deployment, slot: number): Promise<SlotStats> {
+/** The slot's tokens: every SlotChanged(tokenId, 0, slot) since the slot was listed. */
+async function slotTokens(assets: Address, slot: number, fromBlock: bigint): Promise<bigint[]> {
+  const client = serverPublicClient();
+  const head = await client.getBlockNumber({ cacheTime: 0 });
+  const tokens = new Set<bigint>();
+  for (const [from, to] of blockRanges(fromBlock, head)) {
+    const events = await client.getContractEvents({ address: assets, abi: kipAssetsAbi, eventName: "SlotChanged", args: { _newSlot: BigInt(slot) }, fromBlock: from, toBlock: to });
+    for (const event of events) tokens.add(event.args._tokenId!);
+  }
+  return [...tokens];
+}
+
+/**
+ * Everything the chain says about a slot. `listTxHash` (the listing transaction) lets the token scan
+ * start at the slot's first block instead of the deployment's.
+ */
+export async function slotStats(deployment: Deployment, slot: number, listTxHash?: string | null): Promise<SlotStats> {
   const client = serverPublicClient();
   const assets = deployment.assets as Address;
-  const [info, minted, usage] = await Promise.all([
+  const listedAt = listTxHash
+    ? await client
+        .getTransactionReceipt({ hash: listTxHash as `0x${string}` })
+        .then((r) => r.blockNumber)
+        .catch(() => null)
+    : null;
+  const [info, tokenIds, usage] = await Promise.all([
     client.readContract({ address: assets, abi: kipAssetsAbi, functionName: "slotInfo", args: [BigInt(slot)] }),
-    client.getContractEvents({
-      address: assets,
-      abi: kipAssetsAbi,
-      eventName: "SlotChanged",
-      args: { _newSlot: BigInt(slot) },
-      fromBlock: BigInt(deployment.startBlock),
-    }),
+    slotTokens(assets, slot, listedAt ?? BigInt(deployment.startBlock)),
     usageBySlot(deployment),
   ]);
-  const tokenIds = [...new Set(minted.map((event) => event.args._tokenId!))];
   const tokens = await Promise.all(
     tokenIds.map(async (tokenId) => {
       const [owner, value] = await Promise.all([

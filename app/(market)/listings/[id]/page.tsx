@@ -52,7 +52,7 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
     token = await readTokenInfo(deployment.paymentToken as Address);
     if (listing.status === "listed" && listing.slotId !== null) {
       try {
-        stats = await slotStats(deployment, listing.slotId);
+        stats = await slotStats(deployment, listing.slotId, listing.listTxHash);
       } catch (error) {
         console.error(error);
         chainProblem = `The chain (${deployment.chainId}) could not be read just now, so the on-chain figures are missing. Reload to try again.`;

@@ -11,9 +11,9 @@ export const dynamic = "force-dynamic";
 export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
   return handle(async () => {
     const id = await idFrom(params);
-    const listing = await getDb().listing.findUnique({ where: { id }, select: { status: true, slotId: true } });
+    const listing = await getDb().listing.findUnique({ where: { id }, select: { status: true, slotId: true, listTxHash: true } });
     if (!listing || listing.status !== "listed" || listing.slotId === null) throw new AppError("not_found", "No such listed asset.");
-    const stats = await slotStats(currentDeployment(), listing.slotId).catch((error: unknown) => {
+    const stats = await slotStats(currentDeployment(), listing.slotId, listing.listTxHash).catch((error: unknown) => {
       throw new AppError("upstream_unavailable", "The chain cannot be read right now.", { cause: error });
     });
     return json({

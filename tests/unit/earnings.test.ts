@@ -189,7 +189,7 @@ describe("queries and totals", () => {
 
 describe("events", () => {
   it("decodes KipSettlement.ReceiptSettled with its packed charges", () => {
-    const topics = encodeEventTopics({ abi: kipSettlementAbi, eventName: "ReceiptSettled", args: { payer: PAYER, nonce: 7n } });
+    const topics = encodeEventTopics({ abi: kipSettlementAbi, eventName: "ReceiptSettled", args: { payer: PAYER, nonce: 7n } }) as [Hex, ...Hex[]];
     const data = encodeAbiParameters(
       [{ type: "bytes32" }, { type: "uint256[]" }],
       [`0x${"33".repeat(32)}`, [(5n << 128n) | 1_234n, (9n << 128n) | 0n]],
@@ -209,12 +209,12 @@ describe("events", () => {
   });
 
   it("decodes KipAssets.TransferValue and skips events the index does not keep", () => {
-    const topics = encodeEventTopics({ abi: kipAssetsAbi, eventName: "TransferValue", args: { _fromTokenId: 1n, _toTokenId: 2n } });
+    const topics = encodeEventTopics({ abi: kipAssetsAbi, eventName: "TransferValue", args: { _fromTokenId: 1n, _toTokenId: 2n } }) as [Hex, ...Hex[]];
     const event = decodeProtocolLog({ topics, data: encodeAbiParameters([{ type: "uint256" }], [42n]) }, "assets");
     expect(event).toEqual({ name: "TransferValue", fromTokenId: 1n, toTokenId: 2n, value: 42n });
     expect(eventKeys(event!)).toEqual({ slot: null, tokenId: 1n, toTokenId: 2n, account: null });
 
-    const approval = encodeEventTopics({ abi: kipAssetsAbi, eventName: "ApprovalValue", args: { _tokenId: 1n, _operator: BOB } });
+    const approval = encodeEventTopics({ abi: kipAssetsAbi, eventName: "ApprovalValue", args: { _tokenId: 1n, _operator: BOB } }) as [Hex, ...Hex[]];
     expect(decodeProtocolLog({ topics: approval, data: encodeAbiParameters([{ type: "uint256" }], [1n]) }, "assets")).toBeNull();
     // A log of the other contract does not decode as this one's event.
     expect(decodeProtocolLog({ topics, data: encodeAbiParameters([{ type: "uint256" }], [42n]) }, "settlement")).toBeNull();

@@ -66,7 +66,8 @@ export function syncIndex(source: IndexSource): Promise<IndexState> {
 }
 
 async function syncOnce({ db, client, deployment }: IndexSource, cursorId: string): Promise<IndexState> {
-  const head = Number(await client.getBlockNumber());
+  // No cached block number: a read right after a transaction must see it.
+  const head = Number(await client.getBlockNumber({ cacheTime: 0 }));
   const confirmed = head - confirmationsFor(deployment.chainId);
   const start = deployment.startBlock;
 

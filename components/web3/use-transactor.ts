@@ -1,0 +1,65 @@
+"use client";
+// The one way the UI sends a transaction: the wallet signs, the hook waits for the receipt, and the status
+// goes idle → signing → pending → mined | failed, with the hash and a readable error. Callers refresh
+// what the transaction changed after `write` resolves (it returns the receipt when mined, else null).
+import { useCallback, useState } from "react";
+import { BaseError, ContractFunctionRevertedError, type TransactionReceipt } from "viem";
+import { usePublicClient, useWriteContract } from "wagmi";
+
+export type TransactorStatus = "idle" | "signing" | "pending" | "mined" | "failed";
+
+export interface TransactorState {
+  status: TransactorStatus;
+  hash: `0x${string}` | null;
+  error: string | null;
+}
+
+type WriteRequest = Parameters<ReturnType<typeof useWriteContract>["writeContractAsync"]>[0];
+
+/** A short, human message for a wallet or contract error (the revert's error name when there is one). */
+export function transactionErrorMessage(error: unknown): string {
+  if (error instanceof BaseError) {
+    const revert = error.walk((cause) => cause instanceof ContractFunctionRevertedError);
+    if (revert instanceof ContractFunctionRevertedError) {
+      const name = revert.data?.errorName;
+      if (name) return `The contract refused: ${name}${revert.data?.args?.length ? `(${revert.data.args.map(String).join(", ")})` : ""}.`;
+      if (revert.reason) return `The contract refused: ${revert.reason}.`;
+    }
+    if (error.walk((cause) => (cause as { code?: number }).code === 4001)) return "You rejected the request in your wallet.";
+    return error.shortMessage;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function useTransactor() {
+  const client = usePublicClient();
+  const { writeContractAsync } = useWriteContract();
+  const [state, setState] = useState<TransactorState>({ status: "idle", hash: null, error: null });
+
+  const write = useCallback(
+    async (request: WriteRequest): Promise<TransactionReceipt | null> => {
+      setState({ status: "signing", hash: null, error: null });
+      let hash: `0x${string}` | null = null;
+      try {
+        hash = await writeContractAsync(request);
+        setState({ status: "pending", hash, error: null });
+        if (!client) throw new Error("No connection to the chain.");
+        const receipt = await client.waitForTransactionReceipt({ hash });
+        if (receipt.status !== "success") {
+          setState({ status: "failed", hash, error: "The transaction was mined but reverted." });
+          return null;
+        }
+        setState({ status: "mined", hash, error: null });
+        return receipt;
+      } catch (error) {
+        setState({ status: "failed", hash, error: transactionErrorMessage(error) });
+        return null;
+      }
+    },
+    [client, writeContractAsync],
+  );
+
+  const reset = useCallback(() => setState({ status: "idle", hash: null, error: null }), []);
+
+  return { write, reset, ...state, busy: state.status === "signing" || state.status === "pending" };
+}

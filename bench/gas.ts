@@ -40,12 +40,16 @@ async function main() {
   const anvil = await startAnvil({ port });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-bench-"));
   try {
+    // The server's settler: authorized at deploy, like the app's (it may charge less than the signed maxima).
+    const settler = privateKeyToAccount(ANVIL_KEYS[2]);
     const deployment = await deployContracts({
       rpcUrl: anvil.rpcUrl,
       chainId: anvil.chainId,
       privateKey: ANVIL_KEYS[0],
       deploymentFile: path.join(dir, "deployment.json"),
+      env: { SETTLER: settler.address },
     });
+    if (deployment.settler?.toLowerCase() !== settler.address.toLowerCase()) throw new Error("the settler was not authorized");
     const chain = { ...foundry, id: anvil.chainId };
     const client = createPublicClient({ chain, transport: http(anvil.rpcUrl) }) as PublicClient;
     const wallet = (account: PrivateKeyAccount) => createWalletClient({ account, chain, transport: http(anvil.rpcUrl) });
@@ -112,7 +116,6 @@ async function main() {
       }
       return out;
     };
-    const settler = privateKeyToAccount(ANVIL_KEYS[2]);
     const settle = async (batch: Hex, expected: number) => {
       const r = await send(settler, settlement, settlementAbi, "settle", [batch]);
       const settledLogs = r.logs.filter((log) => log.topics[0] === RECEIPT_SETTLED).length;

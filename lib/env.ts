@@ -38,6 +38,8 @@ const serverSchema = z
     APP_URL: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).default("http://localhost:3000"),
     /** Offer the built-in development wallet (only ever on a local chain). */
     DEV_WALLET: z.enum(["on", "off"]).default("on"),
+    /** Block explorer base URL (e.g. https://sepolia.basescan.org); transactions link to <url>/tx/<hash>. */
+    EXPLORER_URL: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
     /** Path of deployments/<chainId>.json (defaults to deployments/<CHAIN_ID>.json). */
     DEPLOYMENTS_FILE: z.string().optional(),
   })

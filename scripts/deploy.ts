@@ -1,11 +1,12 @@
 // `npm run deploy`: deploy the contracts to the chain at RPC_URL with DEPLOYER_PRIVATE_KEY and write
 // deployments/<chainId>.json. Optional: PAYMENT_TOKEN (an existing ERC-20; a mUSD mock is deployed when
-// unset), TREASURY, FEE_BPS, WITHDRAW_DELAY, METADATA_BASE_URI (e.g. https://your.app/api/metadata/).
+// unset), TREASURY, FEE_BPS, WITHDRAW_DELAY, METADATA_BASE_URI (e.g. https://your.app/api/metadata/),
+// SETTLER_PRIVATE_KEY (its account is authorized as the settler; default: the deployer's).
 import fs from "node:fs";
 import path from "node:path";
 import { createPublicClient, http, type Hex } from "viem";
 import { ROOT } from "./stack";
-import { deployContracts } from "./stack/deploy";
+import { deployContracts, settlerAddress } from "./stack/deploy";
 
 const envFile = path.join(ROOT, ".env");
 if (fs.existsSync(envFile)) process.loadEnvFile(envFile);
@@ -29,6 +30,7 @@ async function main() {
       FEE_BPS: process.env.FEE_BPS,
       WITHDRAW_DELAY: process.env.WITHDRAW_DELAY,
       METADATA_BASE_URI: process.env.METADATA_BASE_URI,
+      SETTLER: settlerAddress(process.env.SETTLER_PRIVATE_KEY),
     },
     log: (line) => console.log(`• ${line}`),
   });

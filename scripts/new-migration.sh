@@ -13,7 +13,8 @@ git show "${last_commit}:prisma/schema.prisma" > "$from"
 count="$(ls -d prisma/migrations/*/ | wc -l)"
 dir="prisma/migrations/$(printf '%04d' $((count + 1)))_${name}"
 mkdir -p "$dir"
-npx prisma migrate diff --from-schema-datamodel "$from" --to-schema-datamodel prisma/schema.prisma --script 2>/dev/null > "$dir/migration.sql"
+# The diff needs no database, but prisma.config.ts opens one: point it at a throwaway file.
+DATABASE_URL="file:$(mktemp -d)/diff.db" npx prisma migrate diff --from-schema-datamodel "$from" --to-schema-datamodel prisma/schema.prisma --script 2>/dev/null > "$dir/migration.sql"
 rm -f "$from"
 if ! grep -q '[A-Za-z]' "$dir/migration.sql"; then
   rm -rf "$dir"

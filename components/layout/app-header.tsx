@@ -12,6 +12,7 @@ const NAV = [
   { href: "/create", label: "Create" },
   { href: "/chat", label: "Chat" },
   { href: "/dashboard", label: "Dashboard" },
+  { href: "/protocol", label: "Protocol" },
 ] as const;
 
 function isActive(pathname: string, href: string): boolean {

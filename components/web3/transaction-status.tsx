@@ -1,64 +1,28 @@
 "use client";
-// Shows a useTransactor state: waiting for the wallet, pending (with the hash), mined, or failed (why).
-import type { TransactionState } from "@/components/web3/use-transactor";
+// What a transaction from useTransactor is doing, in words, with its hash once there is one.
+import type { TransactorState } from "@/components/web3/use-transactor";
+import { TxLink } from "@/components/web3/tx-link";
 
-function ShortHash({ hash }: { hash: string }) {
-  return (
-    <span className="font-mono" title={hash}>
-      {hash.slice(0, 10)}…{hash.slice(-8)}
-    </span>
-  );
-}
-
-export function TransactionStatus({ state, labels = {} }: { state: TransactionState; labels?: { mined?: string; pending?: string } }) {
+export function TransactionStatus({ state, minedText = "Confirmed." }: { state: TransactorState; minedText?: string }) {
   if (state.status === "idle") return null;
-  const styles = {
-    signing: "border-amber-200 bg-amber-50 text-amber-900",
-    pending: "border-sky-200 bg-sky-50 text-sky-900",
-    mined: "border-emerald-200 bg-emerald-50 text-emerald-900",
-    failed: "border-red-200 bg-red-50 text-red-800",
-  }[state.status];
+  const tone =
+    state.status === "failed"
+      ? "border-red-200 bg-red-50 text-red-800"
+      : state.status === "mined"
+        ? "border-emerald-200 bg-emerald-50 text-emerald-900"
+        : "border-brand-200 bg-brand-50 text-brand-900";
   return (
-    <div
-      role={state.status === "failed" ? "alert" : "status"}
-      aria-live="polite"
-      data-testid="transaction-status"
-      data-status={state.status}
-      className={`flex items-start gap-3 rounded-lg border px-4 py-3 text-sm ${styles}`}
-    >
-      <span className="mt-0.5" aria-hidden>
-        {state.status === "signing" || state.status === "pending" ? (
-          <span className="inline-block size-3.5 animate-spin rounded-full border-2 border-current border-t-transparent" />
-        ) : state.status === "mined" ? (
-          "✓"
-        ) : (
-          "!"
-        )}
+    <div role={state.status === "failed" ? "alert" : "status"} data-testid="tx-status" data-status={state.status} className={`flex flex-wrap items-center gap-2 rounded-lg border px-3 py-2 text-sm ${tone}`}>
+      {state.status === "signing" || state.status === "pending" ? (
+        <span className="size-3 animate-spin rounded-full border-2 border-current border-t-transparent" aria-hidden />
+      ) : null}
+      <span>
+        {state.status === "signing" && "Confirm the transaction in your wallet…"}
+        {state.status === "pending" && "Waiting for the transaction to be mined…"}
+        {state.status === "mined" && minedText}
+        {state.status === "failed" && (state.error ?? "The transaction failed.")}
       </span>
-      <div className="min-w-0 space-y-0.5">
-        {state.status === "signing" ? <p>Confirm the transaction in your wallet…</p> : null}
-        {state.status === "pending" ? (
-          <p>
-            {labels.pending ?? "Transaction pending"}: <ShortHash hash={state.hash} />
-          </p>
-        ) : null}
-        {state.status === "mined" ? (
-          <p>
-            {labels.mined ?? "Transaction mined"}: <ShortHash hash={state.hash} /> (block {state.receipt.blockNumber.toString()})
-          </p>
-        ) : null}
-        {state.status === "failed" ? (
-          <p>
-            {state.message}
-            {state.hash ? (
-              <>
-                {" "}
-                (<ShortHash hash={state.hash} />)
-              </>
-            ) : null}
-          </p>
-        ) : null}
-      </div>
+      {state.hash ? <TxLink hash={state.hash} className="text-xs" /> : null}
     </div>
   );
 }

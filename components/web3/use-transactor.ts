@@ -1,96 +1,91 @@
 "use client";
-// The one transaction helper: checks the wallet is connected and on the app's chain, asks it to sign,
-// then follows the transaction pending → mined → failed. Every on-chain write in the app goes through it,
-// and <TransactionStatus> shows its state. `send` resolves to {ok: true, hash, receipt} once mined, or
-// {ok: false, hash?, message} when the transaction was rejected, could not be sent, or reverted.
+// The one way the UI sends a transaction: the wallet signs, the hook waits for the receipt, and the status
+// goes idle → signing → pending → mined | failed, with the hash and a readable error. Callers refresh
+// what the transaction changed after `write` resolves (it returns the receipt when mined, else null).
+// Before asking the wallet it checks that one is connected and on the app's chain; `onHash` runs once the
+// transaction is sent (e.g. to record it with the server while it is pending).
 import { useCallback, useState } from "react";
-import type { Abi, ContractFunctionArgs, ContractFunctionName, Hex, TransactionReceipt } from "viem";
+import { BaseError, ContractFunctionRevertedError, type TransactionReceipt } from "viem";
 import { useAccount, usePublicClient, useWriteContract } from "wagmi";
 import { usePublicConfig } from "@/components/web3/public-config-context";
 
-export type TransactionState =
-  | { status: "idle" }
-  | { status: "signing" }
-  | { status: "pending"; hash: Hex }
-  | { status: "mined"; hash: Hex; receipt: TransactionReceipt }
-  | { status: "failed"; hash?: Hex; message: string };
+export type TransactorStatus = "idle" | "signing" | "pending" | "mined" | "failed";
 
-export type TransactionResult = { ok: true; hash: Hex; receipt: TransactionReceipt } | { ok: false; hash?: Hex; message: string };
-
-export interface ContractWrite<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable" | "payable">> {
-  address: Hex;
-  abi: abi;
-  functionName: name;
-  args: ContractFunctionArgs<abi, "nonpayable" | "payable", name>;
+export interface TransactorState {
+  status: TransactorStatus;
+  hash: `0x${string}` | null;
+  error: string | null;
 }
 
-/** A sentence for a failed wallet or RPC call (never a stack of viem details). */
-export function describeTransactionError(error: unknown): string {
-  let current: unknown = error;
-  while (current && typeof current === "object") {
-    const e = current as { name?: string; code?: number; shortMessage?: string; cause?: unknown };
-    if (e.name === "UserRejectedRequestError" || e.code === 4001) return "You rejected the transaction in your wallet.";
-    if (e.name === "ChainMismatchError" || e.name === "SwitchChainError") return "Your wallet is on another chain: switch it to the app's chain and try again.";
-    if (e.name === "ContractFunctionRevertedError" && e.shortMessage) return e.shortMessage;
-    if (e.name === "InsufficientFundsError") return "Your wallet does not have enough ETH to pay for gas.";
-    current = e.cause;
+type WriteRequest = Parameters<ReturnType<typeof useWriteContract>["writeContractAsync"]>[0];
+
+/** A short, human message for a wallet or contract error (the revert's error name when there is one). */
+export function transactionErrorMessage(error: unknown): string {
+  if (error instanceof BaseError) {
+    const revert = error.walk((cause) => cause instanceof ContractFunctionRevertedError);
+    if (revert instanceof ContractFunctionRevertedError) {
+      const name = revert.data?.errorName;
+      if (name) return `The contract refused: ${name}${revert.data?.args?.length ? `(${revert.data.args.map(String).join(", ")})` : ""}.`;
+      if (revert.reason) return `The contract refused: ${revert.reason}.`;
+    }
+    if (error.walk((cause) => (cause as { code?: number }).code === 4001)) return "You rejected the request in your wallet.";
+    return error.shortMessage;
   }
-  const e = error as { shortMessage?: string; message?: string } | undefined;
-  return (e?.shortMessage ?? e?.message ?? "The transaction could not be sent.").split("\n")[0];
+  return error instanceof Error ? error.message : String(error);
 }
 
 export function useTransactor() {
   const config = usePublicConfig();
   const { isConnected, chainId } = useAccount();
-  const publicClient = usePublicClient({ chainId: config.chainId });
+  const client = usePublicClient({ chainId: config.chainId });
   const { writeContractAsync } = useWriteContract();
-  const [state, setState] = useState<TransactionState>({ status: "idle" });
+  const [state, setState] = useState<TransactorState>({ status: "idle", hash: null, error: null });
 
-  const send = useCallback(
-    async <abi extends Abi, name extends ContractFunctionName<abi, "nonpayable" | "payable">>(
-      write: ContractWrite<abi, name>,
-      { onHash }: { onHash?: (hash: Hex) => void | Promise<void> } = {},
-    ): Promise<TransactionResult> => {
-      const fail = (message: string, hash?: Hex): TransactionResult => {
-        setState({ status: "failed", hash, message });
-        return { ok: false, hash, message };
-      };
-      if (!isConnected) return fail("Connect your wallet first.");
+  const write = useCallback(
+    async (request: WriteRequest, { onHash }: { onHash?: (hash: `0x${string}`) => unknown } = {}): Promise<TransactionReceipt | null> => {
+      if (!isConnected) {
+        setState({ status: "failed", hash: null, error: "Connect your wallet first." });
+        return null;
+      }
       if (chainId !== config.chainId) {
-        return fail(`Your wallet is on chain ${chainId}. Switch it to ${config.chainName} (chain ${config.chainId}) and try again.`);
+        setState({
+          status: "failed",
+          hash: null,
+          error: `Your wallet is on chain ${chainId}. Switch it to ${config.chainName} (chain ${config.chainId}) and try again.`,
+        });
+        return null;
       }
-      if (!publicClient) return fail(`No connection to chain ${config.chainId}.`);
-      setState({ status: "signing" });
-      let hash: Hex;
+      setState({ status: "signing", hash: null, error: null });
+      let hash: `0x${string}` | null = null;
       try {
-        // The generic contract write is checked by ContractWrite's types; wagmi's own overloads cannot
-        // be satisfied by a generic abi, hence the cast.
-        hash = await writeContractAsync({ ...write, chainId: config.chainId } as unknown as Parameters<typeof writeContractAsync>[0]);
-      } catch (error) {
-        return fail(describeTransactionError(error));
-      }
-      setState({ status: "pending", hash });
-      try {
-        // The transaction is out: a failing callback must not make it look failed (a retry would send
-        // it twice), so its error is only logged.
+        hash = await writeContractAsync(request);
+        setState({ status: "pending", hash, error: null });
         if (onHash) {
+          // The transaction is out: a failing callback must not make it look failed (a retry would send
+          // it twice), so its error is only logged.
           try {
             await onHash(hash);
           } catch (error) {
             console.warn(`after sending ${hash}:`, error);
           }
         }
-        const receipt = await publicClient.waitForTransactionReceipt({ hash });
-        if (receipt.status !== "success") return fail("The transaction reverted on chain; nothing changed.", hash);
-        setState({ status: "mined", hash, receipt });
-        return { ok: true, hash, receipt };
+        if (!client) throw new Error("No connection to the chain.");
+        const receipt = await client.waitForTransactionReceipt({ hash });
+        if (receipt.status !== "success") {
+          setState({ status: "failed", hash, error: "The transaction was mined but reverted." });
+          return null;
+        }
+        setState({ status: "mined", hash, error: null });
+        return receipt;
       } catch (error) {
-        return fail(describeTransactionError(error), hash);
+        setState({ status: "failed", hash, error: transactionErrorMessage(error) });
+        return null;
       }
     },
-    [isConnected, chainId, config.chainId, config.chainName, publicClient, writeContractAsync],
+    [client, writeContractAsync, isConnected, chainId, config.chainId, config.chainName],
   );
 
-  const reset = useCallback(() => setState({ status: "idle" }), []);
-  return { state, send, reset };
+  const reset = useCallback(() => setState({ status: "idle", hash: null, error: null }), []);
+
+  return { write, reset, ...state, busy: state.status === "signing" || state.status === "pending" };
 }

@@ -7,8 +7,9 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {IKipSettlement} from "./interfaces/IKipSettlement.sol";
 import {IKipAssets} from "./interfaces/IKipAssets.sol";
@@ -17,8 +18,10 @@ import {IKipAssets} from "./interfaces/IKipAssets.sol";
 /// @notice A payer deposits the payment token, then signs one EIP-712 `Session` with their wallet that
 /// authorizes a session key up to `spendCap` until `expiry`. The session key signs one EIP-712 `Receipt` per
 /// query. Anyone may settle receipts in packed batches (docs/settlement-format.md): each receipt is verified
-/// and either settled (payer debited, slots credited less the protocol fee) or skipped with a reason. The net
-/// revenue of a batch is transferred to KipAssets and credited to its slots in one call.
+/// and either settled (payer debited, slots credited less the protocol fee) or skipped with a reason. Only a
+/// settler the owner authorized may charge less than a receipt's signed maxima (the server charges an unused
+/// dataset 0); anyone else settles receipts at exactly their signed maxima. The net revenue of a batch is
+/// transferred to KipAssets and credited to its slots in one call.
 /// @dev Conservation: token.balanceOf(this) == totalDeposits() + feesAccrued() at every moment (plus
 /// anything sent here without `deposit`).
 contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardTransient {
@@ -26,6 +29,13 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
 
     /// @notice Highest protocol fee: 10 %.
     uint256 public constant MAX_FEE_BPS = 1000;
+
+    /// @notice Longest withdrawal delay (also keeps `readyAt` far inside its uint64 field).
+    uint256 public constant MAX_WITHDRAW_DELAY = 30 days;
+
+    /// @notice Gas a smart-wallet payer's ERC-1271 `isValidSignature` gets to approve a session. A wallet that
+    /// needs more, reverts or answers anything else leaves its session invalid; it cannot sink the batch.
+    uint256 public constant SESSION_WALLET_GAS = 100_000;
 
     /// @notice keccak256 of the EIP-712 Session type.
     bytes32 public constant SESSION_TYPEHASH =
@@ -62,6 +72,17 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     uint256 private constant _SLOT_BYTES = 20; // slotId 8, price 12
     uint256 private constant _MAX_SLOTS = 64; // a charge's ref has 6 index bits
     uint256 private constant _SIG_BYTES = 65; // r 32, s 32, v 1
+
+    // Gas `settle` must have left before a wallet's ERC-1271 check so that the call gets all of
+    // SESSION_WALLET_GAS (a call forwards at most 63/64 of what is left), plus the call's own cost.
+    uint256 private constant _WALLET_CHECK_GAS_NEEDED = SESSION_WALLET_GAS * 64 / 63 + 5000;
+
+    // Reason of a charge set by its flag bits (see `_settleReceipts`): byte `bits` (counted from the lowest)
+    // of this word. bit 0 (1) AmountAboveMax 5, bit 1 (2) UnknownSlot 6, bit 3 (8) AmountNotSignedMax 10,
+    // first in that order. bit 2 (a slot index past the table) reverts before.
+    // bits: 11 10  9  8  7  6  5  4  3  2  1  0
+    //        5  6  5 10  -  -  -  -  5  6  5  0
+    uint256 private constant _CHARGE_REASONS = 0x0506050a0000000005060500;
 
     // Memory layout of a session record (see `_loadSessions`), in bytes from the record's start.
     uint256 private constant _S_PAYER = 0x000;
@@ -100,13 +121,16 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     // The current run: receipts sharing one charge set (a receipt with n = 0 repeats the previous set).
     uint256 private constant _C_RUN_N = 0x160; // charges in the set (0: no set yet)
     uint256 private constant _C_RUN_TOTAL = 0x180; // sum of the set's amounts
-    uint256 private constant _C_RUN_REASON = 0x1a0; // AmountAboveMax, UnknownSlot or None for the whole set
+    uint256 private constant _C_RUN_REASON = 0x1a0; // the whole set's charge reason (_CHARGE_REASONS) or None
     uint256 private constant _C_RUN_SETTLED = 0x1c0; // receipts of the run settled so far (gross not yet added)
+    // Charge-set flag bits that reject: 0x0b, or 0x03 for an authorized settler (who may charge less than
+    // the signed maxima, flag 0x08).
+    uint256 private constant _C_CHARGE_MASK = 0x1e0;
     // Hash buffers, from _C_HASH: Receipt struct [typehash, payer, slotsHash, maxHash, nonce, deadline]
     // (0x000-0x0bf; slotsHash and maxHash stay for repeats); "\x19\x01" || domainSeparator || structHash
     // (0x0c0-0x101); ecrecover input [digest, v, r, s] (0x120-0x19f) and output (0x1a0).
-    uint256 private constant _C_HASH = 0x1e0;
-    uint256 private constant _C_SIZE = 0x1e0 + 0x1c0;
+    uint256 private constant _C_HASH = 0x200;
+    uint256 private constant _C_SIZE = 0x200 + 0x1c0;
 
     // A slot-table entry: [slotId, gross charged in this batch, flags, price]. flags: 2 = the slot does not
     // exist in KipAssets (its receipts are rejected).
@@ -127,13 +151,15 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     mapping(address payer => mapping(uint256 word => uint256)) private _nonceBitmap;
     /// @dev Session state word: bit 0 = registered, bits 1.. = spent.
     mapping(bytes32 sessionHash => uint256) private _sessionStates;
+    /// @dev Accounts that may charge less than a receipt's signed maxima.
+    mapping(address account => bool) private _settlers;
 
     /// @param token_ Payment token (EIP-2612 permit optional).
     /// @param assets_ KipAssets deployment revenue is credited to.
     /// @param treasury_ Receiver of protocol fees.
     /// @param feeBps_ Protocol fee in basis points (<= MAX_FEE_BPS).
-    /// @param withdrawDelay_ Seconds between a withdrawal request and the withdrawal.
-    /// @param owner_ Admin: fee and treasury.
+    /// @param withdrawDelay_ Seconds between a withdrawal request and the withdrawal (<= MAX_WITHDRAW_DELAY).
+    /// @param owner_ Admin: fee, treasury and settlers.
     constructor(
         IERC20 token_,
         IKipAssets assets_,
@@ -146,6 +172,12 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         if (address(assets_) == address(0)) revert InvalidAddress("assets");
         if (treasury_ == address(0)) revert InvalidTreasury(treasury_);
         if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_, MAX_FEE_BPS);
+        if (withdrawDelay_ > MAX_WITHDRAW_DELAY) {
+            revert WithdrawDelayTooLong(withdrawDelay_, MAX_WITHDRAW_DELAY);
+        }
+        // Revenue is transferred to KipAssets in this token and paid out by it in its own.
+        address assetsToken = assets_.paymentToken();
+        if (assetsToken != address(token_)) revert PaymentTokenMismatch(address(token_), assetsToken);
         _token = token_;
         _assets = assets_;
         _withdrawDelay = withdrawDelay_;
@@ -188,7 +220,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         uint256 balance = _balances[msg.sender];
         if (amount > balance) revert InsufficientBalance(msg.sender, balance, amount);
         uint256 readyAt = block.timestamp + _withdrawDelay;
-        // balance fits uint128 (deposits are capped) and readyAt is a timestamp.
+        // balance fits uint128 (deposits are capped); readyAt is a timestamp plus at most 30 days.
         _withdrawals[msg.sender] = Withdrawal({amount: uint128(amount), readyAt: uint64(readyAt)});
         emit WithdrawalRequested(msg.sender, amount, readyAt);
     }
@@ -240,6 +272,16 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         emit TreasuryUpdated(old, treasury_);
     }
 
+    /// @notice Owner only: allows or disallows `settler` to charge less than a receipt's signed maxima.
+    /// Anyone may settle; receipts settled by anyone else must charge exactly their signed maxima.
+    /// @param settler The account (non-zero).
+    /// @param allowed Whether it may charge less.
+    function setSettler(address settler, bool allowed) external onlyOwner {
+        if (settler == address(0)) revert InvalidAddress("settler");
+        _settlers[settler] = allowed;
+        emit SettlerUpdated(settler, allowed);
+    }
+
     /// @notice Pays all accrued fees to the treasury. Anyone may call it.
     /// @return amount The amount paid.
     function withdrawFees() external nonReentrant returns (uint256 amount) {
@@ -256,8 +298,10 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     // ---------------------------------------------------------------------------------------------
 
     /// @notice Settles a packed batch of sessions and receipts (format: docs/settlement-format.md).
-    /// Anyone may call it. Each receipt either settles (emits ReceiptSettled) or is skipped (emits
-    /// ReceiptRejected); structural errors revert with MalformedBatch(offset).
+    /// Anyone may call it; a caller that is not an authorized settler (`isSettler`) must charge every
+    /// charge at its signed maxAmount, else that receipt is skipped (AmountNotSignedMax). Each receipt either
+    /// settles (emits ReceiptSettled) or is skipped (emits ReceiptRejected); structural errors revert with
+    /// MalformedBatch(offset).
     /// @param batch The packed batch.
     /// @return settled Receipts settled.
     /// @return rejected Receipts skipped.
@@ -278,6 +322,12 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     // ---------------------------------------------------------------------------------------------
     // Views
     // ---------------------------------------------------------------------------------------------
+
+    /// @notice Whether `account` may charge less than a receipt's signed maxima.
+    /// @param account The account.
+    function isSettler(address account) external view returns (bool) {
+        return _settlers[account];
+    }
 
     /// @notice Unspent deposit of `payer` (including any amount requested for withdrawal).
     /// @param payer The payer.
@@ -389,6 +439,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     function _loadHeader(bytes calldata batch) private returns (uint256 ctx) {
         bytes32 domain = _domainSeparatorV4();
         uint256 onChainSlots = _assets.slotCount();
+        bool authorized = _settlers[msg.sender];
         uint256 sessionCount;
         uint256 p;
         assembly ("memory-safe") {
@@ -426,6 +477,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
             mstore(add(ctx, _C_RUN_TOTAL), 0)
             mstore(add(ctx, _C_RUN_REASON), 0)
             mstore(add(ctx, _C_RUN_SETTLED), 0)
+            mstore(add(ctx, _C_CHARGE_MASK), sub(0x0b, shl(3, authorized)))
             // Fixed parts of the hash buffers: the Receipt typehash and the EIP-712 prefix + domain.
             let h := add(ctx, _C_HASH)
             mstore(h, _RECEIPT_TYPEHASH_LITERAL)
@@ -474,7 +526,8 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
                 sigLen := byte(0, calldataload(add(p, 69)))
                 next := add(next, sigLen)
             }
-            if or(gt(next, end), and(iszero(iszero(sigLen)), iszero(eq(sigLen, _SIG_BYTES)))) {
+            // sigLen 0: a registered session; 65: an EOA (or a smart wallet); any other: a smart wallet.
+            if gt(next, end) {
                 mstore(0x00, _MALFORMED_SELECTOR)
                 mstore(0x04, sub(p, batch.offset))
                 revert(0x00, 0x24)
@@ -554,12 +607,54 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         if (sigLen == 0) return (state, RejectReason.SessionInvalid);
         uint256 sigStart = p + _SESSION_FIXED_BYTES - _offsetOf(batch);
         bytes32 digest = _hashTypedDataV4(sessionHash);
-        if (!SignatureChecker.isValidSignatureNowCalldata(payer, digest, batch[sigStart:sigStart + _SIG_BYTES])) {
+        if (!_isPayerSignature(payer, digest, batch[sigStart:sigStart + sigLen])) {
             return (state, RejectReason.SessionInvalid);
         }
         _sessionStates[sessionHash] = 1;
         _emitSessionRegistered(rec);
         return (1, RejectReason.None);
+    }
+
+    /// @dev Whether `signature` is `payer`'s signature of `digest`: an ECDSA signature by the payer (v may be
+    /// 0/1 or 27/28; s must be low), else, if the payer has code, its ERC-1271 approval given within
+    /// SESSION_WALLET_GAS. A wallet that reverts, runs out of gas or answers anything else only fails its own
+    /// session; `settle` reverts only if the caller did not send enough gas to give the wallet its budget.
+    function _isPayerSignature(address payer, bytes32 digest, bytes calldata signature)
+        private
+        view
+        returns (bool)
+    {
+        if (signature.length == _SIG_BYTES) {
+            bytes32 r;
+            bytes32 s;
+            uint8 v;
+            assembly ("memory-safe") {
+                r := calldataload(signature.offset)
+                s := calldataload(add(signature.offset, 0x20))
+                v := byte(0, calldataload(add(signature.offset, 0x40)))
+            }
+            // Wallets (hardware ones especially) also sign with v = 0/1; a session is identified by its
+            // hash, not its signature, so accepting both forms opens no replay.
+            if (v < 27) v += 27;
+            (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, v, r, s);
+            if (error == ECDSA.RecoverError.NoError && signer == payer) return true;
+        }
+        if (payer.code.length == 0) return false;
+        uint256 gasLeft = gasleft();
+        if (gasLeft < _WALLET_CHECK_GAS_NEEDED) {
+            revert InsufficientGasForWalletCheck(gasLeft, _WALLET_CHECK_GAS_NEEDED);
+        }
+        bytes memory query = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
+        bool success;
+        bytes32 answer;
+        assembly ("memory-safe") {
+            // Fixed gas; only the first word of the answer is copied (no return-data bomb).
+            mstore(0x00, 0)
+            success := staticcall(SESSION_WALLET_GAS, payer, add(query, 0x20), mload(query), 0x00, 0x20)
+            answer := mload(0x00)
+            success := and(success, gt(returndatasize(), 0x1f))
+        }
+        return success && answer == bytes32(IERC1271.isValidSignature.selector);
     }
 
     function _emitSessionRegistered(uint256 rec) private {
@@ -627,7 +722,9 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
                     let nb := shl(5, n)
                     let o := add(mload(add(c, _C_SCRATCH)), 0x60)
                     let total := 0
-                    let bad := 0 // bit 0: amount above max; 2: unknown slot; 4: index past the table
+                    // bit 0 (1): amount above max; 1 (2): unknown slot; 2 (4): index past the table; 3 (8):
+                    // amount below max (rejects only if the caller is not an authorized settler)
+                    let bad := 0
                     for { let oEnd := add(o, nb) } lt(o, oEnd) { o := add(o, 0x20) } {
                         let entry := byte(0, calldataload(q))
                         let maxAmount
@@ -647,6 +744,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
                             if and(ref, 0x40) {
                                 amount := shr(160, calldataload(q))
                                 q := add(q, 12)
+                                bad := or(bad, shl(3, lt(amount, maxAmount)))
                             }
                         }
                         let id := mload(entry)
@@ -669,13 +767,13 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
                     let data := mload(add(c, _C_SCRATCH))
                     mstore(add(data, 0x20), 0x40)
                     mstore(add(data, 0x40), n)
-                    // bit 0 set: AmountAboveMax (5); else bit 1: UnknownSlot (6); else None.
-                    mstore(add(c, _C_RUN_REASON), mul(iszero(iszero(bad)), sub(6, and(bad, 1))))
+                    // AmountAboveMax (5), else UnknownSlot (6), else AmountNotSignedMax (10), else None.
+                    bad := and(bad, mload(add(c, _C_CHARGE_MASK)))
+                    mstore(add(c, _C_RUN_REASON), and(shr(shl(3, bad), _CHARGE_REASONS), 0xff))
                 }
                 if gt(add(q, _SIG_BYTES), mload(add(mload(0x00), _C_END))) {
                     _malformed(sub(p, mload(add(mload(0x00), _C_START))))
                 }
-                if iszero(reason) { reason := mload(add(mload(0x00), _C_RUN_REASON)) }
                 let total := mload(add(mload(0x00), _C_RUN_TOTAL))
                 // ---- replay: the payer's bitmap word is cached in its payer record; another word flushes
                 // the cached one (if changed) and loads the new one.
@@ -701,6 +799,9 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
                     }
                     if and(shr(and(nonce, 0xff), mload(add(payerRec, _S_WORD))), 1) { reason := 4 }
                 }
+                // ---- the charge set's reason (AmountAboveMax, UnknownSlot, AmountNotSignedMax): after
+                // Replayed, so a replay is reported as one whatever it charges
+                if iszero(reason) { reason := mload(add(mload(0x00), _C_RUN_REASON)) }
                 // ---- balance, then the session's spend cap (spent <= cap < 2**128: no overflow)
                 if iszero(reason) {
                     if lt(mload(add(payerRec, _S_BALANCE)), total) { reason := 7 }

@@ -10,6 +10,7 @@ import {IERC3525Receiver} from "../src/interfaces/IERC3525.sol";
 import {IKipAssets, IKipAssetsTypes} from "../src/interfaces/IKipAssets.sol";
 import {IKipSettlementTypes} from "../src/interfaces/IKipSettlement.sol";
 import {BatchEncoder} from "./utils/BatchEncoder.sol";
+import {GasBurnerWallet} from "./utils/MockWallets.sol";
 import {SettlementFixture} from "./utils/SettlementFixture.sol";
 
 /// @dev Receives value or tokens and, inside the hook, claims the same tokens again and again.
@@ -141,6 +142,67 @@ contract AttacksTest is SettlementFixture {
         (uint256 settled,) =
             settlement.settle(BatchEncoder.encode(_sessions1(s), _table4(), _receipts1(_query(0, 0, 1, expiry))));
         assertEq(settled, 0);
+    }
+
+    /// The payer holds the session key and sees its own receipts: it settles them first itself, every amount
+    /// 0, to burn the nonces before the server's batch lands (free answers). Only an authorized settler may
+    /// charge less than the signed maxima, so the copy is rejected and the server's batch still charges.
+    function test_attack_PayerFrontRunsWithZeroAmountsIsRejected() public {
+        BatchEncoder.SessionEntry memory s = _session(0, 1_000_000, expiry, 1, true);
+        BatchEncoder.ReceiptEntry memory honest = _query(0, 0, 1, expiry);
+        bytes memory serverBatch = BatchEncoder.encode(_sessions1(s), _table4(), _receipts1(honest));
+
+        BatchEncoder.ReceiptEntry memory zero = _query(0, 0, 1, expiry);
+        for (uint256 j; j < zero.charges.length; ++j) {
+            zero.charges[j].amount = 0;
+        }
+        vm.expectEmit(address(settlement));
+        emit IKipSettlementEventsShim.ReceiptRejected(
+            payer0, 1, uint8(IKipSettlementTypes.RejectReason.AmountNotSignedMax)
+        );
+        vm.prank(payer0);
+        (uint256 settledByPayer,) = settlement.settle(BatchEncoder.encode(_sessions1(s), _table4(), _receipts1(zero)));
+        assertEq(settledByPayer, 0);
+        assertFalse(settlement.nonceUsed(payer0, 1));
+
+        vm.prank(settler);
+        (uint256 settled, uint256 rejected) = settlement.settle(serverBatch);
+        assertEq(settled, 1);
+        assertEq(rejected, 0);
+        assertEq(settlement.balanceOf(payer0), 1_000_000 - 40_000, "the payer pays for the served query");
+    }
+
+    /// A smart-wallet payer whose ERC-1271 check burns all the gas it gets cannot sink a batch: its check gets
+    /// a fixed budget, its session is invalid, and everyone else's receipts settle.
+    function test_attack_HostileSmartWalletSessionCannotSinkBatch() public {
+        GasBurnerWallet wallet = new GasBurnerWallet();
+        BatchEncoder.SessionEntry[] memory sessions = new BatchEncoder.SessionEntry[](2);
+        sessions[0] = _session(0, 1_000_000, expiry, 1, true);
+        sessions[1] = BatchEncoder.SessionEntry({
+            payer: address(wallet), key: _key(9), spendCap: 1, expiry: expiry, nonce: 1, signature: new bytes(65)
+        });
+        BatchEncoder.ReceiptEntry[] memory receipts = new BatchEncoder.ReceiptEntry[](11);
+        for (uint64 i; i < 10; ++i) {
+            receipts[i] = _query(0, 0, i + 1, expiry);
+        }
+        uint8[] memory entries = new uint8[](1);
+        uint96[] memory amounts = new uint96[](1);
+        ReceiptSpec memory spec = ReceiptSpec(1, 1, expiry, entries, amounts, amounts);
+        receipts[10] = _receiptFor(settlement, KEY_PK_BASE + 9, address(wallet), _table4(), spec);
+        bytes memory batch = BatchEncoder.encode(sessions, _table4(), receipts);
+
+        vm.expectEmit(address(settlement));
+        emit IKipSettlementEventsShim.ReceiptRejected(
+            address(wallet), 1, uint8(IKipSettlementTypes.RejectReason.SessionInvalid)
+        );
+        vm.prank(settler);
+        (bool ok, bytes memory result) =
+            address(settlement).call{gas: 2_000_000}(abi.encodeCall(KipSettlement.settle, (batch)));
+        assertTrue(ok, "one hostile session must not sink the batch");
+        (uint256 settled, uint256 rejected) = abi.decode(result, (uint256, uint256));
+        assertEq(settled, 10);
+        assertEq(rejected, 1);
+        assertEq(settlement.balanceOf(payer0), 1_000_000 - 400_000);
     }
 
     function _earn(uint64 nonce) internal {

@@ -6,10 +6,19 @@ import {Test} from "forge-std/Test.sol";
 import {KipAssets} from "../src/KipAssets.sol";
 import {KipSettlement} from "../src/KipSettlement.sol";
 import {MockUSD} from "../src/MockUSD.sol";
+import {IKipSettlementErrors} from "../src/interfaces/IKipSettlement.sol";
 import {Deploy} from "../script/Deploy.s.sol";
 
 contract DeployTest is Test {
-    function test_deploy_WiresContractsWithDefaults() public {
+    /// Environment variables are process-wide and forge runs tests in parallel: every case that reads or sets
+    /// the script's env runs here, one after another.
+    function test_deploy_DefaultsThenEnvSettings() public {
+        _wiresContractsWithDefaults();
+        _usesGivenPaymentTokenAndSettings();
+        _revertsWhenWithdrawDelayTooLong();
+    }
+
+    function _wiresContractsWithDefaults() internal {
         vm.roll(10);
         Deploy script = new Deploy();
         Deploy.Deployment memory d = script.deploy();
@@ -24,25 +33,42 @@ contract DeployTest is Test {
         assertEq(KipSettlement(d.settlement).withdrawDelay(), 86_400);
         assertEq(KipSettlement(d.settlement).treasury(), d.deployer);
         assertEq(KipSettlement(d.settlement).owner(), d.deployer);
+        assertEq(d.settler, d.deployer);
+        assertTrue(KipSettlement(d.settlement).isSettler(d.deployer));
         assertEq(d.startBlock, 9);
     }
 
-    function test_deploy_UsesGivenPaymentTokenAndSettings() public {
+    function _usesGivenPaymentTokenAndSettings() internal {
         MockUSD token = new MockUSD();
         vm.setEnv("PAYMENT_TOKEN", vm.toString(address(token)));
         vm.setEnv("FEE_BPS", "100");
         vm.setEnv("WITHDRAW_DELAY", "60");
         vm.setEnv("TREASURY", vm.toString(address(0xBEEF)));
+        vm.setEnv("SETTLER", vm.toString(address(0x5E77)));
         Deploy.Deployment memory d = new Deploy().deploy();
         vm.setEnv("PAYMENT_TOKEN", "");
         vm.setEnv("FEE_BPS", "");
         vm.setEnv("WITHDRAW_DELAY", "");
         vm.setEnv("TREASURY", "");
+        vm.setEnv("SETTLER", "");
         assertFalse(d.paymentTokenIsMock);
         assertEq(d.paymentToken, address(token));
         assertEq(KipSettlement(d.settlement).feeBps(), 100);
         assertEq(KipSettlement(d.settlement).withdrawDelay(), 60);
         assertEq(KipSettlement(d.settlement).treasury(), address(0xBEEF));
+        assertEq(d.settler, address(0x5E77));
+        assertTrue(KipSettlement(d.settlement).isSettler(address(0x5E77)));
+        assertFalse(KipSettlement(d.settlement).isSettler(d.deployer));
+    }
+
+    function _revertsWhenWithdrawDelayTooLong() internal {
+        vm.setEnv("WITHDRAW_DELAY", vm.toString(uint256(30 days + 1)));
+        Deploy script = new Deploy();
+        vm.expectRevert(
+            abi.encodeWithSelector(IKipSettlementErrors.WithdrawDelayTooLong.selector, 30 days + 1, 30 days)
+        );
+        script.deploy();
+        vm.setEnv("WITHDRAW_DELAY", "");
     }
 
     function test_mockUSD_OpenFaucetAndMetadata() public {

@@ -13,6 +13,8 @@ export const deploymentSchema = z.object({
   settlement: address,
   deployer: address,
   treasury: address,
+  /** Authorized at deploy to charge less than a receipt's signed maxima (files written before it: absent). */
+  settler: address.optional(),
   feeBps: z.coerce.number().int(),
   withdrawDelay: z.coerce.number().int(),
   startBlock: z.coerce.number().int(),

@@ -927,6 +927,13 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [],
+    name: 'MAX_WITHDRAW_DELAY',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
     name: 'RECEIPT_TYPEHASH',
     outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
     stateMutability: 'view',
@@ -936,6 +943,13 @@ export const kipSettlementAbi = [
     inputs: [],
     name: 'SESSION_TYPEHASH',
     outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'SESSION_WALLET_GAS',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
     stateMutability: 'view',
   },
   {
@@ -1057,6 +1071,13 @@ export const kipSettlementAbi = [
   },
   {
     type: 'function',
+    inputs: [{ name: 'account', internalType: 'address', type: 'address' }],
+    name: 'isSettler',
+    outputs: [{ name: '', internalType: 'bool', type: 'bool' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
     inputs: [
       { name: 'payer', internalType: 'address', type: 'address' },
       { name: 'nonce', internalType: 'uint256', type: 'uint256' },
@@ -1114,6 +1135,16 @@ export const kipSettlementAbi = [
     type: 'function',
     inputs: [{ name: 'feeBps_', internalType: 'uint256', type: 'uint256' }],
     name: 'setFeeBps',
+    outputs: [],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'settler', internalType: 'address', type: 'address' },
+      { name: 'allowed', internalType: 'bool', type: 'bool' },
+    ],
+    name: 'setSettler',
     outputs: [],
     stateMutability: 'nonpayable',
   },
@@ -1426,6 +1457,20 @@ export const kipSettlementAbi = [
     anonymous: false,
     inputs: [
       {
+        name: 'settler',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
+      { name: 'allowed', internalType: 'bool', type: 'bool', indexed: false },
+    ],
+    name: 'SettlerUpdated',
+  },
+  {
+    type: 'event',
+    anonymous: false,
+    inputs: [
+      {
         name: 'oldTreasury',
         internalType: 'address',
         type: 'address',
@@ -1521,6 +1566,14 @@ export const kipSettlementAbi = [
   },
   {
     type: 'error',
+    inputs: [
+      { name: 'gasLeft', internalType: 'uint256', type: 'uint256' },
+      { name: 'needed', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'InsufficientGasForWalletCheck',
+  },
+  {
+    type: 'error',
     inputs: [{ name: 'what', internalType: 'string', type: 'string' }],
     name: 'InvalidAddress',
   },
@@ -1550,6 +1603,14 @@ export const kipSettlementAbi = [
     inputs: [{ name: 'account', internalType: 'address', type: 'address' }],
     name: 'OwnableUnauthorizedAccount',
   },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'token', internalType: 'address', type: 'address' },
+      { name: 'assetsToken', internalType: 'address', type: 'address' },
+    ],
+    name: 'PaymentTokenMismatch',
+  },
   { type: 'error', inputs: [], name: 'ReentrancyGuardReentrantCall' },
   {
     type: 'error',
@@ -1560,6 +1621,14 @@ export const kipSettlementAbi = [
     type: 'error',
     inputs: [{ name: 'str', internalType: 'string', type: 'string' }],
     name: 'StringTooLong',
+  },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'withdrawDelay', internalType: 'uint256', type: 'uint256' },
+      { name: 'maxWithdrawDelay', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'WithdrawDelayTooLong',
   },
   {
     type: 'error',

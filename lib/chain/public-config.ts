@@ -20,6 +20,8 @@ export type PublicConfig = {
   /** RPC URL the browser uses (PUBLIC_RPC_URL, else RPC_URL). */
   rpcUrl: string;
   appUrl: string;
+  /** Block explorer base URL (EXPLORER_URL), or null: transactions then open the app's own /tx page. */
+  explorerUrl: string | null;
   devWallet: { privateKey: Hex; address: Address } | null;
   contracts: { paymentToken: Address; assets: Address; settlement: Address } | null;
   /** Why `contracts` is null (no deployment file yet, or a malformed one). */
@@ -50,6 +52,7 @@ export function readPublicConfig(): PublicConfig {
     chainName: chainName(env.CHAIN_ID),
     rpcUrl: env.PUBLIC_RPC_URL ?? env.RPC_URL,
     appUrl: new URL(env.APP_URL).origin,
+    explorerUrl: env.EXPLORER_URL ? env.EXPLORER_URL.replace(/\/+$/, "") : null,
     devWallet: devWalletEnabled(env) ? { ...DEV_WALLET_ACCOUNT } : null,
     contracts,
     contractsError,

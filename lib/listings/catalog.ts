@@ -6,7 +6,8 @@ import { getAddress, type Address } from "viem";
 import type { Deployment } from "@/lib/chain/deployment";
 import { getDb } from "@/lib/db";
 import { Bm25Index } from "@/lib/rag/bm25";
-import { usageBySlot } from "@/lib/listings/chain-stats";
+import { figuresBySlot, type SlotFigures } from "@/lib/listings/chain-stats";
+import { serverPublicClient } from "@/lib/chain/server-client";
 import { listingMetadataUri } from "@/lib/listings/metadata";
 import { listTransaction } from "@/lib/listings/service";
 import { serverEnv } from "@/lib/env";
@@ -84,22 +85,28 @@ function summary(row: CatalogRow, queries: number | null, score?: number): Listi
 
 export async function searchCatalog(deployment: Deployment, query: CatalogQuery): Promise<{ total: number; listings: ListingSummary[]; usageError: boolean }> {
   const { rows, index } = await listedRows(deployment);
-  let usage: Map<number, { queries: number }> | null = null;
+  let chain: Map<number, SlotFigures> | null = null;
   let usageError = false;
   try {
-    usage = await usageBySlot(deployment);
+    chain = await figuresBySlot({ db: getDb(), client: serverPublicClient(), deployment });
   } catch (error) {
-    console.error("could not read settled receipts", error);
+    console.error("could not read the protocol's events", error);
     usageError = true;
   }
-  const queriesOf = (row: CatalogRow) => (usage ? (row.slotId !== null ? (usage.get(row.slotId)?.queries ?? 0) : 0) : null);
+  const queriesOf = (row: CatalogRow) => (chain ? (row.slotId !== null ? (chain.get(row.slotId)?.queries ?? 0) : 0) : null);
+  // The slot's price on chain when it could be read; the database's copy otherwise.
+  const onChainPrice = (row: CatalogRow) => (row.slotId !== null ? chain?.get(row.slotId)?.pricePerQuery : undefined);
+  const current = rows.map((row) => {
+    const price = onChainPrice(row);
+    return price === undefined ? row : { ...row, pricePerQuery: price.toString() };
+  });
 
   let matches: { row: CatalogRow; score?: number }[];
   const text = query.q?.trim();
   if (text) {
-    matches = index.search(text, rows.length).map((hit) => ({ row: rows[hit.index], score: hit.score }));
+    matches = index.search(text, rows.length).map((hit) => ({ row: current[hit.index], score: hit.score }));
   } else {
-    matches = rows.map((row) => ({ row }));
+    matches = current.map((row) => ({ row }));
   }
   if (query.kind) matches = matches.filter((m) => m.row.kind === query.kind);
   if (query.creator) {

@@ -8,7 +8,11 @@ export const MAX_SLOTS_PER_BATCH = 64;
 
 export interface BatchSession {
   session: Session;
-  /** The wallet's signature; omit it when the session is already registered on chain. */
+  /**
+   * The wallet's signature, exactly as the wallet returned it (1..255 bytes; an EOA's is 65 bytes, with v
+   * 27/28 or 0/1); omit it when the session is already registered on chain. It is never altered: a smart
+   * wallet's signature (ERC-1271) must reach the contract byte for byte.
+   */
   signature?: Hex;
 }
 
@@ -16,9 +20,13 @@ export interface BatchReceipt {
   /** Index into `sessions`: the session whose key signed this receipt (its payer is `receipt.payer`). */
   sessionIndex: number;
   receipt: Receipt;
-  /** The session key's signature. */
+  /** The session key's ECDSA signature (65 bytes; v 0/1 is sent as 27/28). */
   signature: Hex;
-  /** What to charge each slot, `amounts[i] <= receipt.maxAmounts[i]` (default: the maxima). 0 is allowed. */
+  /**
+   * What to charge each slot, `amounts[i] <= receipt.maxAmounts[i]` (default: the maxima). 0 is allowed. Only
+   * an authorized settler (`KipSettlement.isSettler`) may charge less than the maxima: from anyone else
+   * such a receipt is rejected (AmountNotSignedMax).
+   */
   amounts?: bigint[];
 }
 
@@ -29,11 +37,25 @@ export interface BatchInput {
 
 const u = (value: bigint | number, bytes: number): Hex => numberToHex(BigInt(value), { size: bytes });
 
-function normalizeSignature(signature: Hex): Hex {
+/** Longest session signature the format carries (its length is one byte; 0 means "registered"). */
+export const MAX_SESSION_SIGNATURE_BYTES = 255;
+
+/** A session key's ECDSA signature as the contract checks it: 65 bytes, v 27/28. */
+function receiptSignature(signature: Hex): Hex {
   const bytes = hexToBytes(signature);
-  if (bytes.length !== 65) throw new RangeError(`signatures must be 65 bytes (r, s, v), got ${bytes.length}`);
+  if (bytes.length !== 65) throw new RangeError(`receipt signatures must be 65 bytes (r, s, v), got ${bytes.length}`);
   if (bytes[64] < 27) bytes[64] += 27;
   return concatHex([signature.slice(0, 130) as Hex, u(bytes[64], 1)]);
+}
+
+/** A wallet's session signature, unchanged: the contract reads v 0/1 of an EOA itself, and a smart wallet's
+ * bytes mean whatever that wallet says they mean. */
+function sessionSignature(signature: Hex): Hex {
+  const length = size(signature);
+  if (length === 0 || length > MAX_SESSION_SIGNATURE_BYTES) {
+    throw new RangeError(`session signatures must be 1..${MAX_SESSION_SIGNATURE_BYTES} bytes, got ${length}`);
+  }
+  return signature;
 }
 
 /** Packs sessions and receipts into the bytes `KipSettlement.settle` takes. */
@@ -61,9 +83,9 @@ export function encodeBatch({ sessions, receipts }: BatchInput): Hex {
     if (session.spendCap > LIMITS.spendCap || session.expiry > LIMITS.expiry || session.nonce > LIMITS.sessionNonce) {
       throw new RangeError("session fields exceed the packed widths (spendCap uint128, expiry uint40, nonce uint64)");
     }
-    const sig = signature ? normalizeSignature(signature) : undefined;
+    const sig = signature === undefined ? undefined : sessionSignature(signature);
     parts.push(session.payer, session.key, u(session.spendCap, 16), u(session.expiry, 5), u(session.nonce, 8));
-    parts.push(u(sig ? 65 : 0, 1));
+    parts.push(u(sig ? size(sig) : 0, 1));
     if (sig) parts.push(sig);
   }
   for (const [slot, index] of slotIndex) parts.push(u(slot, 8), u(prices[index], 12));
@@ -94,7 +116,7 @@ export function encodeBatch({ sessions, receipts }: BatchInput): Hex {
     const repeat = previous !== undefined && charges === previous;
     parts.push(u(sessionIndex, 1), u(receipt.nonce, 8), u(receipt.deadline, 5), u(repeat ? 0 : n, 1));
     if (!repeat) parts.push(charges);
-    parts.push(normalizeSignature(signature));
+    parts.push(receiptSignature(signature));
     previous = charges;
   }
   return concatHex(parts);
@@ -129,6 +151,7 @@ export const REJECT_REASONS = [
   "InsufficientBalance",
   "SpendCapExceeded",
   "BadSignature",
+  "AmountNotSignedMax",
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

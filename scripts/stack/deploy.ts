@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createPublicClient, http, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { deploymentSchema, type Deployment } from "../../lib/chain/deployment";
 import { run } from "./process";
 
@@ -20,9 +21,15 @@ export interface DeployOptions {
   privateKey: Hex;
   /** Where to write the deployment JSON (default deployments/<chainId>.json). */
   deploymentFile?: string;
-  /** Extra environment for the script: PAYMENT_TOKEN, TREASURY, FEE_BPS, WITHDRAW_DELAY, METADATA_BASE_URI. */
+  /** Extra environment for the script: PAYMENT_TOKEN, TREASURY, FEE_BPS, WITHDRAW_DELAY, METADATA_BASE_URI,
+   * SETTLER (address). */
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
+}
+
+/** The address of the settler key (the deploy script authorizes it); undefined: the deployer's. */
+export function settlerAddress(settlerPrivateKey: string | undefined): string | undefined {
+  return settlerPrivateKey ? privateKeyToAccount(settlerPrivateKey as Hex).address : undefined;
 }
 
 /** The deployment in `file` if every contract in it still has code on the chain at `rpcUrl`. */

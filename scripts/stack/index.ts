@@ -7,7 +7,7 @@ import type { Deployment } from "../../lib/chain/deployment";
 import { isLocalChain } from "../../lib/env";
 import { ANVIL_KEYS, startAnvil } from "./anvil";
 import { migrateDatabase } from "./db";
-import { ensureDeployment } from "./deploy";
+import { ensureDeployment, settlerAddress } from "./deploy";
 import { run, startProcess, waitFor, type Managed } from "./process";
 import { loadOrCreateSecrets } from "./secrets";
 
@@ -91,6 +91,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         TREASURY: baseEnv.TREASURY,
         FEE_BPS: baseEnv.FEE_BPS,
         WITHDRAW_DELAY: baseEnv.WITHDRAW_DELAY,
+        SETTLER: settlerAddress(baseEnv.SETTLER_PRIVATE_KEY),
       },
       log,
     });

@@ -1,12 +1,15 @@
 // End to end on a real chain: deposit, a wallet-signed Session, session-key Receipts signed and packed with
-// lib/protocol, settle, events, balances, claimable, claim; a bad receipt in the batch is skipped and a
-// replay is rejected. Uses the shared test stack (tests/helpers/global-setup.ts: anvil + the forge deploy
-// script) when it is provided, else starts its own anvil and runs the same deploy script.
+// lib/protocol, settle, events, balances, claimable, claim; a bad receipt in the batch is skipped, a replay
+// is rejected, and only an authorized settler charges less than a receipt's signed maxima. A smart-wallet
+// payer's session signature (ERC-1271, not 65 bytes) travels unchanged and registers. Uses the shared test
+// stack (tests/helpers/global-setup.ts: anvil + the forge deploy script) when it is provided, else starts
+// its own anvil and runs the same deploy script.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
+  concatHex,
   createPublicClient,
   createWalletClient,
   decodeEventLog,
@@ -25,6 +28,7 @@ import {
   encodeBatch,
   hashSession,
   rejectReasonName,
+  sessionDigest,
   signReceipt,
   signSession,
   verifyReceipt,
@@ -37,8 +41,9 @@ import { deployContracts } from "../../scripts/stack/deploy";
 import { freePort } from "../../scripts/stack/process";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
-const abi = (name: string): Abi =>
-  JSON.parse(fs.readFileSync(path.join(ROOT, "contracts", "out", `${name}.sol`, `${name}.json`), "utf8")).abi as Abi;
+const artifact = (file: string, name: string): { abi: Abi; bytecode: { object: Hex } } =>
+  JSON.parse(fs.readFileSync(path.join(ROOT, "contracts", "out", `${file}.sol`, `${name}.json`), "utf8"));
+const abi = (name: string): Abi => artifact(name, name).abi;
 
 const assetsAbi = abi("KipAssets");
 const settlementAbi = abi("KipSettlement");
@@ -105,7 +110,8 @@ async function freshAccount(): Promise<PrivateKeyAccount> {
   return account;
 }
 
-async function send(account: PrivateKeyAccount, address: Address, contractAbi: Abi, functionName: string, args: unknown[]) {
+/** Sends from a key, or from an address anvil impersonates (a contract or the deployment's owner). */
+async function send(account: PrivateKeyAccount | Address, address: Address, contractAbi: Abi, functionName: string, args: unknown[]) {
   const chain = { ...foundry, id: chainId };
   const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) });
   const hash = await wallet.writeContract({ address, abi: contractAbi, functionName, args, chain, account });
@@ -124,18 +130,37 @@ function events(logs: Log[], address: Address, contractAbi: Abi) {
 const read = (address: Address, contractAbi: Abi, functionName: string, args: unknown[] = []) =>
   client.readContract({ address, abi: contractAbi, functionName, args }) as Promise<unknown>;
 
+/** Runs `fn` while anvil lets anyone send as `address`. */
+async function impersonating<T>(address: Address, fn: () => Promise<T>): Promise<T> {
+  await client.request({ method: "anvil_impersonateAccount" as never, params: [address] as never });
+  try {
+    return await fn();
+  } finally {
+    await client.request({ method: "anvil_stopImpersonatingAccount" as never, params: [address] as never });
+  }
+}
+
+/** A settler the deployment's owner authorized to charge less than the signed maxima (like the server's). */
+async function authorizedSettler(settlement: Address): Promise<PrivateKeyAccount> {
+  const settler = await freshAccount();
+  const owner = (await read(settlement, settlementAbi, "owner")) as Address;
+  await impersonating(owner, () => send(owner, settlement, settlementAbi, "setSettler", [settler.address, true]));
+  expect(await read(settlement, settlementAbi, "isSettler", [settler.address])).toBe(true);
+  return settler;
+}
+
 describe("settlement on a real chain", () => {
   it("settles signed receipts, skips a bad one, rejects a replay, and pays holders", async () => {
     const { assets, settlement, usd, feeBps } = addresses;
     const ctx = { chainId, settlement };
     const creator = await freshAccount();
     const payer = await freshAccount();
-    const settler = await freshAccount();
+    const settler = await authorizedSettler(settlement);
     const sessionKey = privateKeyToAccount(generatePrivateKey()); // browser-held, never funded
 
     // Four listings by one creator: app, model, two datasets.
     const listed: bigint[] = [];
-    const tokens: bigint[] = [];
+    const listedTokens: bigint[] = [];
     for (const [kind, price] of [
       [2, 20_000n],
       [1, 10_000n],
@@ -145,11 +170,10 @@ describe("settlement on a real chain", () => {
       const r = await send(creator, assets, assetsAbi, "list", [kind, price, `http://localhost:3000/api/metadata/x-${kind}`, `0x${"11".repeat(32)}`]);
       const listedEvent = events(r.logs, assets, assetsAbi).find((e) => e.name === "AssetListed")!;
       listed.push(listedEvent.args.slot as bigint);
-      // Token ids are not slot ids: value transfers elsewhere on the shared chain mint tokens too.
-      tokens.push(listedEvent.args.tokenId as bigint);
+      listedTokens.push(listedEvent.args.tokenId as bigint);
     }
-    const appToken = tokens[0];
-    expect(await read(assets, assetsAbi, "slotOf", [appToken])).toBe(listed[0]);
+    // The listing's token, as AssetListed reports it (token ids and slot ids diverge once shares are split).
+    const appToken = listedTokens[0];
 
     // Deposit 1 mUSD.
     await send(payer, usd, usdAbi, "mint", [payer.address, 1_000_000n]);
@@ -227,5 +251,68 @@ describe("settlement on a real chain", () => {
     expect(claimed.args.amount).toBe(appNet);
     expect(((await read(usd, usdAbi, "balanceOf", [creator.address])) as bigint) - before).toBe(appNet);
     expect(await read(assets, assetsAbi, "claimable", [appToken])).toBe(0n);
+
+    // The payer holds the session key: it settles its next receipt itself first, charging nothing, to burn
+    // the nonce. Only an authorized settler may charge less than the signed maxima: rejected, nonce open.
+    const r4 = receipt(4n);
+    const s4 = await signReceipt(sessionKey, ctx, r4);
+    const frontRun = await send(payer, settlement, settlementAbi, "settle", [
+      encodeBatch({ sessions: [{ session }], receipts: [{ sessionIndex: 0, receipt: r4, signature: s4, amounts: [0n, 0n, 0n, 0n] }] }),
+    ]);
+    const frontRunLogs = events(frontRun.logs, settlement, settlementAbi);
+    expect(frontRunLogs.filter((e) => e.name === "ReceiptSettled")).toHaveLength(0);
+    expect(rejectReasonName(Number(frontRunLogs.find((e) => e.name === "ReceiptRejected")!.args.reason))).toBe("AmountNotSignedMax");
+    expect(await read(settlement, settlementAbi, "nonceUsed", [payer.address, 4n])).toBe(false);
+    // Anyone may still settle it at exactly its signed maxima.
+    const atMax = await send(payer, settlement, settlementAbi, "settle", [
+      encodeBatch({ sessions: [{ session }], receipts: [{ sessionIndex: 0, receipt: r4, signature: s4 }] }),
+    ]);
+    expect(events(atMax.logs, settlement, settlementAbi).filter((e) => e.name === "ReceiptSettled")).toHaveLength(1);
+    expect(await read(settlement, settlementAbi, "balanceOf", [payer.address])).toBe(1_000_000n - 75_000n - 40_000n);
+  });
+
+  it("registers a smart-wallet payer's session from its ERC-1271 signature, sent unchanged", async () => {
+    const { assets, settlement, usd } = addresses;
+    const ctx = { chainId, settlement };
+    const creator = await freshAccount();
+    const owner = privateKeyToAccount(generatePrivateKey()); // the wallet's signer
+    const sessionKey = privateKeyToAccount(generatePrivateKey());
+    const listedReceipt = await send(creator, assets, assetsAbi, "list", [2, 20_000n, "http://localhost:3000/api/metadata/w", `0x${"22".repeat(32)}`]);
+    const slot = events(listedReceipt.logs, assets, assetsAbi).find((e) => e.name === "AssetListed")!.args.slot as bigint;
+
+    // A contract wallet (contracts/test/utils/MockWallets.sol) that approves what its owner signed; it
+    // deposits through anvil's impersonation, as its owner would through the wallet.
+    const wallet = artifact("MockWallets", "SignerWallet");
+    const deployer = await freshAccount();
+    const deployHash = await createWalletClient({ account: deployer, chain: { ...foundry, id: chainId }, transport: http(rpcUrl) }).deployContract({
+      abi: wallet.abi,
+      bytecode: wallet.bytecode.object,
+      args: [owner.address],
+    });
+    const walletAddress = (await client.waitForTransactionReceipt({ hash: deployHash })).contractAddress!;
+    await client.request({ method: "anvil_setBalance" as never, params: [walletAddress, `0x${parseEther("1").toString(16)}`] as never });
+    await impersonating(walletAddress, async () => {
+      await send(walletAddress, usd, usdAbi, "mint", [walletAddress, 100_000n]);
+      await send(walletAddress, usd, usdAbi, "approve", [settlement, 100_000n]);
+      await send(walletAddress, settlement, settlementAbi, "deposit", [100_000n]);
+    });
+
+    const block = await client.getBlock();
+    const session: Session = { payer: walletAddress, key: sessionKey.address, spendCap: 100_000n, expiry: block.timestamp + 3600n, nonce: 1n };
+    // Not an EOA signature: the owner's signature of the session digest plus wallet-specific bytes (69 bytes).
+    const signature = concatHex([await owner.sign({ hash: sessionDigest(ctx, session) }), "0xdeadbeef"]);
+    expect(await verifySession(ctx, session, signature)).toBe(false); // no EOA signed it
+    const r1: Receipt = { payer: walletAddress, slots: [slot], maxAmounts: [20_000n], nonce: 1n, deadline: session.expiry };
+    // Anyone may settle receipts at their signed maxima: here the account that deployed the wallet.
+    const settled = await send(deployer, settlement, settlementAbi, "settle", [
+      encodeBatch({
+        sessions: [{ session, signature }],
+        receipts: [{ sessionIndex: 0, receipt: r1, signature: await signReceipt(sessionKey, ctx, r1) }],
+      }),
+    ]);
+    const logs = events(settled.logs, settlement, settlementAbi);
+    expect(logs.find((e) => e.name === "SessionRegistered")?.args.sessionHash).toBe(hashSession(session));
+    expect(logs.filter((e) => e.name === "ReceiptSettled")).toHaveLength(1);
+    expect(await read(settlement, settlementAbi, "balanceOf", [walletAddress])).toBe(80_000n);
   });
 });

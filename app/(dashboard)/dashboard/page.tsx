@@ -1,5 +1,5 @@
-// Dashboard: the signed-in wallet's own view. Today: who is signed in and their payment-token balance,
-// read from chain. Revenue shares, claimable earnings and receipts arrive with those features.
+// Dashboard: the signed-in wallet's own view: its payment-token balance, the asset tokens it holds with
+// their earnings (all read from the chain), claims and share transfers.
 import type { Metadata } from "next";
 import { PageHeader } from "@/components/ui/page-header";
 import { WalletOverview } from "./_components/wallet-overview";
@@ -11,7 +11,7 @@ export default function DashboardPage() {
     <div className="space-y-8">
       <PageHeader
         title="Dashboard"
-        description="Your wallet on this marketplace. Shares you hold, revenue you can claim and your query receipts will be listed here as those features arrive."
+        description="The asset tokens your wallet holds, what each one earned from settled queries, and what you can claim now. Everything here is read from the chain."
       />
       <WalletOverview />
     </div>

@@ -32,7 +32,7 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
   const router = useRouter();
   const config = usePublicConfig();
   const { status: authStatus } = useAuthStatus();
-  const { state, send, reset } = useTransactor();
+  const tx = useTransactor();
   const [status, setStatus] = useState(listing.status);
   const [failure, setFailure] = useState(listing.failure);
   const [slotId, setSlotId] = useState(listing.slotId);
@@ -52,23 +52,30 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
     setError(null);
     setBusy(true);
     try {
-      const tx = listing.transaction;
-      const result = await send(
+      const call = listing.transaction;
+      let sent: string | null = null;
+      const receipt = await tx.write(
         {
           address: config.contracts.assets,
           abi: kipAssetsAbi,
           functionName: "list",
-          args: [tx.kind, BigInt(tx.price), tx.uri, tx.contentHash],
+          args: [call.kind, BigInt(call.price), call.uri, call.contentHash],
+          chainId: config.chainId,
         },
         // Record the hash while it is pending, so a reload can still confirm it.
-        { onHash: (hash) => confirm(hash).then(() => undefined) },
+        {
+          onHash: async (hash) => {
+            sent = hash;
+            await confirm(hash);
+          },
+        },
       );
-      if (result.ok) {
-        const body = await confirm(result.hash);
+      if (receipt) {
+        const body = await confirm(receipt.transactionHash);
         if (body.status === "listed") router.refresh();
-      } else if (result.hash) {
+      } else if (sent) {
         // Sent but reverted: the server reads the failed receipt itself and marks the draft failed.
-        await confirm(result.hash).catch(() => undefined);
+        await confirm(sent).catch(() => undefined);
       }
     } catch (e) {
       setError((e as Error).message);
@@ -107,7 +114,7 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
   if (status === "listed") {
     return (
       <div className="space-y-3" data-testid="listing-listed">
-        <TransactionStatus state={state} labels={{ mined: "Listed on chain" }} />
+        <TransactionStatus state={tx} minedText="Listed on chain." />
         <p className="text-sm text-ink">
           Listed as slot <span className="font-mono font-semibold">#{slotId}</span>.{" "}
           <Link className="font-medium text-brand-700 underline" href={`/listings/${listing.id}`} onClick={() => router.refresh()}>
@@ -130,7 +137,7 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
       </p>
       {failure && status === "failed" ? <ErrorBox>{failure}</ErrorBox> : null}
       {blockedReason ? <p className="text-sm text-amber-800">{blockedReason}</p> : null}
-      <TransactionStatus state={state} labels={{ pending: "Listing transaction pending", mined: "Listing transaction mined" }} />
+      <TransactionStatus state={tx} minedText="Listing transaction mined." />
       {error ? <ErrorBox testId="list-error">{error}</ErrorBox> : null}
       {!signedIn ? (
         <div className="flex flex-wrap items-center gap-3">
@@ -144,7 +151,7 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
               Check the transaction again
             </Button>
           ) : (
-            <Button onClick={() => { reset(); void list(); }} disabled={busy || Boolean(blockedReason) || !config.contracts} data-testid="list-button">
+            <Button onClick={() => { tx.reset(); void list(); }} disabled={busy || Boolean(blockedReason) || !config.contracts} data-testid="list-button">
               {status === "failed" ? "Try listing again" : "List on chain"}
             </Button>
           )}

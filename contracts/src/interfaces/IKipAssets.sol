@@ -117,4 +117,7 @@ interface IKipAssets is IKipAssetsErrors, IKipAssetsEvents {
 
     /// @notice Whether `slot` was listed.
     function slotExists(uint256 slot) external view returns (bool);
+
+    /// @notice The ERC-20 revenue is paid in.
+    function paymentToken() external view returns (address);
 }

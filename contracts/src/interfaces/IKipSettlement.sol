@@ -14,7 +14,8 @@ interface IKipSettlementTypes {
         UnknownSlot, // a charged slot does not exist in KipAssets
         InsufficientBalance, // payer's deposit < the receipt's total
         SpendCapExceeded, // session spent + total > spendCap
-        BadSignature // not signed by the session key (or malleable s / bad v)
+        BadSignature, // not signed by the session key (or malleable s / bad v)
+        AmountNotSignedMax // an amount != its signed maxAmount, and the caller is not an authorized settler
     }
 
     /// @notice A pending withdrawal request.
@@ -44,6 +45,13 @@ interface IKipSettlementErrors {
     error MalformedBatch(uint256 offset);
     /// @dev A deposit would overflow the uint128 accounting.
     error AmountTooLarge(uint256 amount);
+    /// @dev KipAssets pays holders in `assetsToken`, not in the settlement's payment token `token`.
+    error PaymentTokenMismatch(address token, address assetsToken);
+    /// @dev The withdrawal delay is above MAX_WITHDRAW_DELAY.
+    error WithdrawDelayTooLong(uint256 withdrawDelay, uint256 maxWithdrawDelay);
+    /// @dev A session's smart-wallet signature check needs `needed` gas and the batch has only `gasLeft`
+    /// left: the settler must send more gas (the wallet itself cannot cause this).
+    error InsufficientGasForWalletCheck(uint256 gasLeft, uint256 needed);
 }
 
 /// @title Events of KipSettlement.
@@ -77,6 +85,8 @@ interface IKipSettlementEvents is IKipSettlementTypes {
     event TreasuryUpdated(address indexed oldTreasury, address indexed newTreasury);
     /// @notice Accrued fees were paid to the treasury.
     event FeesWithdrawn(address indexed treasury, uint256 amount);
+    /// @notice `settler` was allowed (or no longer allowed) to charge less than a receipt's signed maxima.
+    event SettlerUpdated(address indexed settler, bool allowed);
 }
 
 /// @title KipSettlement: prepaid deposits, session keys and batched receipt settlement.
@@ -98,6 +108,12 @@ interface IKipSettlement is IKipSettlementErrors, IKipSettlementEvents {
 
     /// @notice Settles a packed batch of sessions and receipts (docs/settlement-format.md).
     function settle(bytes calldata batch) external returns (uint256 settled, uint256 rejected);
+
+    /// @notice Owner only: allows or disallows `settler` to charge less than a receipt's signed maxima.
+    function setSettler(address settler, bool allowed) external;
+
+    /// @notice Whether `account` may charge less than a receipt's signed maxima.
+    function isSettler(address account) external view returns (bool);
 
     /// @notice Pays accrued fees to the treasury.
     function withdrawFees() external returns (uint256 amount);

@@ -23,6 +23,13 @@ contract SettlementHandler is SettlementFixture {
     mapping(address payer => mapping(uint256 nonce => uint256)) public signedTotalMax;
     bool public doubleSettled;
     bool public chargedAboveMax;
+    /// @dev A receipt settled by a caller that is not an authorized settler charged other than its signed max.
+    bool public strangerChargedBelowMax;
+    uint256 public strangerSettledReceipts;
+    address internal immutable _stranger = makeAddr("stranger");
+    /// @dev Receipts of the current batch at their signed maxima: keccak256(payer, nonce, charges) with
+    /// charges[j] = slotId << 128 | maxAmount, as ReceiptSettled would carry them.
+    bytes32[] internal _batchSignedMaxima;
     bool public revenueMoved;
     uint256 public claimedTotal;
     uint256 public settledReceipts;
@@ -84,11 +91,22 @@ contract SettlementHandler is SettlementFixture {
 
     // ---------------------------------------------------------------- settlement
 
-    /// @dev One batch of up to 6 receipts from random payers; some replay an old nonce, some charge above
-    /// the signed max, some are signed by the wrong key.
+    /// @dev One batch of up to 6 receipts from random payers, settled by the authorized settler; some replay
+    /// an old nonce, some charge above the signed max, some below it, some are signed by the wrong key.
     function settle(uint256 seed, uint8 count) external {
+        _settleBatch(seed, count, settler);
+    }
+
+    /// @dev The same, settled by someone who is not an authorized settler (a payer front-running the server,
+    /// say): whatever settles must charge exactly the signed maxima.
+    function settleAsStranger(uint256 seed, uint8 count) external {
+        _settleBatch(seed, count, _stranger);
+    }
+
+    function _settleBatch(uint256 seed, uint8 count, address caller) internal {
         count = uint8(bound(count, 1, 6));
         settleCalls++;
+        delete _batchSignedMaxima;
         BatchEncoder.SessionEntry[] memory sessions = new BatchEncoder.SessionEntry[](PAYERS);
         for (uint256 i; i < PAYERS; ++i) {
             sessions[i] = _session(i, CAP, _expiry, 1, true);
@@ -99,12 +117,13 @@ contract SettlementHandler is SettlementFixture {
             uint256 payerIndex = r % PAYERS;
             uint64 nonce = (r >> 8) % 5 == 0 && _nextNonce > 1 ? uint64((r >> 16) % _nextNonce) : _nextNonce++;
             receipts[k] = _randomReceipt(payerIndex, nonce, r);
+            _batchSignedMaxima.push(_signedMaxima(_payer(payerIndex), receipts[k]));
         }
         bytes memory batch = BatchEncoder.encode(sessions, _table4(), receipts);
         vm.recordLogs();
-        vm.prank(settler);
+        vm.prank(caller);
         settlement.settle(batch);
-        _scanSettled(vm.getRecordedLogs());
+        _scanSettled(vm.getRecordedLogs(), caller != settler);
     }
 
     function _randomReceipt(uint256 payerIndex, uint64 nonce, uint256 r)
@@ -119,7 +138,8 @@ contract SettlementHandler is SettlementFixture {
         maxes[0] = uint96(10_000 + (r >> 32) % 50_000);
         maxes[1] = uint96((r >> 64) % 20_000);
         amounts[0] = (r >> 96) % 7 == 0 ? maxes[0] + 1 : maxes[0]; // sometimes above the signed max
-        amounts[1] = uint96(maxes[1] == 0 ? 0 : (r >> 128) % (maxes[1] + 1));
+        // below the max (an unused dataset is 0), or exactly the max half of the time
+        amounts[1] = (r >> 200) % 2 == 0 ? maxes[1] : uint96(maxes[1] == 0 ? 0 : (r >> 128) % (maxes[1] + 1));
         receipt = _receipt(payerIndex, uint8(payerIndex), nonce, _expiry, _table4(), entries, maxes, amounts);
         if ((r >> 160) % 11 == 0) receipt.signature = _receipt((payerIndex + 1) % PAYERS, 0, nonce, _expiry, _table4(), entries, maxes, amounts).signature;
         // Several receipts may carry one nonce (replays): keep the largest signed total.
@@ -127,7 +147,7 @@ contract SettlementHandler is SettlementFixture {
         if (signedTotal > signedTotalMax[_payer(payerIndex)][nonce]) signedTotalMax[_payer(payerIndex)][nonce] = signedTotal;
     }
 
-    function _scanSettled(Vm.Log[] memory logs) internal {
+    function _scanSettled(Vm.Log[] memory logs, bool byStranger) internal {
         bytes32 topic = keccak256("ReceiptSettled(address,uint256,bytes32,uint256[])");
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter != address(settlement) || logs[i].topics[0] != topic) continue;
@@ -140,8 +160,35 @@ contract SettlementHandler is SettlementFixture {
             }
             if (++settledCount[payer][nonce] > 1) doubleSettled = true;
             if (total > signedTotalMax[payer][nonce]) chargedAboveMax = true;
+            if (byStranger) {
+                if (!_chargesAreSignedMaxima(payer, nonce, charges)) strangerChargedBelowMax = true;
+                strangerSettledReceipts++;
+            }
             settledReceipts++;
         }
+    }
+
+    function _signedMaxima(address payer, BatchEncoder.ReceiptEntry memory r) internal pure returns (bytes32) {
+        BatchEncoder.SlotEntry[] memory table = _table4();
+        uint256[] memory charges = new uint256[](r.charges.length);
+        for (uint256 j; j < charges.length; ++j) {
+            charges[j] = uint256(table[r.charges[j].slotIndex].id) << 128 | r.charges[j].maxAmount;
+        }
+        return keccak256(abi.encode(payer, uint256(r.nonce), charges));
+    }
+
+    /// @dev Whether some receipt of the batch with this payer and nonce signed exactly these charges as its
+    /// maxima (slot by slot).
+    function _chargesAreSignedMaxima(address payer, uint256 nonce, uint256[] memory charges)
+        internal
+        view
+        returns (bool)
+    {
+        bytes32 settled = keccak256(abi.encode(payer, nonce, charges));
+        for (uint256 k; k < _batchSignedMaxima.length; ++k) {
+            if (_batchSignedMaxima[k] == settled) return true;
+        }
+        return false;
     }
 
     // ---------------------------------------------------------------- shares and claims

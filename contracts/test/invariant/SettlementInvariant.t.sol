@@ -22,7 +22,7 @@ contract SettlementInvariantTest is SettlementFixture {
         }
         targetContract(address(handler));
         // Settlement is what the invariants are about: call it more often than the rest.
-        bytes4[] memory selectors = new bytes4[](11);
+        bytes4[] memory selectors = new bytes4[](12);
         selectors[0] = SettlementHandler.settle.selector;
         selectors[1] = SettlementHandler.settle.selector;
         selectors[2] = SettlementHandler.settle.selector;
@@ -34,6 +34,7 @@ contract SettlementInvariantTest is SettlementFixture {
         selectors[8] = SettlementHandler.claim.selector;
         selectors[9] = SettlementHandler.claim.selector;
         selectors[10] = SettlementHandler.withdrawFees.selector;
+        selectors[11] = SettlementHandler.settleAsStranger.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
@@ -73,6 +74,11 @@ contract SettlementInvariantTest is SettlementFixture {
             (, uint256 spent) = settlement.sessionState(handler.sessionHash(i));
             assertLe(spent, handler.cap());
         }
+    }
+
+    /// Only an authorized settler charges less than a receipt's signed maxima.
+    function invariant_strangersChargeExactlySignedMaxima() public view {
+        assertFalse(handler.strangerChargedBelowMax());
     }
 
     function invariant_claimsNeverExceedCredits() public view {

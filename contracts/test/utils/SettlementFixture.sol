@@ -35,8 +35,11 @@ abstract contract SettlementFixture is Test {
         usd = new MockUSD();
         assets = new KipAssets(IERC20(address(usd)), "http://localhost:3000/api/metadata/", admin);
         settlement = new KipSettlement(IERC20(address(usd)), IKipAssets(address(assets)), treasury, FEE_BPS, DELAY, admin);
-        vm.prank(admin);
+        vm.startPrank(admin);
         assets.setSettlement(address(settlement));
+        // The server's settler may charge less than the signed maxima (an unused dataset: 0).
+        settlement.setSettler(settler, true);
+        vm.stopPrank();
         vm.startPrank(creator);
         assets.list(IKipAssetsTypes.AssetKind.App, 20_000, "http://localhost:3000/api/metadata/slots/app-1.json", keccak256("app"));
         assets.list(IKipAssetsTypes.AssetKind.Model, 10_000, "http://localhost:3000/api/metadata/slots/model-1.json", keccak256("model"));

@@ -5,6 +5,7 @@ import { useReadContracts } from "wagmi";
 import { Card, EmptyState, Notice } from "@/components/ui/card";
 import { useAuthStatus } from "@/components/web3/auth";
 import { usePublicConfig } from "@/components/web3/public-config-context";
+import { Holdings } from "./holdings";
 
 function TokenBalance({ owner, token }: { owner: Address; token: Address }) {
   const config = usePublicConfig();
@@ -42,29 +43,32 @@ export function WalletOverview() {
   if (status !== "authenticated" || !session) {
     return (
       <EmptyState title="Sign in to see your dashboard" action={<ConnectButton label="Connect wallet" showBalance={false} chainStatus="none" />}>
-        Connect a wallet and sign the sign-in message (free, no transaction) to see your balance here.
+        Connect a wallet and sign the sign-in message (free, no transaction) to see the asset tokens you hold, what they earned and what you can claim.
       </EmptyState>
     );
   }
 
   return (
-    <div className="grid gap-4 md:grid-cols-2">
-      <Card title="Signed in as">
-        <p className="break-all font-mono text-sm text-ink">{session.address}</p>
-        <p className="mt-2 text-xs text-muted">
-          on {config.chainName} (chain {session.chainId})
-        </p>
-      </Card>
-      <Card title="Payment token balance">
-        {config.contracts ? (
-          <>
-            <TokenBalance owner={session.address} token={config.contracts.paymentToken} />
-            <p className="mt-2 break-all font-mono text-xs text-slate-500">token {config.contracts.paymentToken}</p>
-          </>
-        ) : (
-          <Notice tone="warning">{config.contractsError ?? "No contracts are deployed on this chain."}</Notice>
-        )}
-      </Card>
+    <div className="space-y-6">
+      <div className="grid gap-4 md:grid-cols-2">
+        <Card title="Signed in as">
+          <p className="break-all font-mono text-sm text-ink">{session.address}</p>
+          <p className="mt-2 text-xs text-muted">
+            on {config.chainName} (chain {session.chainId})
+          </p>
+        </Card>
+        <Card title="Payment token balance">
+          {config.contracts ? (
+            <>
+              <TokenBalance owner={session.address} token={config.contracts.paymentToken} />
+              <p className="mt-2 break-all font-mono text-xs text-slate-500">token {config.contracts.paymentToken}</p>
+            </>
+          ) : (
+            <Notice tone="warning">{config.contractsError ?? "No contracts are deployed on this chain."}</Notice>
+          )}
+        </Card>
+      </div>
+      <Holdings owner={session.address} />
     </div>
   );
 }

@@ -10,9 +10,13 @@ import { ButtonLink } from "@/components/ui/button-link";
 import { Card, Notice } from "@/components/ui/card";
 import { currentSession } from "@/lib/auth/session";
 import { readTokenInfo, type TokenInfo } from "@/lib/chain/token";
-import { slotStats, type SlotStats } from "@/lib/listings/chain-stats";
+import { readSlotReport } from "@/lib/chain/earnings-reader";
+import { serverReaderContext } from "@/lib/chain/earnings-server";
+import { kipAssetsAbi } from "@/lib/chain/generated";
+import { serverPublicClient } from "@/lib/chain/server-client";
 import { ownerListing, publicListing, type PublicListing } from "@/lib/listings/catalog";
 import { currentDeployment } from "@/lib/listings/service";
+import { sharePercent } from "@/lib/chain/earnings";
 import { formatPrice } from "../../_components/listing-card";
 import { KindBadge } from "../../_components/kind-badge";
 import { DatasetTools } from "./_components/dataset-tools";
@@ -22,11 +26,37 @@ import { ModelTest } from "./_components/model-test";
 
 export const metadata: Metadata = { title: "Asset" };
 
-const SHARES_PER_SLOT = 1_000_000n;
+/** What the chain says about the slot (the dashboards' reader: event index + views). */
+type SlotStats = {
+  active: boolean;
+  pricePerQuery: bigint;
+  revenue: bigint;
+  queries: number;
+  contentHash: string;
+  holders: { address: string; sharePercent: string }[];
+};
 
-function percent(shares: bigint): string {
-  const basisPoints = Number((shares * 10_000n) / SHARES_PER_SLOT);
-  return `${(basisPoints / 100).toFixed(basisPoints % 100 === 0 ? 0 : 2)}%`;
+async function readStats(slot: number): Promise<SlotStats> {
+  const ctx = serverReaderContext();
+  const [report, info] = await Promise.all([
+    readSlotReport(ctx, BigInt(slot)),
+    serverPublicClient().readContract({ address: ctx.deployment.assets as Address, abi: kipAssetsAbi, functionName: "slotInfo", args: [BigInt(slot)] }),
+  ]);
+  // One row per owner (an owner may hold several tokens of the slot).
+  const byOwner = new Map<string, bigint>();
+  for (const holder of report.holders) byOwner.set(holder.owner, (byOwner.get(holder.owner) ?? 0n) + BigInt(holder.shares));
+  const holders = [...byOwner.entries()]
+    .filter(([, shares]) => shares > 0n)
+    .sort((a, b) => (b[1] > a[1] ? 1 : b[1] < a[1] ? -1 : 0))
+    .map(([address, shares]) => ({ address, sharePercent: sharePercent(shares) }));
+  return {
+    active: report.asset.active,
+    pricePerQuery: BigInt(report.asset.pricePerQuery),
+    revenue: BigInt(report.asset.revenue),
+    queries: report.queries,
+    contentHash: info.contentHash,
+    holders,
+  };
 }
 
 export default async function ListingPage({ params }: { params: Promise<{ id: string }> }) {
@@ -52,7 +82,7 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
     token = await readTokenInfo(deployment.paymentToken as Address);
     if (listing.status === "listed" && listing.slotId !== null) {
       try {
-        stats = await slotStats(deployment, listing.slotId, listing.listTxHash);
+        stats = await readStats(listing.slotId);
       } catch (error) {
         console.error(error);
         chainProblem = `The chain (${deployment.chainId}) could not be read just now, so the on-chain figures are missing. Reload to try again.`;
@@ -241,11 +271,16 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
                     <Link href={`/creators/${holder.address}`} className="min-w-0 truncate font-mono text-ink hover:text-brand-700" title={holder.address}>
                       {holder.address}
                     </Link>
-                    <span className="shrink-0 tabular-nums text-muted">{percent(holder.shares)}</span>
+                    <span className="shrink-0 tabular-nums text-muted">{`${holder.sharePercent}%`}</span>
                   </li>
                 ))}
               </ul>
-              <p className="mt-3 text-xs text-muted">Shares of the slot&apos;s 1,000,000; each holder earns that part of every payment to it.</p>
+              <p className="mt-3 text-xs text-muted">
+                Shares of the slot&apos;s 1,000,000; each holder earns that part of every payment to it.{" "}
+                <Link href={`/dashboard/listings/${listing.slotId}`} className="text-brand-700 underline">
+                  Earnings and history
+                </Link>
+              </p>
             </Card>
           ) : null}
           <Card title="Metadata">

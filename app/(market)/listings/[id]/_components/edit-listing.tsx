@@ -29,7 +29,7 @@ export function EditListing({
 }) {
   const router = useRouter();
   const config = usePublicConfig();
-  const { state, send } = useTransactor();
+  const tx = useTransactor();
   const [newDescription, setNewDescription] = useState(description);
   const [newPrice, setNewPrice] = useState(formatUnits(BigInt(price), token.decimals));
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -53,20 +53,21 @@ export function EditListing({
       const plan = body.onChain;
       let changed = false;
       if (plan?.setPrice) {
-        const result = await send({ address: config.contracts.assets, abi: kipAssetsAbi, functionName: "setPrice", args: [BigInt(slot), BigInt(plan.setPrice.price)] });
-        if (!result.ok) return;
-        await api(`/api/listings/${listingId}/sync`, { method: "POST", json: { txHash: result.hash } });
+        const receipt = await tx.write({ address: config.contracts.assets, abi: kipAssetsAbi, functionName: "setPrice", args: [BigInt(slot), BigInt(plan.setPrice.price)], chainId: config.chainId });
+        if (!receipt) return;
+        await api(`/api/listings/${listingId}/sync`, { method: "POST", json: { txHash: receipt.transactionHash } });
         changed = true;
       }
       if (plan?.setMetadata) {
-        const result = await send({
+        const receipt = await tx.write({
           address: config.contracts.assets,
           abi: kipAssetsAbi,
           functionName: "setMetadata",
           args: [BigInt(slot), plan.setMetadata.uri, plan.setMetadata.contentHash],
+          chainId: config.chainId,
         });
-        if (!result.ok) return;
-        await api(`/api/listings/${listingId}/sync`, { method: "POST", json: { txHash: result.hash } });
+        if (!receipt) return;
+        await api(`/api/listings/${listingId}/sync`, { method: "POST", json: { txHash: receipt.transactionHash } });
         changed = true;
       }
       setMessage(changed ? "Saved on chain." : "Nothing changed.");
@@ -88,8 +89,8 @@ export function EditListing({
       <Field id="edit-description" label="Description" hint="Part of the metadata: the slot's content hash is updated with setMetadata." error={errors.description}>
         <textarea id="edit-description" rows={3} className={inputClass} value={newDescription} onChange={(e) => setNewDescription(e.target.value)} aria-invalid={Boolean(errors.description)} />
       </Field>
-      <TransactionStatus state={state} />
-      {message && !Object.keys(errors).length && state.status !== "failed" ? <p className="text-sm text-muted" role="status">{message}</p> : null}
+      <TransactionStatus state={tx} minedText="Saved on chain." />
+      {message && !Object.keys(errors).length && tx.status !== "failed" ? <p className="text-sm text-muted" role="status">{message}</p> : null}
       {message && Object.keys(errors).length ? <ErrorBox>{message}</ErrorBox> : null}
       <Button type="submit" disabled={busy}>
         {busy ? "Saving…" : "Save changes"}

@@ -1,0 +1,95 @@
+// A transaction as the chain records it, with the protocol events it emitted decoded. Transaction links
+// open this page when no block explorer is configured (EXPLORER_URL), e.g. on a local chain.
+import type { Metadata } from "next";
+import { connection } from "next/server";
+import { notFound } from "next/navigation";
+import { getAddress, type Hex } from "viem";
+import { Card, Notice } from "@/components/ui/card";
+import { PageHeader } from "@/components/ui/page-header";
+import { readDeployment } from "@/lib/chain/deployment";
+import { decodeProtocolLog, type EventBody } from "@/lib/chain/events";
+import { formatTime } from "@/lib/chain/format";
+import { serverPublicClient } from "@/lib/chain/server-client";
+import { serverEnv } from "@/lib/env";
+
+export const metadata: Metadata = { title: "Transaction" };
+
+function describe(event: EventBody): string {
+  return Object.entries(event)
+    .filter(([key]) => key !== "name")
+    .map(([key, value]) =>
+      `${key}: ${Array.isArray(value) ? value.map((c: { slot: bigint; amount: bigint }) => `slot ${c.slot} ${c.amount}`).join(", ") : String(value)}`,
+    )
+    .join(" · ");
+}
+
+export default async function TransactionPage({ params }: { params: Promise<{ hash: string }> }) {
+  await connection();
+  const { hash } = await params;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(hash)) notFound();
+  const env = serverEnv();
+  const client = serverPublicClient();
+  let receipt;
+  let timestamp: number | null = null;
+  try {
+    receipt = await client.getTransactionReceipt({ hash: hash as Hex });
+    timestamp = Number((await client.getBlock({ blockNumber: receipt.blockNumber })).timestamp);
+  } catch {
+    return (
+      <div className="space-y-6">
+        <PageHeader title="Transaction" description={<span className="break-all font-mono">{hash}</span>} />
+        <Notice tone="warning">This transaction is not on chain {env.CHAIN_ID} (or the chain cannot be reached right now).</Notice>
+      </div>
+    );
+  }
+  let contracts: Record<string, "assets" | "settlement"> = {};
+  try {
+    const deployment = readDeployment(env.CHAIN_ID, env.DEPLOYMENTS_FILE);
+    contracts = { [deployment.assets.toLowerCase()]: "assets", [deployment.settlement.toLowerCase()]: "settlement" };
+  } catch {
+    // Without a deployment the events are listed undecoded.
+  }
+  const events = receipt.logs.map((log) => {
+    const source = contracts[log.address.toLowerCase()];
+    return { log, event: source ? decodeProtocolLog(log, source) : null, source };
+  });
+
+  return (
+    <div className="space-y-6">
+      <PageHeader title="Transaction" description={<span className="break-all font-mono text-sm">{hash}</span>} />
+      <Card>
+        <dl className="grid gap-3 text-sm sm:grid-cols-2">
+          <div>
+            <dt className="text-xs uppercase tracking-wide text-muted">Status</dt>
+            <dd className={receipt.status === "success" ? "text-emerald-700" : "text-red-700"}>{receipt.status === "success" ? "Succeeded" : "Reverted"}</dd>
+          </div>
+          <div>
+            <dt className="text-xs uppercase tracking-wide text-muted">Block</dt>
+            <dd>
+              {receipt.blockNumber.toString()} {timestamp !== null ? <span className="text-muted">· {formatTime(timestamp)}</span> : null}
+            </dd>
+          </div>
+          <div>
+            <dt className="text-xs uppercase tracking-wide text-muted">From</dt>
+            <dd className="break-all font-mono text-xs">{getAddress(receipt.from)}</dd>
+          </div>
+          <div>
+            <dt className="text-xs uppercase tracking-wide text-muted">To</dt>
+            <dd className="break-all font-mono text-xs">{receipt.to ? getAddress(receipt.to) : "contract creation"}</dd>
+          </div>
+        </dl>
+      </Card>
+      <Card title={`Events (${events.length})`}>
+        <ol className="space-y-2 text-sm">
+          {events.map(({ log, event, source }) => (
+            <li key={log.logIndex} className="rounded-lg border border-line px-3 py-2">
+              <span className="font-medium text-ink">{event ? event.name : "Other event"}</span>{" "}
+              <span className="text-xs text-muted">{source ? (source === "assets" ? "KipAssets" : "KipSettlement") : getAddress(log.address)}</span>
+              {event ? <p className="mt-1 break-all font-mono text-xs text-muted">{describe(event)}</p> : null}
+            </li>
+          ))}
+        </ol>
+      </Card>
+    </div>
+  );
+}

@@ -1,0 +1,133 @@
+// Produces real settled queries on the test chain with lib/protocol: a payer deposits, its wallet signs a
+// Session, a session key signs Receipts, encodeBatch packs them and anvil #0 settles. Also lists assets
+// from fresh accounts. Used by the earnings integration and browser tests.
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  parseEther,
+  parseEventLogs,
+  type Address,
+  type Hex,
+  type PublicClient,
+  type TransactionReceipt,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { foundry } from "viem/chains";
+import type { Deployment } from "../../lib/chain/deployment";
+import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "../../lib/chain/generated";
+import { encodeBatch, signReceipt, signSession, type Receipt, type Session } from "../../lib/protocol";
+import { ANVIL_KEYS } from "../../scripts/stack/anvil";
+
+export class TestChain {
+  readonly client: PublicClient;
+  readonly chain;
+  constructor(
+    readonly rpcUrl: string,
+    chainId: number,
+    readonly deployment: Deployment,
+  ) {
+    this.chain = { ...foundry, id: chainId };
+    this.client = createPublicClient({ chain: this.chain, transport: http(rpcUrl) }) as PublicClient;
+  }
+
+  get assets() {
+    return this.deployment.assets as Address;
+  }
+  get settlement() {
+    return this.deployment.settlement as Address;
+  }
+  get usd() {
+    return this.deployment.paymentToken as Address;
+  }
+
+  /** A fresh account with test ETH (anvil_setBalance: no shared account's nonce is used). */
+  async freshAccount(): Promise<PrivateKeyAccount> {
+    const account = privateKeyToAccount(generatePrivateKey());
+    await this.client.request({ method: "anvil_setBalance" as never, params: [account.address, `0x${parseEther("10").toString(16)}`] as never });
+    return account;
+  }
+
+  async send(account: PrivateKeyAccount, request: { address: Address; abi: readonly unknown[]; functionName: string; args: readonly unknown[] }): Promise<TransactionReceipt> {
+    const wallet = createWalletClient({ account, chain: this.chain, transport: http(this.rpcUrl) });
+    const hash = await wallet.writeContract({ ...(request as object), account, chain: this.chain } as never);
+    const receipt = await this.client.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`${request.functionName} reverted`);
+    return receipt;
+  }
+
+  /** Lists an asset from `creator`; returns its slot and token. */
+  async list(creator: PrivateKeyAccount, kind: 0 | 1 | 2, price: bigint): Promise<{ slot: bigint; tokenId: bigint }> {
+    const receipt = await this.send(creator, { address: this.assets, abi: kipAssetsAbi, functionName: "list", args: [kind, price, "ipfs://test-asset", `0x${"11".repeat(32)}`] });
+    const [listed] = parseEventLogs({ abi: kipAssetsAbi, eventName: "AssetListed", logs: receipt.logs });
+    return { slot: listed.args.slot, tokenId: listed.args.tokenId };
+  }
+
+  async read<T>(address: Address, abi: readonly unknown[], functionName: string, args: readonly unknown[] = []): Promise<T> {
+    return (await this.client.readContract({ address, abi: abi as never, functionName, args } as never)) as T;
+  }
+
+  usdBalance(owner: Address) {
+    return this.read<bigint>(this.usd, mockUsdAbi, "balanceOf", [owner]);
+  }
+
+  claimable(tokenId: bigint) {
+    return this.read<bigint>(this.assets, kipAssetsAbi, "claimable", [tokenId]);
+  }
+}
+
+/** A payer with a deposit and a wallet-signed session for a browser-held key. */
+export class TestPayer {
+  private nonce = 0n;
+  private registered = false;
+  private constructor(
+    private readonly chain: TestChain,
+    readonly account: PrivateKeyAccount,
+    readonly key: PrivateKeyAccount,
+    readonly session: Session,
+    private readonly sessionSignature: Hex,
+  ) {}
+
+  static async create(chain: TestChain, deposit: bigint): Promise<TestPayer> {
+    const account = await chain.freshAccount();
+    await chain.send(account, { address: chain.usd, abi: mockUsdAbi, functionName: "mint", args: [account.address, deposit] });
+    await chain.send(account, { address: chain.usd, abi: mockUsdAbi, functionName: "approve", args: [chain.settlement, deposit] });
+    await chain.send(account, { address: chain.settlement, abi: kipSettlementAbi, functionName: "deposit", args: [deposit] });
+    const key = privateKeyToAccount(generatePrivateKey());
+    const block = await chain.client.getBlock();
+    const session: Session = { payer: account.address, key: key.address, spendCap: deposit, expiry: block.timestamp + 86_400n, nonce: 1n };
+    const signature = await signSession(account, { chainId: chain.chain.id, settlement: chain.settlement }, session);
+    return new TestPayer(chain, account, key, session, signature);
+  }
+
+  /** Signs `count` receipts charging `charges` (slot → amount) each and settles them in one batch from anvil #0. */
+  async settleQueries(count: number, charges: [bigint, bigint][]): Promise<TransactionReceipt> {
+    const ctx = { chainId: this.chain.chain.id, settlement: this.chain.settlement };
+    const receipts = [];
+    for (let i = 0; i < count; i++) {
+      const receipt: Receipt = {
+        payer: this.account.address,
+        slots: charges.map(([slot]) => slot),
+        maxAmounts: charges.map(([, amount]) => amount),
+        nonce: ++this.nonce,
+        deadline: this.session.expiry,
+      };
+      receipts.push({ sessionIndex: 0, receipt, signature: await signReceipt(this.key, ctx, receipt) });
+    }
+    const batch = encodeBatch({
+      sessions: [{ session: this.session, signature: this.registered ? undefined : this.sessionSignature }],
+      receipts,
+    });
+    const settler = privateKeyToAccount(ANVIL_KEYS[0]);
+    const receipt = await this.chain.send(settler, { address: this.chain.settlement, abi: kipSettlementAbi, functionName: "settle", args: [batch] });
+    const settled = parseEventLogs({ abi: kipSettlementAbi, eventName: "ReceiptSettled", logs: receipt.logs });
+    if (settled.length !== count) throw new Error(`expected ${count} settled receipts, got ${settled.length}`);
+    this.registered = true;
+    return receipt;
+  }
+}
+
+/** Net credited to a slot by `gross` in one batch: fee rounded down per slot per batch. */
+export function netOf(gross: bigint, feeBps: number): bigint {
+  return gross - (gross * BigInt(feeBps)) / 10_000n;
+}

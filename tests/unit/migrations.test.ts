@@ -1,0 +1,54 @@
+// The committed migrations must build exactly the database that prisma/schema.prisma describes
+// (migrations are written offline as datamodel diffs, so a missed or clobbering migration would
+// otherwise only show up on a user's machine).
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+
+const prisma = path.resolve("node_modules/.bin/prisma");
+
+function describeDatabase(file: string) {
+  const db = new Database(file, { readonly: true });
+  try {
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != '_prisma_migrations' ORDER BY name")
+      .all() as { name: string }[];
+    return Object.fromEntries(
+      tables.map(({ name }) => [
+        name,
+        {
+          columns: db.prepare(`PRAGMA table_info("${name}")`).all(),
+          foreignKeys: (db.prepare(`PRAGMA foreign_key_list("${name}")`).all() as Record<string, unknown>[]).map(
+            ({ id: _id, seq: _seq, ...rest }) => rest,
+          ),
+          indexes: (db.prepare(`PRAGMA index_list("${name}")`).all() as { name: string; unique: number }[])
+            .map((index) => ({
+              name: index.name,
+              unique: index.unique,
+              columns: (db.prepare(`PRAGMA index_info("${index.name}")`).all() as { name: string }[]).map((c) => c.name),
+            }))
+            .sort((a, b) => a.name.localeCompare(b.name)),
+        },
+      ]),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+describe("migrations", () => {
+  it("produce exactly the schema in prisma/schema.prisma", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-migrations-"));
+    const migrated = path.join(dir, "migrated.db");
+    const pushed = path.join(dir, "pushed.db");
+    const run = (args: string[], file: string) =>
+      execFileSync(prisma, args, { env: { ...process.env, DATABASE_URL: `file:${file}` }, stdio: "pipe" });
+    run(["migrate", "deploy"], migrated);
+    run(["db", "push", "--skip-generate"], pushed);
+    expect(describeDatabase(migrated)).toEqual(describeDatabase(pushed));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+});

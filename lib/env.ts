@@ -32,7 +32,7 @@ const serverSchema = z
       .default("file:./data/kip.db"),
     /** Signs the iron-session cookie. */
     SESSION_SECRET: secret,
-    /** 32-byte hex key for AES-256-GCM encryption of model API keys at rest. */
+    /** 32-byte hex key for AES-256-GCM encryption of model API keys and dataset files at rest. */
     ENCRYPTION_KEY: hex32,
     /** The origin users open, e.g. http://localhost:3000. Sign-in messages must name its host. */
     APP_URL: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).default("http://localhost:3000"),

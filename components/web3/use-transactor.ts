@@ -2,9 +2,12 @@
 // The one way the UI sends a transaction: the wallet signs, the hook waits for the receipt, and the status
 // goes idle → signing → pending → mined | failed, with the hash and a readable error. Callers refresh
 // what the transaction changed after `write` resolves (it returns the receipt when mined, else null).
+// Before asking the wallet it checks that one is connected and on the app's chain; `onHash` runs once the
+// transaction is sent (e.g. to record it with the server while it is pending).
 import { useCallback, useState } from "react";
 import { BaseError, ContractFunctionRevertedError, type TransactionReceipt } from "viem";
-import { usePublicClient, useWriteContract } from "wagmi";
+import { useAccount, usePublicClient, useWriteContract } from "wagmi";
+import { usePublicConfig } from "@/components/web3/public-config-context";
 
 export type TransactorStatus = "idle" | "signing" | "pending" | "mined" | "failed";
 
@@ -32,17 +35,40 @@ export function transactionErrorMessage(error: unknown): string {
 }
 
 export function useTransactor() {
-  const client = usePublicClient();
+  const config = usePublicConfig();
+  const { isConnected, chainId } = useAccount();
+  const client = usePublicClient({ chainId: config.chainId });
   const { writeContractAsync } = useWriteContract();
   const [state, setState] = useState<TransactorState>({ status: "idle", hash: null, error: null });
 
   const write = useCallback(
-    async (request: WriteRequest): Promise<TransactionReceipt | null> => {
+    async (request: WriteRequest, { onHash }: { onHash?: (hash: `0x${string}`) => unknown } = {}): Promise<TransactionReceipt | null> => {
+      if (!isConnected) {
+        setState({ status: "failed", hash: null, error: "Connect your wallet first." });
+        return null;
+      }
+      if (chainId !== config.chainId) {
+        setState({
+          status: "failed",
+          hash: null,
+          error: `Your wallet is on chain ${chainId}. Switch it to ${config.chainName} (chain ${config.chainId}) and try again.`,
+        });
+        return null;
+      }
       setState({ status: "signing", hash: null, error: null });
       let hash: `0x${string}` | null = null;
       try {
         hash = await writeContractAsync(request);
         setState({ status: "pending", hash, error: null });
+        if (onHash) {
+          // The transaction is out: a failing callback must not make it look failed (a retry would send
+          // it twice), so its error is only logged.
+          try {
+            await onHash(hash);
+          } catch (error) {
+            console.warn(`after sending ${hash}:`, error);
+          }
+        }
         if (!client) throw new Error("No connection to the chain.");
         const receipt = await client.waitForTransactionReceipt({ hash });
         if (receipt.status !== "success") {
@@ -56,7 +82,7 @@ export function useTransactor() {
         return null;
       }
     },
-    [client, writeContractAsync],
+    [client, writeContractAsync, isConnected, chainId, config.chainId, config.chainName],
   );
 
   const reset = useCallback(() => setState({ status: "idle", hash: null, error: null }), []);

@@ -16,8 +16,22 @@ export interface Bm25Hit {
 
 /** Terms as the index sees them: lower-cased words without stopwords, lightly stemmed. */
 export function indexTerms(text: string): string[] {
-  return tokenize(text).map((word) => (word.length > 4 ? word.replace(/(ing|ed|es|s)$/u, "") : word));
+  const words = tokenize(text);
+  for (let i = 0; i < words.length; i++) words[i] = stem(words[i]);
+  return words;
 }
+
+/** Strip one of -ing, -ed, -es, -s from words longer than four letters (same as /(ing|ed|es|s)$/). */
+function stem(word: string): string {
+  if (word.length <= 4) return word;
+  if (word.endsWith("ing")) return word.slice(0, -3);
+  if (word.endsWith("ed") || word.endsWith("es")) return word.slice(0, -2);
+  if (word.endsWith("s")) return word.slice(0, -1);
+  return word;
+}
+
+/** Name recorded on datasets whose chunks are retrieved by this index (Dataset.embedder). */
+export const BM25_RETRIEVER = "bm25@1";
 
 interface Posting {
   docs: Int32Array;
@@ -43,13 +57,17 @@ export class Bm25Index {
       const terms = indexTerms(text);
       this.lengths[doc] = terms.length;
       total += terms.length;
-      const counts = new Map<string, number>();
-      for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1);
-      for (const [term, count] of counts) {
+      // Documents are added in order, so a term's current document is always the last of its postings.
+      for (const term of terms) {
         let list = building.get(term);
         if (!list) building.set(term, (list = { docs: [], freqs: [] }));
-        list.docs.push(doc);
-        list.freqs.push(Math.min(count, 0xffff));
+        const last = list.docs.length - 1;
+        if (last >= 0 && list.docs[last] === doc) {
+          if (list.freqs[last] < 0xffff) list.freqs[last]++;
+        } else {
+          list.docs.push(doc);
+          list.freqs.push(1);
+        }
       }
     });
     this.averageLength = texts.length ? total / texts.length || 1 : 1;

@@ -1,11 +1,31 @@
 // Splits a document's text into overlapping chunks along paragraph and sentence boundaries, so that
 // a retrieved chunk reads as a passage and can be quoted as a source.
+//
+// Sizes (CHUNKING in limits.ts): chunks of at most 900 characters (UTF-16 code units), built from whole
+// paragraphs; a paragraph longer than that is split at sentence ends (. ! ? ; : and their CJK forms),
+// and a sentence longer than that is cut hard, never inside a surrogate pair. Each chunk after the first
+// starts with up to 150 characters from the end of the previous one (from a word boundary; text without
+// spaces, such as Chinese or Japanese, gets no overlap), so a passage cut at a boundary is still found.
 
 export interface ChunkOptions {
   /** Target chunk length in characters. */
   maxChars?: number;
   /** Characters of the previous chunk repeated at the start of the next. */
   overlapChars?: number;
+}
+
+/** Cut `text` into pieces of at most `max` code units without splitting a surrogate pair. */
+function hardSplit(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(start + max, text.length);
+    // A high surrogate at the cut belongs with the low surrogate after it.
+    if (end < text.length && /[\uD800-\uDBFF]/.test(text[end - 1])) end--;
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  return pieces;
 }
 
 export function chunkText(text: string, { maxChars = 900, overlapChars = 150 }: ChunkOptions = {}): string[] {
@@ -21,8 +41,8 @@ export function chunkText(text: string, { maxChars = 900, overlapChars = 150 }: 
       units.push(paragraph);
       continue;
     }
-    for (const sentence of paragraph.split(/(?<=[.!?;:])\s+/)) {
-      for (let i = 0; i < sentence.length; i += maxChars) units.push(sentence.slice(i, i + maxChars));
+    for (const sentence of paragraph.split(/(?<=[.!?;:])\s+|(?<=[。！？；])/u)) {
+      units.push(...hardSplit(sentence, maxChars));
     }
   }
   const chunks: string[] = [];

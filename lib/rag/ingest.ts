@@ -1,67 +1,202 @@
-// Turns an uploaded document into searchable chunks: extract text, split, embed, store.
-import { createHash } from "node:crypto";
+// Turns uploaded documents into a searchable dataset (BM25 over chunk text; see search.ts), in two steps:
+//   1. prepareDocuments: check limits and types, extract every file's text (all or nothing: one bad
+//      file rejects the upload, so nothing half-made is stored), hash each file;
+//   2. storeDocuments (encrypted raw files) then indexPendingDocuments: chunk and store each
+//      document's chunks in its own transaction, recording progress; it resumes from the first
+//      document not yet indexed, so an interrupted run (a server restart) carries on where it stopped.
+import { createHash, randomBytes } from "node:crypto";
+import { decryptBytes, encryptBytes } from "@/lib/crypto";
 import type { Db } from "@/lib/db-client";
+import { AppError } from "@/lib/errors";
+import { insertDocuments, writeDocumentChunks } from "./bulk";
 import { chunkText } from "./chunk";
-import { embed, embeddingToBytes } from "./embed";
+import { datasetIndex, primeDatasetIndex } from "./search";
+import { detectDocument, extractDocumentText } from "./extract";
+import { CHUNKING, DATASET_LIMITS, formatBytes, type DocumentType } from "./limits";
 
-export const SUPPORTED_TYPES: Record<string, string> = {
-  "text/plain": ".txt",
-  "text/markdown": ".md",
-  "text/csv": ".csv",
-  "application/json": ".json",
-};
+/** Chunk ids for one document: 24 lower-case hex characters, a random prefix and a counter. */
+function chunkIds(): () => string {
+  const prefix = randomBytes(8).toString("hex");
+  let n = 0;
+  return () => prefix + (n++).toString(16).padStart(8, "0");
+}
 
-export const MAX_DOCUMENT_BYTES = 5 * 1024 * 1024;
-
-export interface DocumentInput {
+export interface UploadedFile {
   filename: string;
-  mimeType: string;
   content: Uint8Array;
 }
 
-/** Decode a document as UTF-8 text; rejects binary files. */
-export function extractText(input: DocumentInput): string {
-  if (!(input.mimeType in SUPPORTED_TYPES)) {
-    throw new Error(`Unsupported file type "${input.mimeType}" for ${input.filename}: use ${Object.values(SUPPORTED_TYPES).join(", ")}`);
-  }
-  if (input.content.byteLength > MAX_DOCUMENT_BYTES) {
-    throw new Error(`${input.filename} is ${input.content.byteLength} bytes; the limit is ${MAX_DOCUMENT_BYTES}`);
-  }
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(input.content);
-  if (text.includes("\u0000")) throw new Error(`${input.filename} looks binary, not text`);
-  return text;
+export interface PreparedDocument {
+  filename: string;
+  type: DocumentType;
+  mimeType: string;
+  content: Uint8Array;
+  sha256: string;
+  text: string;
 }
 
-export function sha256Hex(content: Uint8Array): string {
+export function sha256Hex(content: Uint8Array | string): string {
   return createHash("sha256").update(content).digest("hex");
 }
 
-/** Store one document of a dataset with its chunks and embeddings; returns the number of chunks. */
-export async function indexDocument(db: Db, datasetId: string, input: DocumentInput): Promise<{ documentId: string; chunks: number }> {
-  const text = extractText(input);
-  const pieces = chunkText(text);
-  if (pieces.length === 0) throw new Error(`${input.filename} has no text to index`);
-  return db.$transaction(async (tx) => {
-    const document = await tx.document.create({
-      data: {
-        datasetId,
-        filename: input.filename,
-        mimeType: input.mimeType,
-        bytes: input.content.byteLength,
-        sha256: sha256Hex(input.content),
-        content: Buffer.from(input.content),
-      },
-    });
-    await tx.chunk.createMany({
-      data: pieces.map((piece, position) => ({
-        datasetId,
-        documentId: document.id,
-        position,
-        text: piece,
-        embedding: Buffer.from(embeddingToBytes(embed(piece))),
-      })),
-    });
-    await tx.dataset.update({ where: { listingId: datasetId }, data: { indexVersion: { increment: 1 } } });
-    return { documentId: document.id, chunks: pieces.length };
+/** What a dataset's slot metadata commits to: sha256 over its documents' sha256 hashes, in order. */
+export function datasetContentHash(documentHashes: readonly string[]): string {
+  return `sha256:${sha256Hex(documentHashes.join("\n"))}`;
+}
+
+/** Validate and extract every file; throws one error naming each bad file. */
+export async function prepareDocuments(files: readonly UploadedFile[]): Promise<PreparedDocument[]> {
+  if (files.length === 0) throw new AppError("bad_request", "Add at least one file.");
+  if (files.length > DATASET_LIMITS.maxFiles) {
+    throw new AppError("bad_request", `${files.length} files: a dataset upload takes at most ${DATASET_LIMITS.maxFiles}.`);
+  }
+  const total = files.reduce((sum, file) => sum + file.content.byteLength, 0);
+  if (total > DATASET_LIMITS.maxTotalBytes) {
+    throw new AppError(
+      "payload_too_large",
+      `The files add up to ${formatBytes(total)}; one upload may be at most ${formatBytes(DATASET_LIMITS.maxTotalBytes)}.`,
+    );
+  }
+  const names = new Set<string>();
+  const problems: AppError[] = [];
+  const prepared: PreparedDocument[] = [];
+  for (const file of files) {
+    try {
+      const filename = file.filename.trim().slice(0, 200) || "untitled";
+      if (names.has(filename)) throw new AppError("bad_request", `${filename} was added twice.`);
+      names.add(filename);
+      const { type, mimeType } = detectDocument(filename, file.content);
+      const text = await extractDocumentText(filename, file.content, type);
+      prepared.push({ filename, type, mimeType, content: file.content, sha256: sha256Hex(file.content), text });
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      problems.push(error);
+    }
+  }
+  if (problems.length > 0) {
+    // The most specific status wins when files fail for different reasons.
+    const code = problems.find((p) => p.code === "payload_too_large")?.code ?? problems.find((p) => p.code === "unsupported_media_type")?.code ?? "bad_request";
+    throw new AppError(code, problems.map((p) => p.message).join(" "));
+  }
+  return prepared;
+}
+
+function documentAad(datasetId: string, sha256: string): string {
+  return `kip-document:${datasetId}:${sha256}`;
+}
+
+/** Store the raw files encrypted (bound to their dataset and hash) and record the totals. */
+export async function storeDocuments(db: Db, datasetId: string, documents: readonly PreparedDocument[], encryptionKey: string): Promise<void> {
+  insertDocuments(
+    db,
+    documents.map((doc, position) => ({
+      id: randomBytes(12).toString("hex"),
+      datasetId,
+      filename: doc.filename,
+      mimeType: doc.mimeType,
+      bytes: doc.content.byteLength,
+      sha256: doc.sha256,
+      content: encryptBytes(doc.content, encryptionKey, documentAad(datasetId, doc.sha256)),
+      position,
+    })),
+  );
+  await db.dataset.update({
+    where: { listingId: datasetId },
+    data: {
+      bytesTotal: documents.reduce((sum, doc) => sum + doc.content.byteLength, 0),
+      contentHash: datasetContentHash(documents.map((doc) => doc.sha256)),
+    },
   });
+}
+
+/** A stored document's raw bytes (for its owner). */
+export function decryptDocument(document: { datasetId: string; sha256: string; content: Uint8Array }, encryptionKey: string): Buffer {
+  return decryptBytes(document.content, encryptionKey, documentAad(document.datasetId, document.sha256));
+}
+
+export interface IndexProgress {
+  bytesIndexed: number;
+  bytesTotal: number;
+  chunkCount: number;
+}
+
+/**
+ * Index every stored document of the dataset that has no chunks yet, one transaction per document, and
+ * mark the dataset ready. `texts` (by sha256) skips re-extraction of text already extracted at upload.
+ */
+export async function indexPendingDocuments(
+  db: Db,
+  datasetId: string,
+  encryptionKey: string,
+  { texts, onProgress }: { texts?: ReadonlyMap<string, string>; onProgress?: (progress: IndexProgress) => void } = {},
+): Promise<IndexProgress> {
+  const pending = await db.document.findMany({
+    where: { datasetId, indexedAt: null },
+    orderBy: { position: "asc" },
+    select: { id: true, filename: true, mimeType: true, sha256: true, bytes: true },
+  });
+  const alreadyIndexed = await db.document.count({ where: { datasetId, indexedAt: { not: null } } });
+  // When this run indexes the whole dataset, its chunks are all in memory: build the search index from them.
+  const written: { id: string; documentId: string; position: number; text: string }[] | null = alreadyIndexed === 0 ? [] : null;
+  let version = 0;
+  for (const doc of pending) {
+    let text = texts?.get(doc.sha256);
+    if (text === undefined) {
+      const stored = await db.document.findUniqueOrThrow({ where: { id: doc.id }, select: { content: true } });
+      const raw = decryptDocument({ datasetId, sha256: doc.sha256, content: stored.content }, encryptionKey);
+      text = await extractDocumentText(doc.filename, raw);
+    }
+    const ids = chunkIds();
+    const chunks = chunkText(text, CHUNKING).map((piece, position) => ({ id: ids(), documentId: doc.id, position, text: piece }));
+    const updated = writeDocumentChunks(db, { datasetId, documentId: doc.id, bytes: doc.bytes, chunks });
+    written?.push(...chunks);
+    version = updated.indexVersion;
+    onProgress?.(updated);
+  }
+  // Build the BM25 index now, so the first query does not wait for it.
+  if (written && pending.length > 0) {
+    written.sort((a, b) => (a.documentId < b.documentId ? -1 : a.documentId > b.documentId ? 1 : a.position - b.position));
+    primeDatasetIndex(datasetId, version, written);
+  } else {
+    await datasetIndex(db, datasetId);
+  }
+  return db.dataset.update({
+    where: { listingId: datasetId },
+    data: { status: "ready", error: null },
+    select: { bytesIndexed: true, bytesTotal: true, chunkCount: true },
+  });
+}
+
+/**
+ * One document in one call (scripts and test fixtures): checked, stored encrypted and indexed, the same
+ * path as an upload. `mimeType` is ignored: the type is decided by content.
+ */
+export async function indexDocument(
+  db: Db,
+  datasetId: string,
+  input: { filename: string; content: Uint8Array; mimeType?: string },
+  encryptionKey: string,
+): Promise<{ documentId: string; chunks: number }> {
+  const [document] = await prepareDocuments([input]);
+  const before = await db.document.findMany({ where: { datasetId }, select: { id: true, bytes: true } });
+  insertDocuments(db, [
+    {
+      id: randomBytes(12).toString("hex"),
+      datasetId,
+      filename: document.filename,
+      mimeType: document.mimeType,
+      bytes: document.content.byteLength,
+      sha256: document.sha256,
+      content: encryptBytes(document.content, encryptionKey, documentAad(datasetId, document.sha256)),
+      position: before.length,
+    },
+  ]);
+  const hashes = await db.document.findMany({ where: { datasetId }, orderBy: { position: "asc" }, select: { sha256: true } });
+  await db.dataset.update({
+    where: { listingId: datasetId },
+    data: { bytesTotal: { increment: document.content.byteLength }, contentHash: datasetContentHash(hashes.map((h) => h.sha256)) },
+  });
+  const added = await db.document.findFirstOrThrow({ where: { datasetId, position: before.length }, select: { id: true } });
+  await indexPendingDocuments(db, datasetId, encryptionKey, { texts: new Map([[document.sha256, document.text]]) });
+  return { documentId: added.id, chunks: await db.chunk.count({ where: { documentId: added.id } }) };
 }

@@ -58,6 +58,14 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
   return perDataset.flat().sort((a, b) => b.score - a.score).slice(0, k);
 }
 
+/**
+ * Cache an index built from chunks already in memory (ingestion has just written them), so the dataset's
+ * first query does not read them back. `chunks` must be all of the dataset's chunks at `version`.
+ */
+export function primeDatasetIndex(datasetId: string, version: number, chunks: CachedIndex["chunks"]): void {
+  cache.set(datasetId, Promise.resolve({ version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks }));
+}
+
 /** Drop cached indexes (tests, or after deleting a dataset). */
 export function clearSearchCache(datasetId?: string): void {
   if (datasetId) cache.delete(datasetId);

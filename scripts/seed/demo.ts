@@ -19,8 +19,8 @@ import { createDb, type Db } from "../../lib/db-client";
 import { isLocalChain } from "../../lib/env";
 import { KIND_TO_CHAIN, buildSlotMetadata, listingMetadataUri, type ListingKind } from "../../lib/listings/metadata";
 import { OFFLINE_MODEL_NAME } from "../../lib/ai/offline";
-import { HASHING_EMBEDDER } from "../../lib/rag/embed";
-import { indexDocument } from "../../lib/rag/ingest";
+import { BM25_RETRIEVER } from "../../lib/rag/bm25";
+import { indexPendingDocuments, prepareDocuments, storeDocuments } from "../../lib/rag/ingest";
 import { ANVIL_KEYS } from "../stack/anvil";
 
 const SEED_DIR = path.resolve(import.meta.dirname, "..", "..", "prisma", "seed");
@@ -76,6 +76,7 @@ export async function seedDemo({ env, deployment, log }: SeedOptions): Promise<b
       license: "Public domain",
       file: "art-of-war.txt",
       price: "0.002",
+      tags: ["classics", "strategy", "public domain"],
     });
     const gettysburg = await listDataset(lister, {
       key: DEMO_ACCOUNTS.dataOwner,
@@ -84,6 +85,7 @@ export async function seedDemo({ env, deployment, log }: SeedOptions): Promise<b
       license: "Public domain",
       file: "gettysburg-address.txt",
       price: "0.001",
+      tags: ["history", "speeches", "public domain"],
     });
     const model = await listListing(lister, {
       key: DEMO_ACCOUNTS.modelCreator,
@@ -92,6 +94,7 @@ export async function seedDemo({ env, deployment, log }: SeedOptions): Promise<b
       description:
         "A model that needs no weights and no network: it answers by quoting the retrieved passages that best match the question. Honest, fast, and limited to what the sources say.",
       price: "0.003",
+      tags: ["offline", "extractive"],
       properties: { provider: "offline", model: OFFLINE_MODEL_NAME },
       details: (listingId) => db.modelEndpoint.create({ data: { listingId, provider: "offline", modelName: OFFLINE_MODEL_NAME } }),
     });
@@ -101,6 +104,7 @@ export async function seedDemo({ env, deployment, log }: SeedOptions): Promise<b
       name: "Classics Tutor",
       description: "Ask about Sun Tzu's Art of War or Lincoln's Gettysburg Address; every answer cites its passages.",
       price: "0.004",
+      tags: ["tutor", "classics", "history"],
       properties: { model: model.id, datasets: [artOfWar.id, gettysburg.id] },
       details: (listingId) =>
         db.app.create({
@@ -132,6 +136,7 @@ interface ListingSeed {
   name: string;
   description: string;
   price: string;
+  tags: string[];
   properties?: Record<string, string | number | boolean | string[]>;
   details: (listingId: string) => Promise<unknown>;
 }
@@ -147,6 +152,7 @@ async function listListing({ db, publicClient, env, deployment }: Lister, seed: 
       name: seed.name,
       description: seed.description,
       pricePerQuery: parseUnits(seed.price, 6).toString(),
+      tags: JSON.stringify(seed.tags),
       metadataJson: "",
       contentHash: "",
     },
@@ -158,7 +164,8 @@ async function listListing({ db, publicClient, env, deployment }: Lister, seed: 
     name: seed.name,
     description: seed.description,
     creator: account.address,
-    properties: seed.properties,
+    externalUrl: `${env.APP_URL.replace(/\/$/, "")}/listings/${listing.id}`,
+    properties: { ...seed.properties, tags: seed.tags },
   });
   const wallet = createWalletClient({ account, transport: http(env.RPC_URL) });
   const hash = await wallet.writeContract({
@@ -179,10 +186,11 @@ async function listListing({ db, publicClient, env, deployment }: Lister, seed: 
 
 async function listDataset(
   lister: Lister,
-  seed: { key: Hex; name: string; description: string; license: string; file: string; price: string },
+  seed: { key: Hex; name: string; description: string; license: string; file: string; price: string; tags: string[] },
 ) {
   const content = fs.readFileSync(path.join(SEED_DIR, seed.file));
   const { db } = lister;
+  let datasetHash = "";
   let documentHash = "";
   return listListing(lister, {
     key: seed.key,
@@ -190,15 +198,19 @@ async function listDataset(
     name: seed.name,
     description: seed.description,
     price: seed.price,
+    tags: seed.tags,
     get properties() {
-      return { license: seed.license, embedder: HASHING_EMBEDDER, documents: [documentHash] };
+      return { license: seed.license, embedder: BM25_RETRIEVER, content_hash: datasetHash, documents: [documentHash] };
     },
     details: async (listingId) => {
-      await db.dataset.create({ data: { listingId, license: seed.license, embedder: HASHING_EMBEDDER, status: "indexing" } });
-      const indexed = await indexDocument(db, listingId, { filename: seed.file, mimeType: "text/plain", content });
-      const document = await db.document.findUniqueOrThrow({ where: { id: indexed.documentId } });
-      documentHash = `sha256:${document.sha256}`;
-      await db.dataset.update({ where: { listingId }, data: { status: "ready" } });
+      await db.dataset.create({ data: { listingId, license: seed.license, embedder: BM25_RETRIEVER, status: "indexing" } });
+      // The same path as an upload: checked and extracted, stored encrypted, then indexed.
+      const documents = await prepareDocuments([{ filename: seed.file, content }]);
+      await storeDocuments(db, listingId, documents, lister.env.ENCRYPTION_KEY);
+      await indexPendingDocuments(db, listingId, lister.env.ENCRYPTION_KEY);
+      const dataset = await db.dataset.findUniqueOrThrow({ where: { listingId } });
+      datasetHash = dataset.contentHash;
+      documentHash = `sha256:${documents[0].sha256}`;
     },
   });
 }

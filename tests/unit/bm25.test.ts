@@ -41,3 +41,40 @@ describe("BM25", () => {
     expect(index.search("the people earth enemy deception", 2)).toHaveLength(2);
   });
 });
+
+// A small fixture with known answers: each question's passage must rank first.
+const harbour = [
+  "Pilots board every vessel longer than eighty metres before it passes the breakwater.",
+  "The tide table is posted at the pilot station at six each morning and updated at noon.",
+  "Berth four on the north quay has twelve metres of water at low tide; berth seven has nine.",
+  "Tugs are mandatory for tankers; two tugs escort any tanker through the narrows.",
+  "Anchoring is forbidden inside the fairway; the anchorage lies two miles east of the light.",
+  "Harbour dues are charged per gross tonne and paid to the harbour master's office.",
+  "In fog, vessels sound one long blast every two minutes and keep to the starboard side of the channel.",
+  "The harbour master may close the port when wind exceeds forty knots.",
+];
+
+describe("BM25 on a fixture with known answers", () => {
+  const index = new Bm25Index(harbour);
+  const cases: [string, number][] = [
+    ["When must a pilot board?", 0],
+    ["where is the tide table posted", 1],
+    ["How deep is berth four?", 2],
+    ["how many tugs escort a tanker", 3],
+    ["Can I anchor in the fairway?", 4],
+    ["who collects harbour dues", 5],
+    ["what to do in fog", 6],
+    ["port closed in strong wind", 7],
+  ];
+  it.each(cases)("%s → passage %i", (question, expected) => {
+    expect(index.search(question, 3)[0].index).toBe(expected);
+  });
+
+  it("stems plural and -ing forms to the same term, and ranks by rarity", () => {
+    expect(index.search("boarding vessels", 1)[0].index).toBe(0);
+    // A word no passage has adds nothing; only passages sharing a term are returned.
+    expect(index.search("tugs submarine", 5).map((h) => h.index)).toEqual([3]);
+    // "tide" is in two passages, "noon" in one: the passage with both ranks first.
+    expect(index.search("tide noon", 5).map((h) => h.index)).toEqual([1, 2]);
+  });
+});

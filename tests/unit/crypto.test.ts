@@ -26,3 +26,19 @@ describe("AES-256-GCM at rest", () => {
     expect(() => encryptString("x", "0x1234")).toThrow(/ENCRYPTION_KEY/);
   });
 });
+
+describe("dataset files at rest", () => {
+  it("round-trips a stored document, bound to its dataset and hash", async () => {
+    const { decryptDocument } = await import("@/lib/rag/ingest");
+    const { sha256Hex } = await import("@/lib/rag/ingest");
+    const original = Buffer.from("Four score and seven years ago — «unicode» ✓", "utf8");
+    const sha256 = sha256Hex(original);
+    // storeDocuments seals with the same associated data decryptDocument checks.
+    const sealed = encryptBytes(original, key, `kip-document:dataset-1:${sha256}`);
+    expect(sealed.includes(original)).toBe(false);
+    expect(decryptDocument({ datasetId: "dataset-1", sha256, content: sealed }, key).equals(original)).toBe(true);
+    // Moved to another dataset, or claimed to be another file: refused.
+    expect(() => decryptDocument({ datasetId: "dataset-2", sha256, content: sealed }, key)).toThrow(/tampered/);
+    expect(() => decryptDocument({ datasetId: "dataset-1", sha256: sha256Hex("other"), content: sealed }, key)).toThrow(/tampered/);
+  });
+});

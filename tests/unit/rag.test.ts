@@ -3,7 +3,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { chunkText } from "@/lib/rag/chunk";
 import { cosine, embed, embeddingFromBytes, embeddingToBytes } from "@/lib/rag/embed";
-import { extractText, MAX_DOCUMENT_BYTES } from "@/lib/rag/ingest";
+import { detectDocument } from "@/lib/rag/extract";
+import { DATASET_LIMITS } from "@/lib/rag/limits";
 import { answerExtractively } from "@/lib/ai/offline";
 
 const artOfWar = fs.readFileSync(path.join(import.meta.dirname, "../../prisma/seed/art-of-war.txt"), "utf8");
@@ -47,13 +48,11 @@ describe("hashing embedder", () => {
   });
 });
 
-describe("extractText", () => {
-  it("rejects unsupported types, binary content and oversize files", () => {
-    expect(() => extractText({ filename: "a.pdf", mimeType: "application/pdf", content: new Uint8Array(4) })).toThrow(/Unsupported/);
-    expect(() => extractText({ filename: "a.txt", mimeType: "text/plain", content: new Uint8Array([104, 0, 105]) })).toThrow(/binary/);
-    expect(() =>
-      extractText({ filename: "a.txt", mimeType: "text/plain", content: new Uint8Array(MAX_DOCUMENT_BYTES + 1) }),
-    ).toThrow(/limit/);
+describe("detectDocument", () => {
+  it("rejects a fake PDF, binary content and oversize files", () => {
+    expect(() => detectDocument("a.pdf", new Uint8Array(4))).toThrow(/not a PDF/);
+    expect(() => detectDocument("a.txt", new Uint8Array([104, 0, 105]))).toThrow(/binary/);
+    expect(() => detectDocument("a.txt", new Uint8Array(DATASET_LIMITS.maxFileBytes + 1))).toThrow(/at most 5.0 MB/);
   });
 });
 

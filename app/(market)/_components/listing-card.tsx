@@ -1,7 +1,9 @@
+import Link from "next/link";
 import { formatUnits } from "viem";
 import type { TokenInfo } from "@/lib/chain/token";
+import { KindBadge } from "./kind-badge";
 
-export type ListingSummary = {
+export type ListingCardData = {
   id: string;
   kind: string;
   name: string;
@@ -9,14 +11,8 @@ export type ListingSummary = {
   creator: string;
   pricePerQuery: string;
   slotId: number | null;
-  status: string;
-};
-
-const KIND_LABEL: Record<string, string> = { dataset: "Dataset", model: "Model", app: "App" };
-const KIND_STYLE: Record<string, string> = {
-  dataset: "bg-sky-50 text-sky-800 ring-sky-200",
-  model: "bg-violet-50 text-violet-800 ring-violet-200",
-  app: "bg-brand-50 text-brand-800 ring-brand-200",
+  tags?: string[];
+  queries?: number | null;
 };
 
 export function formatPrice(baseUnits: string, token: TokenInfo | null): string {
@@ -24,28 +20,43 @@ export function formatPrice(baseUnits: string, token: TokenInfo | null): string 
   return `${formatUnits(BigInt(baseUnits), token.decimals)} ${token.symbol}`;
 }
 
-export function ListingCard({ listing, token }: { listing: ListingSummary; token: TokenInfo | null }) {
+export function ListingCard({ listing, token }: { listing: ListingCardData; token: TokenInfo | null }) {
   return (
-    <article className="flex h-full flex-col rounded-xl border border-line bg-white p-5 shadow-sm transition-shadow hover:shadow-md">
+    <article className="relative flex h-full flex-col rounded-xl border border-line bg-white p-5 shadow-sm transition-shadow focus-within:ring-2 focus-within:ring-brand-600 hover:shadow-md" data-testid="listing-card">
       <div className="flex items-center justify-between gap-2">
-        <span className={`rounded-full px-2.5 py-0.5 text-xs font-medium ring-1 ring-inset ${KIND_STYLE[listing.kind] ?? "bg-slate-50 text-slate-700 ring-slate-200"}`}>
-          {KIND_LABEL[listing.kind] ?? listing.kind}
-        </span>
-        <span className="font-mono text-xs text-slate-500">
-          {listing.slotId !== null ? `slot #${listing.slotId}` : listing.status === "failed" ? "listing failed" : "not on chain yet"}
-        </span>
+        <KindBadge kind={listing.kind} />
+        <span className="font-mono text-xs text-slate-500">{listing.slotId !== null ? `slot #${listing.slotId}` : ""}</span>
       </div>
-      <h2 className="mt-3 text-base font-semibold text-ink">{listing.name}</h2>
+      <h2 className="mt-3 text-base font-semibold text-ink">
+        <Link href={`/listings/${listing.id}`} className="after:absolute after:inset-0 focus:outline-none">
+          {listing.name}
+        </Link>
+      </h2>
       <p className="mt-1 line-clamp-3 flex-1 text-sm leading-6 text-muted">{listing.description}</p>
-      <dl className="mt-4 grid grid-cols-2 gap-2 border-t border-line pt-3 text-xs">
+      {listing.tags?.length ? (
+        <ul className="mt-3 flex flex-wrap gap-1" aria-label="Tags">
+          {listing.tags.slice(0, 4).map((tag) => (
+            <li key={tag} className="rounded-full bg-slate-100 px-2 py-0.5 text-xs text-slate-700">
+              {tag}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <dl className="mt-4 grid grid-cols-3 gap-2 border-t border-line pt-3 text-xs">
         <div>
-          <dt className="text-slate-500">Price per query</dt>
+          <dt className="text-slate-500">Per query</dt>
           <dd className="mt-0.5 font-medium text-ink">{formatPrice(listing.pricePerQuery, token)}</dd>
+        </div>
+        <div>
+          <dt className="text-slate-500">Queries</dt>
+          <dd className="mt-0.5 font-medium tabular-nums text-ink">{listing.queries === null || listing.queries === undefined ? "—" : listing.queries.toLocaleString("en")}</dd>
         </div>
         <div className="min-w-0">
           <dt className="text-slate-500">Creator</dt>
-          <dd className="mt-0.5 truncate font-mono text-ink" title={listing.creator}>
-            {listing.creator}
+          <dd className="relative z-10 mt-0.5 truncate font-mono text-ink" title={listing.creator}>
+            <Link href={`/creators/${listing.creator}`} className="hover:text-brand-700">
+              {listing.creator.slice(0, 6)}…{listing.creator.slice(-4)}
+            </Link>
           </dd>
         </div>
       </dl>

@@ -9,14 +9,17 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
     return Response.json({ error: { code: "bad_request", message: "malformed listing id" } }, { status: 400 });
   }
   const listing = await getDb().listing.findUnique({ where: { id }, select: { metadataJson: true, contentHash: true, status: true } });
-  if (!listing || !listing.metadataJson) {
+  // Drafts are their creator's business: metadata is public once a listing transaction exists.
+  if (!listing || !listing.metadataJson || (listing.status !== "listed" && listing.status !== "pending")) {
     return Response.json({ error: { code: "not_found", message: "no such listing" } }, { status: 404 });
   }
   return new Response(listing.metadataJson, {
     headers: {
       "content-type": "application/json; charset=utf-8",
       "x-content-hash": listing.contentHash,
-      "cache-control": "public, max-age=300",
+      // Edits change the document (and the on-chain hash): caches revalidate, keyed by the content hash.
+      "cache-control": "public, max-age=0, must-revalidate",
+      etag: `"${listing.contentHash}"`,
     },
   });
 }

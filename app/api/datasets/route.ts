@@ -1,0 +1,47 @@
+// POST /api/datasets (multipart/form-data: name, description, tags, license, price, files[]): check and
+// extract every file (all or nothing), store them encrypted, create the dataset's draft listing, and
+// start indexing in the background. Answers 201 with the draft and the transaction to send.
+import { AppError } from "@/lib/errors";
+import { callerOf, handle, json } from "@/lib/http/route";
+import { ownerListing } from "@/lib/listings/catalog";
+import { createDatasetDraft } from "@/lib/listings/service";
+import { DATASET_LIMITS, formatBytes } from "@/lib/rag/limits";
+import { datasetFormSchema } from "./schema";
+
+// Room for the multipart framing and the text fields around the files.
+const MAX_BODY_BYTES = DATASET_LIMITS.maxTotalBytes + 256 * 1024;
+
+export async function POST(request: Request) {
+  return handle(async () => {
+    const { address } = await callerOf(request);
+    const type = request.headers.get("content-type") ?? "";
+    if (!type.toLowerCase().startsWith("multipart/form-data")) {
+      throw new AppError("unsupported_media_type", "Send the dataset as multipart/form-data with one or more `files`.");
+    }
+    const length = Number(request.headers.get("content-length") ?? "0");
+    if (length > MAX_BODY_BYTES) {
+      throw new AppError("payload_too_large", `The upload is ${formatBytes(length)}; all files together may be at most ${formatBytes(DATASET_LIMITS.maxTotalBytes)}.`);
+    }
+    let form: FormData;
+    try {
+      form = await request.formData();
+    } catch {
+      throw new AppError("bad_request", "The upload could not be read as multipart/form-data.");
+    }
+    const fields = datasetFormSchema.parse({
+      name: form.get("name") ?? undefined,
+      description: form.get("description") ?? undefined,
+      tags: form.get("tags") ?? undefined,
+      license: form.get("license") ?? undefined,
+      price: form.get("price") ?? undefined,
+    });
+    const files = await Promise.all(
+      form
+        .getAll("files")
+        .filter((value): value is File => typeof value !== "string")
+        .map(async (file) => ({ filename: file.name, content: new Uint8Array(await file.arrayBuffer()) })),
+    );
+    const listing = await createDatasetDraft(address, fields, files);
+    return json(await ownerListing(listing.id, address), 201);
+  });
+}

@@ -1,0 +1,370 @@
+import "server-only";
+// Creating, listing, editing and discarding listings. A listing starts as a draft in the database (never
+// shown in the marketplace); the creator's wallet sends KipAssets.list(kind, price, uri, contentHash);
+// the row becomes "listed" only after the server has read the mined receipt and found an AssetListed
+// event from this contract whose creator, kind, price, URI and content hash are the draft's. A reverted
+// transaction marks the draft "failed" (retry or discard); nothing is ever listed from a client's say-so.
+import { decodeFunctionData, getAddress, isHash, parseEventLogs, parseUnits, type Address, type Hex } from "viem";
+import { kipAssetsAbi } from "@/lib/chain/generated";
+import { readDeployment, type Deployment } from "@/lib/chain/deployment";
+import { serverPublicClient } from "@/lib/chain/server-client";
+import { readTokenInfo } from "@/lib/chain/token";
+import { encryptString } from "@/lib/crypto";
+import { getDb } from "@/lib/db";
+import { serverEnv } from "@/lib/env";
+import { AppError } from "@/lib/errors";
+import { OFFLINE_MODEL_NAME } from "@/lib/ai/offline";
+import { startIndexing } from "@/lib/datasets/indexer";
+import { BM25_RETRIEVER } from "@/lib/rag/bm25";
+import { prepareDocuments, storeDocuments, type UploadedFile } from "@/lib/rag/ingest";
+import { KIND_TO_CHAIN, buildSlotMetadata, listingMetadataUri, type ListingKind } from "@/lib/listings/metadata";
+import { MAX_PRICE_TOKENS, type AppFields, type ListingFields, type ModelFields } from "@/lib/listings/schemas";
+import type { Prisma } from "@/lib/generated/prisma/client";
+
+export function currentDeployment(): Deployment {
+  const env = serverEnv();
+  try {
+    return readDeployment(env.CHAIN_ID, env.DEPLOYMENTS_FILE);
+  } catch (error) {
+    throw new AppError("upstream_unavailable", `The contracts are not deployed on chain ${env.CHAIN_ID}.`, { cause: error });
+  }
+}
+
+export async function paymentToken() {
+  const deployment = currentDeployment();
+  const token = await readTokenInfo(deployment.paymentToken as Address);
+  if (!token) throw new AppError("upstream_unavailable", `The chain (${serverEnv().CHAIN_ID}) cannot be reached right now.`);
+  return token;
+}
+
+/** A price in whole tokens ("0.002") as base units, checked against the token's decimals and the range. */
+export async function priceToBaseUnits(price: string): Promise<bigint> {
+  const { decimals, symbol } = await paymentToken();
+  const fraction = price.split(".")[1] ?? "";
+  if (fraction.length > decimals) {
+    throw new AppError("bad_request", `Invalid request: price: ${symbol} has ${decimals} decimals; ${price} has ${fraction.length}.`);
+  }
+  const units = parseUnits(price, decimals);
+  if (units > parseUnits(String(MAX_PRICE_TOKENS), decimals)) {
+    throw new AppError("bad_request", `Invalid request: price: must be at most ${MAX_PRICE_TOKENS} ${symbol} per query.`);
+  }
+  return units;
+}
+
+/** What the creator's wallet must send for a draft: KipAssets.list(kind, price, uri, contentHash). */
+export function listTransaction(listing: { id: string; kind: string; pricePerQuery: string; contentHash: string }) {
+  return {
+    kind: KIND_TO_CHAIN[listing.kind as ListingKind],
+    price: listing.pricePerQuery,
+    uri: listingMetadataUri(serverEnv().APP_URL, listing.id),
+    contentHash: listing.contentHash as Hex,
+  };
+}
+
+type Tx = Prisma.TransactionClient;
+
+async function createListingRow(tx: Tx, creator: Address, kind: ListingKind, fields: ListingFields, price: bigint) {
+  const deployment = currentDeployment();
+  return tx.listing.create({
+    data: {
+      chainId: deployment.chainId,
+      assets: deployment.assets,
+      kind,
+      creator: getAddress(creator),
+      name: fields.name,
+      description: fields.description,
+      tags: JSON.stringify(fields.tags),
+      pricePerQuery: price.toString(),
+      metadataJson: "",
+      contentHash: "",
+      status: "draft",
+    },
+  });
+}
+
+async function writeMetadata(
+  tx: Tx,
+  listing: { id: string; kind: string; creator: string; name: string; description: string; tags: string },
+  properties: Record<string, string | number | boolean | string[]>,
+) {
+  const { json, contentHash } = buildSlotMetadata({
+    listingId: listing.id,
+    kind: listing.kind as ListingKind,
+    name: listing.name,
+    description: listing.description,
+    creator: listing.creator as Hex,
+    externalUrl: `${serverEnv().APP_URL.replace(/\/$/, "")}/listings/${listing.id}`,
+    properties: { ...properties, tags: JSON.parse(listing.tags) as string[] },
+  });
+  return tx.listing.update({ where: { id: listing.id }, data: { metadataJson: json, contentHash } });
+}
+
+/** The kind-specific facts a listing's metadata commits to (rebuilt on edits). */
+async function metadataProperties(tx: Tx, listingId: string): Promise<Record<string, string | number | boolean | string[]>> {
+  const listing = await tx.listing.findUniqueOrThrow({
+    where: { id: listingId },
+    include: {
+      dataset: { include: { documents: { select: { sha256: true }, orderBy: { position: "asc" } } } },
+      model: true,
+      app: { include: { datasets: { include: { dataset: { include: { listing: true } } } }, model: { include: { listing: true } } } },
+    },
+  });
+  if (listing.dataset) {
+    return {
+      license: listing.dataset.license,
+      embedder: listing.dataset.embedder,
+      content_hash: listing.dataset.contentHash,
+      documents: listing.dataset.documents.map((doc) => `sha256:${doc.sha256}`),
+    };
+  }
+  if (listing.model) {
+    return { provider: listing.model.provider, model: listing.model.modelName };
+  }
+  if (listing.app) {
+    return {
+      model: listing.app.modelId,
+      model_slot: String(listing.app.model.listing.slotId),
+      datasets: listing.app.datasets.map((d) => d.datasetId),
+      dataset_slots: listing.app.datasets.map((d) => String(d.dataset.listing.slotId)),
+      top_k: listing.app.topK,
+    };
+  }
+  return {};
+}
+
+export async function createDatasetDraft(creator: Address, fields: ListingFields & { license: string }, files: UploadedFile[]) {
+  const price = await priceToBaseUnits(fields.price);
+  const documents = await prepareDocuments(files);
+  const key = serverEnv().ENCRYPTION_KEY;
+  const db = getDb();
+  const row = await db.$transaction(async (tx) => {
+    const created = await createListingRow(tx, creator, "dataset", fields, price);
+    await tx.dataset.create({ data: { listingId: created.id, license: fields.license, embedder: BM25_RETRIEVER, status: "indexing" } });
+    return created;
+  });
+  let listing;
+  try {
+    // The files go in through the bulk writer (outside a Prisma transaction, which would hold the lock).
+    await storeDocuments(db, row.id, documents, key);
+    listing = await db.$transaction(async (tx) => writeMetadata(tx, row, await metadataProperties(tx, row.id)));
+  } catch (error) {
+    // Nothing half-made: the draft and everything under it go.
+    await db.listing.delete({ where: { id: row.id } }).catch(() => undefined);
+    throw error;
+  }
+  void startIndexing(listing.id, new Map(documents.map((doc) => [doc.sha256, doc.text])));
+  return listing;
+}
+
+export async function createModelDraft(creator: Address, fields: ModelFields) {
+  const price = await priceToBaseUnits(fields.price);
+  const key = serverEnv().ENCRYPTION_KEY;
+  return getDb().$transaction(async (tx) => {
+    const row = await createListingRow(tx, creator, "model", fields, price);
+    const offline = fields.provider === "offline";
+    await tx.modelEndpoint.create({
+      data: {
+        listingId: row.id,
+        provider: fields.provider,
+        baseUrl: offline ? null : fields.baseUrl,
+        modelName: offline ? OFFLINE_MODEL_NAME : fields.modelName!,
+        apiKeyEncrypted: !offline && fields.apiKey ? encryptString(fields.apiKey, key, modelKeyAad(row.id)) : null,
+        embeddingsModel: offline ? null : (fields.embeddingsModel ?? null),
+      },
+    });
+    return writeMetadata(tx, row, await metadataProperties(tx, row.id));
+  });
+}
+
+/** Associated data binding an encrypted API key to its model listing. */
+export function modelKeyAad(listingId: string): string {
+  return `kip-model-key:${listingId}`;
+}
+
+export async function createAppDraft(creator: Address, fields: AppFields) {
+  const price = await priceToBaseUnits(fields.price);
+  const deployment = currentDeployment();
+  const db = getDb();
+  const onChain = { chainId: deployment.chainId, assets: deployment.assets, status: "listed" };
+  const model = await db.listing.findFirst({ where: { id: fields.modelId, kind: "model", ...onChain } });
+  if (!model) throw new AppError("bad_request", "Invalid request: modelId: pick a model that is listed in the marketplace.");
+  const datasets = await db.listing.findMany({
+    where: { id: { in: fields.datasetIds }, kind: "dataset", ...onChain },
+    include: { dataset: { select: { status: true } } },
+  });
+  const missing = fields.datasetIds.filter((id) => !datasets.some((d) => d.id === id));
+  if (missing.length) throw new AppError("bad_request", `Invalid request: datasetIds: ${missing.join(", ")} is not a listed dataset.`);
+  const notReady = datasets.filter((d) => d.dataset?.status !== "ready");
+  if (notReady.length) throw new AppError("conflict", `${notReady.map((d) => d.name).join(", ")} is not searchable yet.`);
+  return db.$transaction(async (tx) => {
+    const row = await createListingRow(tx, creator, "app", fields, price);
+    await tx.app.create({
+      data: {
+        listingId: row.id,
+        systemPrompt: fields.systemPrompt,
+        topK: fields.topK,
+        modelId: model.id,
+        datasets: { create: fields.datasetIds.map((datasetId) => ({ datasetId })) },
+      },
+    });
+    return writeMetadata(tx, row, await metadataProperties(tx, row.id));
+  });
+}
+
+/** The listing if `address` created it; 404 for others (a draft's existence is nobody else's business). */
+export async function ownedListing(id: string, address: Address) {
+  const listing = await getDb().listing.findUnique({ where: { id } });
+  if (!listing || listing.creator !== getAddress(address)) throw new AppError("not_found", "No such listing of yours.");
+  return listing;
+}
+
+export type ConfirmResult = { status: "draft" | "pending" | "listed" | "failed"; slotId: number | null; failure: string | null };
+
+/**
+ * Check a listing transaction. Not mined yet: the draft becomes "pending" with its hash (a reload can
+ * check again). Reverted: "failed". Mined: the AssetListed event must match the draft in every field.
+ */
+export async function confirmListing(id: string, address: Address, txHash: string): Promise<ConfirmResult> {
+  if (!isHash(txHash)) throw new AppError("bad_request", "Invalid request: txHash: must be a 0x-prefixed 32-byte hash.");
+  const db = getDb();
+  const listing = await ownedListing(id, address);
+  if (listing.status === "listed") {
+    if (listing.listTxHash?.toLowerCase() === txHash.toLowerCase()) return { status: "listed", slotId: listing.slotId, failure: null };
+    throw new AppError("conflict", "This listing is already on chain.");
+  }
+  const client = serverPublicClient();
+  const receipt = await client.getTransactionReceipt({ hash: txHash }).catch((error: unknown) => {
+    if (error instanceof Error && error.name === "TransactionReceiptNotFoundError") return null;
+    throw new AppError("upstream_unavailable", "The chain cannot be reached right now; try again.", { cause: error });
+  });
+  const expected = listTransaction(listing);
+  /** The transaction must be this creator's KipAssets.list call for this draft's URI. */
+  const checkCall = async () => {
+    const tx = await client.getTransaction({ hash: txHash }).catch(() => null);
+    if (!tx) throw new AppError("not_found", "The chain does not know this transaction.");
+    if (getAddress(tx.from) !== listing.creator) throw new AppError("forbidden", "This transaction was not sent by the listing's creator.");
+    let call: ReturnType<typeof decodeFunctionData<typeof kipAssetsAbi>> | null = null;
+    try {
+      call = tx.to && getAddress(tx.to) === getAddress(listing.assets) ? decodeFunctionData({ abi: kipAssetsAbi, data: tx.input }) : null;
+    } catch {
+      call = null;
+    }
+    if (!call || call.functionName !== "list" || call.args[2] !== expected.uri) {
+      throw new AppError("bad_request", "This transaction is not a KipAssets.list call for this draft.");
+    }
+  };
+  if (!receipt) {
+    await checkCall();
+    await db.listing.update({ where: { id }, data: { status: "pending", listTxHash: txHash, failure: null } });
+    return { status: "pending", slotId: null, failure: null };
+  }
+  if (getAddress(receipt.from) !== listing.creator) throw new AppError("forbidden", "This transaction was not sent by the listing's creator.");
+  if (receipt.status !== "success") {
+    await checkCall();
+    const failure = "The listing transaction reverted on chain; nothing was listed. Try again.";
+    await db.listing.update({ where: { id }, data: { status: "failed", listTxHash: txHash, failure } });
+    return { status: "failed", slotId: null, failure };
+  }
+  const event = parseEventLogs({ abi: kipAssetsAbi, eventName: "AssetListed", logs: receipt.logs }).find(
+    (log) => getAddress(log.address) === getAddress(listing.assets) && log.args.uri === expected.uri,
+  );
+  if (!event) throw new AppError("bad_request", "This transaction did not list this draft on the asset contract.");
+  const { args } = event;
+  const mismatches = [
+    getAddress(args.creator) !== listing.creator && "creator",
+    Number(args.kind) !== expected.kind && "kind",
+    args.pricePerQuery.toString() !== listing.pricePerQuery && "price",
+    args.contentHash.toLowerCase() !== listing.contentHash.toLowerCase() && "content hash",
+  ].filter(Boolean);
+  if (mismatches.length) {
+    throw new AppError("bad_request", `The listed slot does not match this draft (${mismatches.join(", ")} differ). Discard the draft and list again.`);
+  }
+  const slotId = Number(args.slot);
+  await db.listing.update({ where: { id }, data: { status: "listed", slotId, listTxHash: txHash, failure: null } });
+  return { status: "listed", slotId, failure: null };
+}
+
+/** Drafts and failed listings can be discarded; what is on chain (or may still land there) cannot. */
+export async function discardListing(id: string, address: Address): Promise<void> {
+  const listing = await ownedListing(id, address);
+  if (listing.status === "listed") throw new AppError("conflict", "A listed asset cannot be discarded; deactivate it on chain instead.");
+  if (listing.status === "pending") throw new AppError("conflict", "Its listing transaction is still pending; wait until it is mined or fails.");
+  if (listing.kind === "model" || listing.kind === "dataset") {
+    const used = await getDb().app.count({
+      where: listing.kind === "model" ? { modelId: id } : { datasets: { some: { datasetId: id } } },
+    });
+    if (used) throw new AppError("conflict", "An app uses it.");
+  }
+  await getDb().listing.delete({ where: { id } });
+}
+
+/**
+ * Edit a listing. A draft changes at once. A listed asset's description lives in its metadata, whose hash
+ * is on chain: the new JSON is kept as a pending edit, the wallet sends setMetadata(slot, uri, newHash),
+ * and syncListing applies it once the chain holds that hash. The price is read back from the chain the
+ * same way after setPrice.
+ */
+export async function editListing(id: string, address: Address, edit: { description?: string; price?: string }) {
+  const listing = await ownedListing(id, address);
+  const db = getDb();
+  if (listing.status === "pending") throw new AppError("conflict", "Its listing transaction is still pending.");
+  const price = edit.price === undefined ? undefined : (await priceToBaseUnits(edit.price)).toString();
+  if (listing.status === "draft" || listing.status === "failed") {
+    return db.$transaction(async (tx) => {
+      const updated = await tx.listing.update({
+        where: { id },
+        data: { description: edit.description ?? listing.description, pricePerQuery: price ?? listing.pricePerQuery },
+      });
+      return { listing: await writeMetadata(tx, updated, await metadataProperties(tx, id)), onChain: null };
+    });
+  }
+  let metadata: { description: string; metadataJson: string; contentHash: string } | null = null;
+  if (edit.description !== undefined && edit.description !== listing.description) {
+    const properties = await metadataProperties(db, id);
+    const { json, contentHash } = buildSlotMetadata({
+      listingId: id,
+      kind: listing.kind as ListingKind,
+      name: listing.name,
+      description: edit.description,
+      creator: listing.creator as Hex,
+      externalUrl: `${serverEnv().APP_URL.replace(/\/$/, "")}/listings/${id}`,
+      properties: { ...properties, tags: JSON.parse(listing.tags) as string[] },
+    });
+    metadata = { description: edit.description, metadataJson: json, contentHash };
+    await db.listing.update({ where: { id }, data: { pendingEdit: JSON.stringify(metadata) } });
+  }
+  return {
+    listing,
+    onChain: {
+      slot: listing.slotId,
+      setPrice: price !== undefined && price !== listing.pricePerQuery ? { price } : null,
+      setMetadata: metadata ? { uri: listingMetadataUri(serverEnv().APP_URL, id), contentHash: metadata.contentHash } : null,
+    },
+  };
+}
+
+/** After setPrice / setMetadata: read the slot from the chain and bring the database in line with it. */
+export async function syncListing(id: string, address: Address, txHash?: string) {
+  const listing = await ownedListing(id, address);
+  if (listing.status !== "listed" || listing.slotId === null) throw new AppError("conflict", "Only a listed asset can be synced.");
+  const client = serverPublicClient();
+  if (txHash) {
+    if (!isHash(txHash)) throw new AppError("bad_request", "Invalid request: txHash: must be a 0x-prefixed 32-byte hash.");
+    const receipt = await client.waitForTransactionReceipt({ hash: txHash, timeout: 30_000 }).catch((error: unknown) => {
+      throw new AppError("upstream_unavailable", "The transaction is not mined yet; try again.", { cause: error });
+    });
+    if (receipt.status !== "success") throw new AppError("bad_request", "The transaction reverted; nothing changed on chain.");
+  }
+  const info = await client.readContract({
+    address: listing.assets as Address,
+    abi: kipAssetsAbi,
+    functionName: "slotInfo",
+    args: [BigInt(listing.slotId)],
+  });
+  const pending = listing.pendingEdit ? (JSON.parse(listing.pendingEdit) as { description: string; metadataJson: string; contentHash: string }) : null;
+  const data: Prisma.ListingUpdateInput = { pricePerQuery: info.pricePerQuery.toString() };
+  if (pending && pending.contentHash.toLowerCase() === info.contentHash.toLowerCase()) {
+    Object.assign(data, { description: pending.description, metadataJson: pending.metadataJson, contentHash: pending.contentHash, pendingEdit: null });
+  }
+  return getDb().listing.update({ where: { id }, data });
+}

@@ -311,8 +311,13 @@ export class SettlementWorker {
         await this.reconcile().catch(() => undefined);
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, intervalMs);
-        signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+        const wake = () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, intervalMs);
+        signal.addEventListener("abort", wake, { once: true });
       });
     }
   }

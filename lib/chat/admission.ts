@@ -72,26 +72,31 @@ function sameCharges(chargeSet: ChargeSet, receipt: PaymentInput["receipt"]): bo
 
 /** Ensures the conversation exists and belongs to `owner` for this app; creates it on first use. */
 async function ensureConversation(tx: Db, question: QuestionInput) {
-  const existing = await tx.conversation.findUnique({ where: { id: question.conversationId } });
-  if (existing) {
-    if (existing.owner !== question.owner || existing.appId !== question.appId) {
-      throw new ChatError("forbidden", "sign_in", "This conversation belongs to another wallet or app.");
-    }
-    await tx.conversation.update({ where: { id: existing.id }, data: { updatedAt: new Date() } });
-    return;
-  }
-  await tx.conversation.create({
-    data: { id: question.conversationId, owner: question.owner, appId: question.appId, title: question.title },
+  const conversation = await tx.conversation.upsert({
+    where: { id: question.conversationId },
+    update: { updatedAt: new Date() },
+    create: { id: question.conversationId, owner: question.owner, appId: question.appId, title: question.title },
+    select: { owner: true, appId: true },
   });
+  if (conversation.owner !== question.owner || conversation.appId !== question.appId) {
+    throw new ChatError("forbidden", "sign_in", "This conversation belongs to another wallet or app.");
+  }
 }
 
 async function storeUserMessage(tx: Db, question: QuestionInput) {
   if (!question.userMessage) return;
-  const clash = await tx.chatMessage.findUnique({ where: { id: question.userMessage.id }, select: { id: true } });
-  if (clash) throw new ChatError("conflict", "app_unavailable", "This message was already sent.");
-  await tx.chatMessage.create({
-    data: { id: question.userMessage.id, conversationId: question.conversationId, role: "user", text: question.userMessage.text },
-  });
+  try {
+    await tx.chatMessage.create({
+      data: { id: question.userMessage.id, conversationId: question.conversationId, role: "user", text: question.userMessage.text },
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new ChatError("conflict", "app_unavailable", "This message was already sent.");
+    throw error;
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return String((error as { code?: string }).code) === "P2002" || /Unique constraint/i.test(String(error));
 }
 
 /** A free app's question: only the conversation and the user's message are stored. */
@@ -200,7 +205,7 @@ export async function admitPaidQuestion(
       return { receiptId: stored.id, maxTotal };
     } catch (error) {
       if (error instanceof ChatError) throw error;
-      if (String((error as { code?: string }).code) === "P2002" || /Unique constraint/i.test(String(error))) {
+      if (isUniqueViolation(error)) {
         throw new ChatError("conflict", "nonce_used", "This receipt number was already used. Send again.");
       }
       throw error;

@@ -75,8 +75,7 @@ async function completeAnswer(input: AnswerInput, answerId: string, text: string
         data: { status: "pending", amountsJson: JSON.stringify(amounts.map(String)), total: total.toString() },
       });
       if (count === 0) throw new Error("the receipt was voided while the answer was written");
-      const row = await tx.receipt.findUniqueOrThrow({ where: { id: receipt.id } });
-      charge = chargeOf(row);
+      charge = chargeOf({ id: receipt.id, status: "pending", maxTotal: receipt.maxTotal.toString(), total: total.toString(), txHash: null, failureReason: null });
     }
     await tx.chatMessage.create({
       data: {

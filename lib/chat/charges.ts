@@ -43,13 +43,17 @@ async function slotState(chain: ChainContext, slot: number): Promise<{ active: b
 /** Forget cached prices (after a price change, in tests). */
 export function clearSlotCache(): void {
   slotCache.clear();
+  appCache.clear();
 }
 
 const listingSelect = { id: true, name: true, slotId: true, status: true, chainId: true, assets: true } as const;
 
-/** The app with its model, datasets and current charge set; a ChatError when it cannot be used. */
-export async function loadChatApp(db: Db, chain: ChainContext, appId: string): Promise<ChatApp> {
-  const app = await db.app.findUnique({
+/** App rows change rarely (listing edits); they are re-read at most this often. */
+export const APP_CACHE_MS = 5_000;
+const appCache = new Map<string, { at: number; row: ReturnType<typeof readApp> }>();
+
+function readApp(db: Db, appId: string) {
+  return db.app.findUnique({
     where: { listingId: appId },
     include: {
       listing: { select: { ...listingSelect, description: true } },
@@ -57,6 +61,17 @@ export async function loadChatApp(db: Db, chain: ChainContext, appId: string): P
       datasets: { include: { dataset: { include: { listing: { select: listingSelect } } } } },
     },
   });
+}
+
+/** The app with its model, datasets and current charge set; a ChatError when it cannot be used. */
+export async function loadChatApp(db: Db, chain: ChainContext, appId: string): Promise<ChatApp> {
+  let cached = appCache.get(appId);
+  if (!cached || Date.now() - cached.at >= APP_CACHE_MS) {
+    cached = { at: Date.now(), row: readApp(db, appId) };
+    appCache.set(appId, cached);
+    cached.row.catch(() => appCache.delete(appId));
+  }
+  const app = await cached.row;
   const sameDeployment = (l: { chainId: number; assets: string }) =>
     l.chainId === chain.chainId && l.assets.toLowerCase() === chain.assets.toLowerCase();
   if (!app || !sameDeployment(app.listing)) throw new ChatError("not_found", "app_unavailable", "There is no such app on this marketplace.");

@@ -15,6 +15,8 @@ export interface StandInRequest {
   };
   /** True when the caller closed the connection before the reply was complete. */
   closedEarly: boolean;
+  /** Milliseconds from the request's arrival to its first streamed token (the model's own latency). */
+  firstTokenMs?: number;
 }
 
 export interface StandInOptions {
@@ -52,6 +54,7 @@ function embedding(text: string): number[] {
 export async function startStandIn(options: StandInOptions = {}, port = 0): Promise<StandIn> {
   const requests: StandInRequest[] = [];
   const server = http.createServer((req, res) => {
+    const arrived = performance.now();
     let raw = "";
     req.on("data", (c: Buffer) => (raw += c.toString()));
     req.on("end", () => {
@@ -105,6 +108,7 @@ export async function startStandIn(options: StandInOptions = {}, port = 0): Prom
       const next = () => {
         if (res.destroyed) return;
         if (i < tokens.length) {
+          if (i === 0) record.firstTokenMs = performance.now() - arrived;
           send({ ...base, choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: tokens[i] } : { content: tokens[i] }, finish_reason: null }] });
           i++;
           if (options.tokenDelayMs) setTimeout(next, options.tokenDelayMs);
@@ -119,7 +123,8 @@ export async function startStandIn(options: StandInOptions = {}, port = 0): Prom
       next();
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Longer than any client keeps an idle connection, so a reused socket is never closed under it.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const { port: bound } = server.address() as AddressInfo;
   return {

@@ -40,3 +40,8 @@ export function decryptString(sealed: string, hexKey: string, associatedData?: s
   if (!sealed.startsWith("v1:")) throw new Error("unknown encrypted-string format");
   return decryptBytes(Buffer.from(sealed.slice(3), "base64"), hexKey, associatedData).toString("utf8");
 }
+
+/** Associated data that binds a model listing's sealed API key to that listing (a key copied to another row fails). */
+export function modelApiKeyAad(listingId: string): string {
+  return `kip-model-key:${listingId}`;
+}

@@ -42,6 +42,14 @@ const serverSchema = z
     EXPLORER_URL: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
     /** Path of deployments/<chainId>.json (defaults to deployments/<CHAIN_ID>.json). */
     DEPLOYMENTS_FILE: z.string().optional(),
+    /** Most receipts the settlement worker puts in one transaction. */
+    SETTLE_BATCH_SIZE: z.coerce.number().int().min(1).max(200).default(50),
+    /** Milliseconds between the settlement worker's rounds. */
+    SETTLE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
+    /** Chat messages one wallet may send per minute. */
+    CHAT_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(30),
+    /** Chat messages one IP address may send per minute. */
+    CHAT_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(120),
   })
   .superRefine((env, ctx) => {
     if (!LOCAL_CHAIN_IDS.has(env.CHAIN_ID) && env.DEV_WALLET === "on" && env.NODE_ENV === "production") {

@@ -9,7 +9,7 @@ import { kipAssetsAbi } from "@/lib/chain/generated";
 import { readDeployment, type Deployment } from "@/lib/chain/deployment";
 import { serverPublicClient } from "@/lib/chain/server-client";
 import { readTokenInfo } from "@/lib/chain/token";
-import { encryptString } from "@/lib/crypto";
+import { encryptString, modelApiKeyAad } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
 import { serverEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
@@ -168,17 +168,12 @@ export async function createModelDraft(creator: Address, fields: ModelFields) {
         provider: fields.provider,
         baseUrl: offline ? null : fields.baseUrl,
         modelName: offline ? OFFLINE_MODEL_NAME : fields.modelName!,
-        apiKeyEncrypted: !offline && fields.apiKey ? encryptString(fields.apiKey, key, modelKeyAad(row.id)) : null,
+        apiKeyEncrypted: !offline && fields.apiKey ? encryptString(fields.apiKey, key, modelApiKeyAad(row.id)) : null,
         embeddingsModel: offline ? null : (fields.embeddingsModel ?? null),
       },
     });
     return writeMetadata(tx, row, await metadataProperties(tx, row.id));
   });
-}
-
-/** Associated data binding an encrypted API key to its model listing. */
-export function modelKeyAad(listingId: string): string {
-  return `kip-model-key:${listingId}`;
 }
 
 export async function createAppDraft(creator: Address, fields: AppFields) {

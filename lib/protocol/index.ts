@@ -6,3 +6,5 @@ export { hashReceipt, receiptDigest, signReceipt, recoverReceiptSigner, verifyRe
 export type { Receipt } from "./receipt";
 export { encodeBatch, batchSize, decodeCharges, rejectReasonName, REJECT_REASONS, MAX_SLOTS_PER_BATCH } from "./batch";
 export type { BatchInput, BatchReceipt, BatchSession, Charge, RejectReason } from "./batch";
+export { permitTypes, permitDomain, splitPermitSignature } from "./permit";
+export type { PermitMessage } from "./permit";

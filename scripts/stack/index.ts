@@ -30,6 +30,8 @@ export interface StackOptions {
   build: boolean;
   /** Bind address for the app (default: all interfaces). */
   appHost?: string;
+  /** Run the settlement worker (scripts/settle.ts) beside the app (default: true). */
+  settle?: boolean;
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
 }
@@ -137,6 +139,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (options.appHost) args.push("-H", options.appHost);
     const app: Managed = startProcess("app", next, args, { cwd: ROOT, env: env as NodeJS.ProcessEnv, quiet: options.mode === "start" });
     stoppers.push(app.stop);
+
+    // 6. Settlement worker: submits the receipts of paid answers in batches (stopped with the rest).
+    if (options.settle !== false) {
+      const settler: Managed = startProcess("settle", path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "scripts", "settle.ts")], {
+        cwd: ROOT,
+        env: env as NodeJS.ProcessEnv,
+      });
+      stoppers.push(settler.stop);
+      log(`settlement worker: batches of up to ${env.SETTLE_BATCH_SIZE ?? 50} every ${env.SETTLE_INTERVAL_MS ?? 5000} ms`);
+    }
     await waitFor(
       `the app on ${appUrl}`,
       async () => {

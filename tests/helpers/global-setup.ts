@@ -31,6 +31,10 @@ export default async function setup(project: TestProject) {
       DATABASE_URL: undefined,
       CHAIN_ID: undefined,
       WITHDRAW_DELAY: "3600",
+      // Settle quickly so tests see receipts settle; many tests share one IP.
+      SETTLE_INTERVAL_MS: "1000",
+      SETTLE_BATCH_SIZE: "20",
+      CHAT_RATE_LIMIT_IP: "1000",
     },
     log: (line) => process.stdout.write(`[stack] ${line}\n`),
   });

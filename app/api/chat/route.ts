@@ -1,0 +1,94 @@
+// POST /api/chat: answer one question of a signed-in wallet in one of its conversations with an app,
+// streamed as AI SDK UI message chunks. Paid apps need a receipt signed by a registered session key;
+// it is checked and stored with the question before the model is called, and voided if the answer fails.
+import { createUIMessageStreamResponse } from "ai";
+import { getAddress } from "viem";
+import { requireSession } from "@/lib/auth/session";
+import { admitFreeQuestion, admitPaidQuestion, type PaymentInput } from "@/lib/chat/admission";
+import { answerStream } from "@/lib/chat/answer";
+import { loadChatApp } from "@/lib/chat/charges";
+import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
+import { clientIp } from "@/lib/chat/rate-limit";
+import { assertWithinLimit, chatChain, chatLimits } from "@/lib/chat/server";
+import { getDb } from "@/lib/db";
+import { AppError, assertSameOrigin, readJsonBody } from "@/lib/errors";
+import { serverEnv } from "@/lib/env";
+import { chatBodySchema, MAX_CHAT_BODY_BYTES } from "./schema";
+
+export const dynamic = "force-dynamic";
+export const maxDuration = 120;
+
+export async function POST(request: Request): Promise<Response> {
+  try {
+    const env = serverEnv();
+    assertSameOrigin(request, env.APP_URL);
+    const limits = chatLimits();
+    assertWithinLimit(limits.ip, clientIp(request), "network address");
+    let signedIn;
+    try {
+      signedIn = await requireSession();
+    } catch (error) {
+      if (error instanceof AppError) throw new ChatError("unauthorized", "sign_in", error.message);
+      throw error;
+    }
+    assertWithinLimit(limits.wallet, signedIn.address, "wallet");
+    const body = await readJsonBody(request, chatBodySchema, { maxBytes: MAX_CHAT_BODY_BYTES });
+    const owner = getAddress(signedIn.address);
+    const db = getDb();
+    const chain = chatChain();
+    const app = await loadChatApp(db, chain, body.appId);
+
+    // What is being answered: the new question, or (regenerate) the conversation's last question.
+    const earlier = await db.chatMessage.findMany({
+      where: { conversationId: body.conversationId, conversation: { owner, appId: app.id } },
+      orderBy: { createdAt: "asc" },
+      select: { id: true, role: true, text: true },
+    });
+    let question: string;
+    let history = earlier;
+    let replaced: string[] = [];
+    if (body.trigger === "submit-message") {
+      question = body.message!.text;
+    } else {
+      const lastUser = earlier.map((m) => m.role).lastIndexOf("user");
+      if (lastUser < 0) throw new ChatError("bad_request", "app_unavailable", "There is no question to answer again in this conversation.");
+      question = earlier[lastUser].text;
+      history = earlier.slice(0, lastUser);
+      replaced = earlier.slice(lastUser + 1).map((m) => m.id);
+    }
+    const questionInput = {
+      conversationId: body.conversationId,
+      appId: app.id,
+      owner,
+      userMessage: body.trigger === "submit-message" ? { id: body.message!.id, text: question } : undefined,
+      title: question.replace(/\s+/g, " ").slice(0, 80),
+    };
+
+    let receipt: { id: string; maxTotal: bigint } | null = null;
+    if (app.chargeSet.free) {
+      await admitFreeQuestion(db, questionInput);
+    } else {
+      if (!body.payment) {
+        throw new ChatError("payment_required", "session_required", "This app is paid per message: authorize a spending session first.");
+      }
+      const admitted = await admitPaidQuestion(db, chain, app.chargeSet, questionInput, body.payment as PaymentInput);
+      receipt = { id: admitted.receiptId, maxTotal: admitted.maxTotal };
+    }
+    // A regenerated answer replaces the previous one (its receipt stays a payment record).
+    if (replaced.length) await db.chatMessage.deleteMany({ where: { id: { in: replaced }, role: "assistant" } });
+
+    const stream = answerStream({
+      db,
+      app,
+      conversationId: body.conversationId,
+      question,
+      history: history.map((m) => ({ role: m.role === "assistant" ? "assistant" : "user", text: m.text })),
+      receipt,
+      encryptionKey: env.ENCRYPTION_KEY,
+      signal: request.signal,
+    });
+    return createUIMessageStreamResponse({ stream, headers: { "Cache-Control": "no-store" } });
+  } catch (error) {
+    return chatErrorResponse(error);
+  }
+}

@@ -1,0 +1,141 @@
+"use client";
+// One message: the text with clickable citation markers, the sources it was given, and what it cost.
+import { Fragment } from "react";
+import type { ChatUIMessage, MessageCharge, SourceRef } from "@/lib/chat/types";
+
+export interface TokenInfo {
+  symbol: string;
+  decimals: number;
+}
+
+export function formatAmount(value: string | bigint, token: TokenInfo): string {
+  const v = typeof value === "bigint" ? value : BigInt(value);
+  const base = 10n ** BigInt(token.decimals);
+  const whole = v / base;
+  const fraction = (v % base).toString().padStart(token.decimals, "0").replace(/0+$/, "");
+  return `${whole}${fraction ? `.${fraction}` : ""} ${token.symbol}`;
+}
+
+function textOf(message: ChatUIMessage): string {
+  return message.parts.map((p) => (p.type === "text" ? p.text : "")).join("");
+}
+
+export function sourcesOf(message: ChatUIMessage): SourceRef[] {
+  for (const part of message.parts) if (part.type === "data-sources") return part.data.sources;
+  return [];
+}
+
+/** Text with [n] markers turned into links to the numbered source below. */
+function CitedText({ text, messageId, sources }: { text: string; messageId: string; sources: SourceRef[] }) {
+  const known = new Set(sources.map((s) => s.n));
+  const pieces = text.split(/(\[\d+(?:\s*,\s*\d+)*\])/g);
+  return (
+    <p className="whitespace-pre-wrap leading-7">
+      {pieces.map((piece, i) => {
+        const match = /^\[(\d+(?:\s*,\s*\d+)*)\]$/.exec(piece);
+        if (!match) return <Fragment key={i}>{piece}</Fragment>;
+        return (
+          <Fragment key={i}>
+            {match[1].split(",").map((raw) => {
+              const n = Number(raw.trim());
+              return known.has(n) ? (
+                <a
+                  key={n}
+                  href={`#src-${messageId}-${n}`}
+                  className="mx-0.5 inline-flex size-5 items-center justify-center rounded bg-brand-100 align-super text-[10px] font-semibold text-brand-800 no-underline hover:bg-brand-200"
+                  aria-label={`Source ${n}`}
+                  data-testid="citation"
+                >
+                  {n}
+                </a>
+              ) : (
+                <Fragment key={n}>[{n}]</Fragment>
+              );
+            })}
+          </Fragment>
+        );
+      })}
+    </p>
+  );
+}
+
+const STATUS_TEXT: Record<MessageCharge["status"], string> = {
+  free: "Free",
+  answering: "Answering…",
+  pending: "Pending settlement",
+  sending: "Settling…",
+  settled: "Settled",
+  failed: "Settlement failed",
+  void: "Not charged",
+};
+
+export function ChargeLine({ charge, token, explorer }: { charge: MessageCharge; token: TokenInfo; explorer?: (hash: string) => string | null }) {
+  if (charge.status === "free") return <span className="text-xs text-muted">Free</span>;
+  const amount = charge.status === "void" ? "0" : (charge.total ?? charge.maxTotal);
+  const tone =
+    charge.status === "settled" ? "bg-emerald-50 text-emerald-800 border-emerald-200" : charge.status === "failed" ? "bg-red-50 text-red-800 border-red-200" : charge.status === "void" ? "bg-slate-50 text-slate-700 border-slate-200" : "bg-amber-50 text-amber-900 border-amber-200";
+  const link = charge.txHash ? explorer?.(charge.txHash) : null;
+  return (
+    <span className="inline-flex flex-wrap items-center gap-2 text-xs" data-testid="message-charge" data-status={charge.status}>
+      <span className="tabular-nums text-muted">{charge.status === "answering" ? `up to ${formatAmount(charge.maxTotal, token)}` : formatAmount(amount, token)}</span>
+      <span className={`rounded-full border px-2 py-0.5 font-medium ${tone}`}>{STATUS_TEXT[charge.status]}</span>
+      {charge.txHash ? (
+        link ? (
+          <a href={link} className="font-mono text-muted underline" target="_blank" rel="noreferrer" title={charge.txHash}>
+            {charge.txHash.slice(0, 10)}…
+          </a>
+        ) : (
+          <span className="font-mono text-muted" title={charge.txHash} data-testid="settlement-tx">
+            tx {charge.txHash.slice(0, 10)}…
+          </span>
+        )
+      ) : null}
+      {charge.failureReason && charge.status === "failed" ? <span className="text-red-700">{charge.failureReason}</span> : null}
+    </span>
+  );
+}
+
+export function MessageView({ message, token, charge, streaming }: { message: ChatUIMessage; token: TokenInfo; charge?: MessageCharge; streaming?: boolean }) {
+  const text = textOf(message);
+  if (message.role === "user") {
+    return (
+      <div className="flex justify-end">
+        <div className="max-w-[85%] rounded-2xl rounded-br-sm bg-brand-700 px-4 py-2.5 text-white" data-testid="user-message">
+          <p className="whitespace-pre-wrap">{text}</p>
+        </div>
+      </div>
+    );
+  }
+  const sources = sourcesOf(message);
+  const stopped = message.metadata?.answerStatus === "stopped";
+  return (
+    <article className="max-w-[95%] space-y-3" data-testid="assistant-message" aria-busy={streaming || undefined}>
+      <div className="rounded-2xl rounded-bl-sm border border-line bg-white px-4 py-3 shadow-sm">
+        {text ? <CitedText text={text} messageId={message.id} sources={sources} /> : <p className="text-sm text-muted">{sources.length ? "Writing…" : "Searching the app's datasets…"}</p>}
+        {streaming ? <span className="ml-1 inline-block h-4 w-2 animate-pulse bg-brand-500 align-middle" aria-hidden /> : null}
+        {stopped ? <p className="mt-2 text-xs text-muted">Stopped before the end. You were not charged for this answer.</p> : null}
+      </div>
+      {sources.length ? (
+        <details className="group rounded-lg border border-line bg-white/60 px-3 py-2 text-sm" open>
+          <summary className="cursor-pointer text-xs font-semibold uppercase tracking-wide text-muted">Sources ({sources.length})</summary>
+          <ol className="mt-2 space-y-2" data-testid="sources">
+            {sources.map((s) => (
+              <li key={s.n} id={`src-${message.id}-${s.n}`} className="rounded-md border border-line bg-white p-2 target:ring-2 target:ring-brand-500">
+                <div className="flex flex-wrap items-baseline gap-x-2 text-xs">
+                  <span className="inline-flex size-5 items-center justify-center rounded bg-brand-100 font-semibold text-brand-800">{s.n}</span>
+                  <span className="font-medium text-ink">{s.datasetName}</span>
+                  <span className="text-muted">· {s.documentName}</span>
+                  <span className="ml-auto tabular-nums text-muted" title="retrieval score">
+                    score {s.score.toFixed(3)}
+                  </span>
+                </div>
+                <p className="mt-1 line-clamp-4 text-xs leading-5 text-slate-700">{s.snippet}</p>
+              </li>
+            ))}
+          </ol>
+        </details>
+      ) : null}
+      {charge ? <ChargeLine charge={charge} token={token} /> : null}
+    </article>
+  );
+}

@@ -1,0 +1,388 @@
+"use client";
+// Paying for chat: the wallet's payment-token balance, the prepaid balance in KipSettlement, charges not
+// settled yet, deposits with a permit (one signature, one transaction), withdrawals (request, then
+// withdraw after the delay), and the one-time spending-session authorization.
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { erc20Abi, formatUnits, parseUnits, type Address, type Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { usePublicClient, useReadContracts, useWalletClient } from "wagmi";
+import { kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
+import { permitDomain, permitTypes, sessionTypes, settlementDomain, splitPermitSignature } from "@/lib/protocol";
+import { forgetSession, saveSession, useStoredSession, type Scope } from "@/components/web3/session-key";
+
+export interface ChatAccount {
+  pending: string;
+  nextNonce: string;
+}
+
+export const chatAccountKey = (payer: Address) => ["chat", "account", payer] as const;
+
+export function useChatAccount(payer: Address | null) {
+  return useQuery({
+    queryKey: chatAccountKey(payer ?? "0x0"),
+    enabled: Boolean(payer),
+    queryFn: async (): Promise<ChatAccount> => {
+      const response = await fetch("/api/chat/account", { cache: "no-store" });
+      if (!response.ok) throw new Error(`Could not load your pending charges (${response.status}).`);
+      return (await response.json()) as ChatAccount;
+    },
+    refetchInterval: 5000,
+  });
+}
+
+type TxState = { phase: "idle" } | { phase: "signing"; what: string } | { phase: "pending"; what: string; hash: Hex } | { phase: "done"; what: string; hash?: Hex } | { phase: "failed"; what: string; error: string };
+
+function errorText(error: unknown): string {
+  const text = error instanceof Error ? ((error as { shortMessage?: string }).shortMessage ?? error.message) : String(error);
+  return text.split("\n")[0];
+}
+
+function TxStatus({ state }: { state: TxState }) {
+  if (state.phase === "idle") return null;
+  const styles = {
+    signing: "border-brand-200 bg-brand-50 text-brand-900",
+    pending: "border-brand-200 bg-brand-50 text-brand-900",
+    done: "border-emerald-200 bg-emerald-50 text-emerald-900",
+    failed: "border-red-200 bg-red-50 text-red-800",
+  }[state.phase];
+  return (
+    <div role={state.phase === "failed" ? "alert" : "status"} className={`mt-2 rounded-md border px-3 py-2 text-xs ${styles}`} data-testid="tx-status">
+      {state.phase === "signing" && <>Confirm “{state.what}” in your wallet…</>}
+      {state.phase === "pending" && (
+        <>
+          {state.what}: waiting for the transaction <span className="font-mono">{state.hash.slice(0, 10)}…</span>
+        </>
+      )}
+      {state.phase === "done" && (
+        <>
+          {state.what}: done{state.hash ? <> (<span className="font-mono">{state.hash.slice(0, 10)}…</span>)</> : null}
+        </>
+      )}
+      {state.phase === "failed" && (
+        <>
+          {state.what} failed: {state.error}
+        </>
+      )}
+    </div>
+  );
+}
+
+function Section({ id, title, children, highlight }: { id: string; title: string; children: ReactNode; highlight?: boolean }) {
+  return (
+    <section id={id} aria-labelledby={`${id}-title`} className={`rounded-lg border p-3 transition-colors ${highlight ? "border-amber-400 bg-amber-50" : "border-line bg-white"}`}>
+      <h3 id={`${id}-title`} className="text-xs font-semibold uppercase tracking-wide text-muted">
+        {title}
+      </h3>
+      <div className="mt-2 space-y-2">{children}</div>
+    </section>
+  );
+}
+
+const DAY = 24 * 60 * 60;
+
+export function PaymentPanel({
+  scope,
+  token,
+  messagePrice,
+  highlight,
+}: {
+  scope: Scope;
+  token: Address;
+  /** Most one message costs (base units). */
+  messagePrice: bigint;
+  highlight?: "deposit" | "session" | null;
+}) {
+  const queryClient = useQueryClient();
+  const publicClient = usePublicClient({ chainId: scope.chainId });
+  const { data: walletClient } = useWalletClient({ chainId: scope.chainId });
+  const stored = useStoredSession(scope);
+  const account = useChatAccount(scope.payer);
+  const reads = useReadContracts({
+    allowFailure: false,
+    contracts: [
+      { address: token, abi: erc20Abi, functionName: "balanceOf", args: [scope.payer], chainId: scope.chainId },
+      { address: token, abi: erc20Abi, functionName: "decimals", chainId: scope.chainId },
+      { address: token, abi: erc20Abi, functionName: "symbol", chainId: scope.chainId },
+      { address: scope.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [scope.payer], chainId: scope.chainId },
+      { address: scope.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [scope.payer], chainId: scope.chainId },
+    ],
+    query: { refetchInterval: 5000 },
+  });
+  const [depositAmount, setDepositAmount] = useState("10");
+  const [withdrawAmount, setWithdrawAmount] = useState("");
+  const [cap, setCap] = useState("5");
+  const [days, setDays] = useState("7");
+  const [tx, setTx] = useState<TxState>({ phase: "idle" });
+  // Seconds now, refreshed so "ready" and "expired" change without a reload.
+  const [now, setNow] = useState(() => Date.now() / 1000);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now() / 1000), 15_000);
+    return () => clearInterval(timer);
+  }, []);
+  const busy = tx.phase === "signing" || tx.phase === "pending";
+
+  if (reads.isPending) return <p className="text-sm text-muted">Reading your balances from the chain…</p>;
+  if (reads.isError) {
+    return (
+      <div role="alert" className="rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-800">
+        The chain cannot be reached, so balances are unknown: {errorText(reads.error)}
+        <button type="button" className="ml-2 underline" onClick={() => void reads.refetch()}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+  const [walletBalance, decimals, symbol, prepaid, withdrawal] = reads.data;
+  const pending = BigInt(account.data?.pending ?? "0");
+  const available = prepaid - withdrawal.amount - pending;
+  const fmt = (v: bigint) => `${formatUnits(v, decimals)} ${symbol}`;
+  const refresh = async () => {
+    await Promise.all([reads.refetch(), queryClient.invalidateQueries({ queryKey: chatAccountKey(scope.payer) })]);
+  };
+
+  async function send(what: string, write: () => Promise<Hex>) {
+    if (!publicClient) return;
+    try {
+      setTx({ phase: "signing", what });
+      const hash = await write();
+      setTx({ phase: "pending", what, hash });
+      const receipt = await publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") throw new Error("the transaction reverted");
+      setTx({ phase: "done", what, hash });
+      await refresh();
+    } catch (error) {
+      setTx({ phase: "failed", what, error: errorText(error) });
+    }
+  }
+
+  async function deposit(event: FormEvent) {
+    event.preventDefault();
+    if (!walletClient || !publicClient) return;
+    let amount: bigint;
+    try {
+      amount = parseUnits(depositAmount, decimals);
+    } catch {
+      setTx({ phase: "failed", what: "Deposit", error: "enter an amount such as 10 or 2.5" });
+      return;
+    }
+    if (amount <= 0n || amount > walletBalance) {
+      setTx({ phase: "failed", what: "Deposit", error: amount <= 0n ? "enter an amount above 0" : `your wallet holds ${fmt(walletBalance)}` });
+      return;
+    }
+    await send("Deposit", async () => {
+      const [domain, nonce] = await Promise.all([
+        publicClient.readContract({ address: token, abi: mockUsdAbi, functionName: "eip712Domain" }),
+        publicClient.readContract({ address: token, abi: mockUsdAbi, functionName: "nonces", args: [scope.payer] }),
+      ]);
+      const deadline = BigInt(Math.floor(Date.now() / 1000) + 30 * 60);
+      const signature = await walletClient.signTypedData({
+        account: scope.payer,
+        domain: permitDomain(domain),
+        types: permitTypes,
+        primaryType: "Permit",
+        message: { owner: scope.payer, spender: scope.settlement, value: amount, nonce, deadline },
+      });
+      const { v, r, s } = splitPermitSignature(signature);
+      return walletClient.writeContract({
+        account: scope.payer,
+        chain: walletClient.chain,
+        address: scope.settlement,
+        abi: kipSettlementAbi,
+        functionName: "depositWithPermit",
+        args: [amount, deadline, v, r, s],
+      });
+    });
+  }
+
+  async function requestWithdraw(event: FormEvent) {
+    event.preventDefault();
+    if (!walletClient) return;
+    let amount: bigint;
+    try {
+      amount = parseUnits(withdrawAmount || "0", decimals);
+    } catch {
+      amount = 0n;
+    }
+    if (amount <= 0n || amount > prepaid) {
+      setTx({ phase: "failed", what: "Withdrawal request", error: `enter an amount between 0 and ${fmt(prepaid)}` });
+      return;
+    }
+    await send("Withdrawal request", () =>
+      walletClient.writeContract({ account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "requestWithdraw", args: [amount] }),
+    );
+  }
+
+  async function authorize(event: FormEvent) {
+    event.preventDefault();
+    if (!walletClient) return;
+    let spendCap: bigint;
+    try {
+      spendCap = parseUnits(cap, decimals);
+    } catch {
+      spendCap = 0n;
+    }
+    const lifetime = Number(days);
+    if (spendCap <= 0n || !Number.isFinite(lifetime) || lifetime <= 0 || lifetime > 90) {
+      setTx({ phase: "failed", what: "Authorization", error: "choose a cap above 0 and 1 to 90 days" });
+      return;
+    }
+    try {
+      setTx({ phase: "signing", what: "Authorize spending" });
+      const privateKey = generatePrivateKey();
+      const key = privateKeyToAccount(privateKey).address;
+      const session = {
+        payer: scope.payer,
+        key,
+        spendCap,
+        expiry: BigInt(Math.floor(Date.now() / 1000) + Math.round(lifetime * DAY)),
+        nonce: BigInt(Date.now()),
+      };
+      const signature = await walletClient.signTypedData({
+        account: scope.payer,
+        domain: settlementDomain(scope.chainId, scope.settlement),
+        types: sessionTypes,
+        primaryType: "Session",
+        message: session,
+      });
+      const response = await fetch("/api/chat/sessions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...session, spendCap: session.spendCap.toString(), expiry: session.expiry.toString(), nonce: session.nonce.toString(), signature }),
+      });
+      const body = (await response.json()) as { hash?: Hex; error?: { message: string } };
+      if (!response.ok || !body.hash) throw new Error(body.error?.message ?? `the server answered ${response.status}`);
+      saveSession(scope, {
+        privateKey,
+        hash: body.hash,
+        session: { payer: scope.payer, key, spendCap: spendCap.toString(), expiry: session.expiry.toString(), nonce: session.nonce.toString() },
+      });
+      setTx({ phase: "done", what: "Authorize spending" });
+    } catch (error) {
+      setTx({ phase: "failed", what: "Authorization", error: errorText(error) });
+    }
+  }
+
+  const sessionActive = stored && Number(stored.session.expiry) > now;
+  const withdrawReady = withdrawal.amount > 0n && Number(withdrawal.readyAt) <= now;
+
+  return (
+    <div className="space-y-3" data-testid="payment-panel">
+      <Section id="balances" title="Balance">
+        <dl className="grid grid-cols-2 gap-x-3 gap-y-1 text-sm">
+          <dt className="text-muted">Prepaid</dt>
+          <dd className="text-right font-semibold tabular-nums" data-testid="prepaid-balance">
+            {fmt(prepaid)}
+          </dd>
+          <dt className="text-muted">Pending charges</dt>
+          <dd className="text-right tabular-nums" data-testid="pending-charges">
+            {fmt(pending)}
+          </dd>
+          <dt className="text-muted">Available</dt>
+          <dd className="text-right tabular-nums">{fmt(available > 0n ? available : 0n)}</dd>
+          <dt className="text-muted">In your wallet</dt>
+          <dd className="text-right tabular-nums" data-testid="wallet-token-balance">
+            {fmt(walletBalance)}
+          </dd>
+        </dl>
+        {messagePrice > 0n ? (
+          <p className="text-xs text-muted">
+            A message costs at most {fmt(messagePrice)}: about {available > 0n ? (available / messagePrice).toString() : "0"} more messages.
+          </p>
+        ) : null}
+      </Section>
+
+      <Section id="deposit" title="Deposit" highlight={highlight === "deposit"}>
+        <form onSubmit={deposit} className="flex gap-2">
+          <label htmlFor="deposit-amount" className="sr-only">
+            Amount to deposit ({symbol})
+          </label>
+          <input
+            id="deposit-amount"
+            inputMode="decimal"
+            value={depositAmount}
+            onChange={(e) => setDepositAmount(e.target.value)}
+            className="w-full min-w-0 rounded-md border border-line px-2 py-1.5 text-sm"
+          />
+          <button type="submit" disabled={busy || !walletClient} className="shrink-0 rounded-md bg-brand-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-brand-800 disabled:opacity-50">
+            Deposit {symbol}
+          </button>
+        </form>
+        <p className="text-xs text-muted">One signature (a permit) and one transaction.</p>
+      </Section>
+
+      <Section id="session" title="Spending session" highlight={highlight === "session"}>
+        {sessionActive ? (
+          <div className="text-sm" data-testid="session-active">
+            <p>
+              Active until {new Date(Number(stored.session.expiry) * 1000).toLocaleString()}, up to {fmt(BigInt(stored.session.spendCap))}.
+            </p>
+            <p className="mt-1 text-xs text-muted">Messages are signed in this browser with the session key, without pop-ups.</p>
+            <button type="button" className="mt-2 text-xs text-muted underline" onClick={() => forgetSession(scope)}>
+              Forget this session key
+            </button>
+          </div>
+        ) : (
+          <form onSubmit={authorize} className="space-y-2">
+            <p className="text-sm text-muted">
+              {stored ? "Your session has expired. " : ""}Sign once to let this browser pay for messages up to a cap, without a pop-up per message.
+            </p>
+            <div className="grid grid-cols-2 gap-2">
+              <label className="text-xs text-muted">
+                Cap ({symbol})
+                <input value={cap} onChange={(e) => setCap(e.target.value)} inputMode="decimal" className="mt-1 w-full rounded-md border border-line px-2 py-1.5 text-sm text-ink" />
+              </label>
+              <label className="text-xs text-muted">
+                Days
+                <input value={days} onChange={(e) => setDays(e.target.value)} inputMode="numeric" className="mt-1 w-full rounded-md border border-line px-2 py-1.5 text-sm text-ink" />
+              </label>
+            </div>
+            <button type="submit" disabled={busy || !walletClient} className="w-full rounded-md bg-brand-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-brand-800 disabled:opacity-50">
+              Authorize spending
+            </button>
+          </form>
+        )}
+      </Section>
+
+      <Section id="withdraw" title="Withdraw">
+        {withdrawal.amount > 0n ? (
+          <div className="text-sm">
+            <p>
+              Requested {fmt(withdrawal.amount)}, {withdrawReady ? "ready now" : `ready ${new Date(Number(withdrawal.readyAt) * 1000).toLocaleString()}`}.
+            </p>
+            <button
+              type="button"
+              disabled={busy || !withdrawReady || !walletClient}
+              onClick={() =>
+                walletClient &&
+                void send("Withdrawal", () => walletClient.writeContract({ account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "withdraw" }))
+              }
+              className="mt-2 rounded-md border border-line px-3 py-1.5 text-sm hover:bg-slate-50 disabled:opacity-50"
+            >
+              Withdraw
+            </button>
+          </div>
+        ) : (
+          <form onSubmit={requestWithdraw} className="flex gap-2">
+            <label htmlFor="withdraw-amount" className="sr-only">
+              Amount to withdraw ({symbol})
+            </label>
+            <input
+              id="withdraw-amount"
+              inputMode="decimal"
+              placeholder={formatUnits(prepaid, decimals)}
+              value={withdrawAmount}
+              onChange={(e) => setWithdrawAmount(e.target.value)}
+              className="w-full min-w-0 rounded-md border border-line px-2 py-1.5 text-sm"
+            />
+            <button type="submit" disabled={busy || !walletClient || prepaid === 0n} className="shrink-0 rounded-md border border-line px-3 py-1.5 text-sm hover:bg-slate-50 disabled:opacity-50">
+              Request
+            </button>
+          </form>
+        )}
+        <p className="text-xs text-muted">Withdrawals wait a delay so receipts signed before can still settle.</p>
+      </Section>
+      <TxStatus state={tx} />
+    </div>
+  );
+}

@@ -1,0 +1,130 @@
+// An app's charge set: the app, its model and each of its datasets, each at its slot's price as the
+// chain says now. A receipt must sign exactly this set (slots and maxAmounts, in this order).
+import type { Address, PublicClient } from "viem";
+import { kipAssetsAbi } from "@/lib/chain/generated";
+import type { Db } from "@/lib/db-client";
+import type { ModelEndpointRecord } from "@/lib/ai/providers";
+import { ChatError } from "./errors";
+import type { ChargeSet, ChargeSlot } from "./types";
+
+export interface ChainContext {
+  chainId: number;
+  assets: Address;
+  settlement: Address;
+  client: PublicClient;
+}
+
+export interface ChatApp {
+  id: string;
+  name: string;
+  description: string;
+  systemPrompt: string;
+  /** Passages retrieved per question across the app's datasets (set by the app's creator). */
+  topK: number;
+  model: ModelEndpointRecord & { name: string };
+  datasets: { id: string; name: string }[];
+  chargeSet: ChargeSet;
+}
+
+/** On-chain slot prices are re-read at most this often. */
+export const SLOT_CACHE_MS = 5_000;
+const slotCache = new Map<string, { at: number; info: Promise<{ active: boolean; price: bigint }> }>();
+
+async function slotState(chain: ChainContext, slot: number): Promise<{ active: boolean; price: bigint }> {
+  const key = `${chain.chainId}:${chain.assets}:${slot}`;
+  const cached = slotCache.get(key);
+  if (cached && Date.now() - cached.at < SLOT_CACHE_MS) return cached.info;
+  const info = chain.client
+    .readContract({ address: chain.assets, abi: kipAssetsAbi, functionName: "slotInfo", args: [BigInt(slot)] })
+    .then((result) => ({ active: result.active, price: result.pricePerQuery }));
+  slotCache.set(key, { at: Date.now(), info });
+  info.catch(() => slotCache.delete(key));
+  return info;
+}
+
+/** Forget cached prices (after a price change, in tests). */
+export function clearSlotCache(): void {
+  slotCache.clear();
+  appCache.clear();
+}
+
+const listingSelect = { id: true, name: true, slotId: true, status: true, chainId: true, assets: true } as const;
+
+/** App rows change rarely (listing edits); they are re-read at most this often. */
+export const APP_CACHE_MS = 5_000;
+const appCache = new Map<string, { at: number; row: ReturnType<typeof readApp> }>();
+
+function readApp(db: Db, appId: string) {
+  return db.app.findUnique({
+    where: { listingId: appId },
+    include: {
+      listing: { select: { ...listingSelect, description: true } },
+      model: { include: { listing: { select: listingSelect } } },
+      datasets: { include: { dataset: { include: { listing: { select: listingSelect } } } } },
+    },
+  });
+}
+
+/** The app with its model, datasets and current charge set; a ChatError when it cannot be used. */
+export async function loadChatApp(db: Db, chain: ChainContext, appId: string): Promise<ChatApp> {
+  let cached = appCache.get(appId);
+  if (!cached || Date.now() - cached.at >= APP_CACHE_MS) {
+    cached = { at: Date.now(), row: readApp(db, appId) };
+    appCache.set(appId, cached);
+    cached.row.catch(() => appCache.delete(appId));
+  }
+  const app = await cached.row;
+  const sameDeployment = (l: { chainId: number; assets: string }) =>
+    l.chainId === chain.chainId && l.assets.toLowerCase() === chain.assets.toLowerCase();
+  if (!app || !sameDeployment(app.listing)) throw new ChatError("not_found", "app_unavailable", "There is no such app on this marketplace.");
+  const parts: { role: ChargeSlot["role"]; listing: { id: string; name: string; slotId: number | null; status: string; chainId: number; assets: string } }[] = [
+    { role: "app", listing: app.listing },
+    { role: "model", listing: app.model.listing },
+    ...app.datasets
+      .map((d) => ({ role: "dataset" as const, listing: d.dataset.listing }))
+      .sort((a, b) => (a.listing.slotId ?? 0) - (b.listing.slotId ?? 0)),
+  ];
+  for (const part of parts) {
+    if (part.listing.status !== "listed" || part.listing.slotId === null || !sameDeployment(part.listing)) {
+      throw new ChatError("conflict", "app_unavailable", `“${part.listing.name}” is not listed on chain yet, so this app cannot answer.`);
+    }
+  }
+  let states: { active: boolean; price: bigint }[];
+  try {
+    states = await Promise.all(parts.map((part) => slotState(chain, part.listing.slotId!)));
+  } catch (error) {
+    throw new ChatError("upstream_unavailable", "chain_unavailable", `The chain cannot be reached to read this app's prices (${shortError(error)}).`);
+  }
+  const inactive = parts.find((_, i) => !states[i].active);
+  if (inactive) throw new ChatError("conflict", "app_unavailable", `“${inactive.listing.name}” has been deactivated by its creator.`);
+  const slots: ChargeSlot[] = parts.map((part, i) => ({
+    role: part.role,
+    listingId: part.listing.id,
+    name: part.listing.name,
+    slot: String(part.listing.slotId),
+    price: states[i].price.toString(),
+  }));
+  const maxTotal = states.reduce((sum, s) => sum + s.price, 0n);
+  return {
+    id: app.listingId,
+    name: app.listing.name,
+    description: app.listing.description,
+    systemPrompt: app.systemPrompt,
+    topK: app.topK,
+    model: { ...app.model, name: app.model.listing.name },
+    datasets: app.datasets.map((d) => ({ id: d.datasetId, name: d.dataset.listing.name })),
+    chargeSet: {
+      appId: app.listingId,
+      chainId: chain.chainId,
+      settlement: chain.settlement,
+      slots,
+      maxTotal: maxTotal.toString(),
+      free: maxTotal === 0n,
+    },
+  };
+}
+
+export function shortError(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0].slice(0, 160);
+}

@@ -1,0 +1,76 @@
+// Registering a spending session: the wallet's one signature of the EIP-712 Session that lets a
+// browser-held key sign receipts. Verified here (EOA, ERC-1271 and ERC-6492 wallets, through the chain)
+// and again by the contract when the first receipt settles.
+import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
+import type { Db } from "@/lib/db-client";
+import { hashSession, LIMITS, sessionTypes, settlementDomain, type Session } from "@/lib/protocol";
+import type { ChainContext } from "./charges";
+import { shortError } from "./charges";
+import { ChatError } from "./errors";
+
+export const MIN_SESSION_SECONDS = 10 * 60;
+export const MAX_SESSION_SECONDS = 90 * 24 * 60 * 60;
+
+export interface SessionInput {
+  payer: Address;
+  key: Address;
+  spendCap: string;
+  expiry: string;
+  nonce: string;
+  signature: Hex;
+}
+
+export async function registerSession(
+  db: Db,
+  chain: ChainContext,
+  signedIn: Address,
+  input: SessionInput,
+  now = Math.floor(Date.now() / 1000),
+): Promise<{ hash: Hex }> {
+  const session: Session = {
+    payer: getAddress(input.payer),
+    key: getAddress(input.key),
+    spendCap: BigInt(input.spendCap),
+    expiry: BigInt(input.expiry),
+    nonce: BigInt(input.nonce),
+  };
+  if (!isAddressEqual(session.payer, signedIn)) {
+    throw new ChatError("forbidden", "wrong_payer", "A session can only be authorized for the signed-in wallet.");
+  }
+  if (session.spendCap <= 0n || session.spendCap > LIMITS.spendCap) throw new ChatError("bad_request", "over_cap", "The spending cap must be above 0.");
+  if (session.nonce > LIMITS.sessionNonce) throw new ChatError("bad_request", "session_unknown", "The session nonce must fit 64 bits.");
+  if (session.expiry < BigInt(now + MIN_SESSION_SECONDS) || session.expiry > BigInt(now + MAX_SESSION_SECONDS)) {
+    throw new ChatError("bad_request", "session_expired", "A session must last between 10 minutes and 90 days.");
+  }
+  let valid: boolean;
+  try {
+    valid = await chain.client.verifyTypedData({
+      address: session.payer,
+      domain: settlementDomain(chain.chainId, chain.settlement),
+      types: sessionTypes,
+      primaryType: "Session",
+      message: { ...session },
+      signature: input.signature,
+    });
+  } catch (error) {
+    throw new ChatError("upstream_unavailable", "chain_unavailable", `The session signature could not be checked (${shortError(error)}).`);
+  }
+  if (!valid) throw new ChatError("forbidden", "bad_signature", "The session is not signed by the wallet.");
+  const hash = hashSession(session);
+  await db.paymentSession.upsert({
+    where: { hash },
+    update: {},
+    create: {
+      hash,
+      chainId: chain.chainId,
+      settlement: chain.settlement,
+      payer: session.payer,
+      key: session.key,
+      spendCap: session.spendCap.toString(),
+      expiry: Number(session.expiry),
+      nonce: session.nonce.toString(),
+      signature: input.signature,
+    },
+  });
+  return { hash };
+}

@@ -1,0 +1,81 @@
+// Types shared by the chat route and the chat page (no server imports).
+import type { UIMessage } from "ai";
+
+/** A retrieved passage shown under an answer and numbered in it. */
+export interface SourceRef {
+  /** The citation number used in the answer, [n]. */
+  n: number;
+  datasetId: string;
+  datasetName: string;
+  documentId: string;
+  documentName: string;
+  chunkId: string;
+  snippet: string;
+  score: number;
+}
+
+export type ChargeStatus = "free" | "answering" | "pending" | "sending" | "settled" | "failed" | "void";
+
+/** What a message cost and where its payment stands. */
+export interface MessageCharge {
+  receiptId: string | null;
+  status: ChargeStatus;
+  /** Payment-token base units, decimal: the most this message could cost. */
+  maxTotal: string;
+  /** What it costs once the answer is complete (datasets that were not used cost 0). */
+  total: string | null;
+  txHash: string | null;
+  failureReason: string | null;
+}
+
+export interface ChatMessageMetadata {
+  createdAt?: number;
+  charge?: MessageCharge;
+  /** complete | stopped (the user stopped the answer: not charged) */
+  answerStatus?: "complete" | "stopped";
+  retrieval?: "bm25" | "hybrid";
+  model?: string;
+}
+
+export type ChatDataTypes = {
+  sources: { sources: SourceRef[] };
+};
+
+export type ChatUIMessage = UIMessage<ChatMessageMetadata, ChatDataTypes>;
+
+/** One slot of an app's charge set: the app, its model and each dataset at their on-chain prices. */
+export interface ChargeSlot {
+  role: "app" | "model" | "dataset";
+  listingId: string;
+  name: string;
+  slot: string;
+  price: string;
+}
+
+export interface ChargeSet {
+  appId: string;
+  chainId: number;
+  settlement: string;
+  slots: ChargeSlot[];
+  /** Sum of prices: the most one message costs. */
+  maxTotal: string;
+  free: boolean;
+}
+
+/** Error codes the chat route answers with, beyond lib/errors' generic ones, so the page can offer a way forward. */
+export type ChatErrorReason =
+  | "sign_in"
+  | "session_required"
+  | "session_unknown"
+  | "session_expired"
+  | "bad_signature"
+  | "wrong_payer"
+  | "charges_changed"
+  | "over_cap"
+  | "expired"
+  | "nonce_used"
+  | "balance_too_low"
+  | "chain_unavailable"
+  | "model_unavailable"
+  | "rate_limited"
+  | "app_unavailable";

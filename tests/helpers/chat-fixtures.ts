@@ -1,0 +1,282 @@
+// Shared steps of the chat tests and the chat benchmark, over real HTTP and a real chain: accounts,
+// sign-in, listings (a dataset, a model, an app), deposits with a permit, spending sessions, receipts.
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  parseEther,
+  parseEventLogs,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { foundry } from "viem/chains";
+import { createSiweMessage } from "viem/siwe";
+import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "../../lib/chain/generated";
+import type { ChargeSet, ChatUIMessage } from "../../lib/chat/types";
+import { encryptString, modelApiKeyAad } from "../../lib/crypto";
+import type { Db } from "../../lib/db-client";
+import { buildSlotMetadata, KIND_TO_CHAIN, listingMetadataUri, type ListingKind } from "../../lib/listings/metadata";
+import { permitDomain, permitTypes, signReceipt, signSession, splitPermitSignature, type Session } from "../../lib/protocol";
+import { BM25_RETRIEVER } from "../../lib/rag/bm25";
+import { indexDocument } from "../../lib/rag/ingest";
+import type { StackInfo } from "./stack-info";
+
+export class ChatFixtures {
+  readonly client: PublicClient;
+  readonly chain;
+
+  constructor(readonly stack: StackInfo) {
+    this.chain = { ...foundry, id: stack.chainId };
+    this.client = createPublicClient({ chain: this.chain, transport: http(stack.rpcUrl) }) as PublicClient;
+  }
+
+  get settlement(): Address {
+    return this.stack.deployment.settlement as Address;
+  }
+
+  /** A fresh account with test ETH (anvil_setBalance: no shared account's nonce is used). */
+  async account(): Promise<PrivateKeyAccount> {
+    const account = privateKeyToAccount(generatePrivateKey());
+    await this.client.request({ method: "anvil_setBalance" as never, params: [account.address, `0x${parseEther("10").toString(16)}`] as never });
+    return account;
+  }
+
+  wallet(account: PrivateKeyAccount) {
+    return createWalletClient({ account, chain: this.chain, transport: http(this.stack.rpcUrl) });
+  }
+
+  async signIn(account: PrivateKeyAccount): Promise<string> {
+    const { nonce } = (await (await fetch(`${this.stack.appUrl}/api/auth/nonce`)).json()) as { nonce: string };
+    const message = createSiweMessage({
+      domain: new URL(this.stack.appUrl).host,
+      uri: this.stack.appUrl,
+      address: account.address,
+      chainId: this.stack.chainId,
+      nonce,
+      version: "1",
+      issuedAt: new Date(),
+      expirationTime: new Date(Date.now() + 5 * 60_000),
+    });
+    const response = await fetch(`${this.stack.appUrl}/api/auth/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
+    });
+    if (!response.ok) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
+    return response.headers.getSetCookie().find((c) => c.startsWith("kip_session="))!.split(";")[0];
+  }
+
+  /** Mints `amount` mUSD to `account` and deposits it with one permit signature and one transaction. */
+  async deposit(account: PrivateKeyAccount, amount: bigint): Promise<void> {
+    const token = this.stack.deployment.paymentToken as Address;
+    const wallet = this.wallet(account);
+    await this.client.waitForTransactionReceipt({
+      hash: await wallet.writeContract({ address: token, abi: mockUsdAbi, functionName: "mint", args: [account.address, amount] }),
+    });
+    const [domain, nonce] = await Promise.all([
+      this.client.readContract({ address: token, abi: mockUsdAbi, functionName: "eip712Domain" }),
+      this.client.readContract({ address: token, abi: mockUsdAbi, functionName: "nonces", args: [account.address] }),
+    ]);
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+    const signature = await account.signTypedData({
+      domain: permitDomain(domain),
+      types: permitTypes,
+      primaryType: "Permit",
+      message: { owner: account.address, spender: this.settlement, value: amount, nonce, deadline },
+    });
+    const { v, r, s } = splitPermitSignature(signature);
+    const receipt = await this.client.waitForTransactionReceipt({
+      hash: await wallet.writeContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "depositWithPermit", args: [amount, deadline, v, r, s] }),
+    });
+    if (receipt.status !== "success") throw new Error("depositWithPermit reverted");
+  }
+
+  balanceOf(payer: Address): Promise<bigint> {
+    return this.client.readContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [payer] });
+  }
+
+  /** Lists a listing on chain from `creator` after creating its rows with `details`. */
+  async list(db: Db, creator: PrivateKeyAccount, kind: ListingKind, name: string, price: bigint, details: (id: string) => Promise<unknown>) {
+    const listing = await db.listing.create({
+      data: {
+        chainId: this.stack.chainId,
+        assets: this.stack.deployment.assets,
+        kind,
+        creator: creator.address,
+        name,
+        description: `${name} (test listing)`,
+        pricePerQuery: price.toString(),
+        metadataJson: "",
+        contentHash: "",
+      },
+    });
+    await details(listing.id);
+    const { json, contentHash } = buildSlotMetadata({ listingId: listing.id, kind, name, description: listing.description, creator: creator.address });
+    const hash = await this.wallet(creator).writeContract({
+      address: this.stack.deployment.assets as Address,
+      abi: kipAssetsAbi,
+      functionName: "list",
+      args: [KIND_TO_CHAIN[kind], price, listingMetadataUri(this.stack.appUrl, listing.id), contentHash],
+    });
+    const receipt = await this.client.waitForTransactionReceipt({ hash });
+    const [event] = parseEventLogs({ abi: kipAssetsAbi, eventName: "AssetListed", logs: receipt.logs });
+    await db.listing.update({ where: { id: listing.id }, data: { metadataJson: json, contentHash, slotId: Number(event.args.slot), listTxHash: hash, status: "listed" } });
+    return { id: listing.id, slot: event.args.slot };
+  }
+
+  /** A dataset per text, a model (the stand-in at `baseUrl`, or the offline model) and an app using them. */
+  async createApp(
+    db: Db,
+    options: {
+      systemPrompt: string;
+      prices: { app: bigint; model: bigint; datasets: bigint[] };
+      datasets: { name: string; text: string }[];
+      baseUrl?: string;
+      apiKey?: string;
+      embeddingsModel?: string;
+    },
+  ) {
+    const creator = await this.account();
+    const datasets: { id: string; slot: bigint }[] = [];
+    for (const [i, d] of options.datasets.entries()) {
+      datasets.push(
+        await this.list(db, creator, "dataset", d.name, options.prices.datasets[i], async (id) => {
+          await db.dataset.create({ data: { listingId: id, embedder: BM25_RETRIEVER, status: "indexing" } });
+          await indexDocument(db, id, { filename: `${d.name.toLowerCase().replace(/\W+/g, "-")}.txt`, mimeType: "text/plain", content: new TextEncoder().encode(d.text) }, this.stack.env.ENCRYPTION_KEY);
+          await db.dataset.update({ where: { listingId: id }, data: { status: "ready" } });
+        }),
+      );
+    }
+    const model = await this.list(db, creator, "model", options.baseUrl ? "Stand-in model" : "Offline model (test)", options.prices.model, (id) =>
+      db.modelEndpoint.create({
+        data: options.baseUrl
+          ? {
+              listingId: id,
+              provider: "openai-compatible",
+              baseUrl: options.baseUrl,
+              modelName: "stand-in-chat",
+              apiKeyEncrypted: options.apiKey ? encryptString(options.apiKey, this.stack.env.ENCRYPTION_KEY, modelApiKeyAad(id)) : null,
+              embeddingsModel: options.embeddingsModel ?? null,
+            }
+          : { listingId: id, provider: "offline", modelName: "kip-offline-extractive-1" },
+      }),
+    );
+    const app = await this.list(db, creator, "app", "Test app", options.prices.app, (id) =>
+      db.app.create({
+        data: { listingId: id, systemPrompt: options.systemPrompt, modelId: model.id, datasets: { create: datasets.map((d) => ({ datasetId: d.id })) } },
+      }),
+    );
+    return { creator, app, model, datasets };
+  }
+
+  async chargeSet(appId: string): Promise<ChargeSet> {
+    const response = await fetch(`${this.stack.appUrl}/api/chat/apps/${appId}`);
+    if (!response.ok) throw new Error(`charge set: ${response.status} ${await response.text()}`);
+    return ((await response.json()) as { chargeSet: ChargeSet }).chargeSet;
+  }
+
+  /** The wallet signs a Session for a new browser key; the server registers it. */
+  async authorize(cookie: string, payer: PrivateKeyAccount, { spendCap = 1_000_000n, seconds = 3600 } = {}) {
+    const key = privateKeyToAccount(generatePrivateKey());
+    const session: Session = {
+      payer: payer.address,
+      key: key.address,
+      spendCap,
+      expiry: BigInt(Math.floor(Date.now() / 1000) + seconds),
+      nonce: BigInt(Date.now()),
+    };
+    const signature = await signSession(payer, { chainId: this.stack.chainId, settlement: this.settlement }, session);
+    const response = await this.post("/api/chat/sessions", cookie, {
+      ...session,
+      spendCap: session.spendCap.toString(),
+      expiry: session.expiry.toString(),
+      nonce: session.nonce.toString(),
+      signature,
+    });
+    if (!response.ok) throw new Error(`session: ${response.status} ${await response.text()}`);
+    const { hash } = (await response.json()) as { hash: Hex };
+    return { key, session, hash };
+  }
+
+  /** A receipt for the app's current charge set, signed by the session key. */
+  async payment(
+    charges: ChargeSet,
+    auth: { key: PrivateKeyAccount; session: Session; hash: Hex },
+    nonce: bigint,
+    overrides: Partial<{ payer: Address; deadline: bigint; maxAmounts: bigint[]; signer: PrivateKeyAccount }> = {},
+  ) {
+    const receipt = {
+      payer: overrides.payer ?? auth.session.payer,
+      slots: charges.slots.map((s) => BigInt(s.slot)),
+      maxAmounts: overrides.maxAmounts ?? charges.slots.map((s) => BigInt(s.price)),
+      nonce,
+      deadline: overrides.deadline ?? BigInt(Math.floor(Date.now() / 1000) + 1800),
+    };
+    const signature = await signReceipt(overrides.signer ?? auth.key, { chainId: this.stack.chainId, settlement: this.settlement }, receipt);
+    return {
+      sessionHash: auth.hash,
+      receipt: {
+        payer: receipt.payer,
+        slots: receipt.slots.map(String),
+        maxAmounts: receipt.maxAmounts.map(String),
+        nonce: receipt.nonce.toString(),
+        deadline: receipt.deadline.toString(),
+      },
+      signature,
+    };
+  }
+
+  post(path: string, cookie: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    return fetch(`${this.stack.appUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify(body),
+      signal,
+    });
+  }
+
+  get(path: string, cookie: string): Promise<Response> {
+    return fetch(`${this.stack.appUrl}${path}`, { headers: { cookie } });
+  }
+}
+
+export type UiChunk = { type: string; [key: string]: unknown };
+
+/** Reads an AI SDK UI message stream (SSE) into its chunks. */
+export async function readChunks(response: Response, onChunk?: (chunk: UiChunk) => boolean | void): Promise<UiChunk[]> {
+  const chunks: UiChunk[] = [];
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event.split("\n").find((line) => line.startsWith("data: "))?.slice(6);
+      if (!data || data === "[DONE]") continue;
+      const chunk = JSON.parse(data) as UiChunk;
+      chunks.push(chunk);
+      if (onChunk?.(chunk) === false) {
+        await reader.cancel();
+        return chunks;
+      }
+    }
+  }
+  return chunks;
+}
+
+export function answerText(chunks: UiChunk[]): string {
+  return chunks.filter((c) => c.type === "text-delta").map((c) => c.delta as string).join("");
+}
+
+export type { ChatUIMessage };
+
+/** A random id in the shape the browser's generateId makes. */
+export function clientId(): string {
+  return Math.random().toString(36).slice(2, 12) + Math.random().toString(36).slice(2, 12);
+}

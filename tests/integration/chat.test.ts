@@ -1,0 +1,278 @@
+// The chat route over real HTTP against the running app, with an OpenAI-compatible stand-in model on a
+// local port: prompt and passages reach the model, the answer streams back, receipts are checked before
+// the model runs (every rejection), failures and aborts void the charge, history is per wallet.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { PLATFORM_RULES } from "../../lib/ai/prompt";
+import type { ChargeSet, SourceRef } from "../../lib/chat/types";
+import { createDb, type Db } from "../../lib/db-client";
+import { answerText, ChatFixtures, clientId, readChunks, type UiChunk } from "../helpers/chat-fixtures";
+import { contentText, startStandIn, type StandIn } from "../helpers/openai-stand-in";
+
+const stack = inject("stack");
+const fx = new ChatFixtures(stack);
+const SYSTEM_PROMPT = "You are the Seabird Tutor. Answer in one sentence and be kind.";
+const PELICANS =
+  "The brown pelican dives from the air to scoop fish into its throat pouch. Pelicans drain the water from the pouch before swallowing the catch. Colonies of pelicans nest on islands along the coast.";
+const LIGHTHOUSES =
+  "A lighthouse keeper trimmed the wicks and wound the clockwork that turned the lens. The Fresnel lens bent the lamp's beam into a narrow ray visible for miles at sea.";
+
+let db: Db;
+let standIn: StandIn;
+let appId: string;
+let charges: ChargeSet;
+let payer: PrivateKeyAccount;
+let cookie: string;
+let auth: Awaited<ReturnType<ChatFixtures["authorize"]>>;
+let nonce = 100n;
+const conversationId = clientId();
+
+type ErrorBody = { error: { code: string; message: string; reason?: string } };
+
+function ask(text: string, payment: unknown, options: { conversation?: string; signal?: AbortSignal; trigger?: string; who?: string } = {}) {
+  return fx.post(
+    "/api/chat",
+    options.who ?? cookie,
+    {
+      conversationId: options.conversation ?? conversationId,
+      appId,
+      trigger: options.trigger ?? "submit-message",
+      message: options.trigger === "regenerate-message" ? undefined : { id: clientId(), text },
+      payment,
+    },
+    options.signal,
+  );
+}
+
+async function expectRejected(response: Response, status: number, reason: string) {
+  const body = (await response.json()) as ErrorBody;
+  expect({ status: response.status, reason: body.error.reason }).toEqual({ status, reason });
+  expect(body.error.message.length).toBeGreaterThan(10);
+}
+
+const receiptCount = () => db.receipt.count({ where: { payer: payer.address } });
+
+beforeAll(async () => {
+  db = createDb(stack.databaseUrl);
+  standIn = await startStandIn({ reply: () => "Pelicans scoop fish into the pouch and drain the water first [1]." });
+  const created = await fx.createApp(db, {
+    systemPrompt: SYSTEM_PROMPT,
+    prices: { app: 4000n, model: 3000n, datasets: [2000n, 1000n] },
+    datasets: [
+      { name: "Seabirds", text: PELICANS },
+      { name: "Lighthouses", text: LIGHTHOUSES },
+    ],
+    baseUrl: standIn.url,
+    apiKey: "sk-stand-in-secret",
+  });
+  appId = created.app.id;
+  charges = await fx.chargeSet(appId);
+  payer = await fx.account();
+  await fx.deposit(payer, 100_000n);
+  cookie = await fx.signIn(payer);
+  auth = await fx.authorize(cookie, payer);
+});
+
+afterAll(async () => {
+  await standIn?.stop();
+  await db?.$disconnect();
+});
+
+describe("answering through an OpenAI-compatible model", () => {
+  it("sends the app's prompt and the retrieved passages to the model and streams the answer back", async () => {
+    expect(charges.slots.map((s) => [s.role, s.price])).toEqual([
+      ["app", "4000"],
+      ["model", "3000"],
+      ["dataset", "2000"],
+      ["dataset", "1000"],
+    ]);
+    const before = standIn.requests.length;
+    const response = await ask("How do pelicans catch fish with the pouch?", await fx.payment(charges, auth, ++nonce));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const chunks = await readChunks(response);
+
+    // What the model received.
+    const request = standIn.requests[before];
+    expect(request.headers.authorization).toBe("Bearer sk-stand-in-secret");
+    expect(request.body.stream).toBe(true);
+    const system = contentText(request.body.messages!.find((m) => m.role === "system")?.content);
+    expect(system).toContain(PLATFORM_RULES.split("\n")[0]);
+    expect(system).toContain(SYSTEM_PROMPT);
+    const user = contentText(request.body.messages!.at(-1)!.content);
+    expect(user).toContain('<source n="1" dataset="Seabirds"');
+    expect(user).toContain("scoop fish into its throat pouch");
+    expect(user).toMatch(/Question: How do pelicans catch fish with the pouch\?$/);
+    expect(system).not.toContain("throat pouch"); // passages never enter the instructions
+
+    // What came back.
+    expect(answerText(chunks)).toBe("Pelicans scoop fish into the pouch and drain the water first [1].");
+    const sources = (chunks.find((c) => c.type === "data-sources")!.data as { sources: SourceRef[] }).sources;
+    expect(sources[0]).toMatchObject({ n: 1, datasetName: "Seabirds", documentName: "seabirds.txt" });
+    expect(sources[0].score).toBeGreaterThan(0);
+    expect(sources.every((s) => s.datasetName === "Seabirds")).toBe(true);
+    const finalMeta = chunks.filter((c) => c.type === "message-metadata").at(-1)!.messageMetadata as { charge: { status: string; total: string } };
+    expect(finalMeta.charge).toMatchObject({ status: "pending", total: "9000" }); // app + model + Seabirds; Lighthouses unused
+    expect(chunks.at(-1)!.type).toBe("finish");
+
+    const receipt = await db.receipt.findFirstOrThrow({ where: { payer: payer.address, nonce: nonce.toString() } });
+    expect(receipt.status).toBe("pending");
+    expect(JSON.parse(receipt.amountsJson!)).toEqual(["4000", "3000", "2000", "0"]);
+    const messages = await db.chatMessage.findMany({ where: { conversationId }, orderBy: { createdAt: "asc" } });
+    expect(messages.map((m) => m.role)).toEqual(["user", "assistant"]);
+    expect(messages[1].receiptId).toBe(receipt.id);
+
+    const account = (await (await fx.get("/api/chat/account", cookie)).json()) as { pending: string; nextNonce: string };
+    expect(account).toMatchObject({ pending: "9000", nextNonce: String(nonce + 1n) });
+  });
+
+  it("fuses BM25 with the model's embeddings when the listing names an embeddings model", async () => {
+    const hybrid = await fx.createApp(db, {
+      systemPrompt: SYSTEM_PROMPT,
+      prices: { app: 0n, model: 0n, datasets: [0n] },
+      datasets: [{ name: "Seabirds", text: PELICANS }],
+      baseUrl: standIn.url,
+      embeddingsModel: "stand-in-embed",
+    });
+    const before = standIn.requests.length;
+    const response = await fx.post("/api/chat", cookie, {
+      conversationId: clientId(),
+      appId: hybrid.app.id,
+      trigger: "submit-message",
+      message: { id: clientId(), text: "pelican pouch" },
+    });
+    const chunks = await readChunks(response);
+    expect(standIn.requests.slice(before).map((r) => r.path)).toEqual(["/v1/embeddings", "/v1/chat/completions"]);
+    expect(chunks.some((c) => c.type === "message-metadata" && (c.messageMetadata as { retrieval?: string }).retrieval === "hybrid")).toBe(true);
+    // A free app needs no receipt.
+    expect((chunks.filter((c) => c.type === "message-metadata").at(-1)!.messageMetadata as { charge: { status: string } }).charge.status).toBe("free");
+  });
+});
+
+describe("receipt checks before the model is called", () => {
+  it("rejects each bad receipt with its reason, stores nothing and never calls the model", async () => {
+    const other = privateKeyToAccount(generatePrivateKey());
+    const requestsBefore = standIn.requests.length;
+    const receiptsBefore = await receiptCount();
+    const now = BigInt(Math.floor(Date.now() / 1000));
+
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, ++nonce, { signer: other })), 403, "bad_signature");
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, ++nonce, { payer: other.address })), 403, "wrong_payer");
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, ++nonce, { deadline: now - 5n })), 400, "expired");
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, ++nonce, { deadline: now + 5n })), 400, "expired");
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, 101n)), 409, "nonce_used"); // replay of the first answer's nonce
+    await expectRejected(
+      await ask("pelicans?", { ...(await fx.payment(charges, auth, ++nonce)), sessionHash: `0x${"ab".repeat(32)}` as Hex }),
+      403,
+      "session_unknown",
+    );
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, ++nonce, { maxAmounts: [4000n, 3000n, 2000n, 999n] })), 409, "charges_changed");
+    await expectRejected(await ask("pelicans?", undefined), 402, "session_required");
+
+    const capped = await fx.authorize(cookie, payer, { spendCap: 9_999n });
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, capped, ++nonce)), 402, "over_cap");
+
+    expect(await receiptCount()).toBe(receiptsBefore);
+    expect(standIn.requests.length).toBe(requestsBefore);
+  });
+
+  it("counts pending receipts against the balance on chain", async () => {
+    const poor = await fx.account();
+    await fx.deposit(poor, 15_000n);
+    const poorCookie = await fx.signIn(poor);
+    const poorAuth = await fx.authorize(poorCookie, poor);
+    const conversation = clientId();
+    const first = await ask("pelican pouch", await fx.payment(charges, poorAuth, 1n), { who: poorCookie, conversation });
+    expect(first.status).toBe(200);
+    await readChunks(first);
+    // 15,000 on chain, 9,000 pending: 6,000 left, less than the 10,000 a message may cost.
+    await expectRejected(await ask("pelican pouch", await fx.payment(charges, poorAuth, 2n), { who: poorCookie, conversation }), 402, "balance_too_low");
+    expect(await fx.balanceOf(poor.address)).toBe(15_000n);
+  });
+
+  it("refuses chats from a visitor who has not signed in", async () => {
+    await expectRejected(await ask("pelicans?", undefined, { who: "" }), 401, "sign_in");
+  });
+});
+
+describe("failures and aborts cost nothing", () => {
+  it("voids the receipt and keeps the question when the model is down", async () => {
+    standIn.options.mode = "fail";
+    try {
+      const response = await ask("Why do pelicans drain their pouch?", await fx.payment(charges, auth, ++nonce));
+      const chunks = await readChunks(response);
+      expect(chunks.find((c) => c.type === "error")?.errorText).toMatch(/could not answer.*not charged/i);
+      const receipt = await db.receipt.findFirstOrThrow({ where: { payer: payer.address, nonce: nonce.toString() } });
+      expect(receipt.status).toBe("void");
+      const last = await db.chatMessage.findFirstOrThrow({ where: { conversationId }, orderBy: { createdAt: "desc" } });
+      expect(last).toMatchObject({ role: "user", text: "Why do pelicans drain their pouch?" });
+    } finally {
+      standIn.options.mode = "ok";
+    }
+  });
+
+  it("voids the charge when the client goes away mid-answer", async () => {
+    standIn.options.tokenDelayMs = 100;
+    standIn.options.reply = () => Array.from({ length: 60 }, (_, i) => `word${i}`).join(" ");
+    const pendingBefore = ((await (await fx.get("/api/chat/account", cookie)).json()) as { pending: string }).pending;
+    try {
+      const controller = new AbortController();
+      const response = await ask("Tell me everything about pelicans", await fx.payment(charges, auth, ++nonce), { signal: controller.signal });
+      const seen: UiChunk[] = [];
+      await readChunks(response, (chunk) => {
+        seen.push(chunk);
+        if (seen.filter((c) => c.type === "text-delta").length === 3) {
+          controller.abort();
+          return false;
+        }
+      }).catch(() => undefined);
+      const receipt = await expect
+        .poll(async () => (await db.receipt.findFirstOrThrow({ where: { payer: payer.address, nonce: nonce.toString() } })).status, { timeout: 15_000 })
+        .toBe("void");
+      void receipt;
+      expect(standIn.requests.at(-1)!.closedEarly).toBe(true); // the model call was cancelled too
+      const stopped = await db.chatMessage.findFirstOrThrow({ where: { conversationId, role: "assistant" }, orderBy: { createdAt: "desc" } });
+      expect(stopped.status).toBe("stopped");
+      expect(stopped.text).toMatch(/^word0 word1/);
+      const account = (await (await fx.get("/api/chat/account", cookie)).json()) as { pending: string };
+      expect(account.pending).toBe(pendingBefore);
+    } finally {
+      standIn.options.tokenDelayMs = 0;
+      standIn.options.reply = () => "Pelicans scoop fish into the pouch and drain the water first [1].";
+    }
+  });
+});
+
+describe("conversation history per wallet", () => {
+  it("regenerates the last answer, lists, opens and deletes conversations, and hides them from other wallets", async () => {
+    const regenerated = await ask("", await fx.payment(charges, auth, ++nonce), { trigger: "regenerate-message" });
+    expect(answerText(await readChunks(regenerated))).toMatch(/Pelicans scoop fish/);
+    const list = (await (await fx.get(`/api/chat/conversations?appId=${appId}`, cookie)).json()) as { conversations: { id: string; title: string }[] };
+    expect(list.conversations.map((c) => c.id)).toContain(conversationId);
+    expect(list.conversations.find((c) => c.id === conversationId)!.title).toBe("How do pelicans catch fish with the pouch?");
+
+    const opened = (await (await fx.get(`/api/chat/conversations/${conversationId}`, cookie)).json()) as {
+      messages: { role: string; metadata?: { charge?: { status: string } } }[];
+    };
+    // The regenerated answer replaced the stopped one after the last question.
+    expect(opened.messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "user", "assistant"]);
+    expect(opened.messages.at(-1)!.metadata!.charge!.status).toBe("pending");
+
+    const stranger = await fx.signIn(await fx.account());
+    expect((await fx.get(`/api/chat/conversations/${conversationId}`, stranger)).status).toBe(404);
+    const strangerDelete = await fetch(`${stack.appUrl}/api/chat/conversations/${conversationId}`, { method: "DELETE", headers: { cookie: stranger } });
+    expect(strangerDelete.status).toBe(404);
+
+    const deleted = await fetch(`${stack.appUrl}/api/chat/conversations/${conversationId}`, { method: "DELETE", headers: { cookie } });
+    expect(deleted.status).toBe(204);
+    expect((await fx.get(`/api/chat/conversations/${conversationId}`, cookie)).status).toBe(404);
+    // Receipts outlive the conversation: they are payment records.
+    expect(await db.receipt.count({ where: { conversationId } })).toBeGreaterThan(0);
+  });
+
+  it("rejects oversized requests", async () => {
+    const response = await ask("x".repeat(5000), await fx.payment(charges, auth, ++nonce));
+    expect(response.status).toBe(400);
+  });
+});

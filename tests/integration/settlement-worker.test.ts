@@ -1,0 +1,264 @@
+// Settlement of chat receipts on a real chain. End to end: paid questions over HTTP → the stack's
+// settlement worker batches them → each slot's revenue on chain equals its charges minus the protocol
+// fee, exactly. Crash safety: a worker that dies after broadcasting (or before) loses no receipt and
+// charges none twice; a receipt the DB forgot was settled is recognised, not charged again.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Address, Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { kipAssetsAbi } from "../../lib/chain/generated";
+import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
+import { createDb, type Db } from "../../lib/db-client";
+import { hashSession, signReceipt, signSession, type Session } from "../../lib/protocol";
+import { SettlementWorker } from "../../lib/settlement/worker";
+import { migrateDatabase } from "../../scripts/stack/db";
+import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
+import { startStandIn, type StandIn } from "../helpers/openai-stand-in";
+
+const stack = inject("stack");
+const fx = new ChatFixtures(stack);
+const TEXT_A = "Tide pools hold anemones, hermit crabs and sea stars between the rocks at low tide.";
+const TEXT_B = "Kelp forests grow quickly in cold water and shelter otters, urchins and many fish.";
+
+let db: Db;
+let standIn: StandIn;
+let created: Awaited<ReturnType<ChatFixtures["createApp"]>>;
+let charges: ChargeSet;
+
+beforeAll(async () => {
+  db = createDb(stack.databaseUrl);
+  // The stand-in cites [1] only, so only the dataset of passage 1 is paid for each answer.
+  standIn = await startStandIn({ reply: () => "Here is what the first passage says [1]." });
+  created = await fx.createApp(db, {
+    systemPrompt: "Answer about the shore.",
+    prices: { app: 7_001n, model: 3_333n, datasets: [1_999n, 2_017n] },
+    datasets: [
+      { name: "Tide pools", text: TEXT_A },
+      { name: "Kelp", text: TEXT_B },
+    ],
+    baseUrl: standIn.url,
+  });
+  charges = await fx.chargeSet(created.app.id);
+});
+
+afterAll(async () => {
+  await standIn?.stop();
+  await db?.$disconnect();
+});
+
+const slotRevenue = (slot: bigint) =>
+  fx.client.readContract({ address: stack.deployment.assets as Address, abi: kipAssetsAbi, functionName: "slotInfo", args: [slot] }).then((i) => i.revenue);
+
+describe("settling chat receipts", () => {
+  it("credits each slot exactly its charges minus the protocol fee", async () => {
+    const payer = await fx.account();
+    await fx.deposit(payer, 1_000_000n);
+    const cookie = await fx.signIn(payer);
+    const auth = await fx.authorize(cookie, payer);
+    const slots = charges.slots.map((s) => BigInt(s.slot));
+    const revenueBefore = await Promise.all(slots.map(slotRevenue));
+
+    const questions = ["tide pools anemones", "kelp forests otters", "sea stars tide", "kelp urchins"];
+    const receiptIds: string[] = [];
+    for (const [i, text] of questions.entries()) {
+      const response = await fx.post("/api/chat", cookie, {
+        conversationId: clientId(),
+        appId: created.app.id,
+        trigger: "submit-message",
+        message: { id: clientId(), text },
+        payment: await fx.payment(charges, auth, BigInt(i + 1)),
+      });
+      const chunks = await readChunks(response);
+      const meta = chunks.filter((c) => c.type === "message-metadata").at(-1)!.messageMetadata as { charge: MessageCharge };
+      receiptIds.push(meta.charge.receiptId!);
+    }
+
+    // The stack's worker (SETTLE_INTERVAL_MS=1000) picks them up.
+    await expect
+      .poll(
+        async () => {
+          const { receipts } = (await (await fx.get(`/api/chat/receipts?ids=${receiptIds.join(",")}`, cookie)).json()) as { receipts: Record<string, MessageCharge> };
+          return receiptIds.map((id) => receipts[id]?.status);
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toEqual(receiptIds.map(() => "settled"));
+
+    // Expected per slot, batch by batch (the fee is rounded down per slot per batch).
+    const rows = await db.receipt.findMany({ where: { id: { in: receiptIds } } });
+    const feeBps = BigInt(stack.deployment.feeBps);
+    const expected = slots.map(() => 0n);
+    let charged = 0n;
+    for (const txHash of new Set(rows.map((r) => r.txHash))) {
+      const gross = slots.map(() => 0n);
+      for (const row of rows.filter((r) => r.txHash === txHash)) {
+        (JSON.parse(row.amountsJson!) as string[]).forEach((a, i) => (gross[i] += BigInt(a)));
+        charged += BigInt(row.total!);
+      }
+      gross.forEach((g, i) => (expected[i] += g - (g * feeBps) / 10_000n));
+    }
+    const revenueAfter = await Promise.all(slots.map(slotRevenue));
+    expect(revenueAfter.map((r, i) => r - revenueBefore[i])).toEqual(expected);
+    // Datasets were paid only when their passage was cited: both were used at least once, never always.
+    const datasetCharges = rows.map((r) => (JSON.parse(r.amountsJson!) as string[]).slice(2));
+    expect(datasetCharges.every((d) => d.filter((a) => a !== "0").length === 1)).toBe(true);
+    expect(await fx.balanceOf(payer.address)).toBe(1_000_000n - charged);
+  });
+});
+
+describe("a settlement worker that crashes", () => {
+  let own: Db;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-settle-crash-"));
+    const url = `file:${path.join(dir, "worker.db")}`;
+    await migrateDatabase(url);
+    own = createDb(url);
+  });
+
+  afterAll(async () => {
+    await own?.$disconnect();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A payer with a deposit, a registered-nowhere session and `count` signed pending receipts in `own`. */
+  async function pendingReceipts(count: number) {
+    const payer = await fx.account();
+    await fx.deposit(payer, 500_000n);
+    const key = privateKeyToAccount(generatePrivateKey());
+    const ctx = { chainId: stack.chainId, settlement: fx.settlement };
+    const session: Session = { payer: payer.address, key: key.address, spendCap: 400_000n, expiry: BigInt(Math.floor(Date.now() / 1000) + 3600), nonce: 7n };
+    const hash = hashSession(session);
+    await own.paymentSession.create({
+      data: {
+        hash,
+        chainId: stack.chainId,
+        settlement: fx.settlement,
+        payer: payer.address,
+        key: key.address,
+        spendCap: session.spendCap.toString(),
+        expiry: Number(session.expiry),
+        nonce: "7",
+        signature: await signSession(payer, ctx, session),
+      },
+    });
+    const amounts = charges.slots.map((s, i) => (i === 3 ? "0" : s.price));
+    const total = amounts.reduce((a, b) => a + BigInt(b), 0n);
+    for (let n = 1; n <= count; n++) {
+      const receipt = {
+        payer: payer.address,
+        slots: charges.slots.map((s) => BigInt(s.slot)),
+        maxAmounts: charges.slots.map((s) => BigInt(s.price)),
+        nonce: BigInt(n),
+        deadline: session.expiry,
+      };
+      await own.receipt.create({
+        data: {
+          chainId: stack.chainId,
+          settlement: fx.settlement,
+          payer: payer.address,
+          nonce: String(n),
+          deadline: Number(session.expiry),
+          sessionHash: hash,
+          slotsJson: JSON.stringify(receipt.slots.map(String)),
+          maxAmountsJson: JSON.stringify(receipt.maxAmounts.map(String)),
+          amountsJson: JSON.stringify(amounts),
+          maxTotal: receipt.maxAmounts.reduce((a, b) => a + b, 0n).toString(),
+          total: total.toString(),
+          signature: await signReceipt(key, ctx, receipt),
+          status: "pending",
+          appId: created.app.id,
+          conversationId: "crash-test",
+        },
+      });
+    }
+    return { payer, total };
+  }
+
+  async function worker(hooks?: ConstructorParameters<typeof SettlementWorker>[0]["hooks"]) {
+    const settler = await fx.account();
+    return new SettlementWorker({
+      db: own,
+      rpcUrl: stack.rpcUrl,
+      chainId: stack.chainId,
+      settlement: fx.settlement,
+      account: settler,
+      batchSize: 10,
+      fromBlock: BigInt(stack.deployment.startBlock),
+      hooks,
+      log: () => undefined,
+    });
+  }
+
+  const statuses = async (payer: Address) => (await own.receipt.findMany({ where: { payer }, orderBy: { nonce: "asc" } })).map((r) => r.status);
+
+  it("dies after broadcasting: the restart finds the transaction and records it once", async () => {
+    const { payer, total } = await pendingReceipts(3);
+    let broadcast: Hex | undefined;
+    const crashing = await worker({
+      afterBroadcast: (_batch, txHash) => {
+        broadcast = txHash;
+        throw new Error("killed after broadcast");
+      },
+    });
+    await expect(crashing.settleOnce()).rejects.toThrow("killed after broadcast");
+    expect(await statuses(payer.address)).toEqual(["sending", "sending", "sending"]);
+
+    const restarted = await worker();
+    await restarted.reconcile();
+    const rows = await own.receipt.findMany({ where: { payer: payer.address } });
+    expect(rows.map((r) => [r.status, r.txHash])).toEqual(rows.map(() => ["settled", broadcast]));
+    expect(await restarted.settleOnce()).toBeNull();
+    expect(await fx.balanceOf(payer.address)).toBe(500_000n - 3n * total);
+  });
+
+  it("dies after recording but before broadcasting: the restart sends the same transaction", async () => {
+    const { payer, total } = await pendingReceipts(2);
+    const crashing = await worker({
+      afterRecord: () => {
+        throw new Error("killed before broadcast");
+      },
+    });
+    await expect(crashing.settleOnce()).rejects.toThrow("killed before broadcast");
+    const batch = await own.settlementBatch.findFirstOrThrow({ where: { status: "sending" } });
+    expect(batch.rawTx).toMatch(/^0x/);
+    expect(await fx.balanceOf(payer.address)).toBe(500_000n);
+
+    await (await worker()).reconcile();
+    expect(await statuses(payer.address)).toEqual(["settled", "settled"]);
+    const rows = await own.receipt.findMany({ where: { payer: payer.address } });
+    expect(new Set(rows.map((r) => r.txHash))).toEqual(new Set([batch.txHash]));
+    expect(await fx.balanceOf(payer.address)).toBe(500_000n - 2n * total);
+  });
+
+  it("recognises receipts the chain already settled when the database lost track", async () => {
+    const { payer, total } = await pendingReceipts(2);
+    const first = await worker();
+    const round = await first.settleOnce();
+    expect(round).toMatchObject({ settled: 2, failed: 0 });
+    // The database forgets (restored from an old backup): both receipts look pending again.
+    await own.receipt.updateMany({ where: { payer: payer.address }, data: { status: "pending", txHash: null, batchId: null } });
+    const again = await (await worker()).settleOnce();
+    expect(again).toMatchObject({ settled: 2, failed: 0 });
+    const rows = await own.receipt.findMany({ where: { payer: payer.address } });
+    expect(rows.map((r) => [r.status, r.txHash])).toEqual(rows.map(() => ["settled", round!.txHash]));
+    expect(await fx.balanceOf(payer.address)).toBe(500_000n - 2n * total);
+  });
+
+  it("marks a receipt the contract rejects as failed with the reason", async () => {
+    const { payer } = await pendingReceipts(1);
+    // Tamper with the stored signature: the contract skips the receipt as BadSignature.
+    const row = await own.receipt.findFirstOrThrow({ where: { payer: payer.address } });
+    const sig = row.signature;
+    await own.receipt.update({ where: { id: row.id }, data: { signature: sig.slice(0, 10) + (sig[10] === "a" ? "b" : "a") + sig.slice(11) } });
+    const round = await (await worker()).settleOnce();
+    expect(round).toMatchObject({ settled: 0, failed: 1 });
+    const failed = await own.receipt.findUniqueOrThrow({ where: { id: row.id } });
+    expect(failed.status).toBe("failed");
+    expect(failed.failureReason).toMatch(/BadSignature|SessionInvalid/);
+    expect(await fx.balanceOf(payer.address)).toBe(500_000n);
+  });
+});

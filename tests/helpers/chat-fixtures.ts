@@ -21,6 +21,7 @@ import { buildSlotMetadata, KIND_TO_CHAIN, listingMetadataUri, type ListingKind 
 import { permitDomain, permitTypes, signReceipt, signSession, splitPermitSignature, type Session } from "../../lib/protocol";
 import { BM25_RETRIEVER } from "../../lib/rag/bm25";
 import { indexDocument } from "../../lib/rag/ingest";
+import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import type { StackInfo } from "./stack-info";
 
 export class ChatFixtures {
@@ -41,6 +42,15 @@ export class ChatFixtures {
     const account = privateKeyToAccount(generatePrivateKey());
     await this.client.request({ method: "anvil_setBalance" as never, params: [account.address, `0x${parseEther("10").toString(16)}`] as never });
     return account;
+  }
+
+  /** A fresh account the contract owner (anvil #0) authorizes to settle, as the marketplace's worker is. */
+  async authorizedSettler(): Promise<PrivateKeyAccount> {
+    const settler = await this.account();
+    const owner = this.wallet(privateKeyToAccount(ANVIL_KEYS[0]));
+    const hash = await owner.writeContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "setSettler", args: [settler.address, true] });
+    await this.client.waitForTransactionReceipt({ hash });
+    return settler;
   }
 
   wallet(account: PrivateKeyAccount) {

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { startStack } from "../../scripts/stack";
+import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { freePort, isPortFree } from "../../scripts/stack/process";
 import type { StackInfo } from "./stack-info";
 
@@ -31,6 +32,9 @@ export default async function setup(project: TestProject) {
       DATABASE_URL: undefined,
       CHAIN_ID: undefined,
       WITHDRAW_DELAY: "3600",
+      // The stack's settlement worker signs with its own key, so tests can send owner transactions from
+      // anvil #0 (the deployer) without racing the worker for nonces.
+      SETTLER_PRIVATE_KEY: ANVIL_KEYS[9],
       // Settle quickly so tests see receipts settle; many tests share one IP.
       SETTLE_INTERVAL_MS: "1000",
       SETTLE_BATCH_SIZE: "20",

@@ -117,7 +117,8 @@ describe("answering through an OpenAI-compatible model", () => {
     expect(chunks.at(-1)!.type).toBe("finish");
 
     const receipt = await db.receipt.findFirstOrThrow({ where: { payer: payer.address, nonce: nonce.toString() } });
-    expect(receipt.status).toBe("pending");
+    // Answered, so it is charged: waiting for the stack's settlement worker, or already picked up by it.
+    expect(["pending", "sending", "settled"]).toContain(receipt.status);
     expect(JSON.parse(receipt.amountsJson!)).toEqual(["4000", "3000", "2000", "0"]);
     const messages = await db.chatMessage.findMany({ where: { conversationId }, orderBy: { createdAt: "asc" } });
     expect(messages.map((m) => m.role)).toEqual(["user", "assistant"]);
@@ -236,7 +237,8 @@ describe("failures and aborts cost nothing", () => {
       expect(stopped.status).toBe("stopped");
       expect(stopped.text).toMatch(/^word0 word1/);
       const account = (await (await fx.get("/api/chat/account", cookie)).json()) as { pending: string };
-      expect(account.pending).toBe(pendingBefore);
+      // The voided receipt adds nothing to what is pending (the stack's worker may settle earlier ones meanwhile).
+      expect(BigInt(account.pending)).toBeLessThanOrEqual(BigInt(pendingBefore));
     } finally {
       standIn.options.tokenDelayMs = 0;
       standIn.options.reply = () => "Pelicans scoop fish into the pouch and drain the water first [1].";
@@ -257,7 +259,7 @@ describe("conversation history per wallet", () => {
     };
     // The regenerated answer replaced the stopped one after the last question.
     expect(opened.messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "user", "assistant"]);
-    expect(opened.messages.at(-1)!.metadata!.charge!.status).toBe("pending");
+    expect(["pending", "settled"]).toContain(opened.messages.at(-1)!.metadata!.charge!.status);
 
     const stranger = await fx.signIn(await fx.account());
     expect((await fx.get(`/api/chat/conversations/${conversationId}`, stranger)).status).toBe(404);

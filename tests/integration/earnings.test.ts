@@ -5,7 +5,8 @@
 // chain's logs, however often it syncs.
 import { parseEventLogs, type Address } from "viem";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { kipAssetsAbi } from "../../lib/chain/generated";
+import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
+import { decodeCharges } from "../../lib/protocol";
 import { fetchEvents, readEvents, syncIndex } from "../../lib/chain/indexer";
 import type { HoldingsReport, ProtocolReport, SlotReport } from "../../lib/chain/reports";
 import { createDb, type Db } from "../../lib/db-client";
@@ -31,6 +32,22 @@ async function api<T>(path: string, status = 200): Promise<T> {
 }
 
 const holdings = (owner: Address) => api<HoldingsReport>(`/api/earnings/holders/${owner}`);
+
+/** The protocol figures recomputed straight from the chain's logs up to `toBlock`, independently of the app. */
+async function protocolFromLogs(toBlock: number) {
+  const range = { fromBlock: BigInt(stack.deployment.startBlock), toBlock: BigInt(toBlock) };
+  const [settled, batches, credited] = await Promise.all([
+    chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "ReceiptSettled", ...range }),
+    chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "BatchSettled", ...range }),
+    chain.client.getContractEvents({ address: chain.assets, abi: kipAssetsAbi, eventName: "RevenueCredited", ...range }),
+  ]);
+  return {
+    queriesSettled: String(settled.length),
+    totalPaid: String(settled.flatMap((log) => decodeCharges(log.args.charges!)).reduce((sum, c) => sum + c.amount, 0n)),
+    fees: String(batches.reduce((sum, log) => sum + log.args.fees!, 0n)),
+    netToHolders: String(credited.reduce((sum, log) => sum + log.args.amount!, 0n)),
+  };
+}
 
 describe("earnings read from the chain", () => {
   it("reports what settled queries earned, claims exactly that, and pays a split only from later revenue", async () => {
@@ -68,11 +85,13 @@ describe("earnings read from the chain", () => {
     expect(report.totals.claimable).toBe((appNet + datasetNet).toString());
     expect(report.created.map((a) => a.slot)).toEqual([app.slot.toString(), dataset.slot.toString()]);
 
+    // The stack's settlement worker may settle other tests' receipts meanwhile: the protocol page must
+    // equal the logs at its own head block, and include at least this test's queries.
     const protocolAfter = await api<ProtocolReport>("/api/earnings/protocol");
-    expect(BigInt(protocolAfter.queriesSettled) - BigInt(protocolBefore.queriesSettled)).toBe(3n);
-    expect(BigInt(protocolAfter.totalPaid) - BigInt(protocolBefore.totalPaid)).toBe(75_000n);
-    expect(BigInt(protocolAfter.fees) - BigInt(protocolBefore.fees)).toBe(75_000n - appNet - datasetNet);
-    expect(BigInt(protocolAfter.netToHolders) - BigInt(protocolBefore.netToHolders)).toBe(appNet + datasetNet);
+    const { queriesSettled, totalPaid, fees, netToHolders } = protocolAfter;
+    expect({ queriesSettled, totalPaid, fees, netToHolders }).toEqual(await protocolFromLogs(protocolAfter.headBlock));
+    expect(BigInt(protocolAfter.queriesSettled) - BigInt(protocolBefore.queriesSettled)).toBeGreaterThanOrEqual(3n);
+    expect(BigInt(protocolAfter.totalPaid) - BigInt(protocolBefore.totalPaid)).toBeGreaterThanOrEqual(75_000n);
 
     // Claim both tokens in one transaction: the wallet receives exactly what was claimable.
     const before = await chain.usdBalance(creator.address);

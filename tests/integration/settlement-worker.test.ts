@@ -179,7 +179,7 @@ describe("a settlement worker that crashes", () => {
   }
 
   async function worker(hooks?: ConstructorParameters<typeof SettlementWorker>[0]["hooks"]) {
-    const settler = await fx.account();
+    const settler = await fx.authorizedSettler();
     return new SettlementWorker({
       db: own,
       rpcUrl: stack.rpcUrl,

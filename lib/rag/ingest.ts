@@ -87,7 +87,7 @@ function documentAad(datasetId: string, sha256: string): string {
 
 /** Store the raw files encrypted (bound to their dataset and hash) and record the totals. */
 export async function storeDocuments(db: Db, datasetId: string, documents: readonly PreparedDocument[], encryptionKey: string): Promise<void> {
-  insertDocuments(
+  await insertDocuments(
     db,
     documents.map((doc, position) => ({
       id: randomBytes(12).toString("hex"),
@@ -148,7 +148,7 @@ export async function indexPendingDocuments(
     }
     const ids = chunkIds();
     const chunks = chunkText(text, CHUNKING).map((piece, position) => ({ id: ids(), documentId: doc.id, position, text: piece }));
-    const updated = writeDocumentChunks(db, { datasetId, documentId: doc.id, bytes: doc.bytes, chunks });
+    const updated = await writeDocumentChunks(db, { datasetId, documentId: doc.id, bytes: doc.bytes, chunks });
     written?.push(...chunks);
     version = updated.indexVersion;
     onProgress?.(updated);
@@ -179,7 +179,7 @@ export async function indexDocument(
 ): Promise<{ documentId: string; chunks: number }> {
   const [document] = await prepareDocuments([input]);
   const before = await db.document.findMany({ where: { datasetId }, select: { id: true, bytes: true } });
-  insertDocuments(db, [
+  await insertDocuments(db, [
     {
       id: randomBytes(12).toString("hex"),
       datasetId,

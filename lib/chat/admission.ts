@@ -9,6 +9,7 @@ import { verifyReceipt, type Receipt } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
 import { shortError } from "./charges";
 import { ChatError } from "./errors";
+import { paymentSession, pendingHolds, sessionSpent, storeQuestion, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 
 /** A receipt's deadline must leave the settler at least this long… */
@@ -16,22 +17,10 @@ export const MIN_DEADLINE_SECONDS = 120;
 /** …and be at most this far away. */
 export const MAX_DEADLINE_SECONDS = 24 * 60 * 60;
 
-/** Receipt statuses that still hold (or may hold) the payer's money. */
-export const OPEN_STATUSES = ["answering", "pending", "sending"] as const;
-
 export interface PaymentInput {
   sessionHash: Hex;
   receipt: { payer: Address; slots: string[]; maxAmounts: string[]; nonce: string; deadline: string };
   signature: Hex;
-}
-
-export interface QuestionInput {
-  conversationId: string;
-  appId: string;
-  owner: Address;
-  /** The new user message; absent when an answer is regenerated. */
-  userMessage?: { id: string; text: string };
-  title: string;
 }
 
 const locks = new Map<string, Promise<unknown>>();
@@ -49,18 +38,9 @@ export async function withLock<T>(key: string, task: () => Promise<T>): Promise<
   }
 }
 
-/** What a receipt holds of the payer's balance: its fixed total once known, else its maximum. */
-function held(receipt: { total: string | null; maxTotal: string; status: string }): bigint {
-  return BigInt(receipt.status === "answering" ? receipt.maxTotal : (receipt.total ?? receipt.maxTotal));
-}
-
 /** Receipts of `payer` not yet settled, failed or voided: what their balance on chain does not show yet. */
 export async function pendingCharges(db: Db, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address): Promise<bigint> {
-  const open = await db.receipt.findMany({
-    where: { chainId: chain.chainId, settlement: chain.settlement, payer: getAddress(payer), status: { in: [...OPEN_STATUSES] } },
-    select: { total: true, maxTotal: true, status: true },
-  });
-  return open.reduce((sum, r) => sum + held(r), 0n);
+  return pendingHolds(db, chain, getAddress(payer));
 }
 
 function sameCharges(chargeSet: ChargeSet, receipt: PaymentInput["receipt"]): boolean {
@@ -70,41 +50,9 @@ function sameCharges(chargeSet: ChargeSet, receipt: PaymentInput["receipt"]): bo
   );
 }
 
-/** Ensures the conversation exists and belongs to `owner` for this app; creates it on first use. */
-async function ensureConversation(tx: Db, question: QuestionInput) {
-  const conversation = await tx.conversation.upsert({
-    where: { id: question.conversationId },
-    update: { updatedAt: new Date() },
-    create: { id: question.conversationId, owner: question.owner, appId: question.appId, title: question.title },
-    select: { owner: true, appId: true },
-  });
-  if (conversation.owner !== question.owner || conversation.appId !== question.appId) {
-    throw new ChatError("forbidden", "sign_in", "This conversation belongs to another wallet or app.");
-  }
-}
-
-async function storeUserMessage(tx: Db, question: QuestionInput) {
-  if (!question.userMessage) return;
-  try {
-    await tx.chatMessage.create({
-      data: { id: question.userMessage.id, conversationId: question.conversationId, role: "user", text: question.userMessage.text },
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new ChatError("conflict", "app_unavailable", "This message was already sent.");
-    throw error;
-  }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return String((error as { code?: string }).code) === "P2002" || /Unique constraint/i.test(String(error));
-}
-
 /** A free app's question: only the conversation and the user's message are stored. */
-export async function admitFreeQuestion(db: Db, question: QuestionInput): Promise<void> {
-  await db.$transaction(async (tx) => {
-    await ensureConversation(tx as unknown as Db, question);
-    await storeUserMessage(tx as unknown as Db, question);
-  });
+export async function admitFreeQuestion(db: Db, question: QuestionRecord): Promise<void> {
+  await storeQuestion(db, question, null);
 }
 
 /** Checks a paid question's receipt and stores it (status "answering") with the user's message. */
@@ -112,11 +60,11 @@ export async function admitPaidQuestion(
   db: Db,
   chain: ChainContext,
   chargeSet: ChargeSet,
-  question: QuestionInput,
+  question: QuestionRecord,
   payment: PaymentInput,
   now = Math.floor(Date.now() / 1000),
 ): Promise<{ receiptId: string; maxTotal: bigint }> {
-  const session = await db.paymentSession.findUnique({ where: { hash: payment.sessionHash } });
+  const session = await paymentSession(db, payment.sessionHash);
   if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
     throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
   }
@@ -148,15 +96,8 @@ export async function admitPaidQuestion(
   const maxTotal = receipt.maxAmounts.reduce((a, b) => a + b, 0n);
 
   return withLock(`${chain.chainId}:${payer}`, async () => {
-    const [spent, pending] = await Promise.all([
-      db.receipt.findMany({
-        where: { sessionHash: session.hash, status: { notIn: ["void", "failed"] } },
-        select: { total: true, maxTotal: true, status: true },
-      }),
-      pendingCharges(db, chain, payer),
-    ]);
-    const sessionSpent = spent.reduce((sum, r) => sum + held(r), 0n);
-    if (sessionSpent + maxTotal > BigInt(session.spendCap)) {
+    const [spent, pending] = await Promise.all([sessionSpent(db, session.hash), pendingCharges(db, chain, payer)]);
+    if (spent + maxTotal > BigInt(session.spendCap)) {
       throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
     }
     let onChain: [bigint, { amount: bigint }, boolean];
@@ -179,36 +120,18 @@ export async function admitPaidQuestion(
         "Your prepaid balance is too low for this message (balance minus pending charges and withdrawal requests). Deposit more to continue.",
       );
     }
-    try {
-      const stored = await db.$transaction(async (tx) => {
-        await ensureConversation(tx as unknown as Db, question);
-        await storeUserMessage(tx as unknown as Db, question);
-        return tx.receipt.create({
-          data: {
-            chainId: chain.chainId,
-            settlement: chain.settlement,
-            payer,
-            nonce: receipt.nonce.toString(),
-            deadline,
-            sessionHash: session.hash,
-            slotsJson: JSON.stringify(payment.receipt.slots),
-            maxAmountsJson: JSON.stringify(payment.receipt.maxAmounts),
-            maxTotal: maxTotal.toString(),
-            signature: payment.signature,
-            status: "answering",
-            appId: question.appId,
-            conversationId: question.conversationId,
-          },
-          select: { id: true },
-        });
-      });
-      return { receiptId: stored.id, maxTotal };
-    } catch (error) {
-      if (error instanceof ChatError) throw error;
-      if (isUniqueViolation(error)) {
-        throw new ChatError("conflict", "nonce_used", "This receipt number was already used. Send again.");
-      }
-      throw error;
-    }
+    const receiptId = await storeQuestion(db, question, {
+      chainId: chain.chainId,
+      settlement: chain.settlement,
+      payer,
+      nonce: receipt.nonce.toString(),
+      deadline,
+      sessionHash: session.hash,
+      slotsJson: JSON.stringify(payment.receipt.slots),
+      maxAmountsJson: JSON.stringify(payment.receipt.maxAmounts),
+      maxTotal: maxTotal.toString(),
+      signature: payment.signature,
+    });
+    return { receiptId: receiptId!, maxTotal };
   });
 }

@@ -9,6 +9,7 @@ import { retrieve } from "@/lib/rag/hybrid";
 import type { ChatApp } from "./charges";
 import { shortError } from "./charges";
 import { chargeOf } from "./conversations";
+import { documentNames, storeAnswer, voidReceipt } from "./store";
 import type { ChatMessageMetadata, MessageCharge, SourceRef } from "./types";
 
 export const SNIPPET_CHARS = 420;
@@ -44,11 +45,7 @@ export function usedDatasets(answer: string, sources: SourceRef[]): Set<string> 
 }
 
 async function loadSources(db: Db, app: ChatApp, chunks: Awaited<ReturnType<typeof retrieve>>["chunks"]): Promise<SourceRef[]> {
-  const documents = new Map(
-    (await db.document.findMany({ where: { id: { in: [...new Set(chunks.map((c) => c.documentId))] } }, select: { id: true, filename: true } })).map(
-      (d) => [d.id, d.filename],
-    ),
-  );
+  const documents = await documentNames(db, [...new Set(chunks.map((c) => c.documentId))]);
   const datasetNames = new Map(app.datasets.map((d) => [d.id, d.name]));
   return chunks.map((c, i) => ({
     n: i + 1,
@@ -64,53 +61,26 @@ async function loadSources(db: Db, app: ChatApp, chunks: Awaited<ReturnType<type
 
 async function completeAnswer(input: AnswerInput, answerId: string, text: string, sources: SourceRef[]): Promise<MessageCharge> {
   const { db, receipt } = input;
-  return db.$transaction(async (tx) => {
-    let charge: MessageCharge = chargeOf(null);
-    if (receipt) {
-      const amounts = chargeAmounts(input.app, usedDatasets(text, sources));
-      const total = amounts.reduce((a, b) => a + b, 0n);
-      const { count } = await tx.receipt.updateMany({
-        where: { id: receipt.id, status: "answering" },
-        data: { status: "pending", amountsJson: JSON.stringify(amounts.map(String)), total: total.toString() },
-      });
-      if (count === 0) throw new Error("the receipt was voided while the answer was written");
-      charge = chargeOf({ id: receipt.id, status: "pending", maxTotal: receipt.maxTotal.toString(), total: total.toString(), txHash: null, failureReason: null });
-    }
-    await tx.chatMessage.create({
-      data: {
-        id: answerId,
-        conversationId: input.conversationId,
-        role: "assistant",
-        text,
-        status: "complete",
-        sourcesJson: JSON.stringify(sources),
-        receiptId: receipt?.id ?? null,
-      },
-    });
-    return charge;
-  });
+  let charge: MessageCharge = chargeOf(null);
+  let charges: { amountsJson: string; total: string } | null = null;
+  if (receipt) {
+    const amounts = chargeAmounts(input.app, usedDatasets(text, sources));
+    const total = amounts.reduce((a, b) => a + b, 0n).toString();
+    charges = { amountsJson: JSON.stringify(amounts.map(String)), total };
+    charge = chargeOf({ id: receipt.id, status: "pending", maxTotal: receipt.maxTotal.toString(), total, txHash: null, failureReason: null });
+  }
+  const answer = { id: answerId, conversationId: input.conversationId, text, status: "complete" as const, sourcesJson: JSON.stringify(sources), receiptId: receipt?.id ?? null };
+  await storeAnswer(db, answer, charges);
+  return charge;
 }
 
 async function voidAnswer(input: AnswerInput, reason: string, stopped: { answerId: string; text: string; sources: SourceRef[] } | null) {
   const { db, receipt } = input;
-  await db.$transaction(async (tx) => {
-    if (receipt) {
-      await tx.receipt.updateMany({ where: { id: receipt.id, status: "answering" }, data: { status: "void", failureReason: reason.slice(0, 300) } });
-    }
-    if (stopped && stopped.text.trim()) {
-      await tx.chatMessage.create({
-        data: {
-          id: stopped.answerId,
-          conversationId: input.conversationId,
-          role: "assistant",
-          text: stopped.text,
-          status: "stopped",
-          sourcesJson: JSON.stringify(stopped.sources),
-          receiptId: receipt?.id ?? null,
-        },
-      });
-    }
-  });
+  const partial =
+    stopped && stopped.text.trim()
+      ? { id: stopped.answerId, conversationId: input.conversationId, text: stopped.text, status: "stopped" as const, sourcesJson: JSON.stringify(stopped.sources), receiptId: receipt?.id ?? null }
+      : null;
+  await voidReceipt(db, receipt?.id ?? null, reason, partial);
 }
 
 /** The answer as a stream of UI message chunks (what useChat reads). */

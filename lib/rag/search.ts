@@ -1,6 +1,7 @@
 // Retrieval over datasets: one BM25 index per dataset, built from its chunks on first use and kept in
 // memory until the dataset's indexVersion changes (ingestion bumps it).
 import type { Db } from "@/lib/db-client";
+import { direct } from "@/lib/db-direct";
 import { Bm25Index } from "./bm25";
 
 export interface RetrievedChunk {
@@ -31,7 +32,10 @@ async function loadIndex(db: Db, datasetId: string, version: number): Promise<Ca
 
 /** The dataset's index, rebuilt only when its indexVersion moved. Concurrent callers share one build. */
 export async function datasetIndex(db: Db, datasetId: string): Promise<CachedIndex> {
-  const dataset = await db.dataset.findUnique({ where: { listingId: datasetId }, select: { indexVersion: true } });
+  // Checked on every query, so read through a prepared statement (lib/db-direct.ts).
+  const dataset = await direct(db, (d) =>
+    d.prepare(`SELECT "indexVersion" FROM "Dataset" WHERE "listingId" = ?`).get(datasetId) as { indexVersion: number } | undefined,
+  );
   if (!dataset) throw new Error(`no dataset ${datasetId}`);
   const cached = cache.get(datasetId);
   if (cached) {

@@ -8,6 +8,7 @@ import { admitFreeQuestion, admitPaidQuestion, type PaymentInput } from "@/lib/c
 import { answerStream } from "@/lib/chat/answer";
 import { loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
+import { conversationMessages } from "@/lib/chat/store";
 import { clientIp } from "@/lib/chat/rate-limit";
 import { assertWithinLimit, chatChain, chatLimits } from "@/lib/chat/server";
 import { getDb } from "@/lib/db";
@@ -39,11 +40,7 @@ export async function POST(request: Request): Promise<Response> {
     const app = await loadChatApp(db, chain, body.appId);
 
     // What is being answered: the new question, or (regenerate) the conversation's last question.
-    const earlier = await db.chatMessage.findMany({
-      where: { conversationId: body.conversationId, conversation: { owner, appId: app.id } },
-      orderBy: { createdAt: "asc" },
-      select: { id: true, role: true, text: true },
-    });
+    const earlier = await conversationMessages(db, { conversationId: body.conversationId, owner, appId: app.id });
     let question: string;
     let history = earlier;
     let replaced: string[] = [];

@@ -1,0 +1,132 @@
+// The chat store's prepared statements against a real (temporary, migrated) SQLite database: what they
+// write reads back through Prisma (ids, dates, updatedAt), the sums count what they should, and the
+// conflicts become the same ChatErrors the route maps to HTTP statuses.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { getAddress } from "viem";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, type Db } from "@/lib/db-client";
+import { ChatError } from "@/lib/chat/errors";
+import {
+  conversationMessages,
+  paymentSession,
+  pendingHolds,
+  sessionSpent,
+  storeAnswer,
+  storeQuestion,
+  voidReceipt,
+  type NewReceipt,
+  type QuestionRecord,
+} from "@/lib/chat/store";
+import { migrateDatabase } from "../../scripts/stack/db";
+
+const owner = getAddress("0x00000000000000000000000000000000000000aa");
+const chain = { chainId: 31337, settlement: getAddress("0x0000000000000000000000000000000000000005") };
+let dir: string;
+let db: Db;
+let appId: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-chat-store-test-"));
+  const url = `file:${path.join(dir, "t.db")}`;
+  await migrateDatabase(url);
+  db = createDb(url);
+  const listing = await db.listing.create({
+    data: { chainId: 31337, assets: "0x0000000000000000000000000000000000000001", kind: "app", creator: owner, name: "t", description: "t", pricePerQuery: "1", metadataJson: "", contentHash: "" },
+  });
+  appId = listing.id;
+  await db.paymentSession.create({
+    data: { hash: "0xsession", chainId: chain.chainId, settlement: chain.settlement, payer: owner, key: owner, spendCap: "1000", expiry: 2_000_000_000, nonce: "1", signature: "0x" },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await db?.$disconnect();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const question = (conversationId: string, messageId: string): QuestionRecord => ({
+  conversationId,
+  appId,
+  owner,
+  userMessage: { id: messageId, text: "what burns all night?" },
+  title: "what burns all night?",
+});
+
+// A big value: sums must not go through SQLite's 64-bit integers.
+const BIG = (2n ** 200n).toString();
+
+const receipt = (nonce: number, maxTotal = "100"): NewReceipt => ({
+  ...chain,
+  payer: owner,
+  nonce: String(nonce),
+  deadline: 2_000_000_000,
+  sessionHash: "0xsession",
+  slotsJson: "[\"1\"]",
+  maxAmountsJson: `["${maxTotal}"]`,
+  maxTotal,
+  signature: "0xsig",
+});
+
+describe("chat store", () => {
+  it("writes rows Prisma reads back, and fixes or voids receipts once", async () => {
+    const before = Date.now();
+    const id = await storeQuestion(db, question("conv-1", "m-1"), receipt(1));
+    expect(id).toMatch(/^c[0-9a-z]{24}$/);
+    const stored = await db.receipt.findUniqueOrThrow({ where: { id: id! }, include: { session: true } });
+    expect(stored).toMatchObject({ status: "answering", maxTotal: "100", total: null, nonce: "1", payer: owner, appId, conversationId: "conv-1" });
+    expect(stored.createdAt.getTime()).toBeGreaterThanOrEqual(before - 1);
+    expect(stored.updatedAt.getTime()).toBe(stored.createdAt.getTime());
+    const conversation = await db.conversation.findUniqueOrThrow({ where: { id: "conv-1" }, include: { messages: true } });
+    expect(conversation).toMatchObject({ owner, appId, title: "what burns all night?" });
+    expect(conversation.messages).toMatchObject([{ id: "m-1", role: "user", status: "complete" }]);
+
+    expect(await sessionSpent(db, "0xsession")).toBe(100n);
+    expect(await pendingHolds(db, chain, owner)).toBe(100n);
+
+    await storeAnswer(db, { id: "a-1", conversationId: "conv-1", text: "the lantern [1]", status: "complete", sourcesJson: "[]", receiptId: id }, { amountsJson: "[\"60\"]", total: "60" });
+    expect(await db.receipt.findUniqueOrThrow({ where: { id: id! } })).toMatchObject({ status: "pending", total: "60", amountsJson: "[\"60\"]" });
+    expect(await pendingHolds(db, chain, owner)).toBe(60n);
+    expect((await conversationMessages(db, { conversationId: "conv-1", owner, appId })).map((m) => m.id)).toEqual(["m-1", "a-1"]);
+    expect(await conversationMessages(db, { conversationId: "conv-1", owner: getAddress("0x00000000000000000000000000000000000000bb"), appId })).toEqual([]);
+
+    // Fixed receipts are not voided, and a voided receipt is not fixed.
+    await voidReceipt(db, id, "late", null);
+    expect((await db.receipt.findUniqueOrThrow({ where: { id: id! } })).status).toBe("pending");
+    const second = await storeQuestion(db, question("conv-1", "m-2"), receipt(2, BIG));
+    expect(await sessionSpent(db, "0xsession")).toBe(60n + 2n ** 200n);
+    await voidReceipt(db, second, "the model failed", { id: "a-2", conversationId: "conv-1", text: "partial", status: "stopped", sourcesJson: "[]", receiptId: second });
+    await expect(
+      storeAnswer(db, { id: "a-3", conversationId: "conv-1", text: "x", status: "complete", sourcesJson: "[]", receiptId: second }, { amountsJson: "[]", total: "0" }),
+    ).rejects.toThrow(/voided/);
+    expect(await db.chatMessage.findUnique({ where: { id: "a-3" } })).toBeNull();
+    expect(await db.receipt.findUniqueOrThrow({ where: { id: second! } })).toMatchObject({ status: "void", failureReason: "the model failed" });
+    expect(await sessionSpent(db, "0xsession")).toBe(60n);
+    expect(await pendingHolds(db, chain, owner)).toBe(60n);
+    expect((await paymentSession(db, "0xsession"))?.spendCap).toBe("1000");
+  });
+
+  it("refuses a replayed nonce, a resent message and another wallet's conversation, storing nothing", async () => {
+    await storeQuestion(db, question("conv-2", "m-10"), receipt(10));
+    const code = (p: Promise<unknown>) => p.then(() => "stored", (e: unknown) => (e instanceof ChatError ? e.reason : String(e)));
+    expect(await code(storeQuestion(db, question("conv-2", "m-11"), receipt(10)))).toBe("nonce_used");
+    expect(await db.chatMessage.findUnique({ where: { id: "m-11" } })).toBeNull();
+    expect(await code(storeQuestion(db, question("conv-2", "m-10"), receipt(12)))).toBe("app_unavailable");
+    const other = { ...question("conv-2", "m-13"), owner: getAddress("0x00000000000000000000000000000000000000bb") };
+    expect(await code(storeQuestion(db, other, null))).toBe("sign_in");
+    expect(await db.receipt.count({ where: { nonce: { in: ["11", "12"] } } })).toBe(0);
+  });
+
+  it("waits for a Prisma transaction of the same process without blocking it", async () => {
+    let stored: Promise<string | null> | undefined;
+    await db.$transaction(async (tx) => {
+      // Holds the write lock across awaits on Prisma's connection.
+      await tx.conversation.create({ data: { id: "conv-3", owner, appId, title: "t" } });
+      stored = storeQuestion(db, question("conv-3", "m-20"), receipt(20));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    });
+    expect(await stored).toMatch(/^c/);
+    expect(await db.chatMessage.count({ where: { conversationId: "conv-3" } })).toBe(1);
+  });
+});

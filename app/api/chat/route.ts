@@ -84,7 +84,9 @@ export async function POST(request: Request): Promise<Response> {
       encryptionKey: env.ENCRYPTION_KEY,
       signal: request.signal,
     });
-    return createUIMessageStreamResponse({ stream, headers: { "Cache-Control": "no-store" } });
+    // no-transform: Next's compression middleware would otherwise gzip the token stream, costing CPU per
+    // chunk and holding tokens in its buffer.
+    return createUIMessageStreamResponse({ stream, headers: { "Cache-Control": "no-store, no-transform" } });
   } catch (error) {
     return chatErrorResponse(error);
   }

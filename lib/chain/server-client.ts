@@ -13,7 +13,9 @@ export function serverPublicClient(): PublicClient {
     const client = createPublicClient({
       chain: appChain(env.CHAIN_ID, env.RPC_URL),
       // Fail fast: a request waiting on a dead node should get a clear 502, not hang.
-      transport: http(env.RPC_URL, { timeout: 5_000, retryCount: 1 }),
+      // Reads started in the same tick go out as one JSON-RPC batch (a paid chat message makes three),
+      // kept small because public RPCs cap batch sizes.
+      transport: http(env.RPC_URL, { timeout: 5_000, retryCount: 1, batch: { batchSize: 30 } }),
     }) as PublicClient;
     cached = { key, client };
   }

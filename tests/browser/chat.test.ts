@@ -1,7 +1,8 @@
 // Chatting with the seeded Classics Tutor in Chromium with the Development wallet: deposit with a permit,
 // authorize a spending session once, ask two questions (no wallet pop-up per message), see the sources
 // under each answer, and watch both charges settle on chain.
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium, signInWithDevWallet } from "../helpers/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const stack = inject("stack");
@@ -10,23 +11,13 @@ const SCREENSHOT_DIR = process.env.KIP_SCREENSHOT_DIR ?? "/tmp";
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
 });
 
-async function signIn(page: Page) {
-  await page.getByTestId("rk-connect-button").first().click();
-  const nonce = page.waitForResponse((response) => response.url().endsWith("/api/auth/nonce") && response.ok());
-  await page.getByTestId("rk-wallet-option-kipDevWallet").click();
-  await nonce;
-  await page.getByTestId("rk-auth-message-button").click();
-}
 
 async function ask(page: Page, question: string, nth: number) {
   await page.getByLabel("Your question").fill(question);
@@ -48,7 +39,7 @@ describe("chat with a paid app", () => {
       await page.getByTestId("chat-app-link").filter({ hasText: "Classics Tutor" }).click();
       await page.getByRole("heading", { name: "Classics Tutor" }).waitFor();
       await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-chat-signed-out.png`, fullPage: true });
-      await signIn(page);
+      await signInWithDevWallet(page);
       await page.getByTestId("payment-panel").waitFor({ timeout: 30_000 });
 
       // Deposit 5 mUSD: one permit signature and one transaction, both by the development wallet.

@@ -1,7 +1,8 @@
 // A creator in a real browser: signs in with the Development wallet, lists a dataset (upload, indexing
 // progress, listing transaction), a model (offline, with Test connection) and an app built on both
 // (price summary), then finds the app in the marketplace and opens its page with the Chat button.
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium, signInWithDevWallet } from "../helpers/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const stack = inject("stack");
@@ -14,24 +15,13 @@ const APP = `Harbour assistant ${suffix}`;
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
 });
 
-async function signIn(page: Page) {
-  const nonce = page.waitForResponse((r) => r.url().endsWith("/api/auth/nonce") && r.ok());
-  await page.getByTestId("rk-connect-button").first().click();
-  await page.getByTestId("rk-wallet-option-kipDevWallet").click();
-  await nonce;
-  await page.getByTestId("rk-auth-message-button").click();
-  await page.getByTestId("signed-in-address").waitFor({ state: "visible", timeout: 30_000 });
-}
 
 async function fillCommon(page: Page, values: { name: string; description: string; tags: string; price: string }) {
   await page.getByLabel("Name", { exact: true }).fill(values.name);
@@ -56,7 +46,7 @@ describe("a creator lists a dataset, a model and an app, then finds the app", ()
       // Dataset
       await page.goto(`${stack.appUrl}/create/dataset`, { waitUntil: "load" });
       await expect.poll(() => page.getByText("Sign in to list a dataset").isVisible()).toBe(true);
-      await signIn(page);
+      await signInWithDevWallet(page, { waitForAddress: true });
       await expect.poll(() => page.getByTestId("upload-limits").textContent()).toMatch(/5\.0 MB per file · 25 MB in total/);
       await page.locator("#files").setInputFiles([
         { name: "pilots.md", mimeType: "text/markdown", buffer: Buffer.from("# Harbour pilots\n\nA pilot boards every ship above 80 metres before the breakwater.\n\nThe tide table is posted at the pilot station each morning.") },

@@ -1,7 +1,8 @@
 // An owner's earnings in a real browser: the Development wallet holds an app's token, queries settle on
 // chain, the dashboard shows what they earned, the owner claims it (the wallet's balance moves exactly),
 // splits a quarter of the shares to a second wallet, and only revenue settled after the split reaches it.
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium, signInWithDevWallet } from "../helpers/browser";
 import { getAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kipAssetsAbi } from "../../lib/chain/generated";
@@ -16,24 +17,13 @@ const SCREENSHOT_DIR = process.env.KIP_SCREENSHOT_DIR ?? "/tmp";
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
 });
 
-async function signIn(page: Page) {
-  await page.getByTestId("rk-connect-button").first().click();
-  const nonce = page.waitForResponse((response) => response.url().endsWith("/api/auth/nonce") && response.ok());
-  await page.getByTestId("rk-wallet-option-kipDevWallet").click();
-  await nonce;
-  await page.getByTestId("rk-auth-message-button").click();
-  await page.getByTestId("signed-in-address").waitFor({ state: "visible", timeout: 30_000 });
-}
 
 async function holdings(owner: string): Promise<HoldingsReport> {
   return (await (await fetch(`${stack.appUrl}/api/earnings/holders/${owner}`)).json()) as HoldingsReport;
@@ -57,7 +47,7 @@ describe("earnings dashboard", () => {
     page.on("pageerror", (error) => errors.push(`${error.name}: ${error.message}`));
     try {
       await page.goto(`${stack.appUrl}/dashboard`, { waitUntil: "networkidle" });
-      await signIn(page);
+      await signInWithDevWallet(page, { waitForAddress: true });
 
       const card = page.getByTestId(`token-${app.tokenId}`);
       await card.waitFor({ state: "visible", timeout: 30_000 });

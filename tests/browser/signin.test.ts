@@ -1,7 +1,8 @@
 // The sign-in flow in a real browser: connect the Development wallet through RainbowKit's modal, sign the
 // SIWE message, and see the address in the header. Also checks that the page throws nothing and talks
 // to nobody but the app and the chain (no WalletConnect relay, no fonts, no analytics).
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const stack = inject("stack");
@@ -11,19 +12,7 @@ const SCREENSHOT_DIR = process.env.KIP_SCREENSHOT_DIR ?? "/tmp";
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -19,6 +19,35 @@ function isActive(pathname: string, href: string): boolean {
   return href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(`${href}/`);
 }
 
+/** The areas as a list of links, the current one marked (desktop bar and phone menu). */
+function NavLinks(props: {
+  pathname: string;
+  listClassName: string;
+  linkClassName: string;
+  idleClassName: string;
+  onNavigate?: () => void;
+}) {
+  return (
+    <ul className={props.listClassName}>
+      {NAV.map((item) => {
+        const active = isActive(props.pathname, item.href);
+        return (
+          <li key={item.href}>
+            <Link
+              href={item.href}
+              aria-current={active ? "page" : undefined}
+              onClick={props.onNavigate}
+              className={`${props.linkClassName} ${active ? "bg-brand-50 text-brand-800" : props.idleClassName}`}
+            >
+              {item.label}
+            </Link>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
 export function AppHeader() {
   const pathname = usePathname();
   const [menuOpen, setMenuOpen] = useState(false);
@@ -36,24 +65,12 @@ export function AppHeader() {
         </Link>
 
         <nav aria-label="Main" className="ml-4 hidden md:block">
-          <ul className="flex items-center gap-1">
-            {NAV.map((item) => {
-              const active = isActive(pathname, item.href);
-              return (
-                <li key={item.href}>
-                  <Link
-                    href={item.href}
-                    aria-current={active ? "page" : undefined}
-                    className={`rounded-md px-3 py-2 text-sm font-medium transition-colors ${
-                      active ? "bg-brand-50 text-brand-800" : "text-muted hover:bg-slate-100 hover:text-ink"
-                    }`}
-                  >
-                    {item.label}
-                  </Link>
-                </li>
-              );
-            })}
-          </ul>
+          <NavLinks
+            pathname={pathname}
+            listClassName="flex items-center gap-1"
+            linkClassName="rounded-md px-3 py-2 text-sm font-medium transition-colors"
+            idleClassName="text-muted hover:bg-slate-100 hover:text-ink"
+          />
         </nav>
 
         <div className="ml-auto flex shrink-0 items-center gap-3">
@@ -87,25 +104,13 @@ export function AppHeader() {
       {menuOpen ? (
         <div id="mobile-menu" className="border-t border-line bg-white md:hidden">
           <nav aria-label="Main (mobile)" className="mx-auto max-w-6xl px-4 py-3">
-            <ul className="flex flex-col gap-1">
-              {NAV.map((item) => {
-                const active = isActive(pathname, item.href);
-                return (
-                  <li key={item.href}>
-                    <Link
-                      href={item.href}
-                      aria-current={active ? "page" : undefined}
-                      onClick={() => setMenuOpen(false)}
-                      className={`block rounded-md px-3 py-2 text-base font-medium ${
-                        active ? "bg-brand-50 text-brand-800" : "text-ink hover:bg-slate-100"
-                      }`}
-                    >
-                      {item.label}
-                    </Link>
-                  </li>
-                );
-              })}
-            </ul>
+            <NavLinks
+              pathname={pathname}
+              listClassName="flex flex-col gap-1"
+              linkClassName="block rounded-md px-3 py-2 text-base font-medium"
+              idleClassName="text-ink hover:bg-slate-100"
+              onNavigate={() => setMenuOpen(false)}
+            />
             <div className="mt-3 flex flex-wrap items-center gap-3 border-t border-line pt-3 xl:hidden">
               <NetworkBadge />
               <SignedInAddress className="flex lg:hidden" />

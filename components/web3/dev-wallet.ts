@@ -167,6 +167,8 @@ export function devWalletConnector(options: DevWalletOptions) {
         assertChain(chainId);
         await config.storage?.setItem("kipDevWallet.connected", true);
         const accounts = withCapabilities ? [{ address: account.address, capabilities: {} }] : [account.address];
+        // wagmi types connect()'s accounts by the caller's `withCapabilities` generic, which the
+        // implementation cannot see; the runtime shape above matches whichever the caller asked for.
         return { accounts: accounts as never, chainId: options.chain.id };
       },
       async disconnect() {

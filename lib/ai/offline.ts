@@ -1,7 +1,7 @@
 // The built-in offline model: no weights, no network. It answers extractively: it picks the sentences
 // of the retrieved sources that share the most terms with the question and quotes them with citations.
 // It says what it is in every answer's metadata and never invents text beyond its sources.
-import { tokenize } from "@/lib/rag/embed";
+import { indexTerms } from "@/lib/rag/terms";
 
 export const OFFLINE_MODEL_NAME = "kip-offline-extractive-1";
 
@@ -11,13 +11,9 @@ export interface OfflineSource {
   text: string;
 }
 
-function stemmed(text: string): string[] {
-  return tokenize(text).map((word) => word.replace(/(ing|ed|es|s)$/u, "") || word);
-}
-
 /** Compose an answer from the best-matching sentences of the sources, citing each as [n]. */
 export function answerExtractively(question: string, sources: OfflineSource[], maxSentences = 3): string {
-  const terms = new Set(stemmed(question));
+  const terms = new Set(indexTerms(question));
   if (sources.length === 0 || terms.size === 0) {
     return "I could not find anything in this app's sources that answers that question.";
   }
@@ -27,7 +23,7 @@ export function answerExtractively(question: string, sources: OfflineSource[], m
     for (const raw of source.text.split(/(?<=[.!?])\s+|\n+/)) {
       const sentence = raw.trim();
       if (sentence.length < 20) continue;
-      const words = stemmed(sentence);
+      const words = indexTerms(sentence);
       const hits = words.filter((word) => terms.has(word)).length;
       const distinct = new Set(words.filter((word) => terms.has(word))).size;
       if (distinct === 0) continue;

@@ -1,7 +1,7 @@
 // An in-memory BM25 (Okapi) inverted index. Postings are typed arrays, scoring is term-at-a-time into
 // one score array, and the top k are selected from the touched documents only, so a query over 100,000
 // chunks costs what its terms' posting lists cost, not what the corpus costs.
-import { tokenize } from "./embed";
+import { indexTerms } from "./terms";
 
 export interface Bm25Options {
   k1?: number;
@@ -12,22 +12,6 @@ export interface Bm25Hit {
   /** Position of the document in the array the index was built from. */
   index: number;
   score: number;
-}
-
-/** Terms as the index sees them: lower-cased words without stopwords, lightly stemmed. */
-export function indexTerms(text: string): string[] {
-  const words = tokenize(text);
-  for (let i = 0; i < words.length; i++) words[i] = stem(words[i]);
-  return words;
-}
-
-/** Strip one of -ing, -ed, -es, -s from words longer than four letters (same as /(ing|ed|es|s)$/). */
-function stem(word: string): string {
-  if (word.length <= 4) return word;
-  if (word.endsWith("ing")) return word.slice(0, -3);
-  if (word.endsWith("ed") || word.endsWith("es")) return word.slice(0, -2);
-  if (word.endsWith("s")) return word.slice(0, -1);
-  return word;
 }
 
 /** Name recorded on datasets whose chunks are retrieved by this index (Dataset.embedder). */

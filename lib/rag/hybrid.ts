@@ -2,9 +2,8 @@
 // embeddings model, the BM25 candidates are also ranked by embedding similarity to the question and the
 // two rankings are fused with reciprocal-rank fusion (RRF, k = 60), so a passage that both rankings like
 // wins over one that only shares rare words with the question. Candidate embeddings are cached per chunk.
-import { embedMany, type EmbeddingModel } from "ai";
+import { cosineSimilarity, embedMany, type EmbeddingModel } from "ai";
 import type { Db } from "@/lib/db-client";
-import { cosine } from "./embed";
 import { searchDatasets, type RetrievedChunk } from "./search";
 
 export const RRF_K = 60;
@@ -17,9 +16,9 @@ export interface RetrievalResult {
 }
 
 const EMBEDDING_CACHE_LIMIT = 20_000;
-const embeddingCache = new Map<string, Float32Array>();
+const embeddingCache = new Map<string, number[]>();
 
-function remember(key: string, vector: Float32Array) {
+function remember(key: string, vector: number[]) {
   if (embeddingCache.size >= EMBEDDING_CACHE_LIMIT) {
     // Drop the oldest entry (Map keeps insertion order).
     embeddingCache.delete(embeddingCache.keys().next().value as string);
@@ -55,14 +54,12 @@ export async function retrieve(
       abortSignal,
       maxRetries: 0,
     });
-    const queryVector = Float32Array.from(vectors[0]);
-    missing.forEach((c, i) => remember(`${embeddingsKey}:${c.chunkId}`, Float32Array.from(vectors[i + 1])));
-    const norm = (v: Float32Array) => Math.sqrt(cosine(v, v)) || 1;
-    const queryNorm = norm(queryVector);
+    const queryVector = vectors[0];
+    missing.forEach((c, i) => remember(`${embeddingsKey}:${c.chunkId}`, vectors[i + 1]));
     const dense = candidates
       .map((c) => {
         const vector = embeddingCache.get(`${embeddingsKey}:${c.chunkId}`)!;
-        return { id: c.chunkId, similarity: cosine(queryVector, vector) / (queryNorm * norm(vector)) };
+        return { id: c.chunkId, similarity: cosineSimilarity(queryVector, vector) };
       })
       .sort((a, b) => b.similarity - a.similarity)
       .map((d) => d.id);

@@ -12,7 +12,6 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
-import { createSiweMessage } from "viem/siwe";
 import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "../../lib/chain/generated";
 import type { ChargeSet, ChatUIMessage } from "../../lib/chat/types";
 import { encryptString, modelApiKeyAad } from "../../lib/crypto";
@@ -22,6 +21,7 @@ import { permitDomain, permitTypes, signReceipt, signSession, splitPermitSignatu
 import { BM25_RETRIEVER } from "../../lib/rag/bm25";
 import { indexDocument } from "../../lib/rag/ingest";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
+import { signInOverHttp } from "./siwe";
 import type { StackInfo } from "./stack-info";
 
 export class ChatFixtures {
@@ -57,25 +57,8 @@ export class ChatFixtures {
     return createWalletClient({ account, chain: this.chain, transport: http(this.stack.rpcUrl) });
   }
 
-  async signIn(account: PrivateKeyAccount): Promise<string> {
-    const { nonce } = (await (await fetch(`${this.stack.appUrl}/api/auth/nonce`)).json()) as { nonce: string };
-    const message = createSiweMessage({
-      domain: new URL(this.stack.appUrl).host,
-      uri: this.stack.appUrl,
-      address: account.address,
-      chainId: this.stack.chainId,
-      nonce,
-      version: "1",
-      issuedAt: new Date(),
-      expirationTime: new Date(Date.now() + 5 * 60_000),
-    });
-    const response = await fetch(`${this.stack.appUrl}/api/auth/verify`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
-    });
-    if (!response.ok) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
-    return response.headers.getSetCookie().find((c) => c.startsWith("kip_session="))!.split(";")[0];
+  signIn(account: PrivateKeyAccount): Promise<string> {
+    return signInOverHttp(this.stack.appUrl, this.stack.chainId, account);
   }
 
   /** Mints `amount` mUSD to `account` and deposits it with one permit signature and one transaction. */

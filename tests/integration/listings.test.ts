@@ -7,12 +7,12 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createPublicClient, createWalletClient, http as viemHttp, keccak256, parseEther, parseEventLogs, toBytes, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { createSiweMessage } from "viem/siwe";
 import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
 import { encodeBatch, signReceipt, signSession, type Receipt, type Session } from "@/lib/protocol";
 import { databaseFilePath } from "@/lib/db-path";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { makePdf } from "../helpers/pdf";
+import { signInOverHttp } from "../helpers/siwe";
 
 const stack = inject("stack");
 const assets = stack.deployment.assets as Hex;
@@ -25,25 +25,7 @@ type Json = Record<string, unknown> & { error?: { code: string; message: string 
 type Draft = { id: string; status: string; slotId: number | null; transaction: { kind: number; price: string; uri: string; contentHash: Hex } };
 
 async function signIn(account: PrivateKeyAccount): Promise<string> {
-  const { nonce } = (await (await fetch(`${stack.appUrl}/api/auth/nonce`)).json()) as { nonce: string };
-  const now = Date.now();
-  const message = createSiweMessage({
-    domain: new URL(stack.appUrl).host,
-    uri: stack.appUrl,
-    address: account.address,
-    chainId: stack.chainId,
-    nonce,
-    version: "1",
-    issuedAt: new Date(now),
-    expirationTime: new Date(now + 5 * 60_000),
-  });
-  const response = await fetch(`${stack.appUrl}/api/auth/verify`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
-  });
-  expect(response.status).toBe(200);
-  return response.headers.getSetCookie().find((c) => c.startsWith("kip_session="))!.split(";")[0];
+  return signInOverHttp(stack.appUrl, stack.chainId, account);
 }
 
 async function call(cookie: string | null, path: string, init: RequestInit & { json?: unknown } = {}) {

@@ -29,6 +29,9 @@ export default defineConfig({
           globalSetup: ["tests/helpers/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          // expect.poll waits for a rendered value or a server state; its default 1 s gives up while a
+          // loaded 2-core machine is still rendering. The bound only stops a test that hangs.
+          expect: { poll: { timeout: 30_000, interval: 50 } },
           // One shared stack: run files one after another so they do not race on chain nonces.
           fileParallelism: false,
         },

@@ -3,8 +3,21 @@
 import type { TransactorState } from "@/components/web3/use-transactor";
 import { TxLink } from "@/components/web3/tx-link";
 
-export function TransactionStatus({ state, minedText = "Confirmed." }: { state: TransactorState; minedText?: string }) {
+/**
+ * `shownBlock`: the block the figures beside this status were read at. A mined transaction shows as
+ * "updating" until they are read at or after its block, so its message never sits beside stale figures.
+ */
+export function TransactionStatus({ state, minedText = "Confirmed.", shownBlock }: { state: TransactorState; minedText?: string; shownBlock?: bigint | number }) {
   if (state.status === "idle") return null;
+  if (state.status === "mined" && shownBlock !== undefined && state.blockNumber !== null && BigInt(shownBlock) < state.blockNumber) {
+    return (
+      <div role="status" data-testid="tx-status" data-status="updating" className="flex flex-wrap items-center gap-2 rounded-lg border border-brand-200 bg-brand-50 px-3 py-2 text-sm text-brand-900">
+        <span className="size-3 animate-spin rounded-full border-2 border-current border-t-transparent" aria-hidden />
+        <span>Mined in block {state.blockNumber.toLocaleString("en-US")}; reading the new figures from the chain…</span>
+        {state.hash ? <TxLink hash={state.hash} className="text-xs" /> : null}
+      </div>
+    );
+  }
   const tone =
     state.status === "failed"
       ? "border-red-200 bg-red-50 text-red-800"

@@ -3,7 +3,9 @@
 // goes idle → signing → pending → mined | failed, with the hash and a readable error. Callers refresh
 // what the transaction changed after `write` resolves (it returns the receipt when mined, else null).
 // Before asking the wallet it checks that one is connected and on the app's chain; `onHash` runs once the
-// transaction is sent (e.g. to record it with the server while it is pending).
+// transaction is sent (e.g. to record it with the server while it is pending). The state keeps the block the
+// transaction was mined in, so a view can hold its "mined" message until the figures it shows are read at
+// or after that block (TransactionStatus `shownBlock`): a user never sees "Claimed" beside a stale figure.
 import { useCallback, useState } from "react";
 import { BaseError, ContractFunctionRevertedError, type TransactionReceipt } from "viem";
 import { useAccount, usePublicClient, useWriteContract } from "wagmi";
@@ -15,6 +17,8 @@ export interface TransactorState {
   status: TransactorStatus;
   hash: `0x${string}` | null;
   error: string | null;
+  /** The block the transaction was mined in (status "mined" only). */
+  blockNumber: bigint | null;
 }
 
 type WriteRequest = Parameters<ReturnType<typeof useWriteContract>["writeContractAsync"]>[0];
@@ -34,17 +38,19 @@ export function transactionErrorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+const IDLE: TransactorState = { status: "idle", hash: null, error: null, blockNumber: null };
+
 export function useTransactor() {
   const config = usePublicConfig();
   const { isConnected, chainId } = useAccount();
   const client = usePublicClient({ chainId: config.chainId });
   const { writeContractAsync } = useWriteContract();
-  const [state, setState] = useState<TransactorState>({ status: "idle", hash: null, error: null });
+  const [state, setState] = useState<TransactorState>(IDLE);
 
   const write = useCallback(
     async (request: WriteRequest, { onHash }: { onHash?: (hash: `0x${string}`) => unknown } = {}): Promise<TransactionReceipt | null> => {
       if (!isConnected) {
-        setState({ status: "failed", hash: null, error: "Connect your wallet first." });
+        setState({ status: "failed", hash: null, error: "Connect your wallet first.", blockNumber: null });
         return null;
       }
       if (chainId !== config.chainId) {
@@ -52,14 +58,15 @@ export function useTransactor() {
           status: "failed",
           hash: null,
           error: `Your wallet is on chain ${chainId}. Switch it to ${config.chainName} (chain ${config.chainId}) and try again.`,
+          blockNumber: null,
         });
         return null;
       }
-      setState({ status: "signing", hash: null, error: null });
+      setState({ status: "signing", hash: null, error: null, blockNumber: null });
       let hash: `0x${string}` | null = null;
       try {
         hash = await writeContractAsync(request);
-        setState({ status: "pending", hash, error: null });
+        setState({ status: "pending", hash, error: null, blockNumber: null });
         if (onHash) {
           // The transaction is out: a failing callback must not make it look failed (a retry would send
           // it twice), so its error is only logged.
@@ -72,20 +79,20 @@ export function useTransactor() {
         if (!client) throw new Error("No connection to the chain.");
         const receipt = await client.waitForTransactionReceipt({ hash });
         if (receipt.status !== "success") {
-          setState({ status: "failed", hash, error: "The transaction was mined but reverted." });
+          setState({ status: "failed", hash, error: "The transaction was mined but reverted.", blockNumber: receipt.blockNumber });
           return null;
         }
-        setState({ status: "mined", hash, error: null });
+        setState({ status: "mined", hash, error: null, blockNumber: receipt.blockNumber });
         return receipt;
       } catch (error) {
-        setState({ status: "failed", hash, error: transactionErrorMessage(error) });
+        setState({ status: "failed", hash, error: transactionErrorMessage(error), blockNumber: null });
         return null;
       }
     },
     [client, writeContractAsync, isConnected, chainId, config.chainId, config.chainName],
   );
 
-  const reset = useCallback(() => setState({ status: "idle", hash: null, error: null }), []);
+  const reset = useCallback(() => setState(IDLE), []);
 
   return { write, reset, ...state, busy: state.status === "signing" || state.status === "pending" };
 }

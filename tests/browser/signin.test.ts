@@ -2,7 +2,7 @@
 // SIWE message, and see the address in the header. Also checks that the page throws nothing and talks
 // to nobody but the app and the chain (no WalletConnect relay, no fonts, no analytics).
 import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../helpers/browser";
+import { launchChromium, openWatchedPage } from "../helpers/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const stack = inject("stack");
@@ -19,20 +19,17 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** A page that records uncaught errors and every request leaving the app and the chain. */
+/** A page (see openWatchedPage) that also records every request leaving the app and the chain. */
 async function openPage(width = 1280, height = 860) {
-  const context = await browser.newContext({ viewport: { width, height } });
-  const page = await context.newPage();
-  const errors: string[] = [];
+  const { page, errors } = await openWatchedPage(browser, { viewport: { width, height } });
   const foreignRequests: string[] = [];
   const allowed = new Set([new URL(stack.appUrl).origin, new URL(stack.rpcUrl).origin]);
-  page.on("pageerror", (error) => errors.push(`${error.name}: ${error.message}`));
   page.on("request", (request) => {
     const url = request.url();
     if (url.startsWith("data:") || url.startsWith("blob:")) return;
     if (!allowed.has(new URL(url).origin)) foreignRequests.push(url);
   });
-  return { page, errors, foreignRequests, close: () => context.close() };
+  return { page, errors, foreignRequests };
 }
 
 /** Pick the Development wallet in the open connect modal and sign the message RainbowKit shows next. */
@@ -52,64 +49,57 @@ async function connectAndSignIn(page: Page) {
 
 describe("sign in with the Development wallet", () => {
   it("connects, signs the SIWE message and shows the address in the header", async () => {
-    const { page, errors, foreignRequests, close } = await openPage();
-    try {
-      await page.goto(stack.appUrl, { waitUntil: "networkidle" });
-      await expect.poll(() => page.getByRole("heading", { name: "Marketplace" }).isVisible()).toBe(true);
-      await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-marketplace.png`, fullPage: true });
+    const { page, errors, foreignRequests } = await openPage();
+    await page.goto(stack.appUrl, { waitUntil: "networkidle" });
+    await expect.poll(() => page.getByRole("heading", { name: "Marketplace" }).isVisible()).toBe(true);
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-marketplace.png`, fullPage: true });
 
-      await page.getByTestId("rk-connect-button").first().click();
-      await page.getByTestId("rk-wallet-option-kipDevWallet").waitFor();
-      await page.waitForTimeout(300); // let the modal's fade-in finish for the screenshot
-      await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-connect-modal.png` });
-      await chooseDevWalletAndSign(page);
+    await page.getByTestId("rk-connect-button").first().click();
+    await page.getByTestId("rk-wallet-option-kipDevWallet").waitFor();
+    // Let the modal's fade-in finish for the screenshot.
+    await page.waitForFunction(() => document.getAnimations().every((animation) => animation.playState !== "running"));
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-connect-modal.png` });
+    await chooseDevWalletAndSign(page);
 
-      const address = page.getByTestId("signed-in-address");
-      await address.waitFor({ state: "visible", timeout: 30_000 });
-      expect((await address.textContent())?.trim()).toBe(DEV_WALLET_ADDRESS);
+    const address = page.getByTestId("signed-in-address");
+    await address.waitFor({ state: "visible", timeout: 30_000 });
+    expect((await address.textContent())?.trim()).toBe(DEV_WALLET_ADDRESS);
 
-      // The session survives a reload (cookie + wagmi reconnect), and the dashboard reads the chain.
-      await page.goto(`${stack.appUrl}/dashboard`, { waitUntil: "networkidle" });
-      await page.getByTestId("signed-in-address").waitFor({ state: "visible" });
-      await page.getByTestId("payment-token-balance").waitFor({ state: "visible", timeout: 30_000 });
-      await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-dashboard.png`, fullPage: true });
+    // The session survives a reload (cookie + wagmi reconnect), and the dashboard reads the chain.
+    await page.goto(`${stack.appUrl}/dashboard`, { waitUntil: "networkidle" });
+    await page.getByTestId("signed-in-address").waitFor({ state: "visible" });
+    await page.getByTestId("payment-token-balance").waitFor({ state: "visible", timeout: 30_000 });
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-dashboard.png`, fullPage: true });
 
-      const session = await page.evaluate(async () => (await fetch("/api/auth/session")).json());
-      expect(session).toEqual({ address: DEV_WALLET_ADDRESS, chainId: stack.chainId });
+    const session = await page.evaluate(async () => (await fetch("/api/auth/session")).json());
+    expect(session).toEqual({ address: DEV_WALLET_ADDRESS, chainId: stack.chainId });
 
-      expect(errors).toEqual([]);
-      expect(foreignRequests).toEqual([]);
-    } finally {
-      await close();
-    }
+    expect(errors).toEqual([]);
+    expect(foreignRequests).toEqual([]);
   });
 
   it("offers the menu on a phone-sized screen and signs out when the wallet disconnects", async () => {
-    const { page, errors, foreignRequests, close } = await openPage(390, 800);
-    try {
-      await page.goto(stack.appUrl, { waitUntil: "networkidle" });
-      await page.getByRole("button", { name: "Open menu" }).click();
-      await expect.poll(() => page.getByRole("navigation", { name: "Main (mobile)" }).isVisible()).toBe(true);
-      await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-mobile-menu.png` });
-      await page.getByRole("navigation", { name: "Main (mobile)" }).getByRole("link", { name: "Chat" }).click();
-      await page.waitForURL(`${stack.appUrl}/chat`);
+    const { page, errors, foreignRequests } = await openPage(390, 800);
+    await page.goto(stack.appUrl, { waitUntil: "networkidle" });
+    await page.getByRole("button", { name: "Open menu" }).click();
+    await expect.poll(() => page.getByRole("navigation", { name: "Main (mobile)" }).isVisible()).toBe(true);
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-mobile-menu.png` });
+    await page.getByRole("navigation", { name: "Main (mobile)" }).getByRole("link", { name: "Chat" }).click();
+    await page.waitForURL(`${stack.appUrl}/chat`);
 
-      await connectAndSignIn(page);
-      await expect
-        .poll(async () => page.evaluate(async () => (await fetch("/api/auth/session")).status))
-        .toBe(200);
+    await connectAndSignIn(page);
+    await expect
+      .poll(async () => page.evaluate(async () => (await fetch("/api/auth/session")).status))
+      .toBe(200);
 
-      // Disconnecting the wallet ends the session.
-      await page.getByTestId("rk-account-button").click();
-      await page.getByTestId("rk-disconnect-button").click();
-      await expect
-        .poll(async () => page.evaluate(async () => (await fetch("/api/auth/session")).status))
-        .toBe(401);
+    // Disconnecting the wallet ends the session.
+    await page.getByTestId("rk-account-button").click();
+    await page.getByTestId("rk-disconnect-button").click();
+    await expect
+      .poll(async () => page.evaluate(async () => (await fetch("/api/auth/session")).status))
+      .toBe(401);
 
-      expect(errors).toEqual([]);
-      expect(foreignRequests).toEqual([]);
-    } finally {
-      await close();
-    }
+    expect(errors).toEqual([]);
+    expect(foreignRequests).toEqual([]);
   });
 });

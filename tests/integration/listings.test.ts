@@ -274,10 +274,12 @@ describe("minting each kind on chain", () => {
     expect(raw[0].content.toString("latin1")).not.toContain("deception");
 
     let status: Json = {};
-    for (let i = 0; i < 100 && status.status !== "ready"; i++) {
-      status = (await call(cookie, `/api/datasets/${datasetId}/status`)).body;
-      if (status.status !== "ready") await new Promise((r) => setTimeout(r, 100));
-    }
+    await expect
+      .poll(async () => {
+        status = (await call(cookie, `/api/datasets/${datasetId}/status`)).body;
+        return status.status;
+      })
+      .toBe("ready");
     expect(status).toMatchObject({ status: "ready", documents: 3, chunkCount: 3 });
     expect(status.bytesIndexed).toBe(status.bytesTotal);
 

@@ -7,6 +7,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { Hex } from "viem";
+import { useAccount } from "wagmi";
 import { Button, ErrorBox } from "@/components/ui/form";
 import { useAuthStatus } from "@/components/web3/auth";
 import { usePublicConfig } from "@/components/web3/public-config-context";
@@ -32,6 +33,9 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
   const router = useRouter();
   const config = usePublicConfig();
   const { status: authStatus } = useAuthStatus();
+  // After a reload the session cookie is read before wagmi has reconnected the wallet: a click then
+  // would fail with "Connect your wallet first", so the button waits for the connection.
+  const { status: walletStatus } = useAccount();
   const tx = useTransactor();
   const [status, setStatus] = useState(listing.status);
   const [failure, setFailure] = useState(listing.failure);
@@ -125,7 +129,8 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
     );
   }
 
-  const signedIn = authStatus === "authenticated";
+  const signedIn = authStatus === "authenticated" && walletStatus !== "disconnected";
+  const walletReady = walletStatus === "connected";
   return (
     <div className="space-y-4" data-testid="list-on-chain" data-listing-status={status}>
       <p className="text-sm leading-6 text-muted">
@@ -151,7 +156,7 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
               Check the transaction again
             </Button>
           ) : (
-            <Button onClick={() => { tx.reset(); void list(); }} disabled={busy || Boolean(blockedReason) || !config.contracts} data-testid="list-button">
+            <Button onClick={() => { tx.reset(); void list(); }} disabled={busy || Boolean(blockedReason) || !config.contracts || !walletReady} data-testid="list-button">
               {status === "failed" ? "Try listing again" : "List on chain"}
             </Button>
           )}

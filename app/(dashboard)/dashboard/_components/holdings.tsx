@@ -82,7 +82,7 @@ export function Holdings({ owner }: { owner: Address }) {
           <Figure label="Asset tokens" value={data.tokens.length} testId="token-count" />
         </dl>
         <div className="mt-3">
-          <TransactionStatus state={claimAll} minedText="Claimed: the payment was sent to your wallet." />
+          <TransactionStatus state={claimAll} minedText="Claimed: the payment was sent to your wallet." shownBlock={data.headBlock} />
         </div>
       </section>
 
@@ -115,7 +115,7 @@ export function Holdings({ owner }: { owner: Address }) {
             as the transaction is mined.
           </EmptyState>
         ) : (
-          data.tokens.map((token) => <TokenCard key={token.tokenId} token={token} owner={data.owner} assets={assets} display={display} onChanged={refresh} />)
+          data.tokens.map((token) => <TokenCard key={token.tokenId} token={token} owner={data.owner} assets={assets} display={display} headBlock={data.headBlock} onChanged={refresh} />)
         )}
       </section>
     </div>

@@ -33,12 +33,15 @@ export function ShareTransfer({
   owner,
   assets,
   display,
+  shownBlock,
   onDone,
 }: {
   token: TokenReport;
   owner: Address;
   assets: Address;
   display: TokenDisplay;
+  /** The block the token's figures were read at (see TransactionStatus). */
+  shownBlock: number;
   onDone: () => void;
 }) {
   const ids = useId();
@@ -151,7 +154,7 @@ export function ShareTransfer({
           {problem}
         </p>
       ) : null}
-      <TransactionStatus state={tx} minedText="Shares transferred." />
+      <TransactionStatus state={tx} minedText="Shares transferred." shownBlock={shownBlock} />
       <button type="submit" disabled={tx.busy} className="rounded-lg bg-brand-700 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-brand-800 disabled:opacity-60">
         {mode === "whole" ? "Transfer token" : "Send shares"}
       </button>

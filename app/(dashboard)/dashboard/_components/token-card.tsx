@@ -15,7 +15,22 @@ import { Figure, KindBadge } from "./figure";
 import { QueriesTable } from "./queries-table";
 import { ShareTransfer } from "./share-transfer";
 
-export function TokenCard({ token, owner, assets, display, onChanged }: { token: TokenReport; owner: Address; assets: Address; display: TokenDisplay; onChanged: () => void }) {
+/** `headBlock`: the block the report was read at; transaction messages wait for figures at least that new. */
+export function TokenCard({
+  token,
+  owner,
+  assets,
+  display,
+  headBlock,
+  onChanged,
+}: {
+  token: TokenReport;
+  owner: Address;
+  assets: Address;
+  display: TokenDisplay;
+  headBlock: number;
+  onChanged: () => void;
+}) {
   const claim = useTransactor();
   const [showTransfer, setShowTransfer] = useState(false);
   const creditHashes = [...new Set(token.earnings.map((point) => point.txHash))].reverse();
@@ -71,7 +86,7 @@ export function TokenCard({ token, owner, assets, display, onChanged }: { token:
       </header>
 
       <div className="space-y-5 px-5 py-4">
-        <TransactionStatus state={claim} minedText="Claimed: the payment was sent to your wallet." />
+        <TransactionStatus state={claim} minedText="Claimed: the payment was sent to your wallet." shownBlock={headBlock} />
         <dl className="grid grid-cols-2 gap-4 lg:grid-cols-4">
           <Figure label="Shares held" value={<>{formatShares(token.shares)} <span className="text-sm font-normal text-muted">({token.sharePercent} %)</span></>} sources={<TxSources hashes={token.valueTxHashes} />} testId="token-shares" />
           <Figure label="Claimable now" value={formatAmount(token.claimable, display)} sources={<TxSources hashes={creditHashes} label="credits" />} testId="token-claimable" />
@@ -86,7 +101,7 @@ export function TokenCard({ token, owner, assets, display, onChanged }: { token:
 
         {showTransfer ? (
           <div className="rounded-lg border border-line p-4">
-            <ShareTransfer token={token} owner={owner} assets={assets} display={display} onDone={onChanged} />
+            <ShareTransfer token={token} owner={owner} assets={assets} display={display} shownBlock={headBlock} onDone={onChanged} />
           </div>
         ) : null}
 

@@ -4,7 +4,8 @@
 // so one build serves any chain.
 import { z } from "zod";
 
-const LOCAL_CHAIN_IDS = new Set([31337, 1337]);
+/** Anvil's chain id. Other chains count as local only when LOCAL_CHAIN_IDS names them. */
+const ANVIL_CHAIN_ID = 31337;
 
 const hex32 = z
   .string()
@@ -50,12 +51,19 @@ const serverSchema = z
     CHAT_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(30),
     /** Chat messages one IP address may send per minute. */
     CHAT_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(120),
+    /** Chain ids besides 31337 that count as local development chains (comma list). */
+    LOCAL_CHAIN_IDS: z
+      .string()
+      .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, "must be a comma list of chain ids such as 1337")
+      .optional(),
+    /**
+     * Non-public addresses model endpoints may use: host names, IPs and CIDR ranges (comma list), "*" for
+     * any, "none" for none. Unset: any on a local chain, none elsewhere (see lib/net/outbound.ts).
+     */
+    MODEL_HOSTS_ALLOW: z.string().optional(),
   })
   .superRefine((env, ctx) => {
-    if (!LOCAL_CHAIN_IDS.has(env.CHAIN_ID) && env.DEV_WALLET === "on" && env.NODE_ENV === "production") {
-      // Not an error: the dev wallet is simply never offered off local chains (see devWalletEnabled).
-    }
-    if (!LOCAL_CHAIN_IDS.has(env.CHAIN_ID) && !env.SETTLER_PRIVATE_KEY) {
+    if (!isLocalChain(env.CHAIN_ID, env) && !env.SETTLER_PRIVATE_KEY) {
       ctx.addIssue({
         code: "custom",
         path: ["SETTLER_PRIVATE_KEY"],
@@ -104,11 +112,13 @@ export function serverEnv(): ServerEnv {
   return cached;
 }
 
-export function isLocalChain(chainId: number): boolean {
-  return LOCAL_CHAIN_IDS.has(chainId);
+/** Anvil (31337), or a chain LOCAL_CHAIN_IDS names. Local chains allow anvil's public keys and the dev wallet. */
+export function isLocalChain(chainId: number, source: Record<string, unknown> = process.env): boolean {
+  if (chainId === ANVIL_CHAIN_ID) return true;
+  return String(source.LOCAL_CHAIN_IDS ?? "").split(",").some((id) => id.trim() !== "" && Number(id) === chainId);
 }
 
 /** The dev wallet is a known anvil key: it exists only on local chains, whatever DEV_WALLET says. */
 export function devWalletEnabled(env: ServerEnv = serverEnv()): boolean {
-  return env.DEV_WALLET === "on" && isLocalChain(env.CHAIN_ID);
+  return env.DEV_WALLET === "on" && isLocalChain(env.CHAIN_ID, env);
 }

@@ -64,6 +64,38 @@ export function toResponse(error: unknown, init?: { headers?: HeadersInit }): Re
   return Response.json(body, { status: appError.status, headers });
 }
 
+/**
+ * A request body's bytes, read as they arrive and refused with 413 the moment they pass `maxBytes`,
+ * whether or not Content-Length was sent (a chunked body can claim nothing and send gigabytes). A
+ * declared length over the limit is refused before anything is read.
+ */
+export async function readBodyBytes(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  const tooLarge = () => new AppError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  if (!request.body) return new Uint8Array(new ArrayBuffer(0));
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(new ArrayBuffer(size));
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
 /** Parse a JSON request body with a zod schema; malformed JSON and schema failures are bad_request. */
 export async function readJsonBody<T>(
   request: Request,
@@ -74,15 +106,12 @@ export async function readJsonBody<T>(
   if (!type.toLowerCase().startsWith("application/json")) {
     throw new AppError("unsupported_media_type", "Send the body as application/json.");
   }
-  const text = await request.text();
-  if (new TextEncoder().encode(text).byteLength > maxBytes) {
-    throw new AppError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
-  }
+  const bytes = await readBodyBytes(request, maxBytes);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
-    throw new AppError("bad_request", "The body is not valid JSON.");
+    throw new AppError("bad_request", "The body is not valid UTF-8 JSON.");
   }
   return schema.parse(value);
 }

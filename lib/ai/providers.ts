@@ -23,7 +23,8 @@ export interface ResolvedModel {
   kind: "offline" | "openai-compatible";
 }
 
-export function resolveModel(endpoint: ModelEndpointRecord, encryptionKey: string): ResolvedModel {
+/** `fetch`: how to reach the endpoint (the server passes its outbound-policy fetch, lib/net/model-fetch.ts). */
+export function resolveModel(endpoint: ModelEndpointRecord, encryptionKey: string, { fetch }: { fetch?: typeof globalThis.fetch } = {}): ResolvedModel {
   if (endpoint.provider === "offline") {
     return { model: new OfflineExtractiveModel(), embeddings: null, kind: "offline" };
   }
@@ -34,7 +35,7 @@ export function resolveModel(endpoint: ModelEndpointRecord, encryptionKey: strin
   const apiKey = endpoint.apiKeyEncrypted
     ? decryptString(endpoint.apiKeyEncrypted, encryptionKey, modelApiKeyAad(endpoint.listingId))
     : undefined;
-  const provider = createOpenAICompatible({ name: "model-listing", baseURL: endpoint.baseUrl, apiKey, includeUsage: true });
+  const provider = createOpenAICompatible({ name: "model-listing", baseURL: endpoint.baseUrl, apiKey, includeUsage: true, fetch });
   return {
     model: provider.chatModel(endpoint.modelName),
     embeddings: endpoint.embeddingsModel ? provider.embeddingModel(endpoint.embeddingsModel) : null,

@@ -3,6 +3,7 @@
 // were used) — or void the receipt when the model fails or the user goes away, so nothing is charged.
 import { generateId, streamText, type ModelMessage, type UIMessageChunk } from "ai";
 import type { Db } from "@/lib/db-client";
+import { modelFailureSummary } from "@/lib/ai/failures";
 import { resolveModel } from "@/lib/ai/providers";
 import { buildContextMessage, buildInstructions, citedNumbers, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
 import { retrieve } from "@/lib/rag/hybrid";
@@ -22,6 +23,8 @@ export interface AnswerInput {
   history: PromptTurn[];
   receipt: { id: string; maxTotal: bigint } | null;
   encryptionKey: string;
+  /** How to reach the model's endpoint (the server's outbound-policy fetch). */
+  modelFetch?: typeof fetch;
   /** The request's signal: aborted when the client goes away. */
   signal: AbortSignal;
   /** Called once the answer is stored or voided (tests, logs). */
@@ -132,7 +135,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
   let sources: SourceRef[] = [];
   let textStarted = false;
   try {
-    const resolved = resolveModel(input.app.model, input.encryptionKey);
+    const resolved = resolveModel(input.app.model, input.encryptionKey, { fetch: input.modelFetch });
     enqueue({
       type: "start",
       messageId: answerId,
@@ -193,7 +196,9 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     input.onSettled?.("complete");
   } catch (error) {
     const stopped = abort.signal.aborted;
-    const reason = stopped ? "stopped before the answer was complete" : `the model failed: ${shortError(error)}`;
+    // The user sees a summary; the endpoint's own words go to the log only.
+    const summary = modelFailureSummary(error);
+    const reason = stopped ? "stopped before the answer was complete" : `the model failed: ${summary}`;
     if (!stopped) console.error(`chat answer failed (app ${input.app.id}): ${shortError(error)}`);
     try {
       await voidAnswer(input, reason, stopped ? { answerId, text, sources } : null);
@@ -203,7 +208,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     if (textStarted) enqueue({ type: "text-end", id: "answer" });
     const voided: MessageCharge = { ...pendingCharge, status: input.receipt ? "void" : "free", total: "0" };
     enqueue({ type: "message-metadata", messageMetadata: { charge: voided, answerStatus: stopped ? "stopped" : undefined } });
-    if (!stopped) enqueue({ type: "error", errorText: `The model could not answer (${shortError(error)}). You were not charged; try again.` });
+    if (!stopped) enqueue({ type: "error", errorText: `The model could not answer (${summary}). You were not charged; try again.` });
     input.onSettled?.(stopped ? "stopped" : "failed");
   }
 }

@@ -3,10 +3,33 @@ import "server-only";
 // /chat/completions (with the API key, on the server only), or one run of the built-in offline model on a
 // sample, and what came back. Nothing here is cached or made up: a failure says what failed.
 import { answerExtractively, OFFLINE_MODEL_NAME } from "@/lib/ai/offline";
+import { httpStatusSummary, modelFailureSummary } from "@/lib/ai/failures";
 import { AppError } from "@/lib/errors";
+import { modelFetch } from "@/lib/net/model-fetch";
 
 export const TEST_PROMPT = "Reply with one short sentence that says which model you are.";
 const TIMEOUT_MS = 15_000;
+/** A test reply is one sentence: more than this is not read. */
+const MAX_REPLY_BYTES = 64 * 1024;
+const MAX_SHOWN_REPLY_CHARS = 300;
+
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size >= maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      break;
+    }
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, maxBytes));
+}
 
 export interface ConnectionResult {
   ok: true;
@@ -26,56 +49,34 @@ export function testOfflineModel(): ConnectionResult {
   return { ok: true, provider: "offline", model: OFFLINE_MODEL_NAME, reply, latencyMs: Math.round(performance.now() - started) };
 }
 
-/** The most specific reason in a fetch failure's cause chain: a system error code, else its message. */
-function networkReason(error: unknown): string {
-  let current = error as { code?: string; message?: string; cause?: unknown; errors?: { code?: string }[] } | undefined;
-  let message = (error as Error)?.message ?? "unknown error";
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current.code && current.code.startsWith("E")) return current.code;
-    const nested = current.errors?.find((e) => e.code)?.code;
-    if (nested) return nested;
-    if (current !== error && current.message) message = current.message;
-    current = current.cause as typeof current;
-  }
-  return message;
-}
-
 /** Send one chat completion; throws an AppError (upstream_unavailable / bad_request) describing the failure. */
 export async function testOpenAiCompatible({ baseUrl, modelName, apiKey }: { baseUrl: string; modelName: string; apiKey?: string | null }): Promise<ConnectionResult> {
   const started = performance.now();
   let response: Response;
   try {
-    response = await fetch(`${baseUrl}/chat/completions`, {
+    response = await modelFetch()(`${baseUrl}/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
       body: JSON.stringify({ model: modelName, messages: [{ role: "user", content: TEST_PROMPT }], max_tokens: 64, temperature: 0, stream: false }),
       signal: AbortSignal.timeout(TIMEOUT_MS),
-      redirect: "error",
     });
   } catch (error) {
     const reason =
       error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")
         ? `no answer within ${TIMEOUT_MS / 1000} s`
-        : networkReason(error);
+        : modelFailureSummary(error);
     throw new AppError("upstream_unavailable", `Could not reach ${baseUrl}: ${reason}.`, { cause: error });
   }
-  const text = await response.text();
+  // What comes back is summarized, never echoed: the endpoint could be anything.
+  const text = await readCapped(response, MAX_REPLY_BYTES);
   if (!response.ok) {
-    let detail = text.slice(0, 300);
-    try {
-      const body = JSON.parse(text) as { error?: { message?: string } | string };
-      detail = typeof body.error === "string" ? body.error : (body.error?.message ?? detail);
-    } catch {
-      // not JSON: keep the start of the text
-    }
-    const hint = response.status === 401 || response.status === 403 ? " (check the API key)" : response.status === 404 ? " (check the base URL and model id)" : "";
-    throw new AppError("upstream_unavailable", `${baseUrl} answered ${response.status}${hint}: ${detail || response.statusText}`);
+    throw new AppError("upstream_unavailable", `${baseUrl}: ${httpStatusSummary(response.status)}.`);
   }
   let body: { model?: string; choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
   try {
     body = JSON.parse(text);
   } catch {
-    throw new AppError("upstream_unavailable", `${baseUrl} answered with something that is not JSON: ${text.slice(0, 120)}`);
+    throw new AppError("upstream_unavailable", `${baseUrl} answered ${response.status}, but not with JSON (${text.length} characters): is it an OpenAI-compatible endpoint?`);
   }
   const reply = body.choices?.[0]?.message?.content;
   if (typeof reply !== "string") {
@@ -85,7 +86,7 @@ export async function testOpenAiCompatible({ baseUrl, modelName, apiKey }: { bas
     ok: true,
     provider: "openai-compatible",
     model: body.model ?? modelName,
-    reply: reply.trim(),
+    reply: reply.trim().slice(0, MAX_SHOWN_REPLY_CHARS),
     latencyMs: Math.round(performance.now() - started),
     usage: body.usage ? { promptTokens: body.usage.prompt_tokens, completionTokens: body.usage.completion_tokens } : undefined,
   };

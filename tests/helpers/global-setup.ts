@@ -39,6 +39,9 @@ export default async function setup(project: TestProject) {
       SETTLE_INTERVAL_MS: "1000",
       SETTLE_BATCH_SIZE: "20",
       CHAT_RATE_LIMIT_IP: "1000",
+      // Model endpoints may use the stand-ins' loopback address only (tests/helpers/openai-stand-in.ts):
+      // every other internal address is refused, as off a local chain.
+      MODEL_HOSTS_ALLOW: "127.0.0.2",
     },
     log: (line) => process.stdout.write(`[stack] ${line}\n`),
   });

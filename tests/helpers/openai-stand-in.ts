@@ -4,6 +4,13 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
+/**
+ * Stand-in model endpoints listen on this loopback address, the one the test stack's MODEL_HOSTS_ALLOW
+ * names: every other internal address (127.0.0.1 included) stays refused by the outbound policy, so
+ * tests can show both sides of it.
+ */
+export const STAND_IN_HOST = "127.0.0.2";
+
 export interface StandInRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
@@ -125,10 +132,10 @@ export async function startStandIn(options: StandInOptions = {}, port = 0): Prom
   });
   // Longer than any client keeps an idle connection, so a reused socket is never closed under it.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(port, STAND_IN_HOST, resolve));
   const { port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${bound}/v1`,
+    url: `http://${STAND_IN_HOST}:${bound}/v1`,
     requests,
     options,
     stop: () =>

@@ -11,6 +11,7 @@ import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generate
 import { encodeBatch, signReceipt, signSession, type Receipt, type Session } from "@/lib/protocol";
 import { databaseFilePath } from "@/lib/db-path";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
+import { STAND_IN_HOST } from "../helpers/openai-stand-in";
 import { makePdf } from "../helpers/pdf";
 import { signInOverHttp } from "../helpers/siwe";
 
@@ -107,8 +108,8 @@ beforeAll(async () => {
       );
     });
   });
-  await new Promise<void>((resolve) => modelServer.listen(0, "127.0.0.1", resolve));
-  modelBaseUrl = `http://127.0.0.1:${(modelServer.address() as AddressInfo).port}/v1`;
+  await new Promise<void>((resolve) => modelServer.listen(0, STAND_IN_HOST, resolve));
+  modelBaseUrl = `http://${STAND_IN_HOST}:${(modelServer.address() as AddressInfo).port}/v1`;
 });
 
 afterAll(async () => {
@@ -185,18 +186,20 @@ describe("Test connection", () => {
 
     const wrongKey = await call(cookie, "/api/models/test", { method: "POST", json: { provider: "openai-compatible", baseUrl: modelBaseUrl, modelName: "tiny-chat", apiKey: "sk-wrong" } });
     expect(wrongKey.status).toBe(502);
-    expect(wrongKey.body.error?.message).toMatch(/answered 401 \(check the API key\): invalid api key/);
+    expect(wrongKey.body.error?.message).toMatch(/refused the request \(401\): check the API key/);
+    // The endpoint's own words are not echoed back.
+    expect(wrongKey.body.error?.message).not.toMatch(/invalid api key/);
 
     const closed = await new Promise<number>((resolve) => {
       const s = http.createServer();
-      s.listen(0, "127.0.0.1", () => {
+      s.listen(0, STAND_IN_HOST, () => {
         const port = (s.address() as AddressInfo).port;
         s.close(() => resolve(port));
       });
     });
-    const unreachable = await call(cookie, "/api/models/test", { method: "POST", json: { provider: "openai-compatible", baseUrl: `http://127.0.0.1:${closed}/v1`, modelName: "m" } });
+    const unreachable = await call(cookie, "/api/models/test", { method: "POST", json: { provider: "openai-compatible", baseUrl: `http://${STAND_IN_HOST}:${closed}/v1`, modelName: "m" } });
     expect(unreachable.status).toBe(502);
-    expect(unreachable.body.error?.message).toMatch(/Could not reach http:\/\/127\.0\.0\.1:\d+\/v1: ECONNREFUSED/);
+    expect(unreachable.body.error?.message).toMatch(/Could not reach http:\/\/127\.0\.0\.2:\d+\/v1: nothing is listening at that address/);
 
     const offline = await call(cookie, "/api/models/test", { method: "POST", json: { provider: "offline" } });
     expect(offline.body).toMatchObject({ ok: true, provider: "offline", model: "kip-offline-extractive-1" });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EnvError, devWalletEnabled, parseServerEnv } from "@/lib/env";
+import { EnvError, devWalletEnabled, isLocalChain, parseServerEnv } from "@/lib/env";
 
 const valid = {
   SESSION_SECRET: "a".repeat(64),
@@ -88,7 +88,12 @@ describe("parseServerEnv", () => {
 
     const remote = parseServerEnv({ ...valid, CHAIN_ID: "84532", SETTLER_PRIVATE_KEY: `0x${"ab".repeat(32)}` });
     expect(remote.CHAIN_ID).toBe(84532);
-    expect(parseServerEnv({ ...valid, CHAIN_ID: "1337" }).SETTLER_PRIVATE_KEY).toBeUndefined();
+    // Only anvil's 31337 is local by default; another id is local only when LOCAL_CHAIN_IDS names it.
+    expect(envError({ ...valid, CHAIN_ID: "1337" }).issues[0]?.variable).toBe("SETTLER_PRIVATE_KEY");
+    expect(parseServerEnv({ ...valid, CHAIN_ID: "1337", LOCAL_CHAIN_IDS: "1337, 5777" }).SETTLER_PRIVATE_KEY).toBeUndefined();
+    expect(isLocalChain(1337, {})).toBe(false);
+    expect(isLocalChain(5777, { LOCAL_CHAIN_IDS: "1337,5777" })).toBe(true);
+    expect(envError({ ...valid, LOCAL_CHAIN_IDS: "dev" }).issues[0]?.variable).toBe("LOCAL_CHAIN_IDS");
   });
 
   it("never enables the development wallet off a local chain", () => {

@@ -13,6 +13,7 @@ import { clientIp } from "@/lib/chat/rate-limit";
 import { assertWithinLimit, chatChain, chatLimits } from "@/lib/chat/server";
 import { getDb } from "@/lib/db";
 import { AppError, assertSameOrigin, readJsonBody } from "@/lib/errors";
+import { modelFetch } from "@/lib/net/model-fetch";
 import { serverEnv } from "@/lib/env";
 import { chatBodySchema, MAX_CHAT_BODY_BYTES } from "./schema";
 
@@ -82,6 +83,7 @@ export async function POST(request: Request): Promise<Response> {
       history: history.map((m) => ({ role: m.role === "assistant" ? "assistant" : "user", text: m.text })),
       receipt,
       encryptionKey: env.ENCRYPTION_KEY,
+      modelFetch: modelFetch(),
       signal: request.signal,
     });
     // no-transform: Next's compression middleware would otherwise gzip the token stream, costing CPU per

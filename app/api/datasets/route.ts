@@ -1,7 +1,7 @@
 // POST /api/datasets (multipart/form-data: name, description, tags, license, price, files[]): check and
 // extract every file (all or nothing), store them encrypted, create the dataset's draft listing, and
 // start indexing in the background. Answers 201 with the draft and the transaction to send.
-import { AppError } from "@/lib/errors";
+import { AppError, readBodyBytes } from "@/lib/errors";
 import { callerOf, handle, json } from "@/lib/http/route";
 import { ownerListing } from "@/lib/listings/catalog";
 import { createDatasetDraft } from "@/lib/listings/service";
@@ -18,13 +18,17 @@ export async function POST(request: Request) {
     if (!type.toLowerCase().startsWith("multipart/form-data")) {
       throw new AppError("unsupported_media_type", "Send the dataset as multipart/form-data with one or more `files`.");
     }
-    const length = Number(request.headers.get("content-length") ?? "0");
-    if (length > MAX_BODY_BYTES) {
-      throw new AppError("payload_too_large", `The upload is ${formatBytes(length)}; all files together may be at most ${formatBytes(DATASET_LIMITS.maxTotalBytes)}.`);
-    }
+    // The limit holds as the bytes arrive, with or without Content-Length; nothing is stored before the
+    // whole form is read and checked.
+    const body = await readBodyBytes(request, MAX_BODY_BYTES).catch((error: unknown) => {
+      if (error instanceof AppError && error.code === "payload_too_large") {
+        throw new AppError("payload_too_large", `The upload is larger than ${formatBytes(MAX_BODY_BYTES)}; all files together may be at most ${formatBytes(DATASET_LIMITS.maxTotalBytes)}.`);
+      }
+      throw error;
+    });
     let form: FormData;
     try {
-      form = await request.formData();
+      form = await new Response(body, { headers: { "content-type": type } }).formData();
     } catch {
       throw new AppError("bad_request", "The upload could not be read as multipart/form-data.");
     }

@@ -1,0 +1,171 @@
+// The web server under attack, over real HTTP against the running app: bodies that lie about their
+// size or claim none, requests that try to reach internal addresses through model endpoints (SSRF, by IP
+// and by a host name that resolves to loopback), and a health check that must not leak configuration.
+import http from "node:http";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { createDb, type Db } from "../../lib/db-client";
+import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
+import { STAND_IN_HOST, startStandIn, type StandIn } from "../helpers/openai-stand-in";
+
+const stack = inject("stack");
+const fx = new ChatFixtures(stack);
+const app = new URL(stack.appUrl);
+const rpcPort = new URL(stack.rpcUrl).port;
+
+let db: Db;
+let standIn: StandIn;
+let owner: PrivateKeyAccount;
+let cookie: string;
+
+beforeAll(async () => {
+  db = createDb(stack.databaseUrl);
+  standIn = await startStandIn({ reply: () => "Any reply [1]." });
+  owner = await fx.account();
+  cookie = await fx.signIn(owner);
+});
+
+afterAll(async () => {
+  await standIn?.stop();
+  await db?.$disconnect();
+});
+
+/**
+ * POST `total` bytes in chunks with no Content-Length (chunked transfer encoding), stopping as soon as
+ * the server answers. Returns the status and how many bytes had been written when the answer came.
+ */
+function streamUntilAnswered(path: string, headers: Record<string, string>, total: number, chunkBytes = 64 * 1024) {
+  return new Promise<{ status: number; written: number; body: string }>((resolve, reject) => {
+    let written = 0;
+    let answered = false;
+    const request = http.request({ host: app.hostname, port: app.port, path, method: "POST", headers: { ...headers, "transfer-encoding": "chunked" } }, (response) => {
+      answered = true;
+      const at = written;
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (text: string) => (body += text));
+      response.on("end", () => {
+        request.destroy();
+        resolve({ status: response.statusCode ?? 0, written: at, body });
+      });
+    });
+    request.on("error", (error) => {
+      if (!answered) reject(error);
+    });
+    const chunk = Buffer.alloc(chunkBytes, 0x61);
+    const pump = () => {
+      while (!answered && written < total) {
+        written += chunk.length;
+        if (!request.write(chunk)) return void request.once("drain", pump);
+      }
+      if (!answered) request.end();
+    };
+    pump();
+  });
+}
+
+describe("request bodies are limited as they arrive", () => {
+  it("refuses an unauthenticated sign-in body that streams past 32 KiB without a Content-Length", async () => {
+    const result = await streamUntilAnswered("/api/auth/verify", { "content-type": "application/json" }, 64 * 1024 * 1024);
+    expect(result.status).toBe(413);
+    expect(JSON.parse(result.body).error.code).toBe("payload_too_large");
+    // Answered long before the 64 MB were sent: the server stopped reading at its limit.
+    expect(result.written).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it("refuses a chunked dataset upload past the upload limit, and stores nothing", async () => {
+    const before = await db.listing.count({ where: { creator: owner.address } });
+    const result = await streamUntilAnswered(
+      "/api/datasets",
+      { "content-type": "multipart/form-data; boundary=----kip", cookie },
+      120 * 1024 * 1024,
+      256 * 1024,
+    );
+    expect(result.status).toBe(413);
+    expect(JSON.parse(result.body).error.message).toMatch(/larger than .*MB/);
+    // The limit is 25 MB of files plus framing: the answer came well before 120 MB were sent.
+    expect(result.written).toBeLessThan(60 * 1024 * 1024);
+    expect(await db.listing.count({ where: { creator: owner.address } })).toBe(before);
+  });
+
+  it("refuses a declared Content-Length over the limit before reading anything", async () => {
+    const response = await fetch(`${stack.appUrl}/api/auth/verify`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message: "x".repeat(40 * 1024), signature: "0x" }),
+    });
+    expect(response.status).toBe(413);
+  });
+});
+
+describe("model endpoints cannot reach internal addresses", () => {
+  const testConnection = (baseUrl: string) =>
+    fx.post("/api/models/test", cookie, { provider: "openai-compatible", baseUrl, modelName: "m" }).then(async (r) => ({ status: r.status, body: (await r.json()) as { ok?: boolean; error?: { message: string } } }));
+
+  it("refuses loopback by name and by IP (in any spelling), private ranges and cloud metadata", async () => {
+    const cases: [string, RegExp][] = [
+      // localhost resolves to 127.0.0.1 (or ::1): the check is on the resolved address.
+      [`http://localhost:${rpcPort}`, /localhost resolves to (127\.0\.0\.1|::1), a loopback address/],
+      [`http://127.0.0.1:${rpcPort}`, /127\.0\.0\.1, a loopback address/],
+      [`http://0x7f000001:${rpcPort}`, /127\.0\.0\.1, a loopback address/],
+      [`http://[::ffff:127.0.0.1]:${rpcPort}`, /a loopback address/],
+      [`http://[::1]:${rpcPort}`, /::1, a loopback address/],
+      ["http://169.254.169.254/latest", /169\.254\.169\.254, a cloud metadata address/],
+      ["http://10.1.2.3/v1", /10\.1\.2\.3, a private address/],
+      ["http://192.168.1.1/v1", /a private address/],
+    ];
+    for (const [url, message] of cases) {
+      const { status, body } = await testConnection(url);
+      expect(status, url).toBe(502);
+      expect(body.error?.message, url).toMatch(message);
+      expect(body.error?.message, url).toMatch(/MODEL_HOSTS_ALLOW/);
+    }
+    // What the policy allows still works (the stand-ins' address is in MODEL_HOSTS_ALLOW).
+    const allowed = await testConnection(standIn.url);
+    expect(allowed.status).toBe(200);
+    expect(new URL(standIn.url).hostname).toBe(STAND_IN_HOST);
+  });
+
+  it("refuses a listed model whose endpoint is a loopback name in chat: the stand-in is never called and nothing is charged", async () => {
+    // The stand-in listens on an allowed address; the listing names it through "localhost", which
+    // resolves to 127.0.0.1 — refused — so the request must never reach any server.
+    const port = new URL(standIn.url).port;
+    const created = await fx.createApp(db, {
+      systemPrompt: "Answer briefly.",
+      prices: { app: 1000n, model: 1000n, datasets: [1000n] },
+      datasets: [{ name: "Harbours", text: "The harbour master assigns every berth before the ship arrives." }],
+      baseUrl: `http://localhost:${port}/v1`,
+    });
+    const charges = await fx.chargeSet(created.app.id);
+    const payer = await fx.account();
+    await fx.deposit(payer, 100_000n);
+    const payerCookie = await fx.signIn(payer);
+    const auth = await fx.authorize(payerCookie, payer);
+    const before = standIn.requests.length;
+    const response = await fx.post("/api/chat", payerCookie, {
+      conversationId: clientId(),
+      appId: created.app.id,
+      trigger: "submit-message",
+      message: { id: clientId(), text: "Who assigns the berths?" },
+      payment: await fx.payment(charges, auth, 1n),
+    });
+    const chunks = await readChunks(response);
+    const error = chunks.find((c) => c.type === "error")?.errorText as string;
+    expect(error).toMatch(/a loopback address/);
+    expect(error).toMatch(/not charged/);
+    expect(standIn.requests.length).toBe(before);
+    const receipt = await db.receipt.findFirstOrThrow({ where: { payer: payer.address } });
+    expect(receipt.status).toBe("void");
+  });
+});
+
+describe("health", () => {
+  it("says what is up and nothing about the configuration", async () => {
+    const response = await fetch(`${stack.appUrl}/api/health`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual({ ok: true, chainId: stack.chainId, checks: { database: "ok", chain: "ok" } });
+    expect(text).not.toContain(rpcPort);
+    expect(text).not.toMatch(/127\.0\.0\.1|localhost|file:|postgres/);
+  });
+});

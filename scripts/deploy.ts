@@ -1,12 +1,15 @@
 // `npm run deploy`: deploy the contracts to the chain at RPC_URL with DEPLOYER_PRIVATE_KEY and write
 // deployments/<chainId>.json. Optional: PAYMENT_TOKEN (an existing ERC-20; a mUSD mock is deployed when
 // unset), TREASURY, FEE_BPS, WITHDRAW_DELAY, METADATA_BASE_URI (e.g. https://your.app/api/metadata/),
-// SETTLER_PRIVATE_KEY (its account is authorized as the settler; default: the deployer's).
+// SETTLER_PRIVATE_KEY (its account is authorized as the settler; default: the deployer's). Off local chains
+// it refuses the mock token, a withdrawal delay under an hour and public test keys unless `--unsafe`.
 import fs from "node:fs";
 import path from "node:path";
 import { createPublicClient, http, type Hex } from "viem";
 import { ROOT } from "./stack";
+import { isLocalChain } from "../lib/env";
 import { deployContracts, settlerAddress } from "./stack/deploy";
+import { assertSafeDeploy } from "./stack/guards";
 
 const envFile = path.join(ROOT, ".env");
 if (fs.existsSync(envFile)) process.loadEnvFile(envFile);
@@ -20,6 +23,20 @@ async function main() {
   if (process.env.CHAIN_ID && Number(process.env.CHAIN_ID) !== chainId) {
     throw new Error(`CHAIN_ID is ${process.env.CHAIN_ID} but ${rpcUrl} reports chain ${chainId}`);
   }
+  assertSafeDeploy(
+    {
+      local: isLocalChain(chainId),
+      chainId,
+      paymentToken: process.env.PAYMENT_TOKEN,
+      withdrawDelay: process.env.WITHDRAW_DELAY,
+      keys: [
+        { name: "DEPLOYER_PRIVATE_KEY", key },
+        { name: "SETTLER_PRIVATE_KEY", key: process.env.SETTLER_PRIVATE_KEY },
+      ],
+    },
+    process.argv.includes("--unsafe"),
+    (line) => console.warn(`! ${line}`),
+  );
   const deployment = await deployContracts({
     rpcUrl,
     chainId,

@@ -30,6 +30,7 @@ async function main() {
     build: true,
     env: {},
     log: (line) => console.log(`• ${line}`),
+    unsafe: process.argv.includes("--unsafe"),
   });
 
   // Regenerate the typed ABIs from the artifacts the deploy step just built.

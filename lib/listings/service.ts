@@ -17,7 +17,7 @@ import { OFFLINE_MODEL_NAME } from "@/lib/ai/offline";
 import { startIndexing } from "@/lib/datasets/indexer";
 import { BM25_RETRIEVER } from "@/lib/rag/bm25";
 import { prepareDocuments, storeDocuments, type UploadedFile } from "@/lib/rag/ingest";
-import { KIND_TO_CHAIN, buildSlotMetadata, listingMetadataUri, type ListingKind } from "@/lib/listings/metadata";
+import { KIND_TO_CHAIN, buildSlotMetadata, kindImageUrl, listingMetadataUri, type ListingKind } from "@/lib/listings/metadata";
 import { MAX_PRICE_TOKENS, type AppFields, type ListingFields, type ModelFields } from "@/lib/listings/schemas";
 import type { Prisma } from "@/lib/generated/prisma/client";
 
@@ -94,6 +94,7 @@ async function writeMetadata(
     description: listing.description,
     creator: listing.creator as Hex,
     externalUrl: `${serverEnv().APP_URL.replace(/\/$/, "")}/listings/${listing.id}`,
+    image: kindImageUrl(serverEnv().APP_URL, listing.kind as ListingKind),
     properties: { ...properties, tags: JSON.parse(listing.tags) as string[] },
   });
   return tx.listing.update({ where: { id: listing.id }, data: { metadataJson: json, contentHash } });

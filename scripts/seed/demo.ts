@@ -17,7 +17,7 @@ import type { Deployment } from "../../lib/chain/deployment";
 import { kipAssetsAbi, mockUsdAbi } from "../../lib/chain/generated";
 import { createDb, type Db } from "../../lib/db-client";
 import { isLocalChain } from "../../lib/env";
-import { KIND_TO_CHAIN, buildSlotMetadata, listingMetadataUri, type ListingKind } from "../../lib/listings/metadata";
+import { KIND_TO_CHAIN, buildSlotMetadata, kindImageUrl, listingMetadataUri, type ListingKind } from "../../lib/listings/metadata";
 import { OFFLINE_MODEL_NAME } from "../../lib/ai/offline";
 import { BM25_RETRIEVER } from "../../lib/rag/bm25";
 import { indexPendingDocuments, prepareDocuments, storeDocuments } from "../../lib/rag/ingest";
@@ -165,6 +165,7 @@ async function listListing({ db, publicClient, env, deployment }: Lister, seed: 
     description: seed.description,
     creator: account.address,
     externalUrl: `${env.APP_URL.replace(/\/$/, "")}/listings/${listing.id}`,
+    image: kindImageUrl(env.APP_URL, seed.kind),
     properties: { ...seed.properties, tags: seed.tags },
   });
   const wallet = createWalletClient({ account, transport: http(env.RPC_URL) });

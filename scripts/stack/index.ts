@@ -9,6 +9,7 @@ import { ANVIL_KEYS, startAnvil } from "./anvil";
 import { migrateDatabase } from "./db";
 import { ensureDeployment, settlerAddress } from "./deploy";
 import { run, startProcess, waitFor, type Managed } from "./process";
+import { assertSafeDeploy } from "./guards";
 import { loadOrCreateSecrets } from "./secrets";
 
 export const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -34,6 +35,8 @@ export interface StackOptions {
   settle?: boolean;
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
+  /** Accept the risks scripts/stack/guards.ts refuses off local chains (`--unsafe`). */
+  unsafe?: boolean;
 }
 
 export interface Stack {
@@ -76,7 +79,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (baseEnv.CHAIN_ID && Number(baseEnv.CHAIN_ID) !== chainId) {
       throw new Error(`CHAIN_ID is ${baseEnv.CHAIN_ID} but ${rpcUrl} reports chain ${chainId}`);
     }
-    const local = isLocalChain(chainId);
+    const local = isLocalChain(chainId, baseEnv);
+    assertSafeDeploy(
+      {
+        local,
+        chainId,
+        paymentToken: baseEnv.PAYMENT_TOKEN,
+        withdrawDelay: baseEnv.WITHDRAW_DELAY,
+        keys: [
+          { name: "DEPLOYER_PRIVATE_KEY", key: baseEnv.DEPLOYER_PRIVATE_KEY },
+          { name: "SETTLER_PRIVATE_KEY", key: baseEnv.SETTLER_PRIVATE_KEY },
+        ],
+        seedDemo: options.seed && baseEnv.SEED_DEMO === "force",
+      },
+      options.unsafe === true,
+      log,
+    );
 
     // 2. Contracts
     const deployerKey = (baseEnv.DEPLOYER_PRIVATE_KEY || (local ? ANVIL_KEYS[0] : undefined)) as Hex | undefined;

@@ -169,3 +169,68 @@ describe("health", () => {
     expect(text).not.toMatch(/127\.0\.0\.1|localhost|file:|postgres/);
   });
 });
+
+describe("token and contract metadata resolve", () => {
+  it("serves what KipAssets' tokenURI, contractURI and slotURI name, in the ERC-3525 shapes, with images", async () => {
+    const { createPublicClient, http: viemHttp } = await import("viem");
+    const { kipAssetsAbi } = await import("../../lib/chain/generated");
+    const client = createPublicClient({ transport: viemHttp(stack.rpcUrl) });
+    const assets = stack.deployment.assets as `0x${string}`;
+    // Token 1 is the first demo listing's token, minted by the seed.
+    const tokenUri = await client.readContract({ address: assets, abi: kipAssetsAbi, functionName: "tokenURI", args: [1n] });
+    const slot = await client.readContract({ address: assets, abi: kipAssetsAbi, functionName: "slotOf", args: [1n] });
+    const token = await fetch(tokenUri);
+    expect(token.status).toBe(200);
+    const body = (await token.json()) as { name: string; image: string; slot: number; balance: string; properties: Record<string, unknown> };
+    expect(body.slot).toBe(Number(slot));
+    expect(body.properties).toMatchObject({ slot: Number(slot), kind: expect.stringMatching(/^(dataset|model|app)$/), shares: body.balance });
+    expect(body.properties.slot_content_hash).toMatch(/^0x[0-9a-f]{64}$/);
+    const image = await fetch(body.image);
+    expect(image.status).toBe(200);
+    expect(image.headers.get("content-type")).toMatch(/^image\/svg\+xml/);
+    expect(await image.text()).toMatch(/^<svg /);
+
+    const contractUri = await client.readContract({ address: assets, abi: kipAssetsAbi, functionName: "contractURI" });
+    const contract = (await (await fetch(contractUri)).json()) as { name: string; image: string; valueDecimals: number };
+    expect(contract.name).toBe("KIP Marketplace assets");
+    expect(contract.valueDecimals).toBe(await client.readContract({ address: assets, abi: kipAssetsAbi, functionName: "valueDecimals" }));
+    expect((await fetch(contract.image)).status).toBe(200);
+
+    // The slot's document has an image too, and its bytes still hash to the on-chain content hash.
+    const slotUri = await client.readContract({ address: assets, abi: kipAssetsAbi, functionName: "slotURI", args: [slot] });
+    const slotDocument = await (await fetch(slotUri)).text();
+    const { keccak256, toBytes } = await import("viem");
+    expect(keccak256(toBytes(slotDocument))).toBe(body.properties.slot_content_hash);
+    expect((await fetch((JSON.parse(slotDocument) as { image: string }).image)).status).toBe(200);
+
+    expect((await fetch(`${stack.appUrl}/api/metadata/tokens/999999`)).status).toBe(404);
+    expect((await fetch(`${stack.appUrl}/api/metadata/tokens/abc`)).status).toBe(400);
+  });
+});
+
+describe("deploying to a chain that is not local", () => {
+  it("refuses the mock token, a short delay and public keys unless --unsafe names the risk", async () => {
+    const { startAnvil, ANVIL_KEYS } = await import("../../scripts/stack/anvil");
+    const { freePort } = await import("../../scripts/stack/process");
+    const { spawnSync } = await import("node:child_process");
+    const path = await import("node:path");
+    const fs = await import("node:fs");
+    // A chain that reports a testnet's id: only 31337 counts as local.
+    const chain = await startAnvil({ port: await freePort(), chainId: 84532 });
+    try {
+      const result = spawnSync(path.resolve("node_modules/.bin/tsx"), ["scripts/deploy.ts"], {
+        env: { ...process.env, RPC_URL: chain.rpcUrl, DEPLOYER_PRIVATE_KEY: ANVIL_KEYS[0], WITHDRAW_DELAY: "0", PAYMENT_TOKEN: "", SETTLER_PRIVATE_KEY: "", CHAIN_ID: "", LOCAL_CHAIN_IDS: "" },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/Refusing to deploy to chain 84532/);
+      expect(result.stderr).toMatch(/MockUSD/);
+      expect(result.stderr).toMatch(/WITHDRAW_DELAY is 0 s/);
+      expect(result.stderr).toMatch(/DEPLOYER_PRIVATE_KEY is one of anvil's public test keys/);
+      expect(fs.existsSync("deployments/84532.json")).toBe(false);
+    } finally {
+      await chain.stop();
+    }
+  });
+});

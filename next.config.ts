@@ -1,4 +1,5 @@
 import type { NextConfig } from "next";
+import { STATIC_SECURITY_HEADERS } from "./lib/http/security-headers";
 
 // Nothing here may depend on the network or on build-time environment: one build serves any chain
 // (chain id, RPC URL and contract addresses reach the browser through the root layout at request time).
@@ -12,6 +13,10 @@ const nextConfig: NextConfig = {
   serverExternalPackages: ["better-sqlite3", "@prisma/adapter-better-sqlite3", "pdfjs-dist"],
   // No image optimizer: images are local files and the optimizer would be one more moving part.
   images: { unoptimized: true },
+  // The same on every response; the per-page CSP (with its nonce) is set in proxy.ts.
+  async headers() {
+    return [{ source: "/:path*", headers: Object.entries(STATIC_SECURITY_HEADERS).map(([key, value]) => ({ key, value })) }];
+  },
   turbopack: {
     resolveAlias: {
       // Never used (no Base Account wallet is offered) and unbuildable here; see the stub's comment.

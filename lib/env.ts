@@ -2,7 +2,7 @@
 // value fails with a message that names it. Server-only values never reach the browser: the browser
 // gets `publicConfig()` (chain id, RPC URL, contract addresses) through the root layout at run time,
 // so one build serves any chain.
-import { z } from "zod";
+import { z } from "@/lib/zod";
 
 /** Anvil's chain id. Other chains count as local only when LOCAL_CHAIN_IDS names them. */
 const ANVIL_CHAIN_ID = 31337;

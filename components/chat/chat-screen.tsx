@@ -1,6 +1,8 @@
 "use client";
 // The chat page of one app: conversations of the signed-in wallet on the left, the conversation in the
 // middle, and (for paid apps) the balance and spending-session panel on the right.
+// First: zod is configured (no eval probe under the page CSP) before any library builds a schema.
+import "@/lib/zod";
 import { ConnectButton } from "@rainbow-me/rainbowkit";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { generateId } from "ai";

@@ -2,6 +2,8 @@
 // A conversation with an app through the AI SDK's useChat: streaming answers with their sources and
 // price, stop, regenerate, and errors that say what to do next. For a paid app, each request carries a
 // receipt for the app's charge set, signed in the browser by the session key (no wallet pop-up).
+// First: zod is configured (no eval probe under the page CSP) before any library builds a schema.
+import "@/lib/zod";
 import { useChat } from "@ai-sdk/react";
 import { useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { DefaultChatTransport } from "ai";

@@ -1,6 +1,8 @@
 "use client";
 // Client-side providers, built from the PublicConfig the root layout read at request time: nothing about
 // the chain is baked into the bundle.
+// First: zod is configured (no eval probe under the page CSP) before any library builds a schema.
+import "@/lib/zod";
 import { RainbowKitProvider, lightTheme } from "@rainbow-me/rainbowkit";
 import "@rainbow-me/rainbowkit/styles.css";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";

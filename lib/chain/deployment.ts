@@ -1,7 +1,7 @@
 // Contract addresses for a chain, from deployments/<chainId>.json (written by contracts/script/Deploy.s.sol).
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import { z } from "@/lib/zod";
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be an address");
 

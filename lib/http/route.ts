@@ -1,7 +1,7 @@
 import "server-only";
 // Small pieces every listing route handler shares: the caller's session for state-changing requests
 // (same-origin check first), a listing id from the path, and JSON answers that are never cached.
-import { z } from "zod";
+import { z } from "@/lib/zod";
 import { requireSession, type SignedInSession } from "@/lib/auth/session";
 import { AppError, assertSameOrigin, toResponse } from "@/lib/errors";
 import { serverEnv } from "@/lib/env";

@@ -1,6 +1,6 @@
 // Input rules for listings, shared by the API route schemas and the create forms (so a form says
 // exactly what the server will accept). No server-only imports.
-import { z } from "zod";
+import { z } from "@/lib/zod";
 
 /** Highest price per query accepted, in whole payment tokens. */
 export const MAX_PRICE_TOKENS = 1000;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@/lib/zod";
 import { KINDS, SORTS } from "@/lib/listings/catalog-query";
 
 /** GET /api/listings query string. */

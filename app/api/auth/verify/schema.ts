@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@/lib/zod";
 
 export const verifyBodySchema = z.object({
   /** The EIP-4361 message exactly as signed. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@/lib/zod";
 
 /** ?ids=a,b,c: up to 50 receipt ids. */
 export const receiptsQuerySchema = z.object({

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@/lib/zod";
 
 const uint = z.string().regex(/^\d{1,40}$/, "must be a non-negative integer as a decimal string");
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be an address");

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@/lib/zod";
 import { listingFieldsSchema } from "@/lib/listings/schemas";
 
 /** PATCH /api/listings/:id: what can change after creation. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@/lib/zod";
 import { endpointSchema } from "@/lib/listings/schemas";
 
 /** POST /api/models/test: try an endpoint before listing it (or the built-in offline model). */

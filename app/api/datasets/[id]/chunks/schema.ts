@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@/lib/zod";
 
 export const chunksQuerySchema = z.object({
   offset: z.coerce.number().int().min(0).default(0),

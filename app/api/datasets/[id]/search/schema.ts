@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@/lib/zod";
 import { MAX_TOP_K } from "@/lib/listings/schemas";
 
 export const searchBodySchema = z.object({

@@ -1,5 +1,5 @@
 import { getAddress, isAddress } from "viem";
-import { z } from "zod";
+import { z } from "@/lib/zod";
 
 export const holderParamsSchema = z.object({
   address: z

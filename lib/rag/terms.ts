@@ -74,7 +74,6 @@ const CJK_STOPWORDS = "的 了 是 在 和 与 或 也 の に は を が で �
 /** Lower case, NFKC, Latin and Greek diacritics folded: the form in which words are compared. */
 export function normalizeText(text: string): string {
   // ASCII text (most technical text) needs no Unicode work at all.
-  // eslint-disable-next-line no-control-regex
   if (!/[^\u0000-\u007f]/.test(text)) return text.toLowerCase();
   return text.normalize("NFKC").toLowerCase().replace(FOLDABLE, foldWord);
 }
@@ -167,7 +166,6 @@ function pushToken(token: string, out: Lexemes, ascii: boolean): void {
 function lex(text: string): Lexemes {
   const normalized = normalizeText(text);
   const out: Lexemes = { words: [], whole: [] };
-  // eslint-disable-next-line no-control-regex
   if (!/[^\u0000-\u007f]/.test(normalized)) {
     ASCII_TOKEN.lastIndex = 0;
     for (let match = ASCII_TOKEN.exec(normalized); match; match = ASCII_TOKEN.exec(normalized)) pushToken(match[0], out, true);

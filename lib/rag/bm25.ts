@@ -119,25 +119,46 @@ export class Bm25Index {
     }
     if (this.proximity <= 0 || terms.size < 2) return topK(touched, scores, k);
     const candidates = topK(touched, scores, Math.max(2 * k, PROXIMITY_CANDIDATES));
-    for (const hit of candidates) {
-      const language = LANGUAGES[this.languageOf[hit.index]];
-      hit.score += this.proximity * this.proximityBonus(queryTerms.get(language) ?? [], hit.index, language);
+    // A candidate whose score plus the largest bonus possible stays below the k-th score cannot enter
+    // the top k (bonuses only raise scores): it is not re-read.
+    const pairsOf = new Map<Language, [string, string][]>();
+    let maxBonus = 0;
+    for (const [language, list] of queryTerms) {
+      const pairs = this.pairs(list);
+      pairsOf.set(language, pairs);
+      let bonus = 0;
+      for (const [first, second] of pairs) bonus += ((this.idf(first) + this.idf(second)) / 2) * (this.k1 + 1);
+      maxBonus = Math.max(maxBonus, this.proximity * bonus);
     }
-    candidates.sort((x, y) => y.score - x.score || x.index - y.index);
-    return candidates.slice(0, k);
+    if (maxBonus === 0) return candidates.slice(0, k);
+    const floor = candidates.length > k ? candidates[k - 1].score : -Infinity;
+    const kept: Bm25Hit[] = [];
+    for (const hit of candidates) {
+      if (hit.score + maxBonus < floor) continue;
+      const language = LANGUAGES[this.languageOf[hit.index]];
+      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index, language);
+      kept.push(hit);
+    }
+    kept.sort((x, y) => y.score - x.score || x.index - y.index);
+    return kept.slice(0, k);
   }
 
-  /**
-   * Σ over consecutive query term pairs (a, b) of mean idf(a, b) × saturated count of places where b
-   * follows a directly (1) or with one word between (½).
-   */
-  private proximityBonus(queryTerms: readonly string[], doc: number, language: Language): number {
+  /** Consecutive query term pairs that the index holds both terms of. */
+  private pairs(queryTerms: readonly string[]): [string, string][] {
     const pairs: [string, string][] = [];
     for (let i = 1; i < queryTerms.length; i++) {
       if (queryTerms[i] !== queryTerms[i - 1] && this.postings.has(queryTerms[i]) && this.postings.has(queryTerms[i - 1])) {
         pairs.push([queryTerms[i - 1], queryTerms[i]]);
       }
     }
+    return pairs;
+  }
+
+  /**
+   * Σ over consecutive query term pairs (a, b) of mean idf(a, b) × saturated count of places where b
+   * follows a directly (1) or with one word between (½).
+   */
+  private proximityBonus(pairs: readonly [string, string][], doc: number, language: Language): number {
     if (pairs.length === 0) return 0;
     const terms = indexTerms(this.texts[doc], language);
     let bonus = 0;

@@ -97,13 +97,15 @@ const STOPWORDS: Record<Language, Set<string>> = Object.fromEntries(
   ]),
 ) as Record<Language, Set<string>>;
 
-// For detection: which languages each function word votes for (English's list is long and general,
-// so it votes only with its commonest words).
-const VOTES = new Map<string, Language[]>();
-for (const language of LANGUAGES) {
+// For detection: which languages (indexes into LANGUAGES) each function word votes for. English's list
+// is long and general, so it votes only with its commonest words.
+const VOTES = new Map<string, number[]>();
+LANGUAGES.forEach((language, index) => {
   const words = language === "en" ? "the of and to is that for it with was on are this from which be by" : FUNCTION_WORDS[language];
-  for (const word of normalizeText(words).split(" ")) VOTES.set(word, [...(VOTES.get(word) ?? []), language]);
-}
+  for (const word of normalizeText(words).split(" ")) VOTES.set(word, [...(VOTES.get(word) ?? []), index]);
+});
+/** Words read to detect a language: a passage's first few hundred tell it. */
+const DETECTION_WORDS = 300;
 
 const SEGMENTED_SCRIPT = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Thai}\p{sc=Lao}\p{sc=Khmer}\p{sc=Myanmar}]/u;
 // A lone hiragana is a particle or an inflection ending, not a word.
@@ -198,29 +200,31 @@ export function detectLanguage(text: string): Language {
 }
 
 function detectFromLexemes(lexemes: Lexemes, text: string): Language {
-  const counts = new Map<Language, number>();
-  for (const word of lexemes.words) {
-    const votes = VOTES.get(word);
-    if (votes) for (const language of votes) counts.set(language, (counts.get(language) ?? 0) + 1);
+  const counts = new Int32Array(LANGUAGES.length);
+  const { words } = lexemes;
+  for (let i = 0, n = Math.min(words.length, DETECTION_WORDS); i < n; i++) {
+    const votes = VOTES.get(words[i]);
+    if (votes) for (const language of votes) counts[language]++;
   }
   let best: Language = "en";
   let bestCount = 0;
-  for (const language of LANGUAGES) {
-    const count = counts.get(language) ?? 0;
-    if (count > bestCount) {
+  LANGUAGES.forEach((language, index) => {
+    if (counts[index] > bestCount) {
       best = language;
-      bestCount = count;
+      bestCount = counts[index];
     }
-  }
+  });
   if (bestCount >= 2) return best;
   const cyrillic = text.match(/\p{sc=Cyrillic}/gu)?.length ?? 0;
   if (cyrillic > 0 && cyrillic * 2 > (text.match(/\p{L}/gu)?.length ?? 0)) return "ru";
   return "en";
 }
 
-// Stemmers are pure and vocabularies repeat, so each language remembers its stems.
+// Stemmers are pure and vocabularies repeat, so each language remembers its stems, and (for analyze)
+// each word's term: its stem, or "" for a stopword. One lookup per word on the indexing path.
 const STEM_CACHE_LIMIT = 200_000;
 const stemCache = new Map<Language, Map<string, string>>();
+const termCache = new Map<Language, Map<string, string>>();
 
 /** The stem of a normalized word in a language (English by default). Non-letters stay as they are. */
 export function stem(word: string, language: Language = "en"): string {
@@ -255,14 +259,23 @@ export function analyze(text: string, language?: Language): AnalyzedText {
   const lexemes = lex(text);
   const lang = language ?? detectFromLexemes(lexemes, text);
   const stopwords = STOPWORDS[lang];
-  let cache = stemCache.get(lang);
-  if (!cache) stemCache.set(lang, (cache = new Map()));
+  let cache = termCache.get(lang);
+  if (!cache) termCache.set(lang, (cache = new Map()));
   const terms: string[] = [];
   const { words, whole } = lexemes;
   for (let i = 0; i < words.length; i++) {
     const word = words[i];
-    if (stopwords.has(word)) continue;
-    terms.push(whole[i] ? word : (cache.get(word) ?? stem(word, lang)));
+    if (whole[i]) {
+      terms.push(word);
+      continue;
+    }
+    let term = cache.get(word);
+    if (term === undefined) {
+      term = stopwords.has(word) ? "" : stem(word, lang);
+      if (cache.size >= STEM_CACHE_LIMIT) cache.clear();
+      cache.set(word, term);
+    }
+    if (term) terms.push(term);
   }
   return { language: lang, terms };
 }

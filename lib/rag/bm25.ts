@@ -1,12 +1,25 @@
 // An in-memory BM25 (Okapi) inverted index. Postings are typed arrays, scoring is term-at-a-time into
 // one score array, and the top k are selected from the touched documents only, so a query over 100,000
 // chunks costs what its terms' posting lists cost, not what the corpus costs.
-import { indexTerms } from "./terms";
+//
+// Each document is stemmed in its own language (lib/rag/terms.ts); a query is stemmed in every language
+// the index holds, so "serveurs" finds a French passage and "servers" an English one.
+//
+// Proximity: when the query has two or more terms, the best candidates by BM25 are re-scored with a
+// bonus for each pair of consecutive query terms that also stand next to each other (or with one word
+// between) in the passage, in the query's order. Only the candidates are re-read, so the bonus costs a
+// few dozen passages' tokenization per query whatever the corpus size.
+import { analyze, indexTerms, LANGUAGES, type Language } from "./terms";
 
 export interface Bm25Options {
   k1?: number;
   b?: number;
+  /** Weight of the proximity bonus relative to a term's BM25 weight; 0 turns it off. */
+  proximity?: number;
 }
+
+/** Candidates re-scored with the proximity bonus: at least this many, or 2k. */
+export const PROXIMITY_CANDIDATES = 20;
 
 export interface Bm25Hit {
   /** Position of the document in the array the index was built from. */
@@ -29,16 +42,29 @@ export class Bm25Index {
   private readonly averageLength: number;
   private readonly k1: number;
   private readonly b: number;
+  private readonly proximity: number;
+  private readonly texts: readonly string[];
+  /** Each document's language, as an index into LANGUAGES. */
+  private readonly languageOf: Uint8Array;
+  /** The languages the documents are written in, most documents first. */
+  private readonly languages: Language[];
 
-  constructor(texts: readonly string[], { k1 = 1.2, b = 0.75 }: Bm25Options = {}) {
+  constructor(texts: readonly string[], { k1 = 1.2, b = 0.75, proximity = 0.5 }: Bm25Options = {}) {
     this.k1 = k1;
     this.b = b;
+    this.proximity = proximity;
+    this.texts = texts;
     this.size = texts.length;
     this.lengths = new Float32Array(texts.length);
+    this.languageOf = new Uint8Array(texts.length);
+    const perLanguage = new Array<number>(LANGUAGES.length).fill(0);
     const building = new Map<string, { docs: number[]; freqs: number[] }>();
     let total = 0;
     texts.forEach((text, doc) => {
-      const terms = indexTerms(text);
+      const { language, terms } = analyze(text);
+      const languageIndex = LANGUAGES.indexOf(language);
+      this.languageOf[doc] = languageIndex;
+      perLanguage[languageIndex]++;
       this.lengths[doc] = terms.length;
       total += terms.length;
       // Documents are added in order, so a term's current document is always the last of its postings.
@@ -54,16 +80,27 @@ export class Bm25Index {
         }
       }
     });
+    this.languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
+    if (this.languages.length === 0) this.languages = ["en"];
     this.averageLength = texts.length ? total / texts.length || 1 : 1;
     for (const [term, list] of building) {
       this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs) });
     }
   }
 
+  private idf(term: string): number {
+    const df = this.postings.get(term)?.docs.length ?? 0;
+    return df === 0 ? 0 : Math.log(1 + (this.size - df + 0.5) / (df + 0.5));
+  }
+
   /** Documents matching any query term, best first (ties: lower index first). */
   search(query: string, k: number): Bm25Hit[] {
     if (k <= 0 || this.size === 0) return [];
-    const terms = [...new Set(indexTerms(query))];
+    // The query's terms in each language of the index (one list when the index has one language).
+    const queryTerms = new Map<Language, string[]>();
+    for (const language of this.languages) queryTerms.set(language, indexTerms(query, language));
+    const terms = new Set<string>();
+    for (const list of queryTerms.values()) for (const term of list) terms.add(term);
     const scores = new Float32Array(this.size);
     const touched: number[] = [];
     const { k1, b } = this;
@@ -71,7 +108,7 @@ export class Bm25Index {
       const posting = this.postings.get(term);
       if (!posting) continue;
       const df = posting.docs.length;
-      const idf = Math.log(1 + (this.size - df + 0.5) / (df + 0.5));
+      const idf = this.idf(term);
       for (let i = 0; i < df; i++) {
         const doc = posting.docs[i];
         const tf = posting.freqs[i];
@@ -80,7 +117,61 @@ export class Bm25Index {
         scores[doc] += (idf * tf * (k1 + 1)) / norm;
       }
     }
-    return topK(touched, scores, k);
+    if (this.proximity <= 0 || terms.size < 2) return topK(touched, scores, k);
+    const candidates = topK(touched, scores, Math.max(2 * k, PROXIMITY_CANDIDATES));
+    // A candidate whose score plus the largest bonus possible stays below the k-th score cannot enter
+    // the top k (bonuses only raise scores): it is not re-read.
+    const pairsOf = new Map<Language, [string, string][]>();
+    let maxBonus = 0;
+    for (const [language, list] of queryTerms) {
+      const pairs = this.pairs(list);
+      pairsOf.set(language, pairs);
+      let bonus = 0;
+      for (const [first, second] of pairs) bonus += ((this.idf(first) + this.idf(second)) / 2) * (this.k1 + 1);
+      maxBonus = Math.max(maxBonus, this.proximity * bonus);
+    }
+    if (maxBonus === 0) return candidates.slice(0, k);
+    const floor = candidates.length > k ? candidates[k - 1].score : -Infinity;
+    const kept: Bm25Hit[] = [];
+    for (const hit of candidates) {
+      if (hit.score + maxBonus < floor) continue;
+      const language = LANGUAGES[this.languageOf[hit.index]];
+      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index, language);
+      kept.push(hit);
+    }
+    kept.sort((x, y) => y.score - x.score || x.index - y.index);
+    return kept.slice(0, k);
+  }
+
+  /** Consecutive query term pairs that the index holds both terms of. */
+  private pairs(queryTerms: readonly string[]): [string, string][] {
+    const pairs: [string, string][] = [];
+    for (let i = 1; i < queryTerms.length; i++) {
+      if (queryTerms[i] !== queryTerms[i - 1] && this.postings.has(queryTerms[i]) && this.postings.has(queryTerms[i - 1])) {
+        pairs.push([queryTerms[i - 1], queryTerms[i]]);
+      }
+    }
+    return pairs;
+  }
+
+  /**
+   * Σ over consecutive query term pairs (a, b) of mean idf(a, b) × saturated count of places where b
+   * follows a directly (1) or with one word between (½).
+   */
+  private proximityBonus(pairs: readonly [string, string][], doc: number, language: Language): number {
+    if (pairs.length === 0) return 0;
+    const terms = indexTerms(this.texts[doc], language);
+    let bonus = 0;
+    for (const [first, second] of pairs) {
+      let count = 0;
+      for (let p = 0; p < terms.length - 1; p++) {
+        if (terms[p] !== first) continue;
+        if (terms[p + 1] === second) count += 1;
+        else if (terms[p + 2] === second) count += 0.5;
+      }
+      if (count > 0) bonus += ((this.idf(first) + this.idf(second)) / 2) * ((count * (this.k1 + 1)) / (count + this.k1));
+    }
+    return bonus;
   }
 }
 

@@ -60,3 +60,32 @@ export function chunkText(text: string, { maxChars = 900, overlapChars = 150 }: 
   if (current) chunks.push(current);
   return chunks;
 }
+
+/** A chunk of a structured document (extract.ts), with what a citation shows of where it comes from. */
+export interface DocumentChunk {
+  text: string;
+  /** The document's title. */
+  title: string;
+  /** The heading path of the section the chunk belongs to (outermost first). */
+  section: string[];
+  /** 1-based page of a PDF. */
+  page?: number;
+}
+
+/**
+ * Chunks of a document that follow its sections: a chunk never spans two sections (or two pages of a
+ * PDF), and each carries its section's path and the document's title. Within a section the rules of
+ * chunkText apply.
+ */
+export function chunkDocument(
+  document: { title: string; sections: readonly { path: readonly string[]; page?: number; text: string }[] },
+  options: ChunkOptions = {},
+): DocumentChunk[] {
+  const chunks: DocumentChunk[] = [];
+  for (const section of document.sections) {
+    for (const text of chunkText(section.text, options)) {
+      chunks.push({ text, title: document.title, section: [...section.path], ...(section.page !== undefined ? { page: section.page } : {}) });
+    }
+  }
+  return chunks;
+}

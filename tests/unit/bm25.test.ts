@@ -78,3 +78,38 @@ describe("BM25 on a fixture with known answers", () => {
     expect(index.search("tide noon", 5).map((h) => h.index)).toEqual([1, 2]);
   });
 });
+
+describe("BM25 proximity boost", () => {
+  // Both passages hold "shared" and "buffers" once and have the same length: plain BM25 ties them.
+  const passages = [
+    "Buffers for the log are flushed when a transaction commits; locks are shared between sessions.",
+    "The shared buffers hold pages read from tables; the log is flushed when a transaction commits.",
+  ];
+
+  it("ranks the passage with the query's words side by side first", () => {
+    const index = new Bm25Index(passages);
+    const hits = index.search("shared buffers", 2);
+    expect(hits.map((h) => h.index)).toEqual([1, 0]);
+    expect(hits[0].score).toBeGreaterThan(hits[1].score);
+    // Without the boost the two tie and the lower index wins.
+    expect(new Bm25Index(passages, { proximity: 0 }).search("shared buffers", 2).map((h) => h.index)).toEqual([0, 1]);
+  });
+
+  it("outweighs a small difference in term frequency, in the query's order only", () => {
+    const texts = [
+      "Memory settings: buffers, more buffers, and shared locks between the sessions that run.",
+      "Memory settings: the shared buffers, locks between the sessions, and what they run.",
+    ];
+    expect(new Bm25Index(texts, { proximity: 0 }).search("shared buffers", 1)[0].index).toBe(0);
+    expect(new Bm25Index(texts).search("shared buffers", 1)[0].index).toBe(1);
+    // "buffers shared" is not the phrase: the reversed pair earns nothing.
+    const reversed = new Bm25Index(["Buffers shared here.", "Shared buffers here."]);
+    expect(reversed.search("shared buffers", 2).map((h) => h.index)).toEqual([1, 0]);
+  });
+
+  it("leaves single-term scores as textbook BM25", () => {
+    const with_ = new Bm25Index(passages).search("buffers", 2);
+    const without = new Bm25Index(passages, { proximity: 0 }).search("buffers", 2);
+    expect(with_).toEqual(without);
+  });
+});

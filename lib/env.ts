@@ -31,8 +31,14 @@ const serverSchema = z
       .string()
       .regex(/^file:.+/, 'must be a SQLite file URL such as "file:./data/kip.db"')
       .default("file:./data/kip.db"),
-    /** Signs the iron-session cookie. */
+    /** Keys the HMAC under which session tokens and sign-in client bindings are stored. */
     SESSION_SECRET: secret,
+    /** A session unused this long ends (seconds). */
+    SESSION_IDLE_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
+    /** A session ends this long after sign-in, however it is used (seconds). */
+    SESSION_MAX_SECONDS: z.coerce.number().int().min(60).max(90 * 86_400).default(7 * 86_400),
+    /** The session cookie's token is replaced this often (seconds). */
+    SESSION_ROTATE_SECONDS: z.coerce.number().int().min(60).max(90 * 86_400).default(3_600),
     /** 32-byte hex key for AES-256-GCM encryption of model API keys and dataset files at rest. */
     ENCRYPTION_KEY: hex32,
     /** The origin users open, e.g. http://localhost:3000. Sign-in messages must name its host. */

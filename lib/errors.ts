@@ -111,7 +111,7 @@ export async function readJsonBody<T>(
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
-    throw new AppError("bad_request", "The body is not valid UTF-8 JSON.");
+    throw new AppError("bad_request", "The body is not valid JSON (UTF-8 text).");
   }
   return schema.parse(value);
 }

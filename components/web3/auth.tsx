@@ -30,13 +30,17 @@ async function errorMessage(response: Response): Promise<string> {
 
 async function fetchSession(): Promise<SessionInfo | null> {
   const response = await fetch("/api/auth/session", { cache: "no-store" });
-  if (response.status === 401) {
-    // Read the body anyway: an unread body keeps the request open in the browser.
-    await response.text();
-    return null;
-  }
   if (!response.ok) throw new Error(await errorMessage(response));
-  return (await response.json()) as SessionInfo;
+  // Signed out is {address: null}, a 200: the browser logs no error for it.
+  const body = (await response.json()) as SessionInfo | { address: null };
+  return body.address ? (body as SessionInfo) : null;
+}
+
+/** End every session of the signed-in wallet, on every device, and this one. */
+export async function signOutEverywhere(): Promise<number> {
+  const response = await fetch("/api/auth/logout?everywhere=1", { method: "POST" });
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return ((await response.json()) as { revoked: number }).revoked;
 }
 
 /** The signed-in wallet, or null. `undefined` while loading. */

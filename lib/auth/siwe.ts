@@ -4,13 +4,14 @@ import "server-only";
 // Order of checks in verifySignIn: the message's fields (domain, uri, chain, times, nonce format), then
 // the signature, then the nonce is consumed, then the account is recorded. The nonce is consumed last
 // so that a forged request naming someone else's nonce cannot burn it; consumption itself is a single
-// conditional UPDATE, so two requests racing with one signed message cannot both succeed.
+// conditional UPDATE, so two requests racing with one signed message cannot both succeed. A nonce is bound
+// to the client that fetched it (an httpOnly cookie set with it), and accepted only from that client.
 //
 // Signature check: an EOA signature is verified locally by recovering the signer (no RPC needed, so
 // sign-in keeps working while the node is down). Only when that does not match do we ask the chain,
 // through viem's verifySiweMessage, which understands contract wallets (ERC-1271, and ERC-6492 for
 // wallets not deployed yet). If the chain cannot be reached then, the answer is 502, not a guess.
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { getAddress, verifyMessage, type Address, type Hex } from "viem";
 import { parseSiweMessage, validateSiweMessage, verifySiweMessage, type SiweMessage } from "viem/siwe";
 import type { SignedInSession } from "@/lib/auth/session";
@@ -23,20 +24,36 @@ export const NONCE_TTL_MS = 10 * 60 * 1000;
 /** How far in the future issuedAt / notBefore may be, for clocks that disagree a little. */
 export const CLOCK_SKEW_MS = 60 * 1000;
 
-/** A fresh random 128-bit nonce (hex), stored for single use within NONCE_TTL_MS. */
-export async function issueNonce(now: Date = new Date()): Promise<string> {
+/** The httpOnly cookie naming the client that asked for a nonce; only that client may sign in with it. */
+export const CLIENT_BINDING_COOKIE = "kip_siwe_client";
+
+/** A new client binding token (set as CLIENT_BINDING_COOKIE), or the request's own when it has a valid one. */
+export function clientBinding(existing: string | undefined): string {
+  return existing && /^[A-Za-z0-9_-]{22}$/.test(existing) ? existing : randomBytes(16).toString("base64url");
+}
+
+function bindingHash(binding: string): string {
+  return createHmac("sha256", serverEnv().SESSION_SECRET).update(`siwe-client:${binding}`).digest("hex");
+}
+
+/** A fresh random 128-bit nonce (hex) for the client holding `binding`, for single use within NONCE_TTL_MS. */
+export async function issueNonce(binding: string, now: Date = new Date()): Promise<string> {
   const nonce = randomBytes(16).toString("hex");
   const db = getDb();
-  await db.authNonce.create({ data: { nonce, expiresAt: new Date(now.getTime() + NONCE_TTL_MS) } });
+  await db.authNonce.create({ data: { nonce, clientHash: bindingHash(binding), expiresAt: new Date(now.getTime() + NONCE_TTL_MS) } });
   // Housekeeping: nonces that can no longer be used are only noise.
   await db.authNonce.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - NONCE_TTL_MS) } } });
   return nonce;
 }
 
-/** Mark a nonce used. True only for the one caller that used an issued, unexpired, unused nonce. */
-export async function consumeNonce(nonce: string, now: Date = new Date()): Promise<boolean> {
+/**
+ * Mark a nonce used. True only for the one caller that used an issued, unexpired, unused nonce, from the
+ * client it was issued to (a nonce fetched by A is useless to C, who cannot read A's httpOnly cookie).
+ */
+export async function consumeNonce(nonce: string, binding: string | undefined, now: Date = new Date()): Promise<boolean> {
+  if (!binding) return false;
   const { count } = await getDb().authNonce.updateMany({
-    where: { nonce, usedAt: null, expiresAt: { gt: now } },
+    where: { nonce, clientHash: bindingHash(binding), usedAt: null, expiresAt: { gt: now } },
     data: { usedAt: now },
   });
   return count === 1;
@@ -107,7 +124,7 @@ async function signatureIsValid(message: string, address: Address, signature: He
 
 /** Verify a signed sign-in message and record the account. Throws AppError (400/401/502). */
 export async function verifySignIn(
-  { message, signature }: { message: string; signature: Hex },
+  { message, signature, binding }: { message: string; signature: Hex; binding: string | undefined },
   now: Date = new Date(),
 ): Promise<SignedInSession> {
   const env = serverEnv();
@@ -117,8 +134,8 @@ export async function verifySignIn(
   if (!(await signatureIsValid(message, address, signature))) {
     throw reject("The signature does not match the message and address.");
   }
-  if (!(await consumeNonce(fields.nonce, now))) {
-    throw reject("The sign-in nonce is unknown, expired or already used; sign in again.");
+  if (!(await consumeNonce(fields.nonce, binding, now))) {
+    throw reject("The sign-in nonce is unknown, expired, already used or was issued to another browser; sign in again.");
   }
 
   await getDb().account.upsert({

@@ -89,15 +89,23 @@ describe("sign in with the Development wallet", () => {
 
     await connectAndSignIn(page);
     await expect
-      .poll(async () => page.evaluate(async () => (await fetch("/api/auth/session")).status))
-      .toBe(200);
+      .poll(async () => page.evaluate(async () => ((await (await fetch("/api/auth/session")).json()) as { address: string | null }).address))
+      .not.toBeNull();
+
+    // Copy the session cookie, as someone with access to the browser could.
+    const copied = (await page.context().cookies()).find((c) => c.name === "kip_session");
+    expect(copied).toBeDefined();
+    const replay = () => fetch(`${stack.appUrl}/api/chat/conversations?appId=any`, { headers: { cookie: `kip_session=${copied!.value}` } }).then((r) => r.status);
+    expect(await replay()).toBe(200);
 
     // Disconnecting the wallet ends the session.
     await page.getByTestId("rk-account-button").click();
     await page.getByTestId("rk-disconnect-button").click();
     await expect
-      .poll(async () => page.evaluate(async () => (await fetch("/api/auth/session")).status))
-      .toBe(401);
+      .poll(async () => page.evaluate(async () => ((await (await fetch("/api/auth/session")).json()) as { address: string | null }).address))
+      .toBeNull();
+    // The server revoked it: the copied cookie is refused too.
+    expect(await replay()).toBe(401);
 
     expect(errors).toEqual([]);
     expect(foreignRequests).toEqual([]);

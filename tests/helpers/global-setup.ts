@@ -42,6 +42,8 @@ export default async function setup(project: TestProject) {
       // Model endpoints may use the stand-ins' loopback address only (tests/helpers/openai-stand-in.ts):
       // every other internal address is refused, as off a local chain.
       MODEL_HOSTS_ALLOW: "127.0.0.2",
+      // The shortest rotation the server accepts, so the rotation test need only age a session by a minute.
+      SESSION_ROTATE_SECONDS: "60",
     },
     log: (line) => process.stdout.write(`[stack] ${line}\n`),
   });

@@ -5,7 +5,10 @@ import { createSiweMessage } from "viem/siwe";
 
 /** Signs `account` in to the app at `appUrl`; returns the `kip_session=…` cookie pair. */
 export async function signInOverHttp(appUrl: string, chainId: number, account: PrivateKeyAccount): Promise<string> {
-  const { nonce } = (await (await fetch(`${appUrl}/api/auth/nonce`)).json()) as { nonce: string };
+  const nonceResponse = await fetch(`${appUrl}/api/auth/nonce`);
+  const { nonce } = (await nonceResponse.json()) as { nonce: string };
+  // The nonce is bound to this client's binding cookie: send it back with the signed message.
+  const binding = nonceResponse.headers.getSetCookie().find((c) => c.startsWith("kip_siwe_client="))?.split(";")[0] ?? "";
   const now = Date.now();
   const message = createSiweMessage({
     domain: new URL(appUrl).host,
@@ -19,7 +22,7 @@ export async function signInOverHttp(appUrl: string, chainId: number, account: P
   });
   const response = await fetch(`${appUrl}/api/auth/verify`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", cookie: binding },
     body: JSON.stringify({ message, signature: await account.signMessage({ message }) }),
   });
   if (!response.ok) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);

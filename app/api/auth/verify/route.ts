@@ -1,7 +1,8 @@
 // POST /api/auth/verify {message, signature}: check a signed sign-in message and start a session.
+import { cookies } from "next/headers";
 import type { Hex } from "viem";
 import { startSession } from "@/lib/auth/session";
-import { verifySignIn } from "@/lib/auth/siwe";
+import { CLIENT_BINDING_COOKIE, verifySignIn } from "@/lib/auth/siwe";
 import { assertSameOrigin, readJsonBody, toResponse } from "@/lib/errors";
 import { serverEnv } from "@/lib/env";
 import { verifyBodySchema } from "./schema";
@@ -10,7 +11,8 @@ export async function POST(request: Request): Promise<Response> {
   try {
     assertSameOrigin(request, serverEnv().APP_URL);
     const body = await readJsonBody(request, verifyBodySchema, { maxBytes: 32 * 1024 });
-    const signedIn = await verifySignIn({ message: body.message, signature: body.signature as Hex });
+    const binding = (await cookies()).get(CLIENT_BINDING_COOKIE)?.value;
+    const signedIn = await verifySignIn({ message: body.message, signature: body.signature as Hex, binding });
     await startSession(signedIn);
     return Response.json(signedIn, { headers: { "Cache-Control": "no-store" } });
   } catch (error) {

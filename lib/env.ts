@@ -3,6 +3,7 @@
 // gets `publicConfig()` (chain id, RPC URL, contract addresses) through the root layout at run time,
 // so one build serves any chain.
 import { z } from "zod";
+import { databaseUrlProblem } from "./db-url";
 
 const LOCAL_CHAIN_IDS = new Set([31337, 1337]);
 
@@ -26,10 +27,11 @@ const serverSchema = z
     DEPLOYER_PRIVATE_KEY: hex32.optional(),
     /** Key of the account that submits receipt batches (the settler). Anvil's account #0 locally. */
     SETTLER_PRIVATE_KEY: hex32.optional(),
-    DATABASE_URL: z
-      .string()
-      .regex(/^file:.+/, 'must be a SQLite file URL such as "file:./data/kip.db"')
-      .default("file:./data/kip.db"),
+    /** PostgreSQL. `npm start` sets it to its embedded server unless it is given. */
+    DATABASE_URL: z.string().superRefine((url, ctx) => {
+      const problem = databaseUrlProblem(url);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
     /** Signs the iron-session cookie. */
     SESSION_SECRET: secret,
     /** 32-byte hex key for AES-256-GCM encryption of model API keys and dataset files at rest. */
@@ -50,6 +52,10 @@ const serverSchema = z
     CHAT_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(30),
     /** Chat messages one IP address may send per minute. */
     CHAT_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(120),
+    /** Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly). */
+    TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+    /** How long a settlement worker's lease lasts without renewal; a standby takes over after it. */
+    SETTLE_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
   })
   .superRefine((env, ctx) => {
     if (!LOCAL_CHAIN_IDS.has(env.CHAIN_ID) && env.DEV_WALLET === "on" && env.NODE_ENV === "production") {

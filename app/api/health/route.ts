@@ -1,7 +1,10 @@
 // Liveness and readiness: the database answers and the chain answers with the configured chain id.
+// Also reports how many queries this server process has sent to the database (the benchmark divides
+// the difference by the requests served).
 import { NextResponse } from "next/server";
 import { createPublicClient, http } from "viem";
 import { getDb } from "@/lib/db";
+import { databaseRoundTrips } from "@/lib/db-pool";
 import { serverEnv } from "@/lib/env";
 
 export const dynamic = "force-dynamic";
@@ -25,5 +28,5 @@ export async function GET() {
     ok = false;
     checks.chain = `unreachable at ${env.RPC_URL}`;
   }
-  return NextResponse.json({ ok, chainId: env.CHAIN_ID, checks }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
+  return NextResponse.json({ ok, chainId: env.CHAIN_ID, checks, databaseRoundTrips: databaseRoundTrips() }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
 }

@@ -8,9 +8,9 @@ const nextConfig: NextConfig = {
   poweredByHeader: false,
   // next dev would otherwise write AGENTS.md / agent instructions into the repository.
   agentRules: false,
-  // Native addon and its Prisma adapter load from node_modules at run time instead of being bundled.
+  // The PostgreSQL driver and its Prisma adapter load from node_modules at run time instead of being bundled.
   // pdf.js (PDF text extraction) loads its worker module from node_modules at run time too.
-  serverExternalPackages: ["better-sqlite3", "@prisma/adapter-better-sqlite3", "pdfjs-dist"],
+  serverExternalPackages: ["pg", "@prisma/adapter-pg", "pdfjs-dist"],
   // No image optimizer: images are local files and the optimizer would be one more moving part.
   images: { unoptimized: true },
   // The same on every response; the per-page CSP (with its nonce) is set in proxy.ts.

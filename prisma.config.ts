@@ -1,13 +1,13 @@
-// Prisma 6.19 with the JS schema engine and the better-sqlite3 driver adapter: migrations run offline
-// (no native engine download). See README "Database".
+// Prisma 6.19 with the JS schema engine and the pg driver adapter: migrations run offline (no native
+// engine download). See README "Database".
 import path from "node:path";
+import { PrismaPg } from "@prisma/adapter-pg";
 import { defineConfig } from "prisma/config";
-import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import { DEFAULT_DATABASE_URL, databaseFilePath } from "./lib/db-path";
+import { poolConfig } from "./lib/db-pool";
 
-// The schema's datasource reads DATABASE_URL; without it Prisma would fall back to its native engine
-// (a download). Default it like the app does.
-process.env.DATABASE_URL ||= DEFAULT_DATABASE_URL;
+// The schema's datasource must name DATABASE_URL, or the CLI falls back to its native engine (a
+// download). `prisma generate` needs no database: a placeholder lets it run without one.
+process.env.DATABASE_URL ||= "postgres://localhost:5432/kip";
 
 export default defineConfig({
   engine: "js",
@@ -15,6 +15,7 @@ export default defineConfig({
   schema: path.join("prisma", "schema.prisma"),
   migrations: { path: path.join("prisma", "migrations") },
   async adapter() {
-    return new PrismaBetterSQLite3({ url: databaseFilePath() });
+    // poolConfig's clients report Postgres' `name` columns as text, which the migration engine needs.
+    return new PrismaPg(poolConfig(process.env.DATABASE_URL!));
   },
 });

@@ -1,28 +1,36 @@
-// Chat overhead benchmark: `npx tsx bench/chat.ts` (part of `npm run bench`).
-// Starts the whole stack (anvil, contracts, a fresh database, `next start`), an OpenAI-compatible
-// stand-in model that answers at once, and a paid app over 10,000 chunks. 20 wallets (each with a
-// deposit and a spending session) then chat concurrently; every request carries a fresh signed receipt,
-// so the full paid path runs (session, signature, charge set, balance on chain minus pending, storage,
-// retrieval, streaming, charge fixing). Overhead = time to the first streamed token minus the model's
-// own time to first token. Writes bench/results/chat.json; exits non-zero if a target is missed.
+// Chat benchmark on PostgreSQL: `npx tsx bench/chat.ts` (part of `npm run bench`).
+// Starts the whole stack (embedded PostgreSQL, anvil, contracts, `next start`, the settlement worker,
+// which keeps settling throughout), an OpenAI-compatible stand-in model that answers at once, and a paid
+// app over 10,000 chunks. 20 wallets (each with a deposit and a spending session) chat concurrently;
+// every request carries a fresh signed receipt, so the full paid path runs (rate limits, session,
+// signature, charge set, balance on chain minus pending under the payer's lock, storage, retrieval,
+// streaming, charge fixing).
+//   1. saturation: the 20 chats send back to back → requests per second, the app server's CPU time per
+//      request (utime + stime of the next-server process tree from /proc) and database round trips per
+//      request (the server's own count, /api/health);
+//   2. latency: the 20 chats paced at half the measured saturation rate → overhead = time to the first
+//      streamed token minus the model's own time to first token;
+//   3. the same two runs with a second app server on the same database, requests alternating.
+// Writes bench/results/chat.json; exits non-zero if a target is missed.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startStack } from "../scripts/stack";
+import { startAppServer, startStack } from "../scripts/stack";
 import { freePort } from "../scripts/stack/process";
 import { createDb } from "../lib/db-client";
 import { ChatFixtures, clientId, readChunks } from "../tests/helpers/chat-fixtures";
 import { startStandIn } from "../tests/helpers/openai-stand-in";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-const TARGETS = { overheadP95Ms: 100, requestsPerSec: 50 };
+const TARGETS = { overheadP95Ms: 100, requestsPerSec: 100, cpuMsPerPaidMessage: 10 };
 const CONCURRENCY = 20;
-/** Paced phase: 20 chats sending together at the target rate, to measure the overhead. */
-const PACED = Number(process.env.BENCH_CHAT_PACED ?? 400);
-/** Saturation phase: 20 chats sending back to back, to measure the most requests per second. */
+/** Saturation phase: 20 chats sending back to back. */
 const REQUESTS = Number(process.env.BENCH_CHAT_REQUESTS ?? 600);
+/** Latency phase: 20 chats paced at half the saturation rate. */
+const PACED = Number(process.env.BENCH_CHAT_PACED ?? 300);
 const WARMUP = 40;
 const CHUNKS = 10_000;
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 const WORDS =
   "harbor lantern granite meadow orchard falcon river cedar copper violet ember quarry willow summit canyon glacier prairie tundra delta lagoon marsh beacon citadel forge loom anvil kiln mill orchard vineyard pasture barley millet saffron indigo cobalt amber jasper onyx quartz basalt slate flint marble chalk clay loam silt gravel pebble boulder ridge valley plateau".split(" ");
@@ -45,6 +53,42 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** CPU time (ms) used so far by process `pid` and all its descendants, from /proc. */
+function treeCpuMs(pid: number): number {
+  const children = new Map<number, number[]>();
+  const cpu = new Map<number, number>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // Fields after the command name (which may contain spaces) start at state (field 3).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ppid = Number(fields[1]);
+    cpu.set(Number(entry), Number(fields[11]) + Number(fields[12])); // utime + stime
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  let ticks = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const next = stack.pop()!;
+    ticks += cpu.get(next) ?? 0;
+    stack.push(...(children.get(next) ?? []));
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+async function roundTripsOf(url: string): Promise<number> {
+  const health = (await (await fetch(`${url}/api/health`)).json()) as { databaseRoundTrips: number };
+  // The health check's own query is counted before it answers.
+  return health.databaseRoundTrips - 1;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
 async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-bench-chat-"));
   const appPort = await freePort();
@@ -55,11 +99,9 @@ async function main() {
     appPort,
     anvilPort: await freePort(),
     dataDir,
-    databaseUrl: `file:${path.join(dataDir, "kip.db")}`,
     deploymentFile: path.join(dataDir, "deployment.json"),
     persistChain: false,
     seed: false,
-    settle: false,
     build: process.env.KIP_BENCH_SKIP_BUILD !== "1",
     env: {
       APP_URL: `http://localhost:${appPort}`,
@@ -86,41 +128,31 @@ async function main() {
     const charges = await fx.chargeSet(created.app.id);
 
     console.log(`preparing ${CONCURRENCY} wallets (deposit with permit, sign-in, spending session)…`);
-    const users: { payer: Awaited<ReturnType<ChatFixtures["account"]>>; cookie: string; auth: Awaited<ReturnType<ChatFixtures["authorize"]>>; nonce: bigint; conversation: string }[] = [];
+    const users: { cookie: string; auth: Awaited<ReturnType<ChatFixtures["authorize"]>>; nonce: bigint; conversation: string }[] = [];
     for (let i = 0; i < CONCURRENCY; i++) {
       const payer = await fx.account();
       await fx.deposit(payer, 100_000_000n);
       const cookie = await fx.signIn(payer);
       const auth = await fx.authorize(cookie, payer, { spendCap: 90_000_000n });
-      users.push({ payer, cookie, auth, nonce: 0n, conversation: clientId() });
+      users.push({ cookie, auth, nonce: 0n, conversation: clientId() });
     }
-    // Receipts are signed before the clock starts: signing happens in the user's browser.
-    const total = WARMUP + PACED + REQUESTS;
-    const prepared = await Promise.all(
-      Array.from({ length: total }, async (_, i) => {
-        const user = users[i % CONCURRENCY];
-        const nonce = ++user.nonce;
-        return { user, payment: await fx.payment(charges, user.auth, nonce) };
-      }),
-    );
     const questions = ["harbor lantern", "granite quarry summit", "copper kiln forge", "violet meadow orchard", "amber jasper onyx"];
-    const standInTtft: number[] = [];
-    const overheads: number[] = [];
     let failures = 0;
+    let sent = 0;
 
-    const one = async (i: number, record: boolean) => {
-      const { user, payment } = prepared[i];
+    /** One paid message to `url`; the time to its first token when `record` is given. */
+    const one = async (url: string, user: (typeof users)[number], record?: number[]) => {
+      // Receipts are signed before the clock starts: signing happens in the user's browser.
+      const payment = await fx.payment(charges, user.auth, ++user.nonce);
       const started = performance.now();
-      const response = await fx.post("/api/chat", user.cookie, {
-        conversationId: user.conversation,
-        appId: created.app.id,
-        trigger: "submit-message",
-        message: { id: clientId(), text: questions[i % questions.length] },
-        payment,
+      const response = await fetch(`${url}/api/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie: user.cookie },
+        body: JSON.stringify({ conversationId: user.conversation, appId: created.app.id, trigger: "submit-message", message: { id: clientId(), text: questions[sent++ % questions.length] }, payment }),
       });
       if (!response.ok) {
         failures++;
-        console.error(`request ${i}: ${response.status} ${await response.text()}`);
+        console.error(`request: ${response.status} ${await response.text()}`);
         return;
       }
       let firstToken: number | undefined;
@@ -128,62 +160,108 @@ async function main() {
         if (chunk.type === "text-delta" && firstToken === undefined) firstToken = performance.now();
       });
       if (!chunks.some((c) => c.type === "finish")) failures++;
-      if (record && firstToken !== undefined) overheads.push(firstToken - started);
+      if (record && firstToken !== undefined) record.push(firstToken - started);
     };
 
-    /** Each of the 20 chats sends its next message every `periodMs` (0: as soon as its answer ends). */
-    const run = async (from: number, to: number, record: boolean, periodMs: number) => {
-      let next = from;
+    /** `count` messages from the 20 chats over `urls` in turn, each chat every `periodMs` (0: back to back). */
+    const run = async (urls: string[], count: number, periodMs: number, record?: number[]) => {
+      let next = 0;
       await Promise.all(
-        Array.from({ length: CONCURRENCY }, async (_, lane) => {
+        users.map(async (user, lane) => {
           if (periodMs) await new Promise((r) => setTimeout(r, (lane * periodMs) / CONCURRENCY));
-          while (next < to) {
+          while (next < count) {
+            const url = urls[next++ % urls.length];
             const began = performance.now();
-            await one(next++, record);
+            await one(url, user, record);
             const wait = periodMs - (performance.now() - began);
             if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
         }),
       );
     };
-    await run(0, WARMUP, false, 0);
-    const requestsBefore = standIn.requests.length;
-    // Overhead at the target load: 20 chats, together 50 messages per second.
-    await run(WARMUP, WARMUP + PACED, true, (CONCURRENCY * 1000) / TARGETS.requestsPerSec);
-    for (const r of standIn.requests.slice(requestsBefore)) if (r.firstTokenMs !== undefined) standInTtft.push(r.firstTokenMs);
-    // Throughput: the same 20 chats without pauses.
-    const t0 = performance.now();
-    await run(WARMUP + PACED, total, false, 0);
-    const seconds = (performance.now() - t0) / 1000;
-    const modelTtft = standInTtft.length ? percentile(standInTtft, 50) : 0;
+
+    /** Saturation, then latency at half of it, over `urls` (served by the processes `pids`). */
+    const measure = async (urls: string[], pids: number[]) => {
+      await run(urls, WARMUP, 0);
+      const cpuBefore = pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0);
+      const tripsBefore = (await Promise.all(urls.map(roundTripsOf))).reduce((a, b) => a + b, 0);
+      const t0 = performance.now();
+      await run(urls, REQUESTS, 0);
+      const seconds = (performance.now() - t0) / 1000;
+      const cpuMs = pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0) - cpuBefore;
+      const trips = (await Promise.all(urls.map(roundTripsOf))).reduce((a, b) => a + b, 0) - tripsBefore;
+      const saturation = REQUESTS / seconds;
+      const pacedAt = saturation / 2;
+      const ttft: number[] = [];
+      const standInBefore = standIn.requests.length;
+      await run(urls, PACED, (CONCURRENCY * 1000) / pacedAt, ttft);
+      const modelTtft = percentile(standIn.requests.slice(standInBefore).flatMap((r) => (r.firstTokenMs === undefined ? [] : [r.firstTokenMs])), 50) ?? 0;
+      return {
+        saturationRequestsPerSec: round1(saturation),
+        cpuMsPerPaidMessage: round1(cpuMs / REQUESTS),
+        roundTripsPerPaidMessage: round1(trips / REQUESTS),
+        pacedAtPerSec: round1(pacedAt),
+        overheadMs: { p50: round1(percentile(ttft, 50) - modelTtft), p95: round1(percentile(ttft, 95) - modelTtft) },
+        modelTimeToFirstTokenMs: Math.round(modelTtft * 100) / 100,
+      };
+    };
+
+    console.log(`one app server: ${REQUESTS} requests back to back, then ${PACED} at half that rate…`);
+    const single = await measure([stack.appUrl], [stack.appPid]);
+    console.log(JSON.stringify(single));
+
+    console.log("starting a second app server on the same database…");
+    const secondPort = await freePort();
+    const secondUrl = `http://localhost:${secondPort}`;
+    const second = startAppServer({ port: secondPort, env: stack.env, name: "app-2" });
+    let two;
+    try {
+      await second.ready(secondUrl);
+      console.log(`two app servers: the same runs, requests alternating…`);
+      two = await measure([stack.appUrl, secondUrl], [stack.appPid, second.child.pid!]);
+      console.log(JSON.stringify(two));
+    } finally {
+      await second.stop();
+    }
 
     const result = {
-      overheadMs: {
-        p50: Math.round((percentile(overheads, 50) - modelTtft) * 10) / 10,
-        p95: Math.round((percentile(overheads, 95) - modelTtft) * 10) / 10,
-      },
+      database: "postgresql",
+      cpuMsPerPaidMessage: single.cpuMsPerPaidMessage,
+      saturationRequestsPerSec: single.saturationRequestsPerSec,
+      overheadMs: single.overheadMs,
+      pacedAtPerSec: single.pacedAtPerSec,
       concurrency: CONCURRENCY,
-      requestsPerSec: Math.round((REQUESTS / seconds) * 10) / 10,
-      requests: { pacedAt50PerSec: PACED, saturation: REQUESTS },
+      roundTripsPerPaidMessage: single.roundTripsPerPaidMessage,
+      twoServers: {
+        saturationRequestsPerSec: two.saturationRequestsPerSec,
+        overheadMs: two.overheadMs,
+        pacedAtPerSec: two.pacedAtPerSec,
+        cpuMsPerPaidMessage: two.cpuMsPerPaidMessage,
+        roundTripsPerPaidMessage: two.roundTripsPerPaidMessage,
+      },
+      requests: { warmup: WARMUP, saturation: REQUESTS, paced: PACED },
       failures,
       chunks: chunkCount,
-      modelTimeToFirstTokenMs: Math.round(modelTtft * 100) / 100,
+      modelTimeToFirstTokenMs: single.modelTimeToFirstTokenMs,
+      settlement: "running",
+      cpus: os.cpus().length,
       paid: true,
       measuredAt: new Date().toISOString(),
     };
     fs.mkdirSync(path.join(ROOT, "bench", "results"), { recursive: true });
     fs.writeFileSync(path.join(ROOT, "bench", "results", "chat.json"), `${JSON.stringify(result, null, 2)}\n`);
     const rows: [string, string, string, boolean][] = [
+      ["CPU per paid message (core-ms)", String(result.cpuMsPerPaidMessage), `<= ${TARGETS.cpuMsPerPaidMessage}`, result.cpuMsPerPaidMessage <= TARGETS.cpuMsPerPaidMessage],
+      ["saturation (requests/s)", String(result.saturationRequestsPerSec), `>= ${TARGETS.requestsPerSec}`, result.saturationRequestsPerSec >= TARGETS.requestsPerSec],
+      [`overhead p95 (ms) at ${result.pacedAtPerSec}/s`, String(result.overheadMs.p95), `<= ${TARGETS.overheadP95Ms}`, result.overheadMs.p95 <= TARGETS.overheadP95Ms],
       ["overhead p50 (ms)", String(result.overheadMs.p50), "", true],
-      ["overhead p95 (ms)", String(result.overheadMs.p95), `<= ${TARGETS.overheadP95Ms}`, result.overheadMs.p95 <= TARGETS.overheadP95Ms],
-      ["requests per second", String(result.requestsPerSec), `>= ${TARGETS.requestsPerSec}`, result.requestsPerSec >= TARGETS.requestsPerSec],
+      ["DB round trips per message", String(result.roundTripsPerPaidMessage), "", true],
+      ["two servers: requests/s", String(two.saturationRequestsPerSec), "", true],
+      [`two servers: p95 (ms) at ${two.pacedAtPerSec}/s`, String(two.overheadMs.p95), "", true],
       ["failed requests", String(failures), "0", failures === 0],
     ];
-    console.log(
-      `\nChat: ${CONCURRENCY} concurrent wallets, ${chunkCount.toLocaleString("en-US")} chunks, every request paid with a signed receipt.` +
-        `\nOverhead from ${PACED} requests paced at ${TARGETS.requestsPerSec}/s in total; requests per second from ${REQUESTS} sent back to back.\n`,
-    );
-    for (const [name, value, target, ok] of rows) console.log(`${name.padEnd(24)}${value.padStart(10)}   ${target}${ok ? "" : "   MISSED"}`);
+    console.log(`\nChat on PostgreSQL: ${CONCURRENCY} concurrent wallets, ${chunkCount.toLocaleString("en-US")} chunks, every request paid with a signed receipt, settlement running.\n`);
+    for (const [name, value, target, ok] of rows) console.log(`${name.padEnd(36)}${value.padStart(10)}   ${target}${ok ? "" : "   MISSED"}`);
     console.log("\nwrote bench/results/chat.json");
     if (rows.some(([, , , ok]) => !ok)) process.exitCode = 1;
   } finally {

@@ -7,13 +7,13 @@
 // Writes bench/results/retrieval.json and exits non-zero if a target is missed.
 import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { createDb } from "../lib/db-client";
 import { BM25_RETRIEVER, Bm25Index } from "../lib/rag/bm25";
 import { indexPendingDocuments, prepareDocuments, storeDocuments } from "../lib/rag/ingest";
 import { searchDatasets } from "../lib/rag/search";
 import { migrateDatabase } from "../scripts/stack/db";
+import { startTemporaryPostgres } from "../scripts/stack/postgres";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const TARGETS = { ingestMBps: 5, p95At10k: 10, p95At100k: 50 };
@@ -96,8 +96,8 @@ function percentile(sorted: number[], p: number): number {
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 async function benchIngest(): Promise<number> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-bench-retrieval-"));
-  const databaseUrl = `file:${path.join(dir, "bench.db")}`;
+  const server = await startTemporaryPostgres("kip-bench-retrieval-");
+  const databaseUrl = server.url;
   try {
     await migrateDatabase(databaseUrl);
     const db = createDb(databaseUrl);
@@ -123,7 +123,7 @@ async function benchIngest(): Promise<number> {
     await db.$disconnect();
     return bytes / 1e6 / seconds;
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

@@ -1,23 +1,12 @@
-// Opening a Prisma client on a SQLite file. Used by lib/db.ts (the app's one client) and by scripts
-// (seed, tests) that run outside Next.js and so cannot import "server-only" modules.
-import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+// Opening a Prisma client on PostgreSQL through the `pg` driver adapter. Used by lib/db.ts (the app's one
+// client) and by scripts (seed, settlement worker, tests, benchmarks) that run outside Next.js and so
+// cannot import "server-only" modules.
+import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "@/lib/generated/prisma/client";
-import { databaseFilePath } from "@/lib/db-path";
-
-const files = new WeakMap<PrismaClient, string>();
+import { poolConfig } from "@/lib/db-pool";
 
 export function createDb(databaseUrl: string): PrismaClient {
-  const file = databaseFilePath(databaseUrl);
-  const client = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: file }) });
-  files.set(client, file);
-  return client;
-}
-
-/** The SQLite file a client opened (for the bulk writers that bypass Prisma, lib/rag/bulk.ts). */
-export function databaseFileOf(client: PrismaClient): string {
-  const file = files.get(client);
-  if (!file) throw new Error("this Prisma client was not opened with createDb");
-  return file;
+  return new PrismaClient({ adapter: new PrismaPg(poolConfig(databaseUrl)) });
 }
 
 export type Db = PrismaClient;

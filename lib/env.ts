@@ -3,6 +3,7 @@
 // gets `publicConfig()` (chain id, RPC URL, contract addresses) through the root layout at run time,
 // so one build serves any chain.
 import { z } from "@/lib/zod";
+import { databaseUrlProblem } from "./db-url";
 
 /** Anvil's chain id. Other chains count as local only when LOCAL_CHAIN_IDS names them. */
 const ANVIL_CHAIN_ID = 31337;
@@ -27,10 +28,11 @@ const serverSchema = z
     DEPLOYER_PRIVATE_KEY: hex32.optional(),
     /** Key of the account that submits receipt batches (the settler). Anvil's account #0 locally. */
     SETTLER_PRIVATE_KEY: hex32.optional(),
-    DATABASE_URL: z
-      .string()
-      .regex(/^file:.+/, 'must be a SQLite file URL such as "file:./data/kip.db"')
-      .default("file:./data/kip.db"),
+    /** PostgreSQL. `npm start` sets it to its embedded server unless it is given. */
+    DATABASE_URL: z.string().superRefine((url, ctx) => {
+      const problem = databaseUrlProblem(url);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
     /** Keys the HMAC under which session tokens and sign-in client bindings are stored. */
     SESSION_SECRET: secret,
     /** A session unused this long ends (seconds). */
@@ -67,6 +69,10 @@ const serverSchema = z
      * any, "none" for none. Unset: any on a local chain, none elsewhere (see lib/net/outbound.ts).
      */
     MODEL_HOSTS_ALLOW: z.string().optional(),
+    /** Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly). */
+    TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+    /** How long a settlement worker's lease lasts without renewal; a standby takes over after it. */
+    SETTLE_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
   })
   .superRefine((env, ctx) => {
     if (!isLocalChain(env.CHAIN_ID, env) && !env.SETTLER_PRIVATE_KEY) {

@@ -1,6 +1,8 @@
 // `npm run settle`: the settlement worker on its own (`npm start` runs it too). Reads the same
 // configuration as the app (lib/env.ts): RPC_URL, CHAIN_ID, DATABASE_URL, SETTLER_PRIVATE_KEY,
-// SETTLE_BATCH_SIZE, SETTLE_INTERVAL_MS. `--once` settles what is pending and exits.
+// SETTLE_BATCH_SIZE, SETTLE_INTERVAL_MS, SETTLE_LEASE_MS. Any number may run against one database:
+// only the holder of the deployment's settlement lease settles, the others stand by to take over.
+// `--once` settles what is pending and exits (it too waits for the lease).
 import fs from "node:fs";
 import path from "node:path";
 import type { Hex } from "viem";
@@ -8,6 +10,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { readDeployment } from "../lib/chain/deployment";
 import { createDb } from "../lib/db-client";
 import { isLocalChain, parseServerEnv } from "../lib/env";
+import { Lease, whileHolding } from "../lib/settlement/lease";
 import { SettlementWorker } from "../lib/settlement/worker";
 import { ANVIL_KEYS } from "./stack/anvil";
 
@@ -36,12 +39,16 @@ async function main() {
   process.on("SIGINT", () => stop.abort());
   process.on("SIGTERM", () => stop.abort());
   console.log(`settler ${account.address}, batches of up to ${env.SETTLE_BATCH_SIZE} every ${env.SETTLE_INTERVAL_MS} ms`);
-  if (process.argv.includes("--once")) {
-    await worker.reconcile();
-    while (await worker.settleOnce());
-  } else {
-    await worker.run(env.SETTLE_INTERVAL_MS, stop.signal);
-  }
+  const lease = new Lease(db, `settlement:${env.CHAIN_ID}:${deployment.settlement.toLowerCase()}`, env.SETTLE_LEASE_MS);
+  await whileHolding(lease, stop.signal, async (held) => {
+    if (process.argv.includes("--once")) {
+      await worker.reconcile();
+      while (!held.aborted && (await worker.settleOnce()));
+      stop.abort();
+    } else {
+      await worker.run(env.SETTLE_INTERVAL_MS, held);
+    }
+  });
   await db.$disconnect();
 }
 

@@ -1,13 +1,16 @@
 // `npm start` (production build) and `npm run dev` (Next's dev server): the whole marketplace locally.
 //   - anvil on 127.0.0.1:8545 unless RPC_URL is set (then that chain is used)
 //   - contracts deployed (or re-used) → deployments/<chainId>.json, typed ABIs regenerated
-//   - SQLite database migrated (data/kip.db unless DATABASE_URL), demo data seeded once
+//   - PostgreSQL: an embedded server with its data in data/pg (port EMBEDDED_PG_PORT, default 5433, or a
+//     free one), unless DATABASE_URL names one; migrated, demo data seeded once
 //   - the app on http://localhost:3000 (PORT overrides)
-// Ctrl-C stops everything; the next start keeps the chain state and the database in data/.
+// Ctrl-C stops everything (PostgreSQL last, with a clean shutdown); the next start keeps the chain state
+// and the database in data/.
 import fs from "node:fs";
 import path from "node:path";
 import { ROOT, startStack } from "./stack";
 import { run } from "./stack/process";
+import { describeDatabaseUrl } from "../lib/db-url";
 import { isLocalChain } from "../lib/env";
 
 const mode = process.argv.includes("--dev") ? "dev" : "start";
@@ -25,6 +28,7 @@ async function main() {
     anvilPort: Number(process.env.ANVIL_PORT ?? 8545),
     rpcUrl: process.env.RPC_URL || undefined,
     dataDir,
+    postgresPort: Number(process.env.EMBEDDED_PG_PORT ?? 5433),
     persistChain: true,
     seed: process.env.SEED_DEMO !== "off",
     build: true,
@@ -47,6 +51,7 @@ KIP marketplace is up (${((Date.now() - started) / 1000).toFixed(0)} s)
   Contracts   assets ${stack.deployment.assets}
               settlement ${stack.deployment.settlement}
               payment token ${stack.deployment.paymentToken}${stack.deployment.paymentTokenIsMock ? " (mUSD mock)" : ""}
+  Database    PostgreSQL at ${describeDatabaseUrl(stack.databaseUrl)}${process.env.DATABASE_URL ? " (DATABASE_URL)" : " (embedded, data/pg)"}
   Data        ${dataDir}
 ${
   local
@@ -64,7 +69,7 @@ Press Ctrl-C to stop.`);
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping the app and the chain…`);
+    console.log(`\n${signal}: stopping the app, the chain and the database…`);
     await stack.stop();
     process.exit(0);
   };

@@ -1,7 +1,9 @@
 // Admitting a paid question: the receipt is checked (session, payer, charge set, deadline, signature,
 // unused nonce, spend cap, balance on chain minus what is already pending) and stored together with
 // the user's message BEFORE any model is called. Checks that depend on other receipts of the same payer
-// run under a per-payer lock, so two questions sent at once cannot both spend the same balance.
+// run in one database transaction holding a per-payer advisory lock, so two questions sent at once, to
+// the same app server or to two of them, cannot both spend the same balance. Inside it the receipts are
+// read before the chain: a batch settling in between only makes the balance look smaller, never larger.
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import { kipSettlementAbi } from "@/lib/chain/generated";
 import type { Db } from "@/lib/db-client";
@@ -9,7 +11,7 @@ import { verifyReceipt, type Receipt } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
 import { shortError } from "./charges";
 import { ChatError } from "./errors";
-import { paymentSession, pendingHolds, sessionSpent, storeQuestion, type QuestionRecord } from "./store";
+import { heldAmounts, paymentSession, pendingHolds, storeQuestion, type DbOrTx, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 
 /** A receipt's deadline must leave the settler at least this long… */
@@ -23,25 +25,13 @@ export interface PaymentInput {
   signature: Hex;
 }
 
-const locks = new Map<string, Promise<unknown>>();
-
-/** Runs `task` after every earlier task for `key` has finished. */
-export async function withLock<T>(key: string, task: () => Promise<T>): Promise<T> {
-  const previous = locks.get(key) ?? Promise.resolve();
-  const run = previous.then(task, task);
-  const settled = run.catch(() => undefined);
-  locks.set(key, settled);
-  try {
-    return await run;
-  } finally {
-    if (locks.get(key) === settled) locks.delete(key);
-  }
-}
-
 /** Receipts of `payer` not yet settled, failed or voided: what their balance on chain does not show yet. */
-export async function pendingCharges(db: Db, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address): Promise<bigint> {
+export async function pendingCharges(db: DbOrTx, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address): Promise<bigint> {
   return pendingHolds(db, chain, getAddress(payer));
 }
+
+/** How long an admission may wait for the payer's lock and the chain before it gives up. */
+const ADMISSION_TIMEOUT_MS = 15_000;
 
 function sameCharges(chargeSet: ChargeSet, receipt: PaymentInput["receipt"]): boolean {
   return (
@@ -95,8 +85,11 @@ export async function admitPaidQuestion(
   }
   const maxTotal = receipt.maxAmounts.reduce((a, b) => a + b, 0n);
 
-  return withLock(`${chain.chainId}:${payer}`, async () => {
-    const [spent, pending] = await Promise.all([sessionSpent(db, session.hash), pendingCharges(db, chain, payer)]);
+  const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${payer.toLowerCase()}`;
+  return db.$transaction(async (tx) => {
+    // Held until the transaction ends; every server admitting for this payer waits here.
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
+    const { spent, pending } = await heldAmounts(tx, chain, payer, session.hash);
     if (spent + maxTotal > BigInt(session.spendCap)) {
       throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
     }
@@ -120,7 +113,7 @@ export async function admitPaidQuestion(
         "Your prepaid balance is too low for this message (balance minus pending charges and withdrawal requests). Deposit more to continue.",
       );
     }
-    const receiptId = await storeQuestion(db, question, {
+    const receiptId = await storeQuestion(tx, question, {
       chainId: chain.chainId,
       settlement: chain.settlement,
       payer,
@@ -133,5 +126,5 @@ export async function admitPaidQuestion(
       signature: payment.signature,
     });
     return { receiptId: receiptId!, maxTotal };
-  });
+  }, { maxWait: ADMISSION_TIMEOUT_MS, timeout: ADMISSION_TIMEOUT_MS });
 }

@@ -1,37 +1,42 @@
-// Per-key request limits for the chat route: a sliding window of one minute per wallet and per IP.
-// Kept in the server's memory: one app process enforces its own limits (docs/SECURITY.md).
+// Per-key request limits for the chat route, kept in the database so that every app server counts the
+// same requests: a counter per key (wallet, client address) per minute of the database's clock. One
+// statement counts a request against all of its keys and returns the counts; a request over a limit is
+// refused (and still counted, so a client that keeps hammering stays refused until it pauses).
+import type { Db } from "@/lib/db-client";
+import { Prisma } from "@/lib/generated/prisma/client";
 
-export class RateLimiter {
-  private readonly hits = new Map<string, number[]>();
-  private sweeps = 0;
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs = 60_000,
-  ) {}
-
-  /** Records a hit for `key`; returns 0 when allowed, else the milliseconds until the next one would be. */
-  take(key: string, now = Date.now()): number {
-    const since = now - this.windowMs;
-    const list = (this.hits.get(key) ?? []).filter((t) => t > since);
-    if (list.length >= this.limit) {
-      this.hits.set(key, list);
-      return list[0] + this.windowMs - now;
-    }
-    list.push(now);
-    this.hits.set(key, list);
-    if (++this.sweeps % 1000 === 0) this.sweep(now);
-    return 0;
-  }
-
-  private sweep(now: number) {
-    for (const [key, list] of this.hits) if (!list.some((t) => t > now - this.windowMs)) this.hits.delete(key);
-  }
+export interface LimitKey {
+  /** e.g. `wallet:0xabc…` or `ip:203.0.113.7` */
+  key: string;
+  limit: number;
 }
 
-/** The caller's IP as the proxy in front of the app reports it (Next.js sets x-forwarded-for itself). */
-export function clientIp(request: Request): string {
-  const forwarded = request.headers.get("x-forwarded-for");
-  if (forwarded) return forwarded.split(",")[0].trim();
-  return request.headers.get("x-real-ip") ?? "unknown";
+export interface LimitVerdict {
+  /** The first key over its limit, or null when the request may go on. */
+  exceeded: LimitKey | null;
+  /** Milliseconds until the current minute ends (when a refused key may try again). */
+  retryAfterMs: number;
+}
+
+/** Counts one request against each key; one round trip. `atMs` replaces the database's clock (tests). */
+export async function takeRateLimits(db: Db, keys: readonly LimitKey[], atMs: number | null = null): Promise<LimitVerdict> {
+  const rows = await db.$queryRaw<{ key: string; count: number; retryAfterMs: number }[]>`
+    WITH clock AS (SELECT COALESCE(${atMs}::float8, extract(epoch FROM clock_timestamp()) * 1000) AS ms),
+    counted AS (
+      INSERT INTO "RateLimitWindow" ("key", "minute", "count")
+      SELECT k, floor((SELECT ms FROM clock) / 60000)::int, 1 FROM unnest(${keys.map((k) => k.key)}::text[]) AS k
+      ON CONFLICT ("key", "minute") DO UPDATE SET "count" = "RateLimitWindow"."count" + 1
+      RETURNING "key", "count", "minute"
+    )
+    SELECT "key", "count", ceil(("minute"::bigint + 1) * 60000 - (SELECT ms FROM clock))::int AS "retryAfterMs" FROM counted`;
+  const counts = new Map(rows.map((r) => [r.key, r.count]));
+  const exceeded = keys.find((k) => (counts.get(k.key) ?? 0) > k.limit) ?? null;
+  // Past minutes are never read again; drop them now and then.
+  if (Math.random() < 0.01) void sweepRateLimits(db).catch(() => undefined);
+  return { exceeded, retryAfterMs: Math.max(1, rows[0]?.retryAfterMs ?? 60_000) };
+}
+
+/** Deletes counters of minutes before the previous one. */
+export async function sweepRateLimits(db: Db): Promise<number> {
+  return db.$executeRaw(Prisma.sql`DELETE FROM "RateLimitWindow" WHERE "minute" < floor(extract(epoch FROM clock_timestamp()) / 60)::int - 1`);
 }

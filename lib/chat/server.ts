@@ -1,12 +1,13 @@
 import "server-only";
-// Wiring for the chat routes: the chain context of the configured deployment and the rate limiters.
+// Wiring for the chat routes: the chain context of the configured deployment and the rate limits.
 import type { Address } from "viem";
 import { readDeployment } from "@/lib/chain/deployment";
 import { serverPublicClient } from "@/lib/chain/server-client";
+import type { Db } from "@/lib/db-client";
 import { serverEnv } from "@/lib/env";
 import type { ChainContext } from "./charges";
 import { ChatError } from "./errors";
-import { RateLimiter } from "./rate-limit";
+import { takeRateLimits } from "./rate-limit";
 
 export function chatChain(): ChainContext {
   const env = serverEnv();
@@ -24,18 +25,14 @@ export function chatChain(): ChainContext {
   };
 }
 
-const globalLimits = globalThis as unknown as { kipChatLimits?: { wallet: RateLimiter; ip: RateLimiter } };
-
-export function chatLimits(): { wallet: RateLimiter; ip: RateLimiter } {
+/** Counts this chat request against the wallet's and the client address's limits (shared by every server). */
+export async function assertWithinLimits(db: Db, wallet: string, address: string): Promise<void> {
   const env = serverEnv();
-  globalLimits.kipChatLimits ??= { wallet: new RateLimiter(env.CHAT_RATE_LIMIT_WALLET), ip: new RateLimiter(env.CHAT_RATE_LIMIT_IP) };
-  return globalLimits.kipChatLimits;
-}
-
-export function assertWithinLimit(limiter: RateLimiter, key: string, what: string): void {
-  const waitMs = limiter.take(key);
-  if (waitMs > 0) {
-    const seconds = Math.ceil(waitMs / 1000);
+  const wallets = { key: `wallet:${wallet.toLowerCase()}`, limit: env.CHAT_RATE_LIMIT_WALLET };
+  const { exceeded, retryAfterMs } = await takeRateLimits(db, [wallets, { key: `ip:${address}`, limit: env.CHAT_RATE_LIMIT_IP }]);
+  if (exceeded) {
+    const seconds = Math.ceil(retryAfterMs / 1000);
+    const what = exceeded === wallets ? "wallet" : "network address";
     throw new ChatError("too_many_requests", "rate_limited", `Too many messages from this ${what}. Try again in ${seconds} s.`, {
       "Retry-After": String(seconds),
     });

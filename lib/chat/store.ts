@@ -1,15 +1,18 @@
-// The chat hot path's reads and writes, as prepared statements on the Prisma client's SQLite file
-// (lib/db-direct.ts says why and what keeps the rows readable by Prisma). Everything else about
-// conversations and receipts goes through Prisma. Each write is one synchronous transaction.
+// The chat hot path's reads and writes, through Prisma. Each step that writes several rows is one SQL
+// statement (a data-modifying CTE) or runs inside the admission transaction, so a paid message costs few
+// round trips and never leaves half of its rows behind. Amounts are decimal strings of up to 256-bit
+// values: PostgreSQL sums them as numeric and returns text, read here as bigints.
+import crypto from "node:crypto";
 import type { Address } from "viem";
 import type { Db } from "@/lib/db-client";
-import { direct, isDirectUniqueViolation, newId, sqliteDate, type Direct } from "@/lib/db-direct";
+import { Prisma } from "@/lib/generated/prisma/client";
 import { ChatError } from "./errors";
 
 /** Receipt statuses that still hold (or may hold) the payer's money. */
 export const OPEN_STATUSES = ["answering", "pending", "sending"] as const;
 
-const OPEN_LIST = OPEN_STATUSES.map((s) => `'${s}'`).join(", ");
+/** A client or an interactive transaction: store functions run in either. */
+export type DbOrTx = Db | Prisma.TransactionClient;
 
 export interface QuestionRecord {
   conversationId: string;
@@ -43,124 +46,118 @@ export interface SessionRow {
   expiry: number;
 }
 
-type Hold = [total: string | null, maxTotal: string, status: string];
+/** Prisma stores DateTime as UTC timestamps; the database's clock, read as UTC. */
+const NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
 
 /** What a receipt holds of the payer's balance: its fixed total once known, else its maximum. */
-function held([total, maxTotal, status]: Hold): bigint {
-  return BigInt(status === "answering" ? maxTotal : (total ?? maxTotal));
-}
-
-// Amounts are decimal strings of up to 256-bit values: summed here as bigints, not by SQLite.
-const sum = (rows: unknown[]) => (rows as Hold[]).reduce((total, row) => total + held(row), 0n);
+const HELD = Prisma.sql`(CASE WHEN "status" = 'answering' THEN "maxTotal" ELSE COALESCE("total", "maxTotal") END)::numeric`;
+const OPEN = Prisma.join(OPEN_STATUSES.map((s) => Prisma.sql`${s}`));
 
 /** The conversation's messages, oldest first; none when it is not `owner`'s conversation with `appId`. */
-export function conversationMessages(db: Db, q: Pick<QuestionRecord, "conversationId" | "owner" | "appId">) {
-  return direct(db, (d) =>
-    d
-      .prepare(
-        `SELECT m."id", m."role", m."text" FROM "ChatMessage" m JOIN "Conversation" c ON c."id" = m."conversationId"
-         WHERE m."conversationId" = ? AND c."owner" = ? AND c."appId" = ? ORDER BY m."createdAt" ASC`,
-      )
-      .all(q.conversationId, q.owner, q.appId) as { id: string; role: string; text: string }[],
-  );
+export function conversationMessages(db: DbOrTx, q: Pick<QuestionRecord, "conversationId" | "owner" | "appId">) {
+  return db.chatMessage.findMany({
+    where: { conversationId: q.conversationId, conversation: { owner: q.owner, appId: q.appId } },
+    select: { id: true, role: true, text: true },
+    orderBy: { createdAt: "asc" },
+  });
 }
 
-export function paymentSession(db: Db, hash: string) {
-  return direct(db, (d) =>
-    d
-      .prepare(`SELECT "hash", "chainId", "settlement", "payer", "key", "spendCap", "expiry" FROM "PaymentSession" WHERE "hash" = ?`)
-      .get(hash) as SessionRow | undefined,
-  );
-}
-
-/** What a spending session's receipts hold, except void and failed ones (they cost nothing). */
-export function sessionSpent(db: Db, sessionHash: string): Promise<bigint> {
-  return direct(db, (d) =>
-    sum(
-      d
-        .prepare(`SELECT "total", "maxTotal", "status" FROM "Receipt" WHERE "sessionHash" = ? AND "status" NOT IN ('void', 'failed')`)
-        .raw()
-        .all(sessionHash),
-    ),
-  );
-}
-
-/** What a payer's receipts not yet settled, failed or voided hold: their balance on chain does not show it yet. */
-export function pendingHolds(db: Db, chain: { chainId: number; settlement: string }, payer: string): Promise<bigint> {
-  return direct(db, (d) =>
-    sum(
-      d
-        .prepare(
-          `SELECT "total", "maxTotal", "status" FROM "Receipt"
-           WHERE "payer" = ? AND "status" IN (${OPEN_LIST}) AND "chainId" = ? AND "settlement" = ?`,
-        )
-        .raw()
-        .all(payer, chain.chainId, chain.settlement),
-    ),
-  );
+export function paymentSession(db: DbOrTx, hash: string): Promise<SessionRow | null> {
+  return db.paymentSession.findUnique({
+    where: { hash },
+    select: { hash: true, chainId: true, settlement: true, payer: true, key: true, spendCap: true, expiry: true },
+  });
 }
 
 /**
- * In one transaction: the conversation (created on first use, else checked to be `owner`'s with this app,
- * and touched), the user's message, and the receipt (status "answering") when the app is paid.
- * Returns the receipt's id.
+ * In one statement: what the spending session's receipts hold (all but void and failed ones, which cost
+ * nothing), and what the payer's receipts not yet settled hold (their balance on chain does not show it).
  */
-export function storeQuestion(db: Db, question: QuestionRecord, receipt: NewReceipt | null): Promise<string | null> {
-  return direct(db, (d) =>
-    d.sqlite
-      .transaction(() => {
-        const now = sqliteDate(new Date());
-        const conversation = d
-          .prepare(
-            `INSERT INTO "Conversation" ("id", "owner", "appId", "title", "createdAt", "updatedAt") VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT ("id") DO UPDATE SET "updatedAt" = excluded."updatedAt" RETURNING "owner", "appId"`,
-          )
-          .get(question.conversationId, question.owner, question.appId, question.title, now, now) as { owner: string; appId: string };
-        if (conversation.owner !== question.owner || conversation.appId !== question.appId) {
-          throw new ChatError("forbidden", "sign_in", "This conversation belongs to another wallet or app.");
-        }
-        if (question.userMessage) {
-          try {
-            d.prepare(
-              `INSERT INTO "ChatMessage" ("id", "conversationId", "role", "text", "status", "createdAt") VALUES (?, ?, 'user', ?, 'complete', ?)`,
-            ).run(question.userMessage.id, question.conversationId, question.userMessage.text, now);
-          } catch (error) {
-            if (isDirectUniqueViolation(error)) throw new ChatError("conflict", "app_unavailable", "This message was already sent.");
-            throw error;
-          }
-        }
-        if (!receipt) return null;
-        const id = newId();
-        try {
-          d.prepare(
-            `INSERT INTO "Receipt" ("id", "chainId", "settlement", "payer", "nonce", "deadline", "sessionHash", "slotsJson", "maxAmountsJson",
-               "maxTotal", "signature", "status", "appId", "conversationId", "createdAt", "updatedAt")
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'answering', ?, ?, ?, ?)`,
-          ).run(
-            id,
-            receipt.chainId,
-            receipt.settlement,
-            receipt.payer,
-            receipt.nonce,
-            receipt.deadline,
-            receipt.sessionHash,
-            receipt.slotsJson,
-            receipt.maxAmountsJson,
-            receipt.maxTotal,
-            receipt.signature,
-            question.appId,
-            question.conversationId,
-            now,
-            now,
-          );
-        } catch (error) {
-          if (isDirectUniqueViolation(error)) throw new ChatError("conflict", "nonce_used", "This receipt number was already used. Send again.");
-          throw error;
-        }
-        return id;
-      })
-      .immediate(),
-  );
+export async function heldAmounts(
+  db: DbOrTx,
+  chain: { chainId: number; settlement: string },
+  payer: string,
+  sessionHash: string,
+): Promise<{ spent: bigint; pending: bigint }> {
+  const [row] = await db.$queryRaw<{ spent: string; pending: string }[]>`
+    SELECT
+      COALESCE(SUM(${HELD}) FILTER (WHERE "sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')), 0)::text AS spent,
+      COALESCE(SUM(${HELD}) FILTER (WHERE "payer" = ${payer} AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement} AND "status" IN (${OPEN})), 0)::text AS pending
+    FROM "Receipt"
+    WHERE ("sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')) OR ("payer" = ${payer} AND "status" IN (${OPEN}))`;
+  return { spent: BigInt(row.spent), pending: BigInt(row.pending) };
+}
+
+/** What a payer's receipts not yet settled, failed or voided hold. */
+export async function pendingHolds(db: DbOrTx, chain: { chainId: number; settlement: string }, payer: string): Promise<bigint> {
+  const [row] = await db.$queryRaw<{ pending: string }[]>`
+    SELECT COALESCE(SUM(${HELD}), 0)::text AS pending FROM "Receipt"
+    WHERE "payer" = ${payer} AND "status" IN (${OPEN}) AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement}`;
+  return BigInt(row.pending);
+}
+
+/** What a spending session's receipts hold, except void and failed ones. */
+export async function sessionSpent(db: DbOrTx, sessionHash: string): Promise<bigint> {
+  const [row] = await db.$queryRaw<{ spent: string }[]>`
+    SELECT COALESCE(SUM(${HELD}), 0)::text AS spent FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')`;
+  return BigInt(row.spent);
+}
+
+let counter = crypto.randomInt(36 ** 4);
+
+/** A collision-resistant id in the shape of Prisma's cuid(): "c", time, counter and random, base 36. */
+export function newId(): string {
+  counter = (counter + 1) % 36 ** 4;
+  const random = crypto.randomBytes(8).readBigUInt64BE().toString(36).padStart(13, "0").slice(0, 12);
+  return `c${Date.now().toString(36).padStart(8, "0")}${counter.toString(36).padStart(4, "0")}${random}`;
+}
+
+/** A unique constraint failed in a raw statement: the constraint's name is in the driver's message. */
+function violates(error: unknown, constraint: string): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && JSON.stringify(error.meta ?? {}).includes(constraint) || String(error).includes(constraint);
+}
+
+/**
+ * In one statement: the conversation (created on first use, else touched if it is `owner`'s with this
+ * app), the user's message, and the receipt (status "answering") when the app is paid; the message only
+ * if the receipt was stored. Returns the receipt's id.
+ */
+export async function storeQuestion(db: DbOrTx, question: QuestionRecord, receipt: NewReceipt | null): Promise<string | null> {
+  const message = question.userMessage;
+  const receiptId = receipt ? newId() : null;
+  let row: { conversation: bigint; receipt: string | null };
+  try {
+    [row] = await db.$queryRaw<{ conversation: bigint; receipt: string | null }[]>`
+      WITH conversation AS (
+        INSERT INTO "Conversation" ("id", "owner", "appId", "title", "createdAt", "updatedAt")
+        VALUES (${question.conversationId}, ${question.owner}, ${question.appId}, ${question.title}, ${NOW}, ${NOW})
+        ON CONFLICT ("id") DO UPDATE SET "updatedAt" = excluded."updatedAt"
+          WHERE "Conversation"."owner" = excluded."owner" AND "Conversation"."appId" = excluded."appId"
+        RETURNING "id"
+      ), receipt AS (
+        INSERT INTO "Receipt" ("id", "chainId", "settlement", "payer", "nonce", "deadline", "sessionHash", "slotsJson", "maxAmountsJson",
+          "maxTotal", "signature", "status", "appId", "conversationId", "createdAt", "updatedAt")
+        SELECT ${receiptId ?? ""}, ${receipt?.chainId ?? 0}::int, ${receipt?.settlement ?? ""}, ${receipt?.payer ?? ""}, ${receipt?.nonce ?? ""},
+          ${receipt?.deadline ?? 0}::int, ${receipt?.sessionHash ?? ""}, ${receipt?.slotsJson ?? ""}, ${receipt?.maxAmountsJson ?? ""},
+          ${receipt?.maxTotal ?? ""}, ${receipt?.signature ?? ""}, 'answering', ${question.appId}, "id", ${NOW}, ${NOW}
+        FROM conversation WHERE ${receipt !== null}::boolean
+        ON CONFLICT ("chainId", "settlement", "payer", "nonce") DO NOTHING
+        RETURNING "id"
+      ), message AS (
+        INSERT INTO "ChatMessage" ("id", "conversationId", "role", "text", "status", "createdAt")
+        SELECT ${message?.id ?? ""}, "id", 'user', ${message?.text ?? ""}, 'complete', ${NOW} FROM conversation
+        WHERE ${message !== undefined}::boolean AND (${receipt === null}::boolean OR EXISTS (SELECT 1 FROM receipt))
+        RETURNING "id"
+      )
+      SELECT (SELECT count(*) FROM conversation) AS conversation, (SELECT "id" FROM receipt) AS receipt, (SELECT count(*) FROM message) AS message`;
+  } catch (error) {
+    // A message id already stored fails the whole statement: nothing of it is written.
+    if (violates(error, "ChatMessage_pkey")) throw new ChatError("conflict", "app_unavailable", "This message was already sent.");
+    throw error;
+  }
+  if (Number(row.conversation) === 0) throw new ChatError("forbidden", "sign_in", "This conversation belongs to another wallet or app.");
+  if (receipt && row.receipt === null) throw new ChatError("conflict", "nonce_used", "This receipt number was already used. Send again.");
+  return receiptId;
 }
 
 export interface AnswerRecord {
@@ -172,60 +169,48 @@ export interface AnswerRecord {
   receiptId: string | null;
 }
 
-function insertAnswer(d: Direct, answer: AnswerRecord, now: string) {
-  d.prepare(
-    `INSERT INTO "ChatMessage" ("id", "conversationId", "role", "text", "status", "sourcesJson", "receiptId", "createdAt")
-     VALUES (?, ?, 'assistant', ?, ?, ?, ?, ?)`,
-  ).run(answer.id, answer.conversationId, answer.text, answer.status, answer.sourcesJson, answer.receiptId, now);
+function insertAnswer(answer: AnswerRecord, condition: Prisma.Sql) {
+  return Prisma.sql`
+    INSERT INTO "ChatMessage" ("id", "conversationId", "role", "text", "status", "sourcesJson", "receiptId", "createdAt")
+    SELECT ${answer.id}, ${answer.conversationId}, 'assistant', ${answer.text}, ${answer.status}, ${answer.sourcesJson}, ${answer.receiptId}, ${NOW}
+    WHERE ${condition}`;
 }
 
 /**
- * In one transaction: the receipt's charges fixed (answering → pending) and the answer stored.
+ * In one statement: the receipt's charges fixed (answering → pending) and the answer stored.
  * Throws, storing nothing, when the receipt is no longer "answering" (it was voided meanwhile).
  */
-export function storeAnswer(db: Db, answer: AnswerRecord, charges: { amountsJson: string; total: string } | null): Promise<void> {
-  return direct(db, (d) =>
-    d.sqlite
-      .transaction(() => {
-        const now = sqliteDate(new Date());
-        if (answer.receiptId && charges) {
-          const { changes } = d
-            .prepare(
-              `UPDATE "Receipt" SET "status" = 'pending', "amountsJson" = ?, "total" = ?, "updatedAt" = ? WHERE "id" = ? AND "status" = 'answering'`,
-            )
-            .run(charges.amountsJson, charges.total, now, answer.receiptId);
-          if (changes === 0) throw new Error("the receipt was voided while the answer was written");
-        }
-        insertAnswer(d, answer, now);
-      })
-      .immediate(),
-  );
+export async function storeAnswer(db: DbOrTx, answer: AnswerRecord, charges: { amountsJson: string; total: string } | null): Promise<void> {
+  if (!answer.receiptId || !charges) {
+    await db.$executeRaw(insertAnswer(answer, Prisma.sql`true`));
+    return;
+  }
+  const stored = await db.$executeRaw`
+    WITH fixed AS (
+      UPDATE "Receipt" SET "status" = 'pending', "amountsJson" = ${charges.amountsJson}, "total" = ${charges.total}, "updatedAt" = ${NOW}
+      WHERE "id" = ${answer.receiptId} AND "status" = 'answering'
+      RETURNING "id"
+    )
+    ${insertAnswer(answer, Prisma.sql`EXISTS (SELECT 1 FROM fixed)`)}`;
+  if (stored === 0) throw new Error("the receipt was voided while the answer was written");
 }
 
-/** In one transaction: the receipt voided (if still answering) and, when the user stopped it, the partial answer. */
-export function voidReceipt(db: Db, receiptId: string | null, reason: string, stopped: AnswerRecord | null): Promise<void> {
-  return direct(db, (d) =>
-    d.sqlite
-      .transaction(() => {
-        const now = sqliteDate(new Date());
-        if (receiptId) {
-          d.prepare(`UPDATE "Receipt" SET "status" = 'void', "failureReason" = ?, "updatedAt" = ? WHERE "id" = ? AND "status" = 'answering'`).run(
-            reason.slice(0, 300),
-            now,
-            receiptId,
-          );
-        }
-        if (stopped) insertAnswer(d, stopped, now);
-      })
-      .immediate(),
-  );
+/** In one statement: the receipt voided (if still answering) and, when the user stopped it, the partial answer. */
+export async function voidReceipt(db: DbOrTx, receiptId: string | null, reason: string, stopped: AnswerRecord | null): Promise<void> {
+  if (!receiptId) {
+    if (stopped) await db.$executeRaw(insertAnswer(stopped, Prisma.sql`true`));
+    return;
+  }
+  const voided = Prisma.sql`
+    UPDATE "Receipt" SET "status" = 'void', "failureReason" = ${reason.slice(0, 300)}, "updatedAt" = ${NOW}
+    WHERE "id" = ${receiptId} AND "status" = 'answering'`;
+  if (!stopped) await db.$executeRaw(voided);
+  else await db.$executeRaw`WITH voided AS (${voided} RETURNING "id") ${insertAnswer(stopped, Prisma.sql`true`)}`;
 }
 
 /** File names of documents by id. */
-export async function documentNames(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
+export async function documentNames(db: DbOrTx, ids: readonly string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  const rows = await direct(db, (d) =>
-    d.prepare(`SELECT "id", "filename" FROM "Document" WHERE "id" IN (SELECT "value" FROM json_each(?))`).raw().all(JSON.stringify(ids)),
-  );
-  return new Map(rows as [string, string][]);
+  const rows = await db.document.findMany({ where: { id: { in: [...ids] } }, select: { id: true, filename: true } });
+  return new Map(rows.map((r) => [r.id, r.filename]));
 }

@@ -1,7 +1,8 @@
 // Retrieval over datasets: one BM25 index per dataset, built from its chunks on first use and kept in
-// memory until the dataset's indexVersion changes (ingestion bumps it).
+// this process's memory until the dataset's indexVersion in the database changes (ingestion bumps it, on
+// whichever app server it runs). The versions are read on every query, one statement for all datasets,
+// so a document indexed through one server is searched by every other from its next query on.
 import type { Db } from "@/lib/db-client";
-import { direct } from "@/lib/db-direct";
 import { Bm25Index } from "./bm25";
 
 export interface RetrievedChunk {
@@ -19,7 +20,7 @@ interface CachedIndex {
   chunks: { id: string; documentId: string; position: number; text: string }[];
 }
 
-const cache = new Map<string, Promise<CachedIndex>>();
+const cache = new Map<string, { version: number; index: Promise<CachedIndex> }>();
 
 async function loadIndex(db: Db, datasetId: string, version: number): Promise<CachedIndex> {
   const chunks = await db.chunk.findMany({
@@ -30,29 +31,35 @@ async function loadIndex(db: Db, datasetId: string, version: number): Promise<Ca
   return { version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks };
 }
 
+/** The current index versions of `datasetIds`, in one query. */
+async function indexVersions(db: Db, datasetIds: readonly string[]): Promise<Map<string, number>> {
+  const rows = await db.dataset.findMany({ where: { listingId: { in: [...datasetIds] } }, select: { listingId: true, indexVersion: true } });
+  return new Map(rows.map((r) => [r.listingId, r.indexVersion]));
+}
+
+function cachedIndex(db: Db, datasetId: string, version: number | undefined): Promise<CachedIndex> {
+  if (version === undefined) throw new Error(`no dataset ${datasetId}`);
+  const cached = cache.get(datasetId);
+  if (cached?.version === version) return cached.index;
+  const loading = loadIndex(db, datasetId, version);
+  cache.set(datasetId, { version, index: loading });
+  loading.catch(() => {
+    if (cache.get(datasetId)?.index === loading) cache.delete(datasetId);
+  });
+  return loading;
+}
+
 /** The dataset's index, rebuilt only when its indexVersion moved. Concurrent callers share one build. */
 export async function datasetIndex(db: Db, datasetId: string): Promise<CachedIndex> {
-  // Checked on every query, so read through a prepared statement (lib/db-direct.ts).
-  const dataset = await direct(db, (d) =>
-    d.prepare(`SELECT "indexVersion" FROM "Dataset" WHERE "listingId" = ?`).get(datasetId) as { indexVersion: number } | undefined,
-  );
-  if (!dataset) throw new Error(`no dataset ${datasetId}`);
-  const cached = cache.get(datasetId);
-  if (cached) {
-    const ready = await cached.catch(() => undefined);
-    if (ready && ready.version === dataset.indexVersion) return ready;
-  }
-  const loading = loadIndex(db, datasetId, dataset.indexVersion);
-  cache.set(datasetId, loading);
-  loading.catch(() => cache.delete(datasetId));
-  return loading;
+  return cachedIndex(db, datasetId, (await indexVersions(db, [datasetId])).get(datasetId));
 }
 
 /** Top-k chunks for `query` across `datasetIds`, best first. */
 export async function searchDatasets(db: Db, datasetIds: readonly string[], query: string, k: number): Promise<RetrievedChunk[]> {
+  const versions = await indexVersions(db, datasetIds);
   const perDataset = await Promise.all(
     datasetIds.map(async (datasetId) => {
-      const { index, chunks } = await datasetIndex(db, datasetId);
+      const { index, chunks } = await cachedIndex(db, datasetId, versions.get(datasetId));
       return index.search(query, k).map((hit) => {
         const chunk = chunks[hit.index];
         return { chunkId: chunk.id, datasetId, documentId: chunk.documentId, position: chunk.position, text: chunk.text, score: hit.score };
@@ -67,7 +74,7 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
  * first query does not read them back. `chunks` must be all of the dataset's chunks at `version`.
  */
 export function primeDatasetIndex(datasetId: string, version: number, chunks: CachedIndex["chunks"]): void {
-  cache.set(datasetId, Promise.resolve({ version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks }));
+  cache.set(datasetId, { version, index: Promise.resolve({ version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks }) });
 }
 
 /** Drop cached indexes (tests, or after deleting a dataset). */

@@ -6,7 +6,9 @@ import { createPublicClient, http, type Hex } from "viem";
 import type { Deployment } from "../../lib/chain/deployment";
 import { isLocalChain } from "../../lib/env";
 import { ANVIL_KEYS, startAnvil } from "./anvil";
+import { databaseUrlProblem, describeDatabaseUrl } from "../../lib/db-url";
 import { migrateDatabase } from "./db";
+import { checkDatabaseUrl, startEmbeddedPostgres } from "./postgres";
 import { ensureDeployment, settlerAddress } from "./deploy";
 import { run, startProcess, waitFor, type Managed } from "./process";
 import { assertSafeDeploy } from "./guards";
@@ -22,7 +24,10 @@ export interface StackOptions {
   /** Use this chain instead of starting anvil. */
   rpcUrl?: string;
   dataDir: string;
+  /** An external PostgreSQL; without it an embedded server keeps its data in dataDir/pg. */
   databaseUrl?: string;
+  /** Preferred port of the embedded PostgreSQL (a free one is chosen when it is taken; default: any free port). */
+  postgresPort?: number;
   deploymentFile?: string;
   /** Persist anvil's state in dataDir so a restart keeps the chain. */
   persistChain: boolean;
@@ -47,7 +52,39 @@ export interface Stack {
   deployment: Deployment;
   deploymentFile: string;
   env: Record<string, string>;
+  /** The app server's process id (benchmarks read its CPU time). */
+  appPid: number;
   stop(): Promise<void>;
+}
+
+export interface AppServer extends Managed {
+  /** Resolves once /api/health answers at `url`; rejects if the server exits first. */
+  ready(url: string): Promise<void>;
+}
+
+/** One Next.js app server (`next start`, or `next dev`) on `port` with the stack's environment. */
+export function startAppServer({ mode = "start", port, host, env, name = "app" }: { mode?: "start" | "dev"; port: number; host?: string; env: Record<string, string>; name?: string }): AppServer {
+  const args = [mode === "dev" ? "dev" : "start", "-p", String(port)];
+  if (host) args.push("-H", host);
+  const app = startProcess(name, path.join(ROOT, "node_modules", ".bin", "next"), args, { cwd: ROOT, env: { ...env, PORT: String(port) } as unknown as NodeJS.ProcessEnv, quiet: mode === "start" });
+  const ready = (url: string) =>
+    waitFor(
+      `the app on ${url}`,
+      async () => {
+        const response = await fetch(`${url}/api/health`);
+        return response.ok ? true : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 250, failed: () => (app.child.exitCode !== null ? `next exited with ${app.child.exitCode}` : undefined) },
+    ).then(() => undefined);
+  return { ...app, ready };
+}
+
+/** One settlement worker process (scripts/settle.ts) with the stack's environment. */
+export function startSettlementWorker(env: Record<string, string>, name = "settle"): Managed {
+  return startProcess(name, path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "scripts", "settle.ts")], {
+    cwd: ROOT,
+    env: env as NodeJS.ProcessEnv,
+  });
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -62,7 +99,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     fs.mkdirSync(options.dataDir, { recursive: true });
     const secrets = loadOrCreateSecrets(options.dataDir);
 
-    // 1. Chain
+    // 1. Database server: the one DATABASE_URL names, else an embedded one with its data beside the chain's.
+    let databaseUrl = options.databaseUrl ?? baseEnv.DATABASE_URL;
+    if (databaseUrl) {
+      const problem = databaseUrlProblem(databaseUrl);
+      if (problem) throw new Error(`DATABASE_URL ${problem} (got "${describeDatabaseUrl(databaseUrl)}")`);
+      await checkDatabaseUrl(databaseUrl);
+      log(`database: PostgreSQL at ${describeDatabaseUrl(databaseUrl)} (DATABASE_URL)`);
+    } else {
+      const postgres = await startEmbeddedPostgres({ dataDir: path.join(options.dataDir, "pg"), port: options.postgresPort, log });
+      stoppers.push(postgres.stop);
+      databaseUrl = postgres.url;
+    }
+
+    // 2. Chain
     let rpcUrl = options.rpcUrl;
     if (!rpcUrl) {
       log(`starting anvil on 127.0.0.1:${options.anvilPort}…`);
@@ -96,7 +146,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       log,
     );
 
-    // 2. Contracts
+    // 3. Contracts
     const deployerKey = (baseEnv.DEPLOYER_PRIVATE_KEY || (local ? ANVIL_KEYS[0] : undefined)) as Hex | undefined;
     if (!deployerKey) throw new Error(`DEPLOYER_PRIVATE_KEY is required to deploy on chain ${chainId}`);
     const deploymentFile = options.deploymentFile ?? path.join(ROOT, "deployments", `${chainId}.json`);
@@ -117,11 +167,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     log(reused ? `contracts: re-using deployment on chain ${chainId}` : `contracts: deployed on chain ${chainId}`);
 
-    // 3. Database
-    const databaseUrl = options.databaseUrl ?? baseEnv.DATABASE_URL ?? `file:${path.join(options.dataDir, "kip.db")}`;
-    const databaseFile = await migrateDatabase(databaseUrl);
-    const absoluteDatabaseUrl = `file:${databaseFile}`;
-    log(`database: ${databaseFile} (migrations applied)`);
+    // 4. Schema
+    await migrateDatabase(databaseUrl);
+    log("database: migrations applied");
 
     const appUrl = baseEnv.APP_URL ?? `http://localhost:${options.appPort}`;
     const env: Record<string, string> = Object.fromEntries(
@@ -131,7 +179,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         NEXT_TELEMETRY_DISABLED: "1",
         RPC_URL: rpcUrl,
         CHAIN_ID: String(chainId),
-        DATABASE_URL: absoluteDatabaseUrl,
+        DATABASE_URL: databaseUrl,
         DEPLOYMENTS_FILE: deploymentFile,
         APP_URL: appUrl,
         SESSION_SECRET: baseEnv.SESSION_SECRET || secrets.SESSION_SECRET,
@@ -140,42 +188,29 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
     );
 
-    // 4. Demo data, once
+    // 5. Demo data, once
     if (options.seed) {
       const { seedDemo } = await import("../seed/demo");
       const seeded = await seedDemo({ env, deployment, log });
       log(seeded ? "demo data: seeded" : "demo data: already present");
     }
 
-    // 5. App
+    // 6. App
     const next = path.join(ROOT, "node_modules", ".bin", "next");
     if (options.mode === "start" && options.build) {
       log("building the app (next build)…");
       await run(next, ["build"], { cwd: ROOT, env: { ...env, NODE_ENV: "production" } as NodeJS.ProcessEnv });
     }
-    const args = [options.mode === "dev" ? "dev" : "start", "-p", String(options.appPort)];
-    if (options.appHost) args.push("-H", options.appHost);
-    const app: Managed = startProcess("app", next, args, { cwd: ROOT, env: env as NodeJS.ProcessEnv, quiet: options.mode === "start" });
+    const app = startAppServer({ mode: options.mode, port: options.appPort, host: options.appHost, env });
     stoppers.push(app.stop);
 
-    // 6. Settlement worker: submits the receipts of paid answers in batches (stopped with the rest).
+    // 7. Settlement worker: submits the receipts of paid answers in batches (stopped with the rest).
     if (options.settle !== false) {
-      const settler: Managed = startProcess("settle", path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "scripts", "settle.ts")], {
-        cwd: ROOT,
-        env: env as NodeJS.ProcessEnv,
-      });
-      stoppers.push(settler.stop);
+      stoppers.push(startSettlementWorker(env).stop);
       log(`settlement worker: batches of up to ${env.SETTLE_BATCH_SIZE ?? 50} every ${env.SETTLE_INTERVAL_MS ?? 5000} ms`);
     }
-    await waitFor(
-      `the app on ${appUrl}`,
-      async () => {
-        const response = await fetch(`${appUrl}/api/health`);
-        return response.ok ? true : undefined;
-      },
-      { timeoutMs: 180_000, intervalMs: 500, failed: () => (app.child.exitCode !== null ? `next exited with ${app.child.exitCode}` : undefined) },
-    );
-    return { appUrl, rpcUrl, chainId, databaseUrl: absoluteDatabaseUrl, deployment, deploymentFile, env, stop };
+    await app.ready(appUrl);
+    return { appUrl, rpcUrl, chainId, databaseUrl, deployment, deploymentFile, env, appPid: app.child.pid!, stop };
   } catch (error) {
     await stop();
     throw error;

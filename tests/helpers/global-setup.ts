@@ -1,6 +1,7 @@
 // Starts one real stack for the integration and browser tests: anvil on a free port, the contracts
-// deployed by the forge script, a fresh SQLite database with migrations and demo data, and the app
-// built and served by `next start` on a free port. Everything is stopped afterwards.
+// deployed by the forge script, an embedded PostgreSQL on a free port with its data in a temporary
+// directory (migrations and demo data applied), and the app built and served by `next start` on a free
+// port. Everything is stopped afterwards, and every port is checked to be free again.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,7 +21,7 @@ export default async function setup(project: TestProject) {
     appPort,
     anvilPort,
     dataDir,
-    databaseUrl: `file:${path.join(dataDir, "kip.db")}`,
+    postgresPort: await freePort(),
     deploymentFile: path.join(dataDir, "deployment.json"),
     persistChain: false,
     seed: true,
@@ -59,7 +60,8 @@ export default async function setup(project: TestProject) {
   project.provide("stack", info);
   return async () => {
     await stack.stop();
-    for (const port of [anvilPort, appPort]) {
+    const postgresPort = Number(new URL(stack.databaseUrl).port);
+    for (const port of [anvilPort, appPort, postgresPort]) {
       if (!(await isPortFree(port))) throw new Error(`port ${port} is still in use after the stack stopped`);
     }
     fs.rmSync(dataDir, { recursive: true, force: true });

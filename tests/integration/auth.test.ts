@@ -1,10 +1,10 @@
 // Sign-In with Ethereum over real HTTP against the running app (see tests/helpers/global-setup.ts).
-import Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { createSiweMessage, type SiweMessage } from "viem/siwe";
+import { createDb } from "@/lib/db-client";
 
 const stack = inject("stack");
 const app = new URL(stack.appUrl);
@@ -94,12 +94,11 @@ describe("sign in, session, sign out", () => {
     expect(await session.json()).toEqual({ address: account.address, chainId: stack.chainId });
 
     // The account is recorded.
-    const db = new Database(stack.databaseUrl.replace(/^file:/, ""), { readonly: true });
+    const db = createDb(stack.databaseUrl);
     try {
-      const row = db.prepare('SELECT address FROM "Account" WHERE address = ?').get(account.address);
-      expect(row).toEqual({ address: account.address });
+      expect(await db.account.findUnique({ where: { address: account.address }, select: { address: true } })).toEqual({ address: account.address });
     } finally {
-      db.close();
+      await db.$disconnect();
     }
 
     const logout = await fetch(`${stack.appUrl}/api/auth/logout`, { method: "POST", headers: { cookie } });

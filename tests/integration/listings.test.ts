@@ -3,13 +3,12 @@
 // behind. Anvil accounts #6 (data owner and model creator) and #7 (app developer).
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createPublicClient, createWalletClient, http as viemHttp, keccak256, parseEther, parseEventLogs, toBytes, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
 import { encodeBatch, signReceipt, signSession, type Receipt, type Session } from "@/lib/protocol";
-import { databaseFilePath } from "@/lib/db-path";
+import { createDb } from "@/lib/db-client";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { STAND_IN_HOST } from "../helpers/openai-stand-in";
 import { makePdf } from "../helpers/pdf";
@@ -20,7 +19,7 @@ const assets = stack.deployment.assets as Hex;
 const publicClient = createPublicClient({ transport: viemHttp(stack.rpcUrl) });
 const owner = privateKeyToAccount(ANVIL_KEYS[6]);
 const developer = privateKeyToAccount(ANVIL_KEYS[7]);
-const sqlite = new Database(databaseFilePath(stack.databaseUrl), { readonly: true, timeout: 10_000 });
+const rows = createDb(stack.databaseUrl);
 
 type Json = Record<string, unknown> & { error?: { code: string; message: string } };
 type Draft = { id: string; status: string; slotId: number | null; transaction: { kind: number; price: string; uri: string; contentHash: Hex } };
@@ -75,7 +74,7 @@ function uploadForm(fields: Record<string, string>, files: { name: string; conte
   return form;
 }
 
-const listingCount = (creator: string) => (sqlite.prepare(`SELECT COUNT(*) AS n FROM "Listing" WHERE "creator" = ?`).get(creator) as { n: number }).n;
+const listingCount = (creator: string) => rows.listing.count({ where: { creator } });
 
 // A stand-in OpenAI-compatible endpoint on this machine: answers /v1/chat/completions for one key.
 const MODEL_KEY = "sk-test-listing-key-7c1e";
@@ -113,7 +112,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  sqlite.close();
+  await rows.$disconnect();
   await new Promise((resolve) => modelServer?.close(resolve));
 });
 
@@ -144,19 +143,19 @@ describe("listing while signed out or with bad input", () => {
       [{ ...modelFields, provider: "offline", price: "0.0000001" }, /price: mUSD has 6 decimals/],
       [{ ...modelFields, provider: "offline", name: "x" }, /name: must be at least 3 characters/],
     ];
-    const before = listingCount(owner.address);
+    const before = await listingCount(owner.address);
     for (const [body, message] of cases) {
       const response = await call(cookie, "/api/models", { method: "POST", json: body });
       expect(response.status, JSON.stringify(body)).toBe(400);
       expect(response.body.error?.message).toMatch(message);
     }
-    expect(listingCount(owner.address)).toBe(before);
+    expect(await listingCount(owner.address)).toBe(before);
   });
 
   it("rejects bad uploads with a message per file and stores nothing", async () => {
     const cookie = await signIn(owner);
     const fields = { name: "Bad upload", description: "Should never be stored at all.", license: "CC0", price: "0.001", tags: "" };
-    const before = listingCount(owner.address);
+    const before = await listingCount(owner.address);
     const cases: [FormData, number, RegExp][] = [
       [uploadForm(fields, []), 400, /Add at least one file/],
       [uploadForm(fields, [{ name: "empty.txt", content: "" }]), 400, /empty.txt is empty/],
@@ -172,7 +171,7 @@ describe("listing while signed out or with bad input", () => {
       expect(response.status, String(message)).toBe(status);
       expect(response.body.error?.message).toMatch(message);
     }
-    expect(listingCount(owner.address)).toBe(before);
+    expect(await listingCount(owner.address)).toBe(before);
   });
 });
 
@@ -224,7 +223,7 @@ describe("minting each kind on chain", () => {
     expect(draft.status).toBe("draft");
     expect(draft.model).toMatchObject({ baseUrl: modelBaseUrl, hasApiKey: true });
     expect(JSON.stringify(created.body)).not.toContain(MODEL_KEY);
-    const stored = sqlite.prepare(`SELECT "apiKeyEncrypted" FROM "ModelEndpoint" WHERE "listingId" = ?`).get(modelId) as { apiKeyEncrypted: string };
+    const stored = await rows.modelEndpoint.findUniqueOrThrow({ where: { listingId: modelId }, select: { apiKeyEncrypted: true } });
     expect(stored.apiKeyEncrypted).toMatch(/^v1:/);
     expect(stored.apiKeyEncrypted).not.toContain(MODEL_KEY);
 
@@ -273,8 +272,8 @@ describe("minting each kind on chain", () => {
       ["attack.pdf", "application/pdf"],
     ]);
     // Raw files at rest are ciphertext.
-    const raw = sqlite.prepare(`SELECT "content" FROM "Document" WHERE "datasetId" = ? ORDER BY "position"`).all(datasetId) as { content: Buffer }[];
-    expect(raw[0].content.toString("latin1")).not.toContain("deception");
+    const raw = await rows.document.findMany({ where: { datasetId }, orderBy: { position: "asc" }, select: { content: true } });
+    expect(Buffer.from(raw[0].content).toString("latin1")).not.toContain("deception");
 
     let status: Json = {};
     await expect
@@ -439,7 +438,7 @@ describe("minting each kind on chain", () => {
     expect((await call(null, `/api/listings/${draft.id}`)).status).toBe(404);
     const discarded = await call(cookie, `/api/listings/${draft.id}`, { method: "DELETE" });
     expect(discarded.status).toBe(200);
-    expect(sqlite.prepare(`SELECT COUNT(*) AS n FROM "Listing" WHERE "id" = ?`).get(draft.id)).toEqual({ n: 0 });
+    expect(await rows.listing.count({ where: { id: draft.id } })).toBe(0);
     expect((await call(cookie, `/api/listings/${draft.id}`)).status).toBe(404);
   });
 

@@ -2,9 +2,6 @@
 // settlement worker batches them → each slot's revenue on chain equals its charges minus the protocol
 // fee, exactly. Crash safety: a worker that dies after broadcasting (or before) loses no receipt and
 // charges none twice; a receipt the DB forgot was settled is recognised, not charged again.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
@@ -14,6 +11,7 @@ import { createDb, type Db } from "../../lib/db-client";
 import { hashSession, signReceipt, signSession, type Session } from "../../lib/protocol";
 import { SettlementWorker } from "../../lib/settlement/worker";
 import { migrateDatabase } from "../../scripts/stack/db";
+import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
 import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
 import { startStandIn, type StandIn } from "../helpers/openai-stand-in";
 
@@ -110,18 +108,18 @@ describe("settling chat receipts", () => {
 
 describe("a settlement worker that crashes", () => {
   let own: Db;
-  let dir: string;
+  let server: PostgresHandle;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-settle-crash-"));
-    const url = `file:${path.join(dir, "worker.db")}`;
-    await migrateDatabase(url);
-    own = createDb(url);
+    // A database of its own, so the stack's worker does not pick these receipts up.
+    server = await startTemporaryPostgres("kip-settle-crash-");
+    await migrateDatabase(server.url);
+    own = createDb(server.url);
   });
 
   afterAll(async () => {
     await own?.$disconnect();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   /** A payer with a deposit, a registered-nowhere session and `count` signed pending receipts in `own`. */

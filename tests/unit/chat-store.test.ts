@@ -1,9 +1,6 @@
-// The chat store's prepared statements against a real (temporary, migrated) SQLite database: what they
+// The chat store's statements against a real (temporary, migrated) PostgreSQL database: what they
 // write reads back through Prisma (ids, dates, updatedAt), the sums count what they should, and the
 // conflicts become the same ChatErrors the route maps to HTTP statuses.
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { getAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "@/lib/db-client";
@@ -19,19 +16,20 @@ import {
   type NewReceipt,
   type QuestionRecord,
 } from "@/lib/chat/store";
+import { takeRateLimits } from "@/lib/chat/rate-limit";
 import { migrateDatabase } from "../../scripts/stack/db";
+import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
 
 const owner = getAddress("0x00000000000000000000000000000000000000aa");
 const chain = { chainId: 31337, settlement: getAddress("0x0000000000000000000000000000000000000005") };
-let dir: string;
+let server: PostgresHandle;
 let db: Db;
 let appId: string;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-chat-store-test-"));
-  const url = `file:${path.join(dir, "t.db")}`;
-  await migrateDatabase(url);
-  db = createDb(url);
+  server = await startTemporaryPostgres("kip-chat-store-");
+  await migrateDatabase(server.url);
+  db = createDb(server.url);
   const listing = await db.listing.create({
     data: { chainId: 31337, assets: "0x0000000000000000000000000000000000000001", kind: "app", creator: owner, name: "t", description: "t", pricePerQuery: "1", metadataJson: "", contentHash: "" },
   });
@@ -43,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.$disconnect();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 const question = (conversationId: string, messageId: string): QuestionRecord => ({
@@ -54,7 +52,7 @@ const question = (conversationId: string, messageId: string): QuestionRecord => 
   title: "what burns all night?",
 });
 
-// A big value: sums must not go through SQLite's 64-bit integers.
+// A big value: sums must not go through 64-bit integers.
 const BIG = (2n ** 200n).toString();
 
 const receipt = (nonce: number, maxTotal = "100"): NewReceipt => ({
@@ -118,7 +116,7 @@ describe("chat store", () => {
     expect(await db.receipt.count({ where: { nonce: { in: ["11", "12"] } } })).toBe(0);
   });
 
-  it("waits for a Prisma transaction of the same process without blocking it", async () => {
+  it("waits for a concurrent transaction that holds the conversation", async () => {
     let stored: Promise<string | null> | undefined;
     await db.$transaction(async (tx) => {
       // Holds the write lock across awaits on Prisma's connection.
@@ -128,5 +126,29 @@ describe("chat store", () => {
     });
     expect(await stored).toMatch(/^c/);
     expect(await db.chatMessage.count({ where: { conversationId: "conv-3" } })).toBe(1);
+  });
+});
+
+describe("rate limits in the database", () => {
+  it("count each key across callers (as across servers) and refuse past the limit, with the wait", async () => {
+    const other = createDb(server.url); // a second client: another app server's connection pool
+    try {
+      const wallet = { key: `wallet:${owner.toLowerCase()}`, limit: 3 };
+      const ip = { key: "ip:203.0.113.7", limit: 5 };
+      // A fixed clock, 15 s into a minute: the test cannot straddle two minutes.
+      const at = 29_000_000 * 60_000 + 15_000;
+      const verdicts = await Promise.all([0, 1, 2].map((i) => takeRateLimits(i % 2 ? other : db, [wallet, ip], at)));
+      expect(verdicts.map((v) => v.exceeded)).toEqual([null, null, null]);
+      const fourth = await takeRateLimits(other, [wallet, ip], at);
+      expect(fourth).toEqual({ exceeded: wallet, retryAfterMs: 45_000 });
+      // Another wallet from the same address: only the address's count is shared.
+      const second = { key: "wallet:0xbb", limit: 3 };
+      expect((await takeRateLimits(db, [second, ip], at)).exceeded).toBeNull();
+      expect((await takeRateLimits(db, [second, ip], at)).exceeded).toEqual(ip);
+      // The next minute starts from zero.
+      expect((await takeRateLimits(db, [wallet, ip], at + 60_000)).exceeded).toBeNull();
+    } finally {
+      await other.$disconnect();
+    }
   });
 });

@@ -6,7 +6,7 @@ import { OFFLINE_PROVIDER, OfflineExtractiveModel } from "@/lib/ai/offline-model
 import { buildContextMessage, buildInstructions, citedNumbers, escapeSourceText, parseContextMessage, PLATFORM_RULES, trimHistory } from "@/lib/ai/prompt";
 import { chargeAmounts, usedDatasets } from "@/lib/chat/answer";
 import type { ChatApp } from "@/lib/chat/charges";
-import { RateLimiter } from "@/lib/chat/rate-limit";
+import { clientAddress, PEER_HEADER } from "@/lib/http/client-address";
 import type { SourceRef } from "@/lib/chat/types";
 import { reciprocalRankFusion } from "@/lib/rag/hybrid";
 
@@ -112,13 +112,21 @@ describe("reciprocal-rank fusion", () => {
   });
 });
 
-describe("rate limiter", () => {
-  it("allows `limit` hits per window per key and says how long to wait", () => {
-    const limiter = new RateLimiter(2, 60_000);
-    expect(limiter.take("w", 0)).toBe(0);
-    expect(limiter.take("w", 1000)).toBe(0);
-    expect(limiter.take("w", 2000)).toBe(58_000);
-    expect(limiter.take("other", 2000)).toBe(0);
-    expect(limiter.take("w", 60_001)).toBe(0);
+describe("client address", () => {
+  const request = (peer: string, forwarded?: string) =>
+    new Request("http://app.test/api/chat", { headers: { [PEER_HEADER]: peer, ...(forwarded ? { "x-forwarded-for": forwarded } : {}) } });
+
+  it("is the socket's address unless proxies are trusted, whatever X-Forwarded-For claims", () => {
+    expect(clientAddress(request("203.0.113.7", "1.2.3.4"), 0)).toBe("203.0.113.7");
+    expect(clientAddress(request("203.0.113.7"), 0)).toBe("203.0.113.7");
+  });
+
+  it("behind N trusted proxies is the N-th hop from the right, never the client-written first entry", () => {
+    // client forged "1.2.3.4"; the load balancer (10.0.0.2, the socket) appended the real client.
+    expect(clientAddress(request("10.0.0.2", "1.2.3.4, 198.51.100.9"), 1)).toBe("198.51.100.9");
+    // CDN → load balancer → app: two hops appended.
+    expect(clientAddress(request("10.0.0.2", "1.2.3.4, 198.51.100.9, 172.16.0.5"), 2)).toBe("198.51.100.9");
+    // Fewer entries than hops: the leftmost one there is.
+    expect(clientAddress(request("10.0.0.2", "198.51.100.9"), 3)).toBe("198.51.100.9");
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { EnvError, devWalletEnabled, isLocalChain, parseServerEnv } from "@/lib/env";
 
 const valid = {
+  DATABASE_URL: "postgres://postgres:pw@127.0.0.1:5433/kip",
   SESSION_SECRET: "a".repeat(64),
   ENCRYPTION_KEY: `0x${"1f".repeat(32)}`,
 };
@@ -24,7 +25,7 @@ describe("parseServerEnv", () => {
       NODE_ENV: "development",
       RPC_URL: "http://127.0.0.1:8545",
       CHAIN_ID: 31337,
-      DATABASE_URL: "file:./data/kip.db",
+      DATABASE_URL: "postgres://postgres:pw@127.0.0.1:5433/kip",
       APP_URL: "http://localhost:3000",
       DEV_WALLET: "on",
     });
@@ -74,10 +75,17 @@ describe("parseServerEnv", () => {
     expect(envError({ ...valid, APP_URL: "ftp://example.com" }).issues[0]?.variable).toBe("APP_URL");
   });
 
-  it("names a non-SQLite DATABASE_URL", () => {
-    const error = envError({ ...valid, DATABASE_URL: "postgres://localhost/kip" });
+  it("names a DATABASE_URL that is not PostgreSQL, or missing", () => {
+    const error = envError({ ...valid, DATABASE_URL: "file:./data/kip.db" });
     expect(error.issues[0]?.variable).toBe("DATABASE_URL");
-    expect(error.message).toMatch(/SQLite file URL/);
+    expect(error.message).toMatch(/PostgreSQL URL/);
+    expect(envError({ ...valid, DATABASE_URL: undefined }).message).toMatch(/DATABASE_URL is required/);
+  });
+
+  it("reads TRUSTED_PROXY_HOPS, 0 unless set", () => {
+    expect(parseServerEnv(valid).TRUSTED_PROXY_HOPS).toBe(0);
+    expect(parseServerEnv({ ...valid, TRUSTED_PROXY_HOPS: "2" }).TRUSTED_PROXY_HOPS).toBe(2);
+    expect(envError({ ...valid, TRUSTED_PROXY_HOPS: "-1" }).issues[0]?.variable).toBe("TRUSTED_PROXY_HOPS");
   });
 
   it("requires SETTLER_PRIVATE_KEY on a non-local chain, and only there", () => {

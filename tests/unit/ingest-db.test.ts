@@ -1,19 +1,17 @@
-// Ingestion against a real (temporary, migrated) SQLite database: files sealed at rest, progress
+// Ingestion against a real (temporary, migrated) PostgreSQL database: files sealed at rest, progress
 // counters, the search index primed, and an interrupted run resumed from the encrypted files.
 import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "@/lib/db-client";
 import { BM25_RETRIEVER } from "@/lib/rag/bm25";
 import { decryptDocument, indexDocument, indexPendingDocuments, prepareDocuments, storeDocuments } from "@/lib/rag/ingest";
 import { clearSearchCache, searchDatasets } from "@/lib/rag/search";
 import { migrateDatabase } from "../../scripts/stack/db";
+import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
 import { makePdf } from "../helpers/pdf";
 
 const key = `0x${crypto.randomBytes(32).toString("hex")}`;
-let dir: string;
+let server: PostgresHandle;
 let db: Db;
 
 async function newDataset(): Promise<string> {
@@ -25,18 +23,17 @@ async function newDataset(): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-ingest-test-"));
-  const url = `file:${path.join(dir, "t.db")}`;
-  await migrateDatabase(url);
-  db = createDb(url);
+  server = await startTemporaryPostgres("kip-ingest-");
+  await migrateDatabase(server.url);
+  db = createDb(server.url);
 }, 60_000);
 
 afterAll(async () => {
   await db?.$disconnect();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
-describe("ingestion into SQLite", () => {
+describe("ingestion into PostgreSQL", () => {
   it("stores files encrypted, counts progress and leaves the dataset searchable", async () => {
     const id = await newDataset();
     const text = "All warfare is based on deception.\n\nHence, when able to attack, we must seem unable.";

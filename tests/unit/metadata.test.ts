@@ -4,7 +4,7 @@ import path from "node:path";
 import { keccak256, toBytes } from "viem";
 import { describe, expect, it } from "vitest";
 import { buildSlotMetadata, listingMetadataUri } from "@/lib/listings/metadata";
-import { databaseFilePath } from "@/lib/db-path";
+import { databaseUrlProblem, describeDatabaseUrl } from "@/lib/db-url";
 import { loadOrCreateSecrets } from "@/scripts/stack/secrets";
 
 describe("slot metadata", () => {
@@ -23,11 +23,14 @@ describe("slot metadata", () => {
   });
 });
 
-describe("databaseFilePath", () => {
-  it("resolves relative SQLite URLs and rejects other schemes", () => {
-    expect(databaseFilePath("file:/tmp/x.db")).toBe("/tmp/x.db");
-    expect(databaseFilePath("file:./data/kip.db")).toBe(path.resolve("data/kip.db"));
-    expect(() => databaseFilePath("postgres://x")).toThrow(/DATABASE_URL/);
+describe("DATABASE_URL", () => {
+  it("accepts PostgreSQL URLs only, and is described without its password", () => {
+    expect(databaseUrlProblem("postgres://kip:secret@db.internal:6543/kip")).toBeNull();
+    expect(databaseUrlProblem("postgresql://localhost/kip")).toBeNull();
+    expect(databaseUrlProblem("file:./data/kip.db")).toMatch(/PostgreSQL URL.*kip\.db SQLite file is not used/);
+    expect(databaseUrlProblem("not a url")).toMatch(/PostgreSQL URL/);
+    expect(describeDatabaseUrl("postgres://kip:secret@db.internal:6543/kip")).toBe("db.internal:6543/kip");
+    expect(describeDatabaseUrl("postgres://kip:secret@db.internal/kip")).not.toContain("secret");
   });
 });
 

@@ -9,12 +9,12 @@ import { answerStream } from "@/lib/chat/answer";
 import { loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
 import { conversationMessages } from "@/lib/chat/store";
-import { clientIp } from "@/lib/chat/rate-limit";
-import { assertWithinLimit, chatChain, chatLimits } from "@/lib/chat/server";
+import { assertWithinLimits, chatChain } from "@/lib/chat/server";
 import { getDb } from "@/lib/db";
 import { AppError, assertSameOrigin, readJsonBody } from "@/lib/errors";
 import { modelFetch } from "@/lib/net/model-fetch";
 import { serverEnv } from "@/lib/env";
+import { clientAddress } from "@/lib/http/client-address";
 import { chatBodySchema, MAX_CHAT_BODY_BYTES } from "./schema";
 
 export const dynamic = "force-dynamic";
@@ -24,8 +24,6 @@ export async function POST(request: Request): Promise<Response> {
   try {
     const env = serverEnv();
     assertSameOrigin(request, env.APP_URL);
-    const limits = chatLimits();
-    assertWithinLimit(limits.ip, clientIp(request), "network address");
     let signedIn;
     try {
       signedIn = await requireSession();
@@ -33,10 +31,10 @@ export async function POST(request: Request): Promise<Response> {
       if (error instanceof AppError) throw new ChatError("unauthorized", "sign_in", error.message);
       throw error;
     }
-    assertWithinLimit(limits.wallet, signedIn.address, "wallet");
+    const db = getDb();
+    await assertWithinLimits(db, signedIn.address, clientAddress(request, env.TRUSTED_PROXY_HOPS));
     const body = await readJsonBody(request, chatBodySchema, { maxBytes: MAX_CHAT_BODY_BYTES });
     const owner = getAddress(signedIn.address);
-    const db = getDb();
     const chain = chatChain();
     const app = await loadChatApp(db, chain, body.appId);
 

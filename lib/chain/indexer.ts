@@ -28,7 +28,7 @@ export function confirmationsFor(chainId: number): number {
 }
 
 /** Blocks per eth_getLogs request (public RPCs commonly cap ranges at a few thousand). */
-const LOG_RANGE = 2_000;
+export const LOG_RANGE = 2_000;
 
 export interface IndexSource {
   db: PrismaClient;

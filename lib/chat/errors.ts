@@ -7,9 +7,9 @@ export class ChatError extends AppError {
     code: ErrorCode,
     public readonly reason: ChatErrorReason,
     message: string,
-    public readonly headers?: Record<string, string>,
+    headers?: Record<string, string>,
   ) {
-    super(code, message);
+    super(code, message, { headers });
     this.name = "ChatError";
   }
 }

@@ -7,7 +7,7 @@ import type { Db } from "@/lib/db-client";
 import { serverEnv } from "@/lib/env";
 import type { ChainContext } from "./charges";
 import { ChatError } from "./errors";
-import { takeRateLimits } from "./rate-limit";
+import { takeRateLimits } from "@/lib/http/rate-limit";
 
 export function chatChain(): ChainContext {
   const env = serverEnv();

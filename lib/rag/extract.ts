@@ -8,7 +8,7 @@
 // headers, footers, sidebars and tables of contents are dropped (see htmlToDocument).
 import { Parser } from "htmlparser2";
 import { AppError } from "@/lib/errors";
-import { DATASET_LIMITS, DOCUMENT_TYPES, formatBytes, type DocumentType } from "./limits";
+import { DATASET_LIMITS, DOCUMENT_TYPES, PDF_LIMITS, formatBytes, type DocumentType, type PdfLimits } from "./limits";
 
 export { DATASET_LIMITS, DOCUMENT_TYPES, formatBytes, type DocumentType };
 
@@ -114,17 +114,22 @@ export function citationLabel(title: string, path: readonly string[]): string {
 }
 
 /** The document's text, ready for chunking (NFC-normalised). Throws when there is no text in it. */
-export async function extractDocumentText(filename: string, content: Uint8Array, type?: DocumentType): Promise<string> {
-  return (await extractDocument(filename, content, type)).text;
+export async function extractDocumentText(filename: string, content: Uint8Array, type?: DocumentType, options?: ExtractOptions): Promise<string> {
+  return (await extractDocument(filename, content, type, options)).text;
+}
+
+export interface ExtractOptions {
+  /** Page and time limits for PDFs (default PDF_LIMITS). */
+  pdf?: PdfLimits;
 }
 
 /** The document's title, sections and text. Throws when there is no text in it. */
-export async function extractDocument(filename: string, content: Uint8Array, type?: DocumentType): Promise<ExtractedDocument> {
+export async function extractDocument(filename: string, content: Uint8Array, type?: DocumentType, options: ExtractOptions = {}): Promise<ExtractedDocument> {
   const kind = type ?? detectDocument(filename, content).type;
   let structured: { title: string | null; sections: DocumentSection[]; text?: string };
   switch (kind) {
     case "pdf":
-      structured = await pdfToDocument(filename, content);
+      structured = await pdfToDocument(filename, content, options.pdf ?? PDF_LIMITS);
       break;
     case "html":
       structured = htmlToDocument(decodeText(filename, content));
@@ -161,7 +166,26 @@ export async function extractDocument(filename: string, content: Uint8Array, typ
 // PDF
 // ---------------------------------------------------------------------------------------------------
 
-async function pdfToDocument(filename: string, content: Uint8Array): Promise<{ title: string | null; sections: DocumentSection[]; text: string }> {
+async function pdfToDocument(
+  filename: string,
+  content: Uint8Array,
+  limits: PdfLimits,
+): Promise<{ title: string | null; sections: DocumentSection[]; text: string }> {
+  const deadline = Date.now() + limits.maxMs;
+  const tooSlow = () =>
+    new AppError("bad_request", `${filename} took longer than ${limits.maxMs / 1000} s to read; split it into smaller PDFs.`);
+  // Each pdf.js step either finishes before the deadline or the extraction is given up (and the
+  // document destroyed in `finally`, which stops pdf.js's pending work).
+  const inTime = async <T>(step: Promise<T>): Promise<T> => {
+    const left = deadline - Date.now();
+    if (left <= 0) throw tooSlow();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([step, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(tooSlow()), left)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const pdfjs = await import("pdfjs-dist/legacy/build/pdf.mjs");
   let document;
   try {
@@ -177,14 +201,20 @@ async function pdfToDocument(filename: string, content: Uint8Array): Promise<{ t
     throw new AppError("bad_request", `${filename} could not be read as a PDF (${(error as Error).message}).`);
   }
   try {
-    const metadata = await document.getMetadata().catch(() => null);
+    if (document.numPages > limits.maxPages) {
+      throw new AppError("bad_request", `${filename} has ${document.numPages} pages; a PDF may have at most ${limits.maxPages}. Split it into smaller PDFs.`);
+    }
+    const metadata = await inTime(document.getMetadata()).catch((error: unknown) => {
+      if (error instanceof AppError) throw error;
+      return null;
+    });
     const info = metadata?.info as { Title?: unknown } | undefined;
     const title = typeof info?.Title === "string" ? info.Title : null;
     const pages: string[] = [];
     const sections: DocumentSection[] = [];
     for (let number = 1; number <= document.numPages; number++) {
-      const page = await document.getPage(number);
-      const { items } = await page.getTextContent();
+      const page = await inTime(document.getPage(number));
+      const { items } = await inTime(page.getTextContent());
       let pageText = "";
       for (const item of items) {
         if (!("str" in item)) continue;

@@ -10,6 +10,14 @@ export const DATASET_LIMITS = {
   maxTotalBytes: 25 * 1024 * 1024,
 } as const;
 
+/**
+ * How much of a PDF the server will read: pages, and time spent extracting text (checked between
+ * pages and while a page is read). A PDF over either is refused with a message saying which.
+ */
+export const PDF_LIMITS = { maxPages: 2000, maxMs: 60_000 } as const;
+
+export type PdfLimits = { maxPages: number; maxMs: number };
+
 export const DOCUMENT_TYPES = {
   txt: { mimeType: "text/plain", label: "plain text" },
   md: { mimeType: "text/markdown", label: "Markdown" },

@@ -11,6 +11,12 @@
 // the chain has not settled goes back to pending. The contract rejects a replayed (payer, nonce), and a
 // "Replayed" rejection is looked up on chain, so a receipt that was settled by an earlier transaction is
 // marked settled, never failed, and never charged twice.
+//
+// At start the worker checks that its account may settle (and can pay gas) and says what to do when not.
+// A broadcast transaction not mined within `bumpAfterMs` is re-signed under the same nonce with higher
+// fees (each replacement's bytes and hash are recorded first, like the original), so a fee spike never
+// leaves receipts waiting behind an underpriced transaction. Chain scans go in ranges of `logRange`
+// blocks, newest first, as public RPCs refuse unbounded log queries.
 import {
   createPublicClient,
   decodeEventLog,
@@ -23,8 +29,10 @@ import {
   type PrivateKeyAccount,
   type PublicClient,
   type TransactionReceipt,
+  WaitForTransactionReceiptTimeoutError,
 } from "viem";
 import { kipSettlementAbi } from "@/lib/chain/generated";
+import { LOG_RANGE } from "@/lib/chain/indexer";
 import type { Db } from "@/lib/db-client";
 import { encodeBatch, rejectReasonName, MAX_SLOTS_PER_BATCH, decodeCharges, type BatchReceipt, type BatchSession } from "@/lib/protocol";
 
@@ -42,6 +50,10 @@ export interface SettlementWorkerOptions {
   answerTimeoutMs?: number;
   /** How long to wait for a broadcast batch to be mined. */
   confirmTimeoutMs?: number;
+  /** How long a broadcast transaction may stay unmined before it is re-sent with higher fees (45 s). */
+  bumpAfterMs?: number;
+  /** Blocks per log query (default LOG_RANGE). */
+  logRange?: number;
   log?: (line: string) => void;
   /** Called between the steps of a round (tests use them to stop the process at the worst moments). */
   hooks?: { afterRecord?: (batchId: string) => Promise<void> | void; afterBroadcast?: (batchId: string, txHash: Hex) => Promise<void> | void };
@@ -55,10 +67,28 @@ export interface RoundResult {
   failed: number;
 }
 
+interface SignedSettlement {
+  data: Hex;
+  nonce: number;
+  gas: bigint;
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+  rawTx: Hex;
+  txHash: Hex;
+}
+
 type ReceiptRow = Awaited<ReturnType<Db["receipt"]["findMany"]>>[number];
 
 /** Seconds before its deadline a receipt is no longer worth sending. */
 const DEADLINE_MARGIN_SECONDS = 30;
+
+/** Each replacement pays at least this much more (nodes require ≥ 10 % to replace a pending transaction). */
+const FEE_BUMP_PERCENT = 25n;
+
+/** Why this worker cannot settle, with what to do about it (thrown by `checkAccount`). */
+export class SettlerSetupError extends Error {
+  override name = "SettlerSetupError";
+}
 
 export class SettlementWorker {
   readonly client: PublicClient;
@@ -71,6 +101,27 @@ export class SettlementWorker {
 
   private get scope() {
     return { chainId: this.options.chainId, settlement: this.options.settlement };
+  }
+
+  /**
+   * Checks that the worker's account is an authorized settler and holds gas money; throws a
+   * SettlerSetupError saying what to do otherwise.
+   */
+  async checkAccount(): Promise<void> {
+    const { account, settlement } = this.options;
+    const code = await this.client.getCode({ address: settlement });
+    if (!code || code === "0x") {
+      throw new SettlerSetupError(`No contract at ${settlement} on chain ${this.options.chainId}: check RPC_URL, CHAIN_ID and the deployment file.`);
+    }
+    const allowed = await this.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "isSettler", args: [account.address] });
+    if (!allowed) {
+      throw new SettlerSetupError(
+        `${account.address} (SETTLER_PRIVATE_KEY) is not an authorized settler of KipSettlement ${settlement}. ` +
+          `The contract owner must call setSettler(${account.address}, true), or set SETTLER_PRIVATE_KEY to the key of an authorized settler.`,
+      );
+    }
+    const balance = await this.client.getBalance({ address: account.address });
+    if (balance === 0n) throw new SettlerSetupError(`${account.address} has no native currency to pay gas with: fund it, then restart.`);
   }
 
   /** Resolves every batch a previous run left "sending". */
@@ -166,23 +217,15 @@ export class SettlementWorker {
     // 2. Build and sign the transaction, and record it before it leaves this process.
     let rawTx: Hex;
     let txHash: Hex;
+    let signed: SignedSettlement;
     try {
       const [nonce, gas, fees] = await Promise.all([
         this.client.getTransactionCount({ address: this.options.account.address, blockTag: "pending" }),
         this.client.estimateGas({ account: this.options.account.address, to: this.options.settlement, data }),
         this.client.estimateFeesPerGas(),
       ]);
-      rawTx = await this.options.account.signTransaction({
-        type: "eip1559",
-        chainId: this.options.chainId,
-        to: this.options.settlement,
-        data,
-        nonce,
-        gas: (gas * 12n) / 10n,
-        maxFeePerGas: fees.maxFeePerGas,
-        maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-      });
-      txHash = keccak256(rawTx);
+      signed = await this.sign({ data, nonce, gas: (gas * 12n) / 10n, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
+      ({ rawTx, txHash } = signed);
       await db.settlementBatch.update({ where: { id: batch.id }, data: { rawTx, txHash, txNonce: nonce } });
     } catch (error) {
       // Nothing left this process: the receipts go back to pending for the next round.
@@ -194,10 +237,53 @@ export class SettlementWorker {
     // 3. Broadcast, then apply what the chain says.
     await this.client.sendRawTransaction({ serializedTransaction: rawTx });
     await this.options.hooks?.afterBroadcast?.(batch.id, txHash);
-    const receipt = await this.client.waitForTransactionReceipt({ hash: txHash, timeout: this.options.confirmTimeoutMs ?? 120_000 });
+    const receipt = await this.waitMined(batch.id, signed);
     const outcome = await this.applyTransaction(batch.id, receipt);
-    this.log(`batch ${batch.id}: ${outcome.settled} settled, ${outcome.failed} failed (${txHash})`);
-    return { batchId: batch.id, txHash, ...outcome };
+    this.log(`batch ${batch.id}: ${outcome.settled} settled, ${outcome.failed} failed (${receipt.transactionHash})`);
+    return { batchId: batch.id, txHash: receipt.transactionHash, ...outcome };
+  }
+
+  private async sign(tx: Omit<SignedSettlement, "rawTx" | "txHash">): Promise<SignedSettlement> {
+    const rawTx = await this.options.account.signTransaction({ type: "eip1559", chainId: this.options.chainId, to: this.options.settlement, ...tx });
+    return { ...tx, rawTx, txHash: keccak256(rawTx) };
+  }
+
+  /**
+   * Waits for a broadcast batch transaction; every `bumpAfterMs` it is still pending, re-signs it under the
+   * same nonce with fees raised by FEE_BUMP_PERCENT (or to the current estimate, if higher), records the
+   * replacement, and broadcasts it. Whichever version is mined is returned (viem follows replacements).
+   */
+  private async waitMined(batchId: string, first: SignedSettlement): Promise<TransactionReceipt> {
+    const deadline = Date.now() + (this.options.confirmTimeoutMs ?? 120_000);
+    const bumpAfterMs = this.options.bumpAfterMs ?? 45_000;
+    let current = first;
+    for (;;) {
+      const timeout = Math.max(1, Math.min(bumpAfterMs, deadline - Date.now()));
+      try {
+        return await this.client.waitForTransactionReceipt({ hash: current.txHash, timeout, pollingInterval: Math.min(1000, Math.max(50, timeout / 4)) });
+      } catch (error) {
+        if (!(error instanceof WaitForTransactionReceiptTimeoutError) || Date.now() >= deadline) throw error;
+      }
+      const fees = await this.client.estimateFeesPerGas().catch(() => null);
+      const bump = (fee: bigint, estimate: bigint | undefined) => {
+        const raised = (fee * (100n + FEE_BUMP_PERCENT) + 99n) / 100n;
+        return estimate && estimate > raised ? estimate : raised;
+      };
+      const next = await this.sign({
+        data: current.data,
+        nonce: current.nonce,
+        gas: current.gas,
+        maxFeePerGas: bump(current.maxFeePerGas, fees?.maxFeePerGas),
+        maxPriorityFeePerGas: bump(current.maxPriorityFeePerGas, fees?.maxPriorityFeePerGas),
+      });
+      await this.options.db.settlementBatch.update({ where: { id: batchId }, data: { rawTx: next.rawTx, txHash: next.txHash } });
+      this.log(`batch ${batchId}: ${current.txHash} not mined after ${Math.round(bumpAfterMs / 1000)} s; re-sent as ${next.txHash} with max fee ${next.maxFeePerGas}`);
+      current = next;
+      await this.client.sendRawTransaction({ serializedTransaction: next.rawTx }).catch((error: unknown) => {
+        // Mined in the meantime (nonce too low), or the node kept the old one: the wait finds out.
+        this.log(`replacement ${next.txHash} not accepted: ${String(error).split("\n")[0]}`);
+      });
+    }
   }
 
   /** Applies a mined batch transaction to its receipts. */
@@ -267,17 +353,23 @@ export class SettlementWorker {
     else await this.options.db.receipt.update({ where: { id: row.id }, data: { status: "pending", batchId: null } });
   }
 
-  /** The transaction that settled (payer, nonce), from its ReceiptSettled event. */
+  /** The transaction that settled (payer, nonce), from its ReceiptSettled event: newest blocks first, in bounded ranges. */
   async findSettlement(payer: Address, nonce: bigint): Promise<Hex | null> {
-    const logs = await this.client.getContractEvents({
-      address: this.options.settlement,
-      abi: kipSettlementAbi,
-      eventName: "ReceiptSettled",
-      args: { payer: getAddress(payer), nonce },
-      fromBlock: this.options.fromBlock ?? 0n,
-      toBlock: "latest",
-    });
-    return logs[0]?.transactionHash ?? null;
+    const range = BigInt(this.options.logRange ?? LOG_RANGE);
+    const first = this.options.fromBlock ?? 0n;
+    for (let to = await this.client.getBlockNumber(); to >= first; to -= range) {
+      const from = to - range + 1n > first ? to - range + 1n : first;
+      const logs = await this.client.getContractEvents({
+        address: this.options.settlement,
+        abi: kipSettlementAbi,
+        eventName: "ReceiptSettled",
+        args: { payer: getAddress(payer), nonce },
+        fromBlock: from,
+        toBlock: to,
+      });
+      if (logs.length) return logs[0].transactionHash;
+    }
+    return null;
   }
 
   private async markSettled(id: string, txHash: Hex) {

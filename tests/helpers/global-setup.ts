@@ -40,6 +40,13 @@ export default async function setup(project: TestProject) {
       SETTLE_INTERVAL_MS: "1000",
       SETTLE_BATCH_SIZE: "20",
       CHAT_RATE_LIMIT_IP: "1000",
+      // As if behind one proxy: the rate-limit tests send X-Forwarded-For to be a client of their own,
+      // so filling a bucket never slows the other tests (which all come from 127.0.0.1).
+      TRUSTED_PROXY_HOPS: "1",
+      NONCE_RATE_LIMIT_IP: "200",
+      EARNINGS_RATE_LIMIT_IP: "600",
+      MODEL_TEST_RATE_LIMIT_WALLET: "20",
+      UPLOAD_RATE_LIMIT_WALLET: "20",
       // Model endpoints may use the stand-ins' loopback address only (tests/helpers/openai-stand-in.ts):
       // every other internal address is refused, as off a local chain.
       MODEL_HOSTS_ALLOW: "127.0.0.2",

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { createDb, type Db } from "../../lib/db-client";
 import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
+import { PDF_LIMITS } from "../../lib/rag/limits";
 import { STAND_IN_HOST, startStandIn, type StandIn } from "../helpers/openai-stand-in";
+import { makePdf } from "../helpers/pdf";
 
 const stack = inject("stack");
 const fx = new ChatFixtures(stack);
@@ -88,6 +90,22 @@ describe("request bodies are limited as they arrive", () => {
     expect(await db.listing.count({ where: { creator: owner.address } })).toBe(before);
   });
 
+  it("refuses a PDF over the page limit with a message naming it, and stores nothing", async () => {
+    const before = await db.listing.count({ where: { creator: owner.address } });
+    const form = new FormData();
+    for (const [name, value] of Object.entries({ name: "Long report", description: "A PDF with too many pages.", license: "CC0", price: "0.001" })) {
+      form.set(name, value);
+    }
+    const pages = Array.from({ length: PDF_LIMITS.maxPages + 1 }, (_, i) => [`Page ${i + 1}.`]);
+    form.append("files", new Blob([new Uint8Array(makePdf(pages))], { type: "application/pdf" }), "long.pdf");
+    const response = await fetch(`${stack.appUrl}/api/datasets`, { method: "POST", headers: { cookie }, body: form });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+      `long.pdf has ${PDF_LIMITS.maxPages + 1} pages; a PDF may have at most ${PDF_LIMITS.maxPages}. Split it into smaller PDFs.`,
+    );
+    expect(await db.listing.count({ where: { creator: owner.address } })).toBe(before);
+  });
+
   it("refuses a declared Content-Length over the limit before reading anything", async () => {
     const response = await fetch(`${stack.appUrl}/api/auth/verify`, {
       method: "POST",
@@ -95,6 +113,90 @@ describe("request bodies are limited as they arrive", () => {
       body: JSON.stringify({ message: "x".repeat(40 * 1024), signature: "0x" }),
     });
     expect(response.status).toBe(413);
+  });
+});
+
+describe("expensive routes are rate-limited across servers, with Retry-After", () => {
+  /** Sends `count` requests (10 at a time) and returns their statuses in order, plus the last response. */
+  async function hammer(count: number, send: () => Promise<Response>) {
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < count; i += 10) {
+      const batch = await Promise.all(Array.from({ length: Math.min(10, count - i) }, send));
+      for (const response of batch) {
+        statuses.push(response.status);
+        last = response;
+        await response.body?.cancel();
+      }
+    }
+    return { statuses, last: last! };
+  }
+  const asClient = (address: string) => ({ "x-forwarded-for": address });
+  const limit = (name: string) => Number(stack.env[name]);
+
+  it("limits sign-in nonces per client address: one database insert each", async () => {
+    const client = asClient("198.51.100.11");
+    const before = await db.authNonce.count();
+    const { statuses, last } = await hammer(limit("NONCE_RATE_LIMIT_IP") + 5, () => fetch(`${stack.appUrl}/api/auth/nonce`, { headers: client }));
+    expect(statuses.filter((status) => status === 200)).toHaveLength(limit("NONCE_RATE_LIMIT_IP"));
+    expect(statuses.slice(-5)).toEqual([429, 429, 429, 429, 429]);
+    expect(Number(last.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(Number(last.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+    // Refused requests stored nothing; another client is not affected.
+    expect(await db.authNonce.count()).toBeLessThanOrEqual(before + limit("NONCE_RATE_LIMIT_IP"));
+    expect((await fetch(`${stack.appUrl}/api/auth/nonce`, { headers: asClient("198.51.100.12") })).status).toBe(200);
+  });
+
+  it("limits model connection tests per wallet, whatever address they come from", async () => {
+    const wallet = await fx.account();
+    const walletCookie = await fx.signIn(wallet);
+    let n = 0;
+    const perWallet = limit("MODEL_TEST_RATE_LIMIT_WALLET");
+    const { statuses, last } = await hammer(perWallet + 2, () =>
+      fetch(`${stack.appUrl}/api/models/test`, {
+        method: "POST",
+        // A fresh address for every request: the wallet's own limit still holds.
+        headers: { "content-type": "application/json", cookie: walletCookie, ...asClient(`198.51.100.${100 + n++}`) },
+        body: JSON.stringify({ provider: "offline" }),
+      }),
+    );
+    expect(statuses.slice(0, perWallet).every((status) => status === 200)).toBe(true);
+    expect(statuses.slice(perWallet)).toEqual([429, 429]);
+    const body = (await fetch(`${stack.appUrl}/api/models/test`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie: walletCookie, ...asClient("198.51.100.99") },
+      body: JSON.stringify({ provider: "offline" }),
+    }).then((r) => r.json())) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("too_many_requests");
+    expect(body.error.message).toMatch(/Too many connection tests from this wallet\. Try again in \d+ s\./);
+    expect(last.headers.get("retry-after")).toMatch(/^\d+$/);
+  });
+
+  it("limits dataset uploads per wallet before reading the body", async () => {
+    const wallet = await fx.account();
+    const walletCookie = await fx.signIn(wallet);
+    const perWallet = limit("UPLOAD_RATE_LIMIT_WALLET");
+    const { statuses } = await hammer(perWallet + 1, () =>
+      fetch(`${stack.appUrl}/api/datasets`, {
+        method: "POST",
+        headers: { "content-type": "text/plain", cookie: walletCookie, ...asClient("198.51.100.21") },
+        body: "not a form",
+      }),
+    );
+    // Those within the limit are read and refused for their type; the next is refused for the rate.
+    expect(statuses).toEqual([...Array(perWallet).fill(415), 429]);
+  });
+
+  it("limits earnings reads per client address", async () => {
+    const client = asClient("198.51.100.31");
+    const { statuses, last } = await hammer(limit("EARNINGS_RATE_LIMIT_IP") + 2, () =>
+      // A malformed address is the cheapest earnings request, and it still counts.
+      fetch(`${stack.appUrl}/api/earnings/holders/0xnot-an-address`, { headers: client }),
+    );
+    expect(new Set(statuses.slice(0, limit("EARNINGS_RATE_LIMIT_IP")))).toEqual(new Set([400]));
+    expect(statuses.slice(-2)).toEqual([429, 429]);
+    expect(last.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect((await fetch(`${stack.appUrl}/api/earnings/protocol`, { headers: asClient("198.51.100.32") })).status).toBe(200);
   });
 });
 

@@ -2,14 +2,15 @@
 // settlement worker batches them → each slot's revenue on chain equals its charges minus the protocol
 // fee, exactly. Crash safety: a worker that dies after broadcasting (or before) loses no receipt and
 // charges none twice; a receipt the DB forgot was settled is recognised, not charged again.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { Address, Hex } from "viem";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { createPublicClient, custom, http, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { kipAssetsAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { hashSession, signReceipt, signSession, type Session } from "../../lib/protocol";
 import { SettlementWorker } from "../../lib/settlement/worker";
+import { startSettlementWorker } from "../../scripts/stack";
 import { migrateDatabase } from "../../scripts/stack/db";
 import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
 import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
@@ -176,7 +177,8 @@ describe("a settlement worker that crashes", () => {
     return { payer, total };
   }
 
-  async function worker(hooks?: ConstructorParameters<typeof SettlementWorker>[0]["hooks"]) {
+  type WorkerOptions = ConstructorParameters<typeof SettlementWorker>[0];
+  async function worker(hooks?: WorkerOptions["hooks"], options: Partial<WorkerOptions> = {}) {
     const settler = await fx.authorizedSettler();
     return new SettlementWorker({
       db: own,
@@ -188,7 +190,35 @@ describe("a settlement worker that crashes", () => {
       fromBlock: BigInt(stack.deployment.startBlock),
       hooks,
       log: () => undefined,
+      ...options,
     });
+  }
+
+  /** A JSON-RPC call to the stack's anvil. */
+  async function rpc<T>(method: string, params: unknown[] = []): Promise<T> {
+    const response = await fetch(stack.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    const body = (await response.json()) as { result?: T; error?: { message: string } };
+    if (body.error) throw new Error(`${method}: ${body.error.message}`);
+    return body.result as T;
+  }
+
+  /** A client for the stack's chain that, like a public RPC, refuses log queries over `maxRange` blocks. */
+  function strictClient(maxRange: bigint, ranges: bigint[]) {
+    const upstream = http(stack.rpcUrl)({});
+    return createPublicClient({
+      transport: custom({
+        async request({ method, params }: { method: string; params?: unknown }) {
+          if (method === "eth_getLogs") {
+            const [filter] = params as [{ fromBlock?: string; toBlock?: string }];
+            if (!filter.fromBlock?.startsWith("0x") || !filter.toBlock?.startsWith("0x")) throw new Error("open-ended log range refused");
+            const span = BigInt(filter.toBlock) - BigInt(filter.fromBlock) + 1n;
+            if (span > maxRange) throw new Error(`log range of ${span} blocks refused (at most ${maxRange})`);
+            ranges.push(span);
+          }
+          return upstream.request({ method, params } as Parameters<typeof upstream.request>[0]);
+        },
+      }),
+    }) as PublicClient;
   }
 
   const statuses = async (payer: Address) => (await own.receipt.findMany({ where: { payer }, orderBy: { nonce: "asc" } })).map((r) => r.status);
@@ -244,6 +274,82 @@ describe("a settlement worker that crashes", () => {
     const rows = await own.receipt.findMany({ where: { payer: payer.address } });
     expect(rows.map((r) => [r.status, r.txHash])).toEqual(rows.map(() => ["settled", round!.txHash]));
     expect(await fx.balanceOf(payer.address)).toBe(500_000n - 2n * total);
+  });
+
+  it("finds an earlier settlement with log queries a public RPC accepts (bounded ranges)", async () => {
+    const { payer } = await pendingReceipts(1);
+    const round = await (await worker()).settleOnce();
+    expect(round).toMatchObject({ settled: 1 });
+    await own.receipt.updateMany({ where: { payer: payer.address }, data: { status: "pending", txHash: null, batchId: null } });
+    // From block 0, as a deployment file with no start block would say: dozens of ranges of 25 blocks.
+    const ranges: bigint[] = [];
+    const strict = await worker(undefined, { client: strictClient(25n, ranges), logRange: 25, fromBlock: 0n });
+    expect(await strict.findSettlement(payer.address, 1n)).toBe(round!.txHash);
+    const again = await strict.settleOnce();
+    expect(again).toMatchObject({ settled: 1, failed: 0 });
+    expect(ranges.length).toBeGreaterThan(0);
+    expect(ranges.every((span) => span <= 25n)).toBe(true);
+    expect((await own.receipt.findFirstOrThrow({ where: { payer: payer.address } })).txHash).toBe(round!.txHash);
+  });
+
+  it("re-sends a transaction that is not mined with higher fees under the same nonce", async () => {
+    const { payer, total } = await pendingReceipts(2);
+    let first: Hex | undefined;
+    let batchId: string | undefined;
+    const bumping = await worker({ afterBroadcast: (id, txHash) => void ((batchId = id), (first = txHash)) }, { bumpAfterMs: 300, confirmTimeoutMs: 60_000 });
+    await rpc("evm_setAutomine", [false]);
+    let round: Promise<Awaited<ReturnType<SettlementWorker["settleOnce"]>>> | undefined;
+    try {
+      round = bumping.settleOnce();
+      // The first transaction sits in the pool; the worker replaces it at least once.
+      const batch = await vi.waitFor(
+        async () => {
+          if (!batchId) throw new Error("not broadcast yet");
+          const row = await own.settlementBatch.findUniqueOrThrow({ where: { id: batchId } });
+          if (!first || !row.txHash || row.txHash === first) throw new Error("not re-sent yet");
+          return row;
+        },
+        { timeout: 30_000, interval: 100 },
+      );
+      const replaced = await fx.client.getTransaction({ hash: batch.txHash as Hex });
+      const original = await fx.client.getTransaction({ hash: first! }).catch(() => null);
+      expect(replaced.nonce).toBe(batch.txNonce);
+      if (original) expect(replaced.maxFeePerGas! > original.maxFeePerGas!).toBe(true);
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+      await rpc("evm_mine");
+    }
+    const outcome = await round;
+    expect(outcome).toMatchObject({ settled: 2, failed: 0 });
+    expect(outcome!.txHash).not.toBe(first);
+    const rows = await own.receipt.findMany({ where: { payer: payer.address } });
+    expect(rows.map((r) => [r.status, r.txHash])).toEqual(rows.map(() => ["settled", outcome!.txHash]));
+    // Mined once: the payer paid exactly two receipts.
+    expect(await fx.balanceOf(payer.address)).toBe(500_000n - 2n * total);
+  });
+
+  it("refuses to start with an account that is not a settler, and says what to do", async () => {
+    const stranger = privateKeyToAccount(generatePrivateKey());
+    const unauthorized = new SettlementWorker({
+      db: own,
+      rpcUrl: stack.rpcUrl,
+      chainId: stack.chainId,
+      settlement: fx.settlement,
+      account: stranger,
+      batchSize: 10,
+      log: () => undefined,
+    });
+    await expect(unauthorized.checkAccount()).rejects.toThrow(
+      new RegExp(`${stranger.address} \\(SETTLER_PRIVATE_KEY\\) is not an authorized settler .* must call setSettler\\(${stranger.address}, true\\)`),
+    );
+    // The worker process exits with that message instead of standing by.
+    const child = startSettlementWorker({ ...stack.env, DATABASE_URL: server.url, SETTLER_PRIVATE_KEY: generatePrivateKey() }, "settle-stranger");
+    let output = "";
+    child.child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const code = child.child.exitCode ?? (await new Promise<number | null>((resolve) => child.child.once("exit", resolve)));
+    expect(code).toBe(1);
+    expect(output).toMatch(/is not an authorized settler of KipSettlement/);
   });
 
   it("marks a receipt the contract rejects as failed with the reason", async () => {

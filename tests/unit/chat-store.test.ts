@@ -16,7 +16,7 @@ import {
   type NewReceipt,
   type QuestionRecord,
 } from "@/lib/chat/store";
-import { takeRateLimits } from "@/lib/chat/rate-limit";
+import { takeRateLimits } from "@/lib/http/rate-limit";
 import { migrateDatabase } from "../../scripts/stack/db";
 import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
 

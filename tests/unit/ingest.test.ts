@@ -65,6 +65,23 @@ describe("each document type, decided by content", () => {
     expect(text).toBe("All warfare is based on deception.\n\nHence, when able to attack, we must seem unable (to the enemy).");
   });
 
+  it("stops at the page limit and the time limit, saying which", { timeout: PDF_BUDGET_MS }, async () => {
+    const pages = Array.from({ length: 400 }, (_, i) => [`Page ${i + 1} of the long report.`]);
+    const pdf = makePdf(pages);
+    await expect(extractDocumentText("long.pdf", pdf, "pdf", { pdf: { maxPages: 399, maxMs: 60_000 } })).rejects.toThrow(
+      /long.pdf has 400 pages; a PDF may have at most 399\. Split it/,
+    );
+    // 400 pages cannot be read in 5 ms: the extraction gives up between or inside page reads.
+    const started = performance.now();
+    await expect(extractDocumentText("long.pdf", pdf, "pdf", { pdf: { maxPages: 2000, maxMs: 5 } })).rejects.toThrow(
+      /long.pdf took longer than 0.005 s to read; split it into smaller PDFs/,
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
+    // Within both limits the same PDF reads in full.
+    const text = await extractDocumentText("long.pdf", pdf, "pdf", { pdf: { maxPages: 400, maxMs: 60_000 } });
+    expect(text.split("\n\n")).toHaveLength(400);
+  });
+
   it("rejects a PDF with no text, a fake PDF, a broken PDF, binaries and empty files", { timeout: PDF_BUDGET_MS }, async () => {
     await expect(extractDocumentText("scan.pdf", makePdf([[]]))).rejects.toThrow(/scan.pdf has no extractable text/);
     expect(() => detectDocument("fake.pdf", utf8("just text"))).toThrow(/fake.pdf is not a PDF/);

@@ -2,6 +2,7 @@
 // extract every file (all or nothing), store them encrypted, create the dataset's draft listing, and
 // start indexing in the background. Answers 201 with the draft and the transaction to send.
 import { AppError, readBodyBytes } from "@/lib/errors";
+import { enforceRouteLimit } from "@/lib/http/route-limits";
 import { callerOf, handle, json } from "@/lib/http/route";
 import { ownerListing } from "@/lib/listings/catalog";
 import { createDatasetDraft } from "@/lib/listings/service";
@@ -14,6 +15,7 @@ const MAX_BODY_BYTES = DATASET_LIMITS.maxTotalBytes + 256 * 1024;
 export async function POST(request: Request) {
   return handle(async () => {
     const { address } = await callerOf(request);
+    await enforceRouteLimit(request, "upload", address);
     const type = request.headers.get("content-type") ?? "";
     if (!type.toLowerCase().startsWith("multipart/form-data")) {
       throw new AppError("unsupported_media_type", "Send the dataset as multipart/form-data with one or more `files`.");

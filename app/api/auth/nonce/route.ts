@@ -5,11 +5,13 @@ import { connection } from "next/server";
 import { CLIENT_BINDING_COOKIE, NONCE_TTL_MS, clientBinding, issueNonce } from "@/lib/auth/siwe";
 import { toResponse } from "@/lib/errors";
 import { serverEnv } from "@/lib/env";
+import { enforceRouteLimit } from "@/lib/http/route-limits";
 
-export async function GET(): Promise<Response> {
+export async function GET(request: Request): Promise<Response> {
   // Every call is a new nonce: never prerendered or cached.
   await connection();
   try {
+    await enforceRouteLimit(request, "nonce");
     const jar = await cookies();
     const binding = clientBinding(jar.get(CLIENT_BINDING_COOKIE)?.value);
     const nonce = await issueNonce(binding);

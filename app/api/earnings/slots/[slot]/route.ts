@@ -3,12 +3,14 @@
 import { readSlotReport } from "@/lib/chain/earnings-reader";
 import { serverReaderContext } from "@/lib/chain/earnings-server";
 import { toResponse } from "@/lib/errors";
+import { enforceRouteLimit } from "@/lib/http/route-limits";
 import { slotParamsSchema } from "./schema";
 
 export const dynamic = "force-dynamic";
 
-export async function GET(_request: Request, { params }: { params: Promise<{ slot: string }> }) {
+export async function GET(request: Request, { params }: { params: Promise<{ slot: string }> }) {
   try {
+    await enforceRouteLimit(request, "earnings");
     const { slot } = slotParamsSchema.parse(await params);
     const report = await readSlotReport(serverReaderContext(), slot);
     return Response.json(report, { headers: { "cache-control": "no-store" } });

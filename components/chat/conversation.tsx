@@ -126,6 +126,9 @@ export function Conversation({
     },
   });
   const [input, setInput] = useState("");
+  // Answers this page stopped (the server learns of the stop when the stream closes, and charges what was
+  // delivered; the charge below the answer is then read back like any other).
+  const [stoppedIds, setStoppedIds] = useState<ReadonlySet<string>>(new Set());
   const busy = status === "submitted" || status === "streaming";
   const problem = parseChatError(error);
 
@@ -199,6 +202,7 @@ export function Conversation({
             token={token}
             charge={m.role === "assistant" ? (charged[m.metadata?.charge?.receiptId ?? ""] ?? m.metadata?.charge) : undefined}
             streaming={busy && m.id === lastAssistant?.id && m === messages.at(-1)}
+            stopped={stoppedIds.has(m.id)}
           />
         ))}
         {status === "submitted" && messages.at(-1)?.role === "user" ? <p className="text-sm text-muted">Checking your receipt and searching the sources…</p> : null}
@@ -242,11 +246,19 @@ export function Conversation({
         />
         <div className="flex flex-wrap items-center justify-between gap-2 px-2 pt-1">
           <span className="text-xs text-muted" data-testid="message-price">
-            {chargeSet.free ? "Free app" : `Up to ${formatAmount(chargeSet.maxTotal, token)} per message · datasets not used are not charged`}
+            {chargeSet.free ? "Free app" : `Up to ${formatAmount(chargeSet.maxTotal, token)} per message · charged for what it uses`}
           </span>
           <div className="flex gap-2">
             {busy ? (
-              <button type="button" onClick={() => void stop()} className="rounded-md border border-line px-3 py-1.5 text-sm hover:bg-slate-50">
+              <button
+                type="button"
+                onClick={() => {
+                  const last = messages.at(-1);
+                  if (last?.role === "assistant") setStoppedIds((ids) => new Set(ids).add(last.id));
+                  void stop();
+                }}
+                className="rounded-md border border-line px-3 py-1.5 text-sm hover:bg-slate-50"
+              >
                 Stop
               </button>
             ) : lastAssistant ? (

@@ -91,11 +91,29 @@ export function ChargeLine({ charge, token, explorer }: { charge: MessageCharge;
         )
       ) : null}
       {charge.failureReason && charge.status === "failed" ? <span className="text-red-700">{charge.failureReason}</span> : null}
+      {charge.note && charge.status !== "answering" ? (
+        <span className="basis-full text-muted" data-testid="charge-note">
+          {charge.note}
+        </span>
+      ) : null}
     </span>
   );
 }
 
-export function MessageView({ message, token, charge, streaming }: { message: ChatUIMessage; token: TokenInfo; charge?: MessageCharge; streaming?: boolean }) {
+export function MessageView({
+  message,
+  token,
+  charge,
+  streaming,
+  stopped: stoppedHere,
+}: {
+  message: ChatUIMessage;
+  token: TokenInfo;
+  charge?: MessageCharge;
+  streaming?: boolean;
+  /** This page stopped the answer (the stored answer says so after a reload). */
+  stopped?: boolean;
+}) {
   const text = textOf(message);
   if (message.role === "user") {
     return (
@@ -107,13 +125,17 @@ export function MessageView({ message, token, charge, streaming }: { message: Ch
     );
   }
   const sources = sourcesOf(message);
-  const stopped = message.metadata?.answerStatus === "stopped";
+  const stopped = stoppedHere || message.metadata?.answerStatus === "stopped";
   return (
     <article className="max-w-[95%] space-y-3" data-testid="assistant-message" aria-busy={streaming || undefined}>
       <div className="rounded-2xl rounded-bl-sm border border-line bg-white px-4 py-3 shadow-sm">
         {text ? <CitedText text={text} messageId={message.id} sources={sources} /> : <p className="text-sm text-muted">{sources.length ? "Writing…" : "Searching the app's datasets…"}</p>}
         {streaming ? <span className="ml-1 inline-block h-4 w-2 animate-pulse bg-brand-500 align-middle" aria-hidden /> : null}
-        {stopped ? <p className="mt-2 text-xs text-muted">Stopped before the end. You were not charged for this answer.</p> : null}
+        {stopped ? (
+          <p className="mt-2 text-xs font-medium text-amber-800" data-testid="answer-stopped">
+            Stopped before the end.
+          </p>
+        ) : null}
       </div>
       {sources.length ? (
         <details className="group rounded-lg border border-line bg-white/60 px-3 py-2 text-sm" open>

@@ -38,8 +38,20 @@ function compose(options: LanguageModelV4CallOptions): string {
   );
 }
 
+/** All the text the model was given: instructions, history and the last message. */
+function promptText(options: LanguageModelV4CallOptions): string {
+  return options.prompt
+    .map((message) =>
+      typeof message.content === "string"
+        ? message.content
+        : message.content.map((part) => ("text" in part && typeof part.text === "string" ? part.text : "")).join("\n"),
+    )
+    .join("\n");
+}
+
 function usage(prompt: string, answer: string): LanguageModelV4Usage {
-  // Words, not tokens: the offline model has no tokenizer. Reported so usage is never blank.
+  // Words, not tokens: the offline model has no tokenizer and streams one word per piece, so a stopped
+  // answer's streamed pieces and a finished answer's count agree. Metered prices are charged on these.
   const words = (s: string) => (s.match(/\S+/g) ?? []).length;
   const output = words(answer);
   return {
@@ -69,7 +81,7 @@ export class OfflineExtractiveModel implements LanguageModelV4 {
     return {
       content: [{ type: "text", text: answer }],
       finishReason: { unified: "stop", raw: "stop" },
-      usage: usage(lastUserText(options), answer),
+      usage: usage(promptText(options), answer),
       warnings: [],
       response: { modelId: this.modelId, timestamp: new Date() },
     };
@@ -101,7 +113,7 @@ export class OfflineExtractiveModel implements LanguageModelV4 {
           return;
         }
         controller.enqueue({ type: "text-end", id: "answer" });
-        controller.enqueue({ type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: usage(lastUserText(options), answer) });
+        controller.enqueue({ type: "finish", finishReason: { unified: "stop", raw: "stop" }, usage: usage(promptText(options), answer) });
         controller.close();
       },
     });

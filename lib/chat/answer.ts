@@ -1,16 +1,20 @@
-// Answering an admitted question as a UI message stream: retrieve passages, build the prompt, stream the
-// model's answer, then fix the receipt's charges (app and model always; a dataset only if its passages
-// were used) — or void the receipt when the model fails or the user goes away, so nothing is charged.
-import { generateId, streamText, type ModelMessage, type UIMessageChunk } from "ai";
+// Answering an admitted question as a UI message stream: retrieve passages (only those relevant enough go
+// into the context), build the prompt, stream the model's answer, then fix the receipt's charges from what
+// was really used (lib/chat/metering.ts): the app, each dataset whose passages were in the context, and
+// the model for its tokens. A stopped answer is charged for what was delivered; an answer that fails, or
+// is stopped before its first token, voids the receipt so nothing is charged. What the answer cites
+// changes nobody's pay.
+import { generateId, streamText, type LanguageModelUsage, type ModelMessage, type UIMessageChunk } from "ai";
 import type { Db } from "@/lib/db-client";
 import { modelFailureSummary } from "@/lib/ai/failures";
 import { resolveModel } from "@/lib/ai/providers";
-import { buildContextMessage, buildInstructions, citedNumbers, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
+import { buildContextMessage, buildInstructions, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
 import { retrieve } from "@/lib/rag/hybrid";
 import type { ChatApp } from "./charges";
 import { shortError } from "./charges";
 import { chargeOf } from "./conversations";
-import { documentNames, storeAnswer, voidReceipt } from "./store";
+import { estimateTokens, queryCharge, TOKEN_BUDGET, withinBudget, type AnswerOutcome } from "./metering";
+import { documentNames, storeAnswer, voidReceipt, type FixedCharges } from "./store";
 import type { ChatMessageMetadata, MessageCharge, SourceRef } from "./types";
 
 export const SNIPPET_CHARS = 420;
@@ -33,18 +37,9 @@ export interface AnswerInput {
 
 type Chunk = UIMessageChunk<ChatMessageMetadata, { sources: { sources: SourceRef[] } }>;
 
-/** Amounts per charge-set slot: app and model at their price, a dataset at its price only if used. */
-export function chargeAmounts(app: ChatApp, usedDatasets: Set<string>): bigint[] {
-  return app.chargeSet.slots.map((slot) =>
-    slot.role === "dataset" && !usedDatasets.has(slot.listingId) ? 0n : BigInt(slot.price),
-  );
-}
-
-/** Datasets whose passages the answer cites; if it cites none, every dataset that supplied a passage. */
-export function usedDatasets(answer: string, sources: SourceRef[]): Set<string> {
-  const cited = citedNumbers(answer);
-  const citedSources = sources.filter((s) => cited.has(s.n));
-  return new Set((citedSources.length ? citedSources : sources).map((s) => s.datasetId));
+/** Datasets with at least one passage in the model's context: the ones paid for this query. */
+export function contextDatasets(sources: readonly SourceRef[]): Set<string> {
+  return new Set(sources.map((s) => s.datasetId));
 }
 
 async function loadSources(db: Db, app: ChatApp, chunks: Awaited<ReturnType<typeof retrieve>>["chunks"]): Promise<SourceRef[]> {
@@ -62,28 +57,26 @@ async function loadSources(db: Db, app: ChatApp, chunks: Awaited<ReturnType<type
   }));
 }
 
-async function completeAnswer(input: AnswerInput, answerId: string, text: string, sources: SourceRef[]): Promise<MessageCharge> {
+/** Stores the answer (complete, or stopped after its first token) with the receipt's charges fixed. */
+async function keepAnswer(input: AnswerInput, answerId: string, text: string, sources: SourceRef[], outcome: AnswerOutcome): Promise<MessageCharge> {
   const { db, receipt } = input;
   let charge: MessageCharge = chargeOf(null);
-  let charges: { amountsJson: string; total: string } | null = null;
+  let charges: FixedCharges | null = null;
   if (receipt) {
-    const amounts = chargeAmounts(input.app, usedDatasets(text, sources));
-    const total = amounts.reduce((a, b) => a + b, 0n).toString();
-    charges = { amountsJson: JSON.stringify(amounts.map(String)), total };
-    charge = chargeOf({ id: receipt.id, status: "pending", maxTotal: receipt.maxTotal.toString(), total, txHash: null, failureReason: null });
+    const fixed = queryCharge(input.app.chargeSet.slots, outcome);
+    const usage = withinBudget(outcome.usage);
+    const total = fixed.total.toString();
+    charges = { amountsJson: JSON.stringify(fixed.amounts.map(String)), total, ...usage, note: fixed.note };
+    charge = chargeOf({ id: receipt.id, status: "pending", maxTotal: receipt.maxTotal.toString(), total, txHash: null, failureReason: null, chargeNote: fixed.note });
   }
-  const answer = { id: answerId, conversationId: input.conversationId, text, status: "complete" as const, sourcesJson: JSON.stringify(sources), receiptId: receipt?.id ?? null };
+  const status = outcome.kind === "stopped" ? ("stopped" as const) : ("complete" as const);
+  const answer = { id: answerId, conversationId: input.conversationId, text, status, sourcesJson: JSON.stringify(sources), receiptId: receipt?.id ?? null };
   await storeAnswer(db, answer, charges);
   return charge;
 }
 
-async function voidAnswer(input: AnswerInput, reason: string, stopped: { answerId: string; text: string; sources: SourceRef[] } | null) {
-  const { db, receipt } = input;
-  const partial =
-    stopped && stopped.text.trim()
-      ? { id: stopped.answerId, conversationId: input.conversationId, text: stopped.text, status: "stopped" as const, sourcesJson: JSON.stringify(stopped.sources), receiptId: receipt?.id ?? null }
-      : null;
-  await voidReceipt(db, receipt?.id ?? null, reason, partial);
+async function voidAnswer(input: AnswerInput, reason: string) {
+  await voidReceipt(input.db, input.receipt?.id ?? null, reason, null);
 }
 
 /** The answer as a stream of UI message chunks (what useChat reads). */
@@ -134,6 +127,10 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
   let text = "";
   let sources: SourceRef[] = [];
   let textStarted = false;
+  // Text deltas streamed (about one token each) and the prompt's characters: the counts a charge falls
+  // back to when the provider reports no usage (always, for a stopped answer).
+  let deltas = 0;
+  let promptChars = 0;
   try {
     const resolved = resolveModel(input.app.model, input.encryptionKey, { fetch: input.modelFetch });
     enqueue({
@@ -160,22 +157,27 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
         ),
       },
     ];
+    const instructions = buildInstructions(input.app.systemPrompt);
+    promptChars = instructions.length + messages.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 0), 0);
     const result = streamText({
       model: resolved.model,
-      instructions: buildInstructions(input.app.systemPrompt),
+      instructions,
       messages,
+      maxOutputTokens: TOKEN_BUDGET.output,
       abortSignal: abort.signal,
       maxRetries: 0,
       // Failures are handled below (the receipt is voided); no second log line per failure.
       onError: () => undefined,
     });
     let finishReason: string | undefined;
+    let reported: LanguageModelUsage | undefined;
     for await (const part of result.stream) {
       if (part.type === "text-delta") {
         if (!textStarted) {
           textStarted = true;
           enqueue({ type: "text-start", id: "answer" });
         }
+        deltas++;
         text += part.text;
         enqueue({ type: "text-delta", id: "answer", delta: part.text });
       } else if (part.type === "error") {
@@ -184,29 +186,45 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
         throw abort.signal.reason ?? new Error("aborted");
       } else if (part.type === "finish") {
         finishReason = part.finishReason;
+        reported = part.totalUsage;
       }
     }
     if (abort.signal.aborted) throw abort.signal.reason;
     if (finishReason === "error" || finishReason === "interrupted") throw new Error(`the model stopped with "${finishReason}"`);
     if (!text.trim()) throw new Error("the model returned an empty answer");
     if (textStarted) enqueue({ type: "text-end", id: "answer" });
-    const charge = await completeAnswer(input, answerId, text, sources);
+    const usage = { inputTokens: reported?.inputTokens ?? estimateTokens(promptChars), outputTokens: reported?.outputTokens ?? deltas };
+    const charge = await keepAnswer(input, answerId, text, sources, { kind: "complete", usage, contextDatasets: contextDatasets(sources) });
     enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "complete" } });
     enqueue({ type: "finish", finishReason: "stop" });
     input.onSettled?.("complete");
   } catch (error) {
     const stopped = abort.signal.aborted;
+    if (stopped && deltas > 0) {
+      // Stopped after the first token: what was delivered is kept and charged (the model for the tokens
+      // streamed, its input estimated from the prompt's length).
+      try {
+        const usage = { inputTokens: estimateTokens(promptChars), outputTokens: deltas };
+        const charge = await keepAnswer(input, answerId, text, sources, { kind: "stopped", usage, contextDatasets: contextDatasets(sources) });
+        if (textStarted) enqueue({ type: "text-end", id: "answer" });
+        enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "stopped" } });
+      } catch (storeError) {
+        console.error("could not store the stopped answer:", storeError);
+      }
+      input.onSettled?.("stopped");
+      return;
+    }
     // The user sees a summary; the endpoint's own words go to the log only.
     const summary = modelFailureSummary(error);
-    const reason = stopped ? "stopped before the answer was complete" : `the model failed: ${summary}`;
+    const reason = stopped ? "stopped before the first word of the answer" : `the model failed: ${summary}`;
     if (!stopped) console.error(`chat answer failed (app ${input.app.id}): ${shortError(error)}`);
     try {
-      await voidAnswer(input, reason, stopped ? { answerId, text, sources } : null);
+      await voidAnswer(input, reason);
     } catch (storeError) {
       console.error("could not void the receipt:", storeError);
     }
     if (textStarted) enqueue({ type: "text-end", id: "answer" });
-    const voided: MessageCharge = { ...pendingCharge, status: input.receipt ? "void" : "free", total: "0" };
+    const voided: MessageCharge = { ...pendingCharge, status: input.receipt ? "void" : "free", total: "0", note: input.receipt ? `Not charged: ${reason}.` : null };
     enqueue({ type: "message-metadata", messageMetadata: { charge: voided, answerStatus: stopped ? "stopped" : undefined } });
     if (!stopped) enqueue({ type: "error", errorText: `The model could not answer (${summary}). You were not charged; try again.` });
     input.onSettled?.(stopped ? "stopped" : "failed");

@@ -1,10 +1,12 @@
 // An app's charge set: the app, its model and each of its datasets, each at its slot's price as the
-// chain says now. A receipt must sign exactly this set (slots and maxAmounts, in this order).
+// chain says now (a model's maximum adds its token prices at the token budgets, lib/chat/metering.ts).
+// A receipt must sign exactly this set (slots and maxAmounts, in this order).
 import type { Address, PublicClient } from "viem";
 import { kipAssetsAbi } from "@/lib/chain/generated";
 import type { Db } from "@/lib/db-client";
 import type { ModelEndpointRecord } from "@/lib/ai/providers";
 import { ChatError } from "./errors";
+import { modelMaxCharge, type ModelPricing } from "./metering";
 import type { ChargeSet, ChargeSlot } from "./types";
 
 export interface ChainContext {
@@ -97,14 +99,18 @@ export async function loadChatApp(db: Db, chain: ChainContext, appId: string): P
   }
   const inactive = parts.find((_, i) => !states[i].active);
   if (inactive) throw new ChatError("conflict", "app_unavailable", `“${inactive.listing.name}” has been deactivated by its creator.`);
-  const slots: ChargeSlot[] = parts.map((part, i) => ({
-    role: part.role,
-    listingId: part.listing.id,
-    name: part.listing.name,
-    slot: String(part.listing.slotId),
-    price: states[i].price.toString(),
-  }));
-  const maxTotal = states.reduce((sum, s) => sum + s.price, 0n);
+  const slots: ChargeSlot[] = parts.map((part, i) => {
+    const slot = { role: part.role, listingId: part.listing.id, name: part.listing.name, slot: String(part.listing.slotId), price: states[i].price.toString() };
+    if (part.role !== "model") return slot;
+    // A model's maximum per query is its price per query plus its token prices at the budgets.
+    const pricing: ModelPricing = { perQuery: states[i].price, perKInput: BigInt(app.model.pricePerKInput), perKOutput: BigInt(app.model.pricePerKOutput) };
+    return {
+      ...slot,
+      price: modelMaxCharge(pricing).toString(),
+      pricing: { perQuery: pricing.perQuery.toString(), perKInput: pricing.perKInput.toString(), perKOutput: pricing.perKOutput.toString() },
+    };
+  });
+  const maxTotal = slots.reduce((sum, s) => sum + BigInt(s.price), 0n);
   return {
     id: app.listingId,
     name: app.listing.name,

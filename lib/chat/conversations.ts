@@ -20,7 +20,7 @@ export async function listConversations(db: Db, owner: Address, appId: string): 
   return rows.map((r) => ({ id: r.id, title: r.title, updatedAt: r.updatedAt.toISOString(), messages: r._count.messages }));
 }
 
-type ReceiptRow = { id: string; status: string; maxTotal: string; total: string | null; txHash: string | null; failureReason: string | null };
+type ReceiptRow = { id: string; status: string; maxTotal: string; total: string | null; txHash: string | null; failureReason: string | null; chargeNote?: string | null };
 
 export function chargeOf(receipt: ReceiptRow | null | undefined): MessageCharge {
   if (!receipt) return { receiptId: null, status: "free", maxTotal: "0", total: "0", txHash: null, failureReason: null };
@@ -31,10 +31,11 @@ export function chargeOf(receipt: ReceiptRow | null | undefined): MessageCharge 
     total: receipt.status === "void" ? "0" : receipt.total,
     txHash: receipt.txHash,
     failureReason: receipt.failureReason,
+    note: receipt.chargeNote ?? (receipt.status === "void" && receipt.failureReason ? `Not charged: ${receipt.failureReason}.` : null),
   };
 }
 
-const receiptSelect = { id: true, status: true, maxTotal: true, total: true, txHash: true, failureReason: true } as const;
+const receiptSelect = { id: true, status: true, maxTotal: true, total: true, txHash: true, failureReason: true, chargeNote: true } as const;
 
 /** The conversation's messages as UI messages, or null when it is not `owner`'s. */
 export async function openConversation(db: Db, owner: Address, conversationId: string): Promise<{ appId: string; title: string; messages: ChatUIMessage[] } | null> {

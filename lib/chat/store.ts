@@ -180,14 +180,23 @@ function insertAnswer(answer: AnswerRecord, condition: Prisma.Sql) {
  * In one statement: the receipt's charges fixed (answering → pending) and the answer stored.
  * Throws, storing nothing, when the receipt is no longer "answering" (it was voided meanwhile).
  */
-export async function storeAnswer(db: DbOrTx, answer: AnswerRecord, charges: { amountsJson: string; total: string } | null): Promise<void> {
+export interface FixedCharges {
+  amountsJson: string;
+  total: string;
+  inputTokens: number;
+  outputTokens: number;
+  note: string;
+}
+
+export async function storeAnswer(db: DbOrTx, answer: AnswerRecord, charges: FixedCharges | null): Promise<void> {
   if (!answer.receiptId || !charges) {
     await db.$executeRaw(insertAnswer(answer, Prisma.sql`true`));
     return;
   }
   const stored = await db.$executeRaw`
     WITH fixed AS (
-      UPDATE "Receipt" SET "status" = 'pending', "amountsJson" = ${charges.amountsJson}, "total" = ${charges.total}, "updatedAt" = ${NOW}
+      UPDATE "Receipt" SET "status" = 'pending', "amountsJson" = ${charges.amountsJson}, "total" = ${charges.total},
+        "inputTokens" = ${charges.inputTokens}, "outputTokens" = ${charges.outputTokens}, "chargeNote" = ${charges.note.slice(0, 300)}, "updatedAt" = ${NOW}
       WHERE "id" = ${answer.receiptId} AND "status" = 'answering'
       RETURNING "id"
     )

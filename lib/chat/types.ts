@@ -26,12 +26,14 @@ export interface MessageCharge {
   total: string | null;
   txHash: string | null;
   failureReason: string | null;
+  /** Why the message costs what it costs (set once the charge is fixed). */
+  note?: string | null;
 }
 
 export interface ChatMessageMetadata {
   createdAt?: number;
   charge?: MessageCharge;
-  /** complete | stopped (the user stopped the answer: not charged) */
+  /** complete | stopped (the user stopped the answer: charged for what was delivered, see `charge.note`) */
   answerStatus?: "complete" | "stopped";
   retrieval?: "bm25" | "hybrid";
   model?: string;
@@ -49,7 +51,10 @@ export interface ChargeSlot {
   listingId: string;
   name: string;
   slot: string;
+  /** The most this slot may be charged for one query (base units, decimal): what the payer signs. */
   price: string;
+  /** A model's prices in base units (decimal): per query, per 1,000 input and output tokens. */
+  pricing?: { perQuery: string; perKInput: string; perKOutput: string };
 }
 
 export interface ChargeSet {

@@ -147,7 +147,7 @@ export async function publicListing(id: string) {
     where: { id },
     include: {
       dataset: { include: { documents: { select: { filename: true, mimeType: true, bytes: true, sha256: true }, orderBy: { position: "asc" } } } },
-      model: { select: { provider: true, modelName: true, embeddingsModel: true } },
+      model: { select: { provider: true, modelName: true, embeddingsModel: true, pricePerKInput: true, pricePerKOutput: true } },
       app: {
         select: {
           topK: true,

@@ -13,6 +13,16 @@ export const priceSchema = z
   .regex(/^\d{1,9}(\.\d{1,18})?$/, "must be a decimal number such as 0.002")
   .refine((value) => Number(value) <= MAX_PRICE_TOKENS, `must be at most ${MAX_PRICE_TOKENS} per query`);
 
+/** A price per 1,000 tokens in whole payment tokens; empty means 0 (the model is priced per query only). */
+export const tokenPriceSchema = z.preprocess(
+  (value) => (value === undefined || value === null || (typeof value === "string" && value.trim() === "") ? "0" : value),
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,9}(\.\d{1,18})?$/, "must be a decimal number such as 0.0005")
+    .refine((value) => Number(value) <= MAX_PRICE_TOKENS, `must be at most ${MAX_PRICE_TOKENS} per 1,000 tokens`),
+);
+
 export const tagSchema = z
   .string()
   .trim()
@@ -64,6 +74,9 @@ export const modelFieldsSchema = listingFieldsSchema
     modelName: z.string().optional(),
     apiKey: z.string().trim().max(500).optional(),
     embeddingsModel: z.string().trim().max(200).optional(),
+    /** Whole payment tokens per 1,000 input / output tokens, on top of the price per query. */
+    pricePerKInput: tokenPriceSchema,
+    pricePerKOutput: tokenPriceSchema,
   })
   .transform((value, ctx) => {
     if (value.provider === "offline") {

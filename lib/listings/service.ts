@@ -38,15 +38,15 @@ export async function paymentToken() {
 }
 
 /** A price in whole tokens ("0.002") as base units, checked against the token's decimals and the range. */
-export async function priceToBaseUnits(price: string): Promise<bigint> {
+export async function priceToBaseUnits(price: string, field = "price", per = "per query"): Promise<bigint> {
   const { decimals, symbol } = await paymentToken();
   const fraction = price.split(".")[1] ?? "";
   if (fraction.length > decimals) {
-    throw new AppError("bad_request", `Invalid request: price: ${symbol} has ${decimals} decimals; ${price} has ${fraction.length}.`);
+    throw new AppError("bad_request", `Invalid request: ${field}: ${symbol} has ${decimals} decimals; ${price} has ${fraction.length}.`);
   }
   const units = parseUnits(price, decimals);
   if (units > parseUnits(String(MAX_PRICE_TOKENS), decimals)) {
-    throw new AppError("bad_request", `Invalid request: price: must be at most ${MAX_PRICE_TOKENS} ${symbol} per query.`);
+    throw new AppError("bad_request", `Invalid request: ${field}: must be at most ${MAX_PRICE_TOKENS} ${symbol} ${per}.`);
   }
   return units;
 }
@@ -119,7 +119,12 @@ async function metadataProperties(tx: Tx, listingId: string): Promise<Record<str
     };
   }
   if (listing.model) {
-    return { provider: listing.model.provider, model: listing.model.modelName };
+    return {
+      provider: listing.model.provider,
+      model: listing.model.modelName,
+      price_per_1k_input_tokens_units: listing.model.pricePerKInput,
+      price_per_1k_output_tokens_units: listing.model.pricePerKOutput,
+    };
   }
   if (listing.app) {
     return {
@@ -159,6 +164,8 @@ export async function createDatasetDraft(creator: Address, fields: ListingFields
 
 export async function createModelDraft(creator: Address, fields: ModelFields) {
   const price = await priceToBaseUnits(fields.price);
+  const pricePerKInput = await priceToBaseUnits(fields.pricePerKInput, "pricePerKInput", "per 1,000 tokens");
+  const pricePerKOutput = await priceToBaseUnits(fields.pricePerKOutput, "pricePerKOutput", "per 1,000 tokens");
   const key = serverEnv().ENCRYPTION_KEY;
   return getDb().$transaction(async (tx) => {
     const row = await createListingRow(tx, creator, "model", fields, price);
@@ -171,6 +178,8 @@ export async function createModelDraft(creator: Address, fields: ModelFields) {
         modelName: offline ? OFFLINE_MODEL_NAME : fields.modelName!,
         apiKeyEncrypted: !offline && fields.apiKey ? encryptString(fields.apiKey, key, modelApiKeyAad(row.id)) : null,
         embeddingsModel: offline ? null : (fields.embeddingsModel ?? null),
+        pricePerKInput: pricePerKInput.toString(),
+        pricePerKOutput: pricePerKOutput.toString(),
       },
     });
     return writeMetadata(tx, row, await metadataProperties(tx, row.id));

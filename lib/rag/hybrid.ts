@@ -7,6 +7,19 @@ import type { Db } from "@/lib/db-client";
 import { searchDatasets, type RetrievedChunk } from "./search";
 
 export const RRF_K = 60;
+
+/**
+ * A passage goes into the model's context only if its BM25 score is at least this share of the best
+ * passage's: a dataset whose passages merely share a common word with the question is neither quoted
+ * nor paid for that query (datasets are paid per query in which their passages are in the context).
+ */
+export const RELEVANCE_FLOOR = 0.3;
+
+/** The passages relevant enough for the context (see RELEVANCE_FLOOR), best first. */
+export function relevantOnly<T extends { score: number }>(ranked: readonly T[], floor = RELEVANCE_FLOOR): T[] {
+  const best = ranked.reduce((max, c) => Math.max(max, c.score), 0);
+  return ranked.filter((c) => c.score > 0 && c.score >= floor * best);
+}
 /** BM25 candidates re-ranked by embeddings. */
 export const HYBRID_CANDIDATES = 30;
 
@@ -43,8 +56,8 @@ export async function retrieve(
   options: { embeddings?: EmbeddingModel | null; embeddingsKey?: string; abortSignal?: AbortSignal } = {},
 ): Promise<RetrievalResult> {
   const { embeddings, embeddingsKey = "default", abortSignal } = options;
-  if (!embeddings) return { chunks: await searchDatasets(db, datasetIds, query, k), mode: "bm25" };
-  const candidates = await searchDatasets(db, datasetIds, query, Math.max(k, HYBRID_CANDIDATES));
+  if (!embeddings) return { chunks: relevantOnly(await searchDatasets(db, datasetIds, query, k)), mode: "bm25" };
+  const candidates = relevantOnly(await searchDatasets(db, datasetIds, query, Math.max(k, HYBRID_CANDIDATES)));
   if (candidates.length === 0) return { chunks: [], mode: "hybrid" };
   try {
     const missing = candidates.filter((c) => !embeddingCache.has(`${embeddingsKey}:${c.chunkId}`));

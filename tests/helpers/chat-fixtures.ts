@@ -129,6 +129,8 @@ export class ChatFixtures {
       baseUrl?: string;
       apiKey?: string;
       embeddingsModel?: string;
+      /** The model's token prices in base units per 1,000 input / output tokens. */
+      tokenPrices?: { perKInput: bigint; perKOutput: bigint };
     },
   ) {
     const creator = await this.account();
@@ -152,6 +154,8 @@ export class ChatFixtures {
               modelName: "stand-in-chat",
               apiKeyEncrypted: options.apiKey ? encryptString(options.apiKey, this.stack.env.ENCRYPTION_KEY, modelApiKeyAad(id)) : null,
               embeddingsModel: options.embeddingsModel ?? null,
+              pricePerKInput: String(options.tokenPrices?.perKInput ?? 0n),
+              pricePerKOutput: String(options.tokenPrices?.perKOutput ?? 0n),
             }
           : { listingId: id, provider: "offline", modelName: "kip-offline-extractive-1" },
       }),

@@ -31,6 +31,10 @@ export interface StandInOptions {
   reply?: (request: StandInRequest) => string;
   /** Pause between streamed tokens. */
   tokenDelayMs?: number;
+  /** Pause before the first streamed token (the model "thinking"). */
+  firstTokenDelayMs?: number;
+  /** The usage the reply reports (default: 10 prompt tokens, one completion token per streamed piece). */
+  usage?: (request: StandInRequest, completionTokens: number) => { prompt_tokens: number; completion_tokens: number };
   /** "fail": answer 500; "ok": stream the reply. */
   mode?: "ok" | "fail";
 }
@@ -122,12 +126,14 @@ export async function startStandIn(options: StandInOptions = {}, port = 0): Prom
           else setImmediate(next);
           return;
         }
-        send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: tokens.length, total_tokens: 10 + tokens.length } });
+        const usage = options.usage?.(record, tokens.length) ?? { prompt_tokens: 10, completion_tokens: tokens.length };
+        send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
         res.write("data: [DONE]\n\n");
         finished = true;
         res.end();
       };
-      next();
+      if (options.firstTokenDelayMs) setTimeout(next, options.firstTokenDelayMs);
+      else next();
     });
   });
   // Longer than any client keeps an idle connection, so a reused socket is never closed under it.

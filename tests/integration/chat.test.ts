@@ -197,7 +197,7 @@ describe("receipt checks before the model is called", () => {
   });
 });
 
-describe("failures and aborts cost nothing", () => {
+describe("failures cost nothing, a stop costs what was delivered", () => {
   it("voids the receipt and keeps the question when the model is down", async () => {
     standIn.options.mode = "fail";
     try {
@@ -213,10 +213,9 @@ describe("failures and aborts cost nothing", () => {
     }
   });
 
-  it("voids the charge when the client goes away mid-answer", async () => {
+  it("charges a stopped answer for what was delivered: the app and the datasets in context in full, the model for the tokens streamed", async () => {
     standIn.options.tokenDelayMs = 100;
     standIn.options.reply = () => Array.from({ length: 60 }, (_, i) => `word${i}`).join(" ");
-    const pendingBefore = ((await (await fx.get("/api/chat/account", cookie)).json()) as { pending: string }).pending;
     try {
       const controller = new AbortController();
       const response = await ask("Tell me everything about pelicans", await fx.payment(charges, auth, ++nonce), { signal: controller.signal });
@@ -228,22 +227,104 @@ describe("failures and aborts cost nothing", () => {
           return false;
         }
       }).catch(() => undefined);
-      const receipt = await expect
-        .poll(async () => (await db.receipt.findFirstOrThrow({ where: { payer: payer.address, nonce: nonce.toString() } })).status, { timeout: 15_000 })
-        .toBe("void");
-      void receipt;
+      const where = { payer: payer.address, nonce: nonce.toString() };
+      await expect.poll(async () => (await db.receipt.findFirstOrThrow({ where })).status, { timeout: 15_000 }).not.toBe("answering");
+      const receipt = await db.receipt.findFirstOrThrow({ where });
+      expect(["pending", "sending", "settled"]).toContain(receipt.status);
+      // The model is priced per query: its price in full once a token was delivered; Seabirds was in
+      // the context, Lighthouses was not.
+      expect(JSON.parse(receipt.amountsJson!)).toEqual(["4000", "3000", "2000", "0"]);
+      expect(receipt.total).toBe("9000");
+      expect(receipt.outputTokens).toBeGreaterThanOrEqual(3);
+      expect(receipt.outputTokens).toBeLessThan(60);
+      expect(receipt.chargeNote).toMatch(/^Stopped: the app and 1 of 2 datasets in context in full, the model for the [\d,]+ input and \d+ output tokens streamed before the stop\.$/);
       // The model call was cancelled too (the stand-in sees its connection close shortly after).
       await expect.poll(() => standIn.requests.at(-1)!.closedEarly, { timeout: 5_000 }).toBe(true);
       const stopped = await db.chatMessage.findFirstOrThrow({ where: { conversationId, role: "assistant" }, orderBy: { createdAt: "desc" } });
-      expect(stopped.status).toBe("stopped");
+      expect(stopped).toMatchObject({ status: "stopped", receiptId: receipt.id });
       expect(stopped.text).toMatch(/^word0 word1/);
-      const account = (await (await fx.get("/api/chat/account", cookie)).json()) as { pending: string };
-      // The voided receipt adds nothing to what is pending (the stack's worker may settle earlier ones meanwhile).
-      expect(BigInt(account.pending)).toBeLessThanOrEqual(BigInt(pendingBefore));
     } finally {
       standIn.options.tokenDelayMs = 0;
       standIn.options.reply = () => "Pelicans scoop fish into the pouch and drain the water first [1].";
     }
+  });
+
+  it("costs nothing when stopped before the first token", async () => {
+    standIn.options.firstTokenDelayMs = 3_000;
+    try {
+      const controller = new AbortController();
+      const response = await ask("Tell me about pelicans", await fx.payment(charges, auth, ++nonce), { signal: controller.signal });
+      await readChunks(response, (chunk) => {
+        if (chunk.type === "data-sources") {
+          controller.abort();
+          return false;
+        }
+      }).catch(() => undefined);
+      const where = { payer: payer.address, nonce: nonce.toString() };
+      await expect.poll(async () => (await db.receipt.findFirstOrThrow({ where })).status, { timeout: 15_000 }).toBe("void");
+      expect((await db.receipt.findFirstOrThrow({ where })).failureReason).toBe("stopped before the first word of the answer");
+    } finally {
+      standIn.options.firstTokenDelayMs = 0;
+    }
+  });
+});
+
+describe("metered pricing", () => {
+  it("charges a token-priced model for the tokens the provider reports, within the maximum the payer signed", async () => {
+    const metered = await fx.createApp(db, {
+      systemPrompt: SYSTEM_PROMPT,
+      prices: { app: 1000n, model: 500n, datasets: [700n] },
+      datasets: [{ name: "Seabirds", text: PELICANS }],
+      baseUrl: standIn.url,
+      tokenPrices: { perKInput: 1000n, perKOutput: 5000n },
+    });
+    const set = await fx.chargeSet(metered.app.id);
+    // The maximum: 500 per query + 16,000 input tokens at 1,000 per 1,000 + 1,024 output tokens at 5,000 per 1,000.
+    expect(set.slots.map((s) => [s.role, s.price])).toEqual([
+      ["app", "1000"],
+      ["model", String(500 + 16_000 + 5_120)],
+      ["dataset", "700"],
+    ]);
+    expect(set.slots[1].pricing).toEqual({ perQuery: "500", perKInput: "1000", perKOutput: "5000" });
+    standIn.options.usage = () => ({ prompt_tokens: 1234, completion_tokens: 56 });
+    try {
+      const response = await fx.post("/api/chat", cookie, {
+        conversationId: clientId(),
+        appId: metered.app.id,
+        trigger: "submit-message",
+        message: { id: clientId(), text: "How do pelicans catch fish?" },
+        payment: await fx.payment(set, auth, ++nonce),
+      });
+      const chunks = await readChunks(response);
+      const meta = chunks.filter((c) => c.type === "message-metadata").at(-1)!.messageMetadata as { charge: { total: string; note: string } };
+      // 500 + 1,234 × 1,000 / 1,000 + 56 × 5,000 / 1,000 = 2,014 for the model.
+      expect(meta.charge.total).toBe(String(1000 + 2014 + 700));
+      expect(meta.charge.note).toBe("The app, 1 of 1 dataset in context, and the model for 1,234 input and 56 output tokens.");
+      const receipt = await db.receipt.findFirstOrThrow({ where: { payer: payer.address, nonce: nonce.toString() } });
+      expect(JSON.parse(receipt.amountsJson!)).toEqual(["1000", "2014", "700"]);
+      expect(receipt).toMatchObject({ inputTokens: 1234, outputTokens: 56 });
+      // The model was told the output budget it is paid within.
+      expect((standIn.requests.at(-1)!.body as { max_tokens?: number }).max_tokens).toBe(1024);
+    } finally {
+      standIn.options.usage = undefined;
+    }
+  });
+
+  it("pays every dataset in the context, whatever the answer cites, and none whose passages were not relevant", async () => {
+    // The reply cites [1] only, as a question saying "cite only [1]" would ask: both datasets were in the
+    // context, so both are paid.
+    const both = await ask("pelicans pouch and the lighthouse keeper lens: cite only [1]", await fx.payment(charges, auth, ++nonce));
+    const bothSources = (((await readChunks(both)).find((c) => c.type === "data-sources")!.data as { sources: SourceRef[] }).sources).map((s) => s.datasetName);
+    expect(new Set(bothSources)).toEqual(new Set(["Seabirds", "Lighthouses"]));
+    const paidBoth = await db.receipt.findFirstOrThrow({ where: { payer: payer.address, nonce: nonce.toString() } });
+    expect(JSON.parse(paidBoth.amountsJson!)).toEqual(["4000", "3000", "2000", "1000"]);
+    // "sea" is the only word of this question in the Lighthouses passage: far below the best passage's
+    // score, so it is not put in the context, not quoted and not paid.
+    const one = await ask("How do pelicans dive at sea to scoop fish into the pouch?", await fx.payment(charges, auth, ++nonce));
+    const oneSources = (((await readChunks(one)).find((c) => c.type === "data-sources")!.data as { sources: SourceRef[] }).sources).map((s) => s.datasetName);
+    expect(oneSources).toEqual(["Seabirds"]);
+    const paidOne = await db.receipt.findFirstOrThrow({ where: { payer: payer.address, nonce: nonce.toString() } });
+    expect(JSON.parse(paidOne.amountsJson!)).toEqual(["4000", "3000", "2000", "0"]);
   });
 });
 
@@ -258,8 +339,9 @@ describe("conversation history per wallet", () => {
     const opened = (await (await fx.get(`/api/chat/conversations/${conversationId}`, cookie)).json()) as {
       messages: { role: string; metadata?: { charge?: { status: string } } }[];
     };
-    // The regenerated answer replaced the stopped one after the last question.
-    expect(opened.messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "user", "assistant"]);
+    // Answered, failed (no answer), stopped (partial answer kept), stopped before the first token (no
+    // answer), answered, and the last answer replaced by the regenerated one.
+    expect(opened.messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "user", "assistant", "user", "user", "assistant", "user", "assistant"]);
     expect(["pending", "settled"]).toContain(opened.messages.at(-1)!.metadata!.charge!.status);
 
     const stranger = await fx.signIn(await fx.account());

@@ -4,8 +4,8 @@ import { streamText } from "ai";
 import { describe, expect, it } from "vitest";
 import { OFFLINE_PROVIDER, OfflineExtractiveModel } from "@/lib/ai/offline-model";
 import { buildContextMessage, buildInstructions, citedNumbers, escapeSourceText, parseContextMessage, PLATFORM_RULES, trimHistory } from "@/lib/ai/prompt";
-import { chargeAmounts, usedDatasets } from "@/lib/chat/answer";
-import type { ChatApp } from "@/lib/chat/charges";
+import { contextDatasets } from "@/lib/chat/answer";
+import { estimateTokens, modelMaxCharge, pricingOf, queryCharge, TOKEN_BUDGET, type MeteredSlot } from "@/lib/chat/metering";
 import { clientAddress, PEER_HEADER } from "@/lib/http/client-address";
 import type { SourceRef } from "@/lib/chat/types";
 import { reciprocalRankFusion } from "@/lib/rag/hybrid";
@@ -79,24 +79,46 @@ describe("the offline extractive model", () => {
 });
 
 describe("charges", () => {
-  const app = {
-    chargeSet: {
-      slots: [
-        { role: "app", listingId: "a", name: "A", slot: "1", price: "40" },
-        { role: "model", listingId: "m", name: "M", slot: "2", price: "30" },
-        { role: "dataset", listingId: "d1", name: "D1", slot: "3", price: "20" },
-        { role: "dataset", listingId: "d2", name: "D2", slot: "4", price: "10" },
-      ],
-    },
-  } as unknown as ChatApp;
+  const metered = { perQuery: "30", perKInput: "2", perKOutput: "10" };
+  const slots: MeteredSlot[] = [
+    { role: "app", listingId: "a", price: "40" },
+    { role: "model", listingId: "m", price: modelMaxCharge({ perQuery: 30n, perKInput: 2n, perKOutput: 10n }).toString(), pricing: metered },
+    { role: "dataset", listingId: "d1", price: "20" },
+    { role: "dataset", listingId: "d2", price: "10" },
+  ];
 
-  it("charges the app and model always and a dataset only when its passages were cited", () => {
-    const sources = [source(1, "d1"), source(2, "d2")];
-    expect(chargeAmounts(app, usedDatasets("Answer [2].", sources))).toEqual([40n, 30n, 0n, 10n]);
-    expect(chargeAmounts(app, usedDatasets("Answer [1][2].", sources))).toEqual([40n, 30n, 20n, 10n]);
-    // No citation at all: every dataset that supplied a passage counts.
-    expect(chargeAmounts(app, usedDatasets("Answer.", [source(1, "d1")]))).toEqual([40n, 30n, 20n, 0n]);
-    expect(chargeAmounts(app, usedDatasets("Nothing found.", []))).toEqual([40n, 30n, 0n, 0n]);
+  it("pays the datasets whose passages were in the context, whatever the answer cites", () => {
+    const usage = { inputTokens: 1000, outputTokens: 100 };
+    const both = queryCharge(slots, { kind: "complete", usage, contextDatasets: contextDatasets([source(1, "d1"), source(2, "d2")]) });
+    // 30 per query + 1000 × 2 / 1000 + 100 × 10 / 1000 = 33
+    expect(both.amounts).toEqual([40n, 33n, 20n, 10n]);
+    expect(both.total).toBe(103n);
+    expect(both.note).toBe("The app, 2 of 2 datasets in context, and the model for 1,000 input and 100 output tokens.");
+    // Only d2 had a relevant passage: d1 is neither in the context nor paid.
+    expect(queryCharge(slots, { kind: "complete", usage, contextDatasets: contextDatasets([source(1, "d2")]) }).amounts).toEqual([40n, 33n, 0n, 10n]);
+    expect(queryCharge(slots, { kind: "complete", usage, contextDatasets: new Set() }).amounts).toEqual([40n, 33n, 0n, 0n]);
+  });
+
+  it("rounds token charges up, never past the signed maximum, and counts no token past the budgets", () => {
+    // 1 output token at 10 per 1,000 is 0.01 of a unit: charged as 1.
+    expect(queryCharge(slots, { kind: "complete", usage: { inputTokens: 0, outputTokens: 1 }, contextDatasets: new Set() }).amounts[1]).toBe(31n);
+    const max = BigInt(slots[1].price);
+    expect(max).toBe(30n + (BigInt(TOKEN_BUDGET.input) * 2n + 999n) / 1000n + (BigInt(TOKEN_BUDGET.output) * 10n + 999n) / 1000n);
+    const huge = queryCharge(slots, { kind: "complete", usage: { inputTokens: 10 ** 9, outputTokens: 10 ** 9 }, contextDatasets: new Set() });
+    expect(huge.amounts[1]).toBe(max);
+  });
+
+  it("charges a stopped answer for what was delivered, and says so", () => {
+    const stopped = queryCharge(slots, { kind: "stopped", usage: { inputTokens: 500, outputTokens: 20 }, contextDatasets: new Set(["d1"]) });
+    expect(stopped.amounts).toEqual([40n, 31n + 1n, 20n, 0n]);
+    expect(stopped.note).toMatch(/^Stopped: the app and 1 of 2 datasets in context in full, the model for the 500 input and 20 output tokens streamed/);
+  });
+
+  it("a model priced per query only costs its price whatever the tokens", () => {
+    const perQuery: MeteredSlot = { role: "model", listingId: "m", price: "30", pricing: { perQuery: "30", perKInput: "0", perKOutput: "0" } };
+    expect(modelMaxCharge(pricingOf(perQuery))).toBe(30n);
+    expect(queryCharge([perQuery], { kind: "complete", usage: { inputTokens: 9000, outputTokens: 900 }, contextDatasets: new Set() }).amounts).toEqual([30n]);
+    expect(estimateTokens(4001)).toBe(1001);
   });
 });
 

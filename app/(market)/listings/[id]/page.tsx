@@ -204,6 +204,12 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
                 <dd className="text-ink">{listing.model.provider === "offline" ? "Built-in offline model" : "OpenAI-compatible endpoint"}</dd>
                 <dt className="text-muted">Model id</dt>
                 <dd className="break-all font-mono text-ink">{listing.model.modelName}</dd>
+                <dt className="text-muted">Token prices</dt>
+                <dd className="text-ink" data-testid="token-prices">
+                  {listing.model.pricePerKInput === "0" && listing.model.pricePerKOutput === "0"
+                    ? "none: priced per query only"
+                    : `${price(listing.model.pricePerKInput)} per 1,000 input tokens · ${price(listing.model.pricePerKOutput)} per 1,000 output tokens, on top of the price per query`}
+                </dd>
                 {listing.model.embeddingsModel ? (
                   <>
                     <dt className="text-muted">Embeddings</dt>

@@ -16,6 +16,8 @@ export function ModelForm({ token }: { token: TokenDisplay }) {
   const [provider, setProvider] = useState<Provider>("openai-compatible");
   const [endpoint, setEndpoint] = useState({ baseUrl: "", modelName: "", apiKey: "", embeddingsModel: "" });
   const [common, setCommon] = useState<CommonValues>(EMPTY_COMMON);
+  // Optional token prices (whole tokens per 1,000 tokens), charged on top of the price per query.
+  const [tokenPrices, setTokenPrices] = useState({ pricePerKInput: "", pricePerKOutput: "" });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [test, setTest] = useState<{ state: "idle" | "running" } | { state: "ok"; result: ConnectionResult } | { state: "error"; message: string }>({ state: "idle" });
   const [submitting, setSubmitting] = useState(false);
@@ -59,7 +61,10 @@ export function ModelForm({ token }: { token: TokenDisplay }) {
 
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
-    const found = { ...checkEndpoint(), ...checkCommon(common, token) };
+    const found: Record<string, string> = { ...checkEndpoint(), ...checkCommon(common, token) };
+    for (const [key, value] of Object.entries(tokenPrices)) {
+      if (value.trim() && !/^\d{1,9}(\.\d{1,18})?$/.test(value.trim())) found[key] = "must be a decimal number such as 0.0005, or empty";
+    }
     setErrors(found);
     if (Object.keys(found).length) return;
     setSubmitting(true);
@@ -70,6 +75,8 @@ export function ModelForm({ token }: { token: TokenDisplay }) {
         json: {
           ...common,
           provider,
+          pricePerKInput: tokenPrices.pricePerKInput.trim() || undefined,
+          pricePerKOutput: tokenPrices.pricePerKOutput.trim() || undefined,
           ...(provider === "offline"
             ? {}
             : {
@@ -154,6 +161,26 @@ export function ModelForm({ token }: { token: TokenDisplay }) {
         <section className="space-y-5 rounded-xl border border-line bg-white p-5 shadow-sm sm:p-6">
           <h2 className="text-base font-semibold text-ink">Listing</h2>
           <CommonFields values={common} onChange={setCommon} errors={errors} token={token} kind="model" />
+          <div className="grid gap-5 sm:grid-cols-2">
+            {(
+              [
+                ["pricePerKInput", "Price per 1,000 input tokens (optional)", "Charged for the prompt: the question, the passages and the history."],
+                ["pricePerKOutput", "Price per 1,000 output tokens (optional)", "Charged for the answer, up to 1,024 tokens per message."],
+              ] as const
+            ).map(([key, label, hint]) => (
+              <Field key={key} id={key} label={`${label} · ${token.symbol}`} hint={`${hint} On top of the price per query; empty means 0.`} error={errors[key]}>
+                <input
+                  id={key}
+                  className={inputClass}
+                  inputMode="decimal"
+                  placeholder="0"
+                  value={tokenPrices[key]}
+                  onChange={(e) => setTokenPrices({ ...tokenPrices, [key]: e.target.value })}
+                  aria-invalid={Boolean(errors[key])}
+                />
+              </Field>
+            ))}
+          </div>
         </section>
 
         {submitError ? <ErrorBox testId="submit-error">{submitError}</ErrorBox> : null}

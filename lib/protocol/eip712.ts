@@ -32,6 +32,15 @@ export const receiptTypes = {
 } as const;
 
 /** Widths of the packed batch format (docs/settlement-format.md): signed values must fit them. */
+/**
+ * A decimal string field the settlement contract accepts: at most `max` (the width of its slot in the
+ * packed batch). Admission checks every field against these, so nothing it stores can make a batch
+ * unencodable (docs/settlement-format.md).
+ */
+export function fitsLimit(value: string, max: bigint): boolean {
+  return /^\d{1,78}$/.test(value) && BigInt(value) <= max;
+}
+
 export const LIMITS = {
   spendCap: (1n << 128n) - 1n,
   expiry: (1n << 40n) - 1n,

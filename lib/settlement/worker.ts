@@ -78,6 +78,50 @@ interface SignedSettlement {
 }
 
 type ReceiptRow = Awaited<ReturnType<Db["receipt"]["findMany"]>>[number];
+/** A pending receipt with its spending session, as a batch is built from. */
+type PendingRow = ReceiptRow & { session: Awaited<ReturnType<Db["paymentSession"]["findMany"]>>[number] };
+
+const shortReason = (error: unknown) => (error instanceof Error ? (error as { shortMessage?: string }).shortMessage ?? error.message : String(error)).split("\n")[0].slice(0, 200);
+
+/**
+ * The items whose batch `simulate` accepts, found by bisection: when a set fails, each half is tried on
+ * its own, down to single items, which are handed to `reject`. One bad item among n costs about 2·log2(n)
+ * simulations, and every other item still goes into the batch. The survivors are simulated together once
+ * more: halves that pass alone could fail together (they cannot today, as the contract rejects rather than
+ * reverts for anything that depends on other receipts, but the batch sent must be one that passed).
+ */
+export async function isolateFailures<T>(items: readonly T[], simulate: (items: readonly T[]) => Promise<void>, reject: (item: T, error: unknown) => Promise<void>): Promise<T[]> {
+  const bisect = async (set: readonly T[], knownBad: unknown): Promise<T[]> => {
+    if (set.length === 1) {
+      await reject(set[0], knownBad);
+      return [];
+    }
+    const middle = Math.ceil(set.length / 2);
+    const halves = [set.slice(0, middle), set.slice(middle)];
+    const kept: T[] = [];
+    for (const half of halves) {
+      try {
+        await simulate(half);
+        kept.push(...half);
+      } catch (error) {
+        kept.push(...(await bisect(half, error)));
+      }
+    }
+    return kept;
+  };
+  let survivors = [...items];
+  for (;;) {
+    if (survivors.length === 0) return [];
+    try {
+      await simulate(survivors);
+      return survivors;
+    } catch (error) {
+      const kept = await bisect(survivors, error);
+      // Nothing alone was bad, only the combination: send a smaller set now, the rest next round.
+      survivors = kept.length === survivors.length ? kept.slice(0, Math.ceil(kept.length / 2)) : kept;
+    }
+  }
+}
 
 /** Seconds before its deadline a receipt is no longer worth sending. */
 const DEADLINE_MARGIN_SECONDS = 30;
@@ -169,7 +213,15 @@ export class SettlementWorker {
     const sessions = new Set<string>();
     const chosen: typeof candidates = [];
     for (const r of candidates) {
-      const more = (JSON.parse(r.slotsJson) as string[]).filter((s) => !slots.has(s));
+      let rowSlots: string[];
+      try {
+        rowSlots = JSON.parse(r.slotsJson) as string[];
+        if (!Array.isArray(rowSlots) || rowSlots.length > MAX_SLOTS_PER_BATCH) throw new Error(`${rowSlots.length} slots`);
+      } catch (error) {
+        await this.quarantine(r, `its slots cannot be read (${shortReason(error)})`);
+        continue;
+      }
+      const more = rowSlots.map(String).filter((s) => !slots.has(s));
       if (slots.size + more.length > MAX_SLOTS_PER_BATCH || (!sessions.has(r.sessionHash) && sessions.size >= 255)) break;
       more.forEach((s) => slots.add(s));
       sessions.add(r.sessionHash);
@@ -179,34 +231,34 @@ export class SettlementWorker {
 
     // Sessions already registered on chain travel without their signature.
     const sessionRows = [...new Map(chosen.map((r) => [r.sessionHash, r.session])).values()];
-    const registered = await Promise.all(
-      sessionRows.map((s) =>
-        this.client
-          .readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "sessionState", args: [s.hash as Hex] })
-          .then(([isRegistered]) => isRegistered),
+    const registered = new Map(
+      await Promise.all(
+        sessionRows.map((s) =>
+          this.client
+            .readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "sessionState", args: [s.hash as Hex] })
+            .then(([isRegistered]) => [s.hash, isRegistered] as const),
+        ),
       ),
     );
-    const batchSessions: BatchSession[] = sessionRows.map((s, i) => ({
-      session: { payer: s.payer as Address, key: s.key as Address, spendCap: BigInt(s.spendCap), expiry: BigInt(s.expiry), nonce: BigInt(s.nonce) },
-      signature: registered[i] ? undefined : (s.signature as Hex),
-    }));
-    const sessionIndex = new Map(sessionRows.map((s, i) => [s.hash, i]));
-    const batchReceipts: BatchReceipt[] = chosen.map((r) => ({
-      sessionIndex: sessionIndex.get(r.sessionHash)!,
-      receipt: {
-        payer: r.payer as Address,
-        slots: (JSON.parse(r.slotsJson) as string[]).map(BigInt),
-        maxAmounts: (JSON.parse(r.maxAmountsJson) as string[]).map(BigInt),
-        nonce: BigInt(r.nonce),
-        deadline: BigInt(r.deadline),
-      },
-      signature: r.signature as Hex,
-      amounts: (JSON.parse(r.amountsJson ?? r.maxAmountsJson) as string[]).map(BigInt),
-    }));
-    const data = encodeFunctionData({ abi: kipSettlementAbi, functionName: "settle", args: [encodeBatch({ sessions: batchSessions, receipts: batchReceipts })] });
+    // No input can stop settlement: a receipt that cannot be encoded, or whose batch the contract would
+    // revert, is quarantined with its reason; everything else settles in this round.
+    const encodable: PendingRow[] = [];
+    for (const row of chosen) {
+      try {
+        this.batchData([row], registered);
+        encodable.push(row);
+      } catch (error) {
+        await this.quarantine(row, `it cannot be encoded for the contract (${shortReason(error)})`);
+      }
+    }
+    const settleable = await isolateFailures(encodable, (rows) => this.simulate(this.batchData(rows, registered)), async (row, error) =>
+      this.quarantine(row, `the contract refuses it (${shortReason(error)})`),
+    );
+    if (settleable.length === 0) return null;
+    const data = this.batchData(settleable, registered);
 
     // 1. Claim the receipts into a batch recorded as "sending".
-    const ids = chosen.map((r) => r.id);
+    const ids = settleable.map((r) => r.id);
     const batch = await db.$transaction(async (tx) => {
       const created = await tx.settlementBatch.create({ data: { ...this.scope, settler: this.options.account.address, status: "sending" } });
       const { count } = await tx.receipt.updateMany({ where: { id: { in: ids }, status: "pending" }, data: { status: "sending", batchId: created.id } });
@@ -241,6 +293,41 @@ export class SettlementWorker {
     const outcome = await this.applyTransaction(batch.id, receipt);
     this.log(`batch ${batch.id}: ${outcome.settled} settled, ${outcome.failed} failed (${receipt.transactionHash})`);
     return { batchId: batch.id, txHash: receipt.transactionHash, ...outcome };
+  }
+
+  /** The `settle` calldata for `rows` (throws when a row cannot be encoded). */
+  private batchData(rows: readonly PendingRow[], registered: ReadonlyMap<string, boolean>): Hex {
+    const sessionRows = [...new Map(rows.map((r) => [r.sessionHash, r.session])).values()];
+    const batchSessions: BatchSession[] = sessionRows.map((s) => ({
+      session: { payer: s.payer as Address, key: s.key as Address, spendCap: BigInt(s.spendCap), expiry: BigInt(s.expiry), nonce: BigInt(s.nonce) },
+      signature: registered.get(s.hash) ? undefined : (s.signature as Hex),
+    }));
+    const sessionIndex = new Map(sessionRows.map((s, i) => [s.hash, i]));
+    const batchReceipts: BatchReceipt[] = rows.map((r) => ({
+      sessionIndex: sessionIndex.get(r.sessionHash)!,
+      receipt: {
+        payer: r.payer as Address,
+        slots: (JSON.parse(r.slotsJson) as string[]).map(BigInt),
+        maxAmounts: (JSON.parse(r.maxAmountsJson) as string[]).map(BigInt),
+        nonce: BigInt(r.nonce),
+        deadline: BigInt(r.deadline),
+      },
+      signature: r.signature as Hex,
+      amounts: (JSON.parse(r.amountsJson ?? r.maxAmountsJson) as string[]).map(BigInt),
+    }));
+    return encodeFunctionData({ abi: kipSettlementAbi, functionName: "settle", args: [encodeBatch({ sessions: batchSessions, receipts: batchReceipts })] });
+  }
+
+  /** Runs `settle(data)` as the settler without sending it; throws what the contract would revert with. */
+  private async simulate(data: Hex): Promise<void> {
+    await this.client.call({ account: this.options.account.address, to: this.options.settlement, data });
+  }
+
+  /** Takes a receipt out of settlement for good, with the reason the chat shows on its message. */
+  private async quarantine(row: PendingRow, why: string): Promise<void> {
+    const reason = `Quarantined: ${why}`.slice(0, 300);
+    await this.options.db.receipt.updateMany({ where: { id: row.id, status: "pending" }, data: { status: "failed", failureReason: reason } });
+    this.log(`receipt ${row.id} ${reason}`);
   }
 
   private async sign(tx: Omit<SignedSettlement, "rawTx" | "txHash">): Promise<SignedSettlement> {

@@ -170,6 +170,26 @@ describe("receipt checks before the model is called", () => {
     );
     await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, ++nonce, { maxAmounts: [4000n, 3000n, 2000n, 999n] })), 409, "charges_changed");
     await expectRejected(await ask("pelicans?", undefined), 402, "session_required");
+    // Fields wider than the contract's batch format are refused at the door, never stored.
+    for (const [field, value] of [
+      ["nonce", (1n << 64n).toString()],
+      ["deadline", (1n << 40n).toString()],
+    ] as const) {
+      const payment = await fx.payment(charges, auth, ++nonce);
+      const wide = await ask("pelicans?", { ...payment, receipt: { ...payment.receipt, [field]: value } });
+      expect(wide.status).toBe(400);
+      expect(((await wide.json()) as ErrorBody).error.message).toMatch(new RegExp(`payment.receipt.${field}: .*at most 2\\^(64|40) - 1`));
+    }
+    const longSession = await fx.post("/api/chat/sessions", cookie, {
+      payer: payer.address,
+      key: payer.address,
+      spendCap: "1000",
+      expiry: String(Math.floor(Date.now() / 1000) + 600),
+      nonce: "1",
+      signature: `0x${"ab".repeat(256)}`,
+    });
+    expect(longSession.status).toBe(400);
+    expect(((await longSession.json()) as ErrorBody).error.message).toMatch(/signature: must be 1 to 255 bytes/);
 
     const capped = await fx.authorize(cookie, payer, { spendCap: 9_999n });
     await expectRejected(await ask("pelicans?", await fx.payment(charges, capped, ++nonce)), 402, "over_cap");

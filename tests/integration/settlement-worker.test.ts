@@ -28,7 +28,7 @@ let charges: ChargeSet;
 
 beforeAll(async () => {
   db = createDb(stack.databaseUrl);
-  // The stand-in cites [1] only, so only the dataset of passage 1 is paid for each answer.
+  // Each question is about one dataset only, so only that dataset has passages in the context and is paid.
   standIn = await startStandIn({ reply: () => "Here is what the first passage says [1]." });
   created = await fx.createApp(db, {
     systemPrompt: "Answer about the shore.",
@@ -100,7 +100,7 @@ describe("settling chat receipts", () => {
     }
     const revenueAfter = await Promise.all(slots.map(slotRevenue));
     expect(revenueAfter.map((r, i) => r - revenueBefore[i])).toEqual(expected);
-    // Datasets were paid only when their passage was cited: both were used at least once, never always.
+    // Datasets were paid only when their passages were in the context: each question paid exactly one.
     const datasetCharges = rows.map((r) => (JSON.parse(r.amountsJson!) as string[]).slice(2));
     expect(datasetCharges.every((d) => d.filter((a) => a !== "0").length === 1)).toBe(true);
     expect(await fx.balanceOf(payer.address)).toBe(1_000_000n - charged);
@@ -124,9 +124,9 @@ describe("a settlement worker that crashes", () => {
   });
 
   /** A payer with a deposit, a registered-nowhere session and `count` signed pending receipts in `own`. */
-  async function pendingReceipts(count: number) {
+  async function pendingReceipts(count: number, deposit = 500_000n) {
     const payer = await fx.account();
-    await fx.deposit(payer, 500_000n);
+    if (deposit > 0n) await fx.deposit(payer, deposit);
     const key = privateKeyToAccount(generatePrivateKey());
     const ctx = { chainId: stack.chainId, settlement: fx.settlement };
     const session: Session = { payer: payer.address, key: key.address, spendCap: 400_000n, expiry: BigInt(Math.floor(Date.now() / 1000) + 3600), nonce: 7n };
@@ -350,6 +350,43 @@ describe("a settlement worker that crashes", () => {
     const code = child.child.exitCode ?? (await new Promise<number | null>((resolve) => child.child.once("exit", resolve)));
     expect(code).toBe(1);
     expect(output).toMatch(/is not an authorized settler of KipSettlement/);
+  });
+
+  it("quarantines poison inserted straight into the database, and settles every other receipt in the same round", async () => {
+    const good = await pendingReceipts(2);
+    const row = async (payer: Address) => own.receipt.findFirstOrThrow({ where: { payer } });
+    // A nonce past the batch format's 64 bits.
+    const wide = await pendingReceipts(1);
+    await own.receipt.update({ where: { id: (await row(wide.payer.address)).id }, data: { nonce: (1n << 64n).toString() } });
+    // A session signature longer than the format's 255 bytes.
+    const longSig = await pendingReceipts(1);
+    await own.paymentSession.update({ where: { hash: (await row(longSig.payer.address)).sessionHash }, data: { signature: `0x${"ab".repeat(300)}` } });
+    // Slots that are not JSON, and a receipt signature one byte short.
+    const garbled = await pendingReceipts(1);
+    await own.receipt.update({ where: { id: (await row(garbled.payer.address)).id }, data: { slotsJson: "not json" } });
+    const shortSig = await pendingReceipts(1);
+    const shortRow = await row(shortSig.payer.address);
+    await own.receipt.update({ where: { id: shortRow.id }, data: { signature: shortRow.signature.slice(0, -2) } });
+    // A payer with nothing left on deposit (as after a withdrawal), and an expired receipt.
+    const broke = await pendingReceipts(1, 0n);
+    const late = await pendingReceipts(1);
+    await own.receipt.update({ where: { id: (await row(late.payer.address)).id }, data: { deadline: Math.floor(Date.now() / 1000) - 60 } });
+
+    const round = await (await worker()).settleOnce();
+    const status = async (payer: Address) => (await own.receipt.findMany({ where: { payer } })).map((r) => [r.status, r.failureReason]);
+    expect(await statuses(good.payer.address)).toEqual(["settled", "settled"]);
+    expect(await fx.balanceOf(good.payer.address)).toBe(500_000n - 2n * good.total);
+    expect(round).toMatchObject({ settled: 2, failed: 1 });
+    for (const who of [wide, longSig, garbled, shortSig]) {
+      const [[state, reason]] = await status(who.payer.address);
+      expect(state).toBe("failed");
+      expect(reason).toMatch(/^Quarantined: /);
+      expect(await fx.balanceOf(who.payer.address)).toBe(500_000n);
+    }
+    expect(await status(broke.payer.address)).toEqual([["failed", "InsufficientBalance"]]);
+    expect((await status(late.payer.address))[0][1]).toMatch(/ReceiptExpired/);
+    // Nothing is left to jam the next round.
+    expect(await (await worker()).settleOnce()).toBeNull();
   });
 
   it("marks a receipt the contract rejects as failed with the reason", async () => {

@@ -9,7 +9,7 @@ import { useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { DefaultChatTransport } from "ai";
 import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import type { Address } from "viem";
-import type { ChargeSet, ChatErrorReason, ChatUIMessage, MessageCharge } from "@/lib/chat/types";
+import { MAX_QUESTION_CHARS, type ChargeSet, type ChatErrorReason, type ChatUIMessage, type MessageCharge } from "@/lib/chat/types";
 import { chatAccountKey, type ChatAccount } from "@/components/web3/payment-panel";
 import { readSession, signWithSessionKey, takeReceiptNonce, type Scope } from "@/components/web3/session-key";
 import { formatAmount, MessageView, type TokenInfo } from "./message-view";
@@ -161,7 +161,7 @@ export function Conversation({
   function submit(event?: FormEvent) {
     event?.preventDefault();
     const text = input.trim();
-    if (!text || busy) return;
+    if (!text || busy || text.length > MAX_QUESTION_CHARS) return;
     clearError();
     void sendMessage({ text }, paying);
     setInput("");
@@ -237,13 +237,26 @@ export function Conversation({
         <textarea
           id="chat-input"
           rows={2}
-          maxLength={4000}
           value={input}
+          aria-describedby="chat-input-count"
+          aria-invalid={input.trim().length > MAX_QUESTION_CHARS || undefined}
           onChange={(e) => setInput(e.target.value)}
           onKeyDown={onKeyDown}
           placeholder="Ask a question…"
           className="block w-full resize-none border-0 bg-transparent px-2 py-1 text-sm outline-none focus-visible:outline-none"
         />
+        {input.length > MAX_QUESTION_CHARS * 0.75 ? (
+          <p
+            id="chat-input-count"
+            aria-live="polite"
+            data-testid="question-length"
+            className={`px-2 text-xs tabular-nums ${input.trim().length > MAX_QUESTION_CHARS ? "font-medium text-red-700" : "text-muted"}`}
+          >
+            {input.trim().length > MAX_QUESTION_CHARS
+              ? `Too long: ${input.trim().length.toLocaleString("en-US")} characters; a question may have at most ${MAX_QUESTION_CHARS.toLocaleString("en-US")}.`
+              : `${input.trim().length.toLocaleString("en-US")} of ${MAX_QUESTION_CHARS.toLocaleString("en-US")} characters`}
+          </p>
+        ) : null}
         <div className="flex flex-wrap items-center justify-between gap-2 px-2 pt-1">
           <span className="text-xs text-muted" data-testid="message-price">
             {chargeSet.free ? "Free app" : `Up to ${formatAmount(chargeSet.maxTotal, token)} per message · charged for what it uses`}
@@ -266,7 +279,7 @@ export function Conversation({
                 Regenerate
               </button>
             ) : null}
-            <button type="submit" disabled={busy || !input.trim()} className="rounded-md bg-brand-700 px-4 py-1.5 text-sm font-medium text-white hover:bg-brand-800 disabled:opacity-50">
+            <button type="submit" disabled={busy || !input.trim() || input.trim().length > MAX_QUESTION_CHARS} className="rounded-md bg-brand-700 px-4 py-1.5 text-sm font-medium text-white hover:bg-brand-800 disabled:opacity-50">
               Send
             </button>
           </div>

@@ -74,21 +74,22 @@ export function ChargeLine({ charge, token, explorer }: { charge: MessageCharge;
   const amount = charge.status === "void" ? "0" : (charge.total ?? charge.maxTotal);
   const tone =
     charge.status === "settled" ? "bg-emerald-50 text-emerald-800 border-emerald-200" : charge.status === "failed" ? "bg-red-50 text-red-800 border-red-200" : charge.status === "void" ? "bg-slate-50 text-slate-700 border-slate-200" : "bg-amber-50 text-amber-900 border-amber-200";
-  const link = charge.txHash ? explorer?.(charge.txHash) : null;
+  // The explorer's page when one is configured, else this app's own transaction page.
+  const external = charge.txHash ? (explorer?.(charge.txHash) ?? null) : null;
   return (
     <span className="inline-flex flex-wrap items-center gap-2 text-xs" data-testid="message-charge" data-status={charge.status}>
       <span className="tabular-nums text-muted">{charge.status === "answering" ? `up to ${formatAmount(charge.maxTotal, token)}` : formatAmount(amount, token)}</span>
       <span className={`rounded-full border px-2 py-0.5 font-medium ${tone}`}>{STATUS_TEXT[charge.status]}</span>
       {charge.txHash ? (
-        link ? (
-          <a href={link} className="font-mono text-muted underline" target="_blank" rel="noreferrer" title={charge.txHash}>
-            {charge.txHash.slice(0, 10)}…
-          </a>
-        ) : (
-          <span className="font-mono text-muted" title={charge.txHash} data-testid="settlement-tx">
-            tx {charge.txHash.slice(0, 10)}…
-          </span>
-        )
+        <a
+          href={external ?? `/tx/${charge.txHash}`}
+          className="font-mono text-muted underline"
+          {...(external ? { target: "_blank", rel: "noreferrer" } : {})}
+          title={`Settlement transaction ${charge.txHash}`}
+          data-testid="settlement-tx"
+        >
+          tx {charge.txHash.slice(0, 10)}…
+        </a>
       ) : null}
       {charge.failureReason && charge.status === "failed" ? <span className="text-red-700">{charge.failureReason}</span> : null}
       {charge.note && charge.status !== "answering" ? (
@@ -129,7 +130,15 @@ export function MessageView({
   return (
     <article className="max-w-[95%] space-y-3" data-testid="assistant-message" aria-busy={streaming || undefined}>
       <div className="rounded-2xl rounded-bl-sm border border-line bg-white px-4 py-3 shadow-sm">
-        {text ? <CitedText text={text} messageId={message.id} sources={sources} /> : <p className="text-sm text-muted">{sources.length ? "Writing…" : "Searching the app's datasets…"}</p>}
+        {text ? (
+          <CitedText text={text} messageId={message.id} sources={sources} />
+        ) : streaming ? (
+          <p className="text-sm text-muted">{sources.length ? "Writing…" : "Searching the app's datasets…"}</p>
+        ) : (
+          <p className="text-sm text-muted" data-testid="no-answer">
+            No answer{charge?.status === "void" ? ": nothing was charged for it." : "."}
+          </p>
+        )}
         {streaming ? <span className="ml-1 inline-block h-4 w-2 animate-pulse bg-brand-500 align-middle" aria-hidden /> : null}
         {stopped ? (
           <p className="mt-2 text-xs font-medium text-amber-800" data-testid="answer-stopped">
@@ -142,7 +151,7 @@ export function MessageView({
           <summary className="cursor-pointer text-xs font-semibold uppercase tracking-wide text-muted">Sources ({sources.length})</summary>
           <ol className="mt-2 space-y-2" data-testid="sources">
             {sources.map((s) => (
-              <li key={s.n} id={`src-${message.id}-${s.n}`} className="rounded-md border border-line bg-white p-2 target:ring-2 target:ring-brand-500">
+              <li key={s.n} id={`src-${message.id}-${s.n}`} className="scroll-mt-24 rounded-md border border-line bg-white p-2 target:ring-2 target:ring-brand-500">
                 <div className="flex flex-wrap items-baseline gap-x-2 text-xs">
                   <span className="inline-flex size-5 items-center justify-center rounded bg-brand-100 font-semibold text-brand-800">{s.n}</span>
                   <span className="font-medium text-ink">{s.datasetName}</span>

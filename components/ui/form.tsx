@@ -4,28 +4,47 @@ import type { ReactNode } from "react";
 export const inputClass =
   "block w-full rounded-lg border border-line bg-white px-3 py-2 text-sm text-ink shadow-sm placeholder:text-slate-400 focus:border-brand-600 focus:outline-none focus:ring-2 focus:ring-brand-600/20 disabled:bg-slate-50 aria-[invalid=true]:border-red-500";
 
+/** A field error as a sentence: "must be at least 3 characters" → "Must be at least 3 characters." */
+export function asSentence(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed) return trimmed;
+  const capitalised = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?)]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+}
+
 export function Field({
   id,
   label,
   hint,
   error,
+  required,
   children,
 }: {
   id: string;
   label: ReactNode;
   hint?: ReactNode;
   error?: string | null;
+  /** Marks the label as required (the form refuses to submit without it). */
+  required?: boolean;
   children: ReactNode;
 }) {
   return (
     <div className="space-y-1.5">
       <label htmlFor={id} className="block text-sm font-medium text-ink">
         {label}
+        {required ? (
+          <>
+            <span className="ml-0.5 text-red-700" aria-hidden>
+              *
+            </span>
+            <span className="sr-only"> (required)</span>
+          </>
+        ) : null}
       </label>
       {children}
       {error ? (
         <p id={`${id}-error`} className="text-xs text-red-700">
-          {error}
+          {asSentence(error)}
         </p>
       ) : hint ? (
         <p id={`${id}-hint`} className="text-xs text-muted">

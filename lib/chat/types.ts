@@ -1,6 +1,9 @@
 // Types shared by the chat route and the chat page (no server imports).
 import type { UIMessage } from "ai";
 
+/** Longest question the chat accepts (characters; the page counts them as they are typed). */
+export const MAX_QUESTION_CHARS = 4000;
+
 /** A retrieved passage shown under an answer and numbered in it. */
 export interface SourceRef {
   /** The citation number used in the answer, [n]. */

@@ -29,12 +29,12 @@ export function CommonFields({
   return (
     <div className="grid gap-5 sm:grid-cols-2">
       <div className="sm:col-span-2">
-        <Field id="name" label="Name" hint="3–80 characters, shown in the marketplace." error={errors.name}>
+        <Field id="name" label="Name" required hint="3–80 characters, shown in the marketplace." error={errors.name}>
           <input id="name" name="name" className={inputClass} value={values.name} onChange={set("name")} maxLength={80} required aria-invalid={Boolean(errors.name)} />
         </Field>
       </div>
       <div className="sm:col-span-2">
-        <Field id="description" label="Description" hint={`What this ${kind} is and what it is good for (10–2,000 characters). It goes into the on-chain metadata.`} error={errors.description}>
+        <Field id="description" label="Description" required hint={`What this ${kind} is and what it is good for (10–2,000 characters). It goes into the on-chain metadata.`} error={errors.description}>
           <textarea
             id="description"
             name="description"

@@ -30,7 +30,7 @@ export default async function CreateAppPage({ searchParams }: { searchParams: Pr
       price: row.pricePerQuery,
       creator: row.creator,
       slotId: row.slotId,
-      detail: row.model ? `${row.model.provider === "offline" ? "offline" : row.model.modelName}` : `${row.dataset?.chunkCount ?? 0} passages`,
+      detail: row.model ? `${row.model.provider === "offline" ? "offline" : row.model.modelName}` : `${row.dataset?.chunkCount ?? 0} ${row.dataset?.chunkCount === 1 ? "passage" : "passages"}`,
       ready: row.kind === "model" || row.dataset?.status === "ready",
     });
     models = rows.filter((r) => r.kind === "model").map(pick);
@@ -40,7 +40,7 @@ export default async function CreateAppPage({ searchParams }: { searchParams: Pr
     <div className="space-y-8">
       <PageHeader
         title="List an app"
-        description="An app is a system prompt, one model and the datasets it retrieves from. Users pay per query: your price, plus the model's, plus each dataset whose passages are used."
+        description="An app is a system prompt, one model and the datasets it retrieves from. Users pay per query: your price, plus the model's (per query and, if it says so, per token), plus each dataset whose passages go into the model's context."
       />
       {config.contractsError ? <Notice tone="warning">{config.contractsError}</Notice> : null}
       <AppForm

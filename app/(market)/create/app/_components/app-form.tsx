@@ -102,7 +102,7 @@ export function AppForm({
           <section className="space-y-5 rounded-xl border border-line bg-white p-5 shadow-sm sm:p-6">
             <h2 className="text-base font-semibold text-ink">Listing</h2>
             <CommonFields values={common} onChange={setCommon} errors={errors} token={token} kind="app" />
-            <Field id="systemPrompt" label="System prompt" hint="Private: only you and the server that runs the app see it. It is not in the on-chain metadata." error={errors.systemPrompt}>
+            <Field id="systemPrompt" label="System prompt" required hint="Private: only you and the server that runs the app see it. It is not in the on-chain metadata." error={errors.systemPrompt}>
               <textarea id="systemPrompt" rows={5} className={inputClass} value={systemPrompt} onChange={(e) => setSystemPrompt(e.target.value)} maxLength={8000} aria-invalid={Boolean(errors.systemPrompt)} />
             </Field>
           </section>
@@ -194,7 +194,7 @@ export function AppForm({
                 </dd>
               </div>
             </dl>
-            <p className="text-xs leading-5 text-muted">The app and the model are paid on every query; a dataset only when its passages are used in the answer.</p>
+            <p className="text-xs leading-5 text-muted">The app and the model are paid on every query; a dataset for each query in which its passages are relevant enough to go into the model&rsquo;s context.</p>
             {submitError ? <ErrorBox testId="submit-error">{submitError}</ErrorBox> : null}
             <Button type="submit" className="w-full" disabled={submitting} data-testid="create-app">
               {submitting ? "Creating…" : "Create draft"}

@@ -184,7 +184,7 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
         <section className="space-y-5 rounded-xl border border-line bg-white p-5 shadow-sm sm:p-6">
           <h2 className="text-base font-semibold text-ink">Listing</h2>
           <CommonFields values={common} onChange={setCommon} errors={errors} token={token} kind="dataset" />
-          <Field id="license" label="License" hint="Under which terms the documents may be used (e.g. Public domain, CC BY 4.0)." error={errors.license}>
+          <Field id="license" label="License" required hint="Under which terms the documents may be used (e.g. Public domain, CC BY 4.0)." error={errors.license}>
             <input id="license" name="license" className={inputClass} value={license} onChange={(e) => setLicense(e.target.value)} aria-invalid={Boolean(errors.license)} />
           </Field>
         </section>

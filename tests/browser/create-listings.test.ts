@@ -24,8 +24,8 @@ afterAll(async () => {
 
 
 async function fillCommon(page: Page, values: { name: string; description: string; tags: string; price: string }) {
-  await page.getByLabel("Name", { exact: true }).fill(values.name);
-  await page.getByLabel("Description", { exact: true }).fill(values.description);
+  await page.getByLabel(/^Name\b/).fill(values.name);
+  await page.getByLabel(/^Description\b/).fill(values.description);
   await page.getByLabel("Tags").fill(values.tags);
   await page.getByLabel(/^Price per query/).fill(values.price);
 }

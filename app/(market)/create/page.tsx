@@ -38,7 +38,7 @@ export default function CreatePage() {
               href={kind.href}
               className="flex h-full flex-col rounded-xl border border-line bg-white p-5 shadow-sm transition-shadow hover:border-brand-200 hover:shadow-md"
             >
-              <h2 className="text-base font-semibold text-ink">List a {kind.name.toLowerCase()}</h2>
+              <h2 className="text-base font-semibold text-ink">List {/^[aeiou]/i.test(kind.name) ? "an" : "a"} {kind.name.toLowerCase()}</h2>
               <p className="mt-2 flex-1 text-sm leading-6 text-muted">{kind.text}</p>
               <span className="mt-4 text-sm font-medium text-brand-700">Start →</span>
             </Link>

@@ -33,6 +33,7 @@ import {
 } from "viem";
 import { kipSettlementAbi } from "@/lib/chain/generated";
 import { LOG_RANGE } from "@/lib/chain/indexer";
+import { sleep } from "@/lib/settlement/lease";
 import type { Db } from "@/lib/db-client";
 import { encodeBatch, rejectReasonName, MAX_SLOTS_PER_BATCH, decodeCharges, type BatchReceipt, type BatchSession } from "@/lib/protocol";
 
@@ -489,15 +490,7 @@ export class SettlementWorker {
         this.log(`round failed: ${String(error).split("\n")[0]}`);
         await this.reconcile().catch(() => undefined);
       }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, intervalMs);
-        signal.addEventListener("abort", wake, { once: true });
-      });
+      await sleep(intervalMs, signal);
     }
   }
 }

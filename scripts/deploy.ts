@@ -1,14 +1,14 @@
 // `npm run deploy`: deploy the contracts to the chain at RPC_URL with DEPLOYER_PRIVATE_KEY and write
 // deployments/<chainId>.json. Optional: PAYMENT_TOKEN (an existing ERC-20; a mUSD mock is deployed when
 // unset), TREASURY, FEE_BPS, WITHDRAW_DELAY, METADATA_BASE_URI (e.g. https://your.app/api/metadata/),
-// SETTLER_PRIVATE_KEY (its account is authorized as the settler; default: the deployer's). Off local chains
+// SETTLER_PRIVATE_KEY (its account is the operator that spending sessions name and that settles them; default: the deployer's). Off local chains
 // it refuses the mock token, a withdrawal delay under an hour and public test keys unless `--unsafe`.
 import fs from "node:fs";
 import path from "node:path";
 import { createPublicClient, http, type Hex } from "viem";
 import { ROOT } from "./stack";
 import { isLocalChain } from "../lib/env";
-import { deployContracts, settlerAddress } from "./stack/deploy";
+import { deployContracts, operatorAddress } from "./stack/deploy";
 import { assertSafeDeploy } from "./stack/guards";
 
 const envFile = path.join(ROOT, ".env");
@@ -47,7 +47,7 @@ async function main() {
       FEE_BPS: process.env.FEE_BPS,
       WITHDRAW_DELAY: process.env.WITHDRAW_DELAY,
       METADATA_BASE_URI: process.env.METADATA_BASE_URI,
-      SETTLER: settlerAddress(process.env.SETTLER_PRIVATE_KEY),
+      OPERATOR: operatorAddress(process.env.SETTLER_PRIVATE_KEY),
     },
     log: (line) => console.log(`• ${line}`),
   });

@@ -32,6 +32,7 @@ async function main() {
     chainId: env.CHAIN_ID,
     settlement: deployment.settlement as Hex,
     account,
+    operator: deployment.operator as Hex,
     batchSize: env.SETTLE_BATCH_SIZE,
     fromBlock: BigInt(deployment.startBlock),
   });

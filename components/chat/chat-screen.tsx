@@ -127,7 +127,7 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
     );
   }
 
-  const scope = { payer: session.address, chainId: chargeSet.chainId, settlement: chargeSet.settlement as Address };
+  const scope = { payer: session.address, chainId: chargeSet.chainId, settlement: chargeSet.settlement as Address, operator: chargeSet.operator as Address };
   return (
     <div className="space-y-4">
       {header}

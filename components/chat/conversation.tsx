@@ -1,21 +1,20 @@
 "use client";
 // A conversation with an app through the AI SDK's useChat: streaming answers with their sources and
-// price, stop, regenerate, and errors that say what to do next. For a paid app, each request carries a
-// receipt for the app's charge set, signed in the browser by the session key (no wallet pop-up).
+// price, stop, regenerate, and errors that say what to do next. For a paid app, each request carries the
+// session's next voucher (the previous one plus this app's charge set), signed in the browser by the
+// session key (no wallet pop-up).
 // First: zod is configured (no eval probe under the page CSP) before any library builds a schema.
 import "@/lib/zod";
 import { useChat } from "@ai-sdk/react";
 import { useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { DefaultChatTransport } from "ai";
 import { useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
-import type { Address } from "viem";
+import type { Hex } from "viem";
 import { MAX_QUESTION_CHARS, type ChargeSet, type ChatErrorReason, type ChatUIMessage, type MessageCharge } from "@/lib/chat/types";
-import { chatAccountKey, type ChatAccount } from "@/components/web3/payment-panel";
-import { readSession, signWithSessionKey, takeReceiptNonce, type Scope } from "@/components/web3/session-key";
+import { chatAccountKey, fetchChatAccount } from "@/components/web3/payment-panel";
+import { readSession, signWithSessionKey, type Scope } from "@/components/web3/session-key";
+import { nextVoucherState } from "@/lib/protocol";
 import { formatAmount, MessageView, type TokenInfo } from "./message-view";
-
-/** How long a receipt may wait for settlement (the server accepts 2 minutes to 24 hours). */
-const RECEIPT_LIFETIME_SECONDS = 60 * 60;
 
 class ClientPaymentError extends Error {
   constructor(
@@ -41,6 +40,14 @@ export function parseChatError(error: Error | undefined): { message: string; rea
 
 export type PanelAction = "deposit" | "session";
 
+/** The text of the user message an answer at `index` replies to (the nearest one before it). */
+function questionBefore(messages: readonly ChatUIMessage[], index: number): string | undefined {
+  for (let i = index - 1; i >= 0; i--) {
+    if (messages[i].role === "user") return messages[i].parts.map((p) => (p.type === "text" ? p.text : "")).join("");
+  }
+  return undefined;
+}
+
 /** Builds each request: the new question (or a regeneration) and, for a paid app, its signed receipt. */
 function chatTransport(appId: string, scope: Scope, queryClient: QueryClient) {
   return new DefaultChatTransport<ChatUIMessage>({
@@ -60,24 +67,24 @@ function chatTransport(appId: string, scope: Scope, queryClient: QueryClient) {
         if (Number(stored.session.expiry) <= Date.now() / 1000 + 180) {
           throw new ClientPaymentError("session_expired", "Your spending session has expired. Authorize a new one.");
         }
+        // The server's newest voucher of this session is what the next one builds on (another tab or
+        // device may have sent messages since).
         const account = await queryClient.fetchQuery({
-          queryKey: chatAccountKey(scope.payer),
-          queryFn: async () => (await (await fetch("/api/chat/account", { cache: "no-store" })).json()) as ChatAccount,
+          queryKey: chatAccountKey(scope.payer, stored.hash),
+          queryFn: () => fetchChatAccount(stored.hash),
           staleTime: 0,
         });
-        const nonce = takeReceiptNonce(scope, BigInt(account.nextNonce));
-        const deadline = BigInt(Math.min(Math.floor(Date.now() / 1000) + RECEIPT_LIFETIME_SECONDS, Number(stored.session.expiry)));
-        const receipt = {
-          payer: scope.payer as Address,
-          slots: set.slots.map((s) => BigInt(s.slot)),
-          maxAmounts: set.slots.map((s) => BigInt(s.price)),
-          nonce,
-          deadline,
-        };
-        const signature = await signWithSessionKey(stored, scope, receipt);
+        if (account.session?.revokedAt) throw new ClientPaymentError("session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
+        const previous = account.session?.voucher;
+        const state = nextVoucherState(
+          previous ? { seq: BigInt(previous.seq), slots: previous.slots.map(BigInt), maxAmounts: previous.maxAmounts.map(BigInt) } : null,
+          set.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })),
+        );
+        const voucher = { session: stored.hash as Hex, ...state, issuedAt: BigInt(Math.floor(Date.now() / 1000)) };
+        const signature = await signWithSessionKey(stored, scope, voucher);
         body.payment = {
           sessionHash: stored.hash,
-          receipt: { payer: receipt.payer, slots: receipt.slots.map(String), maxAmounts: receipt.maxAmounts.map(String), nonce: nonce.toString(), deadline: deadline.toString() },
+          voucher: { seq: voucher.seq.toString(), issuedAt: voucher.issuedAt.toString(), slots: voucher.slots.map(String), maxAmounts: voucher.maxAmounts.map(String) },
           signature,
         };
       }
@@ -118,11 +125,11 @@ export function Conversation({
     throttle: 30,
     onFinish: () => {
       onActivity();
-      void queryClient.invalidateQueries({ queryKey: chatAccountKey(scope.payer) });
+      void queryClient.invalidateQueries({ queryKey: ["chat", "account", scope.payer] });
     },
     onError: () => {
       onActivity();
-      void queryClient.invalidateQueries({ queryKey: chatAccountKey(scope.payer) });
+      void queryClient.invalidateQueries({ queryKey: ["chat", "account", scope.payer] });
     },
   });
   const [input, setInput] = useState("");
@@ -147,7 +154,7 @@ export function Conversation({
       const { receipts } = (await response.json()) as { receipts: Record<string, MessageCharge> };
       setCharged((current) => ({ ...current, ...receipts }));
       if (Object.values(receipts).some((r) => r.status === "settled" || r.status === "failed")) {
-        void queryClient.invalidateQueries({ queryKey: chatAccountKey(scope.payer) });
+        void queryClient.invalidateQueries({ queryKey: ["chat", "account", scope.payer] });
       }
     }, 2000);
     return () => clearInterval(timer);
@@ -195,7 +202,7 @@ export function Conversation({
             <p className="mt-2">Answers quote the passages they use and list them underneath.</p>
           </div>
         ) : null}
-        {messages.map((m) => (
+        {messages.map((m, i) => (
           <MessageView
             key={m.id}
             message={m}
@@ -203,6 +210,8 @@ export function Conversation({
             charge={m.role === "assistant" ? (charged[m.metadata?.charge?.receiptId ?? ""] ?? m.metadata?.charge) : undefined}
             streaming={busy && m.id === lastAssistant?.id && m === messages.at(-1)}
             stopped={stoppedIds.has(m.id)}
+            question={m.role === "assistant" ? questionBefore(messages, i) : undefined}
+            check={{ chainId: scope.chainId, payer: scope.payer }}
           />
         ))}
         {status === "submitted" && messages.at(-1)?.role === "user" ? <p className="text-sm text-muted">Checking your receipt and searching the sources…</p> : null}

@@ -1,22 +1,14 @@
 "use client";
 // One message: the text with clickable citation markers, the sources it was given, and what it cost.
 import { Fragment } from "react";
+import type { Address, Hex } from "viem";
 import type { ChatUIMessage, MessageCharge, SourceRef } from "@/lib/chat/types";
+import { formatAmount, type TokenInfo } from "./format";
+import { RecordCheck } from "./record-check";
 
-export interface TokenInfo {
-  symbol: string;
-  decimals: number;
-}
+export { formatAmount, type TokenInfo } from "./format";
 
-export function formatAmount(value: string | bigint, token: TokenInfo): string {
-  const v = typeof value === "bigint" ? value : BigInt(value);
-  const base = 10n ** BigInt(token.decimals);
-  const whole = v / base;
-  const fraction = (v % base).toString().padStart(token.decimals, "0").replace(/0+$/, "");
-  return `${whole}${fraction ? `.${fraction}` : ""} ${token.symbol}`;
-}
-
-function textOf(message: ChatUIMessage): string {
+export function textOf(message: ChatUIMessage): string {
   return message.parts.map((p) => (p.type === "text" ? p.text : "")).join("");
 }
 
@@ -107,6 +99,8 @@ export function MessageView({
   charge,
   streaming,
   stopped: stoppedHere,
+  question,
+  check,
 }: {
   message: ChatUIMessage;
   token: TokenInfo;
@@ -114,6 +108,10 @@ export function MessageView({
   streaming?: boolean;
   /** This page stopped the answer (the stored answer says so after a reload). */
   stopped?: boolean;
+  /** The question this message answers (its record hash binds it). */
+  question?: string;
+  /** Where to check a settled message's record on chain. */
+  check?: { chainId: number; payer: Address };
 }) {
   const text = textOf(message);
   if (message.role === "user") {
@@ -166,7 +164,23 @@ export function MessageView({
           </ol>
         </details>
       ) : null}
-      {charge ? <ChargeLine charge={charge} token={token} /> : null}
+      {charge ? (
+        <span className="flex flex-wrap gap-1">
+          <ChargeLine charge={charge} token={token} />
+          {check && question !== undefined && charge.status === "settled" && charge.txHash ? (
+            <RecordCheck
+              txHash={charge.txHash as Hex}
+              chainId={check.chainId}
+              payer={check.payer}
+              question={question}
+              answer={text}
+              passages={sources.map((s) => s.chunkId)}
+              total={charge.total}
+              token={token}
+            />
+          ) : null}
+        </span>
+      ) : null}
     </article>
   );
 }

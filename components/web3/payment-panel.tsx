@@ -13,17 +13,29 @@ import { forgetSession, saveSession, useStoredSession, type Scope } from "@/comp
 
 export interface ChatAccount {
   pending: string;
-  nextNonce: string;
+  /** The stored session as the server knows it: revoked or not, and its newest voucher. */
+  session: {
+    hash: Hex;
+    revokedAt: number | null;
+    voucher: { seq: string; slots: string[]; maxAmounts: string[] } | null;
+  } | null;
 }
 
-export const chatAccountKey = (payer: Address) => ["chat", "account", payer] as const;
+export const chatAccountKey = (payer: Address, session?: Hex | null) => ["chat", "account", payer, session ?? null] as const;
 
-export function useChatAccount(payer: Address | null) {
+/** Reads /api/chat/account (for the stored session `session`, when there is one). */
+export async function fetchChatAccount(session?: Hex | null): Promise<ChatAccount> {
+  const response = await fetch(`/api/chat/account${session ? `?session=${session}` : ""}`, { cache: "no-store" });
+  if (!response.ok) throw new Error(`Could not load your pending charges (${response.status}).`);
+  return (await response.json()) as ChatAccount;
+}
+
+export function useChatAccount(payer: Address | null, session?: Hex | null) {
   return useQuery({
-    queryKey: chatAccountKey(payer ?? "0x0"),
+    queryKey: chatAccountKey(payer ?? "0x0", session),
     enabled: Boolean(payer),
     queryFn: async (): Promise<ChatAccount> => {
-      const response = await fetch("/api/chat/account", { cache: "no-store" });
+      const response = await fetch(`/api/chat/account${session ? `?session=${session}` : ""}`, { cache: "no-store" });
       if (!response.ok) throw new Error(`Could not load your pending charges (${response.status}).`);
       return (await response.json()) as ChatAccount;
     },
@@ -97,15 +109,15 @@ export function PaymentPanel({
   const publicClient = usePublicClient({ chainId: scope.chainId });
   const { data: walletClient } = useWalletClient({ chainId: scope.chainId });
   const stored = useStoredSession(scope);
-  const account = useChatAccount(scope.payer);
+  const account = useChatAccount(scope.payer, stored?.hash);
   const reads = useReadContracts({
     allowFailure: false,
     contracts: [
       { address: token, abi: erc20Abi, functionName: "balanceOf", args: [scope.payer], chainId: scope.chainId },
       { address: token, abi: erc20Abi, functionName: "decimals", chainId: scope.chainId },
       { address: token, abi: erc20Abi, functionName: "symbol", chainId: scope.chainId },
-      { address: scope.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [scope.payer], chainId: scope.chainId },
-      { address: scope.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [scope.payer], chainId: scope.chainId },
+      { address: scope.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [scope.payer, scope.operator], chainId: scope.chainId },
+      { address: scope.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [scope.payer, scope.operator], chainId: scope.chainId },
     ],
     query: { refetchInterval: 5000 },
   });
@@ -138,7 +150,7 @@ export function PaymentPanel({
   const available = prepaid - withdrawal.amount - pending;
   const fmt = (v: bigint) => `${formatUnits(v, decimals)} ${symbol}`;
   const refresh = async () => {
-    await Promise.all([reads.refetch(), queryClient.invalidateQueries({ queryKey: chatAccountKey(scope.payer) })]);
+    await Promise.all([reads.refetch(), queryClient.invalidateQueries({ queryKey: ["chat", "account", scope.payer] })]);
   };
 
   async function send(what: string, write: () => Promise<Hex>) {
@@ -190,7 +202,7 @@ export function PaymentPanel({
         address: scope.settlement,
         abi: kipSettlementAbi,
         functionName: "depositWithPermit",
-        args: [amount, deadline, v, r, s],
+        args: [scope.operator, amount, deadline, v, r, s],
       });
     });
   }
@@ -209,7 +221,7 @@ export function PaymentPanel({
       return;
     }
     await send("Withdrawal request", () =>
-      walletClient.writeContract({ account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "requestWithdraw", args: [amount] }),
+      walletClient.writeContract({ account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "requestWithdraw", args: [scope.operator, amount] }),
     );
   }
 
@@ -234,6 +246,7 @@ export function PaymentPanel({
       const session = {
         payer: scope.payer,
         key,
+        operator: scope.operator,
         spendCap,
         expiry: BigInt(Math.floor(Date.now() / 1000) + Math.round(lifetime * DAY)),
         nonce: BigInt(Date.now()),
@@ -255,7 +268,7 @@ export function PaymentPanel({
       saveSession(scope, {
         privateKey,
         hash: body.hash,
-        session: { payer: scope.payer, key, spendCap: spendCap.toString(), expiry: session.expiry.toString(), nonce: session.nonce.toString() },
+        session: { payer: scope.payer, key, operator: scope.operator, spendCap: spendCap.toString(), expiry: session.expiry.toString(), nonce: session.nonce.toString() },
       });
       setTx({ phase: "done", what: "Authorize spending" });
     } catch (error) {
@@ -263,7 +276,43 @@ export function PaymentPanel({
     }
   }
 
-  const sessionActive = stored && Number(stored.session.expiry) > now;
+  /**
+   * Revokes the stored session: the server refuses its vouchers at once, then the wallet revokes it on
+   * chain, where the contract refuses vouchers issued from its revocation delay on. Answers already
+   * admitted still settle.
+   */
+  async function revoke() {
+    if (!stored || !walletClient) return;
+    const what = "Revoke session";
+    try {
+      setTx({ phase: "signing", what });
+      const response = await fetch("/api/chat/sessions/revoke", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ hash: stored.hash }),
+      });
+      const body = (await response.json().catch(() => ({}))) as { error?: { message: string } };
+      if (!response.ok) throw new Error(body.error?.message ?? `the server answered ${response.status}`);
+    } catch (error) {
+      setTx({ phase: "failed", what, error: errorText(error) });
+      return;
+    }
+    const s = stored.session;
+    await send(what, () =>
+      walletClient.writeContract({
+        account: scope.payer,
+        chain: walletClient.chain,
+        address: scope.settlement,
+        abi: kipSettlementAbi,
+        functionName: "revokeSession",
+        args: [{ payer: s.payer, key: s.key, operator: s.operator, spendCap: BigInt(s.spendCap), expiry: BigInt(s.expiry), nonce: BigInt(s.nonce) }],
+      }),
+    );
+    forgetSession(scope);
+  }
+
+  const revoked = Boolean(account.data?.session?.revokedAt);
+  const sessionActive = stored && !revoked && Number(stored.session.expiry) > now;
   const withdrawReady = withdrawal.amount > 0n && Number(withdrawal.readyAt) <= now;
 
   return (
@@ -318,14 +367,19 @@ export function PaymentPanel({
               Active until {new Date(Number(stored.session.expiry) * 1000).toLocaleString()}, up to {fmt(BigInt(stored.session.spendCap))}.
             </p>
             <p className="mt-1 text-xs text-muted">Messages are signed in this browser with the session key, without pop-ups.</p>
-            <button type="button" className="mt-2 text-xs text-muted underline" onClick={() => forgetSession(scope)}>
-              Forget this session key
-            </button>
+            <div className="mt-2 flex flex-wrap gap-x-4 gap-y-1">
+              <button type="button" disabled={busy || !walletClient} className="text-xs text-red-700 underline disabled:opacity-50" onClick={() => void revoke()}>
+                Revoke this session
+              </button>
+              <button type="button" className="text-xs text-muted underline" onClick={() => forgetSession(scope)}>
+                Forget this session key
+              </button>
+            </div>
           </div>
         ) : (
           <form onSubmit={authorize} className="space-y-2">
             <p className="text-sm text-muted">
-              {stored ? "Your session has expired. " : ""}Sign once to let this browser pay for messages up to a cap, without a pop-up per message.
+              {stored ? (revoked ? "Your session was revoked. " : "Your session has expired. ") : ""}Sign once to let this browser pay for messages up to a cap, without a pop-up per message.
             </p>
             <div className="grid grid-cols-2 gap-2">
               <label className="text-xs text-muted">
@@ -355,7 +409,7 @@ export function PaymentPanel({
               disabled={busy || !withdrawReady || !walletClient}
               onClick={() =>
                 walletClient &&
-                void send("Withdrawal", () => walletClient.writeContract({ account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "withdraw" }))
+                void send("Withdrawal", () => walletClient.writeContract({ account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "withdraw", args: [scope.operator] }))
               }
               className="mt-2 rounded-md border border-line px-3 py-1.5 text-sm hover:bg-slate-50 disabled:opacity-50"
             >

@@ -1,26 +1,28 @@
 "use client";
-// The browser-held session key: generated here, authorized once by the wallet (an EIP-712 Session), and
-// kept in this browser's localStorage under a key scoped to wallet + chain + settlement contract, so it
-// never signs for another wallet, chain or deployment. It signs each message's receipt without a pop-up.
+// The browser-held session key: generated here, authorized once by the wallet (an EIP-712 Session naming
+// the marketplace's operator), and kept in this browser's localStorage under a key scoped to wallet +
+// chain + settlement contract + operator, so it never signs for another wallet, chain, deployment or
+// operator. It signs each message's voucher without a pop-up.
 import { useCallback, useSyncExternalStore } from "react";
 import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { signReceipt, type Receipt, type Session } from "@/lib/protocol";
+import { signVoucher, type Session, type Voucher } from "@/lib/protocol";
 
 export interface StoredSession {
   privateKey: Hex;
   hash: Hex;
-  session: { payer: Address; key: Address; spendCap: string; expiry: string; nonce: string };
+  session: { payer: Address; key: Address; operator: Address; spendCap: string; expiry: string; nonce: string };
 }
 
 export interface Scope {
   payer: Address;
   chainId: number;
   settlement: Address;
+  operator: Address;
 }
 
-const storageKey = (scope: Scope) => `kip.session:${scope.chainId}:${scope.settlement.toLowerCase()}:${scope.payer.toLowerCase()}`;
-const nonceKey = (scope: Scope) => `kip.receiptNonce:${scope.chainId}:${scope.settlement.toLowerCase()}:${scope.payer.toLowerCase()}`;
+const storageKey = (scope: Scope) =>
+  `kip.session.v2:${scope.chainId}:${scope.settlement.toLowerCase()}:${scope.operator.toLowerCase()}:${scope.payer.toLowerCase()}`;
 
 const listeners = new Set<() => void>();
 const notify = () => listeners.forEach((l) => l());
@@ -74,21 +76,14 @@ export function sessionOf(stored: StoredSession): Session {
   return {
     payer: stored.session.payer,
     key: stored.session.key,
+    operator: stored.session.operator,
     spendCap: BigInt(stored.session.spendCap),
     expiry: BigInt(stored.session.expiry),
     nonce: BigInt(stored.session.nonce),
   };
 }
 
-/** The next receipt number: above both what this browser used and what the server has seen. */
-export function takeReceiptNonce(scope: Scope, serverNext: bigint): bigint {
-  const local = BigInt(window.localStorage.getItem(nonceKey(scope)) ?? "1");
-  const nonce = local > serverNext ? local : serverNext;
-  window.localStorage.setItem(nonceKey(scope), (nonce + 1n).toString());
-  return nonce;
-}
-
-/** Signs a receipt with the stored session key: no wallet involved. */
-export async function signWithSessionKey(stored: StoredSession, scope: Scope, receipt: Receipt): Promise<Hex> {
-  return signReceipt(privateKeyToAccount(stored.privateKey), { chainId: scope.chainId, settlement: scope.settlement }, receipt);
+/** Signs a voucher with the stored session key: no wallet involved. */
+export async function signWithSessionKey(stored: StoredSession, scope: Scope, voucher: Voucher): Promise<Hex> {
+  return signVoucher(privateKeyToAccount(stored.privateKey), { chainId: scope.chainId, settlement: scope.settlement }, voucher);
 }

@@ -13,8 +13,8 @@ export const deploymentSchema = z.object({
   settlement: address,
   deployer: address,
   treasury: address,
-  /** Authorized at deploy to charge less than a receipt's signed maxima (files written before it: absent). */
-  settler: address.optional(),
+  /** The server's settlement account: sessions name it, and only it can settle them (KipSettlement v2). */
+  operator: address,
   feeBps: z.coerce.number().int(),
   withdrawDelay: z.coerce.number().int(),
   startBlock: z.coerce.number().int(),

@@ -110,7 +110,7 @@ const queryRow = (query: SlotQuery): QueryRow => ({
   timestamp: query.timestamp,
   txHash: query.txHash,
   payer: query.payer,
-  nonce: query.nonce.toString(),
+  recordHash: query.recordHash,
   amount: query.amount.toString(),
 });
 
@@ -123,7 +123,7 @@ async function slotHistory(ctx: ReaderContext, state: IndexState, slot: bigint) 
   const [moves, credits, settled] = await Promise.all([
     tokenIds.length ? readEvents(ctx.db, state, { names: ["TransferValue", "RevenueClaimed"], tokenIds }) : Promise.resolve([]),
     readEvents(ctx.db, state, { names: ["RevenueCredited"], slots: [slot] }),
-    readEvents(ctx.db, state, { names: ["ReceiptSettled"], chargedSlots: [slot] }),
+    readEvents(ctx.db, state, { names: ["SessionSettled"], chargedSlots: [slot] }),
   ]);
   const ledgers = replaySlot([...joined, ...moves, ...credits], slot);
   const queries = slotQueries(settled, slot);
@@ -291,7 +291,7 @@ export async function readProtocolReport(ctx: ReaderContext, { top = 10 }: { top
     const [token, state] = await Promise.all([paymentToken(ctx), syncIndex(ctx)]);
     const blockNumber = BigInt(state.headBlock);
     const [events, feeBps, feesAccrued, totalDeposits] = await Promise.all([
-      readEvents(ctx.db, state, { names: ["BatchSettled", "ReceiptSettled", "RevenueCredited"] }),
+      readEvents(ctx.db, state, { names: ["BatchSettled", "SessionSettled", "RevenueCredited"] }),
       ctx.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "feeBps", blockNumber }),
       ctx.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "feesAccrued", blockNumber }),
       ctx.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "totalDeposits", blockNumber }),
@@ -305,7 +305,7 @@ export async function readProtocolReport(ctx: ReaderContext, { top = 10 }: { top
       feeBps: Number(feeBps),
       batches: totals.batches,
       queriesSettled: totals.queriesSettled.toString(),
-      receiptsRejected: totals.receiptsRejected.toString(),
+      sessionsRejected: totals.sessionsRejected.toString(),
       totalPaid: totals.totalPaid.toString(),
       fees: totals.fees.toString(),
       netToHolders: totals.netToHolders.toString(),

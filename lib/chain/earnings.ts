@@ -140,23 +140,26 @@ export interface SlotQuery {
   timestamp: number;
   txHash: Hex;
   payer: Address;
-  nonce: bigint;
-  /** Gross amount charged to the slot by this receipt (before the protocol fee). */
+  /** The query's record hash (binds its question, answer and passages). */
+  recordHash: Hex;
+  /** Gross amount charged to the slot by this query (before the protocol fee). */
   amount: bigint;
 }
 
 /**
- * Queries that paid `slot`: ReceiptSettled events with a charge to it. A zero charge (a dataset that was
- * offered but not used for the answer) is not a query served by that slot.
+ * Queries that paid `slot`: the records of SessionSettled events with a charge to it. A zero charge is not
+ * a query served by that slot.
  */
 export function slotQueries(events: readonly ProtocolEvent[], slot: bigint): SlotQuery[] {
   const queries: SlotQuery[] = [];
   for (const event of [...events].sort(compareEvents)) {
-    if (event.name !== "ReceiptSettled") continue;
-    let amount = 0n;
-    for (const charge of event.charges) if (charge.slot === slot) amount += charge.amount;
-    if (amount === 0n) continue;
-    queries.push({ blockNumber: event.blockNumber, logIndex: event.logIndex, timestamp: event.timestamp, txHash: event.txHash, payer: event.payer, nonce: event.nonce, amount });
+    if (event.name !== "SessionSettled") continue;
+    for (const record of event.records) {
+      let amount = 0n;
+      for (const charge of record.charges) if (charge.slot === slot) amount += charge.amount;
+      if (amount === 0n) continue;
+      queries.push({ blockNumber: event.blockNumber, logIndex: event.logIndex, timestamp: event.timestamp, txHash: event.txHash, payer: event.payer, recordHash: record.recordHash, amount });
+    }
   }
   return queries;
 }
@@ -226,8 +229,10 @@ export interface SlotTotals {
 
 export interface ProtocolTotals {
   batches: number;
+  /** Query records settled. */
   queriesSettled: bigint;
-  receiptsRejected: bigint;
+  /** Session settlements the contract rejected (each with a reason in its SessionRejected event). */
+  sessionsRejected: bigint;
   /** Gross paid by users for settled queries. */
   totalPaid: bigint;
   /** Protocol fees taken from it. */
@@ -240,12 +245,12 @@ export interface ProtocolTotals {
   slots: SlotTotals[];
 }
 
-/** Protocol-wide figures from BatchSettled, ReceiptSettled and RevenueCredited events. */
+/** Protocol-wide figures from BatchSettled, SessionSettled (its query records) and RevenueCredited events. */
 export function protocolTotals(events: readonly ProtocolEvent[]): ProtocolTotals {
   const totals: ProtocolTotals = {
     batches: 0,
     queriesSettled: 0n,
-    receiptsRejected: 0n,
+    sessionsRejected: 0n,
     totalPaid: 0n,
     fees: 0n,
     netToHolders: 0n,
@@ -262,18 +267,20 @@ export function protocolTotals(events: readonly ProtocolEvent[]): ProtocolTotals
     switch (event.name) {
       case "BatchSettled":
         totals.batches += 1;
-        totals.queriesSettled += event.settled;
-        totals.receiptsRejected += event.rejected;
+        totals.sessionsRejected += event.rejected;
         totals.totalPaid += event.gross;
         totals.fees += event.fees;
         totals.batchTxHashes.push(event.txHash);
         break;
-      case "ReceiptSettled":
-        for (const charge of event.charges) {
-          if (charge.amount === 0n) continue;
-          const entry = slotOf(charge.slot);
-          entry.queries += 1;
-          entry.gross += charge.amount;
+      case "SessionSettled":
+        totals.queriesSettled += BigInt(event.records.length);
+        for (const record of event.records) {
+          for (const charge of record.charges) {
+            if (charge.amount === 0n) continue;
+            const entry = slotOf(charge.slot);
+            entry.queries += 1;
+            entry.gross += charge.amount;
+          }
         }
         break;
       case "RevenueCredited":

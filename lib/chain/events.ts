@@ -3,7 +3,21 @@
 // server and tests; nothing here talks to a node.
 import { decodeEventLog, getAddress, type Address, type Hex, type Log } from "viem";
 import { kipAssetsAbi, kipSettlementAbi } from "@/lib/chain/generated";
-import { decodeCharges, type Charge } from "@/lib/protocol";
+
+/** One slot's amount in a settled query. */
+export interface Charge {
+  slot: bigint;
+  amount: bigint;
+}
+
+/** One settled query, read from the settlement's calldata (lib/protocol/records.ts). */
+export interface SettledRecord {
+  app: bigint;
+  charges: Charge[];
+  tokensIn: number;
+  tokensOut: number;
+  recordHash: Hex;
+}
 
 /** Where and when a log was emitted. Events sort by (blockNumber, logIndex): the chain's own order. */
 export interface EventMeta {
@@ -22,9 +36,10 @@ export type EventBody =
   | { name: "SlotChanged"; tokenId: bigint; oldSlot: bigint; newSlot: bigint }
   | { name: "RevenueCredited"; slot: bigint; amount: bigint }
   | { name: "RevenueClaimed"; tokenId: bigint; owner: Address; amount: bigint }
-  | { name: "ReceiptSettled"; payer: Address; nonce: bigint; sessionHash: Hex; charges: Charge[] }
-  | { name: "ReceiptRejected"; payer: Address; nonce: bigint; reason: number }
-  | { name: "BatchSettled"; settler: Address; settled: bigint; rejected: bigint; gross: bigint; fees: bigint };
+  /** A session settled up to voucher `seq`; `records` are its queries, decoded from the transaction's input. */
+  | { name: "SessionSettled"; session: Hex; payer: Address; seq: bigint; total: bigint; records: SettledRecord[] }
+  | { name: "SessionRejected"; session: Hex; reason: number }
+  | { name: "BatchSettled"; operator: Address; settled: bigint; rejected: bigint; gross: bigint; fees: bigint };
 
 export type EventName = EventBody["name"];
 export type ProtocolEvent = EventMeta & EventBody;
@@ -32,7 +47,7 @@ export type EventOf<N extends EventName> = EventMeta & Extract<EventBody, { name
 
 /** Events the index keeps, per contract. Approvals and admin events are not needed by any figure. */
 export const ASSET_EVENTS = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed"] as const;
-export const SETTLEMENT_EVENTS = ["ReceiptSettled", "ReceiptRejected", "BatchSettled"] as const;
+export const SETTLEMENT_EVENTS = ["SessionSettled", "SessionRejected", "BatchSettled"] as const;
 const KEPT = new Set<string>([...ASSET_EVENTS, ...SETTLEMENT_EVENTS]);
 
 export type LogSource = "assets" | "settlement";
@@ -74,20 +89,15 @@ export function decodeProtocolLog(log: Pick<Log, "data" | "topics">, source: Log
       return { name: "RevenueCredited", slot: a.slot as bigint, amount: a.amount as bigint };
     case "RevenueClaimed":
       return { name: "RevenueClaimed", tokenId: a.tokenId as bigint, owner: getAddress(a.owner as string), amount: a.amount as bigint };
-    case "ReceiptSettled":
-      return {
-        name: "ReceiptSettled",
-        payer: getAddress(a.payer as string),
-        nonce: a.nonce as bigint,
-        sessionHash: a.sessionHash as Hex,
-        charges: decodeCharges(a.charges as readonly bigint[]),
-      };
-    case "ReceiptRejected":
-      return { name: "ReceiptRejected", payer: getAddress(a.payer as string), nonce: a.nonce as bigint, reason: Number(a.reason) };
+    case "SessionSettled":
+      // The records travel in the transaction's input, not the log: `fetchEvents` fills them in.
+      return { name: "SessionSettled", session: a.session as Hex, payer: getAddress(a.payer as string), seq: a.seq as bigint, total: a.total as bigint, records: [] };
+    case "SessionRejected":
+      return { name: "SessionRejected", session: a.session as Hex, reason: Number(a.reason) };
     case "BatchSettled":
       return {
         name: "BatchSettled",
-        settler: getAddress(a.settler as string),
+        operator: getAddress(a.operator as string),
         settled: a.settled as bigint,
         rejected: a.rejected as bigint,
         gross: a.gross as bigint,
@@ -119,9 +129,9 @@ export function eventKeys(event: EventBody): { slot: bigint | null; tokenId: big
       return { ...none, slot: event.newSlot, tokenId: event.tokenId };
     case "RevenueClaimed":
       return { ...none, tokenId: event.tokenId, account: event.owner.toLowerCase() };
-    case "ReceiptSettled":
-    case "ReceiptRejected":
+    case "SessionSettled":
       return { ...none, account: event.payer.toLowerCase() };
+    case "SessionRejected":
     case "BatchSettled":
       return none;
   }
@@ -144,7 +154,9 @@ const BIGINT_FIELDS = new Set([
   "oldSlot",
   "newSlot",
   "amount",
-  "nonce",
+  "seq",
+  "total",
+  "app",
   "settled",
   "rejected",
   "gross",
@@ -153,4 +165,9 @@ const BIGINT_FIELDS = new Set([
 
 export function parseEventArgs(json: string): EventBody {
   return JSON.parse(json, (key, value: unknown) => (BIGINT_FIELDS.has(key) && typeof value === "string" ? BigInt(value) : value)) as EventBody;
+}
+
+/** Every charge of a settled session's queries, in record order. */
+export function chargesOf(event: Extract<EventBody, { name: "SessionSettled" }>): Charge[] {
+  return event.records.flatMap((record) => record.charges);
 }

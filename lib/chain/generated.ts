@@ -927,6 +927,13 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [],
+    name: 'MAX_SESSION_SLOTS',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
     name: 'MAX_WITHDRAW_DELAY',
     outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
     stateMutability: 'view',
@@ -934,8 +941,8 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [],
-    name: 'RECEIPT_TYPEHASH',
-    outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
+    name: 'REVOKE_DELAY',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
     stateMutability: 'view',
   },
   {
@@ -955,6 +962,13 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [],
+    name: 'VOUCHER_TYPEHASH',
+    outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
     name: 'acceptOwnership',
     outputs: [],
     stateMutability: 'nonpayable',
@@ -968,21 +982,27 @@ export const kipSettlementAbi = [
   },
   {
     type: 'function',
-    inputs: [{ name: 'payer', internalType: 'address', type: 'address' }],
+    inputs: [
+      { name: 'payer', internalType: 'address', type: 'address' },
+      { name: 'operator', internalType: 'address', type: 'address' },
+    ],
     name: 'balanceOf',
     outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
     stateMutability: 'view',
   },
   {
     type: 'function',
-    inputs: [],
+    inputs: [{ name: 'operator', internalType: 'address', type: 'address' }],
     name: 'cancelWithdraw',
     outputs: [],
     stateMutability: 'nonpayable',
   },
   {
     type: 'function',
-    inputs: [{ name: 'amount', internalType: 'uint256', type: 'uint256' }],
+    inputs: [
+      { name: 'operator', internalType: 'address', type: 'address' },
+      { name: 'amount', internalType: 'uint256', type: 'uint256' },
+    ],
     name: 'deposit',
     outputs: [],
     stateMutability: 'nonpayable',
@@ -990,6 +1010,7 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [
+      { name: 'operator', internalType: 'address', type: 'address' },
       { name: 'amount', internalType: 'uint256', type: 'uint256' },
       { name: 'deadline', internalType: 'uint256', type: 'uint256' },
       { name: 'v', internalType: 'uint8', type: 'uint8' },
@@ -1039,52 +1060,23 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [
-      { name: 'payer', internalType: 'address', type: 'address' },
-      { name: 'slots', internalType: 'uint256[]', type: 'uint256[]' },
-      { name: 'maxAmounts', internalType: 'uint256[]', type: 'uint256[]' },
-      { name: 'nonce', internalType: 'uint256', type: 'uint256' },
-      { name: 'deadline', internalType: 'uint256', type: 'uint256' },
-    ],
-    name: 'hashReceipt',
-    outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
-    stateMutability: 'pure',
-  },
-  {
-    type: 'function',
-    inputs: [
-      { name: 'payer', internalType: 'address', type: 'address' },
-      { name: 'key', internalType: 'address', type: 'address' },
-      { name: 'spendCap', internalType: 'uint256', type: 'uint256' },
-      { name: 'expiry', internalType: 'uint256', type: 'uint256' },
-      { name: 'nonce', internalType: 'uint256', type: 'uint256' },
+      {
+        name: 'session',
+        internalType: 'struct IKipSettlementTypes.Session',
+        type: 'tuple',
+        components: [
+          { name: 'payer', internalType: 'address', type: 'address' },
+          { name: 'key', internalType: 'address', type: 'address' },
+          { name: 'operator', internalType: 'address', type: 'address' },
+          { name: 'spendCap', internalType: 'uint256', type: 'uint256' },
+          { name: 'expiry', internalType: 'uint256', type: 'uint256' },
+          { name: 'nonce', internalType: 'uint256', type: 'uint256' },
+        ],
+      },
     ],
     name: 'hashSession',
     outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
     stateMutability: 'pure',
-  },
-  {
-    type: 'function',
-    inputs: [{ name: 'structHash', internalType: 'bytes32', type: 'bytes32' }],
-    name: 'hashTypedData',
-    outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
-    stateMutability: 'view',
-  },
-  {
-    type: 'function',
-    inputs: [{ name: 'account', internalType: 'address', type: 'address' }],
-    name: 'isSettler',
-    outputs: [{ name: '', internalType: 'bool', type: 'bool' }],
-    stateMutability: 'view',
-  },
-  {
-    type: 'function',
-    inputs: [
-      { name: 'payer', internalType: 'address', type: 'address' },
-      { name: 'nonce', internalType: 'uint256', type: 'uint256' },
-    ],
-    name: 'nonceUsed',
-    outputs: [{ name: '', internalType: 'bool', type: 'bool' }],
-    stateMutability: 'view',
   },
   {
     type: 'function',
@@ -1116,35 +1108,53 @@ export const kipSettlementAbi = [
   },
   {
     type: 'function',
-    inputs: [{ name: 'amount', internalType: 'uint256', type: 'uint256' }],
+    inputs: [
+      { name: 'operator', internalType: 'address', type: 'address' },
+      { name: 'amount', internalType: 'uint256', type: 'uint256' },
+    ],
     name: 'requestWithdraw',
     outputs: [],
     stateMutability: 'nonpayable',
   },
   {
     type: 'function',
-    inputs: [{ name: 'sessionHash', internalType: 'bytes32', type: 'bytes32' }],
-    name: 'sessionState',
-    outputs: [
-      { name: 'registered', internalType: 'bool', type: 'bool' },
-      { name: 'spent', internalType: 'uint256', type: 'uint256' },
+    inputs: [
+      {
+        name: 'session',
+        internalType: 'struct IKipSettlementTypes.Session',
+        type: 'tuple',
+        components: [
+          { name: 'payer', internalType: 'address', type: 'address' },
+          { name: 'key', internalType: 'address', type: 'address' },
+          { name: 'operator', internalType: 'address', type: 'address' },
+          { name: 'spendCap', internalType: 'uint256', type: 'uint256' },
+          { name: 'expiry', internalType: 'uint256', type: 'uint256' },
+          { name: 'nonce', internalType: 'uint256', type: 'uint256' },
+        ],
+      },
     ],
+    name: 'revokeSession',
+    outputs: [],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [{ name: 'sessionId', internalType: 'bytes32', type: 'bytes32' }],
+    name: 'revokedAt',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [{ name: 'sessionId', internalType: 'bytes32', type: 'bytes32' }],
+    name: 'sessionState',
+    outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
     stateMutability: 'view',
   },
   {
     type: 'function',
     inputs: [{ name: 'feeBps_', internalType: 'uint256', type: 'uint256' }],
     name: 'setFeeBps',
-    outputs: [],
-    stateMutability: 'nonpayable',
-  },
-  {
-    type: 'function',
-    inputs: [
-      { name: 'settler', internalType: 'address', type: 'address' },
-      { name: 'allowed', internalType: 'bool', type: 'bool' },
-    ],
-    name: 'setSettler',
     outputs: [],
     stateMutability: 'nonpayable',
   },
@@ -1157,7 +1167,49 @@ export const kipSettlementAbi = [
   },
   {
     type: 'function',
-    inputs: [{ name: 'batch', internalType: 'bytes', type: 'bytes' }],
+    inputs: [
+      {
+        name: 'items',
+        internalType: 'struct IKipSettlementTypes.SessionSettlement[]',
+        type: 'tuple[]',
+        components: [
+          {
+            name: 'session',
+            internalType: 'struct IKipSettlementTypes.Session',
+            type: 'tuple',
+            components: [
+              { name: 'payer', internalType: 'address', type: 'address' },
+              { name: 'key', internalType: 'address', type: 'address' },
+              { name: 'operator', internalType: 'address', type: 'address' },
+              { name: 'spendCap', internalType: 'uint256', type: 'uint256' },
+              { name: 'expiry', internalType: 'uint256', type: 'uint256' },
+              { name: 'nonce', internalType: 'uint256', type: 'uint256' },
+            ],
+          },
+          { name: 'sessionSignature', internalType: 'bytes', type: 'bytes' },
+          {
+            name: 'voucher',
+            internalType: 'struct IKipSettlementTypes.Voucher',
+            type: 'tuple',
+            components: [
+              { name: 'session', internalType: 'bytes32', type: 'bytes32' },
+              { name: 'seq', internalType: 'uint256', type: 'uint256' },
+              { name: 'issuedAt', internalType: 'uint256', type: 'uint256' },
+              { name: 'slots', internalType: 'uint256[]', type: 'uint256[]' },
+              {
+                name: 'maxAmounts',
+                internalType: 'uint256[]',
+                type: 'uint256[]',
+              },
+            ],
+          },
+          { name: 'voucherSignature', internalType: 'bytes', type: 'bytes' },
+          { name: 'prevSeq', internalType: 'uint256', type: 'uint256' },
+          { name: 'prevSettled', internalType: 'uint256[]', type: 'uint256[]' },
+          { name: 'records', internalType: 'bytes', type: 'bytes' },
+        ],
+      },
+    ],
     name: 'settle',
     outputs: [
       { name: 'settled', internalType: 'uint256', type: 'uint256' },
@@ -1188,7 +1240,27 @@ export const kipSettlementAbi = [
   },
   {
     type: 'function',
-    inputs: [],
+    inputs: [
+      {
+        name: 'voucher',
+        internalType: 'struct IKipSettlementTypes.Voucher',
+        type: 'tuple',
+        components: [
+          { name: 'session', internalType: 'bytes32', type: 'bytes32' },
+          { name: 'seq', internalType: 'uint256', type: 'uint256' },
+          { name: 'issuedAt', internalType: 'uint256', type: 'uint256' },
+          { name: 'slots', internalType: 'uint256[]', type: 'uint256[]' },
+          { name: 'maxAmounts', internalType: 'uint256[]', type: 'uint256[]' },
+        ],
+      },
+    ],
+    name: 'voucherDigest',
+    outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [{ name: 'operator', internalType: 'address', type: 'address' }],
     name: 'withdraw',
     outputs: [{ name: 'amount', internalType: 'uint256', type: 'uint256' }],
     stateMutability: 'nonpayable',
@@ -1209,7 +1281,10 @@ export const kipSettlementAbi = [
   },
   {
     type: 'function',
-    inputs: [{ name: 'payer', internalType: 'address', type: 'address' }],
+    inputs: [
+      { name: 'payer', internalType: 'address', type: 'address' },
+      { name: 'operator', internalType: 'address', type: 'address' },
+    ],
     name: 'withdrawalOf',
     outputs: [
       {
@@ -1229,7 +1304,7 @@ export const kipSettlementAbi = [
     anonymous: false,
     inputs: [
       {
-        name: 'settler',
+        name: 'operator',
         internalType: 'address',
         type: 'address',
         indexed: true,
@@ -1267,6 +1342,12 @@ export const kipSettlementAbi = [
     inputs: [
       {
         name: 'payer',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
+      {
+        name: 'operator',
         internalType: 'address',
         type: 'address',
         indexed: true,
@@ -1368,58 +1449,7 @@ export const kipSettlementAbi = [
     anonymous: false,
     inputs: [
       {
-        name: 'payer',
-        internalType: 'address',
-        type: 'address',
-        indexed: true,
-      },
-      {
-        name: 'nonce',
-        internalType: 'uint256',
-        type: 'uint256',
-        indexed: true,
-      },
-      { name: 'reason', internalType: 'uint8', type: 'uint8', indexed: false },
-    ],
-    name: 'ReceiptRejected',
-  },
-  {
-    type: 'event',
-    anonymous: false,
-    inputs: [
-      {
-        name: 'payer',
-        internalType: 'address',
-        type: 'address',
-        indexed: true,
-      },
-      {
-        name: 'nonce',
-        internalType: 'uint256',
-        type: 'uint256',
-        indexed: true,
-      },
-      {
-        name: 'sessionHash',
-        internalType: 'bytes32',
-        type: 'bytes32',
-        indexed: false,
-      },
-      {
-        name: 'charges',
-        internalType: 'uint256[]',
-        type: 'uint256[]',
-        indexed: false,
-      },
-    ],
-    name: 'ReceiptSettled',
-  },
-  {
-    type: 'event',
-    anonymous: false,
-    inputs: [
-      {
-        name: 'sessionHash',
+        name: 'session',
         internalType: 'bytes32',
         type: 'bytes32',
         indexed: true,
@@ -1430,7 +1460,13 @@ export const kipSettlementAbi = [
         type: 'address',
         indexed: true,
       },
-      { name: 'key', internalType: 'address', type: 'address', indexed: true },
+      { name: 'key', internalType: 'address', type: 'address', indexed: false },
+      {
+        name: 'operator',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
       {
         name: 'spendCap',
         internalType: 'uint256',
@@ -1457,14 +1493,76 @@ export const kipSettlementAbi = [
     anonymous: false,
     inputs: [
       {
-        name: 'settler',
+        name: 'session',
+        internalType: 'bytes32',
+        type: 'bytes32',
+        indexed: true,
+      },
+      {
+        name: 'reason',
+        internalType: 'enum IKipSettlementTypes.RejectReason',
+        type: 'uint8',
+        indexed: false,
+      },
+    ],
+    name: 'SessionRejected',
+  },
+  {
+    type: 'event',
+    anonymous: false,
+    inputs: [
+      {
+        name: 'session',
+        internalType: 'bytes32',
+        type: 'bytes32',
+        indexed: true,
+      },
+      {
+        name: 'payer',
         internalType: 'address',
         type: 'address',
         indexed: true,
       },
-      { name: 'allowed', internalType: 'bool', type: 'bool', indexed: false },
+      {
+        name: 'effectiveAt',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
     ],
-    name: 'SettlerUpdated',
+    name: 'SessionRevoked',
+  },
+  {
+    type: 'event',
+    anonymous: false,
+    inputs: [
+      {
+        name: 'session',
+        internalType: 'bytes32',
+        type: 'bytes32',
+        indexed: true,
+      },
+      {
+        name: 'payer',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
+      { name: 'seq', internalType: 'uint256', type: 'uint256', indexed: false },
+      {
+        name: 'records',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
+      {
+        name: 'total',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
+    ],
+    name: 'SessionSettled',
   },
   {
     type: 'event',
@@ -1495,6 +1593,12 @@ export const kipSettlementAbi = [
         type: 'address',
         indexed: true,
       },
+      {
+        name: 'operator',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
     ],
     name: 'WithdrawalCancelled',
   },
@@ -1504,6 +1608,12 @@ export const kipSettlementAbi = [
     inputs: [
       {
         name: 'payer',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
+      {
+        name: 'operator',
         internalType: 'address',
         type: 'address',
         indexed: true,
@@ -1534,6 +1644,12 @@ export const kipSettlementAbi = [
         indexed: true,
       },
       {
+        name: 'operator',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
+      {
         name: 'amount',
         internalType: 'uint256',
         type: 'uint256',
@@ -1547,6 +1663,7 @@ export const kipSettlementAbi = [
     inputs: [{ name: 'amount', internalType: 'uint256', type: 'uint256' }],
     name: 'AmountTooLarge',
   },
+  { type: 'error', inputs: [], name: 'EmptyBatch' },
   {
     type: 'error',
     inputs: [
@@ -1585,13 +1702,16 @@ export const kipSettlementAbi = [
   },
   {
     type: 'error',
-    inputs: [{ name: 'offset', internalType: 'uint256', type: 'uint256' }],
-    name: 'MalformedBatch',
+    inputs: [{ name: 'payer', internalType: 'address', type: 'address' }],
+    name: 'NoWithdrawalRequested',
   },
   {
     type: 'error',
-    inputs: [{ name: 'payer', internalType: 'address', type: 'address' }],
-    name: 'NoWithdrawalRequested',
+    inputs: [
+      { name: 'session', internalType: 'bytes32', type: 'bytes32' },
+      { name: 'caller', internalType: 'address', type: 'address' },
+    ],
+    name: 'NotPayerOrKey',
   },
   {
     type: 'error',

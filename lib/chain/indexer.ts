@@ -9,6 +9,7 @@ import type { Deployment } from "@/lib/chain/deployment";
 import {
   ASSET_EVENTS,
   SETTLEMENT_EVENTS,
+  chargesOf,
   compareEvents,
   decodeProtocolLog,
   eventKeys,
@@ -19,6 +20,7 @@ import {
   type ProtocolEvent,
 } from "@/lib/chain/events";
 import { kipAssetsAbi, kipSettlementAbi } from "@/lib/chain/generated";
+import { decodeSettle, type DecodedItem } from "@/lib/protocol";
 import type { Prisma, PrismaClient } from "@/lib/generated/prisma/client";
 import { isLocalChain } from "@/lib/env";
 
@@ -126,8 +128,8 @@ function eventRow(cursorId: string, event: ProtocolEvent): Prisma.ChainEventUnch
     toTokenId: keys.toTokenId === null ? null : Number(keys.toTokenId),
     account: keys.account,
     charges:
-      event.name === "ReceiptSettled"
-        ? { create: event.charges.map((charge, position) => ({ position, slot: Number(charge.slot), amount: charge.amount.toString() })) }
+      event.name === "SessionSettled"
+        ? { create: chargesOf(event).map((charge, position) => ({ position, slot: Number(charge.slot), amount: charge.amount.toString() })) }
         : undefined,
   };
 }
@@ -167,7 +169,32 @@ export async function fetchEvents(
   };
   await take(assetLogs as Log[], "assets");
   await take(settlementLogs as Log[], "settlement");
+  await attachRecords(client, events);
   return events.sort(compareEvents);
+}
+
+/**
+ * Fills each SessionSettled event's records from its transaction's input: the per-query records are in
+ * the settlement's calldata (docs/settlement-format.md), which is how anyone reads them from the chain alone.
+ */
+async function attachRecords(client: PublicClient, events: ProtocolEvent[]): Promise<void> {
+  const inputs = new Map<Hex, Promise<DecodedItem[]>>();
+  for (const event of events) {
+    if (event.name !== "SessionSettled") continue;
+    let items = inputs.get(event.txHash);
+    if (!items) {
+      items = client.getTransaction({ hash: event.txHash }).then((tx) => {
+        try {
+          return decodeSettle(tx.input);
+        } catch {
+          return []; // not a direct settle call (e.g. through a contract wallet): records unknown
+        }
+      });
+      inputs.set(event.txHash, items);
+    }
+    const item = (await items).find((i) => i.voucher.session.toLowerCase() === event.session.toLowerCase());
+    event.records = (item?.records ?? []).map((r) => ({ app: r.app, charges: r.charges, tokensIn: r.tokensIn, tokensOut: r.tokensOut, recordHash: r.recordHash }));
+  }
 }
 
 /** Which events to read. Token filters match either side of a value transfer. */
@@ -176,7 +203,7 @@ export interface EventFilter {
   slots?: readonly bigint[];
   tokenIds?: readonly bigint[];
   account?: Address;
-  /** ReceiptSettled only: receipts that charged one of these slots. */
+  /** SessionSettled only: settlements with a query that charged one of these slots. */
   chargedSlots?: readonly bigint[];
 }
 
@@ -189,8 +216,8 @@ function matches(event: ProtocolEvent, filter: EventFilter): boolean {
   }
   if (filter.account && keys.account !== filter.account.toLowerCase()) return false;
   if (filter.chargedSlots) {
-    if (event.name !== "ReceiptSettled") return false;
-    if (!event.charges.some((charge) => filter.chargedSlots!.includes(charge.slot))) return false;
+    if (event.name !== "SessionSettled") return false;
+    if (!chargesOf(event).some((charge) => filter.chargedSlots!.includes(charge.slot))) return false;
   }
   return true;
 }

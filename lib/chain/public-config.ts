@@ -23,7 +23,8 @@ export type PublicConfig = {
   /** Block explorer base URL (EXPLORER_URL), or null: transactions then open the app's own /tx page. */
   explorerUrl: string | null;
   devWallet: { privateKey: Hex; address: Address } | null;
-  contracts: { paymentToken: Address; assets: Address; settlement: Address } | null;
+  /** `operator`: the account spending sessions are bound to (the server settles with it). */
+  contracts: { paymentToken: Address; assets: Address; settlement: Address; operator: Address } | null;
   /** Why `contracts` is null (no deployment file yet, or a malformed one). */
   contractsError: string | null;
 };
@@ -38,6 +39,7 @@ export function readPublicConfig(): PublicConfig {
       paymentToken: deployment.paymentToken as Address,
       assets: deployment.assets as Address,
       settlement: deployment.settlement as Address,
+      operator: deployment.operator as Address,
     };
   } catch (error) {
     // The browser gets a short explanation; the full one (with server paths) goes to the server log.

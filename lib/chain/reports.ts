@@ -17,7 +17,8 @@ export interface QueryRow {
   timestamp: number;
   txHash: Hex;
   payer: Address;
-  nonce: string;
+  /** The query's record hash (binds its question, answer and passages). */
+  recordHash: Hex;
   /** Gross amount charged to the asset by this query. */
   amount: Units;
 }
@@ -142,7 +143,7 @@ export interface ProtocolReport {
   feeBps: number;
   batches: number;
   queriesSettled: string;
-  receiptsRejected: string;
+  sessionsRejected: string;
   totalPaid: Units;
   fees: Units;
   netToHolders: Units;

@@ -1,27 +1,27 @@
-// Admitting a paid question: the receipt is checked (session, payer, charge set, deadline, signature,
-// unused nonce, spend cap, balance on chain minus what is already pending) and stored together with
-// the user's message BEFORE any model is called. Checks that depend on other receipts of the same payer
-// run in one database transaction holding a per-payer advisory lock, so two questions sent at once, to
-// the same app server or to two of them, cannot both spend the same balance. Inside it the receipts are
-// read before the chain: a batch settling in between only makes the balance look smaller, never larger.
+// Admitting a paid question: the voucher is checked (session, payer, operator, revocation, issue time,
+// signature, and that it is exactly the session's previous voucher plus this app's charge set) against the
+// spend cap and the payer's balance with this operator on chain minus what is already pending, and stored
+// together with the user's message BEFORE any model is called. Checks that depend on other vouchers of the
+// same payer run in one database transaction holding a per-payer advisory lock, so two questions sent at
+// once, to the same app server or to two of them, cannot both spend the same balance or take the same
+// sequence number. Inside it the receipts are read before the chain: a settlement landing in between only
+// makes the balance look smaller, never larger.
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import { kipSettlementAbi } from "@/lib/chain/generated";
 import type { Db } from "@/lib/db-client";
-import { verifyReceipt, type Receipt } from "@/lib/protocol";
+import { nextVoucherState, verifyVoucher, type Voucher, type VoucherState } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
 import { shortError } from "./charges";
 import { ChatError } from "./errors";
-import { heldAmounts, paymentSession, pendingHolds, storeQuestion, type DbOrTx, type QuestionRecord } from "./store";
+import { heldAmounts, latestVoucher, paymentSession, pendingHolds, storeQuestion, type DbOrTx, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 
-/** A receipt's deadline must leave the settler at least this long… */
-export const MIN_DEADLINE_SECONDS = 120;
-/** …and be at most this far away. */
-export const MAX_DEADLINE_SECONDS = 24 * 60 * 60;
+/** How far a voucher's issue time may be from the server's clock. */
+export const ISSUED_AT_SKEW_SECONDS = 120;
 
 export interface PaymentInput {
   sessionHash: Hex;
-  receipt: { payer: Address; slots: string[]; maxAmounts: string[]; nonce: string; deadline: string };
+  voucher: { seq: string; issuedAt: string; slots: string[]; maxAmounts: string[] };
   signature: Hex;
 }
 
@@ -33,10 +33,16 @@ export async function pendingCharges(db: DbOrTx, chain: Pick<ChainContext, "chai
 /** How long an admission may wait for the payer's lock and the chain before it gives up. */
 const ADMISSION_TIMEOUT_MS = 15_000;
 
-function sameCharges(chargeSet: ChargeSet, receipt: PaymentInput["receipt"]): boolean {
+/** The charge set as one query's maxima per slot. */
+export function chargesOf(chargeSet: ChargeSet): { slot: bigint; max: bigint }[] {
+  return chargeSet.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) }));
+}
+
+function sameState(a: VoucherState, b: Pick<Voucher, "seq" | "slots" | "maxAmounts">): boolean {
   return (
-    receipt.slots.length === chargeSet.slots.length &&
-    chargeSet.slots.every((s, i) => receipt.slots[i] === s.slot && receipt.maxAmounts[i] === s.price)
+    a.seq === b.seq &&
+    a.slots.length === b.slots.length &&
+    a.slots.every((slot, i) => slot === b.slots[i] && a.maxAmounts[i] === b.maxAmounts[i])
   );
 }
 
@@ -45,7 +51,7 @@ export async function admitFreeQuestion(db: Db, question: QuestionRecord): Promi
   await storeQuestion(db, question, null);
 }
 
-/** Checks a paid question's receipt and stores it (status "answering") with the user's message. */
+/** Checks a paid question's voucher and stores it (status "answering") with the user's message. */
 export async function admitPaidQuestion(
   db: Db,
   chain: ChainContext,
@@ -58,53 +64,73 @@ export async function admitPaidQuestion(
   if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
     throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
   }
-  const payer = getAddress(payment.receipt.payer);
-  if (!isAddressEqual(payer, question.owner) || !isAddressEqual(session.payer as Address, question.owner)) {
-    throw new ChatError("forbidden", "wrong_payer", "The receipt's payer is not the signed-in wallet.");
+  const payer = getAddress(session.payer);
+  if (!isAddressEqual(payer, question.owner)) {
+    throw new ChatError("forbidden", "wrong_payer", "This spending session belongs to another wallet.");
+  }
+  if (!isAddressEqual(session.operator as Address, chain.operator)) {
+    throw new ChatError("forbidden", "wrong_operator", "This spending session is for another operator. Authorize a new session.");
+  }
+  if (session.revokedAt !== null) {
+    throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
   }
   if (session.expiry <= now) {
     throw new ChatError("forbidden", "session_expired", "Your spending session has expired. Authorize a new one.");
   }
-  if (!sameCharges(chargeSet, payment.receipt)) {
-    throw new ChatError("conflict", "charges_changed", "This app's prices changed. Review the new price and send again.");
+  const issuedAt = Number(payment.voucher.issuedAt);
+  if (!Number.isSafeInteger(issuedAt) || Math.abs(issuedAt - now) > ISSUED_AT_SKEW_SECONDS || issuedAt > session.expiry) {
+    throw new ChatError("bad_request", "expired", "The voucher's time is too far from now or after the session ends. Check this device's clock.");
   }
-  const deadline = Number(payment.receipt.deadline);
-  if (!Number.isSafeInteger(deadline) || deadline < now + MIN_DEADLINE_SECONDS || deadline > now + MAX_DEADLINE_SECONDS || deadline > session.expiry) {
-    throw new ChatError("bad_request", "expired", "The receipt's deadline is too close, too far, or after the session ends.");
-  }
-  const receipt: Receipt = {
-    payer,
-    slots: payment.receipt.slots.map(BigInt),
-    maxAmounts: payment.receipt.maxAmounts.map(BigInt),
-    nonce: BigInt(payment.receipt.nonce),
-    deadline: BigInt(deadline),
+  const voucher: Voucher = {
+    session: session.hash as Hex,
+    seq: BigInt(payment.voucher.seq),
+    issuedAt: BigInt(issuedAt),
+    slots: payment.voucher.slots.map(BigInt),
+    maxAmounts: payment.voucher.maxAmounts.map(BigInt),
   };
   const ctx = { chainId: chain.chainId, settlement: chain.settlement };
-  if (!(await verifyReceipt(ctx, receipt, payment.signature, session.key as Address))) {
-    throw new ChatError("forbidden", "bad_signature", "The receipt is not signed by this session's key.");
+  if (!(await verifyVoucher(ctx, voucher, payment.signature, session.key as Address))) {
+    throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
   }
-  const maxTotal = receipt.maxAmounts.reduce((a, b) => a + b, 0n);
+  const charges = chargesOf(chargeSet);
+  const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
 
   const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${payer.toLowerCase()}`;
   return db.$transaction(async (tx) => {
     // Held until the transaction ends; every server admitting for this payer waits here.
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
+    // The voucher must build on the newest one admitted: same slots in the same places, each maximum
+    // grown by exactly this app's charge. Anything else (a reused seq, a lower maximum, a skipped seq, a
+    // different charge set) is refused: the browser re-reads the session and signs again.
+    const previous = await latestVoucher(tx, session.hash);
+    const expected = nextVoucherState(previous, charges);
+    if (!sameState(expected, voucher)) {
+      const stale = previous !== null && voucher.seq <= previous.seq;
+      throw new ChatError(
+        "conflict",
+        stale ? "nonce_used" : "charges_changed",
+        stale
+          ? "This voucher's number was already used (another tab or device sent a message). Send again."
+          : "The voucher does not match this app's prices and the session's previous voucher. Review the price and send again.",
+      );
+    }
+    if (expected.slots.length > 32) {
+      throw new ChatError("payment_required", "over_cap", "This session has paid too many different listings. Authorize a new session.");
+    }
     const { spent, pending } = await heldAmounts(tx, chain, payer, session.hash);
     if (spent + maxTotal > BigInt(session.spendCap)) {
       throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
     }
-    let onChain: [bigint, { amount: bigint }, boolean];
+    let onChain: [bigint, { amount: bigint }];
     try {
       onChain = await Promise.all([
-        chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [payer] }),
-        chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [payer] }),
-        chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "nonceUsed", args: [payer, receipt.nonce] }),
+        chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [payer, chain.operator] }),
+        chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [payer, chain.operator] }),
       ]);
     } catch (error) {
       throw new ChatError("upstream_unavailable", "chain_unavailable", `The chain cannot be reached to check your balance (${shortError(error)}).`);
     }
-    const [balance, withdrawal, nonceUsed] = onChain;
-    if (nonceUsed) throw new ChatError("conflict", "nonce_used", "This receipt number was already used. Send again.");
+    const [balance, withdrawal] = onChain;
     const available = balance - withdrawal.amount - pending;
     if (available < maxTotal) {
       throw new ChatError(
@@ -117,11 +143,11 @@ export async function admitPaidQuestion(
       chainId: chain.chainId,
       settlement: chain.settlement,
       payer,
-      nonce: receipt.nonce.toString(),
-      deadline,
+      seq: voucher.seq.toString(),
+      issuedAt,
       sessionHash: session.hash,
-      slotsJson: JSON.stringify(payment.receipt.slots),
-      maxAmountsJson: JSON.stringify(payment.receipt.maxAmounts),
+      slotsJson: JSON.stringify(payment.voucher.slots),
+      maxAmountsJson: JSON.stringify(payment.voucher.maxAmounts),
       maxTotal: maxTotal.toString(),
       signature: payment.signature,
     });

@@ -9,6 +9,7 @@ import type { Db } from "@/lib/db-client";
 import { modelFailureSummary } from "@/lib/ai/failures";
 import { resolveModel } from "@/lib/ai/providers";
 import { buildContextMessage, buildInstructions, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
+import { recordHash } from "@/lib/protocol";
 import { retrieve } from "@/lib/rag/hybrid";
 import type { ChatApp } from "./charges";
 import { shortError } from "./charges";
@@ -66,7 +67,14 @@ async function keepAnswer(input: AnswerInput, answerId: string, text: string, so
     const fixed = queryCharge(input.app.chargeSet.slots, outcome);
     const usage = withinBudget(outcome.usage);
     const total = fixed.total.toString();
-    charges = { amountsJson: JSON.stringify(fixed.amounts.map(String)), total, ...usage, note: fixed.note };
+    // The query's record: every slot it charged (the app, the model, the datasets in context) and its
+    // amount, with the hash that binds it to what the user was shown.
+    const record = input.app.chargeSet.slots
+      .map((slot, i) => [slot, fixed.amounts[i]] as const)
+      .filter(([slot]) => slot.role !== "dataset" || outcome.contextDatasets.has(slot.listingId))
+      .map(([slot, amount]) => [slot.slot, amount.toString()]);
+    const hash = recordHash({ question: input.question, answer: text, passages: sources.map((s) => s.chunkId) });
+    charges = { amountsJson: JSON.stringify(record), total, ...usage, note: fixed.note, recordHash: hash };
     charge = chargeOf({ id: receipt.id, status: "pending", maxTotal: receipt.maxTotal.toString(), total, txHash: null, failureReason: null, chargeNote: fixed.note });
   }
   const status = outcome.kind === "stopped" ? ("stopped" as const) : ("complete" as const);

@@ -13,6 +13,8 @@ export interface ChainContext {
   chainId: number;
   assets: Address;
   settlement: Address;
+  /** The server's settlement account: the operator every spending session here must name. */
+  operator: Address;
   client: PublicClient;
 }
 
@@ -123,6 +125,7 @@ export async function loadChatApp(db: Db, chain: ChainContext, appId: string): P
       appId: app.listingId,
       chainId: chain.chainId,
       settlement: chain.settlement,
+      operator: chain.operator,
       slots,
       maxTotal: maxTotal.toString(),
       free: maxTotal === 0n,

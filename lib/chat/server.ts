@@ -21,6 +21,7 @@ export function chatChain(): ChainContext {
     chainId: env.CHAIN_ID,
     assets: deployment.assets as Address,
     settlement: deployment.settlement as Address,
+    operator: deployment.operator as Address,
     client: serverPublicClient(),
   };
 }

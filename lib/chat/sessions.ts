@@ -1,6 +1,6 @@
 // Registering a spending session: the wallet's one signature of the EIP-712 Session that lets a
-// browser-held key sign receipts. Verified here (EOA, ERC-1271 and ERC-6492 wallets, through the chain)
-// and again by the contract when the first receipt settles.
+// browser-held key sign vouchers, settled only by this server's operator. Verified here (EOA, ERC-1271 and
+// ERC-6492 wallets, through the chain) and again by the contract when the session first settles.
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import type { Db } from "@/lib/db-client";
 import { hashSession, LIMITS, sessionTypes, settlementDomain, type Session } from "@/lib/protocol";
@@ -14,6 +14,7 @@ export const MAX_SESSION_SECONDS = 90 * 24 * 60 * 60;
 export interface SessionInput {
   payer: Address;
   key: Address;
+  operator: Address;
   spendCap: string;
   expiry: string;
   nonce: string;
@@ -30,12 +31,16 @@ export async function registerSession(
   const session: Session = {
     payer: getAddress(input.payer),
     key: getAddress(input.key),
+    operator: getAddress(input.operator),
     spendCap: BigInt(input.spendCap),
     expiry: BigInt(input.expiry),
     nonce: BigInt(input.nonce),
   };
   if (!isAddressEqual(session.payer, signedIn)) {
     throw new ChatError("forbidden", "wrong_payer", "A session can only be authorized for the signed-in wallet.");
+  }
+  if (!isAddressEqual(session.operator, chain.operator)) {
+    throw new ChatError("forbidden", "wrong_operator", `This session names operator ${session.operator}; this marketplace settles with ${chain.operator}. Authorize a new session.`);
   }
   if (session.spendCap <= 0n || session.spendCap > LIMITS.spendCap) throw new ChatError("bad_request", "over_cap", "The spending cap must be above 0.");
   if (session.nonce > LIMITS.sessionNonce) throw new ChatError("bad_request", "session_unknown", "The session nonce must fit 64 bits.");
@@ -66,6 +71,7 @@ export async function registerSession(
       settlement: chain.settlement,
       payer: session.payer,
       key: session.key,
+      operator: session.operator,
       spendCap: session.spendCap.toString(),
       expiry: Number(session.expiry),
       nonce: session.nonce.toString(),
@@ -73,4 +79,19 @@ export async function registerSession(
     },
   });
   return { hash };
+}
+
+/**
+ * Stops admitting vouchers of the payer's session `hash` (idempotent: the first revocation time stays).
+ * Answers admitted before still settle. Returns the revocation time.
+ */
+export async function revokeSession(db: Db, payer: Address, hash: string, now = Math.floor(Date.now() / 1000)): Promise<number> {
+  const session = await db.paymentSession.findUnique({ where: { hash }, select: { payer: true, revokedAt: true } });
+  if (!session || !isAddressEqual(session.payer as Address, payer)) {
+    throw new ChatError("not_found", "session_unknown", "There is no such spending session of this wallet.");
+  }
+  if (session.revokedAt !== null) return session.revokedAt;
+  await db.paymentSession.updateMany({ where: { hash, revokedAt: null }, data: { revokedAt: now } });
+  const stored = await db.paymentSession.findUniqueOrThrow({ where: { hash }, select: { revokedAt: true } });
+  return stored.revokedAt!;
 }

@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import type { Address } from "viem";
 import type { Db } from "@/lib/db-client";
 import { Prisma } from "@/lib/generated/prisma/client";
+import type { VoucherState } from "@/lib/protocol";
 import { ChatError } from "./errors";
 
 /** Receipt statuses that still hold (or may hold) the payer's money. */
@@ -27,8 +28,8 @@ export interface NewReceipt {
   chainId: number;
   settlement: string;
   payer: string;
-  nonce: string;
-  deadline: number;
+  seq: string;
+  issuedAt: number;
   sessionHash: string;
   slotsJson: string;
   maxAmountsJson: string;
@@ -42,8 +43,10 @@ export interface SessionRow {
   settlement: string;
   payer: string;
   key: string;
+  operator: string;
   spendCap: string;
   expiry: number;
+  revokedAt: number | null;
 }
 
 /** Prisma stores DateTime as UTC timestamps; the database's clock, read as UTC. */
@@ -65,8 +68,21 @@ export function conversationMessages(db: DbOrTx, q: Pick<QuestionRecord, "conver
 export function paymentSession(db: DbOrTx, hash: string): Promise<SessionRow | null> {
   return db.paymentSession.findUnique({
     where: { hash },
-    select: { hash: true, chainId: true, settlement: true, payer: true, key: true, spendCap: true, expiry: true },
+    select: { hash: true, chainId: true, settlement: true, payer: true, key: true, operator: true, spendCap: true, expiry: true, revokedAt: true },
   });
+}
+
+/** The session's newest voucher admitted (any status: a voided query's voucher still counts), or null. */
+export async function latestVoucher(db: DbOrTx, sessionHash: string): Promise<VoucherState | null> {
+  const [row] = await db.$queryRaw<{ seq: string; slotsJson: string; maxAmountsJson: string }[]>`
+    SELECT "seq", "slotsJson", "maxAmountsJson" FROM "Receipt" WHERE "sessionHash" = ${sessionHash}
+    ORDER BY "seq"::numeric DESC LIMIT 1`;
+  if (!row) return null;
+  return {
+    seq: BigInt(row.seq),
+    slots: (JSON.parse(row.slotsJson) as string[]).map(BigInt),
+    maxAmounts: (JSON.parse(row.maxAmountsJson) as string[]).map(BigInt),
+  };
 }
 
 /**
@@ -135,13 +151,13 @@ export async function storeQuestion(db: DbOrTx, question: QuestionRecord, receip
           WHERE "Conversation"."owner" = excluded."owner" AND "Conversation"."appId" = excluded."appId"
         RETURNING "id"
       ), receipt AS (
-        INSERT INTO "Receipt" ("id", "chainId", "settlement", "payer", "nonce", "deadline", "sessionHash", "slotsJson", "maxAmountsJson",
+        INSERT INTO "Receipt" ("id", "chainId", "settlement", "payer", "seq", "issuedAt", "sessionHash", "slotsJson", "maxAmountsJson",
           "maxTotal", "signature", "status", "appId", "conversationId", "createdAt", "updatedAt")
-        SELECT ${receiptId ?? ""}, ${receipt?.chainId ?? 0}::int, ${receipt?.settlement ?? ""}, ${receipt?.payer ?? ""}, ${receipt?.nonce ?? ""},
-          ${receipt?.deadline ?? 0}::int, ${receipt?.sessionHash ?? ""}, ${receipt?.slotsJson ?? ""}, ${receipt?.maxAmountsJson ?? ""},
+        SELECT ${receiptId ?? ""}, ${receipt?.chainId ?? 0}::int, ${receipt?.settlement ?? ""}, ${receipt?.payer ?? ""}, ${receipt?.seq ?? ""},
+          ${receipt?.issuedAt ?? 0}::int, ${receipt?.sessionHash ?? ""}, ${receipt?.slotsJson ?? ""}, ${receipt?.maxAmountsJson ?? ""},
           ${receipt?.maxTotal ?? ""}, ${receipt?.signature ?? ""}, 'answering', ${question.appId}, "id", ${NOW}, ${NOW}
         FROM conversation WHERE ${receipt !== null}::boolean
-        ON CONFLICT ("chainId", "settlement", "payer", "nonce") DO NOTHING
+        ON CONFLICT ("sessionHash", "seq") DO NOTHING
         RETURNING "id"
       ), message AS (
         INSERT INTO "ChatMessage" ("id", "conversationId", "role", "text", "status", "createdAt")
@@ -156,7 +172,7 @@ export async function storeQuestion(db: DbOrTx, question: QuestionRecord, receip
     throw error;
   }
   if (Number(row.conversation) === 0) throw new ChatError("forbidden", "sign_in", "This conversation belongs to another wallet or app.");
-  if (receipt && row.receipt === null) throw new ChatError("conflict", "nonce_used", "This receipt number was already used. Send again.");
+  if (receipt && row.receipt === null) throw new ChatError("conflict", "nonce_used", "This voucher's number was already used. Send again.");
   return receiptId;
 }
 
@@ -186,6 +202,7 @@ export interface FixedCharges {
   inputTokens: number;
   outputTokens: number;
   note: string;
+  recordHash: string;
 }
 
 export async function storeAnswer(db: DbOrTx, answer: AnswerRecord, charges: FixedCharges | null): Promise<void> {
@@ -196,7 +213,8 @@ export async function storeAnswer(db: DbOrTx, answer: AnswerRecord, charges: Fix
   const stored = await db.$executeRaw`
     WITH fixed AS (
       UPDATE "Receipt" SET "status" = 'pending', "amountsJson" = ${charges.amountsJson}, "total" = ${charges.total},
-        "inputTokens" = ${charges.inputTokens}, "outputTokens" = ${charges.outputTokens}, "chargeNote" = ${charges.note.slice(0, 300)}, "updatedAt" = ${NOW}
+        "inputTokens" = ${charges.inputTokens}, "outputTokens" = ${charges.outputTokens}, "chargeNote" = ${charges.note.slice(0, 300)},
+        "recordHash" = ${charges.recordHash}, "updatedAt" = ${NOW}
       WHERE "id" = ${answer.receiptId} AND "status" = 'answering'
       RETURNING "id"
     )

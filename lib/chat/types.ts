@@ -64,6 +64,8 @@ export interface ChargeSet {
   appId: string;
   chainId: number;
   settlement: string;
+  /** The account spending sessions must name: the server settles with it. */
+  operator: string;
   slots: ChargeSlot[];
   /** Sum of prices: the most one message costs. */
   maxTotal: string;
@@ -82,6 +84,8 @@ export type ChatErrorReason =
   | "over_cap"
   | "expired"
   | "nonce_used"
+  | "session_revoked"
+  | "wrong_operator"
   | "balance_too_low"
   | "chain_unavailable"
   | "model_unavailable"

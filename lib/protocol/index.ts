@@ -1,10 +1,13 @@
-// Public surface of the protocol helpers (EIP-712 sessions and receipts, the packed settlement batch).
-export { settlementDomain, sessionTypes, receiptTypes, LIMITS, fitsLimit, SETTLEMENT_DOMAIN_NAME, SETTLEMENT_DOMAIN_VERSION } from "./eip712";
-export { hashSession, sessionDigest, signSession, recoverSessionSigner, verifySession } from "./session";
+// Public surface of the protocol helpers: EIP-712 sessions and vouchers, per-query records and the
+// settlement call (docs/settlement-format.md).
+export { settlementDomain, sessionTypes, voucherTypes, LIMITS, fitsLimit, SETTLEMENT_DOMAIN_NAME, SETTLEMENT_DOMAIN_VERSION } from "./eip712";
+export { hashSession, sessionDigest, signSession, recoverSessionSigner, verifySession, checkSession } from "./session";
 export type { Session, SettlementContext } from "./session";
-export { hashReceipt, receiptDigest, signReceipt, recoverReceiptSigner, verifyReceipt } from "./receipt";
-export type { Receipt } from "./receipt";
-export { encodeBatch, batchSize, decodeCharges, rejectReasonName, REJECT_REASONS, MAX_SLOTS_PER_BATCH, MAX_SESSION_SIGNATURE_BYTES } from "./batch";
-export type { BatchInput, BatchReceipt, BatchSession, Charge, RejectReason } from "./batch";
+export { voucherDigest, signVoucher, verifyVoucher, checkVoucher, nextVoucherState } from "./voucher";
+export type { Voucher, VoucherState } from "./voucher";
+export { recordHash, packRecords, unpackRecords } from "./records";
+export type { QueryRecord } from "./records";
+export { encodeSettle, decodeSettle, stateHash, settledAfter, toAbi, rejectReasonName, REJECT_REASONS } from "./settle";
+export type { SettleItem, DecodedItem, RejectReason } from "./settle";
 export { permitTypes, permitDomain, splitPermitSignature } from "./permit";
 export type { PermitMessage } from "./permit";

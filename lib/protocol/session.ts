@@ -1,4 +1,4 @@
-// Sessions: the payer's wallet signs one Session that authorizes a browser-held session key.
+// Sessions: the payer's wallet signs one Session that authorizes a browser-held key, for one operator.
 import {
   hashStruct,
   hashTypedData,
@@ -14,6 +14,8 @@ import { LIMITS, sessionTypes, settlementDomain } from "./eip712";
 export interface Session {
   payer: Address;
   key: Address;
+  /** The only account that can settle this session's vouchers (the server's settlement account). */
+  operator: Address;
   spendCap: bigint;
   expiry: bigint;
   nonce: bigint;
@@ -24,33 +26,24 @@ export interface SettlementContext {
   settlement: Address;
 }
 
-function checkSession(session: Session): void {
+export function checkSession(session: Session): void {
   if (session.spendCap < 0n || session.spendCap > LIMITS.spendCap) throw new RangeError("spendCap must fit uint128");
   if (session.expiry < 0n || session.expiry > LIMITS.expiry) throw new RangeError("expiry must fit uint40");
   if (session.nonce < 0n || session.nonce > LIMITS.sessionNonce) throw new RangeError("session nonce must fit uint64");
 }
 
-/** EIP-712 struct hash: the key of `KipSettlement.sessionState`. */
+/** EIP-712 struct hash: the session's id in KipSettlement (`sessionState`, `Voucher.session`). */
 export function hashSession(session: Session): Hex {
   return hashStruct({ data: session, primaryType: "Session", types: sessionTypes });
 }
 
 /** The digest the wallet signs. */
 export function sessionDigest(ctx: SettlementContext, session: Session): Hex {
-  return hashTypedData({
-    domain: settlementDomain(ctx.chainId, ctx.settlement),
-    types: sessionTypes,
-    primaryType: "Session",
-    message: session,
-  });
+  return hashTypedData({ domain: settlementDomain(ctx.chainId, ctx.settlement), types: sessionTypes, primaryType: "Session", message: session });
 }
 
 /** Signs a session with the payer's wallet (a local account or a wallet client holding `session.payer`). */
-export async function signSession(
-  signer: LocalAccount | WalletClient,
-  ctx: SettlementContext,
-  session: Session,
-): Promise<Hex> {
+export async function signSession(signer: LocalAccount | WalletClient, ctx: SettlementContext, session: Session): Promise<Hex> {
   checkSession(session);
   const typedData = {
     domain: settlementDomain(ctx.chainId, ctx.settlement),

@@ -1,29 +1,31 @@
-// The settlement worker: submits pending receipts to KipSettlement.settle in packed batches, and never
-// loses or double-sends one, whatever moment it crashes at.
+// The settlement worker: settles each spending session's newest voucher with the records of its queries
+// (KipSettlement v2, docs/settlement-format.md), and never loses or double-sends one, whatever moment it
+// crashes at.
 //
-//   1. pending receipts are claimed into a batch recorded as "sending" (one DB transaction);
+//   1. for each session with answered queries, the newest voucher that every earlier query has finished
+//      under is chosen, with the records of the answered queries up to it; these rows are claimed into a
+//      batch recorded as "sending" (one DB transaction);
 //   2. the transaction is built and signed here, and its raw bytes and hash are stored with the batch;
-//   3. only then is it broadcast; its events decide each receipt: ReceiptSettled → settled (with the
-//      transaction hash), ReceiptRejected → failed with the contract's reason.
-// On start, `reconcile` looks at every batch still "sending": a mined transaction is applied; a stored
-// one is re-broadcast (same nonce, same bytes: it can only be mined once); anything else is checked
-// receipt by receipt against the chain (KipSettlement.nonceUsed + the ReceiptSettled event), and what
-// the chain has not settled goes back to pending. The contract rejects a replayed (payer, nonce), and a
-// "Replayed" rejection is looked up on chain, so a receipt that was settled by an earlier transaction is
-// marked settled, never failed, and never charged twice.
+//   3. only then is it broadcast; its events decide each session: SessionSettled → its rows settled (with
+//      the transaction hash) and the session's settled state updated from the calldata that was sent,
+//      SessionRejected → its rows failed with the contract's reason.
+// On start, `reconcile` looks at every batch still "sending": a mined transaction is applied; a stored one
+// is re-broadcast (same nonce, same bytes: it can only be mined once); anything else is checked session
+// by session against the chain's state commitment (`sessionState`), and what the chain has not settled
+// goes back to pending. Only this operator can settle its sessions, so nobody else can move that state.
 //
-// At start the worker checks that its account may settle (and can pay gas) and says what to do when not.
-// A broadcast transaction not mined within `bumpAfterMs` is re-signed under the same nonce with higher
-// fees (each replacement's bytes and hash are recorded first, like the original), so a fee spike never
-// leaves receipts waiting behind an underpriced transaction. Chain scans go in ranges of `logRange`
-// blocks, newest first, as public RPCs refuse unbounded log queries.
+// No input can stop settlement: a row that cannot be encoded is quarantined with its reason, and a batch
+// the contract would revert is bisected (`isolateFailures`) so every other session settles in the same
+// round. At start the worker checks that its account is the deployment's operator and can pay gas. A
+// broadcast transaction not mined within `bumpAfterMs` is re-signed under the same nonce with higher fees
+// (each replacement recorded first). Chain scans go in ranges of `logRange` blocks, newest first.
 import {
   createPublicClient,
   decodeEventLog,
-  encodeFunctionData,
-  getAddress,
   http,
+  isAddressEqual,
   keccak256,
+  parseTransaction,
   type Address,
   type Hex,
   type PrivateKeyAccount,
@@ -35,17 +37,22 @@ import { kipSettlementAbi } from "@/lib/chain/generated";
 import { LOG_RANGE } from "@/lib/chain/indexer";
 import { sleep } from "@/lib/settlement/lease";
 import type { Db } from "@/lib/db-client";
-import { encodeBatch, rejectReasonName, MAX_SLOTS_PER_BATCH, decodeCharges, type BatchReceipt, type BatchSession } from "@/lib/protocol";
+import { decodeSettle, encodeSettle, rejectReasonName, settledAfter, stateHash, type DecodedItem, type QueryRecord, type SettleItem } from "@/lib/protocol";
 
 export interface SettlementWorkerOptions {
   db: Db;
   rpcUrl: string;
   chainId: number;
   settlement: Address;
-  /** The settler's key (it pays the gas). */
+  /** The operator's key: sessions name its address, and it pays the gas. */
   account: PrivateKeyAccount;
+  /** The deployment's operator (checked against `account` at start); default: the account's address. */
+  operator?: Address;
+  /** Most query records per settlement transaction. */
   batchSize: number;
-  /** First block to search for ReceiptSettled events (the deployment's start block). */
+  /** Most sessions per settlement transaction (default 50). */
+  maxSessions?: number;
+  /** First block to search for settlement events (the deployment's start block). */
   fromBlock?: bigint;
   /** A receipt still "answering" after this long belongs to an answer that never finished: voided. */
   answerTimeoutMs?: number;
@@ -64,6 +71,7 @@ export interface SettlementWorkerOptions {
 export interface RoundResult {
   batchId: string;
   txHash: Hex;
+  /** Query records settled and failed. */
   settled: number;
   failed: number;
 }
@@ -79,10 +87,35 @@ interface SignedSettlement {
 }
 
 type ReceiptRow = Awaited<ReturnType<Db["receipt"]["findMany"]>>[number];
-/** A pending receipt with its spending session, as a batch is built from. */
-type PendingRow = ReceiptRow & { session: Awaited<ReturnType<Db["paymentSession"]["findMany"]>>[number] };
+type SessionRow = Awaited<ReturnType<Db["paymentSession"]["findMany"]>>[number];
+
+/** One session's part of a settlement: its newest finished voucher and the answered queries up to it. */
+interface SessionWork {
+  session: SessionRow;
+  item: SettleItem;
+  /** The rows whose records travel in `item` (status pending, then sending). */
+  rows: ReceiptRow[];
+}
 
 const shortReason = (error: unknown) => (error instanceof Error ? (error as { shortMessage?: string }).shortMessage ?? error.message : String(error)).split("\n")[0].slice(0, 200);
+
+const strings = (json: string): string[] => {
+  const value = JSON.parse(json) as unknown;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string" && /^\d{1,78}$/.test(v))) throw new Error("not a list of decimal strings");
+  return value as string[];
+};
+
+/** A row's query record, from what the answer fixed (throws when the row is malformed). */
+export function recordOf(row: Pick<ReceiptRow, "amountsJson" | "inputTokens" | "outputTokens" | "recordHash">): QueryRecord {
+  const pairs = JSON.parse(row.amountsJson ?? "null") as unknown;
+  if (!Array.isArray(pairs) || pairs.length === 0) throw new Error("its charges are not fixed");
+  const charges = pairs.map((pair) => {
+    if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((v) => typeof v === "string" && /^\d{1,78}$/.test(v))) throw new Error("a charge is not [slot, amount]");
+    return { slot: BigInt(pair[0] as string), amount: BigInt(pair[1] as string) };
+  });
+  if (!row.recordHash || !/^0x[0-9a-fA-F]{64}$/.test(row.recordHash)) throw new Error("its record hash is missing");
+  return { app: charges[0].slot, charges, tokensIn: row.inputTokens ?? 0, tokensOut: row.outputTokens ?? 0, recordHash: row.recordHash as Hex };
+}
 
 /**
  * The items whose batch `simulate` accepts, found by bisection: when a set fails, each half is tried on
@@ -124,9 +157,6 @@ export async function isolateFailures<T>(items: readonly T[], simulate: (items: 
   }
 }
 
-/** Seconds before its deadline a receipt is no longer worth sending. */
-const DEADLINE_MARGIN_SECONDS = 30;
-
 /** Each replacement pays at least this much more (nodes require ≥ 10 % to replace a pending transaction). */
 const FEE_BUMP_PERCENT = 25n;
 
@@ -148,21 +178,21 @@ export class SettlementWorker {
     return { chainId: this.options.chainId, settlement: this.options.settlement };
   }
 
-  /**
-   * Checks that the worker's account is an authorized settler and holds gas money; throws a
-   * SettlerSetupError saying what to do otherwise.
-   */
+  private get operator(): Address {
+    return this.options.account.address;
+  }
+
+  /** Checks that the worker's account is the deployment's operator and holds gas money; throws a SettlerSetupError saying what to do otherwise. */
   async checkAccount(): Promise<void> {
     const { account, settlement } = this.options;
     const code = await this.client.getCode({ address: settlement });
     if (!code || code === "0x") {
       throw new SettlerSetupError(`No contract at ${settlement} on chain ${this.options.chainId}: check RPC_URL, CHAIN_ID and the deployment file.`);
     }
-    const allowed = await this.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "isSettler", args: [account.address] });
-    if (!allowed) {
+    if (this.options.operator && !isAddressEqual(this.options.operator, account.address)) {
       throw new SettlerSetupError(
-        `${account.address} (SETTLER_PRIVATE_KEY) is not an authorized settler of KipSettlement ${settlement}. ` +
-          `The contract owner must call setSettler(${account.address}, true), or set SETTLER_PRIVATE_KEY to the key of an authorized settler.`,
+        `${account.address} (SETTLER_PRIVATE_KEY) is not this deployment's operator ${this.options.operator}: spending sessions name the operator, and only it can settle them. ` +
+          `Set SETTLER_PRIVATE_KEY to the operator's key.`,
       );
     }
     const balance = await this.client.getBalance({ address: account.address });
@@ -185,150 +215,167 @@ export class SettlementWorker {
           .catch(() => null);
       }
       if (receipt) await this.applyTransaction(batch.id, receipt);
-      else await this.resolveFromChain(batch.id);
+      else await this.resolveFromChain(batch.id, (batch.rawTx as Hex | null) ?? null);
     }
   }
 
-  /** One round: void stale answers, then send one batch of pending receipts (null when there is none). */
+  /** One round: void stale answers, then send one settlement of the sessions with answered queries (null when there is none). */
   async settleOnce(): Promise<RoundResult | null> {
     const { db } = this.options;
-    const now = Math.floor(Date.now() / 1000);
     const stale = new Date(Date.now() - (this.options.answerTimeoutMs ?? 10 * 60_000));
     await db.receipt.updateMany({
       where: { ...this.scope, status: "answering", updatedAt: { lt: stale } },
       data: { status: "void", failureReason: "the answer never finished" },
     });
-    await db.receipt.updateMany({
-      where: { ...this.scope, status: "pending", deadline: { lt: now + DEADLINE_MARGIN_SECONDS } },
-      data: { status: "failed", failureReason: "ReceiptExpired: its deadline passed before it could be settled" },
-    });
 
-    const candidates = await db.receipt.findMany({
-      where: { ...this.scope, status: "pending" },
-      orderBy: { createdAt: "asc" },
-      take: this.options.batchSize,
-      include: { session: true },
-    });
-    // At most 64 distinct slots and 255 sessions per batch.
-    const slots = new Set<string>();
-    const sessions = new Set<string>();
-    const chosen: typeof candidates = [];
-    for (const r of candidates) {
-      let rowSlots: string[];
-      try {
-        rowSlots = JSON.parse(r.slotsJson) as string[];
-        if (!Array.isArray(rowSlots) || rowSlots.length > MAX_SLOTS_PER_BATCH) throw new Error(`${rowSlots.length} slots`);
-      } catch (error) {
-        await this.quarantine(r, `its slots cannot be read (${shortReason(error)})`);
-        continue;
-      }
-      const more = rowSlots.map(String).filter((s) => !slots.has(s));
-      if (slots.size + more.length > MAX_SLOTS_PER_BATCH || (!sessions.has(r.sessionHash) && sessions.size >= 255)) break;
-      more.forEach((s) => slots.add(s));
-      sessions.add(r.sessionHash);
-      chosen.push(r);
-    }
-    if (chosen.length === 0) return null;
-
-    // Sessions already registered on chain travel without their signature.
-    const sessionRows = [...new Map(chosen.map((r) => [r.sessionHash, r.session])).values()];
-    const registered = new Map(
-      await Promise.all(
-        sessionRows.map((s) =>
-          this.client
-            .readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "sessionState", args: [s.hash as Hex] })
-            .then(([isRegistered]) => [s.hash, isRegistered] as const),
-        ),
-      ),
-    );
-    // No input can stop settlement: a receipt that cannot be encoded, or whose batch the contract would
-    // revert, is quarantined with its reason; everything else settles in this round.
-    const encodable: PendingRow[] = [];
-    for (const row of chosen) {
-      try {
-        this.batchData([row], registered);
-        encodable.push(row);
-      } catch (error) {
-        await this.quarantine(row, `it cannot be encoded for the contract (${shortReason(error)})`);
-      }
-    }
-    const settleable = await isolateFailures(encodable, (rows) => this.simulate(this.batchData(rows, registered)), async (row, error) =>
-      this.quarantine(row, `the contract refuses it (${shortReason(error)})`),
+    const work = await this.collectWork();
+    if (work.length === 0) return null;
+    // No input can stop settlement: a session the contract would revert the batch for is taken out with
+    // its reason (the contract skips, rather than reverts for, anything about one session, so this is a
+    // safety net); everything else settles in this round.
+    const settleable = await isolateFailures(work, (set) => this.simulate(encodeSettle(set.map((w) => w.item))), async (w, error) =>
+      this.quarantine(w.rows, `the contract refuses it (${shortReason(error)})`),
     );
     if (settleable.length === 0) return null;
-    const data = this.batchData(settleable, registered);
+    const data = encodeSettle(settleable.map((w) => w.item));
 
-    // 1. Claim the receipts into a batch recorded as "sending".
-    const ids = settleable.map((r) => r.id);
+    // 1. Claim the rows into a batch recorded as "sending".
+    const ids = settleable.flatMap((w) => w.rows.map((r) => r.id));
     const batch = await db.$transaction(async (tx) => {
-      const created = await tx.settlementBatch.create({ data: { ...this.scope, settler: this.options.account.address, status: "sending" } });
+      const created = await tx.settlementBatch.create({ data: { ...this.scope, settler: this.operator, status: "sending" } });
       const { count } = await tx.receipt.updateMany({ where: { id: { in: ids }, status: "pending" }, data: { status: "sending", batchId: created.id } });
       if (count !== ids.length) throw new Error("another worker claimed some of these receipts; retrying next round");
       return created;
     });
 
     // 2. Build and sign the transaction, and record it before it leaves this process.
-    let rawTx: Hex;
-    let txHash: Hex;
     let signed: SignedSettlement;
     try {
       const [nonce, gas, fees] = await Promise.all([
-        this.client.getTransactionCount({ address: this.options.account.address, blockTag: "pending" }),
-        this.client.estimateGas({ account: this.options.account.address, to: this.options.settlement, data }),
+        this.client.getTransactionCount({ address: this.operator, blockTag: "pending" }),
+        this.client.estimateGas({ account: this.operator, to: this.options.settlement, data }),
         this.client.estimateFeesPerGas(),
       ]);
       signed = await this.sign({ data, nonce, gas: (gas * 12n) / 10n, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
-      ({ rawTx, txHash } = signed);
-      await db.settlementBatch.update({ where: { id: batch.id }, data: { rawTx, txHash, txNonce: nonce } });
+      await db.settlementBatch.update({ where: { id: batch.id }, data: { rawTx: signed.rawTx, txHash: signed.txHash, txNonce: nonce } });
     } catch (error) {
-      // Nothing left this process: the receipts go back to pending for the next round.
+      // Nothing left this process: the rows go back to pending for the next round.
       await this.abandon(batch.id, `could not prepare the transaction: ${String(error).split("\n")[0]}`);
       throw error;
     }
     await this.options.hooks?.afterRecord?.(batch.id);
 
     // 3. Broadcast, then apply what the chain says.
-    await this.client.sendRawTransaction({ serializedTransaction: rawTx });
-    await this.options.hooks?.afterBroadcast?.(batch.id, txHash);
+    await this.client.sendRawTransaction({ serializedTransaction: signed.rawTx });
+    await this.options.hooks?.afterBroadcast?.(batch.id, signed.txHash);
     const receipt = await this.waitMined(batch.id, signed);
     const outcome = await this.applyTransaction(batch.id, receipt);
     this.log(`batch ${batch.id}: ${outcome.settled} settled, ${outcome.failed} failed (${receipt.transactionHash})`);
     return { batchId: batch.id, txHash: receipt.transactionHash, ...outcome };
   }
 
-  /** The `settle` calldata for `rows` (throws when a row cannot be encoded). */
-  private batchData(rows: readonly PendingRow[], registered: ReadonlyMap<string, boolean>): Hex {
-    const sessionRows = [...new Map(rows.map((r) => [r.sessionHash, r.session])).values()];
-    const batchSessions: BatchSession[] = sessionRows.map((s) => ({
-      session: { payer: s.payer as Address, key: s.key as Address, spendCap: BigInt(s.spendCap), expiry: BigInt(s.expiry), nonce: BigInt(s.nonce) },
-      signature: registered.get(s.hash) ? undefined : (s.signature as Hex),
-    }));
-    const sessionIndex = new Map(sessionRows.map((s, i) => [s.hash, i]));
-    const batchReceipts: BatchReceipt[] = rows.map((r) => ({
-      sessionIndex: sessionIndex.get(r.sessionHash)!,
-      receipt: {
-        payer: r.payer as Address,
-        slots: (JSON.parse(r.slotsJson) as string[]).map(BigInt),
-        maxAmounts: (JSON.parse(r.maxAmountsJson) as string[]).map(BigInt),
-        nonce: BigInt(r.nonce),
-        deadline: BigInt(r.deadline),
-      },
-      signature: r.signature as Hex,
-      amounts: (JSON.parse(r.amountsJson ?? r.maxAmountsJson) as string[]).map(BigInt),
-    }));
-    return encodeFunctionData({ abi: kipSettlementAbi, functionName: "settle", args: [encodeBatch({ sessions: batchSessions, receipts: batchReceipts })] });
+  /**
+   * The sessions to settle now, oldest answered query first: for each, the newest voucher under which
+   * every earlier query has finished (an answer still being written could not be settled later under an
+   * older voucher), and the answered queries up to it, within `batchSize` records in all.
+   */
+  private async collectWork(): Promise<SessionWork[]> {
+    const { db } = this.options;
+    const maxSessions = this.options.maxSessions ?? 50;
+    const oldest = await db.receipt.findMany({
+      where: { ...this.scope, status: "pending" },
+      orderBy: { createdAt: "asc" },
+      distinct: ["sessionHash"],
+      select: { sessionHash: true },
+      take: maxSessions,
+    });
+    const work: SessionWork[] = [];
+    let budget = this.options.batchSize;
+    for (const { sessionHash } of oldest) {
+      if (budget <= 0) break;
+      const session = await db.paymentSession.findUnique({ where: { hash: sessionHash } });
+      if (!session) continue;
+      let settledSeq: bigint;
+      let prevSettled: bigint[];
+      try {
+        settledSeq = BigInt(session.settledSeq);
+        prevSettled = strings(session.settledJson).map(BigInt);
+      } catch (error) {
+        await this.quarantineSession(sessionHash, `its settled state cannot be read (${shortReason(error)})`);
+        continue;
+      }
+      const rows = (await db.receipt.findMany({ where: { sessionHash, status: { notIn: ["settled"] } } }))
+        .filter((r) => /^\d{1,20}$/.test(r.seq) && BigInt(r.seq) > settledSeq)
+        .sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+      const chosen: ReceiptRow[] = [];
+      let voucherRow: ReceiptRow | null = null;
+      for (const row of rows) {
+        if (row.status === "answering" || row.status === "sending") break;
+        if (row.status === "pending") {
+          if (chosen.length >= budget) break;
+          try {
+            recordOf(row);
+          } catch (error) {
+            await this.quarantine([row], `its record cannot be encoded (${shortReason(error)})`);
+            continue;
+          }
+          chosen.push(row);
+        }
+        voucherRow = row;
+      }
+      if (!voucherRow || chosen.length === 0) continue;
+      let item: SettleItem;
+      try {
+        item = {
+          session: {
+            payer: session.payer as Address,
+            key: session.key as Address,
+            operator: session.operator as Address,
+            spendCap: BigInt(session.spendCap),
+            expiry: BigInt(session.expiry),
+            nonce: BigInt(session.nonce),
+          },
+          sessionSignature: settledSeq === 0n ? (session.signature as Hex) : "0x",
+          voucher: {
+            session: session.hash as Hex,
+            seq: BigInt(voucherRow.seq),
+            issuedAt: BigInt(voucherRow.issuedAt),
+            slots: strings(voucherRow.slotsJson).map(BigInt),
+            maxAmounts: strings(voucherRow.maxAmountsJson).map(BigInt),
+          },
+          voucherSignature: voucherRow.signature as Hex,
+          prevSeq: settledSeq,
+          prevSettled,
+          records: chosen.map(recordOf),
+        };
+        // Throws on anything the contract would refuse as malformed.
+        encodeSettle([item]);
+      } catch (error) {
+        await this.quarantine(chosen, `it cannot be encoded for the contract (${shortReason(error)})`);
+        continue;
+      }
+      work.push({ session, item, rows: chosen });
+      budget -= chosen.length;
+    }
+    return work;
   }
 
-  /** Runs `settle(data)` as the settler without sending it; throws what the contract would revert with. */
+  /** Runs `settle(data)` as the operator without sending it; throws what the contract would revert with. */
   private async simulate(data: Hex): Promise<void> {
-    await this.client.call({ account: this.options.account.address, to: this.options.settlement, data });
+    await this.client.call({ account: this.operator, to: this.options.settlement, data });
   }
 
-  /** Takes a receipt out of settlement for good, with the reason the chat shows on its message. */
-  private async quarantine(row: PendingRow, why: string): Promise<void> {
+  /** Takes rows out of settlement for good, with the reason the chat shows on their messages. */
+  private async quarantine(rows: readonly ReceiptRow[], why: string): Promise<void> {
     const reason = `Quarantined: ${why}`.slice(0, 300);
-    await this.options.db.receipt.updateMany({ where: { id: row.id, status: "pending" }, data: { status: "failed", failureReason: reason } });
-    this.log(`receipt ${row.id} ${reason}`);
+    await this.options.db.receipt.updateMany({ where: { id: { in: rows.map((r) => r.id) }, status: "pending" }, data: { status: "failed", failureReason: reason } });
+    this.log(`receipts ${rows.map((r) => r.id).join(", ")} ${reason}`);
+  }
+
+  private async quarantineSession(sessionHash: string, why: string): Promise<void> {
+    const reason = `Quarantined: ${why}`.slice(0, 300);
+    await this.options.db.receipt.updateMany({ where: { sessionHash, status: "pending" }, data: { status: "failed", failureReason: reason } });
+    this.log(`session ${sessionHash} ${reason}`);
   }
 
   private async sign(tx: Omit<SignedSettlement, "rawTx" | "txHash">): Promise<SignedSettlement> {
@@ -374,15 +421,23 @@ export class SettlementWorker {
     }
   }
 
-  /** Applies a mined batch transaction to its receipts. */
+  /** The items a settlement transaction carried, from its signed bytes or from the chain. */
+  private async itemsOf(txHash: Hex, rawTx: Hex | null): Promise<DecodedItem[]> {
+    const input = rawTx ? parseTransaction(rawTx).data : (await this.client.getTransaction({ hash: txHash })).input;
+    return input ? decodeSettle(input) : [];
+  }
+
+  /** Applies a mined settlement transaction to its rows and sessions. */
   async applyTransaction(batchId: string, txReceipt: TransactionReceipt): Promise<{ settled: number; failed: number }> {
     const { db } = this.options;
-    const receipts = await db.receipt.findMany({ where: { batchId, status: "sending" } });
+    const batch = await db.settlementBatch.findUniqueOrThrow({ where: { id: batchId } });
+    const rows = await db.receipt.findMany({ where: { batchId, status: "sending" } });
     if (txReceipt.status !== "success") {
       await this.abandon(batchId, `transaction ${txReceipt.transactionHash} reverted`, "reverted");
       return { settled: 0, failed: 0 };
     }
-    const byKey = new Map(receipts.map((r) => [`${r.payer.toLowerCase()}:${r.nonce}`, r]));
+    const rawTx = batch.txHash?.toLowerCase() === txReceipt.transactionHash.toLowerCase() ? ((batch.rawTx as Hex | null) ?? null) : null;
+    const items = new Map((await this.itemsOf(txReceipt.transactionHash, rawTx)).map((item) => [item.voucher.session.toLowerCase(), item]));
     let settled = 0;
     let failed = 0;
     const handled = new Set<string>();
@@ -394,55 +449,68 @@ export class SettlementWorker {
       } catch {
         continue;
       }
-      if (event.eventName !== "ReceiptSettled" && event.eventName !== "ReceiptRejected") continue;
-      const row = byKey.get(`${event.args.payer.toLowerCase()}:${event.args.nonce}`);
-      if (!row) continue;
-      handled.add(row.id);
-      if (event.eventName === "ReceiptSettled") {
-        this.checkCharges(row, event.args.charges);
-        await this.markSettled(row.id, txReceipt.transactionHash);
-        settled++;
+      if (event.eventName !== "SessionSettled" && event.eventName !== "SessionRejected") continue;
+      const session = event.args.session.toLowerCase();
+      const sessionRows = rows.filter((r) => r.sessionHash.toLowerCase() === session);
+      sessionRows.forEach((r) => handled.add(r.id));
+      if (event.eventName === "SessionSettled") {
+        const item = items.get(session);
+        if (item) await this.recordSettled(item);
+        await db.receipt.updateMany({ where: { id: { in: sessionRows.map((r) => r.id) } }, data: { status: "settled", txHash: txReceipt.transactionHash, failureReason: null } });
+        settled += sessionRows.length;
       } else {
         const reason = rejectReasonName(event.args.reason);
-        if (reason === "Replayed") {
-          // Already settled by an earlier transaction (a batch re-sent after a crash): find it.
-          const earlier = await this.findSettlement(row.payer as Address, BigInt(row.nonce));
-          if (earlier) {
-            await this.markSettled(row.id, earlier);
-            settled++;
-            continue;
-          }
-        }
-        await db.receipt.update({ where: { id: row.id }, data: { status: "failed", failureReason: reason, txHash: txReceipt.transactionHash } });
-        failed++;
+        await db.receipt.updateMany({
+          where: { id: { in: sessionRows.map((r) => r.id) } },
+          data: { status: "failed", failureReason: `Rejected by the contract: ${reason}`, txHash: txReceipt.transactionHash },
+        });
+        failed += sessionRows.length;
       }
     }
-    for (const row of receipts) if (!handled.has(row.id)) await this.resolveReceipt(row);
+    const left = rows.filter((r) => !handled.has(r.id));
+    if (left.length) await db.receipt.updateMany({ where: { id: { in: left.map((r) => r.id) } }, data: { status: "pending", batchId: null } });
     await db.settlementBatch.update({ where: { id: batchId }, data: { status: "confirmed", txHash: txReceipt.transactionHash } });
     return { settled, failed };
   }
 
-  /** Decides each receipt of a batch whose transaction is not on chain, from the chain's own records. */
-  private async resolveFromChain(batchId: string): Promise<void> {
-    const receipts = await this.options.db.receipt.findMany({ where: { batchId, status: "sending" } });
-    for (const row of receipts) await this.resolveReceipt(row);
-    await this.options.db.settlementBatch.update({ where: { id: batchId }, data: { status: "abandoned", error: "not on chain; receipts checked one by one" } });
-  }
-
-  private async resolveReceipt(row: ReceiptRow): Promise<void> {
-    const used = await this.client.readContract({
-      address: this.options.settlement,
-      abi: kipSettlementAbi,
-      functionName: "nonceUsed",
-      args: [row.payer as Address, BigInt(row.nonce)],
+  /** The session's settled state after `item`: what the next settlement of it builds on. */
+  private async recordSettled(item: DecodedItem): Promise<void> {
+    if (!item.records) return;
+    const settled = settledAfter({ voucher: item.voucher, prevSettled: item.prevSettled, records: item.records });
+    await this.options.db.paymentSession.updateMany({
+      where: { hash: item.voucher.session, settledSeq: item.prevSeq.toString() },
+      data: { settledSeq: item.voucher.seq.toString(), settledJson: JSON.stringify(settled.map(String)) },
     });
-    const settledIn = used ? await this.findSettlement(row.payer as Address, BigInt(row.nonce)) : null;
-    if (settledIn) await this.markSettled(row.id, settledIn);
-    else await this.options.db.receipt.update({ where: { id: row.id }, data: { status: "pending", batchId: null } });
   }
 
-  /** The transaction that settled (payer, nonce), from its ReceiptSettled event: newest blocks first, in bounded ranges. */
-  async findSettlement(payer: Address, nonce: bigint): Promise<Hex | null> {
+  /**
+   * Decides each session of a batch whose transaction is not on chain, from the chain's own state: when a
+   * session's commitment is the one this batch would have produced, the batch did settle it (under a
+   * transaction found from its SessionSettled event); otherwise its rows go back to pending.
+   */
+  private async resolveFromChain(batchId: string, rawTx: Hex | null): Promise<void> {
+    const { db } = this.options;
+    const rows = await db.receipt.findMany({ where: { batchId, status: "sending" } });
+    const items = rawTx ? decodeSettle(parseTransaction(rawTx).data ?? "0x") : [];
+    for (const item of items) {
+      if (!item.records) continue;
+      const sessionRows = rows.filter((r) => r.sessionHash.toLowerCase() === item.voucher.session.toLowerCase());
+      if (sessionRows.length === 0) continue;
+      const after = stateHash(item.voucher.seq, item.voucher.slots, settledAfter({ voucher: item.voucher, prevSettled: item.prevSettled, records: item.records }));
+      const onChain = await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "sessionState", args: [item.voucher.session] });
+      if (onChain.toLowerCase() !== after.toLowerCase()) continue;
+      const txHash = await this.findSettlement(item.voucher.session, item.voucher.seq);
+      await this.recordSettled(item);
+      await db.receipt.updateMany({ where: { id: { in: sessionRows.map((r) => r.id) } }, data: { status: "settled", txHash, failureReason: null } });
+    }
+    await db.$transaction([
+      db.receipt.updateMany({ where: { batchId, status: "sending" }, data: { status: "pending", batchId: null } }),
+      db.settlementBatch.update({ where: { id: batchId }, data: { status: "abandoned", error: "not on chain; sessions checked against the chain's state" } }),
+    ]);
+  }
+
+  /** The transaction that settled `session` up to `seq`, from its SessionSettled event: newest blocks first, in bounded ranges. */
+  async findSettlement(session: Hex, seq: bigint): Promise<Hex | null> {
     const range = BigInt(this.options.logRange ?? LOG_RANGE);
     const first = this.options.fromBlock ?? 0n;
     for (let to = await this.client.getBlockNumber(); to >= first; to -= range) {
@@ -450,24 +518,16 @@ export class SettlementWorker {
       const logs = await this.client.getContractEvents({
         address: this.options.settlement,
         abi: kipSettlementAbi,
-        eventName: "ReceiptSettled",
-        args: { payer: getAddress(payer), nonce },
+        eventName: "SessionSettled",
+        args: { session },
         fromBlock: from,
         toBlock: to,
       });
-      if (logs.length) return logs[0].transactionHash;
+      const match = logs.find((l) => l.args.seq === seq);
+      if (match) return match.transactionHash;
+      if (from === first) break;
     }
     return null;
-  }
-
-  private async markSettled(id: string, txHash: Hex) {
-    await this.options.db.receipt.update({ where: { id }, data: { status: "settled", txHash, failureReason: null } });
-  }
-
-  private checkCharges(row: ReceiptRow, charges: readonly bigint[]) {
-    const expected = JSON.parse(row.amountsJson ?? row.maxAmountsJson) as string[];
-    const got = decodeCharges(charges).map((c) => c.amount.toString());
-    if (got.join() !== expected.join()) this.log(`receipt ${row.id} settled with charges ${got} instead of ${expected}`);
   }
 
   private async abandon(batchId: string, error: string, status = "abandoned") {

@@ -5,6 +5,8 @@ import path from "node:path";
 import { createPublicClient, http, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { deploymentSchema, type Deployment } from "../../lib/chain/deployment";
+import { kipSettlementAbi } from "../../lib/chain/generated";
+import { SETTLEMENT_DOMAIN_VERSION } from "../../lib/protocol/eip712";
 import { run } from "./process";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -22,17 +24,20 @@ export interface DeployOptions {
   /** Where to write the deployment JSON (default deployments/<chainId>.json). */
   deploymentFile?: string;
   /** Extra environment for the script: PAYMENT_TOKEN, TREASURY, FEE_BPS, WITHDRAW_DELAY, METADATA_BASE_URI,
-   * SETTLER (address). */
+   * OPERATOR (address). */
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
 }
 
-/** The address of the settler key (the deploy script authorizes it); undefined: the deployer's. */
-export function settlerAddress(settlerPrivateKey: string | undefined): string | undefined {
+/** The operator: the address of the settlement key (sessions name it); undefined: the deployer's. */
+export function operatorAddress(settlerPrivateKey: string | undefined): string | undefined {
   return settlerPrivateKey ? privateKeyToAccount(settlerPrivateKey as Hex).address : undefined;
 }
 
-/** The deployment in `file` if every contract in it still has code on the chain at `rpcUrl`. */
+/**
+ * The deployment in `file` if every contract in it still has code on the chain at `rpcUrl` and its
+ * settlement contract speaks this protocol version (an older one is replaced by a new deployment).
+ */
 export async function existingDeployment(rpcUrl: string, chainId: number, file: string): Promise<Deployment | undefined> {
   if (!fs.existsSync(file)) return undefined;
   const parsed = deploymentSchema.safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
@@ -42,6 +47,10 @@ export async function existingDeployment(rpcUrl: string, chainId: number, file: 
     const code = await client.getCode({ address });
     if (!code || code === "0x") return undefined;
   }
+  const domain = await client
+    .readContract({ address: parsed.data.settlement as Hex, abi: kipSettlementAbi, functionName: "eip712Domain" })
+    .catch(() => null);
+  if (!domain || domain[2] !== SETTLEMENT_DOMAIN_VERSION) return undefined;
   return parsed.data;
 }
 

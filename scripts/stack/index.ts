@@ -9,7 +9,7 @@ import { ANVIL_KEYS, startAnvil } from "./anvil";
 import { databaseUrlProblem, describeDatabaseUrl } from "../../lib/db-url";
 import { migrateDatabase } from "./db";
 import { checkDatabaseUrl, startEmbeddedPostgres } from "./postgres";
-import { ensureDeployment, settlerAddress } from "./deploy";
+import { ensureDeployment, operatorAddress } from "./deploy";
 import { run, startProcess, waitFor, type Managed } from "./process";
 import { assertSafeDeploy } from "./guards";
 import { loadOrCreateSecrets } from "./secrets";
@@ -161,7 +161,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         TREASURY: baseEnv.TREASURY,
         FEE_BPS: baseEnv.FEE_BPS,
         WITHDRAW_DELAY: baseEnv.WITHDRAW_DELAY,
-        SETTLER: settlerAddress(baseEnv.SETTLER_PRIVATE_KEY),
+        OPERATOR: operatorAddress(baseEnv.SETTLER_PRIVATE_KEY),
       },
       log,
     });

@@ -1,5 +1,5 @@
 "use client";
-// Recent settled queries of an asset, from ReceiptSettled events.
+// Recent settled queries of an asset, from the query records of settlements (SessionSettled, decoded from the transaction input).
 import type { QueryRow } from "@/lib/chain/reports";
 import { formatAmount, formatTime, type TokenDisplay } from "@/lib/chain/format";
 import { TxLink } from "@/components/web3/tx-link";
@@ -15,17 +15,17 @@ export function QueriesTable({ rows, token, caption }: { rows: QueryRow[]; token
         <thead className="text-xs uppercase tracking-wide text-muted">
           <tr>
             <th scope="col" className="py-2 pr-3 font-medium">Settled</th>
-            <th scope="col" className="py-2 pr-3 font-medium">Payer · receipt</th>
+            <th scope="col" className="py-2 pr-3 font-medium">Payer · record</th>
             <th scope="col" className="py-2 pr-3 text-right font-medium">Charged</th>
             <th scope="col" className="py-2 font-medium">Transaction</th>
           </tr>
         </thead>
         <tbody className="divide-y divide-line">
           {rows.map((row) => (
-            <tr key={`${row.txHash}:${row.payer}:${row.nonce}`}>
+            <tr key={`${row.txHash}:${row.recordHash}`}>
               <td className="py-2 pr-3 whitespace-nowrap text-muted">{formatTime(row.timestamp)}</td>
               <td className="py-2 pr-3 font-mono text-xs">
-                <span title={row.payer}>{row.payer.slice(0, 6)}…{row.payer.slice(-4)}</span> · #{row.nonce}
+                <span title={row.payer}>{row.payer.slice(0, 6)}…{row.payer.slice(-4)}</span> · <span title={`record ${row.recordHash}`}>{row.recordHash.slice(0, 10)}…</span>
               </td>
               <td className="py-2 pr-3 text-right tabular-nums">{formatAmount(row.amount, token)}</td>
               <td className="py-2">

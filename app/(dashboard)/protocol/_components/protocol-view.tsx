@@ -31,7 +31,7 @@ export function ProtocolView() {
           <Figure label={`Protocol fees (${data.feeBps / 100} %)`} value={formatAmount(data.fees, token)} sources={batches} testId="protocol-fees" />
           <Figure label="Credited to holders" value={formatAmount(data.netToHolders, token)} sources={batches} />
           <Figure label="Settlement batches" value={data.batches.toLocaleString("en-US")} />
-          <Figure label="Receipts rejected" value={BigInt(data.receiptsRejected).toLocaleString("en-US")} />
+          <Figure label="Settlements rejected" value={BigInt(data.sessionsRejected).toLocaleString("en-US")} />
           <Figure label="Fees not yet withdrawn" value={formatAmount(data.feesAccrued, token)} />
           <Figure label="Prepaid balances" value={formatAmount(data.totalDeposits, token)} />
         </dl>

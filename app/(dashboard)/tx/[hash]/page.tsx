@@ -9,6 +9,7 @@ import { PageHeader } from "@/components/ui/page-header";
 import { readDeployment } from "@/lib/chain/deployment";
 import { decodeProtocolLog, type EventBody } from "@/lib/chain/events";
 import { formatTime } from "@/lib/chain/format";
+import { decodeSettle, type DecodedItem } from "@/lib/protocol";
 import { serverPublicClient } from "@/lib/chain/server-client";
 import { serverEnv } from "@/lib/env";
 
@@ -17,9 +18,7 @@ export const metadata: Metadata = { title: "Transaction" };
 function describe(event: EventBody): string {
   return Object.entries(event)
     .filter(([key]) => key !== "name")
-    .map(([key, value]) =>
-      `${key}: ${Array.isArray(value) ? value.map((c: { slot: bigint; amount: bigint }) => `slot ${c.slot} ${c.amount}`).join(", ") : String(value)}`,
-    )
+    .map(([key, value]) => (key === "records" && Array.isArray(value) ? `${value.length} query records (below)` : `${key}: ${String(value)}`))
     .join(" · ");
 }
 
@@ -48,6 +47,15 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
     contracts = { [deployment.assets.toLowerCase()]: "assets", [deployment.settlement.toLowerCase()]: "settlement" };
   } catch {
     // Without a deployment the events are listed undecoded.
+  }
+  // A settlement carries every query's record in its input: decoded here from the chain alone.
+  let settled: DecodedItem[] = [];
+  if (receipt.to && contracts[receipt.to.toLowerCase()] === "settlement") {
+    try {
+      settled = decodeSettle((await client.getTransaction({ hash: hash as Hex })).input);
+    } catch {
+      settled = [];
+    }
   }
   const events = receipt.logs.map((log) => {
     const source = contracts[log.address.toLowerCase()];
@@ -90,6 +98,34 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
           ))}
         </ol>
       </Card>
+      {settled.length > 0 ? (
+        <Card title={`Query records (${settled.reduce((n, item) => n + (item.records?.length ?? 0), 0)})`}>
+          <p className="mb-2 text-xs text-muted">
+            Read from this transaction&apos;s input: each session&apos;s newest voucher and the record of every query it settles (amounts in
+            base units of the payment token).
+          </p>
+          <ol className="space-y-3 text-sm">
+            {settled.map((item) => (
+              <li key={item.voucher.session} className="rounded-lg border border-line px-3 py-2" data-testid="settled-session">
+                <p className="break-all font-mono text-xs">
+                  payer {getAddress(item.session.payer)} · session {item.voucher.session.slice(0, 10)}… · up to voucher #{item.voucher.seq.toString()}
+                </p>
+                {item.records === null ? (
+                  <p className="mt-1 text-xs text-red-700">Malformed records: the contract rejected this session.</p>
+                ) : (
+                  <ul className="mt-1 space-y-1">
+                    {item.records.map((r) => (
+                      <li key={r.recordHash} className="break-all font-mono text-xs text-muted">
+                        app slot {r.app.toString()} · {r.tokensIn} in / {r.tokensOut} out tokens · {r.charges.map((c) => `slot ${c.slot}: ${c.amount}`).join(", ")} · record {r.recordHash}
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </li>
+            ))}
+          </ol>
+        </Card>
+      ) : null}
     </div>
   );
 }

@@ -1,36 +1,43 @@
-// GET /api/chat/account: the signed-in wallet's charges the chain does not show yet (pending receipts)
-// and the next unused receipt number. Balances themselves are read from the chain by the browser.
-import { getAddress } from "viem";
+// GET /api/chat/account[?session=0x…]: the signed-in wallet's charges the chain does not show yet (pending
+// receipts), and for one of its spending sessions the newest voucher admitted, which the browser's next
+// voucher must build on. Balances themselves are read from the chain by the browser.
+import { getAddress, isAddressEqual, type Address } from "viem";
 import { requireSession } from "@/lib/auth/session";
 import { pendingCharges } from "@/lib/chat/admission";
 import { chatErrorResponse } from "@/lib/chat/errors";
 import { chatChain } from "@/lib/chat/server";
+import { latestVoucher, paymentSession } from "@/lib/chat/store";
 import { getDb } from "@/lib/db";
 
 export const dynamic = "force-dynamic";
 
-export async function GET(): Promise<Response> {
+export async function GET(request: Request): Promise<Response> {
   try {
     const signedIn = await requireSession();
     const payer = getAddress(signedIn.address);
     const db = getDb();
     const chain = chatChain();
-    const [pending, receipts] = await Promise.all([
+    const sessionHash = new URL(request.url).searchParams.get("session");
+    const [pending, counts, session] = await Promise.all([
       pendingCharges(db, chain, payer),
-      db.receipt.findMany({ where: { chainId: chain.chainId, settlement: chain.settlement, payer }, select: { nonce: true } }),
+      db.receipt.groupBy({ by: ["status"], where: { chainId: chain.chainId, settlement: chain.settlement, payer }, _count: { _all: true } }),
+      sessionHash && /^0x[0-9a-fA-F]{64}$/.test(sessionHash) ? paymentSession(db, sessionHash) : Promise.resolve(null),
     ]);
-    const highest = receipts.reduce((max, r) => (BigInt(r.nonce) > max ? BigInt(r.nonce) : max), 0n);
-    const counts = await db.receipt.groupBy({
-      by: ["status"],
-      where: { chainId: chain.chainId, settlement: chain.settlement, payer },
-      _count: { _all: true },
-    });
+    const own = session && isAddressEqual(session.payer as Address, payer) ? session : null;
+    const voucher = own ? await latestVoucher(db, own.hash) : null;
     return Response.json(
       {
         payer,
         pending: pending.toString(),
-        nextNonce: (highest + 1n).toString(),
         receipts: Object.fromEntries(counts.map((c) => [c.status, c._count._all])),
+        session: own
+          ? {
+              hash: own.hash,
+              known: true,
+              revokedAt: own.revokedAt,
+              voucher: voucher ? { seq: voucher.seq.toString(), slots: voucher.slots.map(String), maxAmounts: voucher.maxAmounts.map(String) } : null,
+            }
+          : null,
       },
       { headers: { "Cache-Control": "no-store" } },
     );

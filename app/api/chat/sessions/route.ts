@@ -18,6 +18,7 @@ export async function POST(request: Request): Promise<Response> {
       ...body,
       payer: body.payer as Address,
       key: body.key as Address,
+      operator: body.operator as Address,
       signature: body.signature as Hex,
     });
     return Response.json({ hash }, { headers: { "Cache-Control": "no-store" } });

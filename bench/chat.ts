@@ -12,6 +12,7 @@
 //      streamed token minus the model's own time to first token;
 //   3. the same two runs with a second app server on the same database, requests alternating.
 // Writes bench/results/chat.json; exits non-zero if a target is missed.
+import { nextVoucherState, type VoucherState } from "../lib/protocol";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -128,13 +129,13 @@ async function main() {
     const charges = await fx.chargeSet(created.app.id);
 
     console.log(`preparing ${CONCURRENCY} wallets (deposit with permit, sign-in, spending session)…`);
-    const users: { cookie: string; auth: Awaited<ReturnType<ChatFixtures["authorize"]>>; nonce: bigint; conversation: string }[] = [];
+    const users: { cookie: string; auth: Awaited<ReturnType<ChatFixtures["authorize"]>>; state: VoucherState | null; conversation: string }[] = [];
     for (let i = 0; i < CONCURRENCY; i++) {
       const payer = await fx.account();
       await fx.deposit(payer, 100_000_000n);
       const cookie = await fx.signIn(payer);
       const auth = await fx.authorize(cookie, payer, { spendCap: 90_000_000n });
-      users.push({ cookie, auth, nonce: 0n, conversation: clientId() });
+      users.push({ cookie, auth, state: null, conversation: clientId() });
     }
     const questions = ["harbor lantern", "granite quarry summit", "copper kiln forge", "violet meadow orchard", "amber jasper onyx"];
     let failures = 0;
@@ -142,8 +143,10 @@ async function main() {
 
     /** One paid message to `url`; the time to its first token when `record` is given. */
     const one = async (url: string, user: (typeof users)[number], record?: number[]) => {
-      // Receipts are signed before the clock starts: signing happens in the user's browser.
-      const payment = await fx.payment(charges, user.auth, ++user.nonce);
+      // Vouchers are signed before the clock starts: signing happens in the user's browser, which builds on
+      // the session's previous voucher (tracked here; the chat page reads it from /api/chat/account).
+      const payment = await fx.payment(charges, user.auth, { previous: user.state });
+      user.state = nextVoucherState(user.state, charges.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })));
       const started = performance.now();
       const response = await fetch(`${url}/api/chat`, {
         method: "POST",

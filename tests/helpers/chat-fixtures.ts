@@ -1,5 +1,5 @@
 // Shared steps of the chat tests and the chat benchmark, over real HTTP and a real chain: accounts,
-// sign-in, listings (a dataset, a model, an app), deposits with a permit, spending sessions, receipts.
+// sign-in, listings (a dataset, a model, an app), deposits with a permit, spending sessions, vouchers.
 import {
   createPublicClient,
   createWalletClient,
@@ -17,7 +17,7 @@ import type { ChargeSet, ChatUIMessage } from "../../lib/chat/types";
 import { encryptString, modelApiKeyAad } from "../../lib/crypto";
 import type { Db } from "../../lib/db-client";
 import { buildSlotMetadata, KIND_TO_CHAIN, listingMetadataUri, type ListingKind } from "../../lib/listings/metadata";
-import { permitDomain, permitTypes, signReceipt, signSession, splitPermitSignature, type Session } from "../../lib/protocol";
+import { nextVoucherState, permitDomain, permitTypes, signSession, signVoucher, splitPermitSignature, type Session, type VoucherState } from "../../lib/protocol";
 import { BM25_RETRIEVER } from "../../lib/rag/bm25";
 import { indexDocument } from "../../lib/rag/ingest";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
@@ -37,6 +37,11 @@ export class ChatFixtures {
     return this.stack.deployment.settlement as Address;
   }
 
+  /** The server's settlement account, which every session names. */
+  get operator(): Address {
+    return this.stack.deployment.operator as Address;
+  }
+
   /** A fresh account with test ETH (anvil_setBalance: no shared account's nonce is used). */
   async account(): Promise<PrivateKeyAccount> {
     const account = privateKeyToAccount(generatePrivateKey());
@@ -44,14 +49,6 @@ export class ChatFixtures {
     return account;
   }
 
-  /** A fresh account the contract owner (anvil #0) authorizes to settle, as the marketplace's worker is. */
-  async authorizedSettler(): Promise<PrivateKeyAccount> {
-    const settler = await this.account();
-    const owner = this.wallet(privateKeyToAccount(ANVIL_KEYS[0]));
-    const hash = await owner.writeContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "setSettler", args: [settler.address, true] });
-    await this.client.waitForTransactionReceipt({ hash });
-    return settler;
-  }
 
   wallet(account: PrivateKeyAccount) {
     return createWalletClient({ account, chain: this.chain, transport: http(this.stack.rpcUrl) });
@@ -61,8 +58,8 @@ export class ChatFixtures {
     return signInOverHttp(this.stack.appUrl, this.stack.chainId, account);
   }
 
-  /** Mints `amount` mUSD to `account` and deposits it with one permit signature and one transaction. */
-  async deposit(account: PrivateKeyAccount, amount: bigint): Promise<void> {
+  /** Mints `amount` mUSD to `account` and deposits it for `operator` (default: the server's) with one permit signature and one transaction. */
+  async deposit(account: PrivateKeyAccount, amount: bigint, operator: Address = this.operator): Promise<void> {
     const token = this.stack.deployment.paymentToken as Address;
     const wallet = this.wallet(account);
     await this.client.waitForTransactionReceipt({
@@ -81,13 +78,14 @@ export class ChatFixtures {
     });
     const { v, r, s } = splitPermitSignature(signature);
     const receipt = await this.client.waitForTransactionReceipt({
-      hash: await wallet.writeContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "depositWithPermit", args: [amount, deadline, v, r, s] }),
+      hash: await wallet.writeContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "depositWithPermit", args: [operator, amount, deadline, v, r, s] }),
     });
     if (receipt.status !== "success") throw new Error("depositWithPermit reverted");
   }
 
-  balanceOf(payer: Address): Promise<bigint> {
-    return this.client.readContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [payer] });
+  /** The payer's prepaid balance with `operator` (default: the server's). */
+  balanceOf(payer: Address, operator: Address = this.operator): Promise<bigint> {
+    return this.client.readContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [payer, operator] });
   }
 
   /** Lists a listing on chain from `creator` after creating its rows with `details`. */
@@ -175,14 +173,15 @@ export class ChatFixtures {
   }
 
   /** The wallet signs a Session for a new browser key; the server registers it. */
-  async authorize(cookie: string, payer: PrivateKeyAccount, { spendCap = 1_000_000n, seconds = 3600 } = {}) {
+  async authorize(cookie: string, payer: PrivateKeyAccount, { spendCap = 1_000_000n, seconds = 3600, operator = this.operator } = {}) {
     const key = privateKeyToAccount(generatePrivateKey());
     const session: Session = {
       payer: payer.address,
       key: key.address,
+      operator,
       spendCap,
       expiry: BigInt(Math.floor(Date.now() / 1000) + seconds),
-      nonce: BigInt(Date.now()),
+      nonce: BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000)),
     };
     const signature = await signSession(payer, { chainId: this.stack.chainId, settlement: this.settlement }, session);
     const response = await this.post("/api/chat/sessions", cookie, {
@@ -194,32 +193,44 @@ export class ChatFixtures {
     });
     if (!response.ok) throw new Error(`session: ${response.status} ${await response.text()}`);
     const { hash } = (await response.json()) as { hash: Hex };
-    return { key, session, hash };
+    return { key, session, hash, cookie };
   }
 
-  /** A receipt for the app's current charge set, signed by the session key. */
+  /** The session's newest voucher admitted by the server (what the next one builds on), as the browser reads it. */
+  async voucherState(auth: { hash: Hex; cookie: string }): Promise<VoucherState | null> {
+    const response = await this.get(`/api/chat/account?session=${auth.hash}`, auth.cookie);
+    if (!response.ok) throw new Error(`account: ${response.status} ${await response.text()}`);
+    const body = (await response.json()) as { session: { voucher: { seq: string; slots: string[]; maxAmounts: string[] } | null } | null };
+    const v = body.session?.voucher;
+    return v ? { seq: BigInt(v.seq), slots: v.slots.map(BigInt), maxAmounts: v.maxAmounts.map(BigInt) } : null;
+  }
+
+  /**
+   * The next voucher for the app's current charge set, signed by the session key, built like the browser
+   * builds it: on the server's newest voucher of the session (or on `previous` when given).
+   */
   async payment(
     charges: ChargeSet,
-    auth: { key: PrivateKeyAccount; session: Session; hash: Hex },
-    nonce: bigint,
-    overrides: Partial<{ payer: Address; deadline: bigint; maxAmounts: bigint[]; signer: PrivateKeyAccount }> = {},
+    auth: { key: PrivateKeyAccount; session: Session; hash: Hex; cookie: string },
+    overrides: Partial<{ previous: VoucherState | null; seq: bigint; issuedAt: bigint; maxAmounts: bigint[]; slots: bigint[]; signer: PrivateKeyAccount }> = {},
   ) {
-    const receipt = {
-      payer: overrides.payer ?? auth.session.payer,
-      slots: charges.slots.map((s) => BigInt(s.slot)),
-      maxAmounts: overrides.maxAmounts ?? charges.slots.map((s) => BigInt(s.price)),
-      nonce,
-      deadline: overrides.deadline ?? BigInt(Math.floor(Date.now() / 1000) + 1800),
+    const previous = "previous" in overrides ? overrides.previous! : await this.voucherState(auth);
+    const state = nextVoucherState(previous, charges.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })));
+    const voucher = {
+      session: auth.hash,
+      seq: overrides.seq ?? state.seq,
+      issuedAt: overrides.issuedAt ?? BigInt(Math.floor(Date.now() / 1000)),
+      slots: overrides.slots ?? state.slots,
+      maxAmounts: overrides.maxAmounts ?? state.maxAmounts,
     };
-    const signature = await signReceipt(overrides.signer ?? auth.key, { chainId: this.stack.chainId, settlement: this.settlement }, receipt);
+    const signature = await signVoucher(overrides.signer ?? auth.key, { chainId: this.stack.chainId, settlement: this.settlement }, voucher);
     return {
       sessionHash: auth.hash,
-      receipt: {
-        payer: receipt.payer,
-        slots: receipt.slots.map(String),
-        maxAmounts: receipt.maxAmounts.map(String),
-        nonce: receipt.nonce.toString(),
-        deadline: receipt.deadline.toString(),
+      voucher: {
+        seq: voucher.seq.toString(),
+        issuedAt: voucher.issuedAt.toString(),
+        slots: voucher.slots.map(String),
+        maxAmounts: voucher.maxAmounts.map(String),
       },
       signature,
     };

@@ -1,6 +1,7 @@
-// Produces real settled queries on the test chain with lib/protocol: a payer deposits, its wallet signs a
-// Session, a session key signs Receipts, encodeBatch packs them and anvil #0 settles. Also lists assets
-// from fresh accounts. Used by the earnings integration and browser tests.
+// Produces real settled queries on the test chain with lib/protocol: a payer deposits for an operator
+// (anvil #0), its wallet signs a Session naming it, a session key signs one Voucher per query, and the
+// operator settles the newest voucher with the queries' records. Also lists assets from fresh accounts.
+// Used by the earnings integration and browser tests.
 import {
   createPublicClient,
   createWalletClient,
@@ -16,7 +17,8 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import { foundry } from "viem/chains";
 import type { Deployment } from "../../lib/chain/deployment";
 import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "../../lib/chain/generated";
-import { encodeBatch, signReceipt, signSession, type Receipt, type Session } from "../../lib/protocol";
+import { encodeSettle, nextVoucherState, recordHash, settledAfter, signSession, signVoucher, type Session, type VoucherState } from "../../lib/protocol";
+import { hashSession as hashSessionOf } from "../../lib/protocol";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 
 export class TestChain {
@@ -76,10 +78,15 @@ export class TestChain {
   }
 }
 
+/** The operator these helpers settle with (anvil #0). */
+const operator = privateKeyToAccount(ANVIL_KEYS[0]);
+
 /** A payer with a deposit and a wallet-signed session for a browser-held key. */
 export class TestPayer {
-  private nonce = 0n;
-  private registered = false;
+  private state: VoucherState | null = null;
+  private settledSeq = 0n;
+  private settled: bigint[] = [];
+  private queries = 0;
   private constructor(
     private readonly chain: TestChain,
     readonly account: PrivateKeyAccount,
@@ -92,37 +99,46 @@ export class TestPayer {
     const account = await chain.freshAccount();
     await chain.send(account, { address: chain.usd, abi: mockUsdAbi, functionName: "mint", args: [account.address, deposit] });
     await chain.send(account, { address: chain.usd, abi: mockUsdAbi, functionName: "approve", args: [chain.settlement, deposit] });
-    await chain.send(account, { address: chain.settlement, abi: kipSettlementAbi, functionName: "deposit", args: [deposit] });
+    await chain.send(account, { address: chain.settlement, abi: kipSettlementAbi, functionName: "deposit", args: [operator.address, deposit] });
     const key = privateKeyToAccount(generatePrivateKey());
     const block = await chain.client.getBlock();
-    const session: Session = { payer: account.address, key: key.address, spendCap: deposit, expiry: block.timestamp + 86_400n, nonce: 1n };
+    const session: Session = { payer: account.address, key: key.address, operator: operator.address, spendCap: deposit, expiry: block.timestamp + 86_400n, nonce: 1n };
     const signature = await signSession(account, { chainId: chain.chain.id, settlement: chain.settlement }, session);
     return new TestPayer(chain, account, key, session, signature);
   }
 
-  /** Signs `count` receipts charging `charges` (slot → amount) each and settles them in one batch from anvil #0. */
+  /** Signs `count` vouchers charging `charges` (slot → amount) each and settles the queries in one transaction from the operator. */
   async settleQueries(count: number, charges: [bigint, bigint][]): Promise<TransactionReceipt> {
     const ctx = { chainId: this.chain.chain.id, settlement: this.chain.settlement };
-    const receipts = [];
+    const records = [];
     for (let i = 0; i < count; i++) {
-      const receipt: Receipt = {
-        payer: this.account.address,
-        slots: charges.map(([slot]) => slot),
-        maxAmounts: charges.map(([, amount]) => amount),
-        nonce: ++this.nonce,
-        deadline: this.session.expiry,
-      };
-      receipts.push({ sessionIndex: 0, receipt, signature: await signReceipt(this.key, ctx, receipt) });
+      this.state = nextVoucherState(this.state, charges.map(([slot, max]) => ({ slot, max })));
+      const n = ++this.queries;
+      records.push({
+        app: charges[0][0],
+        charges: charges.map(([slot, amount]) => ({ slot, amount })),
+        tokensIn: 100 + n,
+        tokensOut: 20 + n,
+        recordHash: recordHash({ question: `q${n}`, answer: `a${n}`, passages: [] }),
+      });
     }
-    const batch = encodeBatch({
-      sessions: [{ session: this.session, signature: this.registered ? undefined : this.sessionSignature }],
-      receipts,
-    });
-    const settler = privateKeyToAccount(ANVIL_KEYS[0]);
-    const receipt = await this.chain.send(settler, { address: this.chain.settlement, abi: kipSettlementAbi, functionName: "settle", args: [batch] });
-    const settled = parseEventLogs({ abi: kipSettlementAbi, eventName: "ReceiptSettled", logs: receipt.logs });
-    if (settled.length !== count) throw new Error(`expected ${count} settled receipts, got ${settled.length}`);
-    this.registered = true;
+    const voucher = { session: hashSessionOf(this.session), ...this.state!, issuedAt: (await this.chain.client.getBlock()).timestamp };
+    const item = {
+      session: this.session,
+      sessionSignature: this.settledSeq === 0n ? this.sessionSignature : ("0x" as Hex),
+      voucher,
+      voucherSignature: await signVoucher(this.key, ctx, voucher),
+      prevSeq: this.settledSeq,
+      prevSettled: this.settled,
+      records,
+    };
+    const wallet = createWalletClient({ account: operator, chain: this.chain.chain, transport: http(this.chain.rpcUrl) });
+    const hash = await wallet.sendTransaction({ to: this.chain.settlement, data: encodeSettle([item]), account: operator, chain: this.chain.chain });
+    const receipt = await this.chain.client.waitForTransactionReceipt({ hash });
+    const settled = parseEventLogs({ abi: kipSettlementAbi, eventName: "SessionSettled", logs: receipt.logs });
+    if (settled.length !== 1 || settled[0].args.records !== BigInt(count)) throw new Error(`expected ${count} settled queries, got ${settled[0]?.args.records ?? 0}`);
+    this.settled = settledAfter(item);
+    this.settledSeq = voucher.seq;
     return receipt;
   }
 }

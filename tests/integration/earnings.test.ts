@@ -1,12 +1,12 @@
 // Earnings on a real chain, through the app's API: queries are produced here with lib/protocol (deposit,
-// wallet-signed Session, session-key Receipts, encodeBatch, settle from anvil #0); the reports must equal
+// wallet-signed Session, session-key Vouchers, per-query records, settle from the operator); the reports must equal
 // the contracts' views, a claim must move exactly the claimable amount, and shares split to another
 // wallet must earn only from revenue settled after the split. Also: the event index holds exactly the
 // chain's logs, however often it syncs.
 import { parseEventLogs, type Address } from "viem";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
-import { decodeCharges } from "../../lib/protocol";
+import { decodeSettle } from "../../lib/protocol";
 import { fetchEvents, readEvents, syncIndex } from "../../lib/chain/indexer";
 import type { HoldingsReport, ProtocolReport, SlotReport } from "../../lib/chain/reports";
 import { createDb, type Db } from "../../lib/db-client";
@@ -37,13 +37,20 @@ const holdings = (owner: Address) => api<HoldingsReport>(`/api/earnings/holders/
 async function protocolFromLogs(toBlock: number) {
   const range = { fromBlock: BigInt(stack.deployment.startBlock), toBlock: BigInt(toBlock) };
   const [settled, batches, credited] = await Promise.all([
-    chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "ReceiptSettled", ...range }),
+    chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "SessionSettled", ...range }),
     chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "BatchSettled", ...range }),
     chain.client.getContractEvents({ address: chain.assets, abi: kipAssetsAbi, eventName: "RevenueCredited", ...range }),
   ]);
+  // Every query's record is in the settlement's calldata: decode each settling transaction's input.
+  const records = [];
+  for (const txHash of new Set(settled.map((log) => log.transactionHash))) {
+    const items = decodeSettle((await chain.client.getTransaction({ hash: txHash })).input);
+    const sessions = new Set(settled.filter((log) => log.transactionHash === txHash).map((log) => log.args.session!.toLowerCase()));
+    records.push(...items.filter((item) => sessions.has(item.voucher.session.toLowerCase())).flatMap((item) => item.records ?? []));
+  }
   return {
-    queriesSettled: String(settled.length),
-    totalPaid: String(settled.flatMap((log) => decodeCharges(log.args.charges!)).reduce((sum, c) => sum + c.amount, 0n)),
+    queriesSettled: String(records.length),
+    totalPaid: String(records.flatMap((r) => r.charges).reduce((sum, c) => sum + c.amount, 0n)),
     fees: String(batches.reduce((sum, log) => sum + log.args.fees!, 0n)),
     netToHolders: String(credited.reduce((sum, log) => sum + log.args.amount!, 0n)),
   };
@@ -159,7 +166,7 @@ describe("earnings read from the chain", () => {
     const first = await syncIndex(source);
     const second = await syncIndex(source);
     expect(second.storedBlock).toBe(first.storedBlock);
-    const names = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed", "ReceiptSettled", "ReceiptRejected", "BatchSettled"] as const;
+    const names = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed", "SessionSettled", "SessionRejected", "BatchSettled"] as const;
     const indexed = await readEvents(db, second, { names });
     const fromChain = await fetchEvents(chain.client, stack.deployment, stack.deployment.startBlock, second.headBlock);
     expect(indexed).toEqual(fromChain);

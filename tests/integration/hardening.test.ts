@@ -249,7 +249,7 @@ describe("model endpoints cannot reach internal addresses", () => {
       appId: created.app.id,
       trigger: "submit-message",
       message: { id: clientId(), text: "Who assigns the berths?" },
-      payment: await fx.payment(charges, auth, 1n),
+      payment: await fx.payment(charges, auth),
     });
     const chunks = await readChunks(response);
     const error = chunks.find((c) => c.type === "error")?.errorText as string;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createPublicClient, createWalletClient, http as viemHttp, keccak256, parseEther, parseEventLogs, toBytes, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
-import { encodeBatch, signReceipt, signSession, type Receipt, type Session } from "@/lib/protocol";
+import { encodeSettle, hashSession, nextVoucherState, recordHash, signSession, signVoucher, type Session } from "@/lib/protocol";
 import { createDb } from "@/lib/db-client";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { STAND_IN_HOST } from "../helpers/openai-stand-in";
@@ -361,19 +361,38 @@ describe("minting each kind on chain", () => {
     const wait = async (hash: Hex) => expect((await publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
     await wait(await payer.writeContract({ chain: null, address: paymentToken as Hex, abi: mockUsdAbi, functionName: "mint", args: [payerAddress, 1_000_000n] }));
     await wait(await payer.writeContract({ chain: null, address: paymentToken as Hex, abi: mockUsdAbi, functionName: "approve", args: [settlement as Hex, 1_000_000n] }));
-    await wait(await payer.writeContract({ chain: null, address: settlement as Hex, abi: kipSettlementAbi, functionName: "deposit", args: [1_000_000n] }));
+    await wait(await payer.writeContract({ chain: null, address: settlement as Hex, abi: kipSettlementAbi, functionName: "deposit", args: [settler.account.address, 1_000_000n] }));
 
-    // One query to the app: the app and the model are charged.
+    // One query to the app: the app and the model are charged, settled by the operator the session names.
     const ctx = { chainId: stack.chainId, settlement: settlement as Hex };
     const sessionKey = privateKeyToAccount(generatePrivateKey());
     const { timestamp } = await publicClient.getBlock();
-    const session: Session = { payer: payerAddress, key: sessionKey.address, spendCap: 100_000n, expiry: timestamp + 3600n, nonce: 1n };
-    const receipt: Receipt = { payer: payerAddress, slots: [BigInt(app.slot), BigInt(app.modelSlot)], maxAmounts: [4000n, 5000n], nonce: 1n, deadline: session.expiry };
-    const batch = encodeBatch({
-      sessions: [{ session, signature: await signSession(payer.account, ctx, session) }],
-      receipts: [{ sessionIndex: 0, receipt, signature: await signReceipt(sessionKey, ctx, receipt) }],
-    });
-    await wait(await settler.writeContract({ chain: null, address: settlement as Hex, abi: kipSettlementAbi, functionName: "settle", args: [batch] }));
+    const session: Session = { payer: payerAddress, key: sessionKey.address, operator: settler.account.address, spendCap: 100_000n, expiry: timestamp + 3600n, nonce: 1n };
+    const charged = [
+      { slot: BigInt(app.slot), max: 4000n },
+      { slot: BigInt(app.modelSlot), max: 5000n },
+    ];
+    const voucher = { session: hashSession(session), ...nextVoucherState(null, charged), issuedAt: timestamp };
+    const data = encodeSettle([
+      {
+        session,
+        sessionSignature: await signSession(payer.account, ctx, session),
+        voucher,
+        voucherSignature: await signVoucher(sessionKey, ctx, voucher),
+        prevSeq: 0n,
+        prevSettled: [],
+        records: [
+          {
+            app: BigInt(app.slot),
+            charges: charged.map(({ slot, max }) => ({ slot, amount: max })),
+            tokensIn: 10,
+            tokensOut: 5,
+            recordHash: recordHash({ question: "q", answer: "a", passages: [] }),
+          },
+        ],
+      },
+    ]);
+    await wait(await settler.sendTransaction({ chain: null, to: settlement as Hex, data }));
 
     // A quarter of the app's shares go to another address (ERC-3525 value transfer to a new token).
     const developerWallet = createWalletClient({ account: developer, transport: viemHttp(stack.rpcUrl) });

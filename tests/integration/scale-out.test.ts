@@ -7,15 +7,18 @@
 //     settles exactly once;
 //   - a dataset indexed through one server is searched through the other, and a document added by
 //     another process is found by a server that had the dataset's index cached.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseEther, type Address } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { decodeSettle } from "../../lib/protocol";
 import { kipSettlementAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { indexDocument } from "../../lib/rag/ingest";
 import { startAppServer, startSettlementWorker, type AppServer } from "../../scripts/stack";
-import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { migrateDatabase } from "../../scripts/stack/db";
 import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
 import { freePort, waitFor, type Managed } from "../../scripts/stack/process";
@@ -60,19 +63,20 @@ beforeAll(async () => {
   await migrateDatabase(postgres.url);
   db = createDb(postgres.url);
 
-  // A settler of their own, so these workers never race the stack's worker for nonces.
+  // An operator of their own (the same contracts, a deployment file naming another operator), so these
+  // workers never race the stack's worker for nonces and the stack's sessions are not theirs.
   const fx = new ChatFixtures(stack);
   const settlerKey = generatePrivateKey();
   const settler = privateKeyToAccount(settlerKey);
   await fx.client.request({ method: "anvil_setBalance" as never, params: [settler.address, `0x${parseEther("10").toString(16)}`] as never });
-  const owner = fx.wallet(privateKeyToAccount(ANVIL_KEYS[0]));
-  await fx.client.waitForTransactionReceipt({
-    hash: await owner.writeContract({ address: fx.settlement, abi: kipSettlementAbi, functionName: "setSettler", args: [settler.address, true] }),
-  });
+  const deployment = { ...stack.deployment, operator: settler.address };
+  const deploymentFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kip-scale-out-deployment-")), `${stack.chainId}.json`);
+  fs.writeFileSync(deploymentFile, JSON.stringify(deployment));
 
   env = {
     ...stack.env,
     DATABASE_URL: postgres.url,
+    DEPLOYMENTS_FILE: deploymentFile,
     SETTLER_PRIVATE_KEY: settlerKey,
     SETTLE_INTERVAL_MS: "500",
     SETTLE_LEASE_MS: String(LEASE_MS),
@@ -83,7 +87,7 @@ beforeAll(async () => {
   for (const [i, port] of ports.entries()) {
     const url = `http://localhost:${port}`;
     const app = startAppServer({ port, env: { ...env, APP_URL: url }, name: `app-${"AB"[i]}` });
-    servers.push({ app, url, fx: new ChatFixtures({ ...stack, appUrl: url, databaseUrl: postgres.url }) });
+    servers.push({ app, url, fx: new ChatFixtures({ ...stack, deployment, appUrl: url, databaseUrl: postgres.url }) });
   }
   await Promise.all(servers.map((s) => s.app.ready(s.url)));
 
@@ -112,15 +116,15 @@ async function payer(messages: bigint) {
   return { account, cookie, auth };
 }
 
-/** Sends one paid message to server `i`; resolves with its status and, when answered, its receipt. */
-async function send(i: number, who: Awaited<ReturnType<typeof payer>>, nonce: bigint) {
+/** Sends one paid message to server `i` under `auth` (default: the payer's session); resolves with its status and, when answered, its receipt. */
+async function send(i: number, who: Awaited<ReturnType<typeof payer>>, auth = who.auth) {
   const fx = servers[i % 2].fx;
   const response = await fx.post("/api/chat", who.cookie, {
     conversationId: clientId(),
     appId,
     trigger: "submit-message",
     message: { id: clientId(), text: "what burns at the harbor?" },
-    payment: await fx.payment(charges, who.auth, nonce),
+    payment: await fx.payment(charges, auth),
   });
   if (!response.ok) return { status: response.status, reason: ((await response.json()) as { error: { reason?: string } }).error.reason, receiptId: null };
   const chunks = await readChunks(response);
@@ -129,15 +133,24 @@ async function send(i: number, who: Awaited<ReturnType<typeof payer>>, nonce: bi
   return { status: response.status, reason: undefined, receiptId: meta?.charge?.receiptId ?? null };
 }
 
-async function settledOnChain(payerAddress: Address, nonce: bigint) {
-  const logs = await servers[0].fx.client.getContractEvents({
-    address: servers[0].fx.settlement,
+/** How many times each of the payer's query records was settled on chain, read from the settlement calldata. */
+async function settledRecords(payerAddress: Address): Promise<Map<string, number>> {
+  const fx = servers[0].fx;
+  const logs = await fx.client.getContractEvents({
+    address: fx.settlement,
     abi: kipSettlementAbi,
-    eventName: "ReceiptSettled",
-    args: { payer: payerAddress, nonce },
+    eventName: "SessionSettled",
+    args: { payer: payerAddress },
     fromBlock: BigInt(stack.deployment.startBlock),
   });
-  return logs.length;
+  const counts = new Map<string, number>();
+  for (const txHash of new Set(logs.map((l) => l.transactionHash))) {
+    const items = decodeSettle((await fx.client.getTransaction({ hash: txHash })).input);
+    for (const item of items.filter((i) => i.session.payer.toLowerCase() === payerAddress.toLowerCase())) {
+      for (const record of item.records ?? []) counts.set(record.recordHash, (counts.get(record.recordHash) ?? 0) + 1);
+    }
+  }
+  return counts;
 }
 
 describe("two app servers and two settlement workers on one database", () => {
@@ -151,7 +164,9 @@ describe("two app servers and two settlement workers on one database", () => {
 
   it("admit exactly what the balance covers when one payer's messages arrive at both servers at once", async () => {
     const who = await payer(2n);
-    const results = await Promise.all([1n, 2n, 3n, 4n, 5n, 6n].map((nonce, i) => send(i, who, nonce)));
+    // Six sessions of one payer (six tabs or devices), so only the shared balance decides.
+    const sessions = [who.auth, ...(await Promise.all([1, 2, 3, 4, 5].map(() => servers[0].fx.authorize(who.cookie, who.account, { spendCap: 1_000_000n }))))];
+    const results = await Promise.all(sessions.map((auth, i) => send(i, who, auth)));
     expect(results.filter((r) => r.status === 200)).toHaveLength(2);
     expect(results.filter((r) => r.status === 402).map((r) => r.reason)).toEqual(["balance_too_low", "balance_too_low", "balance_too_low", "balance_too_low"]);
     expect(await db.receipt.count({ where: { payer: who.account.address, status: { notIn: ["void", "failed"] } } })).toBe(2);
@@ -175,7 +190,9 @@ describe("two app servers and two settlement workers on one database", () => {
 
   it("hand settlement over when the settling worker is killed, settling every receipt exactly once", async () => {
     const who = await payer(3n);
-    const answered = await Promise.all([1n, 2n, 3n].map((nonce, i) => send(i, who, nonce)));
+    // One session's vouchers 1, 2 and 3, alternating between the servers.
+    const answered = [];
+    for (const i of [0, 1, 2]) answered.push(await send(i, who));
     expect(answered.map((r) => r.status)).toEqual([200, 200, 200]);
     // Killed whatever it is doing (these receipts may be pending, claimed or broadcast).
     const killedAt = Date.now();
@@ -185,8 +202,9 @@ describe("two app servers and two settlement workers on one database", () => {
     expect(Date.now() - killedAt).toBeLessThan(30_000);
 
     await expect.poll(() => db.receipt.count({ where: { payer: who.account.address, status: "settled" } }), { timeout: 60_000, interval: 200 }).toBe(3);
-    for (const nonce of [1n, 2n, 3n]) expect(await settledOnChain(who.account.address, nonce)).toBe(1);
     const rows = await db.receipt.findMany({ where: { payer: who.account.address } });
+    const onChain = await settledRecords(who.account.address);
+    expect(rows.map((r) => onChain.get(r.recordHash!))).toEqual([1, 1, 1]);
     const charged = rows.reduce((sum, r) => sum + BigInt(r.total!), 0n);
     expect(await servers[0].fx.balanceOf(who.account.address)).toBe(3n * PER_MESSAGE - charged);
   });

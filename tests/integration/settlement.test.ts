@@ -1,9 +1,10 @@
-// End to end on a real chain: deposit, a wallet-signed Session, session-key Receipts signed and packed with
-// lib/protocol, settle, events, balances, claimable, claim; a bad receipt in the batch is skipped, a replay
-// is rejected, and only an authorized settler charges less than a receipt's signed maxima. A smart-wallet
-// payer's session signature (ERC-1271, not 65 bytes) travels unchanged and registers. Uses the shared test
-// stack (tests/helpers/global-setup.ts: anvil + the forge deploy script) when it is provided, else starts
-// its own anvil and runs the same deploy script.
+// End to end on a real chain with lib/protocol's encoders against the real contract: a deposit for an
+// operator, a wallet-signed Session naming it, session-key Vouchers with running maxima, per-query records
+// in the calldata, settle, events, the state commitment, balances, claimable, claim. The attacks: the payer
+// settling its own competing voucher, a stranger front-running the operator's exact calldata, an older
+// voucher settled late, the same state replayed, a second session of the batch rejected without touching
+// the first. A smart-wallet payer's session signature (ERC-1271, not 65 bytes) travels unchanged. Uses the
+// shared test stack when it is provided, else starts its own anvil and runs the same deploy script.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,17 +25,25 @@ import {
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import {
-  decodeCharges,
-  encodeBatch,
+  decodeSettle,
+  encodeSettle,
   hashSession,
+  nextVoucherState,
+  recordHash,
   rejectReasonName,
   sessionDigest,
-  signReceipt,
+  settledAfter,
   signSession,
-  verifyReceipt,
+  signVoucher,
+  stateHash,
   verifySession,
-  type Receipt,
+  verifyVoucher,
+  voucherDigest,
+  type QueryRecord,
   type Session,
+  type SettleItem,
+  type Voucher,
+  type VoucherState,
 } from "../../lib/protocol";
 import { ANVIL_KEYS, startAnvil } from "../../scripts/stack/anvil";
 import { deployContracts } from "../../scripts/stack/deploy";
@@ -140,145 +149,179 @@ async function impersonating<T>(address: Address, fn: () => Promise<T>): Promise
   }
 }
 
-/** A settler the deployment's owner authorized to charge less than the signed maxima (like the server's). */
-async function authorizedSettler(settlement: Address): Promise<PrivateKeyAccount> {
-  const settler = await freshAccount();
-  const owner = (await read(settlement, settlementAbi, "owner")) as Address;
-  await impersonating(owner, () => send(owner, settlement, settlementAbi, "setSettler", [settler.address, true]));
-  expect(await read(settlement, settlementAbi, "isSettler", [settler.address])).toBe(true);
-  return settler;
+/** Sends a prepared `settle` calldata from `account`. */
+async function sendSettle(account: PrivateKeyAccount, settlement: Address, data: Hex) {
+  const chain = { ...foundry, id: chainId };
+  const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) });
+  const hash = await wallet.sendTransaction({ to: settlement, data, chain, account });
+  const receipt = await client.waitForTransactionReceipt({ hash });
+  expect(receipt.status).toBe("success");
+  return receipt;
 }
 
-describe("settlement on a real chain", () => {
-  it("settles signed receipts, skips a bad one, rejects a replay, and pays holders", async () => {
-    const { assets, settlement, usd, feeBps } = addresses;
-    const ctx = { chainId, settlement };
-    const creator = await freshAccount();
-    const payer = await freshAccount();
-    const settler = await authorizedSettler(settlement);
-    const sessionKey = privateKeyToAccount(generatePrivateKey()); // browser-held, never funded
+/** Lists one asset per price from a fresh creator; returns the slots and tokens. */
+async function listAssets(assets: Address, prices: [number, bigint][]) {
+  const creator = await freshAccount();
+  const slots: bigint[] = [];
+  const tokens: bigint[] = [];
+  for (const [kind, price] of prices) {
+    const r = await send(creator, assets, assetsAbi, "list", [kind, price, `http://localhost:3000/api/metadata/x-${kind}`, `0x${"11".repeat(32)}`]);
+    const listed = events(r.logs, assets, assetsAbi).find((e) => e.name === "AssetListed")!;
+    slots.push(listed.args.slot as bigint);
+    tokens.push(listed.args.tokenId as bigint);
+  }
+  return { creator, slots, tokens };
+}
 
-    // Four listings by one creator: app, model, two datasets.
-    const listed: bigint[] = [];
-    const listedTokens: bigint[] = [];
-    for (const [kind, price] of [
+/** A payer with `deposit` for `operator` and a wallet-signed session for a browser key. */
+async function payerWithSession(operator: Address, deposit: bigint, spendCap = 500_000n) {
+  const { settlement, usd } = addresses;
+  const payer = await freshAccount();
+  await send(payer, usd, usdAbi, "mint", [payer.address, deposit]);
+  await send(payer, usd, usdAbi, "approve", [settlement, deposit]);
+  await send(payer, settlement, settlementAbi, "deposit", [operator, deposit]);
+  const key = privateKeyToAccount(generatePrivateKey()); // browser-held, never funded
+  const block = await client.getBlock();
+  const session: Session = { payer: payer.address, key: key.address, operator, spendCap, expiry: block.timestamp + 3600n, nonce: 1n };
+  const signature = await signSession(payer, { chainId, settlement }, session);
+  return { payer, key, session, signature, id: hashSession(session) };
+}
+
+/** The voucher after one more query charging `charges` (slot, max), signed by the session key. */
+async function voucherAfter(who: Awaited<ReturnType<typeof payerWithSession>>, previous: VoucherState | null, charges: { slot: bigint; max: bigint }[]) {
+  const state = nextVoucherState(previous, charges);
+  const voucher: Voucher = { session: who.id, ...state, issuedAt: (await client.getBlock()).timestamp };
+  return { state, voucher, signature: await signVoucher(who.key, { chainId, settlement: addresses.settlement }, voucher) };
+}
+
+const record = (app: bigint, charges: [bigint, bigint][], n: number): QueryRecord => ({
+  app,
+  charges: charges.map(([slot, amount]) => ({ slot, amount })),
+  tokensIn: 1200 + n,
+  tokensOut: 300 + n,
+  recordHash: recordHash({ question: `question ${n}`, answer: `answer ${n}`, passages: [`chunk-${n}`] }),
+});
+
+describe("settlement on a real chain", () => {
+  it("settles the newest voucher with the queries' records, which anyone can read back from the calldata", async () => {
+    const { assets, settlement, feeBps } = addresses;
+    const ctx = { chainId, settlement };
+    const operator = await freshAccount();
+    // Four listings: app, model, two datasets.
+    const { slots, tokens } = await listAssets(assets, [
       [2, 20_000n],
       [1, 10_000n],
       [0, 5_000n],
       [0, 5_000n],
-    ] as const) {
-      const r = await send(creator, assets, assetsAbi, "list", [kind, price, `http://localhost:3000/api/metadata/x-${kind}`, `0x${"11".repeat(32)}`]);
-      const listedEvent = events(r.logs, assets, assetsAbi).find((e) => e.name === "AssetListed")!;
-      listed.push(listedEvent.args.slot as bigint);
-      listedTokens.push(listedEvent.args.tokenId as bigint);
-    }
-    // The listing's token, as AssetListed reports it (token ids and slot ids diverge once shares are split).
-    const appToken = listedTokens[0];
-
-    // Deposit 1 mUSD.
-    await send(payer, usd, usdAbi, "mint", [payer.address, 1_000_000n]);
-    await send(payer, usd, usdAbi, "approve", [settlement, 1_000_000n]);
-    await send(payer, settlement, settlementAbi, "deposit", [1_000_000n]);
-    expect(await read(settlement, settlementAbi, "balanceOf", [payer.address])).toBe(1_000_000n);
-
-    // The wallet signs one session for the browser's key.
-    const block = await client.getBlock();
-    const session: Session = { payer: payer.address, key: sessionKey.address, spendCap: 500_000n, expiry: block.timestamp + 3600n, nonce: 1n };
-    const sessionSignature = await signSession(payer, ctx, session);
-    expect(await verifySession(ctx, session, sessionSignature)).toBe(true);
-    expect(await read(settlement, settlementAbi, "hashSession", [session.payer, session.key, session.spendCap, session.expiry, session.nonce])).toBe(
-      hashSession(session),
-    );
-
-    // Three receipts: two good ones (the second with an unused dataset charged 0) and one with a bad signature.
-    const maxAmounts = [20_000n, 10_000n, 5_000n, 5_000n];
-    const receipt = (nonce: bigint): Receipt => ({ payer: payer.address, slots: listed, maxAmounts, nonce, deadline: session.expiry });
-    const r1 = receipt(1n);
-    const r2 = receipt(2n);
-    const r3 = receipt(3n);
-    const s1 = await signReceipt(sessionKey, ctx, r1);
-    const s2 = await signReceipt(sessionKey, ctx, r2);
-    const s3 = await signReceipt(sessionKey, ctx, r3);
-    expect(await verifyReceipt(ctx, r1, s1, sessionKey.address)).toBe(true);
-    const forged = (s3.slice(0, 10) + (s3[10] === "a" ? "b" : "a") + s3.slice(11)) as Hex;
-
-    const batch = encodeBatch({
-      sessions: [{ session, signature: sessionSignature }],
-      receipts: [
-        { sessionIndex: 0, receipt: r1, signature: s1 },
-        { sessionIndex: 0, receipt: r2, signature: s2, amounts: [20_000n, 10_000n, 5_000n, 0n] },
-        { sessionIndex: 0, receipt: r3, signature: forged },
-      ],
-    });
-    const settleReceipt = await send(settler, settlement, settlementAbi, "settle", [batch]);
-    const logs = events(settleReceipt.logs, settlement, settlementAbi);
-
-    expect(logs.find((e) => e.name === "SessionRegistered")?.args.sessionHash).toBe(hashSession(session));
-    const settled = logs.filter((e) => e.name === "ReceiptSettled");
-    expect(settled.map((e) => e.args.nonce)).toEqual([1n, 2n]);
-    expect(decodeCharges(settled[0].args.charges as bigint[])).toEqual(listed.map((slot, i) => ({ slot, amount: maxAmounts[i] })));
-    expect(decodeCharges(settled[1].args.charges as bigint[]).map((c) => c.amount)).toEqual([20_000n, 10_000n, 5_000n, 0n]);
-    const rejected = logs.filter((e) => e.name === "ReceiptRejected");
-    expect(rejected).toHaveLength(1);
-    expect(rejected[0].args.nonce).toBe(3n);
-    expect(rejectReasonName(Number(rejected[0].args.reason))).not.toBe("None");
-    const batchEvent = logs.find((e) => e.name === "BatchSettled")!;
-    expect(batchEvent.args.settled).toBe(2n);
-    expect(batchEvent.args.rejected).toBe(1n);
-    expect(batchEvent.args.gross).toBe(75_000n);
-
-    // Balances and claimable.
-    expect(await read(settlement, settlementAbi, "balanceOf", [payer.address])).toBe(1_000_000n - 75_000n);
-    expect(await read(settlement, settlementAbi, "nonceUsed", [payer.address, 1n])).toBe(true);
-    expect(await read(settlement, settlementAbi, "nonceUsed", [payer.address, 3n])).toBe(false);
-    const appNet = 40_000n - (40_000n * BigInt(feeBps)) / 10_000n;
-    expect(await read(assets, assetsAbi, "claimable", [appToken])).toBe(appNet);
-
-    // A replay of receipt 1 (session now registered: no wallet signature needed) is rejected.
-    const replay = await send(settler, settlement, settlementAbi, "settle", [
-      encodeBatch({ sessions: [{ session }], receipts: [{ sessionIndex: 0, receipt: r1, signature: s1 }] }),
     ]);
-    const replayLogs = events(replay.logs, settlement, settlementAbi);
-    expect(replayLogs.filter((e) => e.name === "ReceiptSettled")).toHaveLength(0);
-    const replayRejected = replayLogs.find((e) => e.name === "ReceiptRejected")!;
-    expect(rejectReasonName(Number(replayRejected.args.reason))).toBe("Replayed");
-    expect(await read(settlement, settlementAbi, "balanceOf", [payer.address])).toBe(1_000_000n - 75_000n);
+    const [app, model, d1, d2] = slots;
+    const who = await payerWithSession(operator.address, 1_000_000n);
+    expect(await verifySession(ctx, who.session, who.signature)).toBe(true);
+    expect(await read(settlement, settlementAbi, "hashSession", [who.session])).toBe(who.id);
+
+    // Three queries, each signing its maximum; the second used one dataset, the third was stopped.
+    const perQuery = slots.map((slot, i) => ({ slot, max: [20_000n, 10_000n, 5_000n, 5_000n][i] }));
+    const v1 = await voucherAfter(who, null, perQuery);
+    const v2 = await voucherAfter(who, v1.state, perQuery);
+    const v3 = await voucherAfter(who, v2.state, perQuery);
+    expect(v3.state.maxAmounts).toEqual([60_000n, 30_000n, 15_000n, 15_000n]);
+    expect(await read(settlement, settlementAbi, "voucherDigest", [v3.voucher])).toBe(voucherDigest(ctx, v3.voucher));
+    expect(await verifyVoucher(ctx, v3.voucher, v3.signature, who.key.address)).toBe(true);
+    const records = [
+      record(app, [[app, 20_000n], [model, 7_321n], [d1, 5_000n], [d2, 5_000n]], 1),
+      record(app, [[app, 20_000n], [model, 9_004n], [d2, 5_000n]], 2),
+      record(app, [[app, 20_000n], [model, 1_117n], [d1, 5_000n]], 3),
+    ];
+    const item: SettleItem = { session: who.session, sessionSignature: who.signature, voucher: v3.voucher, voucherSignature: v3.signature, prevSeq: 0n, prevSettled: [], records };
+    const data = encodeSettle([item]);
+    const receipt = await sendSettle(operator, settlement, data);
+    const logs = events(receipt.logs, settlement, settlementAbi);
+    expect(logs.find((e) => e.name === "SessionRegistered")?.args.sessionHash ?? logs.find((e) => e.name === "SessionRegistered")?.args.session).toBe(who.id);
+    const settled = logs.find((e) => e.name === "SessionSettled")!;
+    const gross = 60_000n + 7_321n + 9_004n + 1_117n + 10_000n + 10_000n;
+    expect(settled.args).toMatchObject({ session: who.id, payer: who.payer.address, seq: 3n, records: 3n, total: gross });
+    expect(logs.find((e) => e.name === "BatchSettled")!.args).toMatchObject({ settled: 1n, rejected: 0n, gross });
+    expect(await read(settlement, settlementAbi, "balanceOf", [who.payer.address, operator.address])).toBe(1_000_000n - gross);
+
+    // The chain's commitment is exactly the state lib/protocol computes, and the records decode from the
+    // transaction's input alone.
+    const after = settledAfter(item);
+    expect(after).toEqual([60_000n, 7_321n + 9_004n + 1_117n, 10_000n, 10_000n]);
+    expect(await read(settlement, settlementAbi, "sessionState", [who.id])).toBe(stateHash(3n, v3.state.slots, after));
+    const [decoded] = decodeSettle((await client.getTransaction({ hash: receipt.transactionHash })).input);
+    expect(decoded.records).toEqual(records);
+    const appNet = 60_000n - (60_000n * BigInt(feeBps)) / 10_000n;
+    expect(await read(assets, assetsAbi, "claimable", [tokens[0]])).toBe(appNet);
+
+    // The same settlement again: the state moved on, nothing is charged twice.
+    const replay = events((await sendSettle(operator, settlement, data)).logs, settlement, settlementAbi);
+    expect(replay.filter((e) => e.name === "SessionSettled")).toHaveLength(0);
+    expect(rejectReasonName(Number(replay.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("StaleVoucher");
+
+    // The next settlement builds on that state; an older voucher settled late changes nothing.
+    const v4 = await voucherAfter(who, v3.state, perQuery);
+    const r4 = record(app, [[app, 20_000n], [model, 2_000n]], 4);
+    const stale = encodeSettle([{ ...item, sessionSignature: "0x", voucher: v2.voucher, voucherSignature: v2.signature, prevSeq: 3n, prevSettled: after, records: [r4] }]);
+    const staleLogs = events((await sendSettle(operator, settlement, stale)).logs, settlement, settlementAbi);
+    expect(rejectReasonName(Number(staleLogs.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("StaleVoucher");
+    const next = encodeSettle([{ ...item, sessionSignature: "0x", voucher: v4.voucher, voucherSignature: v4.signature, prevSeq: 3n, prevSettled: after, records: [r4] }]);
+    expect(events((await sendSettle(operator, settlement, next)).logs, settlement, settlementAbi).filter((e) => e.name === "SessionSettled")).toHaveLength(1);
+    expect(await read(settlement, settlementAbi, "balanceOf", [who.payer.address, operator.address])).toBe(1_000_000n - gross - 22_000n);
 
     // The holder claims; anyone may trigger it, the owner is paid.
-    const before = (await read(usd, usdAbi, "balanceOf", [creator.address])) as bigint;
-    const claimReceipt = await send(settler, assets, assetsAbi, "claim", [appToken]);
-    const claimed = events(claimReceipt.logs, assets, assetsAbi).find((e) => e.name === "RevenueClaimed")!;
-    expect(claimed.args.amount).toBe(appNet);
-    expect(((await read(usd, usdAbi, "balanceOf", [creator.address])) as bigint) - before).toBe(appNet);
-    expect(await read(assets, assetsAbi, "claimable", [appToken])).toBe(0n);
+    const claimed = events((await send(operator, assets, assetsAbi, "claim", [tokens[0]])).logs, assets, assetsAbi).find((e) => e.name === "RevenueClaimed")!;
+    expect(claimed.args.amount).toBe(appNet + 20_000n - (20_000n * BigInt(feeBps)) / 10_000n);
+  });
 
-    // The payer holds the session key: it settles its next receipt itself first, charging nothing, to burn
-    // the nonce. Only an authorized settler may charge less than the signed maxima: rejected, nonce open.
-    const r4 = receipt(4n);
-    const s4 = await signReceipt(sessionKey, ctx, r4);
-    const frontRun = await send(payer, settlement, settlementAbi, "settle", [
-      encodeBatch({ sessions: [{ session }], receipts: [{ sessionIndex: 0, receipt: r4, signature: s4, amounts: [0n, 0n, 0n, 0n] }] }),
+  it("lets nobody but the operator settle: not the payer's own zero-charge voucher, not a stranger replaying the operator's calldata", async () => {
+    const { assets, settlement } = addresses;
+    const operator = await freshAccount();
+    const { slots } = await listAssets(assets, [
+      [2, 20_000n],
+      [1, 10_000n],
     ]);
-    const frontRunLogs = events(frontRun.logs, settlement, settlementAbi);
-    expect(frontRunLogs.filter((e) => e.name === "ReceiptSettled")).toHaveLength(0);
-    expect(rejectReasonName(Number(frontRunLogs.find((e) => e.name === "ReceiptRejected")!.args.reason))).toBe("AmountNotSignedMax");
-    expect(await read(settlement, settlementAbi, "nonceUsed", [payer.address, 4n])).toBe(false);
-    // Anyone may still settle it at exactly its signed maxima.
-    const atMax = await send(payer, settlement, settlementAbi, "settle", [
-      encodeBatch({ sessions: [{ session }], receipts: [{ sessionIndex: 0, receipt: r4, signature: s4 }] }),
-    ]);
-    expect(events(atMax.logs, settlement, settlementAbi).filter((e) => e.name === "ReceiptSettled")).toHaveLength(1);
-    expect(await read(settlement, settlementAbi, "balanceOf", [payer.address])).toBe(1_000_000n - 75_000n - 40_000n);
+    const [app, model] = slots;
+    const who = await payerWithSession(operator.address, 100_000n);
+    const perQuery = [
+      { slot: app, max: 20_000n },
+      { slot: model, max: 10_000n },
+    ];
+    const v1 = await voucherAfter(who, null, perQuery);
+    const real: SettleItem = {
+      session: who.session,
+      sessionSignature: who.signature,
+      voucher: v1.voucher,
+      voucherSignature: v1.signature,
+      prevSeq: 0n,
+      prevSettled: [],
+      records: [record(app, [[app, 20_000n], [model, 8_000n]], 1)],
+    };
+    // The payer holds the session key: it signs a competing voucher 1 and settles it with zero charges.
+    const own = await voucherAfter(who, null, perQuery);
+    const selfSettle = encodeSettle([{ ...real, voucher: own.voucher, voucherSignature: own.signature, records: [record(app, [[app, 0n], [model, 0n]], 1)] }]);
+    const payerTry = events((await sendSettle(who.payer, settlement, selfSettle)).logs, settlement, settlementAbi);
+    expect(rejectReasonName(Number(payerTry.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("NotOperator");
+    // A stranger who saw the operator's transaction sends the exact same calldata first.
+    const data = encodeSettle([real]);
+    const stranger = await freshAccount();
+    const frontRun = events((await sendSettle(stranger, settlement, data)).logs, settlement, settlementAbi);
+    expect(rejectReasonName(Number(frontRun.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("NotOperator");
+    expect(await read(settlement, settlementAbi, "sessionState", [who.id])).toBe(`0x${"00".repeat(32)}`);
+    expect(await read(settlement, settlementAbi, "balanceOf", [who.payer.address, operator.address])).toBe(100_000n);
+    // The operator's own settlement is untouched by both.
+    const settled = events((await sendSettle(operator, settlement, data)).logs, settlement, settlementAbi);
+    expect(settled.filter((e) => e.name === "SessionSettled")).toHaveLength(1);
+    expect(await read(settlement, settlementAbi, "balanceOf", [who.payer.address, operator.address])).toBe(72_000n);
   });
 
   it("registers a smart-wallet payer's session from its ERC-1271 signature, sent unchanged", async () => {
     const { assets, settlement, usd } = addresses;
     const ctx = { chainId, settlement };
-    const creator = await freshAccount();
+    const operator = await freshAccount();
     const owner = privateKeyToAccount(generatePrivateKey()); // the wallet's signer
     const sessionKey = privateKeyToAccount(generatePrivateKey());
-    const listedReceipt = await send(creator, assets, assetsAbi, "list", [2, 20_000n, "http://localhost:3000/api/metadata/w", `0x${"22".repeat(32)}`]);
-    const slot = events(listedReceipt.logs, assets, assetsAbi).find((e) => e.name === "AssetListed")!.args.slot as bigint;
+    const { slots } = await listAssets(assets, [[2, 20_000n]]);
+    const slot = slots[0];
 
     // A contract wallet (contracts/test/utils/MockWallets.sol) that approves what its owner signed; it
     // deposits through anvil's impersonation, as its owner would through the wallet.
@@ -294,25 +337,35 @@ describe("settlement on a real chain", () => {
     await impersonating(walletAddress, async () => {
       await send(walletAddress, usd, usdAbi, "mint", [walletAddress, 100_000n]);
       await send(walletAddress, usd, usdAbi, "approve", [settlement, 100_000n]);
-      await send(walletAddress, settlement, settlementAbi, "deposit", [100_000n]);
+      await send(walletAddress, settlement, settlementAbi, "deposit", [operator.address, 100_000n]);
     });
 
     const block = await client.getBlock();
-    const session: Session = { payer: walletAddress, key: sessionKey.address, spendCap: 100_000n, expiry: block.timestamp + 3600n, nonce: 1n };
+    const session: Session = { payer: walletAddress, key: sessionKey.address, operator: operator.address, spendCap: 100_000n, expiry: block.timestamp + 3600n, nonce: 1n };
     // Not an EOA signature: the owner's signature of the session digest plus wallet-specific bytes (69 bytes).
     const signature = concatHex([await owner.sign({ hash: sessionDigest(ctx, session) }), "0xdeadbeef"]);
     expect(await verifySession(ctx, session, signature)).toBe(false); // no EOA signed it
-    const r1: Receipt = { payer: walletAddress, slots: [slot], maxAmounts: [20_000n], nonce: 1n, deadline: session.expiry };
-    // Anyone may settle receipts at their signed maxima: here the account that deployed the wallet.
-    const settled = await send(deployer, settlement, settlementAbi, "settle", [
-      encodeBatch({
-        sessions: [{ session, signature }],
-        receipts: [{ sessionIndex: 0, receipt: r1, signature: await signReceipt(sessionKey, ctx, r1) }],
-      }),
-    ]);
+    const id = hashSession(session);
+    const state = nextVoucherState(null, [{ slot, max: 20_000n }]);
+    const voucher: Voucher = { session: id, ...state, issuedAt: block.timestamp };
+    const settled = await sendSettle(
+      operator,
+      settlement,
+      encodeSettle([
+        {
+          session,
+          sessionSignature: signature,
+          voucher,
+          voucherSignature: await signVoucher(sessionKey, ctx, voucher),
+          prevSeq: 0n,
+          prevSettled: [],
+          records: [record(slot, [[slot, 20_000n]], 1)],
+        },
+      ]),
+    );
     const logs = events(settled.logs, settlement, settlementAbi);
-    expect(logs.find((e) => e.name === "SessionRegistered")?.args.sessionHash).toBe(hashSession(session));
-    expect(logs.filter((e) => e.name === "ReceiptSettled")).toHaveLength(1);
-    expect(await read(settlement, settlementAbi, "balanceOf", [walletAddress])).toBe(80_000n);
+    expect(logs.filter((e) => e.name === "SessionRegistered")).toHaveLength(1);
+    expect(logs.filter((e) => e.name === "SessionSettled")).toHaveLength(1);
+    expect(await read(settlement, settlementAbi, "balanceOf", [walletAddress, operator.address])).toBe(80_000n);
   });
 });

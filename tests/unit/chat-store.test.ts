@@ -35,7 +35,7 @@ beforeAll(async () => {
   });
   appId = listing.id;
   await db.paymentSession.create({
-    data: { hash: "0xsession", chainId: chain.chainId, settlement: chain.settlement, payer: owner, key: owner, spendCap: "1000", expiry: 2_000_000_000, nonce: "1", signature: "0x" },
+    data: { hash: "0xsession", chainId: chain.chainId, settlement: chain.settlement, payer: owner, key: owner, operator: owner, spendCap: "1000", expiry: 2_000_000_000, nonce: "1", signature: "0x" },
   });
 }, 60_000);
 
@@ -55,11 +55,11 @@ const question = (conversationId: string, messageId: string): QuestionRecord => 
 // A big value: sums must not go through 64-bit integers.
 const BIG = (2n ** 200n).toString();
 
-const receipt = (nonce: number, maxTotal = "100"): NewReceipt => ({
+const receipt = (seq: number, maxTotal = "100"): NewReceipt => ({
   ...chain,
   payer: owner,
-  nonce: String(nonce),
-  deadline: 2_000_000_000,
+  seq: String(seq),
+  issuedAt: 1_900_000_000,
   sessionHash: "0xsession",
   slotsJson: "[\"1\"]",
   maxAmountsJson: `["${maxTotal}"]`,
@@ -73,7 +73,7 @@ describe("chat store", () => {
     const id = await storeQuestion(db, question("conv-1", "m-1"), receipt(1));
     expect(id).toMatch(/^c[0-9a-z]{24}$/);
     const stored = await db.receipt.findUniqueOrThrow({ where: { id: id! }, include: { session: true } });
-    expect(stored).toMatchObject({ status: "answering", maxTotal: "100", total: null, nonce: "1", payer: owner, appId, conversationId: "conv-1" });
+    expect(stored).toMatchObject({ status: "answering", maxTotal: "100", total: null, seq: "1", payer: owner, appId, conversationId: "conv-1" });
     expect(stored.createdAt.getTime()).toBeGreaterThanOrEqual(before - 1);
     expect(stored.updatedAt.getTime()).toBe(stored.createdAt.getTime());
     const conversation = await db.conversation.findUniqueOrThrow({ where: { id: "conv-1" }, include: { messages: true } });
@@ -83,8 +83,8 @@ describe("chat store", () => {
     expect(await sessionSpent(db, "0xsession")).toBe(100n);
     expect(await pendingHolds(db, chain, owner)).toBe(100n);
 
-    await storeAnswer(db, { id: "a-1", conversationId: "conv-1", text: "the lantern [1]", status: "complete", sourcesJson: "[]", receiptId: id }, { amountsJson: "[\"60\"]", total: "60", inputTokens: 10, outputTokens: 5, note: "the app" });
-    expect(await db.receipt.findUniqueOrThrow({ where: { id: id! } })).toMatchObject({ status: "pending", total: "60", amountsJson: "[\"60\"]" });
+    await storeAnswer(db, { id: "a-1", conversationId: "conv-1", text: "the lantern [1]", status: "complete", sourcesJson: "[]", receiptId: id }, { amountsJson: "[[\"1\",\"60\"]]", total: "60", inputTokens: 10, outputTokens: 5, note: "the app", recordHash: `0x${"ab".repeat(32)}` });
+    expect(await db.receipt.findUniqueOrThrow({ where: { id: id! } })).toMatchObject({ status: "pending", total: "60", amountsJson: "[[\"1\",\"60\"]]", recordHash: `0x${"ab".repeat(32)}` });
     expect(await pendingHolds(db, chain, owner)).toBe(60n);
     expect((await conversationMessages(db, { conversationId: "conv-1", owner, appId })).map((m) => m.id)).toEqual(["m-1", "a-1"]);
     expect(await conversationMessages(db, { conversationId: "conv-1", owner: getAddress("0x00000000000000000000000000000000000000bb"), appId })).toEqual([]);
@@ -96,7 +96,7 @@ describe("chat store", () => {
     expect(await sessionSpent(db, "0xsession")).toBe(60n + 2n ** 200n);
     await voidReceipt(db, second, "the model failed", { id: "a-2", conversationId: "conv-1", text: "partial", status: "stopped", sourcesJson: "[]", receiptId: second });
     await expect(
-      storeAnswer(db, { id: "a-3", conversationId: "conv-1", text: "x", status: "complete", sourcesJson: "[]", receiptId: second }, { amountsJson: "[]", total: "0", inputTokens: 0, outputTokens: 0, note: "" }),
+      storeAnswer(db, { id: "a-3", conversationId: "conv-1", text: "x", status: "complete", sourcesJson: "[]", receiptId: second }, { amountsJson: "[]", total: "0", inputTokens: 0, outputTokens: 0, note: "", recordHash: "0x" }),
     ).rejects.toThrow(/voided/);
     expect(await db.chatMessage.findUnique({ where: { id: "a-3" } })).toBeNull();
     expect(await db.receipt.findUniqueOrThrow({ where: { id: second! } })).toMatchObject({ status: "void", failureReason: "the model failed" });
@@ -105,7 +105,7 @@ describe("chat store", () => {
     expect((await paymentSession(db, "0xsession"))?.spendCap).toBe("1000");
   });
 
-  it("refuses a replayed nonce, a resent message and another wallet's conversation, storing nothing", async () => {
+  it("refuses a voucher number used twice, a resent message and another wallet's conversation, storing nothing", async () => {
     await storeQuestion(db, question("conv-2", "m-10"), receipt(10));
     const code = (p: Promise<unknown>) => p.then(() => "stored", (e: unknown) => (e instanceof ChatError ? e.reason : String(e)));
     expect(await code(storeQuestion(db, question("conv-2", "m-11"), receipt(10)))).toBe("nonce_used");
@@ -113,7 +113,7 @@ describe("chat store", () => {
     expect(await code(storeQuestion(db, question("conv-2", "m-10"), receipt(12)))).toBe("app_unavailable");
     const other = { ...question("conv-2", "m-13"), owner: getAddress("0x00000000000000000000000000000000000000bb") };
     expect(await code(storeQuestion(db, other, null))).toBe("sign_in");
-    expect(await db.receipt.count({ where: { nonce: { in: ["11", "12"] } } })).toBe(0);
+    expect(await db.receipt.count({ where: { seq: { in: ["11", "12"] } } })).toBe(0);
   });
 
   it("waits for a concurrent transaction that holds the conversation", async () => {

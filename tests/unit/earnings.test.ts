@@ -59,23 +59,29 @@ function chain() {
       this.emit({ name: "TransferValue", fromTokenId: 0n, toTokenId: newTokenId, value: 0n });
       this.emit({ name: "TransferValue", fromTokenId, toTokenId: newTokenId, value });
     },
-    /** One settle(): receipts, then credits per slot (net of fee), then BatchSettled. */
+    /** One settle() of one session: its query records, then credits per slot (net of fee), then BatchSettled. */
     settle(receipts: { nonce: bigint; charges: [bigint, bigint][] }[], feeBps = 250n, at?: number) {
       this.tx(at);
       const gross = new Map<bigint, bigint>();
+      const records = receipts.map((receipt) => ({
+        app: receipt.charges[0][0],
+        charges: receipt.charges.map(([slot, amount]) => ({ slot, amount })),
+        tokensIn: 100,
+        tokensOut: 10,
+        recordHash: `0x${receipt.nonce.toString(16).padStart(64, "0")}` as Hex,
+      }));
+      const total = receipts.reduce((sum, r) => sum + r.charges.reduce((a, [, amount]) => a + amount, 0n), 0n);
+      this.emit({ name: "SessionSettled", session: `0x${"22".repeat(32)}`, payer: PAYER, seq: receipts.at(-1)?.nonce ?? 0n, total, records });
       for (const receipt of receipts) {
-        this.emit({ name: "ReceiptSettled", payer: PAYER, nonce: receipt.nonce, sessionHash: `0x${"22".repeat(32)}`, charges: receipt.charges.map(([slot, amount]) => ({ slot, amount })) });
         for (const [slot, amount] of receipt.charges) gross.set(slot, (gross.get(slot) ?? 0n) + amount);
       }
       let fees = 0n;
-      let total = 0n;
       for (const [slot, amount] of gross) {
         const fee = (amount * feeBps) / 10_000n;
         fees += fee;
-        total += amount;
         this.emit({ name: "RevenueCredited", slot, amount: amount - fee });
       }
-      this.emit({ name: "BatchSettled", settler: ALICE, settled: BigInt(receipts.length), rejected: 0n, gross: total, fees });
+      this.emit({ name: "BatchSettled", operator: ALICE, settled: 1n, rejected: 0n, gross: total, fees });
     },
   };
 }
@@ -155,7 +161,7 @@ describe("queries and totals", () => {
     ]);
     c.settle([{ nonce: 3n, charges: [[1n, 4_000n]] }], 250n, DAY2);
     const queries = slotQueries(c.events, 2n);
-    expect(queries.map((q) => q.nonce)).toEqual([1n]);
+    expect(queries.map((q) => BigInt(q.recordHash))).toEqual([1n]);
     expect(slotQueries(c.events, 1n).map((q) => q.amount)).toEqual([4_000n, 4_000n, 4_000n]);
 
     const credits = c.events.filter((e): e is EventOf<"RevenueCredited"> => e.name === "RevenueCredited" && e.slot === 1n);
@@ -188,24 +194,18 @@ describe("queries and totals", () => {
 });
 
 describe("events", () => {
-  it("decodes KipSettlement.ReceiptSettled with its packed charges", () => {
-    const topics = encodeEventTopics({ abi: kipSettlementAbi, eventName: "ReceiptSettled", args: { payer: PAYER, nonce: 7n } }) as [Hex, ...Hex[]];
-    const data = encodeAbiParameters(
-      [{ type: "bytes32" }, { type: "uint256[]" }],
-      [`0x${"33".repeat(32)}`, [(5n << 128n) | 1_234n, (9n << 128n) | 0n]],
-    );
+  it("decodes KipSettlement.SessionSettled (its records come from the transaction input) and restores it from the index", () => {
+    const session = `0x${"33".repeat(32)}` as Hex;
+    const topics = encodeEventTopics({ abi: kipSettlementAbi, eventName: "SessionSettled", args: { session, payer: PAYER } }) as [Hex, ...Hex[]];
+    const data = encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }, { type: "uint256" }], [7n, 2n, 1_234n]);
     const event = decodeProtocolLog({ topics, data }, "settlement");
-    expect(event).toEqual({
-      name: "ReceiptSettled",
-      payer: PAYER,
-      nonce: 7n,
-      sessionHash: `0x${"33".repeat(32)}`,
-      charges: [
-        { slot: 5n, amount: 1_234n },
-        { slot: 9n, amount: 0n },
-      ],
-    });
-    expect(parseEventArgs(serializeEventArgs(event!))).toEqual(event);
+    expect(event).toEqual({ name: "SessionSettled", session, payer: PAYER, seq: 7n, total: 1_234n, records: [] });
+    const withRecords = {
+      ...event!,
+      records: [{ app: 5n, charges: [{ slot: 5n, amount: 1_234n }, { slot: 9n, amount: 0n }], tokensIn: 12, tokensOut: 3, recordHash: `0x${"44".repeat(32)}` as Hex }],
+    };
+    expect(parseEventArgs(serializeEventArgs(withRecords))).toEqual(withRecords);
+    expect(eventKeys(withRecords)).toEqual({ slot: null, tokenId: null, toTokenId: null, account: PAYER.toLowerCase() });
   });
 
   it("decodes KipAssets.TransferValue and skips events the index does not keep", () => {

@@ -1,21 +1,34 @@
-// Chatting with the seeded Classics Tutor in Chromium with the Development wallet: deposit with a permit,
-// authorize a spending session once, ask two questions (no wallet pop-up per message), see the sources
-// under each answer, and watch both charges settle on chain.
+// Chatting in Chromium with the Development wallet: deposit with a permit, authorize a spending session
+// once, ask the seeded Classics Tutor two questions (no wallet pop-up per message), see the sources under
+// each answer, watch both charges settle on chain and the page's own check find each record in the
+// settlement's calldata. Then a token-metered app whose answer is stopped (charged for what was delivered,
+// and still found on chain), and a revoked session that the server refuses.
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, openWatchedPage, signInWithDevWallet } from "../helpers/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createDb, type Db } from "../../lib/db-client";
+import { ChatFixtures } from "../helpers/chat-fixtures";
+import { startStandIn, type StandIn } from "../helpers/openai-stand-in";
 
 const stack = inject("stack");
 const SCREENSHOT_DIR = process.env.KIP_SCREENSHOT_DIR ?? "/tmp";
 
 let browser: Browser;
+let db: Db;
+let standIn: StandIn;
 
 beforeAll(async () => {
   browser = await launchChromium();
+  db = createDb(stack.databaseUrl);
+  // A slow, token-metered model for the stopped answer: 80 words, one every 150 ms.
+  standIn = await startStandIn({ reply: () => Array.from({ length: 80 }, (_, i) => `tide${i}`).join(" ") });
+  standIn.options.tokenDelayMs = 150;
 });
 
 afterAll(async () => {
   await browser?.close();
+  await standIn?.stop();
+  await db?.$disconnect();
 });
 
 
@@ -58,10 +71,13 @@ describe("chat with a paid app", () => {
     expect(await second.getByTestId("sources").textContent()).toContain("Gettysburg");
     await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-chat-answers.png`, fullPage: true });
 
-    // The settlement worker submits both receipts; each message shows its settlement transaction.
+    // The settlement worker settles the session's newest voucher; each message shows its settlement
+    // transaction and the page's own check: the record hash of what it shows, found in that transaction.
     for (const answer of [first, second]) {
       await expect.poll(async () => answer.getByTestId("message-charge").getAttribute("data-status"), { timeout: 40_000 }).toBe("settled");
       expect(await answer.getByTestId("settlement-tx").textContent()).toMatch(/tx 0x[0-9a-f]{8}/);
+      await expect.poll(async () => answer.getByTestId("record-check").getAttribute("data-state"), { timeout: 20_000 }).toBe("found");
+      expect(await answer.getByTestId("record-check").textContent()).toMatch(/Recorded on chain/);
     }
     // Pending charges return to zero once settled.
     await expect.poll(async () => page.getByTestId("pending-charges").textContent(), { timeout: 20_000 }).toMatch(/^0 mUSD/);
@@ -73,6 +89,43 @@ describe("chat with a paid app", () => {
     // A phone-sized screen still shows the conversation and the composer.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-chat-mobile.png`, fullPage: true });
+    expect(errors).toEqual([]);
+
+    // A token-metered app: the answer is stopped after a few words, kept, labelled, and charged for what
+    // was delivered; it settles and its record is found on chain too (after a reload the page shows the
+    // answer as stored).
+    await page.setViewportSize({ width: 1366, height: 900 });
+    const fx = new ChatFixtures(stack);
+    const metered = await fx.createApp(db, {
+      systemPrompt: "Answer about the shore.",
+      prices: { app: 1_000n, model: 200n, datasets: [300n] },
+      datasets: [{ name: "Tide pools", text: "Tide pools hold anemones, hermit crabs and sea stars between the rocks at low tide." }],
+      baseUrl: standIn.url,
+      tokenPrices: { perKInput: 100n, perKOutput: 2_000n },
+    });
+    await page.goto(`${stack.appUrl}/chat/${metered.app.id}`, { waitUntil: "networkidle" });
+    await page.getByTestId("session-active").waitFor({ timeout: 30_000 });
+    await page.getByLabel("Your question").fill("What lives in tide pools?");
+    await page.getByRole("button", { name: "Send" }).click();
+    const stopped = page.getByTestId("assistant-message").first();
+    await expect.poll(async () => (await stopped.textContent()) ?? "", { timeout: 30_000 }).toMatch(/tide2 /);
+    await page.getByRole("button", { name: "Stop" }).click();
+    await stopped.getByTestId("answer-stopped").waitFor({ timeout: 15_000 });
+    await expect.poll(async () => stopped.getByTestId("message-charge").getAttribute("data-status"), { timeout: 30_000 }).not.toBe("answering");
+    await expect.poll(async () => stopped.getByTestId("message-charge").getAttribute("data-status"), { timeout: 40_000 }).toBe("settled");
+    expect(await stopped.getByTestId("charge-note").textContent()).toMatch(/^Stopped: the app and 1 of 1 dataset in context in full, the model for the [\d,]+ input and \d+ output tokens streamed/);
+    await page.reload({ waitUntil: "networkidle" });
+    const reloaded = page.getByTestId("assistant-message").first();
+    await reloaded.getByTestId("answer-stopped").waitFor({ timeout: 15_000 });
+    await expect.poll(async () => reloaded.getByTestId("record-check").getAttribute("data-state"), { timeout: 20_000 }).toBe("found");
+    await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-chat-stopped.png`, fullPage: true });
+
+    // Revoking the session: the server refuses its next voucher at once, and the wallet revokes it on chain.
+    await page.getByRole("button", { name: "Revoke this session" }).click();
+    await expect.poll(async () => page.getByTestId("tx-status").textContent(), { timeout: 30_000 }).toMatch(/Revoke session: done/);
+    await page.getByRole("button", { name: "Authorize spending" }).waitFor({ timeout: 15_000 });
+    const revokedOnChain = await db.paymentSession.findMany({ where: { revokedAt: { not: null } } });
+    expect(revokedOnChain.length).toBeGreaterThan(0);
     expect(errors).toEqual([]);
   });
 });

@@ -168,6 +168,8 @@ export class SettlerSetupError extends Error {
 export class SettlementWorker {
   readonly client: PublicClient;
   private readonly log: (line: string) => void;
+  /** The last block whose SessionRevoked events were applied (null: none yet, start at fromBlock). */
+  private revocationsThrough: bigint | null = null;
 
   constructor(private readonly options: SettlementWorkerOptions) {
     this.client = options.client ?? (createPublicClient({ transport: http(options.rpcUrl, { timeout: 15_000, retryCount: 1 }) }) as PublicClient);
@@ -219,9 +221,35 @@ export class SettlementWorker {
     }
   }
 
-  /** One round: void stale answers, then send one settlement of the sessions with answered queries (null when there is none). */
+  /**
+   * Applies revocations made on chain (KipSettlement.revokeSession, from any wallet app) to the sessions
+   * here, so admission refuses their vouchers as it does after a revocation from the chat page. Scans new
+   * blocks only, in bounded ranges.
+   */
+  async syncRevocations(): Promise<number> {
+    const head = await this.client.getBlockNumber();
+    const range = BigInt(this.options.logRange ?? LOG_RANGE);
+    let from = this.revocationsThrough === null ? (this.options.fromBlock ?? 0n) : this.revocationsThrough + 1n;
+    let applied = 0;
+    for (; from <= head; from += range) {
+      const to = from + range - 1n < head ? from + range - 1n : head;
+      const logs = await this.client.getContractEvents({ address: this.options.settlement, abi: kipSettlementAbi, eventName: "SessionRevoked", fromBlock: from, toBlock: to });
+      for (const log of logs) {
+        const { count } = await this.options.db.paymentSession.updateMany({
+          where: { hash: log.args.session!, revokedAt: null },
+          data: { revokedAt: Math.floor(Date.now() / 1000) },
+        });
+        applied += count;
+      }
+      this.revocationsThrough = to;
+    }
+    return applied;
+  }
+
+  /** One round: apply revocations, void stale answers, then send one settlement of the sessions with answered queries (null when there is none). */
   async settleOnce(): Promise<RoundResult | null> {
     const { db } = this.options;
+    await this.syncRevocations().catch((error: unknown) => this.log(`revocations not read: ${shortReason(error)}`));
     const stale = new Date(Date.now() - (this.options.answerTimeoutMs ?? 10 * 60_000));
     await db.receipt.updateMany({
       where: { ...this.scope, status: "answering", updatedAt: { lt: stale } },

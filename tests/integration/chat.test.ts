@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { PLATFORM_RULES } from "../../lib/ai/prompt";
+import { kipSettlementAbi } from "../../lib/chain/generated";
 import { recordHash } from "../../lib/protocol";
 import type { ChargeSet, SourceRef } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
@@ -254,6 +255,32 @@ describe("receipt checks before the model is called", () => {
     // 15,000 on chain, 9,000 pending: 6,000 left, less than the 10,000 a message may cost.
     await expectRejected(await ask("pelican pouch", await fx.payment(charges, poorAuth), { who: poorCookie, conversation }), 402, "balance_too_low");
     expect(await fx.balanceOf(poor.address)).toBe(15_000n);
+  });
+
+  it("cannot be answered and then withdraw first: a withdrawal request is unavailable at once, and what was answered settles within the delay", async () => {
+    const leaver = await fx.account();
+    await fx.deposit(leaver, 30_000n);
+    const leaverCookie = await fx.signIn(leaver);
+    const leaverAuth = await fx.authorize(leaverCookie, leaver);
+    const conversation = clientId();
+    const answered = await ask("pelican pouch", await fx.payment(charges, leaverAuth), { who: leaverCookie, conversation });
+    expect(answered.status).toBe(200);
+    await readChunks(answered);
+    // The payer asks to withdraw 25,000 of 30,000 while 9,000 is still pending.
+    const wallet = fx.wallet(leaver);
+    await fx.client.waitForTransactionReceipt({
+      hash: await wallet.writeContract({ address: fx.settlement, abi: kipSettlementAbi, functionName: "requestWithdraw", args: [fx.operator, 25_000n] }),
+    });
+    await expectRejected(await ask("pelican pouch", await fx.payment(charges, leaverAuth), { who: leaverCookie, conversation }), 402, "balance_too_low");
+    // The operator settles the answered query long before the request matures (1 hour here).
+    await expect.poll(async () => (await db.receipt.findMany({ where: { sessionHash: leaverAuth.hash } })).map((r) => r.status), { timeout: 30_000 }).toEqual(["settled"]);
+    const [request, balance] = await Promise.all([
+      fx.client.readContract({ address: fx.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [leaver.address, fx.operator] }),
+      fx.balanceOf(leaver.address),
+    ]);
+    expect(balance).toBe(21_000n);
+    expect(request.amount).toBe(25_000n);
+    expect(Number(request.readyAt)).toBeGreaterThan(Math.floor(Date.now() / 1000) + 3000);
   });
 
   it("refuses chats from a visitor who has not signed in", async () => {

@@ -253,10 +253,10 @@ describe("settlement on a real chain", () => {
     const appNet = 60_000n - (60_000n * BigInt(feeBps)) / 10_000n;
     expect(await read(assets, assetsAbi, "claimable", [tokens[0]])).toBe(appNet);
 
-    // The same settlement again: the state moved on, nothing is charged twice.
+    // The same settlement again: it builds on a state the chain has moved past, nothing is charged twice.
     const replay = events((await sendSettle(operator, settlement, data)).logs, settlement, settlementAbi);
     expect(replay.filter((e) => e.name === "SessionSettled")).toHaveLength(0);
-    expect(rejectReasonName(Number(replay.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("StaleVoucher");
+    expect(rejectReasonName(Number(replay.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("StateMismatch");
 
     // The next settlement builds on that state; an older voucher settled late changes nothing.
     const v4 = await voucherAfter(who, v3.state, perQuery);

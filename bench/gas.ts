@@ -148,7 +148,7 @@ async function main() {
           ],
           tokensIn: usage.inputTokens,
           tokensOut: usage.outputTokens,
-          recordHash: recordHash({ question: `question ${lane.session.nonce}.${n}`, answer: `answer ${n}`, passages: inContext.map((d) => `chunk-${d.slot}-${n}`) }),
+          recordHash: recordHash({ id: `answer-${lane.session.nonce}-${n}`, question: `question ${lane.session.nonce}.${n}`, answer: `answer ${n}`, passages: inContext.map((d) => `chunk-${d.slot}-${n}`) }),
         });
       }
       const voucher = { session: hashSession(lane.session), ...lane.state!, issuedAt: (await client.getBlock()).timestamp };

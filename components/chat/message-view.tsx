@@ -169,6 +169,7 @@ export function MessageView({
           <ChargeLine charge={charge} token={token} />
           {check && question !== undefined && charge.status === "settled" && charge.txHash ? (
             <RecordCheck
+              messageId={message.id}
               txHash={charge.txHash as Hex}
               chainId={check.chainId}
               payer={check.payer}

@@ -22,6 +22,7 @@ export function findRecord(input: Hex, payer: Address, hash: Hex): { amount: big
 }
 
 export function RecordCheck({
+  messageId,
   txHash,
   chainId,
   payer,
@@ -31,6 +32,8 @@ export function RecordCheck({
   total,
   token,
 }: {
+  /** The answer's message id (part of its record). */
+  messageId: string;
   txHash: Hex;
   chainId: number;
   payer: Address;
@@ -41,7 +44,7 @@ export function RecordCheck({
   token: TokenInfo;
 }) {
   const client = usePublicClient({ chainId });
-  const hash = recordHash({ question, answer, passages });
+  const hash = recordHash({ id: messageId, question, answer, passages });
   const check = useQuery({
     queryKey: ["record-check", chainId, txHash, hash],
     enabled: Boolean(client),

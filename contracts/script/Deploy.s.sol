@@ -11,8 +11,9 @@ import {IKipAssets} from "../src/interfaces/IKipAssets.sol";
 
 /// @title Deploys the protocol and writes ../deployments/<chainId>.json.
 /// @notice Env (all optional): PAYMENT_TOKEN (unset or zero: deploy MockUSD), TREASURY (default: deployer),
-/// FEE_BPS (250), WITHDRAW_DELAY (86400 s, at most 30 days), SETTLER (the server's settlement account,
-/// authorized to charge less than a receipt's signed maxima; default: deployer), METADATA_BASE_URI
+/// FEE_BPS (250), WITHDRAW_DELAY (86400 s, at most 30 days), OPERATOR (the server's settlement account: the
+/// operator sessions name and deposits are made for; recorded only, the contract has no allow-list; default:
+/// deployer), METADATA_BASE_URI
 /// ("http://localhost:3000/api/metadata/"), DEPLOYMENT_FILE (where to write the JSON; must be under
 /// ../deployments or /tmp, see fs_permissions).
 /// Run: npx forge script script/Deploy.s.sol --rpc-url URL --private-key KEY --broadcast
@@ -24,7 +25,7 @@ contract Deploy is Script {
         address settlement;
         address deployer;
         address treasury;
-        address settler;
+        address operator;
         uint256 feeBps;
         uint256 withdrawDelay;
         uint256 startBlock;
@@ -47,7 +48,7 @@ contract Deploy is Script {
         vm.startBroadcast();
         (, d.deployer,) = vm.readCallers();
         d.treasury = vm.envOr("TREASURY", d.deployer);
-        d.settler = vm.envOr("SETTLER", d.deployer);
+        d.operator = vm.envOr("OPERATOR", d.deployer);
         if (d.paymentToken == address(0)) {
             d.paymentToken = address(new MockUSD());
             d.paymentTokenIsMock = true;
@@ -57,7 +58,6 @@ contract Deploy is Script {
             IERC20(d.paymentToken), IKipAssets(address(assets)), d.treasury, d.feeBps, d.withdrawDelay, d.deployer
         );
         assets.setSettlement(address(settlement));
-        settlement.setSettler(d.settler, true);
         vm.stopBroadcast();
 
         d.assets = address(assets);
@@ -73,7 +73,7 @@ contract Deploy is Script {
         vm.serializeAddress(key, "settlement", d.settlement);
         vm.serializeAddress(key, "deployer", d.deployer);
         vm.serializeAddress(key, "treasury", d.treasury);
-        vm.serializeAddress(key, "settler", d.settler);
+        vm.serializeAddress(key, "operator", d.operator);
         vm.serializeUint(key, "feeBps", d.feeBps);
         vm.serializeUint(key, "withdrawDelay", d.withdrawDelay);
         string memory json = vm.serializeUint(key, "startBlock", d.startBlock);

@@ -15,6 +15,8 @@ contract DeployTest is Test {
     function test_deploy_DefaultsThenEnvSettings() public {
         _wiresContractsWithDefaults();
         _usesGivenPaymentTokenAndSettings();
+        _writesOperatorToDeploymentJson();
+        // Last: the reverted deploy leaves its broadcast open.
         _revertsWhenWithdrawDelayTooLong();
     }
 
@@ -33,8 +35,7 @@ contract DeployTest is Test {
         assertEq(KipSettlement(d.settlement).withdrawDelay(), 86_400);
         assertEq(KipSettlement(d.settlement).treasury(), d.deployer);
         assertEq(KipSettlement(d.settlement).owner(), d.deployer);
-        assertEq(d.settler, d.deployer);
-        assertTrue(KipSettlement(d.settlement).isSettler(d.deployer));
+        assertEq(d.operator, d.deployer);
         assertEq(d.startBlock, 9);
     }
 
@@ -44,21 +45,19 @@ contract DeployTest is Test {
         vm.setEnv("FEE_BPS", "100");
         vm.setEnv("WITHDRAW_DELAY", "60");
         vm.setEnv("TREASURY", vm.toString(address(0xBEEF)));
-        vm.setEnv("SETTLER", vm.toString(address(0x5E77)));
+        vm.setEnv("OPERATOR", vm.toString(address(0x5E77)));
         Deploy.Deployment memory d = new Deploy().deploy();
         vm.setEnv("PAYMENT_TOKEN", "");
         vm.setEnv("FEE_BPS", "");
         vm.setEnv("WITHDRAW_DELAY", "");
         vm.setEnv("TREASURY", "");
-        vm.setEnv("SETTLER", "");
+        vm.setEnv("OPERATOR", "");
         assertFalse(d.paymentTokenIsMock);
         assertEq(d.paymentToken, address(token));
         assertEq(KipSettlement(d.settlement).feeBps(), 100);
         assertEq(KipSettlement(d.settlement).withdrawDelay(), 60);
         assertEq(KipSettlement(d.settlement).treasury(), address(0xBEEF));
-        assertEq(d.settler, address(0x5E77));
-        assertTrue(KipSettlement(d.settlement).isSettler(address(0x5E77)));
-        assertFalse(KipSettlement(d.settlement).isSettler(d.deployer));
+        assertEq(d.operator, address(0x5E77));
     }
 
     function _revertsWhenWithdrawDelayTooLong() internal {
@@ -69,6 +68,20 @@ contract DeployTest is Test {
         );
         script.deploy();
         vm.setEnv("WITHDRAW_DELAY", "");
+    }
+
+    function _writesOperatorToDeploymentJson() internal {
+        string memory file = string.concat("/tmp/kip-deploy-test-", vm.toString(block.timestamp), ".json");
+        vm.setEnv("DEPLOYMENT_FILE", file);
+        vm.setEnv("OPERATOR", vm.toString(address(0x0123)));
+        Deploy.Deployment memory d = new Deploy().run();
+        vm.setEnv("DEPLOYMENT_FILE", "");
+        vm.setEnv("OPERATOR", "");
+        string memory json = vm.readFile(file);
+        vm.removeFile(file);
+        assertEq(vm.parseJsonAddress(json, ".operator"), address(0x0123));
+        assertEq(vm.parseJsonAddress(json, ".settlement"), d.settlement);
+        assertFalse(vm.keyExistsJson(json, ".settler"));
     }
 
     function test_mockUSD_OpenFaucetAndMetadata() public {

@@ -4,43 +4,159 @@ pragma solidity 0.8.30;
 import {console} from "forge-std/console.sol";
 
 import {KipSettlement} from "../src/KipSettlement.sol";
-import {BatchEncoder} from "./utils/BatchEncoder.sol";
+import {IKipAssetsTypes} from "../src/interfaces/IKipAssets.sol";
 import {SettlementFixture} from "./utils/SettlementFixture.sol";
 
-/// @dev Gas of settle with registered sessions: 10 payers x k receipts, 4 charges each. Counts the 21,000
-/// base and calldata like a real transaction (bench/gas.ts measures the same on anvil).
+/// @dev Gas of `settle` on a realistic mix, and on the best case.
+/// Realistic: 50 sessions (distinct payers) over 5 apps, each app with its own model slot choice and 2..4
+/// datasets; 1..40 queries per session (deterministic, mean ~10); per query the app is charged its price,
+/// the model its price plus metered tokens (different every query) and each dataset about half the time
+/// (the others are left out of the record). Measured twice: the first settlement of fresh sessions (payer
+/// signatures checked, state words created) and a second settlement of the same sessions.
+/// The numbers are gasleft() around the call (in GasMeter, the operator) with the contracts' storage made
+/// cold (vm.cool), so they exclude the 21,000 base and calldata; "tx estimate" adds those (16/4 gas per
+/// non-zero/zero byte). GasMeter's copy of the calldata into its memory (~3 gas a word) is included.
+/// The TypeScript bench measures real transaction receipts on anvil.
+/// @dev The operator of the gas test: measures a call in its own (fresh, small) memory, so the numbers do not
+/// include the test contract copying calldata to the end of its large memory.
+contract GasMeter {
+    function measure(address target, bytes calldata data) external returns (uint256 gasUsed, bytes memory result) {
+        bool ok;
+        uint256 before = gasleft();
+        (ok, result) = target.call(data);
+        gasUsed = before - gasleft();
+        require(ok, "GasMeter: call reverted");
+    }
+}
+
 contract SettlementGasTest is SettlementFixture {
-    uint256 internal constant PAYERS = 10;
-    uint40 internal expiry;
+    uint256 internal constant SESSIONS = 50;
+    uint256 internal constant APPS = 5;
+    uint256 internal constant MODELS = 2;
+    uint256 internal constant DATASETS = 10;
+    uint256 internal constant MODEL_PRICE = 2_000;
+    uint256 internal constant PRICE_PER_1K_IN = 300;
+    uint256 internal constant PRICE_PER_1K_OUT = 1_200;
+    uint256 internal constant BUDGET_IN = 16_000;
+    uint256 internal constant BUDGET_OUT = 1_024;
+    uint256 internal constant FUNDS = 100_000_000;
+
+    // Slots of the realistic mix (the fixture's four are slots 1..4).
+    uint256[APPS] internal _appSlots;
+    uint256[MODELS] internal _modelSlots;
+    uint256[DATASETS] internal _datasetSlots;
+
+    GasMeter internal meter;
 
     function setUp() public {
         _deploy();
-        expiry = uint40(block.timestamp + 30 days);
-        BatchEncoder.SessionEntry[] memory sessions = new BatchEncoder.SessionEntry[](PAYERS);
-        BatchEncoder.ReceiptEntry[] memory receipts = new BatchEncoder.ReceiptEntry[](PAYERS);
-        for (uint256 i; i < PAYERS; ++i) {
-            _fund(_payer(i), 1_000_000_000);
-            sessions[i] = _session(i, 500_000_000, expiry, 1, true);
-            receipts[i] = _query(i, uint8(i), 0, expiry);
+        meter = new GasMeter();
+        operator = address(meter); // sessions name the meter, which sends the settlements
+        vm.startPrank(creator);
+        for (uint256 i; i < APPS; ++i) {
+            (_appSlots[i],) = assets.list(IKipAssetsTypes.AssetKind.App, 10_000 + 1_000 * i, "app", bytes32(i));
         }
-        vm.prank(settler);
-        settlement.settle(BatchEncoder.encode(sessions, _table4(), receipts));
+        for (uint256 i; i < MODELS; ++i) {
+            (_modelSlots[i],) = assets.list(IKipAssetsTypes.AssetKind.Model, MODEL_PRICE, "model", bytes32(i));
+        }
+        for (uint256 i; i < DATASETS; ++i) {
+            (_datasetSlots[i],) = assets.list(IKipAssetsTypes.AssetKind.Dataset, 3_000 + 500 * i, "data", bytes32(i));
+        }
+        vm.stopPrank();
+        _warmUp();
     }
 
-    function _batch(uint256 perPayer, uint64 firstNonce) internal view returns (bytes memory) {
-        BatchEncoder.SessionEntry[] memory sessions = new BatchEncoder.SessionEntry[](PAYERS);
-        BatchEncoder.ReceiptEntry[] memory receipts = new BatchEncoder.ReceiptEntry[](PAYERS * perPayer);
-        for (uint256 i; i < PAYERS; ++i) {
-            sessions[i] = _session(i, 500_000_000, expiry, 1, false);
-            for (uint256 j; j < perPayer; ++j) {
-                receipts[i * perPayer + j] = _query(i, uint8(i), firstNonce + uint64(j), expiry);
+    /// @dev A live marketplace: every slot has earned before and fees have accrued, so the measured
+    /// settlements do not pay for those storage words' first write.
+    function _warmUp() internal {
+        uint256 count = assets.slotCount();
+        uint256[] memory slots = new uint256[](count < 32 ? count : 32);
+        uint256[] memory maxes = new uint256[](slots.length);
+        uint64[] memory amounts = new uint64[](slots.length);
+        for (uint256 i; i < slots.length; ++i) {
+            slots[i] = i + 1;
+            maxes[i] = 1_000;
+            amounts[i] = 1_000;
+        }
+        _fund(_payer(99), operator, FUNDS);
+        Tab memory t = _openTab(99, FUNDS, slots);
+        _query(t, maxes, uint32((uint256(1) << slots.length) - 1), amounts);
+        (uint256 gasUsed, bytes memory result) =
+            meter.measure(address(settlement), abi.encodeCall(KipSettlement.settle, (_items1(_item(t)))));
+        (uint256 settled,) = abi.decode(result, (uint256, uint256));
+        assertEq(settled, 1);
+        assertGt(gasUsed, 0);
+    }
+
+    // ---------------------------------------------------------------- the realistic mix
+
+    /// @dev App a's slots: [app, model, 2..4 datasets].
+    function _appSlotList(uint256 a) internal view returns (uint256[] memory slots) {
+        uint256 datasets = 2 + a % 3;
+        slots = new uint256[](2 + datasets);
+        slots[0] = _appSlots[a];
+        slots[1] = _modelSlots[a % MODELS];
+        for (uint256 d; d < datasets; ++d) {
+            slots[2 + d] = _datasetSlots[(a * 3 + d * 2) % DATASETS];
+        }
+    }
+
+    /// @dev Queries of session s in round `round`: 1..40, mean ~10.
+    function _queryCount(uint256 s, uint256 round) internal pure returns (uint256) {
+        uint256 r = uint256(keccak256(abi.encode("queries", s, round)));
+        if (r % 10 == 0) return 21 + (r >> 8) % 20; // a long conversation: 21..40
+        return 1 + (r >> 16) % 8 + (r >> 24) % 8; // 1..15
+    }
+
+    /// @dev One metered query of app a on tab t.
+    function _meteredQuery(Tab memory t, uint256 a, uint256 seed) internal view {
+        uint256 n = t.slots.length;
+        uint256[] memory maxes = new uint256[](n);
+        maxes[0] = 10_000 + 1_000 * a;
+        maxes[1] = MODEL_PRICE + BUDGET_IN * PRICE_PER_1K_IN / 1000 + BUDGET_OUT * PRICE_PER_1K_OUT / 1000;
+        uint32 mask = 0x3;
+        uint256 used;
+        for (uint256 d = 2; d < n; ++d) {
+            maxes[d] = 3_000 + 500 * ((t.slots[d] - _datasetSlots[0]));
+            if ((seed >> d) & 1 == 1) {
+                mask |= uint32(1 << d);
+                used++;
             }
         }
-        return BatchEncoder.encode(sessions, _table4(), receipts);
+        uint64[] memory amounts = new uint64[](2 + used);
+        amounts[0] = uint64(maxes[0]);
+        uint256 tokensIn = 500 + (seed >> 32) % 3_500;
+        uint256 tokensOut = 50 + (seed >> 64) % 975;
+        // Rounded up to a whole base unit per direction.
+        amounts[1] = uint64(MODEL_PRICE + (tokensIn * PRICE_PER_1K_IN + 999) / 1000 + (tokensOut * PRICE_PER_1K_OUT + 999) / 1000);
+        uint256 k = 2;
+        for (uint256 d = 2; d < n; ++d) {
+            if ((mask >> d) & 1 == 1) amounts[k++] = uint64(maxes[d]);
+        }
+        _query(t, maxes, mask, amounts);
     }
 
-    function _txGas(bytes memory batch) internal returns (uint256 total) {
-        bytes memory data = abi.encodeCall(KipSettlement.settle, (batch));
+    function _round(Tab[] memory tabs, uint256 round) internal view returns (uint256 queries, uint256 gross) {
+        for (uint256 s; s < SESSIONS; ++s) {
+            uint256 q = _queryCount(s, round);
+            for (uint256 j; j < q; ++j) {
+                _meteredQuery(tabs[s], s % APPS, uint256(keccak256(abi.encode(round, s, j))));
+            }
+            queries += q;
+            gross += _pendingTotal(tabs[s]);
+        }
+    }
+
+    function _items(Tab[] memory tabs) internal view returns (SessionSettlement[] memory items) {
+        items = new SessionSettlement[](tabs.length);
+        for (uint256 s; s < tabs.length; ++s) {
+            items[s] = _item(tabs[s]);
+        }
+    }
+
+    /// @dev Settles `items` as the operator on cold storage; returns execution gas and the tx estimate.
+    function _measure(SessionSettlement[] memory items) internal returns (uint256 execution, uint256 txEstimate) {
+        bytes memory data = abi.encodeCall(KipSettlement.settle, (items));
         uint256 calldataGas;
         for (uint256 i; i < data.length; ++i) {
             calldataGas += data[i] == 0 ? 4 : 16;
@@ -48,24 +164,116 @@ contract SettlementGasTest is SettlementFixture {
         vm.cool(address(settlement));
         vm.cool(address(assets));
         vm.cool(address(usd));
-        vm.prank(settler);
+        (uint256 gasUsed, bytes memory result) = meter.measure(address(settlement), data);
+        execution = gasUsed;
+        (uint256 settled, uint256 rejected) = abi.decode(result, (uint256, uint256));
+        assertEq(settled, items.length, "every session settles");
+        assertEq(rejected, 0);
+        txEstimate = 21_000 + calldataGas + execution;
+        console.log("  calldata bytes", data.length, "calldata gas", calldataGas);
+    }
+
+    function test_gas_RealisticMix() public {
+        Tab[] memory tabs = new Tab[](SESSIONS);
+        for (uint256 s; s < SESSIONS; ++s) {
+            _fund(_payer(100 + s), operator, FUNDS);
+            tabs[s] = _openTab(100 + s, FUNDS, _appSlotList(s % APPS));
+        }
+        uint256 revenueBefore = _totalRevenue();
+        uint256 feesBefore = settlement.feesAccrued();
+
+        (uint256 queries1, uint256 gross1) = _round(tabs, 1);
+        console.log("first settlement: sessions", SESSIONS, "queries", queries1);
+        (uint256 exec1, uint256 tx1) = _measure(_items(tabs));
+        _logPerQuery(exec1, tx1, queries1);
+        for (uint256 s; s < SESSIONS; ++s) {
+            assertEq(settlement.balanceOf(_payer(100 + s), operator), FUNDS - _pendingTotal(tabs[s]));
+            _commit(tabs[s]);
+            assertEq(settlement.sessionState(_id(tabs[s])), _stateHash(tabs[s].seq, tabs[s].slots, tabs[s].prevSettled));
+        }
+        assertEq(_totalRevenue() - revenueBefore + settlement.feesAccrued() - feesBefore, gross1);
+
+        (uint256 queries2, uint256 gross2) = _round(tabs, 2);
+        console.log("second settlement: sessions", SESSIONS, "queries", queries2);
+        (uint256 exec2, uint256 tx2) = _measure(_items(tabs));
+        _logPerQuery(exec2, tx2, queries2);
+        assertEq(_totalRevenue() - revenueBefore + settlement.feesAccrued() - feesBefore, gross1 + gross2);
+        for (uint256 s; s < SESSIONS; ++s) {
+            assertEq(settlement.balanceOf(_payer(100 + s), operator), FUNDS - _settledTotal(tabs[s]) - _pendingTotal(tabs[s]));
+        }
+        assertEq(usd.balanceOf(address(settlement)), settlement.totalDeposits() + settlement.feesAccrued());
+        // Budgets (about 25 % above what was measured when this was written): a regression fails here.
+        assertLe(exec1 / queries1, 10_000, "first settlement execution gas per query");
+        assertLe(exec2 / queries2, 7_300, "second settlement execution gas per query");
+    }
+
+    // ---------------------------------------------------------------- the best case
+
+    /// One session, many identical records (same app, model and two datasets, same amounts).
+    function test_gas_BestCaseOneSessionIdenticalRecords() public {
+        uint256 records = 200;
+        uint256 appRevenue = assets.slotInfo(APP).revenue;
+        _fund(_payer(0), operator, FUNDS);
+        Tab memory t = _openTab(0, FUNDS, _slots4());
+        for (uint256 j; j < records; ++j) {
+            _standardQuery(t);
+        }
+        console.log("best case, first settlement: 1 session, records", records);
+        (uint256 exec1, uint256 tx1) = _measure(_items1(_item(t)));
+        _logPerQuery(exec1, tx1, records);
+        assertEq(settlement.balanceOf(_payer(0), operator), FUNDS - records * STANDARD_TOTAL);
+        _commit(t);
+        for (uint256 j; j < records; ++j) {
+            _standardQuery(t);
+        }
+        console.log("best case, second settlement: 1 session, records", records);
+        (uint256 exec2, uint256 tx2) = _measure(_items1(_item(t)));
+        _logPerQuery(exec2, tx2, records);
+        assertEq(settlement.balanceOf(_payer(0), operator), FUNDS - 2 * records * STANDARD_TOTAL);
+        assertEq(assets.slotInfo(APP).revenue - appRevenue, 2 * records * 19_500);
+        assertLe(exec2 / records, 2_500, "best case execution gas per record");
+    }
+
+    // ---------------------------------------------------------------- listing and claiming
+
+    function test_gas_ListAndClaim() public {
+        _fund(_payer(0), operator, FUNDS);
+        Tab memory t = _openTab(0, FUNDS, _slots4());
+        _standardQuery(t);
+        _settleTab(t);
+        vm.prank(creator);
         uint256 before = gasleft();
-        (uint256 settled,) = settlement.settle(batch);
-        uint256 used = before - gasleft();
-        assertEq(settled, batch.length > 0 ? settled : 0);
-        total = 21_000 + calldataGas + used;
-        console.log("calldata bytes", data.length, "calldata gas", calldataGas);
-        console.log("execution gas", used, "settled", settled);
+        assets.list(IKipAssetsTypes.AssetKind.Dataset, 5_000, "http://localhost:3000/api/metadata/slots/x.json", keccak256("x"));
+        uint256 listGas = before - gasleft();
+        vm.cool(address(assets));
+        vm.cool(address(usd));
+        uint256 claimable = assets.claimable(1);
+        assertGe(claimable, 19_500);
+        before = gasleft();
+        uint256 paid = assets.claim(1);
+        uint256 claimGas = before - gasleft();
+        assertEq(paid, claimable);
+        console.log("list execution gas", listGas);
+        console.log("claim execution gas", claimGas);
     }
 
-    function test_settle_GasPerReceipt_100() public {
-        uint256 total = _txGas(_batch(10, 1));
-        console.log("per receipt (100)", total / 100);
-        assertLe(total / 100, 12_000);
+    // ---------------------------------------------------------------- helpers
+
+    function _logPerQuery(uint256 execution, uint256 txEstimate, uint256 queries) internal pure {
+        console.log("  execution gas", execution, "per query", execution / queries);
+        console.log("  tx estimate  ", txEstimate, "per query", txEstimate / queries);
     }
 
-    function test_settle_GasPerReceipt_10() public {
-        uint256 total = _txGas(_batch(1, 1));
-        console.log("per receipt (10)", total / 10);
+    function _settledTotal(Tab memory t) internal pure returns (uint256 total) {
+        for (uint256 i; i < t.prevSettled.length; ++i) {
+            total += t.prevSettled[i];
+        }
+    }
+
+    function _totalRevenue() internal view returns (uint256 total) {
+        uint256 count = assets.slotCount();
+        for (uint256 slot = 1; slot <= count; ++slot) {
+            total += assets.slotInfo(slot).revenue;
+        }
     }
 }

@@ -73,7 +73,7 @@ async function keepAnswer(input: AnswerInput, answerId: string, text: string, so
       .map((slot, i) => [slot, fixed.amounts[i]] as const)
       .filter(([slot]) => slot.role !== "dataset" || outcome.contextDatasets.has(slot.listingId))
       .map(([slot, amount]) => [slot.slot, amount.toString()]);
-    const hash = recordHash({ question: input.question, answer: text, passages: sources.map((s) => s.chunkId) });
+    const hash = recordHash({ id: answerId, question: input.question, answer: text, passages: sources.map((s) => s.chunkId) });
     charges = { amountsJson: JSON.stringify(record), total, ...usage, note: fixed.note, recordHash: hash };
     charge = chargeOf({ id: receipt.id, status: "pending", maxTotal: receipt.maxTotal.toString(), total, txHash: null, failureReason: null, chargeNote: fixed.note });
   }

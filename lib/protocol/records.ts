@@ -18,10 +18,17 @@ export interface QueryRecord {
 const HEAD_BYTES = 45;
 const AMOUNT_BYTES = 8;
 
-/** What binds a settled query to its content: the browser recomputes it from what it showed the user. */
-export function recordHash(content: { question: string; answer: string; passages: readonly string[] }): Hex {
+/**
+ * What binds a settled query to its content: the answer's message id (so two identical questions and
+ * answers are still two records), the question, the answer and the ids of the passages the model was
+ * given. The browser recomputes it from what it showed the user.
+ */
+export function recordHash(content: { id: string; question: string; answer: string; passages: readonly string[] }): Hex {
   return keccak256(
-    encodeAbiParameters([{ type: "string" }, { type: "string" }, { type: "string[]" }], [content.question, content.answer, [...content.passages]]),
+    encodeAbiParameters(
+      [{ type: "string" }, { type: "string" }, { type: "string" }, { type: "string[]" }],
+      [content.id, content.question, content.answer, [...content.passages]],
+    ),
   );
 }
 

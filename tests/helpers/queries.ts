@@ -119,7 +119,7 @@ export class TestPayer {
         charges: charges.map(([slot, amount]) => ({ slot, amount })),
         tokensIn: 100 + n,
         tokensOut: 20 + n,
-        recordHash: recordHash({ question: `q${n}`, answer: `a${n}`, passages: [] }),
+        recordHash: recordHash({ id: `${this.account.address}-${n}`, question: `q${n}`, answer: `a${n}`, passages: [] }),
       });
     }
     const voucher = { session: hashSessionOf(this.session), ...this.state!, issuedAt: (await this.chain.client.getBlock()).timestamp };

@@ -132,7 +132,12 @@ describe("answering through an OpenAI-compatible model", () => {
     // The query's record: the app, the model and the one dataset in context, with the hash of what was shown.
     expect(JSON.parse(receipt.amountsJson!)).toEqual(charges.slots.slice(0, 3).map((s) => [s.slot, s.price]));
     expect(receipt.recordHash).toBe(
-      recordHash({ question: "How do pelicans catch fish with the pouch?", answer: answerText(chunks), passages: sources.map((s) => s.chunkId) }),
+      recordHash({
+        id: chunks.find((c) => c.type === "start")!.messageId as string,
+        question: "How do pelicans catch fish with the pouch?",
+        answer: answerText(chunks),
+        passages: sources.map((s) => s.chunkId),
+      }),
     );
     const messages = await db.chatMessage.findMany({ where: { conversationId }, orderBy: { createdAt: "asc" } });
     expect(messages.map((m) => m.role)).toEqual(["user", "assistant"]);

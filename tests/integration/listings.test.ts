@@ -387,7 +387,7 @@ describe("minting each kind on chain", () => {
             charges: charged.map(({ slot, max }) => ({ slot, amount: max })),
             tokensIn: 10,
             tokensOut: 5,
-            recordHash: recordHash({ question: "q", answer: "a", passages: [] }),
+            recordHash: recordHash({ id: "listing-test", question: "q", answer: "a", passages: [] }),
           },
         ],
       },

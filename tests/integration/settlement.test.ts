@@ -199,7 +199,7 @@ const record = (app: bigint, charges: [bigint, bigint][], n: number): QueryRecor
   charges: charges.map(([slot, amount]) => ({ slot, amount })),
   tokensIn: 1200 + n,
   tokensOut: 300 + n,
-  recordHash: recordHash({ question: `question ${n}`, answer: `answer ${n}`, passages: [`chunk-${n}`] }),
+  recordHash: recordHash({ id: `answer-${n}`, question: `question ${n}`, answer: `answer ${n}`, passages: [`chunk-${n}`] }),
 });
 
 describe("settlement on a real chain", () => {

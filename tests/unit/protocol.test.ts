@@ -71,11 +71,11 @@ describe("per-query records", () => {
     expect(() => unpackRecords(slots.slice(0, 2), packed)).toThrow(/mask past the slot list/);
   });
 
-  it("binds the question, the answer and the passages: changing any changes the hash", () => {
-    const base = { question: "q", answer: "a", passages: ["c1", "c2"] };
+  it("binds the answer's id, the question, the answer and the passages: changing any changes the hash", () => {
+    const base = { id: "m1", question: "q", answer: "a", passages: ["c1", "c2"] };
     const h = recordHash(base);
     expect(recordHash({ ...base })).toBe(h);
-    for (const changed of [{ ...base, question: "q?" }, { ...base, answer: "a." }, { ...base, passages: ["c2", "c1"] }, { ...base, passages: ["c1c2"] }]) {
+    for (const changed of [{ ...base, id: "m2" }, { ...base, question: "q?" }, { ...base, answer: "a." }, { ...base, passages: ["c2", "c1"] }, { ...base, passages: ["c1c2"] }]) {
       expect(recordHash(changed)).not.toBe(h);
     }
   });

@@ -6,233 +6,277 @@ import {Vm} from "forge-std/Vm.sol";
 import {KipAssets} from "../../src/KipAssets.sol";
 import {KipSettlement} from "../../src/KipSettlement.sol";
 import {MockUSD} from "../../src/MockUSD.sol";
-import {BatchEncoder} from "../utils/BatchEncoder.sol";
+import {Records} from "../utils/Records.sol";
 import {SettlementFixture} from "../utils/SettlementFixture.sol";
 
-/// @dev Drives deposits, withdrawals, settlements (valid, replayed, over-max, over-cap receipts), value and
-/// token transfers and claims, and records ghost facts the invariants check.
+/// @dev Drives deposits, withdrawal requests and withdrawals, queries (vouchers the keys sign and records the
+/// server keeps), settlements with random batches (some items corrupted on purpose, some from the wrong
+/// caller), revocations, a revoked key that keeps signing, time, fee withdrawals and claims; and records
+/// what the chain reported (SessionSettled) for the invariants to check.
 contract SettlementHandler is SettlementFixture {
-    uint256 internal constant PAYERS = 3;
-    uint40 internal immutable _expiry;
-    uint128 internal constant CAP = 3_000_000;
+    uint256 public constant PAYERS = 3;
+    uint256 public constant OPERATORS = 2;
+    uint256 public constant NONCES = 2;
 
-    address[] public holders;
-    uint256[] public tokens;
+    address public operatorB = makeAddr("operator B");
 
-    mapping(address payer => mapping(uint256 nonce => uint256)) public settledCount;
-    mapping(address payer => mapping(uint256 nonce => uint256)) public signedTotalMax;
-    bool public doubleSettled;
-    bool public chargedAboveMax;
-    /// @dev A receipt settled by a caller that is not an authorized settler charged other than its signed max.
-    bool public strangerChargedBelowMax;
-    uint256 public strangerSettledReceipts;
-    address internal immutable _stranger = makeAddr("stranger");
-    /// @dev Receipts of the current batch at their signed maxima: keccak256(payer, nonce, charges) with
-    /// charges[j] = slotId << 128 | maxAmount, as ReceiptSettled would carry them.
-    bytes32[] internal _batchSignedMaxima;
-    bool public revenueMoved;
-    uint256 public claimedTotal;
-    uint256 public settledReceipts;
+    Tab[] internal _tabs;
+
+    // What happened, from the events and the handler's own calls.
+    mapping(address payer => mapping(address operator => uint256)) public deposited;
+    mapping(address payer => mapping(address operator => uint256)) public withdrawn;
+    mapping(address payer => mapping(address operator => uint256)) public charged;
+    mapping(bytes32 session => uint256) public sessionCharged;
+    bool public corruptItemSettled;
+    bool public settledAfterRevocation;
+    bool public chargedOtherThanRecords;
+    uint256 public settledItems;
     uint256 public settleCalls;
-    uint64 internal _nextNonce = 1;
+    uint256 public admittedQueries;
+    uint256 public claimedTotal;
 
-    constructor(MockUSD usd_, KipAssets assets_, KipSettlement settlement_, uint40 expiry_) {
+    constructor(MockUSD usd_, KipAssets assets_, KipSettlement settlement_) {
         usd = usd_;
         assets = assets_;
         settlement = settlement_;
-        _expiry = expiry_;
-        holders.push(creator);
-        holders.push(makeAddr("holder1"));
-        holders.push(makeAddr("holder2"));
-        for (uint256 i = 1; i <= 4; ++i) {
-            tokens.push(i);
+        uint256 expiry = block.timestamp + 3650 days;
+        for (uint256 p; p < PAYERS; ++p) {
+            for (uint256 o; o < OPERATORS; ++o) {
+                for (uint256 n = 1; n <= NONCES; ++n) {
+                    Session memory s = Session({
+                        payer: _payer(p),
+                        key: _key(p * 10 + n),
+                        operator: o == 0 ? operator : operatorB,
+                        spendCap: 50_000 + uint256(keccak256(abi.encode(p, o, n))) % 450_000,
+                        expiry: expiry,
+                        nonce: n
+                    });
+                    uint256[] memory slots = new uint256[](2 + n % 2);
+                    slots[0] = APP;
+                    slots[1] = MODEL;
+                    if (slots.length == 3) slots[2] = DATA_A;
+                    _tabs.push(
+                        _openTabWith(
+                            settlement_, s, _signSession(settlement_, s, PAYER_PK_BASE + p), KEY_PK_BASE + p * 10 + n, slots
+                        )
+                    );
+                }
+            }
         }
     }
 
-    function tokenCount() external view returns (uint256) {
-        return tokens.length;
+    // ---------------------------------------------------------------- views for the invariants
+
+    function tabCount() external view returns (uint256) {
+        return _tabs.length;
     }
 
-    function payerAt(uint256 i) external pure returns (address) {
-        return _payer(i);
+    function tab(uint256 i) external view returns (Tab memory) {
+        return _tabs[i];
     }
 
-    function sessionHash(uint256 i) public view returns (bytes32) {
-        return settlement.hashSession(_payer(i), _key(i), CAP, _expiry, 1);
+    function operatorAt(uint256 o) public view returns (address) {
+        return o == 0 ? operator : operatorB;
     }
 
-    function cap() external pure returns (uint256) {
-        return CAP;
+    function payerAt(uint256 p) external pure returns (address) {
+        return _payer(p);
     }
 
-    // ---------------------------------------------------------------- payer actions
+    /// @dev The most the tab's session may ever have been charged: its cap, or the sum of the highest
+    /// cumulative maxima its key signed, whichever is smaller.
+    function signedLimit(uint256 i) public view returns (uint256) {
+        Tab storage t = _tabs[i];
+        uint256 maxSum;
+        for (uint256 j; j < t.maxAmounts.length; ++j) {
+            maxSum += t.maxAmounts[j];
+        }
+        return maxSum < t.session.spendCap ? maxSum : t.session.spendCap;
+    }
 
-    function deposit(uint256 payerSeed, uint256 amount) external {
+    // ---------------------------------------------------------------- payers
+
+    function deposit(uint256 payerSeed, uint256 operatorSeed, uint256 amount) external {
         address payer = _payer(payerSeed % PAYERS);
-        amount = bound(amount, 1, 2_000_000);
-        _fund(payer, amount);
+        address op = operatorAt(operatorSeed % OPERATORS);
+        amount = bound(amount, 1, 300_000);
+        _fund(payer, op, amount);
+        deposited[payer][op] += amount;
     }
 
-    function requestWithdraw(uint256 payerSeed, uint256 amount) external {
+    function requestWithdraw(uint256 payerSeed, uint256 operatorSeed, uint256 amount) external {
         address payer = _payer(payerSeed % PAYERS);
-        uint256 balance = settlement.balanceOf(payer);
+        address op = operatorAt(operatorSeed % OPERATORS);
+        uint256 balance = settlement.balanceOf(payer, op);
         if (balance == 0) return;
         vm.prank(payer);
-        settlement.requestWithdraw(bound(amount, 1, balance));
+        settlement.requestWithdraw(op, bound(amount, 1, balance));
     }
 
-    function withdraw(uint256 payerSeed) external {
+    function withdraw(uint256 payerSeed, uint256 operatorSeed) external {
         address payer = _payer(payerSeed % PAYERS);
-        if (settlement.withdrawalOf(payer).amount == 0) return;
+        address op = operatorAt(operatorSeed % OPERATORS);
+        if (settlement.withdrawalOf(payer, op).amount == 0) return;
         vm.warp(block.timestamp + DELAY);
         vm.prank(payer);
-        settlement.withdraw();
+        withdrawn[payer][op] += settlement.withdraw(op);
+    }
+
+    /// @dev The payer (or its key) revokes a session.
+    function revoke(uint256 tabSeed, bool byKey) external {
+        Tab memory t = _tabs[tabSeed % _tabs.length];
+        vm.prank(byKey ? t.session.key : t.session.payer);
+        settlement.revokeSession(t.session);
+    }
+
+    function warp(uint256 seconds_) external {
+        vm.warp(block.timestamp + bound(seconds_, 1, 2 days));
+    }
+
+    // ---------------------------------------------------------------- queries (what the server admits)
+
+    /// @dev One query on a session: sometimes a new slot joins the list, sometimes the answer fails (no
+    /// record); otherwise random maxima and random amounts at or below them. The server stops admitting once
+    /// it has seen a revocation, and refuses a query the session's cap cannot cover.
+    function query(uint256 tabSeed, uint256 seed) external {
+        uint256 index = tabSeed % _tabs.length;
+        Tab memory t = _tabs[index];
+        if (settlement.revokedAt(_id(t)) != 0) return;
+        uint256 r = uint256(keccak256(abi.encode(seed)));
+        if (r % 10 == 0 && t.slots.length < 6) _addSlot(t, 1 + (r >> 8) % 4);
+        if (r % 9 == 1) {
+            _voidQuery(t);
+        } else {
+            uint256 n = t.slots.length;
+            uint256[] memory maxes = new uint256[](n);
+            uint32 mask = uint32((r >> 16) % (1 << n));
+            uint64[] memory amounts = new uint64[](Records.popcount(mask));
+            uint256 k;
+            uint256 total;
+            for (uint256 i; i < n; ++i) {
+                maxes[i] = (r >> (32 + 8 * i)) % 20_000;
+                if ((mask >> i) & 1 == 1) {
+                    amounts[k] = uint64(maxes[i] * ((r >> (100 + 8 * i)) % 101) / 100);
+                    total += amounts[k++];
+                }
+            }
+            uint256 committed;
+            for (uint256 i; i < t.prevSettled.length; ++i) {
+                committed += t.prevSettled[i];
+            }
+            if (committed + _pendingTotal(t) + total > t.session.spendCap) return;
+            _query(t, maxes, mask, amounts);
+        }
+        admittedQueries++;
+        _tabs[index] = t;
     }
 
     // ---------------------------------------------------------------- settlement
 
-    /// @dev One batch of up to 6 receipts from random payers, settled by the authorized settler; some replay
-    /// an old nonce, some charge above the signed max, some below it, some are signed by the wrong key.
+    /// @dev A batch of 1..4 sessions (repeats possible), settled by one operator or, now and then, by a
+    /// stranger. About one item in six is corrupted in a way that must be refused.
     function settle(uint256 seed, uint8 count) external {
-        _settleBatch(seed, count, settler);
-    }
-
-    /// @dev The same, settled by someone who is not an authorized settler (a payer front-running the server,
-    /// say): whatever settles must charge exactly the signed maxima.
-    function settleAsStranger(uint256 seed, uint8 count) external {
-        _settleBatch(seed, count, _stranger);
-    }
-
-    function _settleBatch(uint256 seed, uint8 count, address caller) internal {
-        count = uint8(bound(count, 1, 6));
+        count = uint8(bound(count, 1, 4));
         settleCalls++;
-        delete _batchSignedMaxima;
-        BatchEncoder.SessionEntry[] memory sessions = new BatchEncoder.SessionEntry[](PAYERS);
-        for (uint256 i; i < PAYERS; ++i) {
-            sessions[i] = _session(i, CAP, _expiry, 1, true);
-        }
-        BatchEncoder.ReceiptEntry[] memory receipts = new BatchEncoder.ReceiptEntry[](count);
+        uint256 r = uint256(keccak256(abi.encode(seed)));
+        address caller = r % 9 == 0 ? stranger : operatorAt((r >> 8) % OPERATORS);
+        SessionSettlement[] memory items = new SessionSettlement[](count);
+        uint256[] memory picks = new uint256[](count);
+        bool[] memory corrupted = new bool[](count);
         for (uint256 k; k < count; ++k) {
-            uint256 r = uint256(keccak256(abi.encode(seed, k)));
-            uint256 payerIndex = r % PAYERS;
-            uint64 nonce = (r >> 8) % 5 == 0 && _nextNonce > 1 ? uint64((r >> 16) % _nextNonce) : _nextNonce++;
-            receipts[k] = _randomReceipt(payerIndex, nonce, r);
-            _batchSignedMaxima.push(_signedMaxima(_payer(payerIndex), receipts[k]));
+            uint256 rk = uint256(keccak256(abi.encode(seed, k)));
+            picks[k] = rk % _tabs.length;
+            items[k] = _item(_tabs[picks[k]]);
+            if ((rk >> 16) % 6 == 0) corrupted[k] = _corrupt(items[k], rk >> 24);
         }
-        bytes memory batch = BatchEncoder.encode(sessions, _table4(), receipts);
         vm.recordLogs();
         vm.prank(caller);
-        settlement.settle(batch);
-        _scanSettled(vm.getRecordedLogs(), caller != settler);
+        settlement.settle(items);
+        _record(vm.getRecordedLogs(), items, picks, corrupted);
     }
 
-    function _randomReceipt(uint256 payerIndex, uint64 nonce, uint256 r)
-        internal
-        returns (BatchEncoder.ReceiptEntry memory receipt)
-    {
-        uint8[] memory entries = new uint8[](2);
-        uint96[] memory maxes = new uint96[](2);
-        uint96[] memory amounts = new uint96[](2);
-        entries[0] = 0;
-        entries[1] = uint8(2 + (r >> 24) % 2);
-        maxes[0] = uint96(10_000 + (r >> 32) % 50_000);
-        maxes[1] = uint96((r >> 64) % 20_000);
-        amounts[0] = (r >> 96) % 7 == 0 ? maxes[0] + 1 : maxes[0]; // sometimes above the signed max
-        // below the max (an unused dataset is 0), or exactly the max half of the time
-        amounts[1] = (r >> 200) % 2 == 0 ? maxes[1] : uint96(maxes[1] == 0 ? 0 : (r >> 128) % (maxes[1] + 1));
-        receipt = _receipt(payerIndex, uint8(payerIndex), nonce, _expiry, _table4(), entries, maxes, amounts);
-        if ((r >> 160) % 11 == 0) receipt.signature = _receipt((payerIndex + 1) % PAYERS, 0, nonce, _expiry, _table4(), entries, maxes, amounts).signature;
-        // Several receipts may carry one nonce (replays): keep the largest signed total.
-        uint256 signedTotal = uint256(maxes[0]) + maxes[1];
-        if (signedTotal > signedTotalMax[_payer(payerIndex)][nonce]) signedTotalMax[_payer(payerIndex)][nonce] = signedTotal;
-    }
-
-    function _scanSettled(Vm.Log[] memory logs, bool byStranger) internal {
-        bytes32 topic = keccak256("ReceiptSettled(address,uint256,bytes32,uint256[])");
+    /// @dev A revoked session's key keeps signing after the revocation took effect (a stolen key, say): the
+    /// operator's settlement of such a voucher must be refused.
+    function settleAfterRevocation(uint256 tabSeed) external {
+        Tab memory t = _tabs[tabSeed % _tabs.length];
+        uint256 revokedAt = settlement.revokedAt(_id(t));
+        if (revokedAt == 0 || block.timestamp < revokedAt) return;
+        uint256[] memory maxes = new uint256[](t.slots.length);
+        maxes[0] = 1_000;
+        _query(t, maxes, 0x1, _u64s(1_000));
+        vm.recordLogs();
+        vm.prank(t.session.operator);
+        settlement.settle(_items1(_item(t)));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter != address(settlement) || logs[i].topics[0] != topic) continue;
-            address payer = address(uint160(uint256(logs[i].topics[1])));
-            uint256 nonce = uint256(logs[i].topics[2]);
-            (, uint256[] memory charges) = abi.decode(logs[i].data, (bytes32, uint256[]));
-            uint256 total;
-            for (uint256 j; j < charges.length; ++j) {
-                total += charges[j] & type(uint128).max;
-            }
-            if (++settledCount[payer][nonce] > 1) doubleSettled = true;
-            if (total > signedTotalMax[payer][nonce]) chargedAboveMax = true;
-            if (byStranger) {
-                if (!_chargesAreSignedMaxima(payer, nonce, charges)) strangerChargedBelowMax = true;
-                strangerSettledReceipts++;
-            }
-            settledReceipts++;
+            if (logs[i].topics[0] == SessionSettled.selector) settledAfterRevocation = true;
         }
     }
 
-    function _signedMaxima(address payer, BatchEncoder.ReceiptEntry memory r) internal pure returns (bytes32) {
-        BatchEncoder.SlotEntry[] memory table = _table4();
-        uint256[] memory charges = new uint256[](r.charges.length);
-        for (uint256 j; j < charges.length; ++j) {
-            charges[j] = uint256(table[r.charges[j].slotIndex].id) << 128 | r.charges[j].maxAmount;
-        }
-        return keccak256(abi.encode(payer, uint256(r.nonce), charges));
-    }
-
-    /// @dev Whether some receipt of the batch with this payer and nonce signed exactly these charges as its
-    /// maxima (slot by slot).
-    function _chargesAreSignedMaxima(address payer, uint256 nonce, uint256[] memory charges)
-        internal
-        view
-        returns (bool)
-    {
-        bytes32 settled = keccak256(abi.encode(payer, nonce, charges));
-        for (uint256 k; k < _batchSignedMaxima.length; ++k) {
-            if (_batchSignedMaxima[k] == settled) return true;
-        }
-        return false;
-    }
-
-    // ---------------------------------------------------------------- shares and claims
-
-    /// @dev Moves value between two tokens of one slot (or into a new token of a holder) and checks that
-    /// the revenue each token had earned stays with it.
-    function transferValue(uint256 fromSeed, uint256 toSeed, uint256 amount, bool toNew) external {
-        uint256 from = tokens[fromSeed % tokens.length];
-        uint256 balance = assets.balanceOf(from);
-        if (balance == 0) return;
-        amount = bound(amount, 1, balance);
-        address owner = assets.ownerOf(from);
-        uint256 fromBefore = assets.claimable(from);
-        if (toNew) {
-            vm.prank(owner);
-            uint256 newId = assets.transferFrom(from, holders[toSeed % holders.length], amount);
-            tokens.push(newId);
-            if (assets.claimable(newId) != 0) revenueMoved = true;
+    /// @dev Makes `item` certainly invalid; returns true.
+    function _corrupt(SessionSettlement memory item, uint256 r) internal view returns (bool) {
+        uint256 mode = r % 5;
+        if (mode == 0) {
+            item.records = bytes.concat(item.records, hex"00"); // MalformedRecords
+        } else if (mode == 1) {
+            // One slot charged one more than its signed maximum allows on top of what was settled.
+            uint256 settledBefore = item.prevSettled.length == 0 ? 0 : item.prevSettled[0];
+            uint256 over = item.voucher.maxAmounts[0] - settledBefore + 1;
+            if (over > type(uint64).max) over = type(uint64).max;
+            item.records = Records.pack(Records.Record(0, 0x1, 0, 0, bytes32(0), _u64s(uint64(over))));
+            if (item.voucher.seq == item.prevSeq) item.records = hex"00"; // no seq to spend: malformed
+        } else if (mode == 2) {
+            item.voucherSignature = _signVoucher(settlement, item.voucher, KEY_PK_BASE + 999); // BadSignature
+        } else if (mode == 3) {
+            item.prevSeq += 1; // StaleVoucher or StateMismatch
         } else {
-            uint256 to = tokens[toSeed % tokens.length];
-            if (assets.slotOf(to) != assets.slotOf(from)) return;
-            uint256 toBefore = assets.claimable(to);
-            vm.prank(owner);
-            assets.transferFrom(from, to, amount);
-            if (assets.claimable(to) != toBefore) revenueMoved = true;
+            item.voucher.maxAmounts[0] += 1; // no longer what the key signed: BadSignature
         }
-        if (assets.claimable(from) != fromBefore) revenueMoved = true;
+        return true;
     }
 
-    function transferToken(uint256 tokenSeed, uint256 toSeed) external {
-        uint256 id = tokens[tokenSeed % tokens.length];
-        address owner = assets.ownerOf(id);
-        address to = holders[toSeed % holders.length];
-        if (to == owner) return;
-        vm.prank(owner);
-        assets.transferFrom(owner, to, id);
+    /// @dev Each item emits exactly one SessionSettled or SessionRejected, in item order: walks them in step.
+    function _record(
+        Vm.Log[] memory logs,
+        SessionSettlement[] memory items,
+        uint256[] memory picks,
+        bool[] memory corrupted
+    ) internal {
+        uint256 k;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(settlement)) continue;
+            bytes32 topic = logs[i].topics[0];
+            if (topic == SessionRejected.selector) {
+                k++;
+                continue;
+            }
+            if (topic != SessionSettled.selector) continue;
+            bytes32 id = logs[i].topics[1];
+            (,, uint256 total) = abi.decode(logs[i].data, (uint256, uint256, uint256));
+            SessionSettlement memory item = items[k];
+            assertEq(_sessionId(item.session), id, "events out of item order");
+            if (corrupted[k]) corruptItemSettled = true;
+            Tab memory t = _tabs[picks[k]];
+            if (total != _pendingTotal(t) || item.prevSeq != t.prevSeq) chargedOtherThanRecords = true;
+            uint256 revokedAt = settlement.revokedAt(id);
+            if (revokedAt != 0 && item.voucher.issuedAt >= revokedAt) settledAfterRevocation = true;
+            _commit(t);
+            _tabs[picks[k]] = t;
+            charged[t.session.payer][t.session.operator] += total;
+            sessionCharged[id] += total;
+            settledItems++;
+            k++;
+        }
+        assertEq(k, items.length, "one outcome per item");
     }
 
-    function claim(uint256 tokenSeed) external {
-        uint256 id = tokens[tokenSeed % tokens.length];
-        claimedTotal += assets.claim(id);
-    }
+    // ---------------------------------------------------------------- fees and claims
 
     function withdrawFees() external {
         settlement.withdrawFees();
+    }
+
+    function claim(uint256 tokenSeed) external {
+        claimedTotal += assets.claim(1 + tokenSeed % 4);
     }
 }

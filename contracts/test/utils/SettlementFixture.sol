@@ -2,16 +2,21 @@
 pragma solidity 0.8.30;
 
 import {Test} from "forge-std/Test.sol";
+import {Vm} from "forge-std/Vm.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import {KipAssets} from "../../src/KipAssets.sol";
 import {KipSettlement} from "../../src/KipSettlement.sol";
 import {MockUSD} from "../../src/MockUSD.sol";
 import {IKipAssets, IKipAssetsTypes} from "../../src/interfaces/IKipAssets.sol";
-import {BatchEncoder} from "./BatchEncoder.sol";
+import {IKipSettlementEvents} from "../../src/interfaces/IKipSettlement.sol";
+import {Records} from "./Records.sol";
 
-/// @dev Deploys the protocol with one app, one model and two datasets, and signs sessions and receipts.
-abstract contract SettlementFixture is Test {
+/// @dev Deploys the protocol with one app, one model and two datasets; signs sessions and vouchers with
+/// vm.sign over EIP-712 hashes computed here from the type strings (not by the contract under test); and
+/// keeps a `Tab` per session the way the server does: the voucher it signs next, the state on chain and the
+/// records not yet settled.
+abstract contract SettlementFixture is Test, IKipSettlementEvents {
     MockUSD internal usd;
     KipAssets internal assets;
     KipSettlement internal settlement;
@@ -19,7 +24,8 @@ abstract contract SettlementFixture is Test {
     address internal admin = makeAddr("admin");
     address internal treasury = makeAddr("treasury");
     address internal creator = makeAddr("creator");
-    address internal settler = makeAddr("settler");
+    address internal operator = makeAddr("operator");
+    address internal stranger = makeAddr("stranger");
 
     uint256 internal constant FEE_BPS = 250;
     uint256 internal constant DELAY = 1 days;
@@ -27,25 +33,59 @@ abstract contract SettlementFixture is Test {
     uint256 internal constant MODEL = 2;
     uint256 internal constant DATA_A = 3;
     uint256 internal constant DATA_B = 4;
+    uint256 internal constant APP_PRICE = 20_000;
+    uint256 internal constant MODEL_MAX = 15_000; // the model's per-query price plus tokens at the budget
+    uint256 internal constant DATA_PRICE = 5_000;
 
     uint256 internal constant KEY_PK_BASE = 0xA11CE000;
     uint256 internal constant PAYER_PK_BASE = 0xB0B000;
 
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant SESSION_TYPEHASH = keccak256(
+        "Session(address payer,address key,address operator,uint256 spendCap,uint256 expiry,uint256 nonce)"
+    );
+    bytes32 internal constant VOUCHER_TYPEHASH =
+        keccak256("Voucher(bytes32 session,uint256 seq,uint256 issuedAt,uint256[] slots,uint256[] maxAmounts)");
+
+    /// @dev A session as the server tracks it.
+    struct Tab {
+        KipSettlement target;
+        Session session;
+        bytes sessionSignature;
+        uint256 keyPk;
+        // the voucher signed last
+        uint256 seq;
+        uint256 issuedAt;
+        uint256[] slots;
+        uint256[] maxAmounts;
+        // the state on chain (its preimage)
+        uint256 prevSeq;
+        uint256[] prevSettled;
+        // the records since prevSeq, and what they charge per slot
+        bytes records;
+        uint256 recordCount;
+        uint256[] pending;
+    }
+
+    // ------------------------------------------------------------------ deployment and deposits
+
     function _deploy() internal {
         usd = new MockUSD();
         assets = new KipAssets(IERC20(address(usd)), "http://localhost:3000/api/metadata/", admin);
-        settlement = new KipSettlement(IERC20(address(usd)), IKipAssets(address(assets)), treasury, FEE_BPS, DELAY, admin);
-        vm.startPrank(admin);
+        settlement = _newSettlement(assets);
+        vm.prank(admin);
         assets.setSettlement(address(settlement));
-        // The server's settler may charge less than the signed maxima (an unused dataset: 0).
-        settlement.setSettler(settler, true);
-        vm.stopPrank();
         vm.startPrank(creator);
-        assets.list(IKipAssetsTypes.AssetKind.App, 20_000, "http://localhost:3000/api/metadata/slots/app-1.json", keccak256("app"));
-        assets.list(IKipAssetsTypes.AssetKind.Model, 10_000, "http://localhost:3000/api/metadata/slots/model-1.json", keccak256("model"));
-        assets.list(IKipAssetsTypes.AssetKind.Dataset, 5_000, "http://localhost:3000/api/metadata/slots/data-1.json", keccak256("d1"));
-        assets.list(IKipAssetsTypes.AssetKind.Dataset, 5_000, "http://localhost:3000/api/metadata/slots/data-2.json", keccak256("d2"));
+        assets.list(IKipAssetsTypes.AssetKind.App, APP_PRICE, "app-1", keccak256("app"));
+        assets.list(IKipAssetsTypes.AssetKind.Model, 10_000, "model-1", keccak256("model"));
+        assets.list(IKipAssetsTypes.AssetKind.Dataset, DATA_PRICE, "data-1", keccak256("d1"));
+        assets.list(IKipAssetsTypes.AssetKind.Dataset, DATA_PRICE, "data-2", keccak256("d2"));
         vm.stopPrank();
+    }
+
+    function _newSettlement(KipAssets assets_) internal returns (KipSettlement) {
+        return new KipSettlement(IERC20(address(usd)), IKipAssets(address(assets_)), treasury, FEE_BPS, DELAY, admin);
     }
 
     function _payer(uint256 i) internal pure returns (address) {
@@ -56,130 +96,325 @@ abstract contract SettlementFixture is Test {
         return vm.addr(KEY_PK_BASE + i);
     }
 
-    function _fund(address payer, uint256 amount) internal {
+    function _fund(address payer, address operator_, uint256 amount) internal {
+        _fundAt(settlement, payer, operator_, amount);
+    }
+
+    function _fundAt(KipSettlement target, address payer, address operator_, uint256 amount) internal {
         usd.mint(payer, amount);
         vm.startPrank(payer);
-        usd.approve(address(settlement), amount);
-        settlement.deposit(amount);
+        usd.approve(address(target), amount);
+        target.deposit(operator_, amount);
         vm.stopPrank();
     }
 
-    function _session(uint256 i, uint128 cap, uint40 expiry, uint64 nonce, bool signed)
+    // ------------------------------------------------------------------ EIP-712, independent of the contract
+
+    function _domainSeparator(KipSettlement target) internal view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("KIP Settlement"), keccak256("2"), block.chainid, address(target))
+        );
+    }
+
+    function _sessionId(Session memory s) internal pure returns (bytes32) {
+        return keccak256(abi.encode(SESSION_TYPEHASH, s.payer, s.key, s.operator, s.spendCap, s.expiry, s.nonce));
+    }
+
+    function _voucherHash(Voucher memory v) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                VOUCHER_TYPEHASH,
+                v.session,
+                v.seq,
+                v.issuedAt,
+                keccak256(abi.encodePacked(v.slots)),
+                keccak256(abi.encodePacked(v.maxAmounts))
+            )
+        );
+    }
+
+    function _digest(KipSettlement target, bytes32 structHash) internal view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(target), structHash));
+    }
+
+    function _sign(uint256 pk, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    function _signSession(KipSettlement target, Session memory s, uint256 payerPk)
         internal
         view
-        returns (BatchEncoder.SessionEntry memory s)
+        returns (bytes memory)
     {
-        return _sessionFor(settlement, i, cap, expiry, nonce, signed);
+        return _sign(payerPk, _digest(target, _sessionId(s)));
     }
 
-    function _sessionFor(KipSettlement target, uint256 i, uint128 cap, uint40 expiry, uint64 nonce, bool signed)
+    function _signVoucher(KipSettlement target, Voucher memory v, uint256 keyPk) internal view returns (bytes memory) {
+        return _sign(keyPk, _digest(target, _voucherHash(v)));
+    }
+
+    /// @dev keccak256(abi.encode(seq, slots, settled)): the state the contract stores per session.
+    function _stateHash(uint256 seq, uint256[] memory slots, uint256[] memory settled)
         internal
-        view
-        returns (BatchEncoder.SessionEntry memory s)
+        pure
+        returns (bytes32)
     {
-        s.payer = _payer(i);
-        s.key = _key(i);
-        s.spendCap = cap;
-        s.expiry = expiry;
-        s.nonce = nonce;
-        if (signed) {
-            bytes32 digest = target.hashTypedData(target.hashSession(s.payer, s.key, cap, expiry, nonce));
-            (uint8 v, bytes32 r, bytes32 sig) = vm.sign(PAYER_PK_BASE + i, digest);
-            s.signature = abi.encodePacked(r, sig, v);
-        }
+        return keccak256(abi.encode(seq, slots, settled));
     }
 
-    /// @dev What a receipt charges: table entries, signed maxima and charged amounts.
-    struct ReceiptSpec {
-        uint8 sessionIndex;
-        uint64 nonce;
-        uint40 deadline;
-        uint8[] entries;
-        uint96[] maxAmounts;
-        uint96[] amounts;
+    // ------------------------------------------------------------------ sessions and tabs
+
+    function _slots4() internal pure returns (uint256[] memory s) {
+        s = new uint256[](4);
+        s[0] = APP;
+        s[1] = MODEL;
+        s[2] = DATA_A;
+        s[3] = DATA_B;
     }
 
-    /// @dev A receipt of payer `i` charging `amounts[j]` (max `maxAmounts[j]`) to table entry `entries[j]`.
-    function _receipt(
-        uint256 i,
-        uint8 sessionIndex,
-        uint64 nonce,
-        uint40 deadline,
-        BatchEncoder.SlotEntry[] memory table,
-        uint8[] memory entries,
-        uint96[] memory maxAmounts,
-        uint96[] memory amounts
-    ) internal view returns (BatchEncoder.ReceiptEntry memory r) {
-        ReceiptSpec memory spec = ReceiptSpec(sessionIndex, nonce, deadline, entries, maxAmounts, amounts);
-        return _receiptFor(settlement, KEY_PK_BASE + i, _payer(i), table, spec);
+    function _sessionOf(uint256 i, uint256 spendCap) internal view returns (Session memory) {
+        return Session({
+            payer: _payer(i),
+            key: _key(i),
+            operator: operator,
+            spendCap: spendCap,
+            expiry: block.timestamp + 7 days,
+            nonce: 1
+        });
     }
 
-    function _receiptFor(
+    /// @dev Payer i's session with `operator`, signed by the payer, over `slots`.
+    function _openTab(uint256 i, uint256 spendCap, uint256[] memory slots) internal view returns (Tab memory t) {
+        Session memory s = _sessionOf(i, spendCap);
+        return _openTabWith(settlement, s, _signSession(settlement, s, PAYER_PK_BASE + i), KEY_PK_BASE + i, slots);
+    }
+
+    function _openTabWith(
         KipSettlement target,
+        Session memory s,
+        bytes memory sessionSignature,
         uint256 keyPk,
-        address payer,
-        BatchEncoder.SlotEntry[] memory table,
-        ReceiptSpec memory spec
-    ) internal view returns (BatchEncoder.ReceiptEntry memory r) {
-        r.sessionIndex = spec.sessionIndex;
-        r.nonce = spec.nonce;
-        r.deadline = spec.deadline;
-        uint256 n = spec.entries.length;
-        r.charges = new BatchEncoder.Charge[](n);
-        uint256[] memory slots = new uint256[](n);
-        uint256[] memory maxes = new uint256[](n);
-        for (uint256 j; j < n; ++j) {
-            r.charges[j] = BatchEncoder.Charge(spec.entries[j], spec.maxAmounts[j], spec.amounts[j]);
-            slots[j] = table[spec.entries[j]].id;
-            maxes[j] = spec.maxAmounts[j];
+        uint256[] memory slots
+    ) internal view returns (Tab memory t) {
+        t.target = target;
+        t.session = s;
+        t.sessionSignature = sessionSignature;
+        t.keyPk = keyPk;
+        t.issuedAt = block.timestamp;
+        t.slots = _copy(slots);
+        t.maxAmounts = new uint256[](slots.length);
+        t.prevSettled = new uint256[](0);
+        t.pending = new uint256[](slots.length);
+    }
+
+    function _id(Tab memory t) internal pure returns (bytes32) {
+        return _sessionId(t.session);
+    }
+
+    /// @dev One query: the key signs the next voucher with each slot's maximum raised by `maxes[i]`; the
+    /// server charges `amounts` (one per set bit of `mask`, ascending) to app index 0.
+    function _query(Tab memory t, uint256[] memory maxes, uint32 mask, uint64[] memory amounts) internal view {
+        t.seq += 1;
+        t.issuedAt = block.timestamp;
+        for (uint256 i; i < t.slots.length; ++i) {
+            t.maxAmounts[i] += maxes[i];
         }
-        bytes32 structHash = target.hashReceipt(payer, slots, maxes, spec.nonce, spec.deadline);
-        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(keyPk, target.hashTypedData(structHash));
-        r.signature = abi.encodePacked(rr, ss, v);
+        Records.Record memory r = Records.Record({
+            app: 0,
+            mask: mask,
+            tokensIn: 1000,
+            tokensOut: 200,
+            recordHash: keccak256(abi.encode(_id(t), t.seq)),
+            amounts: amounts
+        });
+        uint256 k;
+        for (uint256 i; i < t.slots.length; ++i) {
+            if ((mask >> i) & 1 == 1) t.pending[i] += amounts[k++];
+        }
+        t.records = bytes.concat(t.records, Records.pack(r));
+        t.recordCount += 1;
     }
 
-    function _table4() internal pure returns (BatchEncoder.SlotEntry[] memory t) {
-        t = new BatchEncoder.SlotEntry[](4);
-        t[0] = BatchEncoder.SlotEntry(uint64(APP), 20_000);
-        t[1] = BatchEncoder.SlotEntry(uint64(MODEL), 10_000);
-        t[2] = BatchEncoder.SlotEntry(uint64(DATA_A), 5_000);
-        t[3] = BatchEncoder.SlotEntry(uint64(DATA_B), 5_000);
-    }
-
-    /// @dev The standard query: app 20_000, model 10_000, two datasets 5_000 each (max = amount).
-    function _query(uint256 i, uint8 sessionIndex, uint64 nonce, uint40 deadline)
-        internal
-        view
-        returns (BatchEncoder.ReceiptEntry memory)
-    {
-        uint8[] memory entries = new uint8[](4);
-        uint96[] memory amounts = new uint96[](4);
-        entries[0] = 0;
-        entries[1] = 1;
-        entries[2] = 2;
-        entries[3] = 3;
+    /// @dev The standard query on the four standard slots: app 20_000, model 12_000 (of 15_000 signed), data
+    /// A 5_000, data B unused (signed 5_000, not in the record). Total 37_000, fees 500 + 300 + 125 = 925.
+    function _standardQuery(Tab memory t) internal view {
+        uint256[] memory maxes = new uint256[](4);
+        maxes[0] = APP_PRICE;
+        maxes[1] = MODEL_MAX;
+        maxes[2] = DATA_PRICE;
+        maxes[3] = DATA_PRICE;
+        uint64[] memory amounts = new uint64[](3);
         amounts[0] = 20_000;
-        amounts[1] = 10_000;
+        amounts[1] = 12_000;
         amounts[2] = 5_000;
-        amounts[3] = 5_000;
-        return _receipt(i, sessionIndex, nonce, deadline, _table4(), entries, amounts, amounts);
+        _query(t, maxes, 0x7, amounts);
     }
 
-    function _sessions1(BatchEncoder.SessionEntry memory s)
-        internal
-        pure
-        returns (BatchEncoder.SessionEntry[] memory out)
-    {
-        out = new BatchEncoder.SessionEntry[](1);
-        out[0] = s;
+    uint256 internal constant STANDARD_TOTAL = 37_000;
+    uint256 internal constant STANDARD_FEES = 925;
+
+    /// @dev A query that uses the session's slot list as is and charges nothing (a voided query has no
+    /// record, but its seq is still used).
+    function _voidQuery(Tab memory t) internal view {
+        t.seq += 1;
+        t.issuedAt = block.timestamp;
     }
 
-    function _receipts1(BatchEncoder.ReceiptEntry memory r)
+    /// @dev Adds `slot` to the end of the session's slot list (append-only).
+    function _addSlot(Tab memory t, uint256 slot) internal pure {
+        uint256 n = t.slots.length;
+        uint256[] memory slots = new uint256[](n + 1);
+        uint256[] memory maxes = new uint256[](n + 1);
+        uint256[] memory pending = new uint256[](n + 1);
+        for (uint256 i; i < n; ++i) {
+            slots[i] = t.slots[i];
+            maxes[i] = t.maxAmounts[i];
+            pending[i] = t.pending[i];
+        }
+        slots[n] = slot;
+        t.slots = slots;
+        t.maxAmounts = maxes;
+        t.pending = pending;
+    }
+
+    function _voucher(Tab memory t) internal pure returns (Voucher memory) {
+        return Voucher({
+            session: _id(t),
+            seq: t.seq,
+            issuedAt: t.issuedAt,
+            slots: _copy(t.slots),
+            maxAmounts: _copy(t.maxAmounts)
+        });
+    }
+
+    /// @dev The settlement item for the tab's current voucher (a copy: later queries do not change it).
+    function _item(Tab memory t) internal view returns (SessionSettlement memory item) {
+        item.session = t.session;
+        item.sessionSignature = t.prevSeq == 0 ? t.sessionSignature : bytes("");
+        item.voucher = _voucher(t);
+        item.voucherSignature = _signVoucher(t.target, item.voucher, t.keyPk);
+        item.prevSeq = t.prevSeq;
+        item.prevSettled = _copy(t.prevSettled);
+        item.records = t.records;
+    }
+
+    /// @dev What the tab's state becomes once its current item settled.
+    function _settledAfter(Tab memory t) internal pure returns (uint256[] memory settled) {
+        settled = new uint256[](t.slots.length);
+        for (uint256 i; i < t.slots.length; ++i) {
+            settled[i] = (i < t.prevSettled.length ? t.prevSettled[i] : 0) + t.pending[i];
+        }
+    }
+
+    function _pendingTotal(Tab memory t) internal pure returns (uint256 total) {
+        for (uint256 i; i < t.pending.length; ++i) {
+            total += t.pending[i];
+        }
+    }
+
+    /// @dev Records that the tab's current item settled.
+    function _commit(Tab memory t) internal pure {
+        t.prevSettled = _settledAfter(t);
+        t.prevSeq = t.seq;
+        t.records = "";
+        t.recordCount = 0;
+        t.pending = new uint256[](t.slots.length);
+    }
+
+    // ------------------------------------------------------------------ settling
+
+    function _items1(SessionSettlement memory a) internal pure returns (SessionSettlement[] memory items) {
+        items = new SessionSettlement[](1);
+        items[0] = a;
+    }
+
+    function _items2(SessionSettlement memory a, SessionSettlement memory b)
         internal
         pure
-        returns (BatchEncoder.ReceiptEntry[] memory out)
+        returns (SessionSettlement[] memory items)
     {
-        out = new BatchEncoder.ReceiptEntry[](1);
-        out[0] = r;
+        items = new SessionSettlement[](2);
+        items[0] = a;
+        items[1] = b;
+    }
+
+    function _settleAs(address caller, SessionSettlement[] memory items)
+        internal
+        returns (uint256 settled, uint256 rejected)
+    {
+        vm.prank(caller);
+        return settlement.settle(items);
+    }
+
+    /// @dev Settles the tab's item as the operator and commits it if it settled.
+    function _settleTab(Tab memory t) internal returns (bool settled) {
+        (uint256 n,) = _settleAs(t.session.operator, _items1(_item(t)));
+        if (n == 1) _commit(t);
+        return n == 1;
+    }
+
+    /// @dev Settles `item` alone as `caller` and checks that it is skipped with `reason` and that nothing
+    /// moved: the payer's balance, the session's state, the deposits and KipAssets' tokens.
+    function _assertRejected(address caller, SessionSettlement memory item, RejectReason reason) internal {
+        bytes32 id = _sessionId(item.session);
+        uint256 balance = settlement.balanceOf(item.session.payer, item.session.operator);
+        bytes32 state = settlement.sessionState(id);
+        uint256 deposits = settlement.totalDeposits();
+        uint256 held = usd.balanceOf(address(assets));
+        vm.expectEmit(address(settlement));
+        emit SessionRejected(id, reason);
+        (uint256 settled, uint256 rejected) = _settleAs(caller, _items1(item));
+        assertEq(settled, 0, "settled");
+        assertEq(rejected, 1, "rejected");
+        assertEq(settlement.balanceOf(item.session.payer, item.session.operator), balance, "balance moved");
+        assertEq(settlement.sessionState(id), state, "state moved");
+        assertEq(settlement.totalDeposits(), deposits, "deposits moved");
+        assertEq(usd.balanceOf(address(assets)), held, "revenue moved");
+    }
+
+    /// @dev Re-signs the item's voucher with `keyPk` after a test changed it.
+    function _resignVoucher(SessionSettlement memory item, uint256 keyPk) internal view {
+        item.voucherSignature = _signVoucher(settlement, item.voucher, keyPk);
+    }
+
+    /// @dev Re-signs the session (by `payerPk`) after a test changed it, points the voucher at its new id and
+    /// re-signs the voucher (by `keyPk`).
+    function _resign(SessionSettlement memory item, uint256 payerPk, uint256 keyPk) internal view {
+        item.sessionSignature = _signSession(settlement, item.session, payerPk);
+        item.voucher.session = _sessionId(item.session);
+        _resignVoucher(item, keyPk);
+    }
+
+    /// @dev The SessionRejected reasons in `logs`, in order.
+    function _rejectReasons(Vm.Log[] memory logs) internal view returns (uint8[] memory reasons) {
+        uint256 count;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter == address(settlement) && logs[i].topics[0] == SessionRejected.selector) count++;
+        }
+        reasons = new uint8[](count);
+        count = 0;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter == address(settlement) && logs[i].topics[0] == SessionRejected.selector) {
+                reasons[count++] = abi.decode(logs[i].data, (uint8));
+            }
+        }
+    }
+
+    function _copy(uint256[] memory a) internal pure returns (uint256[] memory b) {
+        b = new uint256[](a.length);
+        for (uint256 i; i < a.length; ++i) {
+            b[i] = a[i];
+        }
+    }
+
+    function _u64s(uint64 a) internal pure returns (uint64[] memory r) {
+        r = new uint64[](1);
+        r[0] = a;
+    }
+
+    function _u256s(uint256 a) internal pure returns (uint256[] memory r) {
+        r = new uint256[](1);
+        r[0] = a;
     }
 }

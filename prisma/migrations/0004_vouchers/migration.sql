@@ -1,6 +1,6 @@
 -- Settlement v2: sessions name their operator, each query carries a cumulative voucher (seq, issuedAt)
 -- instead of a receipt (nonce, deadline). Rows written for the v1 contract keep their numbers under the
--- new names; they belong to that contract's address and are never sent to the new one.
+-- new names. They belong to that contract's address and are never sent to the new one.
 
 -- DropIndex
 DROP INDEX "Receipt_chainId_settlement_payer_nonce_key";

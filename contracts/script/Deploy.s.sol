@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {Script} from "forge-std/Script.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Script} from "forge-std/Script.sol";
 
 import {KipAssets} from "../src/KipAssets.sol";
 import {KipSettlement} from "../src/KipSettlement.sol";
@@ -12,10 +12,9 @@ import {IKipAssets} from "../src/interfaces/IKipAssets.sol";
 /// @title Deploys the protocol and writes ../deployments/<chainId>.json.
 /// @notice Env (all optional): PAYMENT_TOKEN (unset or zero: deploy MockUSD), TREASURY (default: deployer),
 /// FEE_BPS (250), WITHDRAW_DELAY (86400 s, at most 30 days), OPERATOR (the server's settlement account: the
-/// operator sessions name and deposits are made for; recorded only, the contract has no allow-list; default:
-/// deployer), METADATA_BASE_URI
-/// ("http://localhost:3000/api/metadata/"), DEPLOYMENT_FILE (where to write the JSON; must be under
-/// ../deployments or /tmp, see fs_permissions).
+/// operator sessions name and deposits are made for; recorded as "operator", the contract has no allow-list;
+/// default: deployer), METADATA_BASE_URI ("http://localhost:3000/api/metadata/"), DEPLOYMENT_FILE (where to
+/// write the JSON; must be under ../deployments or /tmp, see fs_permissions).
 /// Run: npx forge script script/Deploy.s.sol --rpc-url URL --private-key KEY --broadcast
 contract Deploy is Script {
     struct Deployment {
@@ -55,7 +54,12 @@ contract Deploy is Script {
         }
         KipAssets assets = new KipAssets(IERC20(d.paymentToken), baseURI, d.deployer);
         KipSettlement settlement = new KipSettlement(
-            IERC20(d.paymentToken), IKipAssets(address(assets)), d.treasury, d.feeBps, d.withdrawDelay, d.deployer
+            IERC20(d.paymentToken),
+            IKipAssets(address(assets)),
+            d.treasury,
+            d.feeBps,
+            d.withdrawDelay,
+            d.deployer
         );
         assets.setSettlement(address(settlement));
         vm.stopBroadcast();

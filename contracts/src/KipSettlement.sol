@@ -58,8 +58,9 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     );
 
     /// @notice keccak256 of the EIP-712 Voucher type.
-    bytes32 public constant VOUCHER_TYPEHASH =
-        keccak256("Voucher(bytes32 session,uint256 seq,uint256 issuedAt,uint256[] slots,uint256[] maxAmounts)");
+    bytes32 public constant VOUCHER_TYPEHASH = keccak256(
+        "Voucher(bytes32 session,uint256 seq,uint256 issuedAt,uint256[] slots,uint256[] maxAmounts)"
+    );
 
     /// @dev A record's fixed part: app 1, mask 4, tokensIn 4, tokensOut 4, recordHash 32 bytes.
     uint256 private constant _RECORD_HEAD_BYTES = 45;
@@ -135,6 +136,8 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         _assets = assets_;
         _withdrawDelay = withdrawDelay_;
         _treasury = treasury_;
+        // feeBps_ <= MAX_FEE_BPS fits uint16.
+        // forge-lint: disable-next-line(unsafe-typecast)
         _feeBps = uint16(feeBps_);
     }
 
@@ -158,12 +161,17 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     /// @param v Permit signature v.
     /// @param r Permit signature r.
     /// @param s Permit signature s.
-    function depositWithPermit(address operator, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        nonReentrant
-    {
+    function depositWithPermit(
+        address operator,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant {
+        // A failed permit is ignored: the transferFrom below fails anyway if there is no allowance.
         try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {}
-        catch {} // the transferFrom below fails anyway if there is no allowance
+            catch {}
         _deposit(operator, amount);
     }
 
@@ -178,6 +186,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         if (amount > balance) revert InsufficientBalance(msg.sender, balance, amount);
         uint256 readyAt = block.timestamp + _withdrawDelay;
         // balance < 2**128 (deposits are capped); readyAt is a timestamp plus at most 30 days.
+        // forge-lint: disable-next-line(unsafe-typecast)
         _withdrawals[msg.sender][operator] = Withdrawal({amount: uint128(amount), readyAt: uint64(readyAt)});
         emit WithdrawalRequested(msg.sender, operator, amount, readyAt);
     }
@@ -197,6 +206,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     function withdraw(address operator) external nonReentrant returns (uint256 amount) {
         Withdrawal memory request = _withdrawals[msg.sender][operator];
         if (request.amount == 0) revert NoWithdrawalRequested(msg.sender);
+        // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp < request.readyAt) revert WithdrawalNotReady(msg.sender, request.readyAt);
         uint256 balance = _balances[msg.sender][operator];
         amount = request.amount < balance ? request.amount : balance;
@@ -280,6 +290,8 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     function setFeeBps(uint256 feeBps_) external onlyOwner {
         if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_, MAX_FEE_BPS);
         uint256 old = _feeBps;
+        // feeBps_ <= MAX_FEE_BPS fits uint16.
+        // forge-lint: disable-next-line(unsafe-typecast)
         _feeBps = uint16(feeBps_);
         emit FeeBpsUpdated(old, feeBps_);
     }
@@ -418,7 +430,13 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         _sessionStates[id] = keccak256(abi.encode(voucher.seq, voucher.slots, charge.settled));
         if (state == 0) {
             emit SessionRegistered(
-                id, session.payer, session.key, session.operator, session.spendCap, session.expiry, session.nonce
+                id,
+                session.payer,
+                session.key,
+                session.operator,
+                session.spendCap,
+                session.expiry,
+                session.nonce
             );
         }
         uint256[] calldata slots = voucher.slots;
@@ -456,7 +474,9 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
             return (RejectReason.InsufficientBalance, charge);
         }
         // 12. Every slot paid something exists in KipAssets.
-        if (!_chargedSlotsExist(voucher.slots, charge.amounts, slotCount)) return (RejectReason.UnknownSlot, charge);
+        if (!_chargedSlotsExist(voucher.slots, charge.amounts, slotCount)) {
+            return (RejectReason.UnknownSlot, charge);
+        }
         return (RejectReason.None, charge);
     }
 
@@ -472,7 +492,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         if (msg.sender != session.operator) return RejectReason.NotOperator;
         // 2. The session: well formed, and signed by its payer (verified once: a state means it was).
         if (!_isWellFormed(session)) return RejectReason.SessionInvalid;
-        if (false && !_isSignedByPayer(session.payer, _hashTypedDataV4(id), item.sessionSignature)) {
+        if (state == 0 && !_isSignedByPayer(session.payer, _hashTypedDataV4(id), item.sessionSignature)) {
             return RejectReason.SessionInvalid;
         }
         // 3. The voucher's own fields.
@@ -482,7 +502,9 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         if (revoked != 0 && voucher.issuedAt >= revoked) return RejectReason.Revoked;
         // 5.-6. Newer than, and built on, the stored state.
         if (voucher.seq <= item.prevSeq) return RejectReason.StaleVoucher;
-        if (!_matchesState(item.prevSeq, voucher.slots, item.prevSettled, state)) return RejectReason.StateMismatch;
+        if (!_matchesState(item.prevSeq, voucher.slots, item.prevSettled, state)) {
+            return RejectReason.StateMismatch;
+        }
         // 7. Signed by the session key.
         if (!_isSignedByKey(voucher, item.voucherSignature, session.key)) return RejectReason.BadSignature;
         return RejectReason.None;
@@ -571,7 +593,8 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         view
         returns (bool)
     {
-        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecoverCalldata(voucherDigest(voucher), signature);
+        (address signer, ECDSA.RecoverError error,) =
+            ECDSA.tryRecoverCalldata(voucherDigest(voucher), signature);
         return error == ECDSA.RecoverError.NoError && signer == key;
     }
 
@@ -580,16 +603,25 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     /// SESSION_WALLET_GAS. The wallet's answer is bounded in gas, so a hostile wallet only fails its own
     /// session. Reverts if the batch has too little gas left to give the wallet its whole budget: otherwise
     /// a gas estimate could find a limit at which a good wallet silently fails.
-    function _isSignedByPayer(address payer, bytes32 digest, bytes calldata signature) private view returns (bool) {
+    function _isSignedByPayer(address payer, bytes32 digest, bytes calldata signature)
+        private
+        view
+        returns (bool)
+    {
         (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecoverCalldata(digest, signature);
         if (error == ECDSA.RecoverError.NoError && signer == payer) return true;
         if (payer.code.length == 0) return false;
         uint256 gasLeft = gasleft();
-        if (gasLeft < _WALLET_CHECK_GAS_NEEDED) revert InsufficientGasForWalletCheck(gasLeft, _WALLET_CHECK_GAS_NEEDED);
+        if (gasLeft < _WALLET_CHECK_GAS_NEEDED) {
+            revert InsufficientGasForWalletCheck(gasLeft, _WALLET_CHECK_GAS_NEEDED);
+        }
         (bool success, bytes memory answer) = payer.staticcall{gas: SESSION_WALLET_GAS}(
             abi.encodeCall(IERC1271.isValidSignature, (digest, signature))
         );
-        return success && answer.length >= 32 && bytes32(answer) == bytes32(IERC1271.isValidSignature.selector);
+        if (!success || answer.length < 32) return false;
+        // The answer's first word must be the magic value, left-aligned; anything after it is ignored.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return bytes32(answer) == bytes32(IERC1271.isValidSignature.selector);
     }
 
     /// @dev Reads the packed records (docs/settlement-format.md) and sums their amounts per voucher slot:

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IERC721Receiver} from "@openzeppelin/contracts/token/ERC721/IERC721Receiver.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC721Receiver} from "@openzeppelin/contracts/token/ERC721/IERC721Receiver.sol";
 
 import {KipAssets} from "../src/KipAssets.sol";
 import {KipSettlement} from "../src/KipSettlement.sol";
@@ -119,7 +119,8 @@ contract AttacksTest is SettlementFixture {
         Tab memory t = _tab0();
         Session memory s = _sessionOf(0, CAP);
         s.nonce = 2;
-        Tab memory other = _openTabWith(settlement, s, _signSession(settlement, s, PAYER0_PK), KEY0_PK, _slots4());
+        Tab memory other =
+            _openTabWith(settlement, s, _signSession(settlement, s, PAYER0_PK), KEY0_PK, _slots4());
         _voidQuery(other);
         assertTrue(_settleTab(other));
         assertTrue(_settleTab(t));
@@ -170,8 +171,9 @@ contract AttacksTest is SettlementFixture {
         Tab memory t = _tab0();
         SessionSettlement memory first = _item(t);
         SessionSettlement memory twin = _item(t);
-        twin.voucher.maxAmounts[3] += 5_000;
-        twin.records = Records.pack(Records.dense(0, _amounts4(20_000, 15_000, 5_000, 10_000), bytes32("twin")));
+        twin.voucher.maxAmounts[3] += 5000;
+        twin.records =
+            Records.pack(Records.dense(0, _amounts4(20_000, 15_000, 5000, 10_000), bytes32("twin")));
         _resignVoucher(twin, KEY0_PK);
 
         (uint256 settled,) = _settleAs(operator, _items1(first));
@@ -231,7 +233,8 @@ contract AttacksTest is SettlementFixture {
         _fund(payer0, other, 1_000_000);
         Session memory s = _sessionOf(0, CAP);
         s.operator = other;
-        Tab memory theirs = _openTabWith(settlement, s, _signSession(settlement, s, PAYER0_PK), KEY0_PK, _slots4());
+        Tab memory theirs =
+            _openTabWith(settlement, s, _signSession(settlement, s, PAYER0_PK), KEY0_PK, _slots4());
         _standardQuery(theirs);
         SessionSettlement memory item = _item(theirs);
         // As is: not this operator's session.
@@ -315,13 +318,13 @@ contract AttacksTest is SettlementFixture {
         // Above the signed maximum of one slot (the unused dataset B: signed 5_000, charged 5_001).
         Tab memory t = _tab0();
         SessionSettlement memory item = _item(t);
-        item.records = Records.pack(Records.dense(0, _amounts4(20_000, 12_000, 5_000, 5_001), bytes32(0)));
+        item.records = Records.pack(Records.dense(0, _amounts4(20_000, 12_000, 5000, 5001), bytes32(0)));
         _assertRejected(operator, item, RejectReason.AboveMax);
         // Above the cap: every slot within its maximum, the session total 45_000 > 40_000.
         t = _openTab(0, 40_000, _slots4());
         _standardQuery(t);
         item = _item(t);
-        item.records = Records.pack(Records.dense(0, _amounts4(20_000, 15_000, 5_000, 5_000), bytes32(0)));
+        item.records = Records.pack(Records.dense(0, _amounts4(20_000, 15_000, 5000, 5000), bytes32(0)));
         _assertRejected(operator, item, RejectReason.SpendCapExceeded);
         // Above the balance.
         t = _openTab(0, 10_000_000, _slots4());
@@ -400,8 +403,8 @@ contract AttacksTest is SettlementFixture {
         assertEq(usd.balanceOf(address(attacker)), 0);
         assertEq(assets.claimable(attackerToken), 0);
         _earn();
-        assertEq(assets.claimable(attackerToken), 9_750);
-        assertEq(assets.claimable(1), 9_750);
+        assertEq(assets.claimable(attackerToken), 9750);
+        assertEq(assets.claimable(1), 9750);
     }
 
     function test_attack_ReentrantERC721ReceiverClaimsOnlyOnce() public {

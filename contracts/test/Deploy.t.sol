@@ -3,11 +3,11 @@ pragma solidity 0.8.30;
 
 import {Test} from "forge-std/Test.sol";
 
+import {Deploy} from "../script/Deploy.s.sol";
 import {KipAssets} from "../src/KipAssets.sol";
 import {KipSettlement} from "../src/KipSettlement.sol";
 import {MockUSD} from "../src/MockUSD.sol";
 import {IKipSettlementErrors} from "../src/interfaces/IKipSettlement.sol";
-import {Deploy} from "../script/Deploy.s.sol";
 
 contract DeployTest is Test {
     /// Environment variables are process-wide and forge runs tests in parallel: every case that reads or sets

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {Vm} from "forge-std/Vm.sol";
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Vm} from "forge-std/Vm.sol";
 
 import {KipSettlement} from "../src/KipSettlement.sol";
 import {MockUSD} from "../src/MockUSD.sol";
@@ -44,7 +44,8 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(settlement.VOUCHER_TYPEHASH(), VOUCHER_TYPEHASH);
         assertEq(settlement.REVOKE_DELAY(), 120);
         assertEq(settlement.MAX_SESSION_SLOTS(), 32);
-        (, string memory name, string memory version, uint256 chainId, address verifying,,) = settlement.eip712Domain();
+        (, string memory name, string memory version, uint256 chainId, address verifying,,) =
+            settlement.eip712Domain();
         assertEq(name, "KIP Settlement");
         assertEq(version, "2");
         assertEq(chainId, block.chainid);
@@ -97,7 +98,9 @@ contract KipSettlementTest is SettlementFixture {
         new KipSettlement(IERC20(address(usd)), IKipAssets(address(assets)), treasury, 0, 30 days + 1, admin);
         MockUSD other = new MockUSD();
         vm.expectRevert(
-            abi.encodeWithSelector(IKipSettlementErrors.PaymentTokenMismatch.selector, address(other), address(usd))
+            abi.encodeWithSelector(
+                IKipSettlementErrors.PaymentTokenMismatch.selector, address(other), address(usd)
+            )
         );
         new KipSettlement(IERC20(address(other)), IKipAssets(address(assets)), treasury, 0, 0, admin);
     }
@@ -141,7 +144,9 @@ contract KipSettlementTest is SettlementFixture {
         uint256 room = type(uint128).max - settlement.totalDeposits();
         vm.expectRevert(abi.encodeWithSelector(IKipSettlementErrors.AmountTooLarge.selector, room + 1));
         settlement.deposit(operator, room + 1);
-        vm.expectRevert(abi.encodeWithSelector(IKipSettlementErrors.AmountTooLarge.selector, type(uint256).max));
+        vm.expectRevert(
+            abi.encodeWithSelector(IKipSettlementErrors.AmountTooLarge.selector, type(uint256).max)
+        );
         settlement.deposit(operator, type(uint256).max);
     }
 
@@ -151,7 +156,9 @@ contract KipSettlementTest is SettlementFixture {
         uint256 deadline = block.timestamp + 1 hours;
         bytes32 structHash = keccak256(
             abi.encode(
-                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                keccak256(
+                    "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+                ),
                 payer,
                 address(settlement),
                 700,
@@ -184,7 +191,9 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(settlement.withdrawalOf(payer0, operator).readyAt, block.timestamp + DELAY);
         vm.warp(block.timestamp + DELAY - 1);
         vm.expectRevert(
-            abi.encodeWithSelector(IKipSettlementErrors.WithdrawalNotReady.selector, payer0, block.timestamp + 1)
+            abi.encodeWithSelector(
+                IKipSettlementErrors.WithdrawalNotReady.selector, payer0, block.timestamp + 1
+            )
         );
         vm.prank(payer0);
         settlement.withdraw(operator);
@@ -204,12 +213,16 @@ contract KipSettlementTest is SettlementFixture {
         vm.prank(payer0);
         settlement.requestWithdraw(operator, 0);
         vm.expectRevert(
-            abi.encodeWithSelector(IKipSettlementErrors.InsufficientBalance.selector, payer0, 1_000_000, 1_000_001)
+            abi.encodeWithSelector(
+                IKipSettlementErrors.InsufficientBalance.selector, payer0, 1_000_000, 1_000_001
+            )
         );
         vm.prank(payer0);
         settlement.requestWithdraw(operator, 1_000_001);
         // The balance with another operator is separate.
-        vm.expectRevert(abi.encodeWithSelector(IKipSettlementErrors.InsufficientBalance.selector, payer0, 0, 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IKipSettlementErrors.InsufficientBalance.selector, payer0, 0, 1)
+        );
         vm.prank(payer0);
         settlement.requestWithdraw(stranger, 1);
     }
@@ -329,14 +342,14 @@ contract KipSettlementTest is SettlementFixture {
         uint256[] memory expected = new uint256[](4);
         expected[0] = 20_000;
         expected[1] = 12_000;
-        expected[2] = 5_000;
+        expected[2] = 5000;
         assertEq(settlement.sessionState(id), _stateHash(1, _slots4(), expected));
         assertEq(settlement.balanceOf(payer0, operator), 1_000_000 - STANDARD_TOTAL);
         assertEq(settlement.totalDeposits(), 1_000_000 - STANDARD_TOTAL);
         // Per slot: gross less 2.5 %.
         assertEq(assets.claimable(1), 19_500);
         assertEq(assets.claimable(2), 11_700);
-        assertEq(assets.claimable(3), 4_875);
+        assertEq(assets.claimable(3), 4875);
         assertEq(assets.claimable(4), 0);
         assertEq(assets.slotInfo(DATA_B).revenue, 0);
         assertEq(usd.balanceOf(address(assets)), STANDARD_TOTAL - STANDARD_FEES);
@@ -408,7 +421,7 @@ contract KipSettlementTest is SettlementFixture {
         maxes[1] = MODEL_MAX;
         uint64[] memory amounts = new uint64[](2);
         amounts[0] = 20_000;
-        amounts[1] = 9_000;
+        amounts[1] = 9000;
         _query(t, maxes, 0x3, amounts);
         assertTrue(_settleTab(t));
         // A dataset joins the session: appended to the list.
@@ -419,13 +432,13 @@ contract KipSettlementTest is SettlementFixture {
         maxes[2] = DATA_PRICE;
         amounts = new uint64[](3);
         amounts[0] = 20_000;
-        amounts[1] = 9_000;
-        amounts[2] = 5_000;
+        amounts[1] = 9000;
+        amounts[2] = 5000;
         _query(t, maxes, 0x7, amounts);
         assertEq(_item(t).prevSettled.length, 2);
         assertTrue(_settleTab(t));
         assertEq(settlement.sessionState(_id(t)), _stateHash(2, t.slots, t.prevSettled));
-        assertEq(assets.slotInfo(DATA_B).revenue, 4_875);
+        assertEq(assets.slotInfo(DATA_B).revenue, 4875);
     }
 
     function test_settle_RejectWhen_SlotListReorderedOrShrunk() public {
@@ -483,7 +496,9 @@ contract KipSettlementTest is SettlementFixture {
         _standardQuery(a);
         Session memory s = _sessionOf(2, CAP);
         s.nonce = 2;
-        Tab memory b = _openTabWith(settlement, s, _signSession(settlement, s, PAYER_PK_BASE + 2), KEY_PK_BASE + 2, _slots4());
+        Tab memory b = _openTabWith(
+            settlement, s, _signSession(settlement, s, PAYER_PK_BASE + 2), KEY_PK_BASE + 2, _slots4()
+        );
         _standardQuery(b);
         vm.recordLogs();
         (uint256 settled, uint256 rejected) = _settleAs(operator, _items2(_item(a), _item(b)));
@@ -872,7 +887,8 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(reasons[2], uint8(RejectReason.UnknownSlot));
         assertEq(reasons[3], uint8(RejectReason.SessionInvalid));
         assertEq(reasons[4], uint8(RejectReason.MalformedRecords));
-        uint256[9] memory charged = [uint256(0), STANDARD_TOTAL, 0, 0, 0, 0, STANDARD_TOTAL, 0, STANDARD_TOTAL];
+        uint256[9] memory charged =
+            [uint256(0), STANDARD_TOTAL, 0, 0, 0, 0, STANDARD_TOTAL, 0, STANDARD_TOTAL];
         for (uint256 i = 1; i <= 8; ++i) {
             assertEq(settlement.balanceOf(_payer(i), operator), 1_000_000 - charged[i]);
         }
@@ -886,7 +902,9 @@ contract KipSettlementTest is SettlementFixture {
         bytes32 id = _sessionId(s);
         address[2] memory others = [stranger, operator];
         for (uint256 i; i < others.length; ++i) {
-            vm.expectRevert(abi.encodeWithSelector(IKipSettlementErrors.NotPayerOrKey.selector, id, others[i]));
+            vm.expectRevert(
+                abi.encodeWithSelector(IKipSettlementErrors.NotPayerOrKey.selector, id, others[i])
+            );
             vm.prank(others[i]);
             settlement.revokeSession(s);
         }
@@ -1035,7 +1053,8 @@ contract KipSettlementTest is SettlementFixture {
     function test_settle_RevertWhen_TooLittleGasForWalletCheck() public {
         SignerWallet wallet = new SignerWallet(vm.addr(WALLET_OWNER_PK));
         _fund(address(wallet), operator, 100_000);
-        bytes memory data = abi.encodeCall(KipSettlement.settle, (_items1(_walletItem(address(wallet), 1, ""))));
+        bytes memory data =
+            abi.encodeCall(KipSettlement.settle, (_items1(_walletItem(address(wallet), 1, ""))));
         // Not a silent SessionInvalid (a gas estimate would find that): the call reverts, so an operator that
         // estimates gas always gives the wallet its whole budget.
         vm.prank(operator);
@@ -1062,7 +1081,9 @@ contract KipSettlementTest is SettlementFixture {
         _query(t, _u256s(max), 0x1, _u64s(amount));
         RejectReason expected = amount > max
             ? RejectReason.AboveMax
-            : amount > cap ? RejectReason.SpendCapExceeded : amount > balance ? RejectReason.InsufficientBalance : RejectReason.None;
+            : amount > cap
+                ? RejectReason.SpendCapExceeded
+                : amount > balance ? RejectReason.InsufficientBalance : RejectReason.None;
         if (expected != RejectReason.None) {
             _assertRejected(operator, _item(t), expected);
         } else {
@@ -1075,9 +1096,12 @@ contract KipSettlementTest is SettlementFixture {
     /// Up to 8 pseudo-random records (masks over the 4 slots, random amounts), then one random mutation of
     /// the bytes (none, truncate, append, overwrite a byte): the item is either malformed (nothing moves) or
     /// charged exactly what a reference decoder, written from the docs, reads.
-    function testFuzz_settle_RecordsChargeExactlyTheirSum(uint8 count, uint256 seed, uint8 mutation, uint16 at)
-        public
-    {
+    function testFuzz_settle_RecordsChargeExactlyTheirSum(
+        uint8 count,
+        uint256 seed,
+        uint8 mutation,
+        uint16 at
+    ) public {
         count = uint8(bound(count, 0, 9)); // 9: one record more than the seqs allow
         Tab memory t = _openTab(0, type(uint128).max, _slots4());
         for (uint256 i; i < 8; ++i) {
@@ -1089,7 +1113,9 @@ contract KipSettlementTest is SettlementFixture {
         _fund(payer0, operator, type(uint128).max - settlement.totalDeposits());
         SessionSettlement memory item = _item(t);
         item.records = _randomRecords(count, seed);
-        if (item.records.length != 0 || mutation % 4 == 2) item.records = _mutate(item.records, mutation, at, seed);
+        if (item.records.length != 0 || mutation % 4 == 2) {
+            item.records = _mutate(item.records, mutation, at, seed);
+        }
         (bool wellFormed, uint256 records, uint256[4] memory sums) = _referenceDecode(item.records, 4);
         if (!wellFormed || records > 8) {
             _assertRejected(operator, item, RejectReason.MalformedRecords);

@@ -20,7 +20,10 @@ import {SettlementFixture} from "./utils/SettlementFixture.sol";
 /// @dev The operator of the gas test: measures a call in its own (fresh, small) memory, so the numbers do not
 /// include the test contract copying calldata to the end of its large memory.
 contract GasMeter {
-    function measure(address target, bytes calldata data) external returns (uint256 gasUsed, bytes memory result) {
+    function measure(address target, bytes calldata data)
+        external
+        returns (uint256 gasUsed, bytes memory result)
+    {
         bool ok;
         uint256 before = gasleft();
         (ok, result) = target.call(data);
@@ -34,11 +37,11 @@ contract SettlementGasTest is SettlementFixture {
     uint256 internal constant APPS = 5;
     uint256 internal constant MODELS = 2;
     uint256 internal constant DATASETS = 10;
-    uint256 internal constant MODEL_PRICE = 2_000;
+    uint256 internal constant MODEL_PRICE = 2000;
     uint256 internal constant PRICE_PER_1K_IN = 300;
-    uint256 internal constant PRICE_PER_1K_OUT = 1_200;
+    uint256 internal constant PRICE_PER_1K_OUT = 1200;
     uint256 internal constant BUDGET_IN = 16_000;
-    uint256 internal constant BUDGET_OUT = 1_024;
+    uint256 internal constant BUDGET_OUT = 1024;
     uint256 internal constant FUNDS = 100_000_000;
 
     // Slots of the realistic mix (the fixture's four are slots 1..4).
@@ -54,13 +57,14 @@ contract SettlementGasTest is SettlementFixture {
         operator = address(meter); // sessions name the meter, which sends the settlements
         vm.startPrank(creator);
         for (uint256 i; i < APPS; ++i) {
-            (_appSlots[i],) = assets.list(IKipAssetsTypes.AssetKind.App, 10_000 + 1_000 * i, "app", bytes32(i));
+            (_appSlots[i],) = assets.list(IKipAssetsTypes.AssetKind.App, 10_000 + 1000 * i, "app", bytes32(i));
         }
         for (uint256 i; i < MODELS; ++i) {
             (_modelSlots[i],) = assets.list(IKipAssetsTypes.AssetKind.Model, MODEL_PRICE, "model", bytes32(i));
         }
         for (uint256 i; i < DATASETS; ++i) {
-            (_datasetSlots[i],) = assets.list(IKipAssetsTypes.AssetKind.Dataset, 3_000 + 500 * i, "data", bytes32(i));
+            (_datasetSlots[i],) =
+                assets.list(IKipAssetsTypes.AssetKind.Dataset, 3000 + 500 * i, "data", bytes32(i));
         }
         vm.stopPrank();
         _warmUp();
@@ -75,8 +79,8 @@ contract SettlementGasTest is SettlementFixture {
         uint64[] memory amounts = new uint64[](slots.length);
         for (uint256 i; i < slots.length; ++i) {
             slots[i] = i + 1;
-            maxes[i] = 1_000;
-            amounts[i] = 1_000;
+            maxes[i] = 1000;
+            amounts[i] = 1000;
         }
         _fund(_payer(99), operator, FUNDS);
         Tab memory t = _openTab(99, FUNDS, slots);
@@ -112,12 +116,12 @@ contract SettlementGasTest is SettlementFixture {
     function _meteredQuery(Tab memory t, uint256 a, uint256 seed) internal view {
         uint256 n = t.slots.length;
         uint256[] memory maxes = new uint256[](n);
-        maxes[0] = 10_000 + 1_000 * a;
+        maxes[0] = 10_000 + 1000 * a;
         maxes[1] = MODEL_PRICE + BUDGET_IN * PRICE_PER_1K_IN / 1000 + BUDGET_OUT * PRICE_PER_1K_OUT / 1000;
         uint32 mask = 0x3;
         uint256 used;
         for (uint256 d = 2; d < n; ++d) {
-            maxes[d] = 3_000 + 500 * ((t.slots[d] - _datasetSlots[0]));
+            maxes[d] = 3000 + 500 * ((t.slots[d] - _datasetSlots[0]));
             if ((seed >> d) & 1 == 1) {
                 mask |= uint32(1 << d);
                 used++;
@@ -125,10 +129,13 @@ contract SettlementGasTest is SettlementFixture {
         }
         uint64[] memory amounts = new uint64[](2 + used);
         amounts[0] = uint64(maxes[0]);
-        uint256 tokensIn = 500 + (seed >> 32) % 3_500;
+        uint256 tokensIn = 500 + (seed >> 32) % 3500;
         uint256 tokensOut = 50 + (seed >> 64) % 975;
         // Rounded up to a whole base unit per direction.
-        amounts[1] = uint64(MODEL_PRICE + (tokensIn * PRICE_PER_1K_IN + 999) / 1000 + (tokensOut * PRICE_PER_1K_OUT + 999) / 1000);
+        amounts[1] = uint64(
+            MODEL_PRICE + (tokensIn * PRICE_PER_1K_IN + 999) / 1000 + (tokensOut * PRICE_PER_1K_OUT + 999)
+                / 1000
+        );
         uint256 k = 2;
         for (uint256 d = 2; d < n; ++d) {
             if ((mask >> d) & 1 == 1) amounts[k++] = uint64(maxes[d]);
@@ -155,7 +162,10 @@ contract SettlementGasTest is SettlementFixture {
     }
 
     /// @dev Settles `items` as the operator on cold storage; returns execution gas and the tx estimate.
-    function _measure(SessionSettlement[] memory items) internal returns (uint256 execution, uint256 txEstimate) {
+    function _measure(SessionSettlement[] memory items)
+        internal
+        returns (uint256 execution, uint256 txEstimate)
+    {
         bytes memory data = abi.encodeCall(KipSettlement.settle, (items));
         uint256 calldataGas;
         for (uint256 i; i < data.length; ++i) {
@@ -189,7 +199,10 @@ contract SettlementGasTest is SettlementFixture {
         for (uint256 s; s < SESSIONS; ++s) {
             assertEq(settlement.balanceOf(_payer(100 + s), operator), FUNDS - _pendingTotal(tabs[s]));
             _commit(tabs[s]);
-            assertEq(settlement.sessionState(_id(tabs[s])), _stateHash(tabs[s].seq, tabs[s].slots, tabs[s].prevSettled));
+            assertEq(
+                settlement.sessionState(_id(tabs[s])),
+                _stateHash(tabs[s].seq, tabs[s].slots, tabs[s].prevSettled)
+            );
         }
         assertEq(_totalRevenue() - revenueBefore + settlement.feesAccrued() - feesBefore, gross1);
 
@@ -199,12 +212,15 @@ contract SettlementGasTest is SettlementFixture {
         _logPerQuery(exec2, tx2, queries2);
         assertEq(_totalRevenue() - revenueBefore + settlement.feesAccrued() - feesBefore, gross1 + gross2);
         for (uint256 s; s < SESSIONS; ++s) {
-            assertEq(settlement.balanceOf(_payer(100 + s), operator), FUNDS - _settledTotal(tabs[s]) - _pendingTotal(tabs[s]));
+            assertEq(
+                settlement.balanceOf(_payer(100 + s), operator),
+                FUNDS - _settledTotal(tabs[s]) - _pendingTotal(tabs[s])
+            );
         }
         assertEq(usd.balanceOf(address(settlement)), settlement.totalDeposits() + settlement.feesAccrued());
         // Budgets (about 25 % above what was measured when this was written): a regression fails here.
         assertLe(exec1 / queries1, 10_000, "first settlement execution gas per query");
-        assertLe(exec2 / queries2, 7_300, "second settlement execution gas per query");
+        assertLe(exec2 / queries2, 7300, "second settlement execution gas per query");
     }
 
     // ---------------------------------------------------------------- the best case
@@ -231,7 +247,7 @@ contract SettlementGasTest is SettlementFixture {
         _logPerQuery(exec2, tx2, records);
         assertEq(settlement.balanceOf(_payer(0), operator), FUNDS - 2 * records * STANDARD_TOTAL);
         assertEq(assets.slotInfo(APP).revenue - appRevenue, 2 * records * 19_500);
-        assertLe(exec2 / records, 2_500, "best case execution gas per record");
+        assertLe(exec2 / records, 2500, "best case execution gas per record");
     }
 
     // ---------------------------------------------------------------- listing and claiming
@@ -243,7 +259,12 @@ contract SettlementGasTest is SettlementFixture {
         _settleTab(t);
         vm.prank(creator);
         uint256 before = gasleft();
-        assets.list(IKipAssetsTypes.AssetKind.Dataset, 5_000, "http://localhost:3000/api/metadata/slots/x.json", keccak256("x"));
+        assets.list(
+            IKipAssetsTypes.AssetKind.Dataset,
+            5000,
+            "http://localhost:3000/api/metadata/slots/x.json",
+            keccak256("x")
+        );
         uint256 listGas = before - gasleft();
         vm.cool(address(assets));
         vm.cool(address(usd));

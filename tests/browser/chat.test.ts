@@ -115,6 +115,7 @@ describe("chat with a paid app", () => {
     await expect.poll(async () => stopped.getByTestId("message-charge").getAttribute("data-status"), { timeout: 40_000 }).toBe("settled");
     expect(await stopped.getByTestId("charge-note").textContent()).toMatch(/^Stopped: the app and 1 of 1 dataset in context in full, the model for the [\d,]+ input and \d+ output tokens streamed/);
     await page.reload({ waitUntil: "networkidle" });
+    await page.getByTestId("conversation-list").getByText("What lives in tide pools?").click();
     const reloaded = page.getByTestId("assistant-message").first();
     await reloaded.getByTestId("answer-stopped").waitFor({ timeout: 15_000 });
     await expect.poll(async () => reloaded.getByTestId("record-check").getAttribute("data-state"), { timeout: 20_000 }).toBe("found");

@@ -95,7 +95,9 @@ interface IKipSettlementEvents is IKipSettlementTypes {
     /// @notice `payer` deposited `amount` for `operator`; that balance is now `balance`.
     event Deposited(address indexed payer, address indexed operator, uint256 amount, uint256 balance);
     /// @notice `payer` asked to withdraw `amount` of its balance with `operator`, payable from `readyAt`.
-    event WithdrawalRequested(address indexed payer, address indexed operator, uint256 amount, uint256 readyAt);
+    event WithdrawalRequested(
+        address indexed payer, address indexed operator, uint256 amount, uint256 readyAt
+    );
     /// @notice `payer` cancelled its withdrawal request with `operator`.
     event WithdrawalCancelled(address indexed payer, address indexed operator);
     /// @notice `payer` withdrew `amount` of its balance with `operator`.
@@ -111,13 +113,17 @@ interface IKipSettlementEvents is IKipSettlementTypes {
         uint256 nonce
     );
     /// @notice A session was settled up to `seq`: `records` query records charged `total` to `payer`.
-    event SessionSettled(bytes32 indexed session, address indexed payer, uint256 seq, uint256 records, uint256 total);
+    event SessionSettled(
+        bytes32 indexed session, address indexed payer, uint256 seq, uint256 records, uint256 total
+    );
     /// @notice A settlement item was skipped; nothing of it was applied. Its calldata is NOT authenticated.
     event SessionRejected(bytes32 indexed session, RejectReason reason);
     /// @notice The session's payer or key revoked it: vouchers issued at or after `effectiveAt` are refused.
     event SessionRevoked(bytes32 indexed session, address indexed payer, uint256 effectiveAt);
     /// @notice `operator` settled a batch: `gross` charged in total, `fees` of it kept as protocol fees.
-    event BatchSettled(address indexed operator, uint256 settled, uint256 rejected, uint256 gross, uint256 fees);
+    event BatchSettled(
+        address indexed operator, uint256 settled, uint256 rejected, uint256 gross, uint256 fees
+    );
     /// @notice The protocol fee changed.
     event FeeBpsUpdated(uint256 oldFeeBps, uint256 newFeeBps);
     /// @notice The treasury changed.
@@ -132,8 +138,14 @@ interface IKipSettlement is IKipSettlementErrors, IKipSettlementEvents {
     function deposit(address operator, uint256 amount) external;
 
     /// @notice Deposits with an EIP-2612 permit instead of an approval.
-    function depositWithPermit(address operator, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        external;
+    function depositWithPermit(
+        address operator,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external;
 
     /// @notice Requests a withdrawal of `amount` from the caller's balance with `operator` (replaces an
     /// earlier request for that operator).

@@ -57,7 +57,11 @@ contract SettlementHandler is SettlementFixture {
                     if (slots.length == 3) slots[2] = DATA_A;
                     _tabs.push(
                         _openTabWith(
-                            settlement_, s, _signSession(settlement_, s, PAYER_PK_BASE + p), KEY_PK_BASE + p * 10 + n, slots
+                            settlement_,
+                            s,
+                            _signSession(settlement_, s, PAYER_PK_BASE + p),
+                            KEY_PK_BASE + p * 10 + n,
+                            slots
                         )
                     );
                 }
@@ -202,8 +206,8 @@ contract SettlementHandler is SettlementFixture {
         uint256 revokedAt = settlement.revokedAt(_id(t));
         if (revokedAt == 0 || block.timestamp < revokedAt) return;
         uint256[] memory maxes = new uint256[](t.slots.length);
-        maxes[0] = 1_000;
-        _query(t, maxes, 0x1, _u64s(1_000));
+        maxes[0] = 1000;
+        _query(t, maxes, 0x1, _u64s(1000));
         vm.recordLogs();
         vm.prank(t.session.operator);
         settlement.settle(_items1(_item(t)));

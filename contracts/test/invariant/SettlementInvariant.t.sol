@@ -84,7 +84,8 @@ contract SettlementInvariantTest is SettlementFixture {
         }
         for (uint256 p; p < 3; ++p) {
             address payer = handler.payerAt(p);
-            uint256 chargedTotal = handler.charged(payer, handler.operatorAt(0)) + handler.charged(payer, handler.operatorAt(1));
+            uint256 chargedTotal =
+                handler.charged(payer, handler.operatorAt(0)) + handler.charged(payer, handler.operatorAt(1));
             assertLe(chargedTotal, limit[p]);
         }
     }
@@ -94,7 +95,8 @@ contract SettlementInvariantTest is SettlementFixture {
         uint256 chargedTotal;
         for (uint256 p; p < 3; ++p) {
             address payer = handler.payerAt(p);
-            chargedTotal += handler.charged(payer, handler.operatorAt(0)) + handler.charged(payer, handler.operatorAt(1));
+            chargedTotal += handler.charged(payer, handler.operatorAt(0))
+            + handler.charged(payer, handler.operatorAt(1));
         }
         uint256 revenue;
         for (uint256 slot = 1; slot <= 4; ++slot) {

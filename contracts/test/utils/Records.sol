@@ -29,7 +29,11 @@ library Records {
     }
 
     /// @dev A record charging `amounts[i]` to slot index i for every i (0 included in the mask).
-    function dense(uint8 app, uint64[] memory amounts, bytes32 recordHash) internal pure returns (Record memory r) {
+    function dense(uint8 app, uint64[] memory amounts, bytes32 recordHash)
+        internal
+        pure
+        returns (Record memory r)
+    {
         r.app = app;
         r.mask = uint32((uint256(1) << amounts.length) - 1);
         r.tokensIn = 1200;

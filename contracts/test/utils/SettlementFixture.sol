@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test} from "forge-std/Test.sol";
 import {Vm} from "forge-std/Vm.sol";
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import {KipAssets} from "../../src/KipAssets.sol";
 import {KipSettlement} from "../../src/KipSettlement.sol";
@@ -35,7 +35,7 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
     uint256 internal constant DATA_B = 4;
     uint256 internal constant APP_PRICE = 20_000;
     uint256 internal constant MODEL_MAX = 15_000; // the model's per-query price plus tokens at the budget
-    uint256 internal constant DATA_PRICE = 5_000;
+    uint256 internal constant DATA_PRICE = 5000;
 
     uint256 internal constant KEY_PK_BASE = 0xA11CE000;
     uint256 internal constant PAYER_PK_BASE = 0xB0B000;
@@ -45,8 +45,9 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
     bytes32 internal constant SESSION_TYPEHASH = keccak256(
         "Session(address payer,address key,address operator,uint256 spendCap,uint256 expiry,uint256 nonce)"
     );
-    bytes32 internal constant VOUCHER_TYPEHASH =
-        keccak256("Voucher(bytes32 session,uint256 seq,uint256 issuedAt,uint256[] slots,uint256[] maxAmounts)");
+    bytes32 internal constant VOUCHER_TYPEHASH = keccak256(
+        "Voucher(bytes32 session,uint256 seq,uint256 issuedAt,uint256[] slots,uint256[] maxAmounts)"
+    );
 
     /// @dev A session as the server tracks it.
     struct Tab {
@@ -85,7 +86,9 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
     }
 
     function _newSettlement(KipAssets assets_) internal returns (KipSettlement) {
-        return new KipSettlement(IERC20(address(usd)), IKipAssets(address(assets_)), treasury, FEE_BPS, DELAY, admin);
+        return new KipSettlement(
+            IERC20(address(usd)), IKipAssets(address(assets_)), treasury, FEE_BPS, DELAY, admin
+        );
     }
 
     function _payer(uint256 i) internal pure returns (address) {
@@ -112,12 +115,15 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
 
     function _domainSeparator(KipSettlement target) internal view returns (bytes32) {
         return keccak256(
-            abi.encode(DOMAIN_TYPEHASH, keccak256("KIP Settlement"), keccak256("2"), block.chainid, address(target))
+            abi.encode(
+                DOMAIN_TYPEHASH, keccak256("KIP Settlement"), keccak256("2"), block.chainid, address(target)
+            )
         );
     }
 
     function _sessionId(Session memory s) internal pure returns (bytes32) {
-        return keccak256(abi.encode(SESSION_TYPEHASH, s.payer, s.key, s.operator, s.spendCap, s.expiry, s.nonce));
+        return
+            keccak256(abi.encode(SESSION_TYPEHASH, s.payer, s.key, s.operator, s.spendCap, s.expiry, s.nonce));
     }
 
     function _voucherHash(Voucher memory v) internal pure returns (bytes32) {
@@ -150,7 +156,11 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         return _sign(payerPk, _digest(target, _sessionId(s)));
     }
 
-    function _signVoucher(KipSettlement target, Voucher memory v, uint256 keyPk) internal view returns (bytes memory) {
+    function _signVoucher(KipSettlement target, Voucher memory v, uint256 keyPk)
+        internal
+        view
+        returns (bytes memory)
+    {
         return _sign(keyPk, _digest(target, _voucherHash(v)));
     }
 
@@ -185,9 +195,16 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
     }
 
     /// @dev Payer i's session with `operator`, signed by the payer, over `slots`.
-    function _openTab(uint256 i, uint256 spendCap, uint256[] memory slots) internal view returns (Tab memory t) {
+    function _openTab(uint256 i, uint256 spendCap, uint256[] memory slots)
+        internal
+        view
+        returns (Tab memory t)
+    {
         Session memory s = _sessionOf(i, spendCap);
-        return _openTabWith(settlement, s, _signSession(settlement, s, PAYER_PK_BASE + i), KEY_PK_BASE + i, slots);
+        return
+            _openTabWith(
+                settlement, s, _signSession(settlement, s, PAYER_PK_BASE + i), KEY_PK_BASE + i, slots
+            );
     }
 
     function _openTabWith(
@@ -214,7 +231,10 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
 
     /// @dev One query: the key signs the next voucher with each slot's maximum raised by `maxes[i]`; the
     /// server charges `amounts` (one per set bit of `mask`, ascending) to app index 0.
-    function _query(Tab memory t, uint256[] memory maxes, uint32 mask, uint64[] memory amounts) internal view {
+    function _query(Tab memory t, uint256[] memory maxes, uint32 mask, uint64[] memory amounts)
+        internal
+        view
+    {
         t.seq += 1;
         t.issuedAt = block.timestamp;
         for (uint256 i; i < t.slots.length; ++i) {
@@ -247,7 +267,7 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         uint64[] memory amounts = new uint64[](3);
         amounts[0] = 20_000;
         amounts[1] = 12_000;
-        amounts[2] = 5_000;
+        amounts[2] = 5000;
         _query(t, maxes, 0x7, amounts);
     }
 
@@ -390,7 +410,9 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
     function _rejectReasons(Vm.Log[] memory logs) internal view returns (uint8[] memory reasons) {
         uint256 count;
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter == address(settlement) && logs[i].topics[0] == SessionRejected.selector) count++;
+            if (logs[i].emitter == address(settlement) && logs[i].topics[0] == SessionRejected.selector) {
+                count++;
+            }
         }
         reasons = new uint8[](count);
         count = 0;

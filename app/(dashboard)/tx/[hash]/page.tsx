@@ -120,7 +120,7 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
     <div className="space-y-6">
       <PageHeader title="Transaction" description={<span className="break-all font-mono text-sm">{hash}</span>} />
       <Card>
-        <dl className="grid gap-3 text-sm sm:grid-cols-2">
+        <dl className="grid grid-cols-1 gap-3 text-sm sm:grid-cols-2">
           <div>
             <dt className="text-xs uppercase tracking-wide text-muted">Status</dt>
             <dd className={receipt.status === "success" ? "text-emerald-700" : "text-red-700"}>{receipt.status === "success" ? "Succeeded" : "Reverted"}</dd>

@@ -69,11 +69,11 @@ export default async function MarketplacePage({ searchParams }: { searchParams: 
         <>
           <p className="text-sm text-muted" aria-live="polite" data-testid="result-count">
             {total.toLocaleString("en")} {total === 1 ? "asset" : "assets"}
-            {q ? ` matching “${q}”` : ""}
+            {q ? <span className="wrap-anywhere">{` matching “${q}”`}</span> : ""}
             {kind ? ` · ${kind}s only` : ""}
             {total > listings.length ? ` · showing the first ${listings.length}` : ""}
           </p>
-          <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3" data-testid="listing-grid">
+          <ul className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3" data-testid="listing-grid">
             {listings.map((listing) => (
               <li key={listing.id}>
                 <ListingCard listing={listing} token={token} />

@@ -87,26 +87,26 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
   const header = (
     <div className="flex flex-wrap items-start justify-between gap-3 border-b border-line pb-4">
       <div className="min-w-0">
-        <h1 className="text-xl font-semibold tracking-tight text-ink sm:text-2xl">{app.name}</h1>
-        <p className="mt-1 text-sm text-muted">{app.description}</p>
+        <h1 className="text-xl font-semibold tracking-tight text-ink wrap-anywhere sm:text-2xl">{app.name}</h1>
+        <p className="mt-1 text-sm text-muted wrap-anywhere">{app.description}</p>
         <p className="mt-2 flex flex-wrap gap-2 text-xs text-muted">
-          <span className="rounded-full border border-line bg-white px-2 py-0.5">
+          <span className="max-w-full rounded-full border border-line bg-white px-2 py-0.5 wrap-anywhere">
             Model: {app.model.name}
             {app.model.offline ? " (extractive: quotes its sources, generates nothing)" : ""}
           </span>
           {app.datasets.map((d) => (
-            <span key={d.id} className="rounded-full border border-line bg-white px-2 py-0.5">
+            <span key={d.id} className="max-w-full truncate rounded-full border border-line bg-white px-2 py-0.5" title={d.name}>
               {d.name}
             </span>
           ))}
         </p>
       </div>
-      <div className="text-right text-sm">
+      <div className="min-w-0 text-sm sm:text-right">
         <p className="font-semibold text-ink" data-testid="app-price">
           {chargeSet.free ? "Free" : `Up to ${formatAmount(chargeSet.maxTotal, token)} / message`}
         </p>
         {!chargeSet.free ? (
-          <p className="mt-1 text-xs text-muted">
+          <p className="mt-1 text-xs text-muted wrap-anywhere">
             {chargeSet.slots.map((s) => `${s.role === "dataset" ? s.name : s.role} ${formatAmount(s.price, token)}`).join(" · ")}
           </p>
         ) : null}
@@ -131,8 +131,10 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
   return (
     <div className="space-y-4">
       {header}
-      <div className="grid gap-4 lg:grid-cols-[220px_minmax(0,1fr)_300px]">
-        <aside aria-label="Conversations" className="order-2 lg:order-1">
+      {/* grid-cols-1 is minmax(0, 1fr): an implicit column would grow to its widest content (a long
+          conversation title), pushing the page and the Send button past a phone's edge. */}
+      <div className="grid grid-cols-1 gap-4 lg:grid-cols-[220px_minmax(0,1fr)_300px]">
+        <aside aria-label="Conversations" className="order-2 min-w-0 lg:order-1">
           <button
             type="button"
             onClick={() => setActive({ id: generateId(), messages: [] })}
@@ -145,21 +147,21 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
             {conversations.isError ? <p className="px-1 text-xs text-red-700">{conversations.error.message}</p> : null}
             {conversations.data?.length === 0 ? <p className="px-1 text-xs text-muted">No conversations yet.</p> : null}
             {conversations.data?.map((c) => (
-              <div key={c.id} className={`group flex items-center rounded-md ${c.id === active.id ? "bg-brand-50" : "hover:bg-slate-100"}`}>
-                <button type="button" onClick={() => void open(c.id)} className="min-w-0 flex-1 truncate px-2 py-1.5 text-left text-sm" aria-current={c.id === active.id || undefined}>
+              <div key={c.id} className={`group flex min-w-0 items-center rounded-md ${c.id === active.id ? "bg-brand-50" : "hover:bg-slate-100"}`}>
+                <button type="button" onClick={() => void open(c.id)} title={c.title} className="min-w-0 flex-1 truncate px-2 py-1.5 text-left text-sm" aria-current={c.id === active.id || undefined}>
                   {opening === c.id ? "Opening… " : ""}
                   {c.title}
                 </button>
-                <button type="button" onClick={() => void remove(c.id)} className="px-2 text-xs text-muted opacity-60 hover:text-red-700 group-hover:opacity-100" aria-label={`Delete “${c.title}”`}>
+                <button type="button" onClick={() => void remove(c.id)} className="shrink-0 px-2 text-xs text-muted opacity-60 hover:text-red-700 group-hover:opacity-100" aria-label={`Delete “${c.title}”`}>
                   ✕
                 </button>
               </div>
             ))}
-            {openError ? <p role="alert" className="px-1 text-xs text-red-700">{openError}</p> : null}
+            {openError ? <p role="alert" className="px-1 text-xs text-red-700 wrap-anywhere">{openError}</p> : null}
           </div>
         </aside>
 
-        <section aria-label="Conversation" className="order-1 flex min-h-[60vh] flex-col lg:order-2">
+        <section aria-label="Conversation" className="order-1 flex min-h-[60vh] min-w-0 flex-col lg:order-2">
           <Conversation
             key={active.id}
             appId={app.id}
@@ -175,7 +177,7 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
         </section>
 
         {!chargeSet.free ? (
-          <aside aria-label="Payment" className="order-3">
+          <aside aria-label="Payment" className="order-3 min-w-0">
             <button type="button" className="mb-2 w-full rounded-md border border-line bg-white px-3 py-2 text-sm lg:hidden" aria-expanded={panelOpen} onClick={() => setPanelOpen((o) => !o)}>
               {panelOpen ? "Hide balance" : "Balance and spending session"}
             </button>

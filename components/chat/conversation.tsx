@@ -194,8 +194,8 @@ export function Conversation({
 
   const lastAssistant = [...messages].reverse().find((m) => m.role === "assistant");
   return (
-    <div className="flex min-h-0 flex-1 flex-col">
-      <div className="flex-1 space-y-6 overflow-y-auto px-1 py-4" aria-live="polite" data-testid="messages">
+    <div className="flex min-h-0 min-w-0 flex-1 flex-col">
+      <div className="min-w-0 flex-1 space-y-6 overflow-y-auto px-1 py-4" aria-live="polite" data-testid="messages">
         {messages.length === 0 ? (
           <div className="mx-auto max-w-md py-16 text-center text-sm text-muted">
             <p className="text-base font-medium text-ink">Ask anything about this app&apos;s sources</p>
@@ -220,7 +220,7 @@ export function Conversation({
 
       {problem ? (
         <div role="alert" className="mb-3 flex flex-wrap items-center gap-3 rounded-lg border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800" data-testid="chat-error" data-reason={problem.reason}>
-          <span className="flex-1">{problem.message}</span>
+          <span className="min-w-0 flex-1 wrap-anywhere">{problem.message}</span>
           {problem.reason === "balance_too_low" ? (
             <button type="button" className="rounded-md bg-red-700 px-3 py-1 text-white" onClick={() => onNeed("deposit")}>
               Deposit
@@ -239,7 +239,7 @@ export function Conversation({
         </div>
       ) : null}
 
-      <form onSubmit={submit} className="rounded-xl border border-line bg-white p-2 shadow-sm focus-within:border-brand-500">
+      <form onSubmit={submit} className="min-w-0 rounded-xl border border-line bg-white p-2 shadow-sm focus-within:border-brand-500">
         <label htmlFor="chat-input" className="sr-only">
           Your question
         </label>
@@ -267,10 +267,10 @@ export function Conversation({
           </p>
         ) : null}
         <div className="flex flex-wrap items-center justify-between gap-2 px-2 pt-1">
-          <span className="text-xs text-muted" data-testid="message-price">
+          <span className="min-w-0 text-xs text-muted" data-testid="message-price">
             {chargeSet.free ? "Free app" : `Up to ${formatAmount(chargeSet.maxTotal, token)} per message · charged for what it uses`}
           </span>
-          <div className="flex gap-2">
+          <div className="ml-auto flex shrink-0 gap-2">
             {busy ? (
               <button
                 type="button"

@@ -22,7 +22,7 @@ function CitedText({ text, messageId, sources }: { text: string; messageId: stri
   const known = new Set(sources.map((s) => s.n));
   const pieces = text.split(/(\[\d+(?:\s*,\s*\d+)*\])/g);
   return (
-    <p className="whitespace-pre-wrap leading-7">
+    <p className="whitespace-pre-wrap leading-7 wrap-anywhere">
       {pieces.map((piece, i) => {
         const match = /^\[(\d+(?:\s*,\s*\d+)*)\]$/.exec(piece);
         if (!match) return <Fragment key={i}>{piece}</Fragment>;
@@ -83,9 +83,9 @@ export function ChargeLine({ charge, token, explorer }: { charge: MessageCharge;
           tx {charge.txHash.slice(0, 10)}…
         </a>
       ) : null}
-      {charge.failureReason && charge.status === "failed" ? <span className="text-red-700">{charge.failureReason}</span> : null}
+      {charge.failureReason && charge.status === "failed" ? <span className="min-w-0 text-red-700 wrap-anywhere">{charge.failureReason}</span> : null}
       {charge.note && charge.status !== "answering" ? (
-        <span className="basis-full text-muted" data-testid="charge-note">
+        <span className="min-w-0 basis-full text-muted wrap-anywhere" data-testid="charge-note">
           {charge.note}
         </span>
       ) : null}
@@ -117,8 +117,8 @@ export function MessageView({
   if (message.role === "user") {
     return (
       <div className="flex justify-end">
-        <div className="max-w-[85%] rounded-2xl rounded-br-sm bg-brand-700 px-4 py-2.5 text-white" data-testid="user-message">
-          <p className="whitespace-pre-wrap">{text}</p>
+        <div className="min-w-0 max-w-[85%] rounded-2xl rounded-br-sm bg-brand-700 px-4 py-2.5 text-white" data-testid="user-message">
+          <p className="whitespace-pre-wrap wrap-anywhere">{text}</p>
         </div>
       </div>
     );
@@ -126,7 +126,7 @@ export function MessageView({
   const sources = sourcesOf(message);
   const stopped = stoppedHere || message.metadata?.answerStatus === "stopped";
   return (
-    <article className="max-w-[95%] space-y-3" data-testid="assistant-message" aria-busy={streaming || undefined}>
+    <article className="min-w-0 max-w-[95%] space-y-3" data-testid="assistant-message" aria-busy={streaming || undefined}>
       <div className="rounded-2xl rounded-bl-sm border border-line bg-white px-4 py-3 shadow-sm">
         {text ? (
           <CitedText text={text} messageId={message.id} sources={sources} />
@@ -152,13 +152,13 @@ export function MessageView({
               <li key={s.n} id={`src-${message.id}-${s.n}`} className="scroll-mt-24 rounded-md border border-line bg-white p-2 target:ring-2 target:ring-brand-500">
                 <div className="flex flex-wrap items-baseline gap-x-2 text-xs">
                   <span className="inline-flex size-5 items-center justify-center rounded bg-brand-100 font-semibold text-brand-800">{s.n}</span>
-                  <span className="font-medium text-ink">{s.datasetName}</span>
-                  <span className="text-muted">· {s.documentName}</span>
+                  <span className="min-w-0 font-medium text-ink wrap-anywhere">{s.datasetName}</span>
+                  <span className="min-w-0 text-muted wrap-anywhere">· {s.documentName}</span>
                   <span className="ml-auto tabular-nums text-muted" title="retrieval score">
                     score {s.score.toFixed(3)}
                   </span>
                 </div>
-                <p className="mt-1 line-clamp-4 text-xs leading-5 text-slate-700">{s.snippet}</p>
+                <p className="mt-1 line-clamp-4 text-xs leading-5 text-slate-700 wrap-anywhere">{s.snippet}</p>
               </li>
             ))}
           </ol>

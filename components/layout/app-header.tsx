@@ -1,5 +1,8 @@
 "use client";
-// The app's header: product name, the four areas, network, sign-in. Collapses into a menu on phones.
+// The app's header: product name, the areas, network, sign-in. Below `lg` the areas collapse into a
+// menu: five links, the network and the wallet do not fit beside each other on a tablet either.
+// The signed-in address appears once (SignedInAddress, the SIWE session's); RainbowKit's button shows
+// only the wallet's avatar, and opens its account modal.
 import { ConnectButton } from "@rainbow-me/rainbowkit";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
@@ -54,7 +57,7 @@ export function AppHeader() {
 
   return (
     <header className="sticky top-0 z-40 border-b border-line bg-white/90 backdrop-blur">
-      <div className="mx-auto flex h-16 max-w-6xl items-center gap-4 px-4 sm:px-6">
+      <div className="mx-auto flex h-16 max-w-6xl items-center gap-3 px-4 sm:gap-4 sm:px-6">
         <Link href="/" className="flex shrink-0 items-center gap-2 rounded-md whitespace-nowrap" aria-label="KIP Marketplace, home">
           <span className="grid size-8 place-items-center rounded-lg bg-brand-700 text-sm font-bold text-white" aria-hidden>
             K
@@ -64,16 +67,16 @@ export function AppHeader() {
           </span>
         </Link>
 
-        <nav aria-label="Main" className="ml-4 hidden md:block">
+        <nav aria-label="Main" className="ml-2 hidden min-w-0 lg:block xl:ml-4">
           <NavLinks
             pathname={pathname}
             listClassName="flex items-center gap-1"
-            linkClassName="rounded-md px-3 py-2 text-sm font-medium transition-colors"
+            linkClassName="whitespace-nowrap rounded-md px-3 py-2 text-sm font-medium transition-colors"
             idleClassName="text-muted hover:bg-slate-100 hover:text-ink"
           />
         </nav>
 
-        <div className="ml-auto flex shrink-0 items-center gap-3">
+        <div className="ml-auto flex min-w-0 shrink-0 items-center gap-2 sm:gap-3">
           <div className="hidden xl:block">
             <NetworkBadge />
           </div>
@@ -83,12 +86,12 @@ export function AppHeader() {
               label="Connect wallet"
               showBalance={false}
               chainStatus="none"
-              accountStatus={{ smallScreen: "avatar", largeScreen: "full" }}
+              accountStatus="avatar"
             />
           </div>
           <button
             type="button"
-            className="inline-flex size-10 items-center justify-center rounded-md border border-line text-ink hover:bg-slate-50 md:hidden"
+            className="inline-flex size-10 shrink-0 items-center justify-center rounded-md border border-line text-ink hover:bg-slate-50 lg:hidden"
             aria-expanded={menuOpen}
             aria-controls="mobile-menu"
             aria-label={menuOpen ? "Close menu" : "Open menu"}
@@ -102,7 +105,7 @@ export function AppHeader() {
       </div>
 
       {menuOpen ? (
-        <div id="mobile-menu" className="border-t border-line bg-white md:hidden">
+        <div id="mobile-menu" className="border-t border-line bg-white lg:hidden">
           <nav aria-label="Main (mobile)" className="mx-auto max-w-6xl px-4 py-3">
             <NavLinks
               pathname={pathname}
@@ -111,9 +114,9 @@ export function AppHeader() {
               idleClassName="text-ink hover:bg-slate-100"
               onNavigate={() => setMenuOpen(false)}
             />
-            <div className="mt-3 flex flex-wrap items-center gap-3 border-t border-line pt-3 xl:hidden">
+            <div className="mt-3 flex flex-wrap items-center gap-3 border-t border-line pt-3">
               <NetworkBadge />
-              <SignedInAddress className="flex lg:hidden" />
+              <SignedInAddress className="flex min-w-0" />
             </div>
           </nav>
         </div>

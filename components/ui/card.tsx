@@ -2,7 +2,7 @@ import type { ReactNode } from "react";
 
 export function Card({ title, children, className = "" }: { title?: string; children: ReactNode; className?: string }) {
   return (
-    <section className={`rounded-xl border border-line bg-white p-5 shadow-sm ${className}`}>
+    <section className={`min-w-0 rounded-xl border border-line bg-white p-5 shadow-sm ${className}`}>
       {title ? <h2 className="text-sm font-semibold uppercase tracking-wide text-muted">{title}</h2> : null}
       <div className={title ? "mt-3" : ""}>{children}</div>
     </section>
@@ -24,7 +24,7 @@ export function Notice({ tone = "info", children }: { tone?: "info" | "warning";
   const styles =
     tone === "warning" ? "border-amber-300 bg-amber-50 text-amber-900" : "border-brand-200 bg-brand-50 text-brand-900";
   return (
-    <div role={tone === "warning" ? "alert" : "status"} className={`rounded-lg border px-4 py-3 text-sm ${styles}`}>
+    <div role={tone === "warning" ? "alert" : "status"} className={`rounded-lg border px-4 py-3 text-sm wrap-anywhere ${styles}`}>
       {children}
     </div>
   );

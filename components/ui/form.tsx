@@ -81,7 +81,7 @@ export function Button({
 /** An error box for a failed request or check: role=alert so screen readers announce it. */
 export function ErrorBox({ children, testId }: { children: ReactNode; testId?: string }) {
   return (
-    <div role="alert" data-testid={testId} className="rounded-lg border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800">
+    <div role="alert" data-testid={testId} className="rounded-lg border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800 wrap-anywhere">
       {children}
     </div>
   );

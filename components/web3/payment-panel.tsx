@@ -59,7 +59,7 @@ function TxStatus({ state }: { state: TxState }) {
     failed: "border-red-200 bg-red-50 text-red-800",
   }[state.phase];
   return (
-    <div role={state.phase === "failed" ? "alert" : "status"} className={`mt-2 rounded-md border px-3 py-2 text-xs ${styles}`} data-testid="tx-status">
+    <div role={state.phase === "failed" ? "alert" : "status"} className={`mt-2 rounded-md border px-3 py-2 text-xs wrap-anywhere ${styles}`} data-testid="tx-status">
       {state.phase === "signing" && <>Confirm “{state.what}” in your wallet…</>}
       {state.phase === "pending" && (
         <>
@@ -137,7 +137,7 @@ export function PaymentPanel({
   if (reads.isPending) return <p className="text-sm text-muted">Reading your balances from the chain…</p>;
   if (reads.isError) {
     return (
-      <div role="alert" className="rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-800">
+      <div role="alert" className="rounded-lg border border-red-200 bg-red-50 p-3 text-sm text-red-800 wrap-anywhere">
         The chain cannot be reached, so balances are unknown: {errorText(reads.error)}
         <button type="button" className="ml-2 underline" onClick={() => void reads.refetch()}>
           Try again
@@ -318,19 +318,19 @@ export function PaymentPanel({
   return (
     <div className="space-y-3" data-testid="payment-panel">
       <Section id="balances" title="Balance">
-        <dl className="grid grid-cols-2 gap-x-3 gap-y-1 text-sm">
+        <dl className="grid grid-cols-[auto_minmax(0,1fr)] gap-x-3 gap-y-1 text-sm">
           <dt className="text-muted">Prepaid</dt>
-          <dd className="text-right font-semibold tabular-nums" data-testid="prepaid-balance">
+          <dd className="text-right font-semibold tabular-nums wrap-anywhere" data-testid="prepaid-balance">
             {fmt(prepaid)}
           </dd>
           <dt className="text-muted">Pending charges</dt>
-          <dd className="text-right tabular-nums" data-testid="pending-charges">
+          <dd className="text-right tabular-nums wrap-anywhere" data-testid="pending-charges">
             {fmt(pending)}
           </dd>
           <dt className="text-muted">Available</dt>
-          <dd className="text-right tabular-nums">{fmt(available > 0n ? available : 0n)}</dd>
+          <dd className="text-right tabular-nums wrap-anywhere">{fmt(available > 0n ? available : 0n)}</dd>
           <dt className="text-muted">In your wallet</dt>
-          <dd className="text-right tabular-nums" data-testid="wallet-token-balance">
+          <dd className="text-right tabular-nums wrap-anywhere" data-testid="wallet-token-balance">
             {fmt(walletBalance)}
           </dd>
         </dl>

@@ -13,7 +13,7 @@ export function TransactionStatus({ state, minedText = "Confirmed.", shownBlock 
     return (
       <div role="status" data-testid="tx-status" data-status="updating" className="flex flex-wrap items-center gap-2 rounded-lg border border-brand-200 bg-brand-50 px-3 py-2 text-sm text-brand-900">
         <span className="size-3 animate-spin rounded-full border-2 border-current border-t-transparent" aria-hidden />
-        <span>Mined in block {state.blockNumber.toLocaleString("en-US")}; reading the new figures from the chain…</span>
+        <span className="min-w-0">Mined in block {state.blockNumber.toLocaleString("en-US")}; reading the new figures from the chain…</span>
         {state.hash ? <TxLink hash={state.hash} className="text-xs" /> : null}
       </div>
     );
@@ -29,7 +29,7 @@ export function TransactionStatus({ state, minedText = "Confirmed.", shownBlock 
       {state.status === "signing" || state.status === "pending" ? (
         <span className="size-3 animate-spin rounded-full border-2 border-current border-t-transparent" aria-hidden />
       ) : null}
-      <span>
+      <span className="min-w-0 wrap-anywhere">
         {state.status === "signing" && "Confirm the transaction in your wallet…"}
         {state.status === "pending" && "Waiting for the transaction to be mined…"}
         {state.status === "mined" && minedText}

@@ -29,7 +29,7 @@ export const DOCUMENT_TYPES = {
 
 export type DocumentType = keyof typeof DOCUMENT_TYPES;
 
-/** Extensions the form's file picker offers. */
+/** Extensions the upload form names. Its file picker has no filter: any UTF-8 text is accepted as plain text by content. */
 export const ACCEPTED_EXTENSIONS = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".csv", ".json"] as const;
 
 /** How documents are split for retrieval (lib/rag/chunk.ts): characters per chunk and overlap. */

@@ -4,7 +4,7 @@ import { inputClass } from "@/components/ui/form";
 
 export function MarketFilters({ q, kind, sort, sortLabels }: { q: string; kind: string; sort: string; sortLabels: Record<Sort, string> }) {
   return (
-    <form method="get" action="/" role="search" className="grid gap-3 rounded-xl border border-line bg-white p-4 shadow-sm sm:grid-cols-[1fr_10rem_12rem_auto]">
+    <form method="get" action="/" role="search" className="grid grid-cols-1 gap-3 rounded-xl border border-line bg-white p-4 shadow-sm sm:grid-cols-[minmax(0,1fr)_10rem_12rem_auto]">
       <div>
         <label htmlFor="market-q" className="sr-only">
           Search the marketplace

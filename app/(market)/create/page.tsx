@@ -31,7 +31,7 @@ export default function CreatePage() {
         title="Create a listing"
         description="Each listing becomes an ERC-3525 slot. You receive all its shares, set a price per query, and earn whenever it is used."
       />
-      <ul className="grid gap-4 md:grid-cols-3">
+      <ul className="grid grid-cols-1 gap-4 md:grid-cols-3">
         {KINDS.map((kind) => (
           <li key={kind.name}>
             <Link

@@ -60,7 +60,7 @@ export function Holdings({ owner }: { owner: Address }) {
     <div className="space-y-6">
       <section aria-labelledby="earnings-heading" className="rounded-xl border border-line bg-white p-5 shadow-sm">
         <div className="flex flex-wrap items-start justify-between gap-4">
-          <div>
+          <div className="min-w-0">
             <h2 id="earnings-heading" className="text-sm font-semibold uppercase tracking-wide text-muted">
               Your earnings
             </h2>
@@ -93,11 +93,13 @@ export function Holdings({ owner }: { owner: Address }) {
           </h2>
           <ul className="flex flex-wrap gap-2">
             {data.created.map((asset) => (
-              <li key={asset.slot}>
-                <Link href={`/dashboard/listings/${asset.slot}`} className="flex items-center gap-2 rounded-lg border border-line bg-white px-3 py-2 text-sm shadow-sm hover:bg-slate-50">
+              <li key={asset.slot} className="min-w-0 max-w-full">
+                <Link href={`/dashboard/listings/${asset.slot}`} className="flex min-w-0 items-center gap-2 rounded-lg border border-line bg-white px-3 py-2 text-sm shadow-sm hover:bg-slate-50">
                   <KindBadge kind={asset.kind} />
-                  <span className="font-medium text-ink">{asset.name}</span>
-                  <span className="text-xs text-muted">creator view →</span>
+                  <span className="min-w-0 truncate font-medium text-ink" title={asset.name}>
+                    {asset.name}
+                  </span>
+                  <span className="shrink-0 text-xs text-muted">creator view →</span>
                 </Link>
               </li>
             ))}

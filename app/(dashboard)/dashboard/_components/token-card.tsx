@@ -46,9 +46,9 @@ export function TokenCard({
     <article className="rounded-xl border border-line bg-white shadow-sm" data-testid={`token-${token.tokenId}`} aria-labelledby={`token-${token.tokenId}-name`}>
       <header className="flex flex-wrap items-start justify-between gap-3 border-b border-line px-5 py-4">
         <div className="min-w-0">
-          <div className="flex flex-wrap items-center gap-2">
+          <div className="flex min-w-0 flex-wrap items-center gap-2">
             <KindBadge kind={token.asset.kind} />
-            <h3 id={`token-${token.tokenId}-name`} className="truncate text-base font-semibold text-ink">
+            <h3 id={`token-${token.tokenId}-name`} className="min-w-0 max-w-full truncate text-base font-semibold text-ink" title={token.asset.name}>
               {token.asset.name}
             </h3>
           </div>

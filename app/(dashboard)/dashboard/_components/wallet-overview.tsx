@@ -20,14 +20,14 @@ function TokenBalance({ owner, token }: { owner: Address; token: Address }) {
   if (isPending) return <p className="text-sm text-muted">Reading balance from chain {config.chainId}…</p>;
   if (isError) {
     return (
-      <p role="alert" className="text-sm text-red-700">
+      <p role="alert" className="text-sm text-red-700 wrap-anywhere">
         Could not read the balance from chain {config.chainId}: {error.message.split("\n")[0]}
       </p>
     );
   }
   const [balance, decimals, symbol] = data;
   return (
-    <p className="text-2xl font-semibold tabular-nums text-ink" data-testid="payment-token-balance">
+    <p className="text-2xl font-semibold tabular-nums text-ink wrap-anywhere" data-testid="payment-token-balance">
       {formatUnits(balance, decimals)} <span className="text-base font-medium text-muted">{symbol}</span>
     </p>
   );
@@ -50,7 +50,7 @@ export function WalletOverview() {
 
   return (
     <div className="space-y-6">
-      <div className="grid gap-4 md:grid-cols-2">
+      <div className="grid grid-cols-1 gap-4 md:grid-cols-2">
         <Card title="Signed in as">
           <p className="break-all font-mono text-sm text-ink">{session.address}</p>
           <p className="mt-2 text-xs text-muted">

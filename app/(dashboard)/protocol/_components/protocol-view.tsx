@@ -17,7 +17,7 @@ export function ProtocolView() {
 
   if (!config.contracts) return <Notice tone="warning">{config.contractsError ?? "No contracts are deployed on this chain."}</Notice>;
   if (report.isPending) return <p role="status" className="text-sm text-muted">Reading the protocol&apos;s events from chain {config.chainId}…</p>;
-  if (report.isError) return <Notice tone="warning">Could not read the protocol&apos;s figures: {report.error.message}</Notice>;
+  if (report.isError) return <Notice tone="warning">Could not read the protocol&apos;s figures: <span className="wrap-anywhere">{report.error.message}</span></Notice>;
   const data = report.data;
   const token = data.token;
   const batches = <TxSources hashes={data.batchTxHashes} label="settlement batches" />;

@@ -1,25 +1,76 @@
-// A transaction as the chain records it, with the protocol events it emitted decoded. Transaction links
-// open this page when no block explorer is configured (EXPLORER_URL), e.g. on a local chain.
+// A transaction as the chain records it, with the events it emitted decoded (KipAssets, KipSettlement
+// and the payment token's ERC-20 events), amounts in token units and slots by their listings' names.
+// Transaction links open this page when no block explorer is configured (EXPLORER_URL), e.g. on a local
+// chain.
 import type { Metadata } from "next";
+import Link from "next/link";
 import { connection } from "next/server";
 import { notFound } from "next/navigation";
-import { getAddress, type Hex } from "viem";
+import { getAddress, type Address, type Hex } from "viem";
 import { Card, Notice } from "@/components/ui/card";
 import { PageHeader } from "@/components/ui/page-header";
 import { readDeployment } from "@/lib/chain/deployment";
-import { decodeProtocolLog, type EventBody } from "@/lib/chain/events";
-import { formatTime } from "@/lib/chain/format";
+import { formatAmount, formatShares, formatTime, type TokenDisplay } from "@/lib/chain/format";
+import { readTokenInfo } from "@/lib/chain/token";
+import { CONTRACT_NAMES, decodeTxLog, slotsOf, type TxContract, type TxValue } from "@/lib/chain/tx-events";
 import { decodeSettle, type DecodedItem } from "@/lib/protocol";
 import { serverPublicClient } from "@/lib/chain/server-client";
+import { getDb } from "@/lib/db";
 import { serverEnv } from "@/lib/env";
 
 export const metadata: Metadata = { title: "Transaction" };
 
-function describe(event: EventBody): string {
-  return Object.entries(event)
-    .filter(([key]) => key !== "name")
-    .map(([key, value]) => (key === "records" && Array.isArray(value) ? `${value.length} query records (below)` : `${key}: ${String(value)}`))
-    .join(" · ");
+type SlotNames = Map<string, { name: string; kind: string }>;
+
+/** A token amount in its own units ("0.0117 mUSD"), or in base units when the token cannot be read. */
+function amountText(units: bigint, token: TokenDisplay | null): string {
+  return token ? formatAmount(units, token) : `${units.toString()} base units of the payment token`;
+}
+
+/** "slot 10 · Classics Tutor (app)", linking to the slot's figures. */
+function SlotName({ slot, names }: { slot: bigint; names: SlotNames }) {
+  const known = names.get(slot.toString());
+  return (
+    <Link href={`/dashboard/listings/${slot}`} className="text-brand-700 underline">
+      slot {slot.toString()}
+      {known ? ` · ${known.name} (${known.kind})` : ""}
+    </Link>
+  );
+}
+
+function Value({ value, token, names }: { value: TxValue; token: TokenDisplay | null; names: SlotNames }) {
+  switch (value.kind) {
+    case "amount":
+      return <span className="tabular-nums text-ink">{amountText(value.units, token)}</span>;
+    case "shares":
+      return <span className="tabular-nums">{formatShares(value.value)} shares</span>;
+    case "slot":
+      return <SlotName slot={value.slot} names={names} />;
+    case "tokenId":
+      return <span>token #{value.tokenId.toString()}</span>;
+    case "time":
+      return <span>{formatTime(value.timestamp)}</span>;
+    case "address":
+      return <span className="break-all font-mono text-xs">{value.address}</span>;
+    case "text":
+      return <span className={/^0x[0-9a-f]+$/i.test(value.text) ? "break-all font-mono text-xs" : "break-words"}>{value.text}</span>;
+  }
+}
+
+/** Names of the listings behind `slots` (on this deployment's KipAssets), by slot; empty when the database cannot be read. */
+async function slotNames(chainId: number, assets: Address, slots: bigint[]): Promise<SlotNames> {
+  const names: SlotNames = new Map();
+  if (slots.length === 0) return names;
+  try {
+    const listings = await getDb().listing.findMany({
+      where: { chainId, assets: { in: [assets, getAddress(assets), assets.toLowerCase()] }, slotId: { in: slots.map(Number) } },
+      select: { slotId: true, name: true, kind: true },
+    });
+    for (const listing of listings) if (listing.slotId !== null) names.set(String(listing.slotId), { name: listing.name, kind: listing.kind });
+  } catch (error) {
+    console.error("tx page: slot names could not be read", error);
+  }
+  return names;
 }
 
 export default async function TransactionPage({ params }: { params: Promise<{ hash: string }> }) {
@@ -41,32 +92,35 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
       </div>
     );
   }
-  let contracts: Record<string, "assets" | "settlement"> = {};
+  const contracts = new Map<string, TxContract>();
+  let deployment: ReturnType<typeof readDeployment> | null = null;
   try {
-    const deployment = readDeployment(env.CHAIN_ID, env.DEPLOYMENTS_FILE);
-    contracts = { [deployment.assets.toLowerCase()]: "assets", [deployment.settlement.toLowerCase()]: "settlement" };
+    deployment = readDeployment(env.CHAIN_ID, env.DEPLOYMENTS_FILE);
+    contracts.set(deployment.assets.toLowerCase(), "assets");
+    contracts.set(deployment.settlement.toLowerCase(), "settlement");
+    contracts.set(deployment.paymentToken.toLowerCase(), "paymentToken");
   } catch {
     // Without a deployment the events are listed undecoded.
   }
+  const token = deployment ? await readTokenInfo(deployment.paymentToken as Address) : null;
   // A settlement carries every query's record in its input: decoded here from the chain alone.
   let settled: DecodedItem[] = [];
-  if (receipt.to && contracts[receipt.to.toLowerCase()] === "settlement") {
+  if (receipt.to && contracts.get(receipt.to.toLowerCase()) === "settlement") {
     try {
       settled = decodeSettle((await client.getTransaction({ hash: hash as Hex })).input);
     } catch {
       settled = [];
     }
   }
-  const events = receipt.logs.map((log) => {
-    const source = contracts[log.address.toLowerCase()];
-    return { log, event: source ? decodeProtocolLog(log, source) : null, source };
-  });
+  const events = receipt.logs.map((log) => decodeTxLog(log, contracts));
+  const recordSlots = settled.flatMap((item) => (item.records ?? []).flatMap((r) => [r.app, ...r.charges.map((c) => c.slot)]));
+  const names: SlotNames = deployment ? await slotNames(env.CHAIN_ID, deployment.assets as Address, [...new Set([...slotsOf(events), ...recordSlots])]) : new Map();
 
   return (
     <div className="space-y-6">
       <PageHeader title="Transaction" description={<span className="break-all font-mono text-sm">{hash}</span>} />
       <Card>
-        <dl className="grid gap-3 text-sm sm:grid-cols-2">
+        <dl className="grid grid-cols-1 gap-3 text-sm sm:grid-cols-2">
           <div>
             <dt className="text-xs uppercase tracking-wide text-muted">Status</dt>
             <dd className={receipt.status === "success" ? "text-emerald-700" : "text-red-700"}>{receipt.status === "success" ? "Succeeded" : "Reverted"}</dd>
@@ -89,11 +143,28 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
       </Card>
       <Card title={`Events (${events.length})`}>
         <ol className="space-y-2 text-sm">
-          {events.map(({ log, event, source }) => (
-            <li key={log.logIndex} className="rounded-lg border border-line px-3 py-2">
-              <span className="font-medium text-ink">{event ? event.name : "Other event"}</span>{" "}
-              <span className="text-xs text-muted">{source ? (source === "assets" ? "KipAssets" : "KipSettlement") : getAddress(log.address)}</span>
-              {event ? <p className="mt-1 break-all font-mono text-xs text-muted">{describe(event)}</p> : null}
+          {events.map((event) => (
+            <li key={event.logIndex} className="rounded-lg border border-line px-3 py-2" data-testid="tx-event">
+              <p className="flex flex-wrap items-baseline gap-x-2">
+                <span className="font-medium text-ink">{event.name ?? "Undecoded event"}</span>
+                <span className="text-xs text-muted">
+                  {event.contract ? (event.contract === "paymentToken" && token ? `${token.symbol} (payment token)` : CONTRACT_NAMES[event.contract]) : <span className="break-all font-mono">{event.address}</span>}
+                </span>
+              </p>
+              {event.fields.length > 0 ? (
+                <dl className="mt-1 grid grid-cols-[auto_minmax(0,1fr)] gap-x-3 gap-y-0.5 text-xs">
+                  {event.fields.map((field) => (
+                    <div key={field.name} className="contents">
+                      <dt className="text-muted">{field.name}</dt>
+                      <dd className="min-w-0">
+                        <Value value={field.value} token={token} names={names} />
+                      </dd>
+                    </div>
+                  ))}
+                </dl>
+              ) : event.name === null ? (
+                <p className="mt-1 text-xs text-muted">Emitted by a contract this deployment does not know, so it is not decoded.</p>
+              ) : null}
             </li>
           ))}
         </ol>
@@ -101,8 +172,8 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
       {settled.length > 0 ? (
         <Card title={`Query records (${settled.reduce((n, item) => n + (item.records?.length ?? 0), 0)})`}>
           <p className="mb-2 text-xs text-muted">
-            Read from this transaction&apos;s input: each session&apos;s newest voucher and the record of every query it settles (amounts in
-            base units of the payment token).
+            Read from this transaction&apos;s input: each session&apos;s newest voucher and the record of every query it settles, with what
+            it charged each slot.
           </p>
           <ol className="space-y-3 text-sm">
             {settled.map((item) => (
@@ -115,8 +186,19 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
                 ) : (
                   <ul className="mt-1 space-y-1">
                     {item.records.map((r) => (
-                      <li key={r.recordHash} className="break-all font-mono text-xs text-muted">
-                        app slot {r.app.toString()} · {r.tokensIn} in / {r.tokensOut} out tokens · {r.charges.map((c) => `slot ${c.slot}: ${c.amount}`).join(", ")} · record {r.recordHash}
+                      <li key={r.recordHash} className="text-xs text-muted" data-testid="query-record">
+                        <p>
+                          App <SlotName slot={r.app} names={names} /> · {r.tokensIn} tokens in / {r.tokensOut} out · charged{" "}
+                          <span className="tabular-nums text-ink">{amountText(r.charges.reduce((sum, c) => sum + c.amount, 0n), token)}</span>
+                        </p>
+                        <ul className="ml-3 list-disc pl-3">
+                          {r.charges.map((c) => (
+                            <li key={c.slot.toString()}>
+                              <SlotName slot={c.slot} names={names} />: <span className="tabular-nums text-ink">{amountText(c.amount, token)}</span>
+                            </li>
+                          ))}
+                        </ul>
+                        <p className="break-all font-mono">record {r.recordHash}</p>
                       </li>
                     ))}
                   </ul>

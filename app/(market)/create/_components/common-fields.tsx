@@ -27,7 +27,7 @@ export function CommonFields({
   const set = (key: keyof CommonValues) => (event: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
     onChange({ ...values, [key]: event.target.value });
   return (
-    <div className="grid gap-5 sm:grid-cols-2">
+    <div className="grid grid-cols-1 gap-5 sm:grid-cols-2">
       <div className="sm:col-span-2">
         <Field id="name" label="Name" required hint="3–80 characters, shown in the marketplace." error={errors.name}>
           <input id="name" name="name" className={inputClass} value={values.name} onChange={set("name")} maxLength={80} required aria-invalid={Boolean(errors.name)} />

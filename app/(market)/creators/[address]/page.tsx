@@ -53,14 +53,14 @@ export default async function CreatorPage({ params }: { params: Promise<{ addres
           ["Datasets", counts.dataset],
           ["Queries served", queries],
         ].map(([label, value]) => (
-          <div key={label} className="rounded-xl border border-line bg-white p-4 shadow-sm">
+          <div key={label} className="min-w-0 rounded-xl border border-line bg-white p-4 shadow-sm">
             <dt className="text-xs font-medium uppercase tracking-wide text-muted">{label}</dt>
             <dd className="mt-1 text-xl font-semibold tabular-nums text-ink">{Number(value).toLocaleString("en")}</dd>
           </div>
         ))}
       </dl>
       {listings.length ? (
-        <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+        <ul className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3">
           {listings.map((listing) => (
             <li key={listing.id}>
               <ListingCard listing={listing} token={token} />

@@ -103,9 +103,9 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
           {stats && !stats.active ? <span className="rounded-full bg-slate-200 px-2 py-0.5 text-xs font-medium text-slate-700">inactive</span> : null}
         </div>
         <div className="flex flex-col gap-4 sm:flex-row sm:items-start sm:justify-between">
-          <div className="max-w-3xl">
-            <h1 className="text-2xl font-semibold tracking-tight text-ink sm:text-3xl">{listing.name}</h1>
-            <p className="mt-2 whitespace-pre-line text-sm leading-6 text-muted sm:text-base">{listing.description}</p>
+          <div className="min-w-0 max-w-3xl">
+            <h1 className="text-2xl font-semibold tracking-tight text-ink wrap-anywhere sm:text-3xl">{listing.name}</h1>
+            <p className="mt-2 whitespace-pre-line text-sm leading-6 text-muted wrap-anywhere sm:text-base">{listing.description}</p>
             {listing.tags.length ? (
               <ul className="mt-3 flex flex-wrap gap-1.5" aria-label="Tags">
                 {listing.tags.map((tag) => (
@@ -141,16 +141,16 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
       {chainProblem ? <Notice tone="warning">{chainProblem}</Notice> : null}
 
       {listing.status === "listed" ? (
-        <section aria-label="On chain" className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+        <section aria-label="On chain" className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-4">
           {[
             ["Price per query", stats ? price(stats.pricePerQuery) : "—", "price"],
             ["Total earned", stats ? price(stats.revenue) : "—", "revenue"],
             ["Queries served", stats ? stats.queries.toLocaleString("en") : "—", "queries"],
             ["Holders", stats ? String(stats.holders.length) : "—", "holders"],
           ].map(([label, value, key]) => (
-            <div key={key} className="rounded-xl border border-line bg-white p-4 shadow-sm">
+            <div key={key} className="min-w-0 rounded-xl border border-line bg-white p-4 shadow-sm">
               <p className="text-xs font-medium uppercase tracking-wide text-muted">{label}</p>
-              <p className="mt-1 text-xl font-semibold tabular-nums text-ink" data-testid={`stat-${key}`}>
+              <p className="mt-1 text-xl font-semibold tabular-nums text-ink wrap-anywhere" data-testid={`stat-${key}`}>
                 {value}
               </p>
             </div>
@@ -158,7 +158,7 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
         </section>
       ) : null}
 
-      <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_22rem]">
+      <div className="grid grid-cols-1 gap-6 lg:grid-cols-[minmax(0,1fr)_22rem]">
         <div className="min-w-0 space-y-6">
           {listing.app ? (
             <Card title="Built from">
@@ -167,7 +167,7 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
                   <li key={part.id} className="flex items-center justify-between gap-3 py-2.5 text-sm">
                     <span className="min-w-0">
                       <span className="mr-2 text-xs uppercase tracking-wide text-muted">{part.role}</span>
-                      <Link href={`/listings/${part.id}`} className="font-medium text-ink hover:text-brand-700">
+                      <Link href={`/listings/${part.id}`} className="font-medium text-ink wrap-anywhere hover:text-brand-700">
                         {part.name}
                       </Link>
                     </span>
@@ -191,7 +191,7 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
               {own?.app ? (
                 <details className="mt-4 rounded-lg border border-line p-3 text-sm">
                   <summary className="cursor-pointer font-medium text-ink">System prompt (private)</summary>
-                  <p className="mt-2 whitespace-pre-wrap text-muted">{own.app.systemPrompt}</p>
+                  <p className="mt-2 whitespace-pre-wrap text-muted wrap-anywhere">{own.app.systemPrompt}</p>
                 </details>
               ) : null}
             </Card>
@@ -199,7 +199,7 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
 
           {listing.model ? (
             <Card title="Model">
-              <dl className="grid grid-cols-[8rem_1fr] gap-y-2 text-sm">
+              <dl className="grid grid-cols-[8rem_minmax(0,1fr)] gap-y-2 text-sm">
                 <dt className="text-muted">Provider</dt>
                 <dd className="text-ink">{listing.model.provider === "offline" ? "Built-in offline model" : "OpenAI-compatible endpoint"}</dd>
                 <dt className="text-muted">Model id</dt>
@@ -238,11 +238,11 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
 
           {listing.dataset ? (
             <Card title="Dataset">
-              <dl className="grid grid-cols-[8rem_1fr] gap-y-2 text-sm">
+              <dl className="grid grid-cols-[8rem_minmax(0,1fr)] gap-y-2 text-sm">
                 <dt className="text-muted">License</dt>
-                <dd className="text-ink">{listing.dataset.license || "—"}</dd>
+                <dd className="text-ink wrap-anywhere">{listing.dataset.license || "—"}</dd>
                 <dt className="text-muted">Documents</dt>
-                <dd className="text-ink">
+                <dd className="text-ink wrap-anywhere">
                   {listing.dataset.documents.length} ({listing.dataset.documents.map((d) => d.filename).join(", ")})
                 </dd>
                 <dt className="text-muted">Passages</dt>

@@ -97,8 +97,8 @@ export function AppForm({
 
   return (
     <SignInGate what="an app">
-      <form onSubmit={submit} className="grid gap-8 lg:grid-cols-[1fr_18rem]" noValidate>
-        <div className="space-y-8">
+      <form onSubmit={submit} className="grid grid-cols-1 gap-8 lg:grid-cols-[minmax(0,1fr)_18rem]" noValidate>
+        <div className="min-w-0 space-y-8">
           <section className="space-y-5 rounded-xl border border-line bg-white p-5 shadow-sm sm:p-6">
             <h2 className="text-base font-semibold text-ink">Listing</h2>
             <CommonFields values={common} onChange={setCommon} errors={errors} token={token} kind="app" />
@@ -113,13 +113,13 @@ export function AppForm({
               Model
             </h2>
             {errors.modelId ? <p className="text-xs text-red-700">{errors.modelId}</p> : null}
-            <ul className="grid gap-2 sm:grid-cols-2">
+            <ul className="grid grid-cols-1 gap-2 sm:grid-cols-2">
               {models.map((model) => (
                 <li key={model.id}>
                   <label className={`flex h-full cursor-pointer gap-3 rounded-lg border p-3 ${modelId === model.id ? "border-brand-600 bg-brand-50" : "border-line hover:bg-slate-50"}`}>
                     <input type="radio" name="model" value={model.id} checked={modelId === model.id} onChange={() => setModelId(model.id)} className="mt-1 accent-brand-700" />
                     <span className="min-w-0">
-                      <span className="block text-sm font-medium text-ink">{model.name}</span>
+                      <span className="block text-sm font-medium text-ink wrap-anywhere">{model.name}</span>
                       <span className="block text-xs text-muted">
                         {model.detail} · slot #{model.slotId} · {format(BigInt(model.price))} per query
                       </span>
@@ -136,7 +136,7 @@ export function AppForm({
               Datasets <span className="text-sm font-normal text-muted">(1 to {MAX_APP_DATASETS})</span>
             </h2>
             {errors.datasetIds ? <p className="text-xs text-red-700">{errors.datasetIds}</p> : null}
-            <ul className="grid gap-2 sm:grid-cols-2">
+            <ul className="grid grid-cols-1 gap-2 sm:grid-cols-2">
               {datasets.map((dataset) => (
                 <li key={dataset.id}>
                   <label className={`flex h-full gap-3 rounded-lg border p-3 ${dataset.ready ? "cursor-pointer" : "opacity-60"} ${datasetIds.includes(dataset.id) ? "border-brand-600 bg-brand-50" : "border-line hover:bg-slate-50"}`}>
@@ -150,7 +150,7 @@ export function AppForm({
                       className="mt-1 accent-brand-700"
                     />
                     <span className="min-w-0">
-                      <span className="block text-sm font-medium text-ink">{dataset.name}</span>
+                      <span className="block text-sm font-medium text-ink wrap-anywhere">{dataset.name}</span>
                       <span className="block text-xs text-muted">
                         {dataset.ready ? dataset.detail : "still indexing"} · slot #{dataset.slotId} · {format(BigInt(dataset.price))} per query
                       </span>
@@ -167,7 +167,7 @@ export function AppForm({
           </fieldset>
         </div>
 
-        <aside className="lg:sticky lg:top-24 lg:self-start">
+        <aside className="min-w-0 lg:sticky lg:top-24 lg:self-start">
           <div className="space-y-4 rounded-xl border border-line bg-white p-5 shadow-sm" data-testid="price-summary">
             <h2 className="text-sm font-semibold uppercase tracking-wide text-muted">A user pays per query</h2>
             <dl className="space-y-2 text-sm">

@@ -107,7 +107,8 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
             <p className="mt-1 text-sm text-muted" data-testid="upload-limits">
               {ACCEPTED_EXTENSIONS.filter((e) => e !== ".markdown" && e !== ".htm").join(", ")} · up to {DATASET_LIMITS.maxFiles} files ·{" "}
               {formatBytes(DATASET_LIMITS.maxFileBytes)} per file · {formatBytes(DATASET_LIMITS.maxTotalBytes)} in total. Types are checked by
-              content; PDFs need a text layer (scans must be OCRed first). Files are stored encrypted and only you can download them.
+              content, so text files without an extension (LICENSE, GPL-3, README) are welcome; PDFs need a text layer (scans must be OCRed
+              first). Files are stored encrypted and only you can download them.
             </p>
           </div>
           <div
@@ -133,7 +134,8 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
               name="files"
               type="file"
               multiple
-              accept={ACCEPTED_EXTENSIONS.join(",")}
+              // No `accept` filter: it can only list extensions, and would hide extension-less text
+              // files such as LICENSE or GPL-3. The server decides every file's type by its content.
               className="sr-only"
               onChange={(e) => {
                 addFiles(e.target.files);

@@ -101,7 +101,7 @@ export function ModelForm({ token }: { token: TokenDisplay }) {
         <section className="space-y-5 rounded-xl border border-line bg-white p-5 shadow-sm sm:p-6">
           <fieldset>
             <legend className="text-base font-semibold text-ink">Model</legend>
-            <div className="mt-3 grid gap-3 sm:grid-cols-2">
+            <div className="mt-3 grid grid-cols-1 gap-3 sm:grid-cols-2">
               {(
                 [
                   ["openai-compatible", "OpenAI-compatible endpoint", "Any server that speaks /v1/chat/completions: hosted APIs, vLLM, llama.cpp, Ollama."],
@@ -132,7 +132,7 @@ export function ModelForm({ token }: { token: TokenDisplay }) {
             </div>
           </fieldset>
           {provider === "openai-compatible" ? (
-            <div className="grid gap-5 sm:grid-cols-2">
+            <div className="grid grid-cols-1 gap-5 sm:grid-cols-2">
               <div className="sm:col-span-2">
                 <Field id="baseUrl" label="Base URL" hint="Up to and including /v1, e.g. https://api.example.com/v1. The server sends requests to {base URL}/chat/completions." error={errors.baseUrl}>
                   <input id="baseUrl" className={inputClass} value={endpoint.baseUrl} onChange={setField("baseUrl")} placeholder="https://api.example.com/v1" inputMode="url" aria-invalid={Boolean(errors.baseUrl)} />
@@ -161,7 +161,7 @@ export function ModelForm({ token }: { token: TokenDisplay }) {
         <section className="space-y-5 rounded-xl border border-line bg-white p-5 shadow-sm sm:p-6">
           <h2 className="text-base font-semibold text-ink">Listing</h2>
           <CommonFields values={common} onChange={setCommon} errors={errors} token={token} kind="model" />
-          <div className="grid gap-5 sm:grid-cols-2">
+          <div className="grid grid-cols-1 gap-5 sm:grid-cols-2">
             {(
               [
                 ["pricePerKInput", "Price per 1,000 input tokens (optional)", "Charged for the prompt: the question, the passages and the history."],

@@ -63,14 +63,14 @@ export function DatasetTools({ listingId, documents }: { listingId: string; docu
             <ol className="mt-2 space-y-2" data-testid="chunk-preview">
               {chunks.data.chunks.map((chunk, i) => (
                 <li key={chunk.id} className="rounded-lg border border-line bg-slate-50 p-3">
-                  <p className="text-xs text-muted">
+                  <p className="text-xs text-muted wrap-anywhere">
                     #{offset + i + 1} · {chunk.filename}, passage {chunk.position + 1} · {chunk.chars} characters
                   </p>
-                  <p className="mt-1 line-clamp-4 whitespace-pre-line text-sm text-ink">{chunk.text}</p>
+                  <p className="mt-1 line-clamp-4 whitespace-pre-line text-sm text-ink wrap-anywhere">{chunk.text}</p>
                 </li>
               ))}
             </ol>
-            <div className="mt-2 flex items-center justify-between text-sm">
+            <div className="mt-2 flex flex-wrap items-center justify-between gap-2 text-sm">
               <span className="text-muted">
                 {offset + 1}–{Math.min(offset + PAGE, chunks.data.total)} of {chunks.data.total.toLocaleString("en")}
               </span>
@@ -92,7 +92,7 @@ export function DatasetTools({ listingId, documents }: { listingId: string; docu
           Try a search
         </label>
         <div className="flex gap-2">
-          <input id="dataset-search" className={inputClass} value={query} onChange={(e) => setQuery(e.target.value)} placeholder="A question a user might ask" />
+          <input id="dataset-search" className={`${inputClass} min-w-0`} value={query} onChange={(e) => setQuery(e.target.value)} placeholder="A question a user might ask" />
           <Button type="submit" variant="secondary" disabled={search.state === "running"}>
             Search
           </Button>
@@ -105,10 +105,10 @@ export function DatasetTools({ listingId, documents }: { listingId: string; docu
             <ol className="space-y-2" data-testid="search-results">
               {search.result.results.map((hit) => (
                 <li key={hit.chunkId} className="rounded-lg border border-line p-3">
-                  <p className="text-xs text-muted">
+                  <p className="text-xs text-muted wrap-anywhere">
                     score {hit.score.toFixed(2)} · {hit.filename}, passage {hit.position + 1}
                   </p>
-                  <p className="mt-1 line-clamp-3 text-sm text-ink">{hit.text}</p>
+                  <p className="mt-1 line-clamp-3 text-sm text-ink wrap-anywhere">{hit.text}</p>
                 </li>
               ))}
               <li className="text-xs text-muted">Searched in {search.result.tookMs} ms.</li>

@@ -24,14 +24,14 @@ function Related({ title, items, empty }: { title: string; items: RelatedListing
       ) : (
         <ul className="space-y-2">
           {items.map((item) => (
-            <li key={item.listingId} className="flex items-center gap-2 text-sm">
+            <li key={item.listingId} className="flex min-w-0 items-center gap-2 text-sm">
               <KindBadge kind={item.kind} />
               {item.slot ? (
-                <Link href={`/dashboard/listings/${item.slot}`} className="font-medium text-brand-800 underline underline-offset-2">
+                <Link href={`/dashboard/listings/${item.slot}`} className="min-w-0 font-medium text-brand-800 underline underline-offset-2 wrap-anywhere">
                   {item.name}
                 </Link>
               ) : (
-                <span className="font-medium text-ink">{item.name}</span>
+                <span className="min-w-0 font-medium text-ink wrap-anywhere">{item.name}</span>
               )}
             </li>
           ))}
@@ -71,8 +71,8 @@ export function SlotView({ slot }: { slot: string }) {
         <KindBadge kind={data.asset.kind} />
         <span>slot {data.asset.slot}</span>
         <span>·</span>
-        <span>
-          creator <span className="font-mono text-xs">{data.asset.creator}</span>
+        <span className="min-w-0">
+          creator <span className="break-all font-mono text-xs">{data.asset.creator}</span>
         </span>
         <span>·</span>
         <span>{data.asset.active ? "active" : "inactive"}</span>
@@ -91,7 +91,7 @@ export function SlotView({ slot }: { slot: string }) {
         <ActivityChart days={data.daily} token={token} />
       </Card>
 
-      <div className="grid gap-4 md:grid-cols-2">
+      <div className="grid grid-cols-1 gap-4 md:grid-cols-2">
         {data.asset.kind === "app" ? (
           <Related title="This app uses" items={data.uses} empty="No model or datasets recorded for this app here." />
         ) : (

@@ -11,6 +11,9 @@ export const metadata: Metadata = {
   title: { default: "KIP Marketplace", template: "%s · KIP Marketplace" },
   description:
     "A decentralized marketplace for AI assets: datasets, models and apps listed as ERC-3525 slots, paid per query.",
+  // public/: the favicon, the app icons (rendered from it) and the web app manifest.
+  icons: { icon: [{ url: "/favicon.svg", type: "image/svg+xml" }], apple: [{ url: "/apple-touch-icon.png", sizes: "180x180" }] },
+  manifest: "/manifest.webmanifest",
 };
 
 export default async function RootLayout({ children }: { children: ReactNode }) {

@@ -17,6 +17,8 @@ export interface ChatAccount {
   session: {
     hash: Hex;
     revokedAt: number | null;
+    /** What the session's messages hold or have spent (base units, decimal). */
+    spent: string;
     voucher: { seq: string; slots: string[]; maxAmounts: string[] } | null;
   } | null;
 }
@@ -313,6 +315,14 @@ export function PaymentPanel({
 
   const revoked = Boolean(account.data?.session?.revokedAt);
   const sessionActive = stored && !revoked && Number(stored.session.expiry) > now;
+  // What the next messages can spend: the balance, and within an active session also what its cap leaves.
+  const sessionLeft = sessionActive ? BigInt(stored.session.spendCap) - BigInt(account.data?.session?.spent ?? "0") : 0n;
+  const spendable = (() => {
+    const balance = available > 0n ? available : 0n;
+    if (!sessionActive) return balance;
+    return sessionLeft < balance ? (sessionLeft > 0n ? sessionLeft : 0n) : balance;
+  })();
+  const affordable = messagePrice > 0n ? spendable / messagePrice : 0n;
   const withdrawReady = withdrawal.amount > 0n && Number(withdrawal.readyAt) <= now;
 
   return (
@@ -336,7 +346,8 @@ export function PaymentPanel({
         </dl>
         {messagePrice > 0n ? (
           <p className="text-xs text-muted">
-            A message costs at most {fmt(messagePrice)}: about {available > 0n ? (available / messagePrice).toString() : "0"} more messages.
+            A message costs at most {fmt(messagePrice)}: about {affordable.toString()} more message{affordable === 1n ? "" : "s"}
+            {sessionActive && sessionLeft < (available > 0n ? available : 0n) ? " before this session reaches its cap" : ""}.
           </p>
         ) : null}
       </Section>

@@ -6,7 +6,7 @@ import { requireSession } from "@/lib/auth/session";
 import { pendingCharges } from "@/lib/chat/admission";
 import { chatErrorResponse } from "@/lib/chat/errors";
 import { chatChain } from "@/lib/chat/server";
-import { latestVoucher, paymentSession } from "@/lib/chat/store";
+import { latestVoucher, paymentSession, sessionSpent } from "@/lib/chat/store";
 import { getDb } from "@/lib/db";
 
 export const dynamic = "force-dynamic";
@@ -24,7 +24,7 @@ export async function GET(request: Request): Promise<Response> {
       sessionHash && /^0x[0-9a-fA-F]{64}$/.test(sessionHash) ? paymentSession(db, sessionHash) : Promise.resolve(null),
     ]);
     const own = session && isAddressEqual(session.payer as Address, payer) ? session : null;
-    const voucher = own ? await latestVoucher(db, own.hash) : null;
+    const [voucher, spent] = own ? await Promise.all([latestVoucher(db, own.hash), sessionSpent(db, own.hash)]) : [null, 0n];
     return Response.json(
       {
         payer,
@@ -35,6 +35,7 @@ export async function GET(request: Request): Promise<Response> {
               hash: own.hash,
               known: true,
               revokedAt: own.revokedAt,
+              spent: spent.toString(),
               voucher: voucher ? { seq: voucher.seq.toString(), slots: voucher.slots.map(String), maxAmounts: voucher.maxAmounts.map(String) } : null,
             }
           : null,

@@ -14,7 +14,7 @@ import { MAX_QUESTION_CHARS, type ChargeSet, type ChatErrorReason, type ChatUIMe
 import { chatAccountKey, fetchChatAccount } from "@/components/web3/payment-panel";
 import { readSession, signWithSessionKey, type Scope } from "@/components/web3/session-key";
 import { nextVoucherState } from "@/lib/protocol";
-import { formatAmount, MessageView, type TokenInfo } from "./message-view";
+import { formatAmount, MessageView, textOf, type TokenInfo } from "./message-view";
 
 class ClientPaymentError extends Error {
   constructor(
@@ -43,7 +43,7 @@ export type PanelAction = "deposit" | "session";
 /** The text of the user message an answer at `index` replies to (the nearest one before it). */
 function questionBefore(messages: readonly ChatUIMessage[], index: number): string | undefined {
   for (let i = index - 1; i >= 0; i--) {
-    if (messages[i].role === "user") return messages[i].parts.map((p) => (p.type === "text" ? p.text : "")).join("");
+    if (messages[i].role === "user") return textOf(messages[i]);
   }
   return undefined;
 }

@@ -36,11 +36,7 @@ export function useChatAccount(payer: Address | null, session?: Hex | null) {
   return useQuery({
     queryKey: chatAccountKey(payer ?? "0x0", session),
     enabled: Boolean(payer),
-    queryFn: async (): Promise<ChatAccount> => {
-      const response = await fetch(`/api/chat/account${session ? `?session=${session}` : ""}`, { cache: "no-store" });
-      if (!response.ok) throw new Error(`Could not load your pending charges (${response.status}).`);
-      return (await response.json()) as ChatAccount;
-    },
+    queryFn: () => fetchChatAccount(session),
     refetchInterval: 5000,
   });
 }

@@ -114,9 +114,6 @@ export async function admitPaidQuestion(
           : "The voucher does not match this app's prices and the session's previous voucher. Review the price and send again.",
       );
     }
-    if (expected.slots.length > 32) {
-      throw new ChatError("payment_required", "over_cap", "This session has paid too many different listings. Authorize a new session.");
-    }
     const { spent, pending } = await heldAmounts(tx, chain, payer, session.hash);
     if (spent + maxTotal > BigInt(session.spendCap)) {
       throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");

@@ -229,6 +229,18 @@ describe("receipt checks before the model is called", () => {
     expect(standIn.requests.length).toBe(requestsBefore);
   });
 
+  it("admits one of two tabs racing with the same voucher number, and holds the balance once", async () => {
+    const racer = await fx.authorize(cookie, payer);
+    // Both tabs build on the same (empty) state of the session and send at once.
+    const tabs = await Promise.all([fx.payment(charges, racer), fx.payment(charges, racer)]);
+    const raced = await Promise.all(tabs.map((payment) => ask("pelican pouch", payment, { conversation: clientId() })));
+    expect(raced.map((r) => r.status).sort()).toEqual([200, 409]);
+    await readChunks(raced.find((r) => r.status === 200)!);
+    await expectRejected(raced.find((r) => r.status === 409)!, 409, "nonce_used");
+    const rows = await db.receipt.findMany({ where: { sessionHash: racer.hash } });
+    expect(rows.map((r) => r.seq)).toEqual(["1"]);
+  });
+
   it("refuses every voucher of a session its payer revoked, at once", async () => {
     const revocable = await fx.authorize(cookie, payer);
     const conversation = clientId();

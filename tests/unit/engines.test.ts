@@ -1,0 +1,49 @@
+// The Node.js version the README promises, the one package.json declares, the ones the installed packages
+// declare, and the one CI runs must agree: an install must not warn EBADENGINE on the promised version,
+// and CI must test on it.
+import fs from "node:fs";
+import path from "node:path";
+import semver from "semver";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
+
+/** "Node.js 22.13 or newer in the 22 line" → the lowest promised version and the major line CI runs. */
+function promised(): { minimum: string; major: number } {
+  const match = /Node\.js (\d+)\.(\d+)\+/.exec(read("README.md"));
+  if (!match) throw new Error('README.md names no "Node.js X.Y+" requirement');
+  return { minimum: `${match[1]}.${match[2]}.0`, major: Number(match[1]) };
+}
+
+/** Every installed package (from the lockfile, present on this platform) that declares engines.node. */
+function declaredEngines(): { name: string; range: string }[] {
+  const lock = JSON.parse(read("package-lock.json")) as { packages: Record<string, { engines?: { node?: string } | string[] }> };
+  return Object.entries(lock.packages).flatMap(([key, pkg]) => {
+    const range = !pkg.engines || Array.isArray(pkg.engines) ? undefined : pkg.engines.node;
+    if (!range || !key || !fs.existsSync(path.join(ROOT, key, "package.json"))) return [];
+    return [{ name: key.replace(/^.*node_modules\//, ""), range }];
+  });
+}
+
+describe("Node.js engines", () => {
+  it("package.json declares the version the README promises", () => {
+    const { minimum } = promised();
+    const range = (JSON.parse(read("package.json")) as { engines: { node: string } }).engines.node;
+    expect(semver.minVersion(range)?.version).toBe(minimum);
+  });
+
+  it("every installed package accepts the promised version (no EBADENGINE on install)", () => {
+    const { minimum } = promised();
+    const refused = declaredEngines().filter((p) => !semver.satisfies(minimum, p.range));
+    expect(refused).toEqual([]);
+  });
+
+  it("CI installs and runs the README's major version", () => {
+    const { major } = promised();
+    const ci = read(".ci/run");
+    const pinned = /^NODE_VERSION=(\d+)\.\d+\.\d+$/m.exec(ci);
+    expect(pinned?.[1]).toBe(String(major));
+    if (process.env.CI) expect(semver.major(process.versions.node)).toBe(major);
+  });
+});

@@ -63,7 +63,9 @@ function chatTransport(appId: string, scope: Scope, queryClient: QueryClient) {
       if (!set) throw new ClientPaymentError("charges_changed", "This app's prices are not known yet. Try again.");
       if (!set.free) {
         const stored = readSession(scope);
-        if (!stored) throw new ClientPaymentError("session_required", "Authorize a spending session to pay for messages from this browser.");
+        // Without a session the request goes unpaid: the server answers with what is missing first (a
+        // deposit when the balance cannot pay for one message, else the session), and stores nothing.
+        if (!stored) return { body };
         if (Number(stored.session.expiry) <= Date.now() / 1000 + 180) {
           throw new ClientPaymentError("session_expired", "Your spending session has expired. Authorize a new one.");
         }

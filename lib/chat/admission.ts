@@ -30,6 +30,36 @@ export async function pendingCharges(db: DbOrTx, chain: Pick<ChainContext, "chai
   return pendingHolds(db, chain, getAddress(payer));
 }
 
+/** The payer's prepaid balance with this operator on chain, minus the withdrawal it has requested. */
+async function spendable(chain: ChainContext, payer: Address): Promise<bigint> {
+  try {
+    const [balance, withdrawal] = await Promise.all([
+      chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [payer, chain.operator] }),
+      chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [payer, chain.operator] }),
+    ]);
+    return balance - withdrawal.amount;
+  } catch (error) {
+    throw new ChatError("upstream_unavailable", "chain_unavailable", `The chain cannot be reached to check your balance (${shortError(error)}).`);
+  }
+}
+
+/**
+ * Why a paid question without a voucher cannot be answered, in the order the user has to act: a balance
+ * that cannot pay for one message needs a deposit first, and only then a spending session.
+ */
+export async function missingPayment(db: Db, chain: ChainContext, chargeSet: ChargeSet, payer: Address): Promise<ChatError> {
+  const maxTotal = chargesOf(chargeSet).reduce((sum, c) => sum + c.max, 0n);
+  const [available, pending] = await Promise.all([spendable(chain, getAddress(payer)), pendingCharges(db, chain, payer)]);
+  if (available - pending < maxTotal) {
+    return new ChatError(
+      "payment_required",
+      "balance_too_low",
+      "Your prepaid balance cannot pay for a message yet. Deposit first, then authorize a spending session.",
+    );
+  }
+  return new ChatError("payment_required", "session_required", "This app is paid per message: authorize a spending session first.");
+}
+
 /** How long an admission may wait for the payer's lock and the chain before it gives up. */
 const ADMISSION_TIMEOUT_MS = 15_000;
 
@@ -118,18 +148,7 @@ export async function admitPaidQuestion(
     if (spent + maxTotal > BigInt(session.spendCap)) {
       throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
     }
-    let onChain: [bigint, { amount: bigint }];
-    try {
-      onChain = await Promise.all([
-        chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [payer, chain.operator] }),
-        chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [payer, chain.operator] }),
-      ]);
-    } catch (error) {
-      throw new ChatError("upstream_unavailable", "chain_unavailable", `The chain cannot be reached to check your balance (${shortError(error)}).`);
-    }
-    const [balance, withdrawal] = onChain;
-    const available = balance - withdrawal.amount - pending;
-    if (available < maxTotal) {
+    if ((await spendable(chain, payer)) - pending < maxTotal) {
       throw new ChatError(
         "payment_required",
         "balance_too_low",

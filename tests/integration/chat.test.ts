@@ -260,6 +260,21 @@ describe("receipt checks before the model is called", () => {
     expect(["pending", "sending", "settled"]).toContain(row.status);
   });
 
+  it("asks a wallet without a deposit to deposit first, not for a spending session it could not use", async () => {
+    const newcomer = await fx.account();
+    const newcomerCookie = await fx.signIn(newcomer);
+    const before = standIn.requests.length;
+    await expectRejected(await ask("pelican pouch", undefined, { who: newcomerCookie }), 402, "balance_too_low");
+    // Less than one message's maximum is still "deposit first"; enough for one, and the session is next.
+    await fx.deposit(newcomer, 9_999n);
+    await expectRejected(await ask("pelican pouch", undefined, { who: newcomerCookie }), 402, "balance_too_low");
+    await fx.deposit(newcomer, 1n);
+    await expectRejected(await ask("pelican pouch", undefined, { who: newcomerCookie }), 402, "session_required");
+    expect(standIn.requests.length).toBe(before);
+    expect(await db.receipt.count({ where: { payer: newcomer.address } })).toBe(0);
+    expect(await db.chatMessage.count({ where: { conversation: { owner: newcomer.address } } })).toBe(0);
+  });
+
   it("counts pending receipts against the balance on chain", async () => {
     const poor = await fx.account();
     await fx.deposit(poor, 15_000n);

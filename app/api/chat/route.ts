@@ -4,7 +4,7 @@
 import { createUIMessageStreamResponse } from "ai";
 import { getAddress } from "viem";
 import { requireSession } from "@/lib/auth/session";
-import { admitFreeQuestion, admitPaidQuestion, type PaymentInput } from "@/lib/chat/admission";
+import { admitFreeQuestion, admitPaidQuestion, missingPayment, type PaymentInput } from "@/lib/chat/admission";
 import { answerStream } from "@/lib/chat/answer";
 import { loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
@@ -64,9 +64,7 @@ export async function POST(request: Request): Promise<Response> {
     if (app.chargeSet.free) {
       await admitFreeQuestion(db, questionInput);
     } else {
-      if (!body.payment) {
-        throw new ChatError("payment_required", "session_required", "This app is paid per message: authorize a spending session first.");
-      }
+      if (!body.payment) throw await missingPayment(db, chain, app.chargeSet, owner);
       const admitted = await admitPaidQuestion(db, chain, app.chargeSet, questionInput, body.payment as PaymentInput);
       receipt = { id: admitted.receiptId, maxTotal: admitted.maxTotal };
     }

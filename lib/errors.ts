@@ -19,20 +19,26 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-export type ErrorBody = { error: { code: ErrorCode; message: string } };
+/** One refused file of an upload, for the form to mark its row. */
+export type FileProblem = { name: string; message: string };
+
+export type ErrorBody = { error: { code: ErrorCode; message: string; files?: FileProblem[] } };
 
 export class AppError extends Error {
   /** Response headers that belong to the error (e.g. Retry-After on a 429). */
   public readonly headers?: Record<string, string>;
+  /** The files of an upload this error refuses, each with its own reason. */
+  public readonly files?: FileProblem[];
 
   constructor(
     public readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown; headers?: Record<string, string> },
+    options?: { cause?: unknown; headers?: Record<string, string>; files?: FileProblem[] },
   ) {
     super(message, options);
     this.name = "AppError";
     this.headers = options?.headers;
+    this.files = options?.files;
   }
 
   get status(): number {
@@ -62,7 +68,7 @@ export function toResponse(error: unknown, init?: { headers?: HeadersInit }): Re
   if (appError.code === "internal") {
     console.error(appError.cause ?? appError);
   }
-  const body: ErrorBody = { error: { code: appError.code, message: appError.message } };
+  const body: ErrorBody = { error: { code: appError.code, message: appError.message, ...(appError.files ? { files: appError.files } : {}) } };
   const headers = new Headers(init?.headers);
   for (const [name, value] of Object.entries(appError.headers ?? {})) headers.set(name, value);
   headers.set("Cache-Control", "no-store");

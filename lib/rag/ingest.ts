@@ -58,11 +58,11 @@ export async function prepareDocuments(files: readonly UploadedFile[]): Promise<
     );
   }
   const names = new Set<string>();
-  const problems: AppError[] = [];
+  const problems: (AppError & { filename: string })[] = [];
   const prepared: PreparedDocument[] = [];
   for (const file of files) {
+    const filename = file.filename.trim().slice(0, 200) || "untitled";
     try {
-      const filename = file.filename.trim().slice(0, 200) || "untitled";
       if (names.has(filename)) throw new AppError("bad_request", `${filename} was added twice.`);
       names.add(filename);
       const { type, mimeType } = detectDocument(filename, file.content);
@@ -70,13 +70,13 @@ export async function prepareDocuments(files: readonly UploadedFile[]): Promise<
       prepared.push({ filename, type, mimeType, content: file.content, sha256: sha256Hex(file.content), text });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      problems.push(error);
+      problems.push(Object.assign(error, { filename }));
     }
   }
   if (problems.length > 0) {
     // The most specific status wins when files fail for different reasons.
     const code = problems.find((p) => p.code === "payload_too_large")?.code ?? problems.find((p) => p.code === "unsupported_media_type")?.code ?? "bad_request";
-    throw new AppError(code, problems.map((p) => p.message).join(" "));
+    throw new AppError(code, problems.map((p) => p.message).join(" "), { files: problems.map((p) => ({ name: p.filename, message: p.message })) });
   }
   return prepared;
 }

@@ -50,7 +50,14 @@ describe("a creator lists a dataset, a model and an app, then finds the app", ()
     await page.locator("#files").setInputFiles([
       { name: "pilots.md", mimeType: "text/markdown", buffer: Buffer.from("# Harbour pilots\n\nA pilot boards every ship above 80 metres before the breakwater.\n\nThe tide table is posted at the pilot station each morning.") },
       { name: "berths.csv", mimeType: "text/csv", buffer: Buffer.from("berth,depth\nNorth quay,12 m\nSouth quay,9 m\n") },
+      // An image named as text: marked as refused when added, and left out of the upload.
+      { name: "chart.txt", mimeType: "text/plain", buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]) },
     ]);
+    const refused = page.getByTestId("selected-file").filter({ hasText: "chart.txt" });
+    await expect.poll(() => refused.getAttribute("data-state")).toBe("refused");
+    expect(await refused.getByTestId("file-problem").textContent()).toMatch(/chart\.txt is a PNG image, not a supported document type/);
+    await expect.poll(() => page.getByTestId("selected-file").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state")))).toEqual(["ok", "ok", "refused"]);
+    expect(await page.getByTestId("create-dataset").textContent()).toBe("Upload 2 files and create draft");
     await fillCommon(page, { name: DATASET, description: "Notes for harbour pilots: boarding rules, tides and berths.", tags: "harbour, pilots", price: "0.002" });
     await page.getByLabel("License").fill("CC BY 4.0");
     await page.screenshot({ path: `${SCREENSHOT_DIR}/kip-create-dataset.png`, fullPage: true });

@@ -171,6 +171,20 @@ describe("listing while signed out or with bad input", () => {
       expect(response.status, String(message)).toBe(status);
       expect(response.body.error?.message).toMatch(message);
     }
+    // Each refused file is named with its own reason, so the form can mark its row and send the rest.
+    const mixed = await call(cookie, "/api/datasets", {
+      method: "POST",
+      body: uploadForm(fields, [
+        { name: "good.txt", content: "Perfectly good text." },
+        { name: "scan.pdf", content: makePdf([[]]) },
+        { name: "bad.json", content: "{oops" },
+      ]),
+    });
+    expect(mixed.status).toBe(400);
+    expect((mixed.body.error as { files?: { name: string; message: string }[] }).files).toEqual([
+      { name: "scan.pdf", message: expect.stringMatching(/^scan\.pdf has no extractable text/) },
+      { name: "bad.json", message: expect.stringMatching(/^bad\.json is not valid JSON/) },
+    ]);
     expect(await listingCount(owner.address)).toBe(before);
   });
 });

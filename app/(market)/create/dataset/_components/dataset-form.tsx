@@ -6,6 +6,7 @@ import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
 import { Progress } from "@/components/ui/progress";
+import { detectDocument } from "@/lib/rag/detect";
 import { ACCEPTED_EXTENSIONS, CHUNKING, DATASET_LIMITS, formatBytes } from "@/lib/rag/limits";
 import { fieldErrors } from "../../../_components/api";
 import { CommonFields, EMPTY_COMMON, checkCommon, type CommonValues, type TokenDisplay } from "../../_components/common-fields";
@@ -13,11 +14,24 @@ import { SignInGate } from "../../_components/sign-in-gate";
 
 type Phase = { kind: "idle" } | { kind: "uploading"; sent: number; total: number } | { kind: "processing" } | { kind: "error"; message: string };
 
-function fileProblem(file: File): string | null {
-  if (file.size === 0) return "empty";
-  if (file.size > DATASET_LIMITS.maxFileBytes) return `over ${formatBytes(DATASET_LIMITS.maxFileBytes)}`;
-  return null;
+/**
+ * What the server would refuse a file for, checked in the browser as it is added: its size, then its type
+ * by content (the server's own check, lib/rag/detect.ts). Null when it looks fine; a PDF's text layer is
+ * checked only on the server.
+ */
+async function checkFile(file: File): Promise<string | null> {
+  if (file.size === 0) return `${file.name} is empty.`;
+  if (file.size > DATASET_LIMITS.maxFileBytes) return `${file.name} is over ${formatBytes(DATASET_LIMITS.maxFileBytes)}.`;
+  try {
+    detectDocument(file.name, new Uint8Array(await file.arrayBuffer()));
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
+
+/** A selected file and what is known of it: being checked, fine (null), or refused with a reason. */
+type Selected = { file: File; problem: string | null | "checking" };
 
 /** POST multipart with upload progress (fetch cannot report upload progress). */
 function upload(form: FormData, onProgress: (sent: number, total: number) => void): Promise<{ status: number; body: unknown }> {
@@ -43,19 +57,25 @@ function upload(form: FormData, onProgress: (sent: number, total: number) => voi
 export function DatasetForm({ token }: { token: TokenDisplay }) {
   const router = useRouter();
   const input = useRef<HTMLInputElement>(null);
-  const [files, setFiles] = useState<File[]>([]);
+  const [selected, setSelected] = useState<Selected[]>([]);
   const [common, setCommon] = useState<CommonValues>(EMPTY_COMMON);
   const [license, setLicense] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const [dragging, setDragging] = useState(false);
 
+  // Refused files stay listed (marked) until removed, but are never sent: one bad file does not hold
+  // back the others.
+  const files = selected.filter((s) => s.problem === null).map((s) => s.file);
+  const refused = selected.filter((s) => s.problem !== null && s.problem !== "checking").length;
+  const checking = selected.some((s) => s.problem === "checking");
   const total = files.reduce((sum, f) => sum + f.size, 0);
+  const mark = (file: File, problem: Selected["problem"]) => setSelected((all) => all.map((s) => (s.file === file ? { file, problem } : s)));
   const addFiles = (list: FileList | null) => {
     if (!list) return;
-    const next = [...files];
-    for (const file of Array.from(list)) if (!next.some((f) => f.name === file.name)) next.push(file);
-    setFiles(next);
+    const added = Array.from(list).filter((file) => !selected.some((s) => s.file.name === file.name));
+    setSelected((all) => [...all, ...added.map((file) => ({ file, problem: "checking" as const }))]);
+    for (const file of added) void checkFile(file).then((problem) => mark(file, problem));
     setErrors((e) => ({ ...e, files: "" }));
   };
 
@@ -63,13 +83,10 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
     event.preventDefault();
     const found = checkCommon(common, token);
     if (license.trim().length < 2) found.license = "say under which terms the documents may be used";
-    if (files.length === 0) found.files = "Add at least one file.";
+    if (checking) found.files = "Some files are still being checked: try again in a moment.";
+    else if (files.length === 0) found.files = refused ? "None of the files can be used: remove the refused ones and add others." : "Add at least one file.";
     else if (files.length > DATASET_LIMITS.maxFiles) found.files = `At most ${DATASET_LIMITS.maxFiles} files.`;
     else if (total > DATASET_LIMITS.maxTotalBytes) found.files = `The files add up to ${formatBytes(total)}; the limit is ${formatBytes(DATASET_LIMITS.maxTotalBytes)}.`;
-    else {
-      const bad = files.map((f) => [f.name, fileProblem(f)] as const).filter(([, p]) => p);
-      if (bad.length) found.files = bad.map(([name, p]) => `${name} is ${p}`).join("; ") + ".";
-    }
     setErrors(found);
     if (Object.keys(found).length) return;
 
@@ -89,7 +106,18 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
         router.push(`/listings/${(body as { id: string }).id}`);
         return;
       }
-      const message = (body as { error?: { message?: string } } | null)?.error?.message ?? `The server answered ${status}.`;
+      const error = (body as { error?: { message?: string; files?: { name: string; message: string }[] } } | null)?.error;
+      const message = error?.message ?? `The server answered ${status}.`;
+      if (error?.files?.length) {
+        // Files only the server could judge (a PDF without text, say): their rows are marked, and the next
+        // click uploads the others.
+        for (const problem of error.files) {
+          const file = files.find((f) => (f.name.trim().slice(0, 200) || "untitled") === problem.name);
+          if (file) mark(file, problem.message);
+        }
+        setPhase({ kind: "error", message: `${message} The refused files are marked below; the others can be uploaded without them.` });
+        return;
+      }
       setErrors(fieldErrors(message));
       setPhase({ kind: "error", message });
     } catch (error) {
@@ -144,31 +172,41 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
               disabled={busy}
             />
           </div>
-          {files.length > 0 ? (
+          {selected.length > 0 ? (
             <ul className="divide-y divide-line rounded-lg border border-line" aria-label="Selected files">
-              {files.map((file) => {
-                const problem = fileProblem(file);
+              {selected.map(({ file, problem }) => {
+                const bad = problem !== null && problem !== "checking";
                 return (
-                  <li key={file.name} className="flex items-center justify-between gap-3 px-3 py-2 text-sm">
-                    <span className="min-w-0 truncate text-ink">{file.name}</span>
+                  <li
+                    key={file.name}
+                    className={`flex flex-wrap items-center justify-between gap-x-3 gap-y-1 px-3 py-2 text-sm ${bad ? "bg-red-50" : ""}`}
+                    data-testid="selected-file"
+                    data-state={problem === null ? "ok" : bad ? "refused" : "checking"}
+                  >
+                    <span className={`min-w-0 truncate ${bad ? "text-red-800 line-through" : "text-ink"}`}>{file.name}</span>
                     <span className="flex shrink-0 items-center gap-3">
-                      <span className={`tabular-nums ${problem ? "text-red-700" : "text-muted"}`}>{problem ? `${formatBytes(file.size)} · ${problem}` : formatBytes(file.size)}</span>
+                      <span className="tabular-nums text-muted">{problem === "checking" ? "checking…" : formatBytes(file.size)}</span>
                       <button
                         type="button"
                         className="text-xs font-medium text-muted hover:text-red-700"
-                        onClick={() => setFiles(files.filter((f) => f !== file))}
+                        onClick={() => setSelected(selected.filter((s) => s.file !== file))}
                         disabled={busy}
                         aria-label={`Remove ${file.name}`}
                       >
                         Remove
                       </button>
                     </span>
+                    {bad ? (
+                      <span className="w-full text-xs text-red-800 wrap-anywhere" data-testid="file-problem">
+                        Refused, not uploaded: {problem}
+                      </span>
+                    ) : null}
                   </li>
                 );
               })}
               <li className="flex justify-between px-3 py-2 text-xs text-muted">
                 <span>
-                  {files.length} of {DATASET_LIMITS.maxFiles} files
+                  {files.length} of {DATASET_LIMITS.maxFiles} files{refused ? ` · ${refused} refused, left out` : ""}
                 </span>
                 <span className={total > DATASET_LIMITS.maxTotalBytes ? "text-red-700" : ""}>
                   {formatBytes(total)} of {formatBytes(DATASET_LIMITS.maxTotalBytes)}
@@ -199,7 +237,7 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
 
         <div className="flex justify-end">
           <Button type="submit" disabled={busy} data-testid="create-dataset">
-            {busy ? "Uploading…" : "Upload and create draft"}
+            {busy ? "Uploading…" : refused && files.length ? `Upload ${files.length} ${files.length === 1 ? "file" : "files"} and create draft` : "Upload and create draft"}
           </Button>
         </div>
       </form>

@@ -1,11 +1,12 @@
 // Admitting a paid question: the voucher is checked (session, payer, operator, revocation, issue time,
 // signature, and that it is exactly the session's previous voucher plus this app's charge set) against the
 // spend cap and the payer's balance with this operator on chain minus what is already pending, and stored
-// together with the user's message BEFORE any model is called. Checks that depend on other vouchers of the
-// same payer run in one database transaction holding a per-payer advisory lock, so two questions sent at
-// once, to the same app server or to two of them, cannot both spend the same balance or take the same
-// sequence number. Inside it the receipts are read before the chain: a settlement landing in between only
-// makes the balance look smaller, never larger.
+// together with the user's message BEFORE any model is called. It all runs in one database transaction
+// holding a per-payer advisory lock, so two questions sent at once, to the same app server or to two of
+// them, cannot both spend the same balance or take the same sequence number: the lock, one statement that
+// reads the session with its newest voucher and holds, the chain, and the statement that stores the
+// question. The receipts are read before the chain: a settlement landing in between only makes the
+// balance look smaller, never larger.
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import { kipSettlementAbi } from "@/lib/chain/generated";
 import type { Db } from "@/lib/db-client";
@@ -13,7 +14,7 @@ import { nextVoucherState, verifyVoucher, type Voucher, type VoucherState } from
 import type { ChainContext } from "./charges";
 import { shortError } from "./charges";
 import { ChatError } from "./errors";
-import { heldAmounts, latestVoucher, paymentSession, pendingHolds, storeQuestion, type DbOrTx, type QuestionRecord } from "./store";
+import { admissionState, pendingHolds, storeQuestion, type DbOrTx, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 
 /** How far a voucher's issue time may be from the server's clock. */
@@ -90,49 +91,48 @@ export async function admitPaidQuestion(
   payment: PaymentInput,
   now = Math.floor(Date.now() / 1000),
 ): Promise<{ receiptId: string; maxTotal: bigint }> {
-  const session = await paymentSession(db, payment.sessionHash);
-  if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
-    throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
-  }
-  const payer = getAddress(session.payer);
-  if (!isAddressEqual(payer, question.owner)) {
-    throw new ChatError("forbidden", "wrong_payer", "This spending session belongs to another wallet.");
-  }
-  if (!isAddressEqual(session.operator as Address, chain.operator)) {
-    throw new ChatError("forbidden", "wrong_operator", "This spending session is for another operator. Authorize a new session.");
-  }
-  if (session.revokedAt !== null) {
-    throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
-  }
-  if (session.expiry <= now) {
-    throw new ChatError("forbidden", "session_expired", "Your spending session has expired. Authorize a new one.");
-  }
-  const issuedAt = Number(payment.voucher.issuedAt);
-  if (!Number.isSafeInteger(issuedAt) || Math.abs(issuedAt - now) > ISSUED_AT_SKEW_SECONDS || issuedAt > session.expiry) {
-    throw new ChatError("bad_request", "expired", "The voucher's time is too far from now or after the session ends. Check this device's clock.");
-  }
-  const voucher: Voucher = {
-    session: session.hash as Hex,
-    seq: BigInt(payment.voucher.seq),
-    issuedAt: BigInt(issuedAt),
-    slots: payment.voucher.slots.map(BigInt),
-    maxAmounts: payment.voucher.maxAmounts.map(BigInt),
-  };
-  const ctx = { chainId: chain.chainId, settlement: chain.settlement };
-  if (!(await verifyVoucher(ctx, voucher, payment.signature, session.key as Address))) {
-    throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
-  }
+  const owner = getAddress(question.owner);
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
-
-  const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${payer.toLowerCase()}`;
+  // The lock is the signed-in wallet's: a session of another payer is refused below, under it.
+  const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${owner.toLowerCase()}`;
   return db.$transaction(async (tx) => {
     // Held until the transaction ends; every server admitting for this payer waits here.
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
+    const { session, latest: previous, spent, pending } = await admissionState(tx, chain, owner, payment.sessionHash);
+    if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
+      throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
+    }
+    const payer = getAddress(session.payer);
+    if (!isAddressEqual(payer, owner)) {
+      throw new ChatError("forbidden", "wrong_payer", "This spending session belongs to another wallet.");
+    }
+    if (!isAddressEqual(session.operator as Address, chain.operator)) {
+      throw new ChatError("forbidden", "wrong_operator", "This spending session is for another operator. Authorize a new session.");
+    }
+    if (session.revokedAt !== null) {
+      throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
+    }
+    if (session.expiry <= now) {
+      throw new ChatError("forbidden", "session_expired", "Your spending session has expired. Authorize a new one.");
+    }
+    const issuedAt = Number(payment.voucher.issuedAt);
+    if (!Number.isSafeInteger(issuedAt) || Math.abs(issuedAt - now) > ISSUED_AT_SKEW_SECONDS || issuedAt > session.expiry) {
+      throw new ChatError("bad_request", "expired", "The voucher's time is too far from now or after the session ends. Check this device's clock.");
+    }
+    const voucher: Voucher = {
+      session: session.hash as Hex,
+      seq: BigInt(payment.voucher.seq),
+      issuedAt: BigInt(issuedAt),
+      slots: payment.voucher.slots.map(BigInt),
+      maxAmounts: payment.voucher.maxAmounts.map(BigInt),
+    };
+    if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address))) {
+      throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
+    }
     // The voucher must build on the newest one admitted: same slots in the same places, each maximum
     // grown by exactly this app's charge. Anything else (a reused seq, a lower maximum, a skipped seq, a
     // different charge set) is refused: the browser re-reads the session and signs again.
-    const previous = await latestVoucher(tx, session.hash);
     const expected = nextVoucherState(previous, charges);
     if (!sameState(expected, voucher)) {
       const stale = previous !== null && voucher.seq <= previous.seq;
@@ -144,7 +144,6 @@ export async function admitPaidQuestion(
           : "The voucher does not match this app's prices and the session's previous voucher. Review the price and send again.",
       );
     }
-    const { spent, pending } = await heldAmounts(tx, chain, payer, session.hash);
     if (spent + maxTotal > BigInt(session.spendCap)) {
       throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
     }

@@ -15,7 +15,7 @@ import type { ChatApp } from "./charges";
 import { shortError } from "./charges";
 import { chargeOf } from "./conversations";
 import { estimateTokens, queryCharge, TOKEN_BUDGET, withinBudget, type AnswerOutcome } from "./metering";
-import { documentNames, storeAnswer, voidReceipt, type FixedCharges } from "./store";
+import { storeAnswer, voidReceipt, type FixedCharges } from "./store";
 import type { ChatMessageMetadata, MessageCharge, SourceRef } from "./types";
 
 export const SNIPPET_CHARS = 420;
@@ -43,15 +43,14 @@ export function contextDatasets(sources: readonly SourceRef[]): Set<string> {
   return new Set(sources.map((s) => s.datasetId));
 }
 
-async function loadSources(db: Db, app: ChatApp, chunks: Awaited<ReturnType<typeof retrieve>>["chunks"]): Promise<SourceRef[]> {
-  const documents = await documentNames(db, [...new Set(chunks.map((c) => c.documentId))]);
+function sourcesOf(app: ChatApp, chunks: Awaited<ReturnType<typeof retrieve>>["chunks"]): SourceRef[] {
   const datasetNames = new Map(app.datasets.map((d) => [d.id, d.name]));
   return chunks.map((c, i) => ({
     n: i + 1,
     datasetId: c.datasetId,
     datasetName: datasetNames.get(c.datasetId) ?? c.datasetId,
     documentId: c.documentId,
-    documentName: documents.get(c.documentId) ?? "document",
+    documentName: c.documentName,
     chunkId: c.chunkId,
     snippet: c.text.length > SNIPPET_CHARS ? `${c.text.slice(0, SNIPPET_CHARS).trimEnd()}…` : c.text,
     score: Math.round(c.score * 10_000) / 10_000,
@@ -151,7 +150,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
       embeddingsKey: input.app.model.listingId,
       abortSignal: abort.signal,
     });
-    sources = await loadSources(input.db, input.app, retrieval.chunks);
+    sources = sourcesOf(input.app, retrieval.chunks);
     enqueue({ type: "data-sources", id: "sources", data: { sources } });
     enqueue({ type: "message-metadata", messageMetadata: { retrieval: retrieval.mode } });
 

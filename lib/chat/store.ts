@@ -85,23 +85,56 @@ export async function latestVoucher(db: DbOrTx, sessionHash: string): Promise<Vo
   };
 }
 
+export interface AdmissionState {
+  session: SessionRow | null;
+  /** The session's newest voucher admitted (any status: a voided query's voucher still counts), or null. */
+  latest: VoucherState | null;
+  /** What the session's receipts hold or have spent, except void and failed ones. */
+  spent: bigint;
+  /** What the payer's receipts not yet settled hold (their balance on chain does not show it). */
+  pending: bigint;
+}
+
 /**
- * In one statement: what the spending session's receipts hold (all but void and failed ones, which cost
- * nothing), and what the payer's receipts not yet settled hold (their balance on chain does not show it).
+ * In one statement, everything admission checks a voucher against: the spending session, its newest
+ * voucher, what its receipts hold, and what `payer`'s receipts not yet settled hold with this settlement.
  */
-export async function heldAmounts(
-  db: DbOrTx,
-  chain: { chainId: number; settlement: string },
-  payer: string,
-  sessionHash: string,
-): Promise<{ spent: bigint; pending: bigint }> {
-  const [row] = await db.$queryRaw<{ spent: string; pending: string }[]>`
-    SELECT
-      COALESCE(SUM(${HELD}) FILTER (WHERE "sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')), 0)::text AS spent,
-      COALESCE(SUM(${HELD}) FILTER (WHERE "payer" = ${payer} AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement} AND "status" IN (${OPEN})), 0)::text AS pending
-    FROM "Receipt"
-    WHERE ("sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')) OR ("payer" = ${payer} AND "status" IN (${OPEN}))`;
-  return { spent: BigInt(row.spent), pending: BigInt(row.pending) };
+export async function admissionState(db: DbOrTx, chain: { chainId: number; settlement: string }, payer: string, sessionHash: string): Promise<AdmissionState> {
+  const [row] = await db.$queryRaw<
+    (Partial<SessionRow> & { found: boolean; seq: string | null; slotsJson: string | null; maxAmountsJson: string | null; spent: string; pending: string })[]
+  >`
+    SELECT s."hash" IS NOT NULL AS found, s."hash", s."chainId", s."settlement", s."payer", s."key", s."operator", s."spendCap", s."expiry", s."revokedAt",
+      latest."seq", latest."slotsJson", latest."maxAmountsJson",
+      (SELECT COALESCE(SUM(${HELD}), 0)::text FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')) AS spent,
+      (SELECT COALESCE(SUM(${HELD}), 0)::text FROM "Receipt"
+        WHERE "payer" = ${payer} AND "status" IN (${OPEN}) AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement}) AS pending
+    FROM (SELECT 1) AS one
+    LEFT JOIN "PaymentSession" s ON s."hash" = ${sessionHash}
+    LEFT JOIN LATERAL (
+      SELECT "seq", "slotsJson", "maxAmountsJson" FROM "Receipt" WHERE "sessionHash" = ${sessionHash} ORDER BY "seq"::numeric DESC LIMIT 1
+    ) AS latest ON true`;
+  const session: SessionRow | null = row.found
+    ? {
+        hash: row.hash!,
+        chainId: row.chainId!,
+        settlement: row.settlement!,
+        payer: row.payer!,
+        key: row.key!,
+        operator: row.operator!,
+        spendCap: row.spendCap!,
+        expiry: row.expiry!,
+        revokedAt: row.revokedAt ?? null,
+      }
+    : null;
+  const latest =
+    row.seq === null
+      ? null
+      : {
+          seq: BigInt(row.seq),
+          slots: (JSON.parse(row.slotsJson!) as string[]).map(BigInt),
+          maxAmounts: (JSON.parse(row.maxAmountsJson!) as string[]).map(BigInt),
+        };
+  return { session, latest, spent: BigInt(row.spent), pending: BigInt(row.pending) };
 }
 
 /** What a payer's receipts not yet settled, failed or voided hold. */
@@ -233,11 +266,4 @@ export async function voidReceipt(db: DbOrTx, receiptId: string | null, reason: 
     WHERE "id" = ${receiptId} AND "status" = 'answering'`;
   if (!stopped) await db.$executeRaw(voided);
   else await db.$executeRaw`WITH voided AS (${voided} RETURNING "id") ${insertAnswer(stopped, Prisma.sql`true`)}`;
-}
-
-/** File names of documents by id. */
-export async function documentNames(db: DbOrTx, ids: readonly string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.document.findMany({ where: { id: { in: [...ids] } }, select: { id: true, filename: true } });
-  return new Map(rows.map((r) => [r.id, r.filename]));
 }

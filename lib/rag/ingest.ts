@@ -156,7 +156,7 @@ export async function indexPendingDocuments(
   // Build the BM25 index now, so the first query does not wait for it.
   if (written && pending.length > 0) {
     written.sort((a, b) => (a.documentId < b.documentId ? -1 : a.documentId > b.documentId ? 1 : a.position - b.position));
-    primeDatasetIndex(datasetId, version, written);
+    primeDatasetIndex(datasetId, version, written, new Map(pending.map((doc) => [doc.id, doc.filename])));
   } else {
     await datasetIndex(db, datasetId);
   }

@@ -1,7 +1,9 @@
 // Retrieval over datasets: one BM25 index per dataset, built from its chunks on first use and kept in
 // this process's memory until the dataset's indexVersion in the database changes (ingestion bumps it, on
 // whichever app server it runs). The versions are read on every query, one statement for all datasets,
-// so a document indexed through one server is searched by every other from its next query on.
+// so a document indexed through one server is searched by every other from its next query on. The
+// documents' file names are kept beside the index (they cannot change within one version), so a query's
+// sources need no further read.
 import type { Db } from "@/lib/db-client";
 import { Bm25Index } from "./bm25";
 
@@ -9,6 +11,7 @@ export interface RetrievedChunk {
   chunkId: string;
   datasetId: string;
   documentId: string;
+  documentName: string;
   position: number;
   text: string;
   score: number;
@@ -18,17 +21,22 @@ interface CachedIndex {
   version: number;
   index: Bm25Index;
   chunks: { id: string; documentId: string; position: number; text: string }[];
+  /** File names of the dataset's documents, by id. */
+  documentNames: Map<string, string>;
 }
 
 const cache = new Map<string, { version: number; index: Promise<CachedIndex> }>();
 
 async function loadIndex(db: Db, datasetId: string, version: number): Promise<CachedIndex> {
-  const chunks = await db.chunk.findMany({
-    where: { datasetId },
-    select: { id: true, documentId: true, position: true, text: true },
-    orderBy: [{ documentId: "asc" }, { position: "asc" }],
-  });
-  return { version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks };
+  const [chunks, documents] = await Promise.all([
+    db.chunk.findMany({
+      where: { datasetId },
+      select: { id: true, documentId: true, position: true, text: true },
+      orderBy: [{ documentId: "asc" }, { position: "asc" }],
+    }),
+    db.document.findMany({ where: { datasetId }, select: { id: true, filename: true } }),
+  ]);
+  return { version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks, documentNames: new Map(documents.map((d) => [d.id, d.filename])) };
 }
 
 /** The current index versions of `datasetIds`, in one query. */
@@ -59,10 +67,11 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
   const versions = await indexVersions(db, datasetIds);
   const perDataset = await Promise.all(
     datasetIds.map(async (datasetId) => {
-      const { index, chunks } = await cachedIndex(db, datasetId, versions.get(datasetId));
+      const { index, chunks, documentNames } = await cachedIndex(db, datasetId, versions.get(datasetId));
       return index.search(query, k).map((hit) => {
         const chunk = chunks[hit.index];
-        return { chunkId: chunk.id, datasetId, documentId: chunk.documentId, position: chunk.position, text: chunk.text, score: hit.score };
+        const documentName = documentNames.get(chunk.documentId) ?? "document";
+        return { chunkId: chunk.id, datasetId, documentId: chunk.documentId, documentName, position: chunk.position, text: chunk.text, score: hit.score };
       });
     }),
   );
@@ -71,10 +80,10 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
 
 /**
  * Cache an index built from chunks already in memory (ingestion has just written them), so the dataset's
- * first query does not read them back. `chunks` must be all of the dataset's chunks at `version`.
+ * first query does not read them back. `chunks` must be all of the dataset's chunks at `version`, and `documentNames` its documents' names.
  */
-export function primeDatasetIndex(datasetId: string, version: number, chunks: CachedIndex["chunks"]): void {
-  cache.set(datasetId, { version, index: Promise.resolve({ version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks }) });
+export function primeDatasetIndex(datasetId: string, version: number, chunks: CachedIndex["chunks"], documentNames: Map<string, string>): void {
+  cache.set(datasetId, { version, index: Promise.resolve({ version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks, documentNames }) });
 }
 
 /** Drop cached indexes (tests, or after deleting a dataset). */

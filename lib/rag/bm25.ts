@@ -9,6 +9,11 @@
 // bonus for each pair of consecutive query terms that also stand next to each other (or with one word
 // between) in the passage, in the query's order. Only the candidates are re-read, so the bonus costs a
 // few dozen passages' tokenization per query whatever the corpus size.
+//
+// Shared statistics: an app searches several datasets, one index each. Scores compare across them only if
+// every index scores with the same statistics (N, each term's document frequency, the average length), so
+// each index can score with those of all of them together (sharedStats): the ranking is the one a single
+// index over all the datasets' passages would give.
 import { analyze, indexTerms, LANGUAGES, type Language } from "./terms";
 
 export interface Bm25Options {
@@ -30,6 +35,13 @@ export interface Bm25Hit {
 /** Name recorded on datasets whose chunks are retrieved by this index (Dataset.embedder). */
 export const BM25_RETRIEVER = "bm25@1";
 
+/** Corpus statistics a search scores with: one index's own, or those of several searched as one. */
+export interface CorpusStats {
+  size: number;
+  averageLength: number;
+  documentFrequency(term: string): number;
+}
+
 interface Posting {
   docs: Int32Array;
   freqs: Uint16Array;
@@ -39,7 +51,10 @@ export class Bm25Index {
   readonly size: number;
   private readonly postings = new Map<string, Posting>();
   private readonly lengths: Float32Array;
-  private readonly averageLength: number;
+  /** Terms in all documents together. */
+  readonly totalLength: number;
+  /** This index's own statistics. */
+  readonly stats: CorpusStats;
   private readonly k1: number;
   private readonly b: number;
   private readonly proximity: number;
@@ -82,20 +97,28 @@ export class Bm25Index {
     });
     this.languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
     if (this.languages.length === 0) this.languages = ["en"];
-    this.averageLength = texts.length ? total / texts.length || 1 : 1;
+    this.totalLength = total;
     for (const [term, list] of building) {
       this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs) });
     }
+    this.stats = { size: this.size, averageLength: this.size ? total / this.size || 1 : 1, documentFrequency: (term) => this.documentFrequency(term) };
   }
 
-  private idf(term: string): number {
-    const df = this.postings.get(term)?.docs.length ?? 0;
-    return df === 0 ? 0 : Math.log(1 + (this.size - df + 0.5) / (df + 0.5));
+  /** How many documents of this index hold `term`. */
+  documentFrequency(term: string): number {
+    return this.postings.get(term)?.docs.length ?? 0;
   }
 
-  /** Documents matching any query term, best first (ties: lower index first). */
-  search(query: string, k: number): Bm25Hit[] {
+  /**
+   * Documents matching any query term, best first (ties: lower index first), scored with `stats`: this
+   * index's own, or those of every index searched together (sharedStats).
+   */
+  search(query: string, k: number, stats: CorpusStats = this.stats): Bm25Hit[] {
     if (k <= 0 || this.size === 0) return [];
+    const idf = (term: string) => {
+      const df = stats.documentFrequency(term);
+      return df === 0 ? 0 : Math.log(1 + (stats.size - df + 0.5) / (df + 0.5));
+    };
     // The query's terms in each language of the index (one list when the index has one language).
     const queryTerms = new Map<Language, string[]>();
     for (const language of this.languages) queryTerms.set(language, indexTerms(query, language));
@@ -108,13 +131,13 @@ export class Bm25Index {
       const posting = this.postings.get(term);
       if (!posting) continue;
       const df = posting.docs.length;
-      const idf = this.idf(term);
+      const weight = idf(term);
       for (let i = 0; i < df; i++) {
         const doc = posting.docs[i];
         const tf = posting.freqs[i];
-        const norm = tf + k1 * (1 - b + (b * this.lengths[doc]) / this.averageLength);
+        const norm = tf + k1 * (1 - b + (b * this.lengths[doc]) / stats.averageLength);
         if (scores[doc] === 0) touched.push(doc);
-        scores[doc] += (idf * tf * (k1 + 1)) / norm;
+        scores[doc] += (weight * tf * (k1 + 1)) / norm;
       }
     }
     if (this.proximity <= 0 || terms.size < 2) return topK(touched, scores, k);
@@ -127,7 +150,7 @@ export class Bm25Index {
       const pairs = this.pairs(list);
       pairsOf.set(language, pairs);
       let bonus = 0;
-      for (const [first, second] of pairs) bonus += ((this.idf(first) + this.idf(second)) / 2) * (this.k1 + 1);
+      for (const [first, second] of pairs) bonus += ((idf(first) + idf(second)) / 2) * (this.k1 + 1);
       maxBonus = Math.max(maxBonus, this.proximity * bonus);
     }
     if (maxBonus === 0) return candidates.slice(0, k);
@@ -136,7 +159,7 @@ export class Bm25Index {
     for (const hit of candidates) {
       if (hit.score + maxBonus < floor) continue;
       const language = LANGUAGES[this.languageOf[hit.index]];
-      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index, language);
+      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index, language, idf);
       kept.push(hit);
     }
     kept.sort((x, y) => y.score - x.score || x.index - y.index);
@@ -158,7 +181,7 @@ export class Bm25Index {
    * Σ over consecutive query term pairs (a, b) of mean idf(a, b) × saturated count of places where b
    * follows a directly (1) or with one word between (½).
    */
-  private proximityBonus(pairs: readonly [string, string][], doc: number, language: Language): number {
+  private proximityBonus(pairs: readonly [string, string][], doc: number, language: Language, idf: (term: string) => number): number {
     if (pairs.length === 0) return 0;
     const terms = indexTerms(this.texts[doc], language);
     let bonus = 0;
@@ -169,10 +192,22 @@ export class Bm25Index {
         if (terms[p + 1] === second) count += 1;
         else if (terms[p + 2] === second) count += 0.5;
       }
-      if (count > 0) bonus += ((this.idf(first) + this.idf(second)) / 2) * ((count * (this.k1 + 1)) / (count + this.k1));
+      if (count > 0) bonus += ((idf(first) + idf(second)) / 2) * ((count * (this.k1 + 1)) / (count + this.k1));
     }
     return bonus;
   }
+}
+
+/** The statistics of `indexes` taken together: what one index over all their documents would have. */
+export function sharedStats(indexes: readonly Bm25Index[]): CorpusStats {
+  if (indexes.length === 1) return indexes[0].stats;
+  const size = indexes.reduce((n, index) => n + index.size, 0);
+  const totalLength = indexes.reduce((n, index) => n + index.totalLength, 0);
+  return {
+    size,
+    averageLength: size ? totalLength / size || 1 : 1,
+    documentFrequency: (term) => indexes.reduce((n, index) => n + index.documentFrequency(term), 0),
+  };
 }
 
 /** The k highest-scoring of `candidates`, via a small sorted buffer (k is small: top-k retrieval). */

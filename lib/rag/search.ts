@@ -5,7 +5,7 @@
 // documents' file names are kept beside the index (they cannot change within one version), so a query's
 // sources need no further read.
 import type { Db } from "@/lib/db-client";
-import { Bm25Index } from "./bm25";
+import { Bm25Index, sharedStats } from "./bm25";
 
 export interface RetrievedChunk {
   chunkId: string;
@@ -65,14 +65,14 @@ export async function datasetIndex(db: Db, datasetId: string): Promise<CachedInd
 /** Top-k chunks for `query` across `datasetIds`, best first. */
 export async function searchDatasets(db: Db, datasetIds: readonly string[], query: string, k: number): Promise<RetrievedChunk[]> {
   const versions = await indexVersions(db, datasetIds);
-  const perDataset = await Promise.all(
-    datasetIds.map(async (datasetId) => {
-      const { index, chunks, documentNames } = await cachedIndex(db, datasetId, versions.get(datasetId));
-      return index.search(query, k).map((hit) => {
-        const chunk = chunks[hit.index];
-        const documentName = documentNames.get(chunk.documentId) ?? "document";
-        return { chunkId: chunk.id, datasetId, documentId: chunk.documentId, documentName, position: chunk.position, text: chunk.text, score: hit.score };
-      });
+  const loaded = await Promise.all(datasetIds.map((datasetId) => cachedIndex(db, datasetId, versions.get(datasetId))));
+  // One ranking across the datasets: every index scores with the statistics of all of them together.
+  const stats = sharedStats(loaded.map((l) => l.index));
+  const perDataset = loaded.map(({ index, chunks, documentNames }, i) =>
+    index.search(query, k, stats).map((hit) => {
+      const chunk = chunks[hit.index];
+      const documentName = documentNames.get(chunk.documentId) ?? "document";
+      return { chunkId: chunk.id, datasetId: datasetIds[i], documentId: chunk.documentId, documentName, position: chunk.position, text: chunk.text, score: hit.score };
     }),
   );
   return perDataset.flat().sort((a, b) => b.score - a.score).slice(0, k);

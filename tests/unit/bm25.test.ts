@@ -1,5 +1,10 @@
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Bm25Index } from "@/lib/rag/bm25";
+import { Bm25Index, sharedStats } from "@/lib/rag/bm25";
+import { chunkText } from "@/lib/rag/chunk";
+import { CHUNKING } from "@/lib/rag/limits";
+import { indexTerms } from "@/lib/rag/terms";
 
 const corpus = [
   "All warfare is based on deception.",
@@ -111,5 +116,70 @@ describe("BM25 proximity boost", () => {
     const with_ = new Bm25Index(passages).search("buffers", 2);
     const without = new Bm25Index(passages, { proximity: 0 }).search("buffers", 2);
     expect(with_).toEqual(without);
+  });
+});
+
+describe("one ranking across datasets (shared statistics)", () => {
+  // A fixed corpus: the project's docs and the demo's Art of War, chunked as uploads are. Split by file into
+  // 8 datasets, each dataset's own statistics differ wildly (a word common in one file is rare in another).
+  const root = path.resolve(import.meta.dirname, "..", "..");
+  const files = ["README.md", "docs/API.md", "docs/SECURITY.md", "docs/settlement-format.md", "prisma/seed/art-of-war.txt", "prisma/seed/gettysburg-address.txt"];
+  const documents = files.map((file) => chunkText(fs.readFileSync(path.join(root, file), "utf8"), CHUNKING));
+  const passages = documents.flat();
+  const whole = new Bm25Index(passages);
+  // 8 datasets: each document's passages go, in runs of 10, to the datasets in turn.
+  const split: { index: Bm25Index; ids: number[] }[] = [];
+  {
+    const groups: number[][] = Array.from({ length: 8 }, () => []);
+    passages.forEach((_, id) => groups[Math.floor(id / 10) % 8].push(id));
+    for (const ids of groups) split.push({ index: new Bm25Index(ids.map((id) => passages[id])), ids });
+  }
+  const questions = [
+    "how long does a revoked session key keep working",
+    "what does the operator sign when it settles",
+    "deception in warfare",
+    "how are passwords or secrets stored at rest",
+    "rate limit per wallet and per address",
+    "what is the record hash made of",
+    "the general who wins makes many calculations",
+    "how do I connect MetaMask to the local chain",
+    "what happens when the model endpoint is down",
+    "brave men living and dead who struggled here",
+    "withdrawal delay and request",
+    "OpenAI compatible chat completions endpoint",
+  ];
+  /** The top 5 of the split datasets, merged by score, as passage ids. */
+  const splitTop = (question: string, shared: boolean) => {
+    const stats = sharedStats(split.map((s) => s.index));
+    return split
+      .flatMap(({ index, ids }) => index.search(question, 5, shared ? stats : index.stats).map((hit) => ({ id: ids[hit.index], score: hit.score })))
+      .sort((a, b) => b.score - a.score || a.id - b.id)
+      .slice(0, 5)
+      .map((hit) => hit.id);
+  };
+  /** Passages of the single index's top 5 whose rank in `other` is more than one away (or missing). */
+  const displaced = (question: string, other: number[]) =>
+    whole
+      .search(question, 5)
+      .map((hit, rank) => ({ id: hit.index, rank, there: other.indexOf(hit.index) }))
+      .filter(({ rank, there }) => there < 0 || Math.abs(there - rank) > 1);
+
+  it("gives the same top 5 as one dataset, each within one rank", () => {
+    expect(passages.length).toBeGreaterThan(80);
+    for (const question of questions) expect(displaced(question, splitTop(question, true)), question).toEqual([]);
+  });
+
+  it("differs when each dataset scores with its own statistics (what the shared ranking fixes)", () => {
+    const moved = questions.filter((question) => displaced(question, splitTop(question, false)).length > 0);
+    expect(moved.length).toBeGreaterThan(0);
+  });
+
+  it("shares N, document frequencies and the average length of all the datasets", () => {
+    const stats = sharedStats(split.map((s) => s.index));
+    expect(stats.size).toBe(whole.size);
+    expect(stats.averageLength).toBeCloseTo(whole.stats.averageLength, 9);
+    const terms = indexTerms("session operator warfare settlement voucher general", "en");
+    expect(terms.every((term) => whole.documentFrequency(term) > 0)).toBe(true);
+    for (const term of terms) expect(stats.documentFrequency(term)).toBe(whole.documentFrequency(term));
   });
 });

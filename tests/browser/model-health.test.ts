@@ -56,8 +56,10 @@ describe("model endpoint health in the browser", () => {
     const { id } = (await created.json()) as { id: string };
 
     const { page, errors } = await openWatchedPage(browser, { viewport: { width: 1280, height: 900 } });
-    await page.goto(`${stack.appUrl}/listings/${id}`, { waitUntil: "load" });
+    // A draft's page exists only for its signed-in creator.
+    await page.goto(`${stack.appUrl}/create`, { waitUntil: "load" });
     await signInWithDevWallet(page, { waitForAddress: true });
+    await page.goto(`${stack.appUrl}/listings/${id}`, { waitUntil: "load" });
     await page.getByTestId("list-button").click();
     const warning = page.getByTestId("list-model-down");
     await warning.waitFor({ state: "visible", timeout: 30_000 });

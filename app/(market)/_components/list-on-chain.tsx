@@ -66,6 +66,8 @@ export function ListOnChain({ listing, blockedReason, modelId }: { listing: Draf
         .then((r) => r.body)
         .catch(() => null);
       setProbing(false);
+      // The page's own status line shows the new result too.
+      router.refresh();
       if (health?.status === "down") {
         setDown(health);
         return;

@@ -77,6 +77,18 @@ const serverSchema = z
      * any, "none" for none. Unset: any on a local chain, none elsewhere (see lib/net/outbound.ts).
      */
     MODEL_HOSTS_ALLOW: z.string().optional(),
+    /**
+     * How often each listed model endpoint is probed (GET {baseUrl}/models, lib/models/health.ts), in
+     * milliseconds; 0 turns periodic probes off. However many servers share the database, each endpoint is
+     * probed at most once per interval.
+     */
+    MODEL_PROBE_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .refine((ms) => ms === 0 || (ms >= 1000 && ms <= 86_400_000), "must be 0 (off) or from 1000 to 86400000")
+      .default(60_000),
+    /** Most probes one server runs at once. */
+    MODEL_PROBE_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
     /** Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly). */
     TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     /** How long a settlement worker's lease lasts without renewal; a standby takes over after it. */

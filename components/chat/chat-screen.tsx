@@ -10,6 +10,8 @@ import { useCallback, useState } from "react";
 import type { Address } from "viem";
 import type { ConversationSummary } from "@/lib/chat/conversations";
 import type { ChargeSet, ChatUIMessage } from "@/lib/chat/types";
+import { isDown, type ModelHealthView } from "@/lib/models/health-view";
+import { HealthBadge, ModelDownNotice } from "@/components/models/health-status";
 import { EmptyState } from "@/components/ui/card";
 import { useAuthStatus } from "@/components/web3/auth";
 import { PaymentPanel } from "@/components/web3/payment-panel";
@@ -20,7 +22,7 @@ export interface ChatAppView {
   id: string;
   name: string;
   description: string;
-  model: { name: string; offline: boolean };
+  model: { id: string; name: string; offline: boolean; health: ModelHealthView };
   datasets: { id: string; name: string }[];
 }
 
@@ -33,6 +35,20 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
   const [openError, setOpenError] = useState<string | null>(null);
   const [highlight, setHighlight] = useState<PanelAction | null>(null);
   const [panelOpen, setPanelOpen] = useState(false);
+
+  // The model's health, re-read while the page is open (the server probes it; this only reads).
+  const health = useQuery({
+    queryKey: ["model-health", app.model.id],
+    enabled: !app.model.offline,
+    initialData: app.model.health,
+    refetchInterval: 20_000,
+    queryFn: async () => {
+      const response = await fetch(`/api/models/${app.model.id}/health`, { cache: "no-store" });
+      if (!response.ok) throw new Error(`Could not read the model's status (${response.status}).`);
+      return (await response.json()) as ModelHealthView;
+    },
+  }).data;
+  const modelDown = isDown(health);
 
   const conversations = useQuery({
     queryKey: ["chat", "conversations", app.id, session?.address],
@@ -94,6 +110,9 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
             Model: {app.model.name}
             {app.model.offline ? " (extractive: quotes its sources, generates nothing)" : ""}
           </span>
+          <span className="max-w-full rounded-full border border-line bg-white px-2 py-0.5">
+            <HealthBadge health={health} />
+          </span>
           {app.datasets.map((d) => (
             <span key={d.id} className="max-w-full truncate rounded-full border border-line bg-white px-2 py-0.5" title={d.name}>
               {d.name}
@@ -114,11 +133,14 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
     </div>
   );
 
-  if (status === "loading") return <div className="space-y-6">{header}<p className="text-sm text-muted">Checking your session…</p></div>;
+  const downNotice = <ModelDownNotice modelName={app.model.name} health={health} />;
+
+  if (status === "loading") return <div className="space-y-6">{header}{downNotice}<p className="text-sm text-muted">Checking your session…</p></div>;
   if (status !== "authenticated" || !session) {
     return (
       <div className="space-y-6">
         {header}
+        {downNotice}
         <EmptyState title="Sign in to chat" action={<ConnectButton label="Connect wallet" showBalance={false} chainStatus="none" />}>
           Conversations belong to your wallet. Connect it and sign the sign-in message (free, no transaction).
           {!chargeSet.free ? " Paid messages come out of a prepaid balance you deposit once." : ""}
@@ -131,6 +153,7 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
   return (
     <div className="space-y-4">
       {header}
+      {downNotice}
       {/* grid-cols-1 is minmax(0, 1fr): an implicit column would grow to its widest content (a long
           conversation title), pushing the page and the Send button past a phone's edge. */}
       <div className="grid grid-cols-1 gap-4 lg:grid-cols-[220px_minmax(0,1fr)_300px]">
@@ -173,6 +196,7 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
             onNeed={need}
             onActivity={() => void queryClient.invalidateQueries({ queryKey: ["chat", "conversations", app.id] })}
             onChargesChanged={refreshCharges}
+            modelDown={modelDown}
           />
         </section>
 
@@ -182,7 +206,7 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
               {panelOpen ? "Hide balance" : "Balance and spending session"}
             </button>
             <div className={panelOpen ? "block" : "hidden lg:block"}>
-              <PaymentPanel scope={scope} token={tokenAddress} messagePrice={BigInt(chargeSet.maxTotal)} highlight={highlight} />
+              <PaymentPanel scope={scope} token={tokenAddress} messagePrice={BigInt(chargeSet.maxTotal)} highlight={highlight} warning={modelDown ? `The model “${app.model.name}” is down: questions are refused (and not charged) until it is back, so there is no need to deposit or authorize spending for now.` : null} />
             </div>
           </aside>
         ) : null}

@@ -105,6 +105,7 @@ export function Conversation({
   onNeed,
   onActivity,
   onChargesChanged,
+  modelDown = false,
 }: {
   appId: string;
   conversationId: string;
@@ -115,6 +116,8 @@ export function Conversation({
   onNeed: (action: PanelAction) => void;
   onActivity: () => void;
   onChargesChanged: () => Promise<ChargeSet | null>;
+  /** A recent probe found the app's model down: sending is off (the server would refuse the question). */
+  modelDown?: boolean;
 }) {
   const queryClient = useQueryClient();
   const transport = useMemo(() => chatTransport(appId, scope, queryClient), [appId, scope, queryClient]);
@@ -132,6 +135,8 @@ export function Conversation({
     onError: () => {
       onActivity();
       void queryClient.invalidateQueries({ queryKey: ["chat", "account", scope.payer] });
+      // A refusal or a failed answer may mean the model is down: re-read its status now.
+      void queryClient.invalidateQueries({ queryKey: ["model-health"] });
     },
   });
   const [input, setInput] = useState("");
@@ -170,7 +175,7 @@ export function Conversation({
   function submit(event?: FormEvent) {
     event?.preventDefault();
     const text = input.trim();
-    if (!text || busy || text.length > MAX_QUESTION_CHARS) return;
+    if (!text || busy || modelDown || text.length > MAX_QUESTION_CHARS) return;
     clearError();
     void sendMessage({ text }, paying);
     setInput("");
@@ -290,7 +295,7 @@ export function Conversation({
                 Regenerate
               </button>
             ) : null}
-            <button type="submit" disabled={busy || !input.trim() || input.trim().length > MAX_QUESTION_CHARS} className="rounded-md bg-brand-700 px-4 py-1.5 text-sm font-medium text-white hover:bg-brand-800 disabled:opacity-50">
+            <button type="submit" disabled={busy || modelDown || !input.trim() || input.trim().length > MAX_QUESTION_CHARS} title={modelDown ? "The app's model is down" : undefined} className="rounded-md bg-brand-700 px-4 py-1.5 text-sm font-medium text-white hover:bg-brand-800 disabled:opacity-50">
               Send
             </button>
           </div>

@@ -96,12 +96,15 @@ export function PaymentPanel({
   token,
   messagePrice,
   highlight,
+  warning,
 }: {
   scope: Scope;
   token: Address;
   /** Most one message costs (base units). */
   messagePrice: bigint;
   highlight?: "deposit" | "session" | null;
+  /** Said above the balance before anything is paid (the app's model is down). */
+  warning?: string | null;
 }) {
   const queryClient = useQueryClient();
   const publicClient = usePublicClient({ chainId: scope.chainId });
@@ -323,6 +326,11 @@ export function PaymentPanel({
 
   return (
     <div className="space-y-3" data-testid="payment-panel">
+      {warning ? (
+        <p role="alert" className="rounded-lg border border-amber-300 bg-amber-50 p-3 text-xs text-amber-900 wrap-anywhere" data-testid="payment-warning">
+          {warning}
+        </p>
+      ) : null}
       <Section id="balances" title="Balance">
         <dl className="grid grid-cols-[auto_minmax(0,1fr)] gap-x-3 gap-y-1 text-sm">
           <dt className="text-muted">Prepaid</dt>

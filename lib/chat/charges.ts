@@ -5,6 +5,8 @@ import type { Address, PublicClient } from "viem";
 import { kipAssetsAbi } from "@/lib/chain/generated";
 import type { Db } from "@/lib/db-client";
 import type { ModelEndpointRecord } from "@/lib/ai/providers";
+import { healthView, staleAfterMs } from "@/lib/models/health";
+import { ago, isDown, type ModelHealthView } from "@/lib/models/health-view";
 import { ChatError } from "./errors";
 import { modelMaxCharge, type ModelPricing } from "./metering";
 import type { ChargeSet, ChargeSlot } from "./types";
@@ -131,6 +133,29 @@ export async function loadChatApp(db: Db, chain: ChainContext, appId: string): P
       free: maxTotal === 0n,
     },
   };
+}
+
+/** The app's model's health as the last probe found it (read on every call: a probe's result counts at once). */
+export async function chatModelHealth(db: Db, app: Pick<ChatApp, "model">, probeIntervalMs: number): Promise<ModelHealthView> {
+  if (app.model.provider === "offline") return healthView("offline", null, 0);
+  const row = await db.modelHealth.findUnique({ where: { listingId: app.model.listingId } });
+  return healthView(app.model.provider, row, staleAfterMs(probeIntervalMs));
+}
+
+/**
+ * Refuses a question, before anything is stored or charged, when a recent probe found the app's model
+ * down. A missing, unknown or out-of-date check never refuses: the answer then fails on its own (and is
+ * not charged) if the model really is down.
+ */
+export async function assertModelAvailable(db: Db, app: Pick<ChatApp, "model">, probeIntervalMs: number): Promise<void> {
+  const health = await chatModelHealth(db, app, probeIntervalMs);
+  if (!isDown(health)) return;
+  throw new ChatError(
+    "upstream_unavailable",
+    "model_down",
+    `This app's model “${app.model.name}” is down (${health.reason ?? "it did not answer"}; checked ${ago(health.checkedAt!)}). Nothing was sent or charged: try again once it is back.`,
+    { "Retry-After": String(Math.ceil(Math.max(probeIntervalMs, 10_000) / 1000)) },
+  );
 }
 
 export function shortError(error: unknown): string {

@@ -89,5 +89,7 @@ export type ChatErrorReason =
   | "balance_too_low"
   | "chain_unavailable"
   | "model_unavailable"
+  /** A recent probe found the app's model down: the question was refused before anything was stored. */
+  | "model_down"
   | "rate_limited"
   | "app_unavailable";

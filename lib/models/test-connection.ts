@@ -6,30 +6,13 @@ import { answerExtractively, OFFLINE_MODEL_NAME } from "@/lib/ai/offline";
 import { httpStatusSummary, modelFailureSummary } from "@/lib/ai/failures";
 import { AppError } from "@/lib/errors";
 import { modelFetch } from "@/lib/net/model-fetch";
+import { readCapped } from "@/lib/net/read-capped";
 
 export const TEST_PROMPT = "Reply with one short sentence that says which model you are.";
 const TIMEOUT_MS = 15_000;
 /** A test reply is one sentence: more than this is not read. */
 const MAX_REPLY_BYTES = 64 * 1024;
 const MAX_SHOWN_REPLY_CHARS = 300;
-
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size >= maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      break;
-    }
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, maxBytes));
-}
 
 export interface ConnectionResult {
   ok: true;

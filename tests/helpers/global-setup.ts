@@ -50,6 +50,9 @@ export default async function setup(project: TestProject) {
       // Model endpoints may use the stand-ins' loopback address only (tests/helpers/openai-stand-in.ts):
       // every other internal address is refused, as off a local chain.
       MODEL_HOSTS_ALLOW: "127.0.0.2",
+      // No periodic model health probes: a probe finding a test's model down would make its chat refuse
+      // questions mid-test. Health tests ask for each probe (POST /api/models/:id/health).
+      MODEL_PROBE_INTERVAL_MS: "0",
       // The shortest rotation the server accepts, so the rotation test need only age a session by a minute.
       SESSION_ROTATE_SECONDS: "60",
     },

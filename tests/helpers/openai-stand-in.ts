@@ -1,6 +1,8 @@
 // A local OpenAI-compatible HTTP server for tests and the benchmark: POST /v1/chat/completions streams
-// the reply as SSE chunks (or answers once without `stream`), POST /v1/embeddings returns vectors.
-// It records every request it receives, and whether the caller hung up before the reply was complete.
+// the reply as SSE chunks (or answers once without `stream`), POST /v1/embeddings returns vectors, GET
+// /v1/models lists its one model (what health probes ask for). It records every chat and embeddings
+// request it receives, and whether the caller hung up before the reply was complete; model-list requests
+// (probes) are recorded apart, in `probes`, so a probe arriving in the middle of a test changes no count.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -37,11 +39,17 @@ export interface StandInOptions {
   usage?: (request: StandInRequest, completionTokens: number) => { prompt_tokens: number; completion_tokens: number };
   /** "fail": answer 500; "ok": stream the reply. */
   mode?: "ok" | "fail";
+  /** GET /models: "ok" lists the model, "fail" answers 500, "missing" answers 404 (default "ok"). */
+  models?: "ok" | "fail" | "missing";
+  /** Pause before answering GET /models. */
+  modelsDelayMs?: number;
 }
 
 export interface StandIn {
   url: string;
   requests: StandInRequest[];
+  /** GET /models requests (health probes), with when they arrived (performance.now()). */
+  probes: { path: string; headers: http.IncomingHttpHeaders; at: number }[];
   options: StandInOptions;
   stop(): Promise<void>;
 }
@@ -64,8 +72,21 @@ function embedding(text: string): number[] {
 
 export async function startStandIn(options: StandInOptions = {}, port = 0): Promise<StandIn> {
   const requests: StandInRequest[] = [];
+  const probes: StandIn["probes"] = [];
   const server = http.createServer((req, res) => {
     const arrived = performance.now();
+    if (req.method === "GET" && req.url?.endsWith("/models")) {
+      probes.push({ path: req.url, headers: req.headers, at: arrived });
+      const answer = () => {
+        if (options.models === "fail") return res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "down" } }));
+        if (options.models === "missing") return res.writeHead(404).end();
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ object: "list", data: [{ id: "stand-in-chat", object: "model", owned_by: "tests" }] }));
+      };
+      if (options.modelsDelayMs) setTimeout(answer, options.modelsDelayMs);
+      else answer();
+      return;
+    }
     let raw = "";
     req.on("data", (c: Buffer) => (raw += c.toString()));
     req.on("end", () => {
@@ -143,6 +164,7 @@ export async function startStandIn(options: StandInOptions = {}, port = 0): Prom
   return {
     url: `http://${STAND_IN_HOST}:${bound}/v1`,
     requests,
+    probes,
     options,
     stop: () =>
       new Promise<void>((resolve) => {

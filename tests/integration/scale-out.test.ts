@@ -6,7 +6,8 @@
 //   - one worker settles; when its process is killed the other takes over, and every admitted receipt
 //     settles exactly once;
 //   - a dataset indexed through one server is searched through the other, and a document added by
-//     another process is found by a server that had the dataset's index cached.
+//     another process is found by a server that had the dataset's index cached;
+//   - both servers' periodic model health probes together probe a listed endpoint once per interval.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -23,12 +24,14 @@ import { migrateDatabase } from "../../scripts/stack/db";
 import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
 import { freePort, waitFor, type Managed } from "../../scripts/stack/process";
 import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
+import { startStandIn } from "../helpers/openai-stand-in";
 
 const stack = inject("stack");
 const PRICE = { app: 4_000n, model: 3_000n, datasets: [1_000n] };
 const PER_MESSAGE = 8_000n;
 const WALLET_LIMIT = 6;
 const LEASE_MS = 3_000;
+const PROBE_INTERVAL_MS = 1_000;
 
 interface Worker {
   process: Managed;
@@ -82,6 +85,7 @@ beforeAll(async () => {
     SETTLE_LEASE_MS: String(LEASE_MS),
     CHAT_RATE_LIMIT_WALLET: String(WALLET_LIMIT),
     CHAT_RATE_LIMIT_IP: "1000",
+    MODEL_PROBE_INTERVAL_MS: String(PROBE_INTERVAL_MS),
   };
   const ports = [await freePort(), await freePort()];
   for (const [i, port] of ports.entries()) {
@@ -243,5 +247,27 @@ describe("two app servers and two settlement workers on one database", () => {
     // Server B now has the index cached; a document indexed by another process bumps the version.
     await indexDocument(db, id, { filename: "keeper.txt", mimeType: "text/plain", content: new TextEncoder().encode("The keeper wound the clockwork every four hours.") }, env.ENCRYPTION_KEY);
     expect((await searchB("keeper clockwork"))[0]?.filename).toBe("keeper.txt");
+  });
+
+  it("probe a listed model's endpoint once per interval between them", async () => {
+    const standIn = await startStandIn();
+    const listing = await db.listing.create({
+      data: { chainId: stack.chainId, assets: stack.deployment.assets, kind: "model", creator: stack.deployment.operator, name: "Probed", description: "probed", pricePerQuery: "1", metadataJson: "", contentHash: "", status: "listed" },
+    });
+    try {
+      await db.modelEndpoint.create({ data: { listingId: listing.id, provider: "openai-compatible", baseUrl: standIn.url, modelName: "stand-in-chat" } });
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 5 * PROBE_INTERVAL_MS));
+      const elapsed = performance.now() - started;
+      const probes = standIn.probes.map((p) => p.at);
+      // Each server alone would probe about once per interval; both together must not do more.
+      expect(probes.length).toBeGreaterThanOrEqual(2);
+      expect(probes.length).toBeLessThanOrEqual(Math.ceil(elapsed / PROBE_INTERVAL_MS) + 1);
+      for (let i = 1; i < probes.length; i++) expect(probes[i] - probes[i - 1]).toBeGreaterThanOrEqual(PROBE_INTERVAL_MS - 50);
+      expect(await db.modelHealth.findUniqueOrThrow({ where: { listingId: listing.id } })).toMatchObject({ status: "up", reason: null });
+    } finally {
+      await db.listing.delete({ where: { id: listing.id } });
+      await standIn.stop();
+    }
   });
 });

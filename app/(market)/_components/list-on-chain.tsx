@@ -1,7 +1,8 @@
 "use client";
 // The minting step of a listing: send KipAssets.list(kind, price, uri, contentHash) from the creator's
 // wallet, record the hash with the server while it is pending, and let the server confirm the listing
-// from the mined AssetListed event. A draft or a failed listing can be retried or discarded.
+// from the mined AssetListed event. A draft or a failed listing can be retried or discarded. A model, or an
+// app on a model, is probed first: when its endpoint is down the creator is told why and may still go on.
 import { ConnectButton } from "@rainbow-me/rainbowkit";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
@@ -14,6 +15,7 @@ import { usePublicConfig } from "@/components/web3/public-config-context";
 import { TransactionStatus } from "@/components/web3/transaction-status";
 import { useTransactor } from "@/components/web3/use-transactor";
 import { kipAssetsAbi } from "@/lib/chain/generated";
+import { healthSummary, type ModelHealthView } from "@/lib/models/health-view";
 import { api } from "./api";
 
 export interface DraftListing {
@@ -29,7 +31,7 @@ export interface DraftListing {
 
 type Confirmed = { status: "draft" | "pending" | "listed" | "failed"; slotId: number | null; failure: string | null };
 
-export function ListOnChain({ listing, blockedReason }: { listing: DraftListing; blockedReason?: string | null }) {
+export function ListOnChain({ listing, blockedReason, modelId }: { listing: DraftListing; blockedReason?: string | null; modelId?: string | null }) {
   const router = useRouter();
   const config = usePublicConfig();
   const { status: authStatus } = useAuthStatus();
@@ -42,6 +44,9 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
   const [slotId, setSlotId] = useState(listing.slotId);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The endpoint health probe run before listing, when it found the model down (the creator decides).
+  const [down, setDown] = useState<ModelHealthView | null>(null);
+  const [probing, setProbing] = useState(false);
 
   const confirm = async (hash: string) => {
     const { body } = await api<Confirmed>(`/api/listings/${listing.id}/confirm`, { method: "POST", json: { txHash: hash } });
@@ -51,8 +56,29 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
     return body;
   };
 
+  /** Probes the model first; lists at once when it is up (or cannot be told), else shows the warning. */
+  const checkThenList = async () => {
+    setError(null);
+    setDown(null);
+    if (modelId) {
+      setProbing(true);
+      const health = await api<ModelHealthView>(`/api/models/${modelId}/health`, { method: "POST" })
+        .then((r) => r.body)
+        .catch(() => null);
+      setProbing(false);
+      // The page's own status line shows the new result too.
+      router.refresh();
+      if (health?.status === "down") {
+        setDown(health);
+        return;
+      }
+    }
+    await list();
+  };
+
   const list = async () => {
     if (!listing.transaction || !config.contracts) return;
+    setDown(null);
     setError(null);
     setBusy(true);
     try {
@@ -144,6 +170,27 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
       {blockedReason ? <p className="text-sm text-amber-800">{blockedReason}</p> : null}
       <TransactionStatus state={tx} minedText="Listing transaction mined." />
       {error ? <ErrorBox testId="list-error">{error}</ErrorBox> : null}
+      {down ? (
+        <div role="alert" className="space-y-3 rounded-lg border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900 wrap-anywhere" data-testid="list-model-down">
+          <p className="font-medium">{listing.kind === "app" ? "This app's model is down right now." : "This model's endpoint is down right now."}</p>
+          <p>
+            {down.reason ? `${down.reason.charAt(0).toUpperCase()}${down.reason.slice(1)}.` : "It did not answer."} ({healthSummary(down)})
+          </p>
+          <p>
+            {listing.kind === "app"
+              ? "Once listed, the app refuses questions (and charges nothing) until the model answers again."
+              : "Apps built on it will refuse questions (and charge nothing) until it answers again. Check the base URL, the key and that the server is running, or list it anyway."}
+          </p>
+          <div className="flex flex-wrap gap-2">
+            <Button onClick={() => { tx.reset(); void list(); }} disabled={busy} data-testid="list-anyway">
+              List anyway
+            </Button>
+            <Button variant="secondary" onClick={() => setDown(null)} disabled={busy}>
+              Not now
+            </Button>
+          </div>
+        </div>
+      ) : null}
       {!signedIn ? (
         <div className="flex flex-wrap items-center gap-3">
           <p className="text-sm text-muted">Sign in with the wallet that created this draft to list it.</p>
@@ -156,8 +203,8 @@ export function ListOnChain({ listing, blockedReason }: { listing: DraftListing;
               Check the transaction again
             </Button>
           ) : (
-            <Button onClick={() => { tx.reset(); void list(); }} disabled={busy || Boolean(blockedReason) || !config.contracts || !walletReady} data-testid="list-button">
-              {status === "failed" ? "Try listing again" : "List on chain"}
+            <Button onClick={() => { tx.reset(); void checkThenList(); }} disabled={busy || probing || Boolean(down) || Boolean(blockedReason) || !config.contracts || !walletReady} data-testid="list-button">
+              {probing ? "Checking the model…" : status === "failed" ? "Try listing again" : "List on chain"}
             </Button>
           )}
           {status !== "pending" ? (

@@ -6,7 +6,7 @@ import { getAddress } from "viem";
 import { requireSession } from "@/lib/auth/session";
 import { admitFreeQuestion, admitPaidQuestion, missingPayment, type PaymentInput } from "@/lib/chat/admission";
 import { answerStream } from "@/lib/chat/answer";
-import { loadChatApp } from "@/lib/chat/charges";
+import { assertModelAvailable, loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
 import { conversationMessages } from "@/lib/chat/store";
 import { assertWithinLimits, chatChain } from "@/lib/chat/server";
@@ -37,6 +37,8 @@ export async function POST(request: Request): Promise<Response> {
     const owner = getAddress(signedIn.address);
     const chain = chatChain();
     const app = await loadChatApp(db, chain, body.appId);
+    // A model a recent probe found down: refused before the question or its voucher is stored.
+    await assertModelAvailable(db, app, env.MODEL_PROBE_INTERVAL_MS);
 
     // What is being answered: the new question, or (regenerate) the conversation's last question.
     const earlier = await conversationMessages(db, { conversationId: body.conversationId, owner, appId: app.id });

@@ -7,10 +7,11 @@ import { ChatScreen } from "@/components/chat/chat-screen";
 import { Notice } from "@/components/ui/card";
 import { readPublicConfig } from "@/lib/chain/public-config";
 import { readTokenInfo } from "@/lib/chain/token";
-import { loadChatApp } from "@/lib/chat/charges";
+import { chatModelHealth, loadChatApp } from "@/lib/chat/charges";
 import { ChatError } from "@/lib/chat/errors";
 import { chatChain } from "@/lib/chat/server";
 import { getDb } from "@/lib/db";
+import { serverEnv } from "@/lib/env";
 
 export const metadata: Metadata = { title: "Chat" };
 
@@ -22,6 +23,7 @@ export default async function ChatAppPage({ params }: { params: Promise<{ appId:
   try {
     const chain = chatChain();
     const app = await loadChatApp(getDb(), chain, appId);
+    const health = await chatModelHealth(getDb(), app, serverEnv().MODEL_PROBE_INTERVAL_MS);
     const tokenAddress = readPublicConfig().contracts!.paymentToken as Address;
     const token = await readTokenInfo(tokenAddress);
     if (!token) throw new ChatError("upstream_unavailable", "chain_unavailable", "The chain cannot be reached to read the payment token.");
@@ -30,7 +32,7 @@ export default async function ChatAppPage({ params }: { params: Promise<{ appId:
         id: app.id,
         name: app.name,
         description: app.description,
-        model: { name: app.model.name, offline: app.model.provider === "offline" },
+        model: { id: app.model.listingId, name: app.model.name, offline: app.model.provider === "offline", health },
         datasets: app.datasets,
       },
       initialChargeSet: app.chargeSet,

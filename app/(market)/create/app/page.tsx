@@ -4,6 +4,8 @@ import { Notice } from "@/components/ui/card";
 import { PageHeader } from "@/components/ui/page-header";
 import { readPublicConfig } from "@/lib/chain/public-config";
 import { getDb } from "@/lib/db";
+import { serverEnv } from "@/lib/env";
+import { healthView, staleAfterMs } from "@/lib/models/health";
 import { tokenForForms } from "../_components/token";
 import { AppForm, type Component } from "./_components/app-form";
 
@@ -16,12 +18,13 @@ export default async function CreateAppPage({ searchParams }: { searchParams: Pr
   const preselect = await searchParams;
   let models: Component[] = [];
   let datasets: Component[] = [];
+  const staleAfter = staleAfterMs(serverEnv().MODEL_PROBE_INTERVAL_MS);
   if (config.contracts) {
     const rows = await getDb().listing.findMany({
       where: { chainId: config.chainId, assets: config.contracts.assets, status: "listed", kind: { in: ["model", "dataset"] } },
       orderBy: { createdAt: "desc" },
       take: 500,
-      select: { id: true, kind: true, name: true, description: true, pricePerQuery: true, creator: true, slotId: true, dataset: { select: { status: true, chunkCount: true } }, model: { select: { provider: true, modelName: true } } },
+      select: { id: true, kind: true, name: true, description: true, pricePerQuery: true, creator: true, slotId: true, dataset: { select: { status: true, chunkCount: true } }, model: { select: { provider: true, modelName: true, health: true } } },
     });
     const pick = (row: (typeof rows)[number]): Component => ({
       id: row.id,
@@ -32,6 +35,7 @@ export default async function CreateAppPage({ searchParams }: { searchParams: Pr
       slotId: row.slotId,
       detail: row.model ? `${row.model.provider === "offline" ? "offline" : row.model.modelName}` : `${row.dataset?.chunkCount ?? 0} ${row.dataset?.chunkCount === 1 ? "passage" : "passages"}`,
       ready: row.kind === "model" || row.dataset?.status === "ready",
+      health: row.model ? healthView(row.model.provider, row.model.health, staleAfter) : undefined,
     });
     models = rows.filter((r) => r.kind === "model").map(pick);
     datasets = rows.filter((r) => r.kind === "dataset").map(pick);

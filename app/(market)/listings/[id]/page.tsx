@@ -6,6 +6,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { connection } from "next/server";
 import type { Address } from "viem";
+import { HealthBadge, HealthDetail, ModelDownNotice } from "@/components/models/health-status";
 import { ButtonLink } from "@/components/ui/button-link";
 import { Card, Notice } from "@/components/ui/card";
 import { currentSession } from "@/lib/auth/session";
@@ -16,6 +17,7 @@ import { kipAssetsAbi } from "@/lib/chain/generated";
 import { serverPublicClient } from "@/lib/chain/server-client";
 import { ownerListing, publicListing, type PublicListing } from "@/lib/listings/catalog";
 import { currentDeployment } from "@/lib/listings/service";
+import { modelHealth } from "@/lib/models/health-server";
 import { sharePercent } from "@/lib/chain/earnings";
 import { formatPrice } from "../../_components/listing-card";
 import { KindBadge } from "../../_components/kind-badge";
@@ -90,6 +92,9 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
     }
   }
   const price = (units: string | bigint) => formatPrice(units.toString(), token);
+  // The model's endpoint health (a model's own, or an app's model's), as the last probe found it.
+  const healthOf = listing.model ? listing.id : listing.app?.model.id;
+  const health = healthOf ? await modelHealth(healthOf) : null;
 
   return (
     <div className="space-y-8">
@@ -132,9 +137,11 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
         </p>
       </div>
 
+      {listing.app && health ? <ModelDownNotice modelName={listing.app.model.name} health={health} /> : null}
+
       {own && listing.status !== "listed" ? (
         <Card title="List on chain">
-          <DraftPanel listing={own} />
+          <DraftPanel listing={own} modelId={own.model ? own.id : own.app?.model.id} />
         </Card>
       ) : null}
 
@@ -171,7 +178,10 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
                         {part.name}
                       </Link>
                     </span>
-                    <span className="shrink-0 tabular-nums text-muted">{price(part.pricePerQuery)}</span>
+                    <span className="flex shrink-0 flex-col items-end gap-0.5">
+                      <span className="tabular-nums text-muted">{price(part.pricePerQuery)}</span>
+                      {part.role === "Model" && health ? <HealthBadge health={health} className="text-xs text-muted" /> : null}
+                    </span>
                   </li>
                 ))}
               </ul>
@@ -202,6 +212,8 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
               <dl className="grid grid-cols-[8rem_minmax(0,1fr)] gap-y-2 text-sm">
                 <dt className="text-muted">Provider</dt>
                 <dd className="text-ink">{listing.model.provider === "offline" ? "Built-in offline model" : "OpenAI-compatible endpoint"}</dd>
+                <dt className="text-muted">Status</dt>
+                <dd className="text-ink">{health ? <HealthDetail health={health} /> : "—"}</dd>
                 <dt className="text-muted">Model id</dt>
                 <dd className="break-all font-mono text-ink">{listing.model.modelName}</dd>
                 <dt className="text-muted">Token prices</dt>

@@ -1,18 +1,32 @@
 "use client";
 // App listing: system prompt (private), one model and one or more datasets picked from the marketplace
 // with their prices, top-k, and the app's own price; the total a user pays per query updates as you pick.
+// Each model shows its endpoint's health; picking one that is down asks the creator to confirm.
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
 import { formatUnits, parseUnits } from "viem";
 import { EmptyState } from "@/components/ui/card";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
+import { HealthBadge } from "@/components/models/health-status";
 import { MAX_APP_DATASETS, MAX_TOP_K } from "@/lib/listings/schemas";
+import { isDown, type ModelHealthView } from "@/lib/models/health-view";
 import { api, fieldErrors } from "../../../_components/api";
 import { CommonFields, EMPTY_COMMON, checkCommon, type CommonValues, type TokenDisplay } from "../../_components/common-fields";
 import { SignInGate } from "../../_components/sign-in-gate";
 
-export type Component = { id: string; name: string; description: string; price: string; creator: string; slotId: number | null; detail: string; ready: boolean };
+export type Component = {
+  id: string;
+  name: string;
+  description: string;
+  price: string;
+  creator: string;
+  slotId: number | null;
+  detail: string;
+  ready: boolean;
+  /** Models: the endpoint's health at its last probe. */
+  health?: ModelHealthView;
+};
 
 function safeUnits(value: string, decimals: number): bigint | null {
   try {
@@ -44,6 +58,8 @@ export function AppForm({
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [submitting, setSubmitting] = useState(false);
   const [submitError, setSubmitError] = useState<string | null>(null);
+  // The model the creator confirmed building on although it is down.
+  const [acceptedDown, setAcceptedDown] = useState<string | null>(null);
 
   const format = (units: bigint) => `${formatUnits(units, token.decimals)} ${token.symbol}`;
   const totals = useMemo(() => {
@@ -83,6 +99,12 @@ export function AppForm({
     if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K) found.topK = `must be a whole number from 1 to ${MAX_TOP_K}`;
     setErrors(found);
     if (Object.keys(found).length) return;
+    if (isDown(totals.model?.health) && acceptedDown !== modelId) {
+      setSubmitError(null);
+      setAcceptedDown(null);
+      document.getElementById("model-down-warning")?.scrollIntoView({ behavior: "smooth", block: "center" });
+      return;
+    }
     setSubmitting(true);
     setSubmitError(null);
     try {
@@ -123,11 +145,25 @@ export function AppForm({
                       <span className="block text-xs text-muted">
                         {model.detail} · slot #{model.slotId} · {format(BigInt(model.price))} per query
                       </span>
+                      {model.health ? <HealthBadge health={model.health} className="mt-1 text-xs text-muted" /> : null}
                     </span>
                   </label>
                 </li>
               ))}
             </ul>
+            {totals.model?.health && isDown(totals.model.health) ? (
+              <div id="model-down-warning" role="alert" className="space-y-2 rounded-lg border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900 wrap-anywhere" data-testid="app-model-down">
+                <p className="font-medium">“{totals.model.name}” is down right now.</p>
+                <p>
+                  {totals.model.health.reason ? `${totals.model.health.reason.charAt(0).toUpperCase()}${totals.model.health.reason.slice(1)}. ` : ""}
+                  An app on it refuses questions (and charges nothing) until the model answers again.
+                </p>
+                <label className="flex items-center gap-2">
+                  <input type="checkbox" checked={acceptedDown === modelId} onChange={(e) => setAcceptedDown(e.target.checked ? modelId : null)} className="accent-brand-700" data-testid="accept-model-down" />
+                  Build on it anyway
+                </label>
+              </div>
+            ) : null}
           </fieldset>
 
           <fieldset className="space-y-3 rounded-xl border border-line bg-white p-5 shadow-sm sm:p-6">
@@ -196,6 +232,9 @@ export function AppForm({
             </dl>
             <p className="text-xs leading-5 text-muted">The app and the model are paid on every query; a dataset for each query in which its passages are relevant enough to go into the model&rsquo;s context.</p>
             {submitError ? <ErrorBox testId="submit-error">{submitError}</ErrorBox> : null}
+            {isDown(totals.model?.health) && acceptedDown !== modelId ? (
+              <p className="text-xs text-amber-800">The model you picked is down: confirm under it that you want to build on it anyway.</p>
+            ) : null}
             <Button type="submit" className="w-full" disabled={submitting} data-testid="create-app">
               {submitting ? "Creating…" : "Create draft"}
             </Button>

@@ -5,7 +5,8 @@ import { useEffect } from "react";
 import { ListOnChain, type DraftListing } from "../../../_components/list-on-chain";
 import { IndexingProgress, useIndexStatus } from "./indexing-progress";
 
-export function DraftPanel({ listing }: { listing: DraftListing }) {
+/** `modelId`: the model to probe before listing (the listing's own, or an app's model). */
+export function DraftPanel({ listing, modelId }: { listing: DraftListing; modelId?: string | null }) {
   const router = useRouter();
   const isDataset = listing.kind === "dataset";
   const status = useIndexStatus(listing.id, isDataset);
@@ -24,7 +25,7 @@ export function DraftPanel({ listing }: { listing: DraftListing }) {
   return (
     <div className="space-y-5">
       {isDataset ? <IndexingProgress status={status.data} /> : null}
-      <ListOnChain listing={listing} blockedReason={blocked} />
+      <ListOnChain listing={listing} blockedReason={blocked} modelId={modelId} />
     </div>
   );
 }

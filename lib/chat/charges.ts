@@ -5,7 +5,7 @@ import type { Address, PublicClient } from "viem";
 import { kipAssetsAbi } from "@/lib/chain/generated";
 import type { Db } from "@/lib/db-client";
 import type { ModelEndpointRecord } from "@/lib/ai/providers";
-import { healthView, staleAfterMs } from "@/lib/models/health";
+import { healthView, staleAfterMs, storedHealth } from "@/lib/models/health";
 import { ago, isDown, type ModelHealthView } from "@/lib/models/health-view";
 import { ChatError } from "./errors";
 import { modelMaxCharge, type ModelPricing } from "./metering";
@@ -138,8 +138,7 @@ export async function loadChatApp(db: Db, chain: ChainContext, appId: string): P
 /** The app's model's health as the last probe found it (read on every call: a probe's result counts at once). */
 export async function chatModelHealth(db: Db, app: Pick<ChatApp, "model">, probeIntervalMs: number): Promise<ModelHealthView> {
   if (app.model.provider === "offline") return healthView("offline", null, 0);
-  const row = await db.modelHealth.findUnique({ where: { listingId: app.model.listingId } });
-  return healthView(app.model.provider, row, staleAfterMs(probeIntervalMs));
+  return healthView(app.model.provider, await storedHealth(db, app.model.listingId), staleAfterMs(probeIntervalMs));
 }
 
 /**

@@ -151,11 +151,28 @@ export async function claimDueProbes(db: Db, { intervalMs, limit, timeoutMs = PR
   return rows.map((row) => row.listingId);
 }
 
+/** A model's stored health changes once per probe at most (a minute by default); chat re-reads it at most this often. */
+const HEALTH_CACHE_MS = 5_000;
+const healthCache = new Map<string, { at: number; row: Promise<ModelHealth | null> }>();
+
+/** The model's stored probe result, cached for a few seconds (a probe this process stores replaces it at once). */
+export function storedHealth(db: Db, listingId: string): Promise<ModelHealth | null> {
+  let cached = healthCache.get(listingId);
+  if (!cached || Date.now() - cached.at >= HEALTH_CACHE_MS) {
+    cached = { at: Date.now(), row: db.modelHealth.findUnique({ where: { listingId } }) };
+    healthCache.set(listingId, cached);
+    cached.row.catch(() => healthCache.delete(listingId));
+  }
+  return cached.row;
+}
+
 async function recordProbe(db: Db, listingId: string, result: ProbeResult): Promise<void> {
+  healthCache.delete(listingId);
   await db.$executeRaw`
     UPDATE "ModelHealth" SET "status" = ${result.status}, "latencyMs" = ${result.latencyMs}, "reason" = ${result.reason},
       "checkedAt" = (now() AT TIME ZONE 'UTC'), "probingUntil" = NULL
     WHERE "listingId" = ${listingId}`;
+  healthCache.delete(listingId);
 }
 
 /** Probes a model this process has claimed and stores the result (a probe's failure is a result too). */

@@ -1,7 +1,9 @@
 import "server-only";
 // The marketplace catalogue: listed assets of this deployment, searched with BM25 over name,
 // description, tags and kind (an index rebuilt only when a listing changes), filtered by kind and sorted
-// by newest, price or use (queries served, read from the chain's settled receipts).
+// by newest, price or use (queries served, read from the chain's settled receipts). Listings that hold
+// the query's words come first; after them, those whose words only come close to the query's (a prefix
+// such as "postgres" for "PostgreSQL", or a typo), by pg_trgm's word similarity.
 import { getAddress, type Address } from "viem";
 import type { Deployment } from "@/lib/chain/deployment";
 import { getDb } from "@/lib/db";
@@ -66,6 +68,22 @@ async function listedRows(deployment: Deployment): Promise<{ rows: CatalogRow[];
   return searchCache;
 }
 
+/** How close a listing's words must come to the query's (pg_trgm word similarity, 0 to 1). */
+export const NEAR_MATCH_SIMILARITY = 0.5;
+
+/** Listed assets whose name, tags, kind or description has words close to `text`, closest first. */
+async function similarListings(deployment: Deployment, text: string): Promise<string[]> {
+  const rows = await getDb().$queryRaw<{ id: string }[]>`
+    SELECT "id" FROM (
+      SELECT "id", "createdAt", word_similarity(${text}, "name" || ' ' || "tags" || ' ' || "kind" || ' ' || "description") AS similarity
+      FROM "Listing" WHERE "chainId" = ${deployment.chainId}::int AND "assets" = ${deployment.assets} AND "status" = 'listed'
+    ) AS scored
+    WHERE similarity >= ${NEAR_MATCH_SIMILARITY}::float8
+    ORDER BY similarity DESC, "createdAt" DESC
+    LIMIT ${MAX_CATALOG}::int`;
+  return rows.map((row) => row.id);
+}
+
 function summary(row: CatalogRow, queries: number | null, score?: number): ListingSummary {
   return {
     id: row.id,
@@ -105,6 +123,12 @@ export async function searchCatalog(deployment: Deployment, query: CatalogQuery)
   const text = query.q?.trim();
   if (text) {
     matches = index.search(text, rows.length).map((hit) => ({ row: current[hit.index], score: hit.score }));
+    const found = new Set(matches.map((m) => m.row.id));
+    const position = new Map(rows.map((row, i) => [row.id, i]));
+    for (const id of await similarListings(deployment, text)) {
+      const i = position.get(id);
+      if (i !== undefined && !found.has(id)) matches.push({ row: current[i], score: 0 });
+    }
   } else {
     matches = current.map((row) => ({ row }));
   }

@@ -348,6 +348,12 @@ describe("minting each kind on chain", () => {
 
     const found = await call(null, `/api/listings?q=${encodeURIComponent("generals deception")}&kind=app`);
     expect((found.body.listings as { id: string }[])[0].id).toBe(draft.id);
+    // Prefixes and near misses find it too (pg_trgm), after listings holding the words themselves.
+    for (const near of ["deceptio", "generls Q&A", "terain"]) {
+      const hits = (await call(null, `/api/listings?q=${encodeURIComponent(near)}&kind=app`)).body.listings as { id: string }[];
+      expect(hits.map((h) => h.id), near).toContain(draft.id);
+    }
+    expect(((await call(null, `/api/listings?q=${encodeURIComponent("zqxjv")}`)).body.listings as unknown[]).length).toBe(0);
     const publicView = await call(null, `/api/listings/${draft.id}`);
     expect(JSON.stringify(publicView.body)).not.toContain(prompt);
     expect(publicView.body.app).toMatchObject({ topK: 3, model: { id: modelId }, datasets: [{ id: datasetId }] });

@@ -55,6 +55,8 @@ const serverSchema = z
     SETTLE_BATCH_SIZE: z.coerce.number().int().min(1).max(200).default(50),
     /** Milliseconds between the settlement worker's rounds. */
     SETTLE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
+    /** How long a query may stay "answering" before the settlement worker voids it (an answer that never finished). */
+    SETTLE_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(86_400_000).default(600_000),
     /** Chat messages one wallet may send per minute. */
     CHAT_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(30),
     /** Chat messages one IP address may send per minute. */

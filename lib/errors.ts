@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   too_many_requests: 429,
   upstream_unavailable: 502,
+  unavailable: 503,
   internal: 500,
 } as const;
 
@@ -50,9 +51,32 @@ export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
 
-/** Map any thrown value to an AppError: zod failures become bad_request, unknown errors internal. */
+const DATABASE_DOWN =
+  /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)|Can't reach database server|server closed the connection/i;
+
+/**
+ * Whether a thrown value says the database cannot be reached right now (down, restarting, or the
+ * connection was cut): the driver's and Prisma's errors, read through their causes.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    const { message, code, name } = e as { message?: unknown; code?: unknown; name?: unknown };
+    if (name === "PrismaClientInitializationError" || code === "P1001" || code === "P1017" || code === "57P01" || code === "57P03") return true;
+    if (typeof message === "string" && DATABASE_DOWN.test(message)) return true;
+  }
+  return false;
+}
+
+/** The answer to a caller when the database cannot be reached. */
+export const DATABASE_UNAVAILABLE = "The marketplace's database cannot be reached right now. Nothing was changed: try again in a moment.";
+
+/**
+ * Map any thrown value to an AppError: zod failures become bad_request, an unreachable database a 503,
+ * unknown errors internal.
+ */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return new AppError("unavailable", DATABASE_UNAVAILABLE, { cause: error, headers: { "Retry-After": "5" } });
   if (error instanceof ZodError) {
     const detail = error.issues
       .map((issue) => (issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
@@ -67,6 +91,8 @@ export function toResponse(error: unknown, init?: { headers?: HeadersInit }): Re
   const appError = toAppError(error);
   if (appError.code === "internal") {
     console.error(appError.cause ?? appError);
+  } else if (appError.code === "unavailable") {
+    console.error(`database unavailable: ${String((appError.cause as Error | undefined)?.message ?? appError.cause).split("\n")[0]}`);
   }
   const body: ErrorBody = { error: { code: appError.code, message: appError.message, ...(appError.files ? { files: appError.files } : {}) } };
   const headers = new Headers(init?.headers);

@@ -34,6 +34,7 @@ async function main() {
     account,
     operator: deployment.operator as Hex,
     batchSize: env.SETTLE_BATCH_SIZE,
+    answerTimeoutMs: env.SETTLE_ANSWER_TIMEOUT_MS,
     fromBlock: BigInt(deployment.startBlock),
   });
   // Refuse to stand by (or take the lease) with an account that could never settle.

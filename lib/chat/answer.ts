@@ -7,6 +7,7 @@
 import { generateId, streamText, type LanguageModelUsage, type ModelMessage, type UIMessageChunk } from "ai";
 import type { Db } from "@/lib/db-client";
 import { modelFailureSummary } from "@/lib/ai/failures";
+import { isDatabaseUnavailable } from "@/lib/errors";
 import { resolveModel } from "@/lib/ai/providers";
 import { buildContextMessage, buildInstructions, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
 import { recordHash } from "@/lib/protocol";
@@ -19,6 +20,13 @@ import { storeAnswer, voidReceipt, type FixedCharges } from "./store";
 import type { ChatMessageMetadata, MessageCharge, SourceRef } from "./types";
 
 export const SNIPPET_CHARS = 420;
+
+/** The answer was written but could not be stored with its charge (the database failed). */
+class AnswerNotSaved extends Error {
+  constructor(cause: unknown) {
+    super("the answer could not be saved", { cause });
+  }
+}
 
 export interface AnswerInput {
   db: Db;
@@ -201,7 +209,12 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     if (!text.trim()) throw new Error("the model returned an empty answer");
     if (textStarted) enqueue({ type: "text-end", id: "answer" });
     const usage = { inputTokens: reported?.inputTokens ?? estimateTokens(promptChars), outputTokens: reported?.outputTokens ?? deltas };
-    const charge = await keepAnswer(input, answerId, text, sources, { kind: "complete", usage, contextDatasets: contextDatasets(sources) });
+    let charge: MessageCharge;
+    try {
+      charge = await keepAnswer(input, answerId, text, sources, { kind: "complete", usage, contextDatasets: contextDatasets(sources) });
+    } catch (error) {
+      throw new AnswerNotSaved(error);
+    }
     enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "complete" } });
     enqueue({ type: "finish", finishReason: "stop" });
     input.onSettled?.("complete");
@@ -222,9 +235,10 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
       return;
     }
     // The user sees a summary; the endpoint's own words go to the log only.
-    const summary = modelFailureSummary(error);
-    const reason = stopped ? "stopped before the first word of the answer" : `the model failed: ${summary}`;
-    if (!stopped) console.error(`chat answer failed (app ${input.app.id}): ${shortError(error)}`);
+    const notSaved = error instanceof AnswerNotSaved;
+    const summary = notSaved ? "" : modelFailureSummary(error);
+    const reason = stopped ? "stopped before the first word of the answer" : notSaved ? "the answer could not be saved" : `the model failed: ${summary}`;
+    if (!stopped) console.error(`chat answer failed (app ${input.app.id}): ${shortError(notSaved ? error.cause : error)}`);
     try {
       await voidAnswer(input, reason);
     } catch (storeError) {
@@ -233,7 +247,12 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     if (textStarted) enqueue({ type: "text-end", id: "answer" });
     const voided: MessageCharge = { ...pendingCharge, status: input.receipt ? "void" : "free", total: "0", note: input.receipt ? `Not charged: ${reason}.` : null };
     enqueue({ type: "message-metadata", messageMetadata: { charge: voided, answerStatus: stopped ? "stopped" : undefined } });
-    if (!stopped) enqueue({ type: "error", errorText: `The model could not answer (${summary}). You were not charged; try again.` });
+    if (notSaved) {
+      // The receipt stays "answering" if the database is gone: the settlement worker voids it once the
+      // database is back, so this answer is never charged.
+      const why = isDatabaseUnavailable(error.cause) ? "the marketplace's database cannot be reached" : "storing it failed";
+      enqueue({ type: "error", errorText: `Your answer could not be saved (${why}). You will not be charged for it; try again in a moment.` });
+    } else if (!stopped) enqueue({ type: "error", errorText: `The model could not answer (${summary}). You were not charged; try again.` });
     input.onSettled?.(stopped ? "stopped" : "failed");
   }
 }

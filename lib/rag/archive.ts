@@ -251,10 +251,10 @@ async function* readTar(archive: string, gzip: boolean, source: Source, depth: n
       else if (header.type === "symlink" || header.type === "link") item = refused(name, `a ${header.type === "link" ? "hard" : "symbolic"} link; archives may hold only plain files.`);
       else if (header.type !== "file" && header.type !== "contiguous-file") item = refused(name, `a ${header.type ?? "special entry"}, not a plain file; archives may hold only plain files.`);
       else if ((header.size ?? 0) > limits.maxEntryBytes) {
-        item = refused(name, `is ${formatBytes(header.size ?? 0)}; each file may be at most ${formatBytes(limits.maxEntryBytes)}.`);
+        item = refused(name, `${formatBytes(header.size ?? 0)}; each file may be at most ${formatBytes(limits.maxEntryBytes)}.`);
       } else {
         spend(archive, budget, header.size ?? 0, limits);
-        content = await readAll(entry, limits.maxEntryBytes);
+        content = await readAll(entry as unknown as NodeJS.ReadableStream, limits.maxEntryBytes);
       }
       if (content === null) {
         // Skip the entry's bytes without keeping them (the meter still counts them).

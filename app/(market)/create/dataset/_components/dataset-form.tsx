@@ -169,8 +169,8 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
       });
       if (status === 201) {
         const created = body as { id: string; refused?: { name: string; message: string }[] };
-        setSent({});
         if (created.refused?.length) {
+          // The rows keep showing "uploaded" beside the list of refused documents and the draft's link.
           setPhase({ kind: "refused", id: created.id, refused: created.refused });
           return;
         }

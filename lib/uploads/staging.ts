@@ -6,7 +6,7 @@ import "server-only";
 // A wallet's uploads are invisible to every other wallet (another folder, so another store). Staged files
 // are deleted once a dataset is made from them, and after STAGING_EXPIRY_MS when abandoned.
 import { randomBytes } from "node:crypto";
-import { readdir, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { FileStore } from "@tus/file-store";
 import { Server } from "@tus/server";
@@ -33,7 +33,10 @@ function walletDir(wallet: string): string {
   return path.join(path.resolve(serverEnv().UPLOAD_DIR), wallet.toLowerCase());
 }
 
-/** Bytes and uploads a wallet has staged (data files only; each has a `.json` beside it). */
+/**
+ * Bytes and uploads a wallet has staged: each upload counts its declared length (what it may still grow
+ * to, from the `.json` @tus/file-store keeps beside it), or its bytes on disk when no length was declared.
+ */
 async function stagedTotals(directory: string): Promise<{ bytes: number; uploads: number }> {
   const names = await readdir(directory).catch(() => [] as string[]);
   let bytes = 0;
@@ -41,7 +44,10 @@ async function stagedTotals(directory: string): Promise<{ bytes: number; uploads
   for (const name of names) {
     if (!UPLOAD_ID.test(name)) continue;
     uploads += 1;
-    bytes += await stat(path.join(directory, name)).then((s) => s.size, () => 0);
+    const declared = await readFile(path.join(directory, `${name}.json`), "utf8")
+      .then((text) => Number((JSON.parse(text) as { size?: number }).size))
+      .catch(() => NaN);
+    bytes += Number.isFinite(declared) ? declared : await stat(path.join(directory, name)).then((s) => s.size, () => 0);
   }
   return { bytes, uploads };
 }

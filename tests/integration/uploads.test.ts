@@ -164,6 +164,12 @@ describe("resumable uploads (tus)", () => {
 
     const huge = await createUpload(cookie, "huge.tar", 201 * 1024 * 1024);
     expect(huge.status).toBe(413);
+
+    // What a wallet may still send counts by declared length: uploads never written to hold their room.
+    const fresh = await cookieOf("stranger");
+    expect((await createUpload(fresh, "a.tar", 200 * 1024 * 1024)).status).toBe(201);
+    expect((await createUpload(fresh, "b.tar", 200 * 1024 * 1024)).status).toBe(201);
+    expect((await createUpload(fresh, "c.tar", 1024)).status).toBe(413);
   });
 });
 

@@ -67,6 +67,13 @@ const serverSchema = z
     MODEL_TEST_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(10),
     /** Dataset uploads one wallet may send per minute (a client address: three times as many). */
     UPLOAD_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(10),
+    /** Requests of resumable uploads (each created upload and each chunk) one wallet may send per minute. */
+    UPLOAD_REQUEST_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(2000),
+    /**
+     * Where resumable uploads are staged until a dataset is made from them (one folder per wallet);
+     * `npm start` puts it in data/uploads. Abandoned uploads are deleted after a day.
+     */
+    UPLOAD_DIR: z.string().min(1).default("data/uploads"),
     /** Earnings reads (holders, slots, protocol) one client address may make per minute. */
     EARNINGS_RATE_LIMIT_IP: z.coerce.number().int().min(1).default(240),
     /** Chain ids besides 31337 that count as local development chains (comma list). */

@@ -9,12 +9,13 @@ import { serverEnv } from "@/lib/env";
 import { clientAddress } from "./client-address";
 import { takeRateLimits, type LimitKey } from "./rate-limit";
 
-export type LimitedRoute = "nonce" | "modelTest" | "upload" | "earnings";
+export type LimitedRoute = "nonce" | "modelTest" | "upload" | "uploadRequest" | "earnings";
 
 const WHAT: Record<LimitedRoute, string> = {
   nonce: "sign-in requests",
   modelTest: "connection tests",
   upload: "uploads",
+  uploadRequest: "upload requests",
   earnings: "earnings reads",
 };
 
@@ -28,6 +29,8 @@ function limitsOf(route: LimitedRoute): { wallet: number; address: number } {
       return { wallet: env.MODEL_TEST_RATE_LIMIT_WALLET, address: env.MODEL_TEST_RATE_LIMIT_WALLET * 3 };
     case "upload":
       return { wallet: env.UPLOAD_RATE_LIMIT_WALLET, address: env.UPLOAD_RATE_LIMIT_WALLET * 3 };
+    case "uploadRequest":
+      return { wallet: env.UPLOAD_REQUEST_RATE_LIMIT_WALLET, address: env.UPLOAD_REQUEST_RATE_LIMIT_WALLET * 3 };
     case "earnings":
       return { wallet: Infinity, address: env.EARNINGS_RATE_LIMIT_IP };
   }

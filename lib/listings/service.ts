@@ -16,7 +16,8 @@ import { AppError } from "@/lib/errors";
 import { OFFLINE_MODEL_NAME } from "@/lib/ai/offline";
 import { startIndexing } from "@/lib/datasets/indexer";
 import { BM25_RETRIEVER } from "@/lib/rag/bm25";
-import { prepareDocuments, storeDocuments, type UploadedFile } from "@/lib/rag/ingest";
+import { prepareDocuments, storeDocuments, finishStoredDocuments, type UploadedFile } from "@/lib/rag/ingest";
+import { storeUploadedDocuments, type Refusal, type UploadSource } from "@/lib/rag/ingest-uploads";
 import { KIND_TO_CHAIN, buildSlotMetadata, kindImageUrl, listingMetadataUri, type ListingKind } from "@/lib/listings/metadata";
 import { MAX_PRICE_TOKENS, type AppFields, type ListingFields, type ModelFields } from "@/lib/listings/schemas";
 import type { Prisma } from "@/lib/generated/prisma/client";
@@ -160,6 +161,52 @@ export async function createDatasetDraft(creator: Address, fields: ListingFields
   }
   void startIndexing(listing.id, new Map(documents.map((doc) => [doc.sha256, doc.text])));
   return listing;
+}
+
+/**
+ * A dataset draft from staged uploads (files and archives). Documents are checked and stored as the
+ * uploads are read; the ones refused are returned, each with its reason, and the others make the draft.
+ * When none can be used, nothing is kept and the error lists every refusal.
+ */
+export async function createDatasetDraftFromUploads(
+  creator: Address,
+  fields: ListingFields & { license: string },
+  sources: readonly UploadSource[],
+): Promise<{ listing: { id: string }; refused: Refusal[] }> {
+  const price = await priceToBaseUnits(fields.price);
+  if (sources.length === 0) throw new AppError("bad_request", "Add at least one file.");
+  const key = serverEnv().ENCRYPTION_KEY;
+  const db = getDb();
+  // "storing" until every document is in: indexing (which a status read may resume) starts only after.
+  const row = await db.$transaction(async (tx) => {
+    const created = await createListingRow(tx, creator, "dataset", fields, price);
+    await tx.dataset.create({ data: { listingId: created.id, license: fields.license, embedder: BM25_RETRIEVER, status: "storing" } });
+    return created;
+  });
+  let result;
+  let listing;
+  try {
+    result = await storeUploadedDocuments(db, row.id, sources, key);
+    if (result.stored === 0) {
+      const code = result.refused.some((r) => /at most .*(MB|KB)|unpacks to|archive bomb/.test(r.message))
+        ? "payload_too_large"
+        : result.refused.some((r) => /not a supported document type|not UTF-8|binary data|is not a PDF/.test(r.message))
+          ? "unsupported_media_type"
+          : "bad_request";
+      throw new AppError(code, `None of the documents can be used. ${result.refused.map((r) => r.message).join(" ")}`.slice(0, 4000), {
+        files: result.refused,
+      });
+    }
+    await finishStoredDocuments(db, row.id);
+    await db.dataset.update({ where: { listingId: row.id }, data: { status: "indexing" } });
+    listing = await db.$transaction(async (tx) => writeMetadata(tx, row, await metadataProperties(tx, row.id)), { timeout: 60_000 });
+  } catch (error) {
+    // Nothing half-made: the draft and everything under it go.
+    await db.listing.delete({ where: { id: row.id } }).catch(() => undefined);
+    throw error;
+  }
+  void startIndexing(listing.id, result.texts);
+  return { listing, refused: result.refused };
 }
 
 export async function createModelDraft(creator: Address, fields: ModelFields) {

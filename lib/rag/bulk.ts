@@ -1,4 +1,4 @@
-// Bulk writes of ingestion. Chunks are most of what ingestion writes, so a document's chunks go in as one
+// Bulk writes of ingestion. Chunks are most of what ingestion writes, so a group of documents' chunks go in as one
 // INSERT … SELECT FROM unnest(…) with one array parameter per column: one statement and five parameters
 // however many chunks there are (createMany would send a statement per few thousand rows, with five
 // parameters per row).
@@ -27,25 +27,31 @@ export interface ChunkRow {
 }
 
 /**
- * One document's chunks, its "indexed" mark and the dataset's progress counters, in one transaction:
- * a run that stops half-way leaves the document unindexed, never half-chunked.
+ * Some documents' chunks, their "indexed" marks and the dataset's progress counters, in one transaction:
+ * a run that stops half-way leaves each document unindexed, never half-chunked.
  */
 export function writeDocumentChunks(
   db: Db,
-  { datasetId, documentId, bytes, chunks }: { datasetId: string; documentId: string; bytes: number; chunks: readonly ChunkRow[] },
+  { datasetId, documents }: { datasetId: string; documents: readonly { documentId: string; bytes: number; chunks: readonly ChunkRow[] }[] },
 ): Promise<{ bytesIndexed: number; bytesTotal: number; chunkCount: number; indexVersion: number }> {
+  const chunks = documents.flatMap((doc) => doc.chunks);
   return db.$transaction(async (tx) => {
-    const marked = await tx.document.updateMany({ where: { id: documentId, indexedAt: null }, data: { indexedAt: new Date() } });
-    if (marked.count !== 1) throw new Error(`document ${documentId} is already indexed`);
+    const ids = documents.map((doc) => doc.documentId);
+    const marked = await tx.document.updateMany({ where: { id: { in: ids }, indexedAt: null }, data: { indexedAt: new Date() } });
+    if (marked.count !== ids.length) throw new Error(`some of documents ${ids.join(", ")} are already indexed`);
     if (chunks.length) {
       await tx.$executeRaw`
         INSERT INTO "Chunk" ("id", "datasetId", "documentId", "position", "text")
-        SELECT id, ${datasetId}, ${documentId}, position, text
-        FROM unnest(${chunks.map((c) => c.id)}::text[], ${chunks.map((c) => c.position)}::int[], ${chunks.map((c) => c.text)}::text[]) AS c(id, position, text)`;
+        SELECT id, ${datasetId}, document_id, position, text
+        FROM unnest(${chunks.map((c) => c.id)}::text[], ${chunks.map((c) => c.documentId)}::text[], ${chunks.map((c) => c.position)}::int[], ${chunks.map((c) => c.text)}::text[]) AS c(id, document_id, position, text)`;
     }
     return tx.dataset.update({
       where: { listingId: datasetId },
-      data: { bytesIndexed: { increment: bytes }, chunkCount: { increment: chunks.length }, indexVersion: { increment: 1 } },
+      data: {
+        bytesIndexed: { increment: documents.reduce((sum, doc) => sum + doc.bytes, 0) },
+        chunkCount: { increment: chunks.length },
+        indexVersion: { increment: 1 },
+      },
       select: { bytesIndexed: true, bytesTotal: true, chunkCount: true, indexVersion: true },
     });
   }, { timeout: 60_000 });

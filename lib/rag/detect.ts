@@ -28,6 +28,20 @@ function extensionOf(filename: string): string {
   return dot > 0 ? filename.slice(dot + 1).toLowerCase() : "";
 }
 
+export type ArchiveKind = "zip" | "gzip" | "tar";
+
+/**
+ * An archive's kind by its first bytes (at least 262 for tar): zip (a local file header or an empty
+ * archive's end record), gzip (a .tar.gz, checked to be tar as it is read), or tar ("ustar" at 257).
+ */
+export function archiveKindOf(head: Uint8Array): ArchiveKind | null {
+  if (startsWith(head, [0x50, 0x4b, 0x03, 0x04]) || startsWith(head, [0x50, 0x4b, 0x05, 0x06])) return "zip";
+  if (startsWith(head, [0x1f, 0x8b])) return "gzip";
+  const ustar = [0x75, 0x73, 0x74, 0x61, 0x72];
+  if (head.byteLength >= 262 && ustar.every((byte, i) => head[257 + i] === byte)) return "tar";
+  return null;
+}
+
 const PDF_MAGIC = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
 
 /** Decode UTF-8 text, or throw: a text document must be valid UTF-8 without NUL bytes. */

@@ -44,6 +44,14 @@ export function datasetContentHash(documentHashes: readonly string[]): string {
   return `sha256:${sha256Hex(documentHashes.join("\n"))}`;
 }
 
+/** Check one document's type by its content and extract its text; throws an AppError naming it. */
+export async function prepareDocument(file: UploadedFile): Promise<PreparedDocument> {
+  const { filename, content } = file;
+  const { type, mimeType } = detectDocument(filename, content);
+  const text = await extractDocumentText(filename, content, type);
+  return { filename, type, mimeType, content, sha256: sha256Hex(content), text };
+}
+
 /** Validate and extract every file; throws one error naming each bad file. */
 export async function prepareDocuments(files: readonly UploadedFile[]): Promise<PreparedDocument[]> {
   if (files.length === 0) throw new AppError("bad_request", "Add at least one file.");
@@ -65,9 +73,7 @@ export async function prepareDocuments(files: readonly UploadedFile[]): Promise<
     try {
       if (names.has(filename)) throw new AppError("bad_request", `${filename} was added twice.`);
       names.add(filename);
-      const { type, mimeType } = detectDocument(filename, file.content);
-      const text = await extractDocumentText(filename, file.content, type);
-      prepared.push({ filename, type, mimeType, content: file.content, sha256: sha256Hex(file.content), text });
+      prepared.push(await prepareDocument({ filename, content: file.content }));
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       problems.push(Object.assign(error, { filename }));
@@ -85,11 +91,21 @@ function documentAad(datasetId: string, sha256: string): string {
   return `kip-document:${datasetId}:${sha256}`;
 }
 
-/** Store the raw files encrypted (bound to their dataset and hash) and record the totals. */
-export async function storeDocuments(db: Db, datasetId: string, documents: readonly PreparedDocument[], encryptionKey: string): Promise<void> {
+/**
+ * Store raw files encrypted (bound to their dataset and hash) at positions from `firstPosition` on. An
+ * upload stores its documents in batches like this as it reads them, then calls finishStoredDocuments.
+ */
+export async function storeDocumentBatch(
+  db: Db,
+  datasetId: string,
+  documents: readonly Omit<PreparedDocument, "text" | "type">[],
+  encryptionKey: string,
+  firstPosition: number,
+): Promise<void> {
+  if (documents.length === 0) return;
   await insertDocuments(
     db,
-    documents.map((doc, position) => ({
+    documents.map((doc, i) => ({
       id: randomBytes(12).toString("hex"),
       datasetId,
       filename: doc.filename,
@@ -97,9 +113,23 @@ export async function storeDocuments(db: Db, datasetId: string, documents: reado
       bytes: doc.content.byteLength,
       sha256: doc.sha256,
       content: encryptBytes(doc.content, encryptionKey, documentAad(datasetId, doc.sha256)),
-      position,
+      position: firstPosition + i,
     })),
   );
+}
+
+/** Record a dataset's totals and content hash from its stored documents, in order. */
+export async function finishStoredDocuments(db: Db, datasetId: string): Promise<void> {
+  const stored = await db.document.findMany({ where: { datasetId }, orderBy: { position: "asc" }, select: { sha256: true, bytes: true } });
+  await db.dataset.update({
+    where: { listingId: datasetId },
+    data: { bytesTotal: stored.reduce((sum, doc) => sum + doc.bytes, 0), contentHash: datasetContentHash(stored.map((doc) => doc.sha256)) },
+  });
+}
+
+/** Store the raw files encrypted (bound to their dataset and hash) and record the totals. */
+export async function storeDocuments(db: Db, datasetId: string, documents: readonly PreparedDocument[], encryptionKey: string): Promise<void> {
+  await storeDocumentBatch(db, datasetId, documents, encryptionKey, 0);
   await db.dataset.update({
     where: { listingId: datasetId },
     data: {
@@ -112,6 +142,22 @@ export async function storeDocuments(db: Db, datasetId: string, documents: reado
 /** A stored document's raw bytes (for its owner). */
 export function decryptDocument(document: { datasetId: string; sha256: string; content: Uint8Array }, encryptionKey: string): Buffer {
   return decryptBytes(document.content, encryptionKey, documentAad(document.datasetId, document.sha256));
+}
+
+/** Pending documents in groups of at most 200 documents or 4 MB of source (whichever comes first). */
+function* groups<T extends { bytes: number }>(docs: readonly T[]): Generator<T[]> {
+  let group: T[] = [];
+  let bytes = 0;
+  for (const doc of docs) {
+    if (group.length > 0 && (group.length >= 200 || bytes + doc.bytes > 4 * 1024 * 1024)) {
+      yield group;
+      group = [];
+      bytes = 0;
+    }
+    group.push(doc);
+    bytes += doc.bytes;
+  }
+  if (group.length > 0) yield group;
 }
 
 export interface IndexProgress {
@@ -139,17 +185,28 @@ export async function indexPendingDocuments(
   // When this run indexes the whole dataset, its chunks are all in memory: build the search index from them.
   const written: { id: string; documentId: string; position: number; text: string }[] | null = alreadyIndexed === 0 ? [] : null;
   let version = 0;
-  for (const doc of pending) {
-    let text = texts?.get(doc.sha256);
-    if (text === undefined) {
-      const stored = await db.document.findUniqueOrThrow({ where: { id: doc.id }, select: { content: true } });
-      const raw = decryptDocument({ datasetId, sha256: doc.sha256, content: stored.content }, encryptionKey);
-      text = await extractDocumentText(doc.filename, raw);
+  // Documents are indexed in groups, one transaction per group: a dataset of thousands of small pages
+  // costs a few hundred round trips, not several per page.
+  for (const group of groups(pending)) {
+    const missing = group.filter((doc) => texts?.get(doc.sha256) === undefined);
+    const contents = new Map(
+      missing.length === 0
+        ? []
+        : (await db.document.findMany({ where: { id: { in: missing.map((doc) => doc.id) } }, select: { id: true, content: true } })).map((row) => [row.id, row.content]),
+    );
+    const batch = [];
+    for (const doc of group) {
+      let text = texts?.get(doc.sha256);
+      if (text === undefined) {
+        const raw = decryptDocument({ datasetId, sha256: doc.sha256, content: contents.get(doc.id)! }, encryptionKey);
+        text = await extractDocumentText(doc.filename, raw);
+      }
+      const ids = chunkIds();
+      const chunks = chunkText(text, CHUNKING).map((piece, position) => ({ id: ids(), documentId: doc.id, position, text: piece }));
+      batch.push({ documentId: doc.id, bytes: doc.bytes, chunks });
+      written?.push(...chunks);
     }
-    const ids = chunkIds();
-    const chunks = chunkText(text, CHUNKING).map((piece, position) => ({ id: ids(), documentId: doc.id, position, text: piece }));
-    const updated = await writeDocumentChunks(db, { datasetId, documentId: doc.id, bytes: doc.bytes, chunks });
-    written?.push(...chunks);
+    const updated = await writeDocumentChunks(db, { datasetId, documents: batch });
     version = updated.indexVersion;
     onProgress?.(updated);
   }

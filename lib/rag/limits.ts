@@ -3,12 +3,44 @@
 
 /** Limits shown on the upload form and enforced by the server. */
 export const DATASET_LIMITS = {
-  maxFiles: 20,
-  /** Per file. */
+  /** Documents in one dataset (files, and the documents inside archives, together). */
+  maxFiles: 5000,
+  /** Per document (a file, or one entry of an archive). */
   maxFileBytes: 5 * 1024 * 1024,
-  /** All files of one upload together. */
-  maxTotalBytes: 25 * 1024 * 1024,
+  /** All documents of one dataset together. */
+  maxTotalBytes: 200 * 1024 * 1024,
+  /** One uploaded file or archive (resumable uploads, /api/uploads). */
+  maxUploadBytes: 200 * 1024 * 1024,
+  /** A single multipart POST to /api/datasets (for scripts; the form uses resumable uploads). */
+  maxMultipartBytes: 25 * 1024 * 1024,
 } as const;
+
+/**
+ * What an archive (.zip, .tar, .tar.gz) may hold. An entry is refused, on its own, when it would unpack
+ * to more than a document may be or compresses more than `maxRatio` to one (a zip bomb's signature); an
+ * archive stops being read once its entries unpack to more than `maxUnpackedBytes` in all (its nested
+ * archives included) or list more than `maxEntries`. Archives may hold archives `maxNesting` level deep.
+ */
+export const ARCHIVE_LIMITS = {
+  maxRatio: 100,
+  /** Below this size an entry's compression ratio is not held against it (a small blank page compresses very well). */
+  ratioFloorBytes: 256 * 1024,
+  maxUnpackedBytes: 2 * 200 * 1024 * 1024,
+  maxEntries: 20_000,
+  maxNesting: 1,
+} as const;
+
+export type ArchiveLimits = {
+  maxEntryBytes: number;
+  maxRatio: number;
+  ratioFloorBytes: number;
+  maxUnpackedBytes: number;
+  maxEntries: number;
+  maxNesting: number;
+};
+
+/** Extensions of the archives an upload may be: their entries become the documents. */
+export const ARCHIVE_EXTENSIONS = [".zip", ".tar", ".tar.gz", ".tgz"] as const;
 
 /**
  * How much of a PDF the server will read: pages, and time spent extracting text (checked between

@@ -184,6 +184,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         APP_URL: appUrl,
         SESSION_SECRET: baseEnv.SESSION_SECRET || secrets.SESSION_SECRET,
         ENCRYPTION_KEY: baseEnv.ENCRYPTION_KEY || secrets.ENCRYPTION_KEY,
+        UPLOAD_DIR: baseEnv.UPLOAD_DIR || path.join(options.dataDir, "uploads"),
         SETTLER_PRIVATE_KEY: baseEnv.SETTLER_PRIVATE_KEY || (local ? ANVIL_KEYS[0] : undefined),
       }).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
     );

@@ -46,7 +46,7 @@ describe("a creator lists a dataset, a model and an app, then finds the app", ()
     await page.goto(`${stack.appUrl}/create/dataset`, { waitUntil: "load" });
     await expect.poll(() => page.getByText("Sign in to list a dataset").isVisible()).toBe(true);
     await signInWithDevWallet(page, { waitForAddress: true });
-    await expect.poll(() => page.getByTestId("upload-limits").textContent()).toMatch(/5\.0 MB per file · 25 MB in total/);
+    await expect.poll(() => page.getByTestId("upload-limits").textContent()).toMatch(/5,000 documents · 5\.0 MB per document · 200 MB in total/);
     await page.locator("#files").setInputFiles([
       { name: "pilots.md", mimeType: "text/markdown", buffer: Buffer.from("# Harbour pilots\n\nA pilot boards every ship above 80 metres before the breakwater.\n\nThe tide table is posted at the pilot station each morning.") },
       { name: "berths.csv", mimeType: "text/csv", buffer: Buffer.from("berth,depth\nNorth quay,12 m\nSouth quay,9 m\n") },

@@ -105,9 +105,9 @@ describe("prepareDocuments", () => {
     ).rejects.toThrow(/fake.pdf is not a PDF.*empty.txt is empty/);
     await expect(prepareDocuments([])).rejects.toThrow(/at least one file/);
     const many = Array.from({ length: DATASET_LIMITS.maxFiles + 1 }, (_, i) => ({ filename: `${i}.txt`, content: utf8("x") }));
-    await expect(prepareDocuments(many)).rejects.toThrow(/at most 20/);
+    await expect(prepareDocuments(many)).rejects.toThrow(/at most 5000/);
     const big = new Uint8Array(DATASET_LIMITS.maxFileBytes).fill(0x61);
-    const tooMuch = Array.from({ length: 6 }, (_, i) => ({ filename: `${i}.txt`, content: big }));
+    const tooMuch = Array.from({ length: DATASET_LIMITS.maxTotalBytes / DATASET_LIMITS.maxFileBytes + 1 }, (_, i) => ({ filename: `${i}.txt`, content: big }));
     await expect(prepareDocuments(tooMuch)).rejects.toMatchObject({ code: "payload_too_large" });
     await expect(
       prepareDocuments([

@@ -1,18 +1,31 @@
 "use client";
-// Dataset upload: files (limits shown up front and checked before sending), the listing's fields, and
-// an upload progress bar. On success the browser goes to the draft's page, where indexing progress
-// (a background job on the server) and the listing transaction are.
+// Dataset upload: files and archives (limits shown up front and checked before sending), the listing's
+// fields, and a progress bar per file. Each file goes up with the tus resumable protocol (tus-js-client
+// against /api/uploads): a dropped connection retries from the server's offset, and a file added again
+// after the tab was closed resumes where it stopped. Then the draft is made from the finished uploads; on
+// success the browser goes to the draft's page (indexing progress and the listing transaction), after
+// showing any document the server refused.
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
+import * as tus from "tus-js-client";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
 import { Progress } from "@/components/ui/progress";
-import { detectDocument } from "@/lib/rag/detect";
-import { ACCEPTED_EXTENSIONS, CHUNKING, DATASET_LIMITS, formatBytes } from "@/lib/rag/limits";
+import { archiveKindOf, detectDocument } from "@/lib/rag/detect";
+import { ACCEPTED_EXTENSIONS, ARCHIVE_EXTENSIONS, CHUNKING, DATASET_LIMITS, formatBytes } from "@/lib/rag/limits";
 import { fieldErrors } from "../../../_components/api";
 import { CommonFields, EMPTY_COMMON, checkCommon, type CommonValues, type TokenDisplay } from "../../_components/common-fields";
 import { SignInGate } from "../../_components/sign-in-gate";
 
-type Phase = { kind: "idle" } | { kind: "uploading"; sent: number; total: number } | { kind: "processing" } | { kind: "error"; message: string };
+type Phase =
+  | { kind: "idle" }
+  | { kind: "uploading"; sent: number; total: number }
+  | { kind: "processing" }
+  | { kind: "refused"; id: string; refused: { name: string; message: string }[] }
+  | { kind: "error"; message: string };
+
+/** One file's upload: bytes the server has, and its upload id once finished. */
+type Sent = { sent: number; id?: string; error?: string };
 
 /**
  * What the server would refuse a file for, checked in the browser as it is added: its size, then its type
@@ -21,6 +34,9 @@ type Phase = { kind: "idle" } | { kind: "uploading"; sent: number; total: number
  */
 async function checkFile(file: File): Promise<string | null> {
   if (file.size === 0) return `${file.name} is empty.`;
+  if (file.size > DATASET_LIMITS.maxUploadBytes) return `${file.name} is over ${formatBytes(DATASET_LIMITS.maxUploadBytes)}.`;
+  // An archive's entries are checked one by one on the server, as it is unpacked.
+  if (archiveKindOf(new Uint8Array(await file.slice(0, 512).arrayBuffer()))) return null;
   if (file.size > DATASET_LIMITS.maxFileBytes) return `${file.name} is over ${formatBytes(DATASET_LIMITS.maxFileBytes)}.`;
   try {
     detectDocument(file.name, new Uint8Array(await file.arrayBuffer()));
@@ -33,25 +49,39 @@ async function checkFile(file: File): Promise<string | null> {
 /** A selected file and what is known of it: being checked, fine (null), or refused with a reason. */
 type Selected = { file: File; problem: string | null | "checking" };
 
-/** POST multipart with upload progress (fetch cannot report upload progress). */
-function upload(form: FormData, onProgress: (sent: number, total: number) => void): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/datasets");
-    xhr.responseType = "text";
-    xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : event.loaded);
-    xhr.onload = () => {
-      let body: unknown = null;
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {
-        body = null;
-      }
-      resolve({ status: xhr.status, body });
-    };
-    xhr.onerror = () => reject(new Error("The upload failed: the server could not be reached."));
-    xhr.send(form);
+/** Upload one file with tus, resuming an earlier upload of the same file if this browser has one. */
+async function uploadFile(file: File, onProgress: (sent: number) => void): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const upload = new tus.Upload(file, {
+      endpoint: "/api/uploads",
+      metadata: { filename: file.name },
+      chunkSize: 8 * 1024 * 1024,
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      removeFingerprintOnSuccess: true,
+      onProgress: (sent) => onProgress(sent),
+      onError: (error) => {
+        const response = (error as tus.DetailedError).originalResponse;
+        const body = response?.getBody();
+        let message = error.message;
+        try {
+          message = (JSON.parse(body ?? "") as { error?: { message?: string } }).error?.message ?? message;
+        } catch {
+          if (body) message = body;
+        }
+        reject(new Error(`${file.name}: ${message}`));
+      },
+      onSuccess: () => resolve(upload.url!.split("/").pop()!),
+    });
+    void upload.findPreviousUploads().then((previous) => {
+      if (previous.length > 0) upload.resumeFromPreviousUpload(previous[0]);
+      upload.start();
+    });
   });
+}
+
+async function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: response.status, body: await response.json().catch(() => null) };
 }
 
 export function DatasetForm({ token }: { token: TokenDisplay }) {
@@ -63,6 +93,7 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [phase, setPhase] = useState<Phase>({ kind: "idle" });
   const [dragging, setDragging] = useState(false);
+  const [sent, setSent] = useState<Record<string, Sent>>({});
 
   // Refused files stay listed (marked) until removed, but are never sent: one bad file does not hold
   // back the others.
@@ -86,42 +117,76 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
     if (checking) found.files = "Some files are still being checked: try again in a moment.";
     else if (files.length === 0) found.files = refused ? "None of the files can be used: remove the refused ones and add others." : "Add at least one file.";
     else if (files.length > DATASET_LIMITS.maxFiles) found.files = `At most ${DATASET_LIMITS.maxFiles} files.`;
-    else if (total > DATASET_LIMITS.maxTotalBytes) found.files = `The files add up to ${formatBytes(total)}; the limit is ${formatBytes(DATASET_LIMITS.maxTotalBytes)}.`;
     setErrors(found);
     if (Object.keys(found).length) return;
 
-    const form = new FormData();
-    form.set("name", common.name);
-    form.set("description", common.description);
-    form.set("tags", common.tags);
-    form.set("price", common.price);
-    form.set("license", license);
-    for (const file of files) form.append("files", file, file.name);
     setPhase({ kind: "uploading", sent: 0, total: total || 1 });
     try {
-      const { status, body } = await upload(form, (sent, all) => {
-        setPhase(sent >= all ? { kind: "processing" } : { kind: "uploading", sent, total: all });
+      // Two files at a time; a file already uploaded (an earlier attempt) is not sent again.
+      const ids: string[] = new Array(files.length);
+      const progress = { ...sent };
+      const report = () => {
+        setSent({ ...progress });
+        const done = files.reduce((sum, f) => sum + (progress[f.name]?.sent ?? 0), 0);
+        setPhase({ kind: "uploading", sent: done, total: total || 1 });
+      };
+      let next = 0;
+      const worker = async () => {
+        while (next < files.length) {
+          const i = next++;
+          const file = files[i];
+          const known = progress[file.name];
+          if (known?.id) {
+            ids[i] = known.id;
+            continue;
+          }
+          progress[file.name] = { sent: 0 };
+          report();
+          try {
+            const id = await uploadFile(file, (bytes) => {
+              progress[file.name] = { sent: bytes };
+              report();
+            });
+            progress[file.name] = { sent: file.size, id };
+            ids[i] = id;
+          } catch (error) {
+            progress[file.name] = { sent: progress[file.name]?.sent ?? 0, error: (error as Error).message };
+            report();
+            throw error;
+          }
+          report();
+        }
+      };
+      await Promise.all([worker(), worker()]);
+      setPhase({ kind: "processing" });
+      const { status, body } = await postJson("/api/datasets", {
+        name: common.name,
+        description: common.description,
+        tags: common.tags,
+        price: common.price,
+        license,
+        uploads: ids,
       });
       if (status === 201) {
-        router.push(`/listings/${(body as { id: string }).id}`);
+        const created = body as { id: string; refused?: { name: string; message: string }[] };
+        if (created.refused?.length) {
+          // The rows keep showing "uploaded" beside the list of refused documents and the draft's link.
+          setPhase({ kind: "refused", id: created.id, refused: created.refused });
+          return;
+        }
+        router.push(`/listings/${created.id}`);
         return;
       }
       const error = (body as { error?: { message?: string; files?: { name: string; message: string }[] } } | null)?.error;
       const message = error?.message ?? `The server answered ${status}.`;
       if (error?.files?.length) {
-        // Files only the server could judge (a PDF without text, say): their rows are marked, and the next
-        // click uploads the others.
-        for (const problem of error.files) {
-          const file = files.find((f) => (f.name.trim().slice(0, 200) || "untitled") === problem.name);
-          if (file) mark(file, problem.message);
-        }
-        setPhase({ kind: "error", message: `${message} The refused files are marked below; the others can be uploaded without them.` });
+        setPhase({ kind: "refused", id: "", refused: error.files });
         return;
       }
       setErrors(fieldErrors(message));
       setPhase({ kind: "error", message });
     } catch (error) {
-      setPhase({ kind: "error", message: (error as Error).message });
+      setPhase({ kind: "error", message: `${(error as Error).message} Click again to resume: what reached the server is kept.` });
     }
   };
 
@@ -133,8 +198,9 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
           <div>
             <h2 className="text-base font-semibold text-ink">Documents</h2>
             <p className="mt-1 text-sm text-muted" data-testid="upload-limits">
-              {ACCEPTED_EXTENSIONS.filter((e) => e !== ".markdown" && e !== ".htm").join(", ")} · up to {DATASET_LIMITS.maxFiles} files ·{" "}
-              {formatBytes(DATASET_LIMITS.maxFileBytes)} per file · {formatBytes(DATASET_LIMITS.maxTotalBytes)} in total. Types are checked by
+              {ACCEPTED_EXTENSIONS.filter((e) => e !== ".markdown" && e !== ".htm").join(", ")}, or archives of them ({ARCHIVE_EXTENSIONS.join(", ")}) ·
+              up to {DATASET_LIMITS.maxFiles.toLocaleString("en-US")} documents · {formatBytes(DATASET_LIMITS.maxFileBytes)} per document ·{" "}
+              {formatBytes(DATASET_LIMITS.maxTotalBytes)} in total. Uploads resume after a dropped connection. Types are checked by
               content, so text files without an extension (LICENSE, GPL-3, README) are welcome; PDFs need a text layer (scans must be OCRed
               first). Files are stored encrypted and only you can download them.
             </p>
@@ -185,7 +251,15 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
                   >
                     <span className={`min-w-0 truncate ${bad ? "text-red-800 line-through" : "text-ink"}`}>{file.name}</span>
                     <span className="flex shrink-0 items-center gap-3">
-                      <span className="tabular-nums text-muted">{problem === "checking" ? "checking…" : formatBytes(file.size)}</span>
+                      <span className="tabular-nums text-muted" data-testid="file-progress" data-state={sent[file.name]?.id ? "uploaded" : sent[file.name]?.error ? "failed" : sent[file.name] ? "uploading" : "waiting"}>
+                        {problem === "checking"
+                          ? "checking…"
+                          : sent[file.name]
+                            ? sent[file.name].id
+                              ? `uploaded · ${formatBytes(file.size)}`
+                              : `${Math.floor((100 * sent[file.name].sent) / Math.max(file.size, 1))}% of ${formatBytes(file.size)}`
+                            : formatBytes(file.size)}
+                      </span>
                       <button
                         type="button"
                         className="text-xs font-medium text-muted hover:text-red-700"
@@ -206,11 +280,9 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
               })}
               <li className="flex justify-between px-3 py-2 text-xs text-muted">
                 <span>
-                  {files.length} of {DATASET_LIMITS.maxFiles} files{refused ? ` · ${refused} refused, left out` : ""}
+                  {files.length} {files.length === 1 ? "file" : "files"}{refused ? ` · ${refused} refused, left out` : ""}
                 </span>
-                <span className={total > DATASET_LIMITS.maxTotalBytes ? "text-red-700" : ""}>
-                  {formatBytes(total)} of {formatBytes(DATASET_LIMITS.maxTotalBytes)}
-                </span>
+                <span>{formatBytes(total)}</span>
               </li>
             </ul>
           ) : null}
@@ -234,6 +306,25 @@ export function DatasetForm({ token }: { token: TokenDisplay }) {
         ) : null}
         {phase.kind === "processing" ? <Progress label="Checking the files and extracting their text…" testId="upload-progress" /> : null}
         {phase.kind === "error" ? <ErrorBox testId="upload-error">{phase.message}</ErrorBox> : null}
+        {phase.kind === "refused" ? (
+          <div className="space-y-2 rounded-lg border border-amber-300 bg-amber-50 p-4 text-sm text-amber-900" data-testid="refused-documents">
+            <p className="font-medium">
+              {phase.id ? `The draft was made; ${phase.refused.length} ${phase.refused.length === 1 ? "document was" : "documents were"} refused and left out:` : "None of the documents can be used:"}
+            </p>
+            <ul className="list-disc space-y-1 pl-5">
+              {phase.refused.map((r) => (
+                <li key={r.name} className="wrap-anywhere" data-testid="refused-document">
+                  {r.message}
+                </li>
+              ))}
+            </ul>
+            {phase.id ? (
+              <Link href={`/listings/${phase.id}`} className="font-medium text-brand-700 underline" data-testid="go-to-draft">
+                Go to the draft
+              </Link>
+            ) : null}
+          </div>
+        ) : null}
 
         <div className="flex justify-end">
           <Button type="submit" disabled={busy} data-testid="create-dataset">

@@ -1,0 +1,108 @@
+// A dataset's documents from staged uploads (files and archives on disk, lib/uploads/staging.ts): each
+// document, a file or an archive's entry, is typed by its content and extracted like a single file, then
+// stored encrypted in batches as the uploads are read, so neither the archives nor the dataset are ever
+// held in memory whole. A document that cannot be used is refused on its own, with a message naming it;
+// the others are kept. Count and total limits are checked as documents arrive.
+import type { Db } from "@/lib/db-client";
+import { AppError } from "@/lib/errors";
+import { readUpload, DEFAULT_ARCHIVE_LIMITS } from "./archive";
+import { prepareDocument, storeDocumentBatch, type PreparedDocument } from "./ingest";
+import { DATASET_LIMITS, formatBytes, type ArchiveLimits } from "./limits";
+
+export interface UploadSource {
+  name: string;
+  path: string;
+}
+
+export interface Refusal {
+  name: string;
+  message: string;
+}
+
+export interface StoredUploads {
+  stored: number;
+  refused: Refusal[];
+  /** Extracted texts by sha256, up to a budget, so indexing need not extract them again. */
+  texts: Map<string, string>;
+}
+
+const BATCH_DOCUMENTS = 200;
+const BATCH_BYTES = 8 * 1024 * 1024;
+const TEXT_BUDGET_CHARS = 32 * 1024 * 1024;
+/** Refusals listed one by one; past this many they are counted. */
+const MAX_LISTED_REFUSALS = 500;
+
+/** Names are kept to 200 characters, from the end: the page's own name matters most in a citation. */
+export function documentName(name: string): string {
+  const trimmed = name.trim();
+  return trimmed.length <= 200 ? trimmed || "untitled" : `…${trimmed.slice(-199)}`;
+}
+
+export async function storeUploadedDocuments(
+  db: Db,
+  datasetId: string,
+  sources: readonly UploadSource[],
+  encryptionKey: string,
+  limits: { dataset: typeof DATASET_LIMITS; archive: ArchiveLimits } = { dataset: DATASET_LIMITS, archive: DEFAULT_ARCHIVE_LIMITS },
+): Promise<StoredUploads> {
+  const refused: Refusal[] = [];
+  let unlisted = 0;
+  const refuse = (name: string, message: string) => {
+    if (refused.length < MAX_LISTED_REFUSALS) refused.push({ name, message });
+    else unlisted += 1;
+  };
+  const texts = new Map<string, string>();
+  let textChars = 0;
+  const names = new Set<string>();
+  let batch: PreparedDocument[] = [];
+  let batchBytes = 0;
+  let stored = 0;
+  let total = 0;
+  const flush = async () => {
+    await storeDocumentBatch(db, datasetId, batch, encryptionKey, stored);
+    stored += batch.length;
+    batch = [];
+    batchBytes = 0;
+  };
+  for (const source of sources) {
+    for await (const item of readUpload(source.name, source.path, limits.archive)) {
+      const name = documentName(item.name);
+      if (item.kind === "refused") {
+        refuse(name, item.message);
+        continue;
+      }
+      if (names.has(name)) {
+        refuse(name, `${name} was added twice.`);
+        continue;
+      }
+      if (stored + batch.length >= limits.dataset.maxFiles) {
+        refuse(name, `${name}: a dataset holds at most ${limits.dataset.maxFiles} documents.`);
+        continue;
+      }
+      if (total + item.content.byteLength > limits.dataset.maxTotalBytes) {
+        refuse(name, `${name}: the dataset would pass ${formatBytes(limits.dataset.maxTotalBytes)} in all.`);
+        continue;
+      }
+      let document: PreparedDocument;
+      try {
+        document = await prepareDocument({ filename: name, content: item.content });
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        refuse(name, error.message);
+        continue;
+      }
+      names.add(name);
+      total += document.content.byteLength;
+      if (textChars + document.text.length <= TEXT_BUDGET_CHARS) {
+        texts.set(document.sha256, document.text);
+        textChars += document.text.length;
+      }
+      batch.push(document);
+      batchBytes += document.content.byteLength;
+      if (batch.length >= BATCH_DOCUMENTS || batchBytes >= BATCH_BYTES) await flush();
+    }
+  }
+  await flush();
+  if (unlisted > 0) refused.push({ name: "…", message: `${unlisted} more entries were refused as well.` });
+  return { stored, refused, texts };
+}

@@ -2,10 +2,19 @@
 // The creator's panel on a draft: indexing progress for datasets, then the listing transaction.
 import { useRouter } from "next/navigation";
 import { useEffect } from "react";
+import { QueryProvider } from "@/components/web3/query-client";
 import { ListOnChain, type DraftListing } from "../../../_components/list-on-chain";
 import { IndexingProgress, useIndexStatus } from "./indexing-progress";
 
 export function DraftPanel({ listing }: { listing: DraftListing }) {
+  return (
+    <QueryProvider>
+      <Panel listing={listing} />
+    </QueryProvider>
+  );
+}
+
+function Panel({ listing }: { listing: DraftListing }) {
   const router = useRouter();
   const isDataset = listing.kind === "dataset";
   const status = useIndexStatus(listing.id, isDataset);

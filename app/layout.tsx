@@ -3,6 +3,7 @@ import { connection } from "next/server";
 import type { ReactNode } from "react";
 import { AppHeader } from "@/components/layout/app-header";
 import { Providers } from "@/components/web3/providers";
+import { currentSession, type SignedInSession } from "@/lib/auth/session";
 import { readPublicConfig, type PublicConfig } from "@/lib/chain/public-config";
 import { EnvError } from "@/lib/env";
 import "./globals.css";
@@ -33,13 +34,21 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
     );
   }
 
+  // Who is signed in, known before any script runs: the header and the pages render for that wallet.
+  let session: SignedInSession | null = null;
+  try {
+    session = await currentSession();
+  } catch (error) {
+    console.error(error);
+  }
+
   return (
     <html lang="en">
       <body className="min-h-screen">
         <a href="#content" className="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-4 focus:z-50 focus:rounded-md focus:bg-white focus:px-3 focus:py-2 focus:shadow">
           Skip to content
         </a>
-        <Providers config={config}>
+        <Providers config={config} session={session}>
           <AppHeader />
           <main id="content" className="mx-auto w-full max-w-6xl px-4 py-8 sm:px-6 sm:py-10">
             {children}

@@ -1,9 +1,9 @@
 "use client";
 // The chat page of one app: conversations of the signed-in wallet on the left, the conversation in the
-// middle, and (for paid apps) the balance and spending-session panel on the right.
+// middle, and (for paid apps) the balance and spending-session panel on the right. Paying signs and sends,
+// so this page loads the wallet code (ChainProviders) with it.
 // First: zod is configured (no eval probe under the page CSP) before any library builds a schema.
-import "@/lib/zod";
-import { ConnectButton } from "@rainbow-me/rainbowkit";
+import "@/lib/zod-config";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { generateId } from "ai";
 import { useCallback, useState } from "react";
@@ -13,7 +13,9 @@ import type { ChargeSet, ChatUIMessage } from "@/lib/chat/types";
 import { isDown, type ModelHealthView } from "@/lib/models/health-view";
 import { HealthBadge, ModelDownNotice } from "@/components/models/health-status";
 import { EmptyState } from "@/components/ui/card";
-import { useAuthStatus } from "@/components/web3/auth";
+import { ChainProviders } from "@/components/web3/chain";
+import { useSession } from "@/components/web3/session";
+import { ConnectWalletButton } from "@/components/web3/wallet-button";
 import { PaymentPanel } from "@/components/web3/payment-panel";
 import { Conversation, type PanelAction } from "./conversation";
 import { formatAmount, type TokenInfo } from "./message-view";
@@ -26,8 +28,18 @@ export interface ChatAppView {
   datasets: { id: string; name: string }[];
 }
 
-export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app: ChatAppView; initialChargeSet: ChargeSet; token: TokenInfo; tokenAddress: Address }) {
-  const { status, session } = useAuthStatus();
+type ChatScreenProps = { app: ChatAppView; initialChargeSet: ChargeSet; token: TokenInfo; tokenAddress: Address };
+
+export function ChatScreen(props: ChatScreenProps) {
+  return (
+    <ChainProviders>
+      <Screen {...props} />
+    </ChainProviders>
+  );
+}
+
+function Screen({ app, initialChargeSet, token, tokenAddress }: ChatScreenProps) {
+  const session = useSession();
   const queryClient = useQueryClient();
   const [chargeSet, setChargeSet] = useState(initialChargeSet);
   const [active, setActive] = useState<{ id: string; messages: ChatUIMessage[] }>(() => ({ id: generateId(), messages: [] }));
@@ -52,7 +64,7 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
 
   const conversations = useQuery({
     queryKey: ["chat", "conversations", app.id, session?.address],
-    enabled: status === "authenticated",
+    enabled: session !== null,
     queryFn: async () => {
       const response = await fetch(`/api/chat/conversations?appId=${app.id}`, { cache: "no-store" });
       if (!response.ok) throw new Error(`Could not load your conversations (${response.status}).`);
@@ -135,13 +147,12 @@ export function ChatScreen({ app, initialChargeSet, token, tokenAddress }: { app
 
   const downNotice = <ModelDownNotice modelName={app.model.name} health={health} />;
 
-  if (status === "loading") return <div className="space-y-6">{header}{downNotice}<p className="text-sm text-muted">Checking your session…</p></div>;
-  if (status !== "authenticated" || !session) {
+  if (!session) {
     return (
       <div className="space-y-6">
         {header}
         {downNotice}
-        <EmptyState title="Sign in to chat" action={<ConnectButton label="Connect wallet" showBalance={false} chainStatus="none" />}>
+        <EmptyState title="Sign in to chat" action={<ConnectWalletButton />}>
           Conversations belong to your wallet. Connect it and sign the sign-in message (free, no transaction).
           {!chargeSet.free ? " Paid messages come out of a prepaid balance you deposit once." : ""}
         </EmptyState>

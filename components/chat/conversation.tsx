@@ -4,7 +4,7 @@
 // session's next voucher (the previous one plus this app's charge set), signed in the browser by the
 // session key (no wallet pop-up).
 // First: zod is configured (no eval probe under the page CSP) before any library builds a schema.
-import "@/lib/zod";
+import "@/lib/zod-config";
 import { useChat } from "@ai-sdk/react";
 import { useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { DefaultChatTransport } from "ai";

@@ -5,7 +5,8 @@
 // hash and the charge shown.
 import { useQuery } from "@tanstack/react-query";
 import { isAddressEqual, type Address, type Hex } from "viem";
-import { usePublicClient } from "wagmi";
+import { getTransaction } from "viem/actions";
+import { useClient } from "wagmi";
 import { decodeSettle, recordHash } from "@/lib/protocol";
 import { formatAmount, type TokenInfo } from "./format";
 
@@ -43,14 +44,14 @@ export function RecordCheck({
   total: string | null;
   token: TokenInfo;
 }) {
-  const client = usePublicClient({ chainId });
+  const client = useClient({ chainId });
   const hash = recordHash({ id: messageId, question, answer, passages });
   const check = useQuery({
     queryKey: ["record-check", chainId, txHash, hash],
     enabled: Boolean(client),
     staleTime: Infinity,
     queryFn: async (): Promise<RecordCheckResult> => {
-      const tx = await client!.getTransaction({ hash: txHash });
+      const tx = await getTransaction(client!, { hash: txHash });
       const found = findRecord(tx.input, payer, hash);
       return found ? { found: true, amount: found.amount, hash } : { found: false, hash };
     },

@@ -1,14 +1,14 @@
 "use client";
 // The app's header: product name, the areas, network, sign-in. Below `lg` the areas collapse into a
 // menu: five links, the network and the wallet do not fit beside each other on a tablet either.
-// The signed-in address appears once (SignedInAddress, the SIWE session's); RainbowKit's button shows
-// only the wallet's avatar, and opens its account modal.
-import { ConnectButton } from "@rainbow-me/rainbowkit";
+// The signed-in address appears once (SignedInAddress, the SIWE session's); the wallet button shows only
+// the wallet's avatar, and opens RainbowKit's account modal. No wallet code loads until it is clicked.
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { useState } from "react";
 import { NetworkBadge } from "@/components/web3/network-badge";
 import { SignedInAddress } from "@/components/web3/signed-in-address";
+import { HeaderWalletButton } from "@/components/web3/wallet-button";
 
 const NAV = [
   { href: "/", label: "Marketplace" },
@@ -82,12 +82,7 @@ export function AppHeader() {
           </div>
           <SignedInAddress testId="signed-in-address" className="hidden lg:flex" />
           <div className="shrink-0 whitespace-nowrap">
-            <ConnectButton
-              label="Connect wallet"
-              showBalance={false}
-              chainStatus="none"
-              accountStatus="avatar"
-            />
+            <HeaderWalletButton />
           </div>
           <button
             type="button"

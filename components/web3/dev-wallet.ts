@@ -6,7 +6,7 @@
 // reads to the configured RPC.
 import type { Wallet } from "@rainbow-me/rainbowkit";
 import {
-  createWalletClient,
+  createClient,
   fromHex,
   getAddress,
   http,
@@ -16,9 +16,11 @@ import {
   type EIP1193Parameters,
   type EIP1193Provider,
   type Hex,
+  type SendTransactionParameters,
   type TypedDataDefinition,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { sendTransaction } from "viem/actions";
 import { getHttpRpcClient } from "viem/utils";
 import { createConnector } from "wagmi";
 
@@ -60,7 +62,8 @@ const hexToBig = (value: Hex | undefined) => (value === undefined ? undefined : 
 /** An EIP-1193 provider for the local account: signs here, forwards everything else to the RPC. */
 export function createDevWalletProvider({ privateKey, chain, rpcUrl }: DevWalletOptions): EIP1193Provider {
   const account = privateKeyToAccount(privateKey);
-  const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) });
+  // A plain client and the one action it needs: a wallet client would bring every wallet action viem has.
+  const wallet = createClient({ account, chain, transport: http(rpcUrl) });
   const rpc = getHttpRpcClient(rpcUrl);
   let rpcId = 0;
 
@@ -104,7 +107,7 @@ export function createDevWalletProvider({ privateKey, chain, rpcUrl }: DevWallet
               ? { gasPrice: hexToBig(tx.gasPrice) }
               : {};
         // viem fills nonce, gas and fees from the RPC, signs with the local key and sends it raw.
-        return wallet.sendTransaction({
+        return sendTransaction(wallet, {
           account,
           chain,
           to: tx.to ?? undefined,
@@ -113,7 +116,7 @@ export function createDevWalletProvider({ privateKey, chain, rpcUrl }: DevWallet
           gas: hexToBig(tx.gas),
           nonce: tx.nonce === undefined ? undefined : fromHex(tx.nonce, "number"),
           ...fees,
-        } as Parameters<typeof wallet.sendTransaction>[0]);
+        } as SendTransactionParameters<Chain, typeof account>);
       }
       case "wallet_switchEthereumChain": {
         const target = fromHex((args[0] as { chainId: Hex }).chainId, "number");
@@ -186,7 +189,7 @@ export function devWalletConnector(options: DevWalletOptions) {
       },
       async getClient({ chainId } = {}) {
         assertChain(chainId);
-        return createWalletClient({ account, chain: options.chain, transport: http(options.rpcUrl) });
+        return createClient({ account, chain: options.chain, transport: http(options.rpcUrl) });
       },
       async isAuthorized() {
         return (await config.storage?.getItem("kipDevWallet.connected")) === true;

@@ -6,7 +6,8 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { erc20Abi, formatUnits, parseUnits, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { usePublicClient, useReadContracts, useWalletClient } from "wagmi";
+import { readContract, signTypedData, waitForTransactionReceipt, writeContract } from "viem/actions";
+import { useClient, useConnectorClient, useReadContracts } from "wagmi";
 import { kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
 import { permitDomain, permitTypes, sessionTypes, settlementDomain, splitPermitSignature } from "@/lib/protocol";
 import { forgetSession, saveSession, useStoredSession, type Scope } from "@/components/web3/session-key";
@@ -107,8 +108,10 @@ export function PaymentPanel({
   warning?: string | null;
 }) {
   const queryClient = useQueryClient();
-  const publicClient = usePublicClient({ chainId: scope.chainId });
-  const { data: walletClient } = useWalletClient({ chainId: scope.chainId });
+  // Plain clients and viem's actions one by one (not wagmi's public and wallet clients, which carry every
+  // action viem has): the chat page loads only the code it calls.
+  const publicClient = useClient({ chainId: scope.chainId });
+  const { data: walletClient } = useConnectorClient({ chainId: scope.chainId });
   const stored = useStoredSession(scope);
   const account = useChatAccount(scope.payer, stored?.hash);
   const reads = useReadContracts({
@@ -160,7 +163,7 @@ export function PaymentPanel({
       setTx({ phase: "signing", what });
       const hash = await write();
       setTx({ phase: "pending", what, hash });
-      const receipt = await publicClient.waitForTransactionReceipt({ hash });
+      const receipt = await waitForTransactionReceipt(publicClient, { hash });
       if (receipt.status !== "success") throw new Error("the transaction reverted");
       setTx({ phase: "done", what, hash });
       await refresh();
@@ -185,11 +188,11 @@ export function PaymentPanel({
     }
     await send("Deposit", async () => {
       const [domain, nonce] = await Promise.all([
-        publicClient.readContract({ address: token, abi: mockUsdAbi, functionName: "eip712Domain" }),
-        publicClient.readContract({ address: token, abi: mockUsdAbi, functionName: "nonces", args: [scope.payer] }),
+        readContract(publicClient, { address: token, abi: mockUsdAbi, functionName: "eip712Domain" }),
+        readContract(publicClient, { address: token, abi: mockUsdAbi, functionName: "nonces", args: [scope.payer] }),
       ]);
       const deadline = BigInt(Math.floor(Date.now() / 1000) + 30 * 60);
-      const signature = await walletClient.signTypedData({
+      const signature = await signTypedData(walletClient, {
         account: scope.payer,
         domain: permitDomain(domain),
         types: permitTypes,
@@ -197,7 +200,7 @@ export function PaymentPanel({
         message: { owner: scope.payer, spender: scope.settlement, value: amount, nonce, deadline },
       });
       const { v, r, s } = splitPermitSignature(signature);
-      return walletClient.writeContract({
+      return writeContract(walletClient, {
         account: scope.payer,
         chain: walletClient.chain,
         address: scope.settlement,
@@ -222,7 +225,7 @@ export function PaymentPanel({
       return;
     }
     await send("Withdrawal request", () =>
-      walletClient.writeContract({ account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "requestWithdraw", args: [scope.operator, amount] }),
+      writeContract(walletClient, { account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "requestWithdraw", args: [scope.operator, amount] }),
     );
   }
 
@@ -252,7 +255,7 @@ export function PaymentPanel({
         expiry: BigInt(Math.floor(Date.now() / 1000) + Math.round(lifetime * DAY)),
         nonce: BigInt(Date.now()),
       };
-      const signature = await walletClient.signTypedData({
+      const signature = await signTypedData(walletClient, {
         account: scope.payer,
         domain: settlementDomain(scope.chainId, scope.settlement),
         types: sessionTypes,
@@ -300,7 +303,7 @@ export function PaymentPanel({
     }
     const s = stored.session;
     await send(what, () =>
-      walletClient.writeContract({
+      writeContract(walletClient, {
         account: scope.payer,
         chain: walletClient.chain,
         address: scope.settlement,
@@ -424,7 +427,7 @@ export function PaymentPanel({
               disabled={busy || !withdrawReady || !walletClient}
               onClick={() =>
                 walletClient &&
-                void send("Withdrawal", () => walletClient.writeContract({ account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "withdraw", args: [scope.operator] }))
+                void send("Withdrawal", () => writeContract(walletClient, { account: scope.payer, chain: walletClient.chain, address: scope.settlement, abi: kipSettlementAbi, functionName: "withdraw", args: [scope.operator] }))
               }
               className="mt-2 rounded-md border border-line px-3 py-1.5 text-sm hover:bg-slate-50 disabled:opacity-50"
             >

@@ -1,10 +1,10 @@
 "use client";
-import { useAuthStatus } from "@/components/web3/auth";
+import { useSession } from "@/components/web3/session";
 
 /** The signed-in wallet's address (full text, visually truncated), or nothing when signed out. */
 export function SignedInAddress({ testId, className = "" }: { testId?: string; className?: string }) {
-  const { status, session } = useAuthStatus();
-  if (status !== "authenticated" || !session) return null;
+  const session = useSession();
+  if (!session) return null;
   return (
     <span className={`items-center gap-2 text-xs text-muted ${className}`}>
       <span className="size-2 shrink-0 rounded-full bg-emerald-500" aria-hidden />

@@ -6,10 +6,13 @@
 // transaction is sent (e.g. to record it with the server while it is pending). The state keeps the block the
 // transaction was mined in, so a view can hold its "mined" message until the figures it shows are read at
 // or after that block (TransactionStatus `shownBlock`): a user never sees "Claimed" beside a stale figure.
+// It needs no wagmi context: the wallet code loads (components/web3/wallet-host.tsx) when `write` is
+// first called, so a page that only might send a transaction does not load it up front.
+import type { WriteContractParameters } from "@wagmi/core";
 import { useCallback, useState } from "react";
-import { BaseError, ContractFunctionRevertedError, type TransactionReceipt } from "viem";
-import { useAccount, usePublicClient, useWriteContract } from "wagmi";
+import { BaseError, ContractFunctionRevertedError, type Abi, type ContractFunctionArgs, type ContractFunctionName, type TransactionReceipt } from "viem";
 import { usePublicConfig } from "@/components/web3/public-config-context";
+import { useWalletHost } from "@/components/web3/wallet-host";
 
 export type TransactorStatus = "idle" | "signing" | "pending" | "mined" | "failed";
 
@@ -21,7 +24,11 @@ export interface TransactorState {
   blockNumber: bigint | null;
 }
 
-type WriteRequest = Parameters<ReturnType<typeof useWriteContract>["writeContractAsync"]>[0];
+type WriteRequest<
+  abi extends Abi | readonly unknown[] = Abi,
+  functionName extends ContractFunctionName<abi, "nonpayable" | "payable"> = ContractFunctionName<abi, "nonpayable" | "payable">,
+  args extends ContractFunctionArgs<abi, "nonpayable" | "payable", functionName> = ContractFunctionArgs<abi, "nonpayable" | "payable", functionName>,
+> = WriteContractParameters<abi, functionName, args>;
 
 /** A short, human message for a wallet or contract error (the revert's error name when there is one). */
 export function transactionErrorMessage(error: unknown): string {
@@ -42,13 +49,23 @@ const IDLE: TransactorState = { status: "idle", hash: null, error: null, blockNu
 
 export function useTransactor() {
   const config = usePublicConfig();
-  const { isConnected, chainId } = useAccount();
-  const client = usePublicClient({ chainId: config.chainId });
-  const { writeContractAsync } = useWriteContract();
+  const { loadChain } = useWalletHost();
   const [state, setState] = useState<TransactorState>(IDLE);
 
   const write = useCallback(
-    async (request: WriteRequest, { onHash }: { onHash?: (hash: `0x${string}`) => unknown } = {}): Promise<TransactionReceipt | null> => {
+    async <const abi extends Abi | readonly unknown[], functionName extends ContractFunctionName<abi, "nonpayable" | "payable">, args extends ContractFunctionArgs<abi, "nonpayable" | "payable", functionName>>(
+      request: WriteRequest<abi, functionName, args>,
+      { onHash }: { onHash?: (hash: `0x${string}`) => unknown } = {},
+    ): Promise<TransactionReceipt | null> => {
+      let chain;
+      try {
+        chain = await loadChain();
+      } catch (error) {
+        setState({ status: "failed", hash: null, error: `The wallet could not be loaded: ${transactionErrorMessage(error)}`, blockNumber: null });
+        return null;
+      }
+      const wagmiConfig = chain.chainConfig(config);
+      const { isConnected, chainId } = chain.getAccount(wagmiConfig);
       if (!isConnected) {
         setState({ status: "failed", hash: null, error: "Connect your wallet first.", blockNumber: null });
         return null;
@@ -65,7 +82,7 @@ export function useTransactor() {
       setState({ status: "signing", hash: null, error: null, blockNumber: null });
       let hash: `0x${string}` | null = null;
       try {
-        hash = await writeContractAsync(request);
+        hash = await chain.writeContract(wagmiConfig, request as WriteRequest);
         setState({ status: "pending", hash, error: null, blockNumber: null });
         if (onHash) {
           // The transaction is out: a failing callback must not make it look failed (a retry would send
@@ -76,8 +93,7 @@ export function useTransactor() {
             console.warn(`after sending ${hash}:`, error);
           }
         }
-        if (!client) throw new Error("No connection to the chain.");
-        const receipt = await client.waitForTransactionReceipt({ hash });
+        const receipt = await chain.waitForTransactionReceipt(wagmiConfig, { hash, chainId: config.chainId });
         if (receipt.status !== "success") {
           setState({ status: "failed", hash, error: "The transaction was mined but reverted.", blockNumber: receipt.blockNumber });
           return null;
@@ -89,7 +105,7 @@ export function useTransactor() {
         return null;
       }
     },
-    [client, writeContractAsync, isConnected, chainId, config.chainId, config.chainName],
+    [loadChain, config],
   );
 
   const reset = useCallback(() => setState(IDLE), []);

@@ -1,24 +1,10 @@
-// Browser tests drive Debian's Chromium (/usr/bin/chromium; CHROMIUM_PATH overrides) through playwright-core.
-// The background-networking flags keep Chromium from calling out of this offline machine.
+// Browser tests drive Chromium as scripts/browser/chromium.ts launches it.
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playwright-core";
 import { onTestFinished } from "vitest";
 
-export const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
-}
+export { CHROMIUM_ARGS, launchChromium } from "../../scripts/browser/chromium";
 
 /** Connect the Development wallet through the RainbowKit modal and sign the SIWE message. */
 export async function signInWithDevWallet(page: Page, { waitForAddress = false } = {}): Promise<void> {

@@ -3,17 +3,17 @@
 // wallet, record the hash with the server while it is pending, and let the server confirm the listing
 // from the mined AssetListed event. A draft or a failed listing can be retried or discarded. A model, or an
 // app on a model, is probed first: when its endpoint is down the creator is told why and may still go on.
-import { ConnectButton } from "@rainbow-me/rainbowkit";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import type { Hex } from "viem";
-import { useAccount } from "wagmi";
 import { Button, ErrorBox } from "@/components/ui/form";
-import { useAuthStatus } from "@/components/web3/auth";
+import { useSession } from "@/components/web3/session";
 import { usePublicConfig } from "@/components/web3/public-config-context";
 import { TransactionStatus } from "@/components/web3/transaction-status";
 import { useTransactor } from "@/components/web3/use-transactor";
+import { ConnectWalletButton } from "@/components/web3/wallet-button";
+import { useWalletAccount } from "@/components/web3/wallet-host";
 import { kipAssetsAbi } from "@/lib/chain/generated";
 import { healthSummary, type ModelHealthView } from "@/lib/models/health-view";
 import { api } from "./api";
@@ -34,10 +34,11 @@ type Confirmed = { status: "draft" | "pending" | "listed" | "failed"; slotId: nu
 export function ListOnChain({ listing, blockedReason, modelId }: { listing: DraftListing; blockedReason?: string | null; modelId?: string | null }) {
   const router = useRouter();
   const config = usePublicConfig();
-  const { status: authStatus } = useAuthStatus();
-  // After a reload the session cookie is read before wagmi has reconnected the wallet: a click then
-  // would fail with "Connect your wallet first", so the button waits for the connection.
-  const { status: walletStatus } = useAccount();
+  const session = useSession();
+  // Listing sends a transaction: the wallet code loads with this panel. The session is known at once but
+  // the wallet reconnects after load, and a click before would fail with "Connect your wallet first", so
+  // the button waits for the connection.
+  const { status: walletStatus } = useWalletAccount({ load: true });
   const tx = useTransactor();
   const [status, setStatus] = useState(listing.status);
   const [failure, setFailure] = useState(listing.failure);
@@ -155,7 +156,7 @@ export function ListOnChain({ listing, blockedReason, modelId }: { listing: Draf
     );
   }
 
-  const signedIn = authStatus === "authenticated" && walletStatus !== "disconnected";
+  const signedIn = session !== null && walletStatus !== "disconnected";
   const walletReady = walletStatus === "connected";
   return (
     <div className="space-y-4" data-testid="list-on-chain" data-listing-status={status}>
@@ -194,7 +195,7 @@ export function ListOnChain({ listing, blockedReason, modelId }: { listing: Draf
       {!signedIn ? (
         <div className="flex flex-wrap items-center gap-3">
           <p className="text-sm text-muted">Sign in with the wallet that created this draft to list it.</p>
-          <ConnectButton label="Connect wallet" showBalance={false} chainStatus="none" />
+          <ConnectWalletButton />
         </div>
       ) : (
         <div className="flex flex-wrap gap-2">

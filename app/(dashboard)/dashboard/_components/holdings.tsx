@@ -1,55 +1,25 @@
 "use client";
-// The wallet's asset tokens and their earnings, read from the chain through /api/earnings/holders/:address
-// and refreshed on every new block; claim one token or all of them.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+// The wallet's asset tokens and their earnings, as the server read them from the chain (the page
+// re-renders on every new block); claim one token or all of them.
 import Link from "next/link";
+import { useRouter } from "next/navigation";
 import type { Address } from "viem";
 import { kipAssetsAbi } from "@/lib/chain/generated";
 import { formatAmount } from "@/lib/chain/format";
 import type { HoldingsReport } from "@/lib/chain/reports";
-import { EmptyState, Notice } from "@/components/ui/card";
-import { usePublicConfig } from "@/components/web3/public-config-context";
+import { EmptyState } from "@/components/ui/card";
 import { TransactionStatus } from "@/components/web3/transaction-status";
-import { fetchReport, useRefreshOnNewBlock } from "@/components/web3/use-chain-refresh";
 import { useTransactor } from "@/components/web3/use-transactor";
 import { Figure, KindBadge } from "./figure";
 import { TokenCard } from "./token-card";
 
-export function Holdings({ owner }: { owner: Address }) {
-  const config = usePublicConfig();
-  const queryClient = useQueryClient();
-  const queryKey = ["earnings", "holder", owner] as const;
-  const report = useQuery({ queryKey, queryFn: () => fetchReport<HoldingsReport>(`/api/earnings/holders/${owner}`), enabled: config.contracts !== null });
-  useRefreshOnNewBlock(queryKey, config.contracts !== null);
+export function Holdings({ report: data, assets }: { report: HoldingsReport; assets: Address }) {
+  const router = useRouter();
   const claimAll = useTransactor();
-  // A transaction changes the chain: refetch every chain-derived query (reports and wallet balances).
-  const refresh = () => void queryClient.invalidateQueries();
-
-  if (!config.contracts) return <Notice tone="warning">{config.contractsError ?? "No contracts are deployed on this chain."}</Notice>;
-  if (report.isPending) {
-    return (
-      <div role="status" className="space-y-3" aria-label="Reading your asset tokens from the chain">
-        <p className="text-sm text-muted">Reading your asset tokens from chain {config.chainId}…</p>
-        <div className="h-2 w-full overflow-hidden rounded-full bg-slate-100">
-          <div className="h-full w-1/3 animate-pulse rounded-full bg-brand-500" />
-        </div>
-      </div>
-    );
-  }
-  if (report.isError) {
-    return (
-      <Notice tone="warning">
-        Could not read your earnings: {report.error.message}{" "}
-        <button type="button" className="underline" onClick={() => void report.refetch()}>
-          Try again
-        </button>
-      </Notice>
-    );
-  }
-  const data = report.data;
+  // A transaction changes the chain: read every figure of the page again (tokens and wallet balance).
+  const refresh = () => router.refresh();
   const display = data.token;
   const claimable = data.tokens.filter((token) => token.claimable !== "0");
-  const assets = config.contracts.assets;
 
   async function onClaimAll() {
     const receipt = await claimAll.write({ address: assets, abi: kipAssetsAbi, functionName: "claimMany", args: [claimable.map((token) => BigInt(token.tokenId))] });

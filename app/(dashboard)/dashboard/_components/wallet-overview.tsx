@@ -1,52 +1,35 @@
-"use client";
-import { ConnectButton } from "@rainbow-me/rainbowkit";
+// The signed-in wallet's payment-token balance and asset tokens, read from the chain on the server, so
+// the figures are in the page's HTML; the page re-renders on every new block and after each transaction.
 import { erc20Abi, formatUnits, type Address } from "viem";
-import { useReadContracts } from "wagmi";
-import { Card, EmptyState, Notice } from "@/components/ui/card";
-import { useAuthStatus } from "@/components/web3/auth";
-import { usePublicConfig } from "@/components/web3/public-config-context";
+import { Card, Notice } from "@/components/ui/card";
+import { RefreshOnNewBlock } from "@/components/web3/use-chain-refresh";
+import { readHoldings } from "@/lib/chain/earnings-reader";
+import { serverReaderContext } from "@/lib/chain/earnings-server";
+import { readPublicConfig } from "@/lib/chain/public-config";
+import { serverPublicClient } from "@/lib/chain/server-client";
+import { readTokenInfo } from "@/lib/chain/token";
+import type { SignedInSession } from "@/lib/auth/session";
 import { Holdings } from "./holdings";
 
-function TokenBalance({ owner, token }: { owner: Address; token: Address }) {
-  const config = usePublicConfig();
-  const { data, isPending, isError, error } = useReadContracts({
-    allowFailure: false,
-    contracts: [
-      { address: token, abi: erc20Abi, functionName: "balanceOf", args: [owner], chainId: config.chainId },
-      { address: token, abi: erc20Abi, functionName: "decimals", chainId: config.chainId },
-      { address: token, abi: erc20Abi, functionName: "symbol", chainId: config.chainId },
-    ],
-  });
-  if (isPending) return <p className="text-sm text-muted">Reading balance from chain {config.chainId}…</p>;
-  if (isError) {
-    return (
-      <p role="alert" className="text-sm text-red-700 wrap-anywhere">
-        Could not read the balance from chain {config.chainId}: {error.message.split("\n")[0]}
-      </p>
-    );
-  }
-  const [balance, decimals, symbol] = data;
-  return (
-    <p className="text-2xl font-semibold tabular-nums text-ink wrap-anywhere" data-testid="payment-token-balance">
-      {formatUnits(balance, decimals)} <span className="text-base font-medium text-muted">{symbol}</span>
-    </p>
-  );
+type Balance = { value: bigint; symbol: string; decimals: number };
+
+async function readBalance(owner: Address, token: Address): Promise<Balance> {
+  const [value, info] = await Promise.all([
+    serverPublicClient().readContract({ address: token, abi: erc20Abi, functionName: "balanceOf", args: [owner] }),
+    readTokenInfo(token),
+  ]);
+  if (!info) throw new Error("the payment token's symbol and decimals could not be read");
+  return { value, symbol: info.symbol, decimals: info.decimals };
 }
 
-export function WalletOverview() {
-  const config = usePublicConfig();
-  const { status, session } = useAuthStatus();
+const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0];
 
-  if (status === "loading") {
-    return <p className="text-sm text-muted">Checking your session…</p>;
-  }
-  if (status !== "authenticated" || !session) {
-    return (
-      <EmptyState title="Sign in to see your dashboard" action={<ConnectButton label="Connect wallet" showBalance={false} chainStatus="none" />}>
-        Connect a wallet and sign the sign-in message (free, no transaction) to see the asset tokens you hold, what they earned and what you can claim.
-      </EmptyState>
-    );
-  }
+export async function WalletOverview({ session }: { session: SignedInSession }) {
+  const config = readPublicConfig();
+  if (!config.contracts) return <Notice tone="warning">{config.contractsError ?? "No contracts are deployed on this chain."}</Notice>;
+  const [balance, holdings] = await Promise.allSettled([readBalance(session.address, config.contracts.paymentToken), readHoldings(serverReaderContext(), session.address)]);
+  if (balance.status === "rejected") console.error(balance.reason);
+  if (holdings.status === "rejected") console.error(holdings.reason);
 
   return (
     <div className="space-y-6">
@@ -58,17 +41,24 @@ export function WalletOverview() {
           </p>
         </Card>
         <Card title="Payment token balance">
-          {config.contracts ? (
-            <>
-              <TokenBalance owner={session.address} token={config.contracts.paymentToken} />
-              <p className="mt-2 break-all font-mono text-xs text-slate-500">token {config.contracts.paymentToken}</p>
-            </>
+          {balance.status === "fulfilled" ? (
+            <p className="text-2xl font-semibold tabular-nums text-ink wrap-anywhere" data-testid="payment-token-balance">
+              {formatUnits(balance.value.value, balance.value.decimals)} <span className="text-base font-medium text-muted">{balance.value.symbol}</span>
+            </p>
           ) : (
-            <Notice tone="warning">{config.contractsError ?? "No contracts are deployed on this chain."}</Notice>
+            <p role="alert" className="text-sm text-red-700 wrap-anywhere">
+              Could not read the balance from chain {config.chainId}: {firstLine(balance.reason)}
+            </p>
           )}
+          <p className="mt-2 break-all font-mono text-xs text-slate-500">token {config.contracts.paymentToken}</p>
         </Card>
       </div>
-      <Holdings owner={session.address} />
+      {holdings.status === "fulfilled" ? (
+        <Holdings report={holdings.value} assets={config.contracts.assets} />
+      ) : (
+        <Notice tone="warning">Could not read your earnings: {firstLine(holdings.reason)} Reload to try again.</Notice>
+      )}
+      <RefreshOnNewBlock />
     </div>
   );
 }

@@ -1,24 +1,13 @@
-"use client";
-import { useQuery } from "@tanstack/react-query";
+// The protocol's figures, rendered on the server from the report the page read (lib/chain); the page
+// re-renders on every new block (RefreshOnNewBlock).
 import Link from "next/link";
 import { formatAmount } from "@/lib/chain/format";
 import type { ProtocolReport } from "@/lib/chain/reports";
-import { Card, EmptyState, Notice } from "@/components/ui/card";
-import { usePublicConfig } from "@/components/web3/public-config-context";
+import { Card, EmptyState } from "@/components/ui/card";
 import { TxSources } from "@/components/web3/tx-link";
-import { fetchReport, useRefreshOnNewBlock } from "@/components/web3/use-chain-refresh";
 import { Figure, KindBadge } from "../../dashboard/_components/figure";
 
-export function ProtocolView() {
-  const config = usePublicConfig();
-  const queryKey = ["earnings", "protocol"] as const;
-  const report = useQuery({ queryKey, queryFn: () => fetchReport<ProtocolReport>("/api/earnings/protocol?top=10"), enabled: config.contracts !== null });
-  useRefreshOnNewBlock(queryKey, config.contracts !== null);
-
-  if (!config.contracts) return <Notice tone="warning">{config.contractsError ?? "No contracts are deployed on this chain."}</Notice>;
-  if (report.isPending) return <p role="status" className="text-sm text-muted">Reading the protocol&apos;s events from chain {config.chainId}…</p>;
-  if (report.isError) return <Notice tone="warning">Could not read the protocol&apos;s figures: <span className="wrap-anywhere">{report.error.message}</span></Notice>;
-  const data = report.data;
+export function ProtocolView({ data }: { data: ProtocolReport }) {
   const token = data.token;
   const batches = <TxSources hashes={data.batchTxHashes} label="settlement batches" />;
 

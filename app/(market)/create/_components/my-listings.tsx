@@ -3,7 +3,8 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { Card } from "@/components/ui/card";
-import { useAuthStatus } from "@/components/web3/auth";
+import { QueryProvider } from "@/components/web3/query-client";
+import { useSession } from "@/components/web3/session";
 import { api } from "../../_components/api";
 
 type Mine = { id: string; kind: string; name: string; status: string; slotId: number | null; failure: string | null; createdAt: string };
@@ -16,13 +17,21 @@ const STATUS_STYLE: Record<string, string> = {
 };
 
 export function MyListings() {
-  const { status, session } = useAuthStatus();
+  return (
+    <QueryProvider>
+      <Listings />
+    </QueryProvider>
+  );
+}
+
+function Listings() {
+  const session = useSession();
   const mine = useQuery({
     queryKey: ["my-listings", session?.address],
     queryFn: async () => (await api<{ listings: Mine[] }>("/api/listings?mine=1&limit=100")).body.listings,
-    enabled: status === "authenticated",
+    enabled: session !== null,
   });
-  if (status !== "authenticated") {
+  if (!session) {
     return <p className="text-sm text-muted">Sign in with your wallet to list assets and see your drafts here.</p>;
   }
   return (

@@ -4,6 +4,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Button, ErrorBox, inputClass } from "@/components/ui/form";
+import { QueryProvider } from "@/components/web3/query-client";
 import { formatBytes } from "@/lib/rag/limits";
 import { api } from "../../../_components/api";
 
@@ -12,7 +13,17 @@ type SearchResult = { tookMs: number; results: { chunkId: string; filename: stri
 
 const PAGE = 5;
 
-export function DatasetTools({ listingId, documents }: { listingId: string; documents: { id: string; filename: string; bytes: number }[] }) {
+type Props = { listingId: string; documents: { id: string; filename: string; bytes: number }[] };
+
+export function DatasetTools(props: Props) {
+  return (
+    <QueryProvider>
+      <Tools {...props} />
+    </QueryProvider>
+  );
+}
+
+function Tools({ listingId, documents }: Props) {
   const [offset, setOffset] = useState(0);
   const chunks = useQuery({
     queryKey: ["chunks", listingId, offset],

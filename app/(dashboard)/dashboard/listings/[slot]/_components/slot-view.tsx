@@ -2,13 +2,13 @@
 // One listing's earnings, read from the chain through /api/earnings/slots/:slot and refreshed per block.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
-import { getAddress } from "viem";
-import { useAccount } from "wagmi";
 import { formatAmount, formatShares, formatTime } from "@/lib/chain/format";
 import type { RelatedListing, SlotReport } from "@/lib/chain/reports";
 import { Card, Notice } from "@/components/ui/card";
 import { PageHeader } from "@/components/ui/page-header";
 import { usePublicConfig } from "@/components/web3/public-config-context";
+import { QueryProvider } from "@/components/web3/query-client";
+import { useSession } from "@/components/web3/session";
 import { TxLink, TxSources } from "@/components/web3/tx-link";
 import { fetchReport, useRefreshOnNewBlock } from "@/components/web3/use-chain-refresh";
 import { Figure, KindBadge } from "../../../_components/figure";
@@ -42,9 +42,17 @@ function Related({ title, items, empty }: { title: string; items: RelatedListing
 }
 
 export function SlotView({ slot }: { slot: string }) {
+  return (
+    <QueryProvider>
+      <Slot slot={slot} />
+    </QueryProvider>
+  );
+}
+
+function Slot({ slot }: { slot: string }) {
   const config = usePublicConfig();
   const queryClient = useQueryClient();
-  const { address } = useAccount();
+  const session = useSession();
   const queryKey = ["earnings", "slot", slot] as const;
   const report = useQuery({ queryKey, queryFn: () => fetchReport<SlotReport>(`/api/earnings/slots/${slot}`), enabled: config.contracts !== null });
   useRefreshOnNewBlock(queryKey, config.contracts !== null);
@@ -54,7 +62,7 @@ export function SlotView({ slot }: { slot: string }) {
   if (report.isError) return <Notice tone="warning">Could not read slot {slot}: {report.error.message}</Notice>;
   const data = report.data;
   const token = data.token;
-  const isCreator = address !== undefined && getAddress(address) === data.asset.creator;
+  const isCreator = session !== null && session.address.toLowerCase() === data.asset.creator.toLowerCase();
   const allTx = [...new Set(data.daily.flatMap((day) => day.txHashes))].reverse();
 
   return (

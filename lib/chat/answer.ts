@@ -202,7 +202,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     if (textStarted) enqueue({ type: "text-end", id: "answer" });
     const usage = { inputTokens: reported?.inputTokens ?? estimateTokens(promptChars), outputTokens: reported?.outputTokens ?? deltas };
     const charge = await keepAnswer(input, answerId, text, sources, { kind: "complete", usage, contextDatasets: contextDatasets(sources) });
-    enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "complete" } });
+    enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "complete", usage: withinBudget(usage) } });
     enqueue({ type: "finish", finishReason: "stop" });
     input.onSettled?.("complete");
   } catch (error) {
@@ -214,7 +214,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
         const usage = { inputTokens: estimateTokens(promptChars), outputTokens: deltas };
         const charge = await keepAnswer(input, answerId, text, sources, { kind: "stopped", usage, contextDatasets: contextDatasets(sources) });
         if (textStarted) enqueue({ type: "text-end", id: "answer" });
-        enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "stopped" } });
+        enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "stopped", usage: withinBudget(usage) } });
       } catch (storeError) {
         console.error("could not store the stopped answer:", storeError);
       }

@@ -10,6 +10,7 @@
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import { kipSettlementAbi } from "@/lib/chain/generated";
 import type { Db } from "@/lib/db-client";
+import type { Prisma } from "@/lib/generated/prisma/client";
 import { nextVoucherState, verifyVoucher, type Voucher, type VoucherState } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
 import { shortError } from "./charges";
@@ -91,81 +92,107 @@ export async function admitPaidQuestion(
   payment: PaymentInput,
   now = Math.floor(Date.now() / 1000),
 ): Promise<{ receiptId: string; maxTotal: bigint }> {
+  return db.$transaction(async (tx) => {
+    await lockPayer(tx, chain, question.owner);
+    return admitLocked(tx, chain, chargeSet, question, payment, now);
+  }, { maxWait: ADMISSION_TIMEOUT_MS, timeout: ADMISSION_TIMEOUT_MS });
+}
+
+/**
+ * Takes the payer's admission lock, held until the transaction ends: every server admitting for this
+ * payer waits here. The lock is the signed-in wallet's: a session of another payer is refused under it.
+ */
+export async function lockPayer(tx: Prisma.TransactionClient, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address): Promise<void> {
+  const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${getAddress(payer).toLowerCase()}`;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
+}
+
+/** Runs `admit` in one transaction holding the payer's lock (the API's key checks run under it too). */
+export function withPayerLock<T>(db: Db, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address, admit: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  return db.$transaction(async (tx) => {
+    await lockPayer(tx, chain, payer);
+    return admit(tx);
+  }, { maxWait: ADMISSION_TIMEOUT_MS, timeout: ADMISSION_TIMEOUT_MS });
+}
+
+/** admitPaidQuestion's checks and store, inside a transaction that already holds the payer's lock. */
+export async function admitLocked(
+  tx: Prisma.TransactionClient,
+  chain: ChainContext,
+  chargeSet: ChargeSet,
+  question: QuestionRecord,
+  payment: PaymentInput,
+  now = Math.floor(Date.now() / 1000),
+): Promise<{ receiptId: string; maxTotal: bigint }> {
   const owner = getAddress(question.owner);
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
-  // The lock is the signed-in wallet's: a session of another payer is refused below, under it.
-  const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${owner.toLowerCase()}`;
-  return db.$transaction(async (tx) => {
-    // Held until the transaction ends; every server admitting for this payer waits here.
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
-    const { session, latest: previous, spent, pending } = await admissionState(tx, chain, owner, payment.sessionHash);
-    if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
-      throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
-    }
-    const payer = getAddress(session.payer);
-    if (!isAddressEqual(payer, owner)) {
-      throw new ChatError("forbidden", "wrong_payer", "This spending session belongs to another wallet.");
-    }
-    if (!isAddressEqual(session.operator as Address, chain.operator)) {
-      throw new ChatError("forbidden", "wrong_operator", "This spending session is for another operator. Authorize a new session.");
-    }
-    if (session.revokedAt !== null) {
-      throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
-    }
-    if (session.expiry <= now) {
-      throw new ChatError("forbidden", "session_expired", "Your spending session has expired. Authorize a new one.");
-    }
-    const issuedAt = Number(payment.voucher.issuedAt);
-    if (!Number.isSafeInteger(issuedAt) || Math.abs(issuedAt - now) > ISSUED_AT_SKEW_SECONDS || issuedAt > session.expiry) {
-      throw new ChatError("bad_request", "expired", "The voucher's time is too far from now or after the session ends. Check this device's clock.");
-    }
-    const voucher: Voucher = {
-      session: session.hash as Hex,
-      seq: BigInt(payment.voucher.seq),
-      issuedAt: BigInt(issuedAt),
-      slots: payment.voucher.slots.map(BigInt),
-      maxAmounts: payment.voucher.maxAmounts.map(BigInt),
-    };
-    if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address))) {
-      throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
-    }
-    // The voucher must build on the newest one admitted: same slots in the same places, each maximum
-    // grown by exactly this app's charge. Anything else (a reused seq, a lower maximum, a skipped seq, a
-    // different charge set) is refused: the browser re-reads the session and signs again.
-    const expected = nextVoucherState(previous, charges);
-    if (!sameState(expected, voucher)) {
-      const stale = previous !== null && voucher.seq <= previous.seq;
-      throw new ChatError(
-        "conflict",
-        stale ? "nonce_used" : "charges_changed",
-        stale
-          ? "This voucher's number was already used (another tab or device sent a message). Send again."
-          : "The voucher does not match this app's prices and the session's previous voucher. Review the price and send again.",
-      );
-    }
-    if (spent + maxTotal > BigInt(session.spendCap)) {
-      throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
-    }
-    if ((await spendable(chain, payer)) - pending < maxTotal) {
-      throw new ChatError(
-        "payment_required",
-        "balance_too_low",
-        "Your prepaid balance is too low for this message (balance minus pending charges and withdrawal requests). Deposit more to continue.",
-      );
-    }
-    const receiptId = await storeQuestion(tx, question, {
-      chainId: chain.chainId,
-      settlement: chain.settlement,
-      payer,
-      seq: voucher.seq.toString(),
-      issuedAt,
-      sessionHash: session.hash,
-      slotsJson: JSON.stringify(payment.voucher.slots),
-      maxAmountsJson: JSON.stringify(payment.voucher.maxAmounts),
-      maxTotal: maxTotal.toString(),
-      signature: payment.signature,
-    });
-    return { receiptId: receiptId!, maxTotal };
-  }, { maxWait: ADMISSION_TIMEOUT_MS, timeout: ADMISSION_TIMEOUT_MS });
+  const { session, latest: previous, spent, pending } = await admissionState(tx, chain, owner, payment.sessionHash);
+  if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
+    throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
+  }
+  const payer = getAddress(session.payer);
+  if (!isAddressEqual(payer, owner)) {
+    throw new ChatError("forbidden", "wrong_payer", "This spending session belongs to another wallet.");
+  }
+  if (!isAddressEqual(session.operator as Address, chain.operator)) {
+    throw new ChatError("forbidden", "wrong_operator", "This spending session is for another operator. Authorize a new session.");
+  }
+  if (session.revokedAt !== null) {
+    throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
+  }
+  if (session.expiry <= now) {
+    throw new ChatError("forbidden", "session_expired", "Your spending session has expired. Authorize a new one.");
+  }
+  const issuedAt = Number(payment.voucher.issuedAt);
+  if (!Number.isSafeInteger(issuedAt) || Math.abs(issuedAt - now) > ISSUED_AT_SKEW_SECONDS || issuedAt > session.expiry) {
+    throw new ChatError("bad_request", "expired", "The voucher's time is too far from now or after the session ends. Check this device's clock.");
+  }
+  const voucher: Voucher = {
+    session: session.hash as Hex,
+    seq: BigInt(payment.voucher.seq),
+    issuedAt: BigInt(issuedAt),
+    slots: payment.voucher.slots.map(BigInt),
+    maxAmounts: payment.voucher.maxAmounts.map(BigInt),
+  };
+  if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address))) {
+    throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
+  }
+  // The voucher must build on the newest one admitted: same slots in the same places, each maximum
+  // grown by exactly this app's charge. Anything else (a reused seq, a lower maximum, a skipped seq, a
+  // different charge set) is refused: the browser re-reads the session and signs again.
+  const expected = nextVoucherState(previous, charges);
+  if (!sameState(expected, voucher)) {
+    const stale = previous !== null && voucher.seq <= previous.seq;
+    throw new ChatError(
+      "conflict",
+      stale ? "nonce_used" : "charges_changed",
+      stale
+        ? "This voucher's number was already used (another tab or device sent a message). Send again."
+        : "The voucher does not match this app's prices and the session's previous voucher. Review the price and send again.",
+    );
+  }
+  if (spent + maxTotal > BigInt(session.spendCap)) {
+    throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
+  }
+  if ((await spendable(chain, payer)) - pending < maxTotal) {
+    throw new ChatError(
+      "payment_required",
+      "balance_too_low",
+      "Your prepaid balance is too low for this message (balance minus pending charges and withdrawal requests). Deposit more to continue.",
+    );
+  }
+  const receiptId = await storeQuestion(tx, question, {
+    chainId: chain.chainId,
+    settlement: chain.settlement,
+    payer,
+    seq: voucher.seq.toString(),
+    issuedAt,
+    sessionHash: session.hash,
+    slotsJson: JSON.stringify(payment.voucher.slots),
+    maxAmountsJson: JSON.stringify(payment.voucher.maxAmounts),
+    maxTotal: maxTotal.toString(),
+    signature: payment.signature,
+  });
+  return { receiptId: receiptId!, maxTotal };
 }

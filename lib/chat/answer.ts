@@ -215,7 +215,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     } catch (error) {
       throw new AnswerNotSaved(error);
     }
-    enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "complete" } });
+    enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "complete", usage: withinBudget(usage) } });
     enqueue({ type: "finish", finishReason: "stop" });
     input.onSettled?.("complete");
   } catch (error) {
@@ -227,7 +227,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
         const usage = { inputTokens: estimateTokens(promptChars), outputTokens: deltas };
         const charge = await keepAnswer(input, answerId, text, sources, { kind: "stopped", usage, contextDatasets: contextDatasets(sources) });
         if (textStarted) enqueue({ type: "text-end", id: "answer" });
-        enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "stopped" } });
+        enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "stopped", usage: withinBudget(usage) } });
       } catch (storeError) {
         console.error("could not store the stopped answer:", storeError);
       }

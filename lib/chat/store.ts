@@ -267,3 +267,22 @@ export async function voidReceipt(db: DbOrTx, receiptId: string | null, reason: 
   if (!stopped) await db.$executeRaw(voided);
   else await db.$executeRaw`WITH voided AS (${voided} RETURNING "id") ${insertAnswer(stopped, Prisma.sql`true`)}`;
 }
+
+export interface SessionSpend {
+  /** Queries admitted and not voided or failed. */
+  queries: number;
+  /** What they hold or have spent: in total, since the start of this UTC day and of this UTC month. */
+  total: bigint;
+  today: bigint;
+  month: bigint;
+}
+
+/** What a session's receipts hold or have spent, in total and in this UTC day and month (one statement). */
+export async function sessionSpendWindows(db: DbOrTx, sessionHash: string): Promise<SessionSpend> {
+  const [row] = await db.$queryRaw<{ queries: bigint; total: string; today: string; month: string }[]>`
+    SELECT count(*) AS queries, COALESCE(SUM(${HELD}), 0)::text AS total,
+      COALESCE(SUM(${HELD}) FILTER (WHERE "createdAt" >= date_trunc('day', ${NOW})), 0)::text AS today,
+      COALESCE(SUM(${HELD}) FILTER (WHERE "createdAt" >= date_trunc('month', ${NOW})), 0)::text AS month
+    FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')`;
+  return { queries: Number(row.queries), total: BigInt(row.total), today: BigInt(row.today), month: BigInt(row.month) };
+}

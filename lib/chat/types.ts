@@ -39,6 +39,8 @@ export interface ChatMessageMetadata {
   /** complete | stopped (the user stopped the answer: charged for what was delivered, see `charge.note`) */
   answerStatus?: "complete" | "stopped";
   retrieval?: "bm25" | "hybrid";
+  /** The tokens the answer's charge counted (set with the final charge). */
+  usage?: { inputTokens: number; outputTokens: number };
   model?: string;
 }
 

@@ -4,7 +4,7 @@
 // Loaded only where something signs or sends: statically by the chat page, and on demand
 // (components/web3/wallet-host.tsx importChain) when the user connects or sends a transaction; never by
 // the marketplace, asset or creator pages.
-import { getAccount, hydrate, switchChain, waitForTransactionReceipt, watchAccount, writeContract, type Config } from "@wagmi/core";
+import { getAccount, hydrate, signTypedData, switchChain, waitForTransactionReceipt, watchAccount, writeContract, type Config } from "@wagmi/core";
 import { useEffect, type ReactNode } from "react";
 import { WagmiContext } from "wagmi";
 import type { PublicConfig } from "@/lib/chain/public-config";
@@ -13,7 +13,7 @@ import { QueryProvider } from "@/components/web3/query-client";
 import { createWagmiConfig } from "@/components/web3/wagmi-config";
 import { useWalletHost } from "@/components/web3/wallet-host";
 
-export { getAccount, switchChain, waitForTransactionReceipt, writeContract };
+export { getAccount, signTypedData, switchChain, waitForTransactionReceipt, writeContract };
 
 let current: { config: Config; ready: Promise<void> | null } | null = null;
 

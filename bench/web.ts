@@ -43,6 +43,8 @@ interface Load {
   scripts: number;
   /** Milliseconds from navigation start until every figure was rendered (null: the page has none to wait for). */
   visibleMs: number | null;
+  /** Milliseconds from navigation start to the first byte of the page's HTML (the server's part). */
+  firstByteMs: number;
   /** Each script fetched before load: path and gzipped bytes (printed with BENCH_WEB_LIST=1). */
   list: [string, number][];
 }
@@ -98,6 +100,7 @@ async function loadOnce(browser: Browser, url: string, cookie: string | null, fi
       });
       visibleMs = await page.evaluate(() => (window as unknown as { __figuresAt: number }).__figuresAt);
     }
+    const firstByteMs = await page.evaluate(() => (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming).responseStart);
     let jsGzBytes = 0;
     let jsBytes = 0;
     let jsAtIdleGzBytes = 0;
@@ -113,7 +116,7 @@ async function loadOnce(browser: Browser, url: string, cookie: string | null, fi
         list.push([new URL(scriptUrl).pathname, gz]);
       }
     }
-    return { jsGzBytes, jsBytes, jsAtIdleGzBytes, scripts: atLoad.size, visibleMs, list };
+    return { jsGzBytes, jsBytes, jsAtIdleGzBytes, scripts: atLoad.size, visibleMs, firstByteMs, list };
   } finally {
     await context.close();
   }
@@ -200,6 +203,8 @@ async function main() {
         firstLoadJsGzKb: Object.fromEntries(jsPages.map((name) => [name, bestJs(name)])),
         dataVisibleMs: Object.fromEntries(dataPages.map((name) => [name, round1(Math.min(...visible(name)))])),
       },
+      dataVisibleMsEachLoad: Object.fromEntries(dataPages.map((name) => [name, visible(name).map(round1)])),
+      firstByteMsEachLoad: Object.fromEntries(dataPages.map((name) => [name, results[name].signedIn.map((l) => round1(l.firstByteMs))])),
       firstLoadJsKb: Object.fromEntries(jsPages.map((name) => [name, kb(Math.max(...all(name).map((l) => l.jsBytes)))])),
       jsAtIdleGzKb: Object.fromEntries([...jsPages, "protocol"].map((name) => [name, kb(Math.max(...all(name).map((l) => l.jsAtIdleGzBytes)))])),
       scriptsAtLoad: Object.fromEntries(jsPages.map((name) => [name, Math.max(...all(name).map((l) => l.scripts))])),

@@ -7,6 +7,7 @@ import "server-only";
 // out a new token in the same family, and the old one stays valid for ROTATION_GRACE_MS only.
 import { createHmac, randomBytes } from "node:crypto";
 import { cookies } from "next/headers";
+import { cache } from "react";
 import type { Address } from "viem";
 import { getDb } from "@/lib/db";
 import { AppError } from "@/lib/errors";
@@ -46,8 +47,13 @@ async function liveSession(now: Date): Promise<SessionRow | null> {
   return row;
 }
 
-/** The signed-in wallet, or null. Using a session moves its idle limit (at most once a minute). */
-export async function currentSession(now: Date = new Date()): Promise<SignedInSession | null> {
+/**
+ * The signed-in wallet, or null. Using a session moves its idle limit (at most once a minute). Read once
+ * per server render (React's cache): the root layout and the page both ask.
+ */
+export const currentSession = cache(readCurrentSession);
+
+async function readCurrentSession(now: Date = new Date()): Promise<SignedInSession | null> {
   const row = await liveSession(now);
   if (!row) return null;
   if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_EVERY_MS && row.idleExpiresAt.getTime() - row.lastSeenAt.getTime() > ROTATION_GRACE_MS) {

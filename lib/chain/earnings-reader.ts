@@ -158,8 +158,8 @@ export async function readHoldings(ctx: ReaderContext, ownerInput: Address): Pro
     );
     const createdSlots = listed.map((event) => (event as EventOf<"AssetListed">).slot);
     const summaries = await describeSlots(ctx, [...views.map((view) => view.slot), ...createdSlots]);
-    const histories = new Map<bigint, Awaited<ReturnType<typeof slotHistory>>>();
-    for (const slot of new Set(views.map((view) => view.slot))) histories.set(slot, await slotHistory(ctx, state, slot));
+    const slots = [...new Set(views.map((view) => view.slot))];
+    const histories = new Map(await Promise.all(slots.map(async (slot) => [slot, await slotHistory(ctx, state, slot)] as const)));
 
     const tokens: TokenReport[] = views.map((view) => {
       const history = histories.get(view.slot)!;

@@ -21,10 +21,7 @@ import { modelHealth } from "@/lib/models/health-server";
 import { sharePercent } from "@/lib/chain/earnings";
 import { formatPrice } from "../../_components/listing-card";
 import { KindBadge } from "../../_components/kind-badge";
-import { DatasetTools } from "./_components/dataset-tools";
-import { DraftPanel } from "./_components/draft-panel";
-import { EditListing } from "./_components/edit-listing";
-import { ModelTest } from "./_components/model-test";
+import { DatasetTools, DraftPanel, EditListing, ModelTest } from "./_components/owner-tools";
 
 export const metadata: Metadata = { title: "Asset" };
 

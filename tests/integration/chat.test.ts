@@ -465,7 +465,7 @@ describe("conversation history per wallet", () => {
     // Answered, failed (no answer), stopped (partial answer kept), stopped before the first token (no
     // answer), answered, and the last answer replaced by the regenerated one.
     expect(opened.messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "user", "assistant", "user", "user", "assistant", "user", "assistant"]);
-    expect(["pending", "settled"]).toContain(opened.messages.at(-1)!.metadata!.charge!.status);
+    expect(["pending", "sending", "settled"]).toContain(opened.messages.at(-1)!.metadata!.charge!.status);
 
     const stranger = await fx.signIn(await fx.account());
     expect((await fx.get(`/api/chat/conversations/${conversationId}`, stranger)).status).toBe(404);

@@ -128,6 +128,10 @@ export async function admitLocked(
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
   const { session, latest: previous, spent, pending } = await admissionState(tx, chain, owner, payment.sessionHash);
+  // The chain is read right after the receipts (a settlement landing in between makes the balance look
+  // smaller, never larger; kept short so it rarely does): started now, awaited after the checks.
+  const onChain = spendable(chain, owner);
+  onChain.catch(() => undefined);
   if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
     throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
   }
@@ -175,7 +179,7 @@ export async function admitLocked(
   if (spent + maxTotal > BigInt(session.spendCap)) {
     throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
   }
-  if ((await spendable(chain, payer)) - pending < maxTotal) {
+  if ((await onChain) - pending < maxTotal) {
     throw new ChatError(
       "payment_required",
       "balance_too_low",

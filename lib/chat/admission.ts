@@ -92,10 +92,7 @@ export async function admitPaidQuestion(
   payment: PaymentInput,
   now = Math.floor(Date.now() / 1000),
 ): Promise<{ receiptId: string; maxTotal: bigint }> {
-  return db.$transaction(async (tx) => {
-    await lockPayer(tx, chain, question.owner);
-    return admitLocked(tx, chain, chargeSet, question, payment, now);
-  }, { maxWait: ADMISSION_TIMEOUT_MS, timeout: ADMISSION_TIMEOUT_MS });
+  return withPayerLock(db, chain, question.owner, (tx) => admitLocked(tx, chain, chargeSet, question, payment, now));
 }
 
 /**

@@ -4,38 +4,14 @@
 // watch its usage against its caps (an alert from 80% of a cap on), and revoke it.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { formatUnits, parseUnits, type Address, type Hex } from "viem";
+import { formatUnits, parseUnits, type Hex } from "viem";
 import { Card, Notice } from "@/components/ui/card";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
 import { usePublicConfig } from "@/components/web3/public-config-context";
 import { QueryProvider } from "@/components/web3/query-client";
 import { useWalletHost } from "@/components/web3/wallet-host";
+import type { KeyView } from "@/lib/api/keys";
 import { sessionTypes, settlementDomain } from "@/lib/protocol";
-
-interface KeySession {
-  payer: Address;
-  key: Address;
-  operator: Address;
-  spendCap: string;
-  expiry: string;
-  nonce: string;
-}
-
-interface KeyView {
-  id: string;
-  name: string;
-  prefix: string;
-  dailyCap: string;
-  monthlyCap: string;
-  totalCap: string;
-  expiresAt: number;
-  allowedApps: string[];
-  status: "pending" | "active" | "revoked" | "expired";
-  lastUsedAt: string | null;
-  usage: { queries: number; total: string; today: string; month: string };
-  alerts: ("daily" | "monthly" | "total")[];
-  session: KeySession | null;
-}
 
 async function call<T>(path: string, body?: unknown): Promise<T> {
   const response = await fetch(path, body === undefined ? { cache: "no-store" } : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

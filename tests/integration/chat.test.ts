@@ -198,6 +198,10 @@ describe("receipt checks before the model is called", () => {
     const short = next.voucher.maxAmounts.map((m, i, all) => (i === all.length - 1 ? BigInt(m) - 1n : BigInt(m)));
     await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { maxAmounts: short })), 409, "charges_changed");
     await expectRejected(await ask("pelicans?", undefined), 402, "session_required");
+    // Another signed-in wallet replaying this payer's session and a voucher its key signed: refused, as the
+    // session is not theirs (nothing stored, nothing charged to either).
+    const thief = await fx.signIn(await fx.account());
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth), { who: thief }), 403, "wrong_payer");
     // Fields wider than the contract accepts are refused at the door, never stored.
     for (const [field, value, width] of [
       ["seq", (1n << 64n).toString(), "64"],

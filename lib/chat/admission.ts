@@ -6,14 +6,13 @@
 // them, cannot both spend the same balance or take the same sequence number: the lock, one statement that
 // reads the session with its newest voucher and holds, the chain, and the statement that stores the
 // question. The receipts are read before the chain: a settlement landing in between only makes the
-// balance look smaller, never larger.
+// balance look smaller, never larger, and a balance that looks short is read again exactly (./balance.ts).
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
-import { kipSettlementAbi } from "@/lib/chain/generated";
 import type { Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
 import { nextVoucherState, verifyVoucher, type Voucher, type VoucherState } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
-import { shortError } from "./charges";
+import { exactHeadroom, spendable } from "./balance";
 import { ChatError } from "./errors";
 import { admissionState, pendingHolds, storeQuestion, type DbOrTx, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
@@ -32,19 +31,6 @@ export async function pendingCharges(db: DbOrTx, chain: Pick<ChainContext, "chai
   return pendingHolds(db, chain, getAddress(payer));
 }
 
-/** The payer's prepaid balance with this operator on chain, minus the withdrawal it has requested. */
-async function spendable(chain: ChainContext, payer: Address): Promise<bigint> {
-  try {
-    const [balance, withdrawal] = await Promise.all([
-      chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "balanceOf", args: [payer, chain.operator] }),
-      chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "withdrawalOf", args: [payer, chain.operator] }),
-    ]);
-    return balance - withdrawal.amount;
-  } catch (error) {
-    throw new ChatError("upstream_unavailable", "chain_unavailable", `The chain cannot be reached to check your balance (${shortError(error)}).`);
-  }
-}
-
 /**
  * Why a paid question without a voucher cannot be answered, in the order the user has to act: a balance
  * that cannot pay for one message needs a deposit first, and only then a spending session.
@@ -52,7 +38,7 @@ async function spendable(chain: ChainContext, payer: Address): Promise<bigint> {
 export async function missingPayment(db: Db, chain: ChainContext, chargeSet: ChargeSet, payer: Address): Promise<ChatError> {
   const maxTotal = chargesOf(chargeSet).reduce((sum, c) => sum + c.max, 0n);
   const [available, pending] = await Promise.all([spendable(chain, getAddress(payer)), pendingCharges(db, chain, payer)]);
-  if (available - pending < maxTotal) {
+  if (available - pending < maxTotal && (await exactHeadroom(db, chain, payer)) < maxTotal) {
     return new ChatError(
       "payment_required",
       "balance_too_low",
@@ -176,7 +162,8 @@ export async function admitLocked(
   if (spent + maxTotal > BigInt(session.spendCap)) {
     throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
   }
-  if ((await onChain) - pending < maxTotal) {
+  // The quick reading can count a settlement landing meanwhile twice; a short one is read again exactly.
+  if ((await onChain) - pending < maxTotal && (await exactHeadroom(tx, chain, owner)) < maxTotal) {
     throw new ChatError(
       "payment_required",
       "balance_too_low",

@@ -10,6 +10,9 @@ import { kipAssetsAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { hashSession, nextVoucherState, signSession, signVoucher, type Session, type VoucherState } from "../../lib/protocol";
+import { exactHeadroom, spendable } from "../../lib/chat/balance";
+import type { ChainContext } from "../../lib/chat/charges";
+import { pendingHolds } from "../../lib/chat/store";
 import { SettlementWorker } from "../../lib/settlement/worker";
 import { startSettlementWorker } from "../../scripts/stack";
 import { migrateDatabase } from "../../scripts/stack/db";
@@ -281,6 +284,75 @@ describe("a settlement worker that crashes", () => {
     const rows = await own.receipt.findMany({ where: { payer: payer.address } });
     expect(new Set(rows.map((r) => r.txHash))).toEqual(new Set([batch.txHash]));
     expect(await balance(payer.address)).toBe(500_000n - 2n * total);
+  });
+
+  describe("the payer's headroom while a settlement lands", () => {
+    const chainOf = (client: PublicClient = fx.client): ChainContext => ({
+      chainId: stack.chainId,
+      assets: stack.deployment.assets as Address,
+      settlement: fx.settlement,
+      operator: operator.address,
+      client,
+    });
+    /** The quick reading admission starts with: receipts first, then the chain. */
+    const quick = async (payer: Address) => (await spendable(chainOf(), payer)) - (await pendingHolds(own, chainOf(), payer));
+
+    it("counts receipts that are mined but still recorded as being sent once", async () => {
+      const { payer, total } = await pendingReceipts(3);
+      let broadcast: Hex | undefined;
+      const crashing = await worker({
+        afterBroadcast: (_batch, txHash) => {
+          broadcast = txHash;
+          throw new Error("killed after broadcast");
+        },
+      });
+      await expect(crashing.settleOnce()).rejects.toThrow("killed after broadcast");
+      await fx.client.waitForTransactionReceipt({ hash: broadcast! });
+      expect(await statuses(payer.address)).toEqual(["sending", "sending", "sending"]);
+      // Paid on chain and still held in the database: the quick reading counts them twice.
+      expect(await quick(payer.address)).toBe(500_000n - 6n * total);
+      expect(await exactHeadroom(own, chainOf(), payer.address)).toBe(500_000n - 3n * total);
+      await (await worker()).reconcile();
+      expect(await statuses(payer.address)).toEqual(["settled", "settled", "settled"]);
+      expect(await exactHeadroom(own, chainOf(), payer.address)).toBe(500_000n - 3n * total);
+    });
+
+    it("still holds receipts whose transaction was signed and stored but never broadcast", async () => {
+      const { payer, total } = await pendingReceipts(2);
+      const crashing = await worker({
+        afterRecord: () => {
+          throw new Error("killed before broadcast");
+        },
+      });
+      await expect(crashing.settleOnce()).rejects.toThrow("killed before broadcast");
+      expect(await statuses(payer.address)).toEqual(["sending", "sending"]);
+      expect(await exactHeadroom(own, chainOf(), payer.address)).toBe(500_000n - 2n * total);
+      await (await worker()).reconcile();
+      expect(await exactHeadroom(own, chainOf(), payer.address)).toBe(500_000n - 2n * total);
+    });
+
+    it("reads again when a batch is claimed, mined and recorded during the reading", async () => {
+      const { payer, total } = await pendingReceipts(2);
+      const settler = await worker();
+      let settledDuringRead = false;
+      const upstream = http(stack.rpcUrl)({});
+      // The first block-number request waits for a whole settlement round: the receipts were pending
+      // when they were read, and are on chain at the block the balance is read at.
+      const racing = createPublicClient({
+        transport: custom({
+          async request({ method, params }: { method: string; params?: unknown }) {
+            if (method === "eth_blockNumber" && !settledDuringRead) {
+              settledDuringRead = true;
+              expect(await settler.settleOnce()).toMatchObject({ settled: 2 });
+            }
+            return upstream.request({ method, params } as Parameters<typeof upstream.request>[0]);
+          },
+        }),
+      }) as PublicClient;
+      expect(await exactHeadroom(own, chainOf(racing), payer.address)).toBe(500_000n - 2n * total);
+      expect(settledDuringRead).toBe(true);
+      expect(await statuses(payer.address)).toEqual(["settled", "settled"]);
+    });
   });
 
   it("cannot charge twice when the database lost track of a settlement: the chain refuses the stale state", async () => {

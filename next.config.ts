@@ -1,5 +1,5 @@
 import type { NextConfig } from "next";
-import { STATIC_SECURITY_HEADERS } from "./lib/http/security-headers";
+import { API_CORS_HEADERS, STATIC_SECURITY_HEADERS } from "./lib/http/security-headers";
 
 // Nothing here may depend on the network or on build-time environment: one build serves any chain
 // (chain id, RPC URL and contract addresses reach the browser through the root layout at request time).
@@ -16,7 +16,11 @@ const nextConfig: NextConfig = {
   images: { unoptimized: true },
   // The same on every response; the per-page CSP (with its nonce) is set in proxy.ts.
   async headers() {
-    return [{ source: "/:path*", headers: Object.entries(STATIC_SECURITY_HEADERS).map(([key, value]) => ({ key, value })) }];
+    const list = (headers: Record<string, string>) => Object.entries(headers).map(([key, value]) => ({ key, value }));
+    return [
+      { source: "/:path*", headers: list(STATIC_SECURITY_HEADERS) },
+      { source: "/api/v1/:path*", headers: list(API_CORS_HEADERS) },
+    ];
   },
   turbopack: {
     resolveAlias: {

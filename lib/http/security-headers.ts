@@ -12,6 +12,20 @@ export const STATIC_SECURITY_HEADERS: Record<string, string> = {
   "Cross-Origin-Opener-Policy": "same-origin",
 };
 
+/**
+ * The OpenAI-compatible API (/api/v1) answers scripts of any origin. It is authorized only by the API key
+ * in the Authorization header, never by cookies, and credentials are not allowed here: a foreign page can
+ * use a key it was given, never the visitor's signed-in session. (The wildcard in Allow-Headers does not
+ * cover Authorization, so it is named.) Every other route stays same-origin.
+ */
+export const API_CORS_HEADERS: Record<string, string> = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+  "Access-Control-Allow-Headers": "Authorization, Content-Type, *",
+  "Access-Control-Expose-Headers": "Retry-After",
+  "Access-Control-Max-Age": "600",
+};
+
 export interface PagePolicyInput {
   nonce: string;
   /** The RPC URL browsers use (PUBLIC_RPC_URL, else RPC_URL). */

@@ -66,7 +66,7 @@ export interface AppServer extends Managed {
 export function startAppServer({ mode = "start", port, host, env, name = "app" }: { mode?: "start" | "dev"; port: number; host?: string; env: Record<string, string>; name?: string }): AppServer {
   const args = [mode === "dev" ? "dev" : "start", "-p", String(port)];
   if (host) args.push("-H", host);
-  const app = startProcess(name, path.join(ROOT, "node_modules", ".bin", "next"), args, { cwd: ROOT, env: { ...env, PORT: String(port) } as unknown as NodeJS.ProcessEnv, quiet: mode === "start" });
+  const app = startProcess(name, path.join(ROOT, "node_modules", ".bin", "next"), args, { cwd: ROOT, env: { ...env, PORT: String(port), ...(process.env.KIP_APP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.KIP_APP_NODE_OPTIONS } : {}) } as unknown as NodeJS.ProcessEnv, quiet: mode === "start" });
   const ready = (url: string) =>
     waitFor(
       `the app on ${url}`,

@@ -1,5 +1,7 @@
 // Creating an API key in Chromium with the Development wallet: the dashboard shows the secret once,
 // the wallet signs the key's spending session, the key turns active, and an OpenAI client can use it.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -35,5 +37,43 @@ describe("API keys in the dashboard", () => {
     const models = await client.models.list();
     expect(models.data.length).toBeGreaterThan(0);
     expect(errors).toEqual([]);
+
+    // A page of another origin calls the API with the key (preflighted requests: Authorization and a
+    // JSON body) and reads the answers, errors included (this wallet has deposited nothing: 402 in
+    // OpenAI's shape); the same page cannot read a cookie-authorized route.
+    const foreign = http.createServer((_request, response) => response.end("<!doctype html><title>Another site</title>"));
+    await new Promise<void>((resolve) => foreign.listen(0, "127.0.0.1", resolve));
+    try {
+      const other = await browser.newPage();
+      await other.goto(`http://127.0.0.1:${(foreign.address() as AddressInfo).port}/`);
+      const fromPage = await other.evaluate(
+        async ({ base, key, model }) => {
+          const headers = { Authorization: `Bearer ${key}`, "Content-Type": "application/json" };
+          const list = (await (await fetch(`${base}/api/v1/models`, { headers })).json()) as { data: { id: string }[] };
+          const response = await fetch(`${base}/api/v1/chat/completions`, {
+            method: "POST",
+            headers,
+            body: JSON.stringify({ model, messages: [{ role: "user", content: "What is this app about?" }] }),
+          });
+          const body = (await response.json()) as { error?: { type: string; code: string | null } };
+          let cookieRoute: string;
+          try {
+            await fetch(`${base}/api/chat/account`, { credentials: "include" });
+            cookieRoute = "readable";
+          } catch {
+            cookieRoute = "blocked";
+          }
+          return { models: list.data.map((m) => m.id), status: response.status, error: body.error, cookieRoute };
+        },
+        { base: stack.appUrl, key: secret, model: models.data[0].id },
+      );
+      expect(fromPage.models).toEqual(models.data.map((m) => m.id));
+      expect(fromPage.status).toBe(402);
+      expect(fromPage.error?.type).toBeTruthy();
+      expect(fromPage.cookieRoute).toBe("blocked");
+      await other.close();
+    } finally {
+      foreign.close();
+    }
   });
 });

@@ -62,7 +62,11 @@ export interface AppServer extends Managed {
   ready(url: string): Promise<void>;
 }
 
-/** One Next.js app server (`next start`, or `next dev`) on `port` with the stack's environment. */
+/**
+ * One Next.js app server (`next start`, or `next dev`) on `port` with the stack's environment.
+ * KIP_APP_NODE_OPTIONS, when set, is the app server's NODE_OPTIONS only (for example
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it under `npx tsx bench/chat.ts`).
+ */
 export function startAppServer({ mode = "start", port, host, env, name = "app" }: { mode?: "start" | "dev"; port: number; host?: string; env: Record<string, string>; name?: string }): AppServer {
   const args = [mode === "dev" ? "dev" : "start", "-p", String(port)];
   if (host) args.push("-H", host);

@@ -14,7 +14,7 @@ import { nextVoucherState, verifyVoucher, type Voucher, type VoucherState } from
 import type { ChainContext } from "./charges";
 import { exactHeadroom, spendable } from "./balance";
 import { ChatError } from "./errors";
-import { admissionState, pendingHolds, storeQuestion, type DbOrTx, type QuestionRecord } from "./store";
+import { admissionState, pendingHolds, storeQuestion, type ConversationMessage, type DbOrTx, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 
 /** How far a voucher's issue time may be from the server's clock. */
@@ -77,7 +77,7 @@ export async function admitPaidQuestion(
   question: QuestionRecord,
   payment: PaymentInput,
   now = Math.floor(Date.now() / 1000),
-): Promise<{ receiptId: string; maxTotal: bigint }> {
+): Promise<AdmittedQuestion> {
   return withPayerLock(db, chain, question.owner, (tx) => admitLocked(tx, chain, chargeSet, question, payment, now));
 }
 
@@ -98,6 +98,13 @@ export function withPayerLock<T>(db: Db, chain: Pick<ChainContext, "chainId" | "
   }, { maxWait: ADMISSION_TIMEOUT_MS, timeout: ADMISSION_TIMEOUT_MS });
 }
 
+export interface AdmittedQuestion {
+  receiptId: string;
+  maxTotal: bigint;
+  /** The conversation's messages before this question, oldest first. */
+  history: ConversationMessage[];
+}
+
 /** admitPaidQuestion's checks and store, inside a transaction that already holds the payer's lock. */
 export async function admitLocked(
   tx: Prisma.TransactionClient,
@@ -106,11 +113,11 @@ export async function admitLocked(
   question: QuestionRecord,
   payment: PaymentInput,
   now = Math.floor(Date.now() / 1000),
-): Promise<{ receiptId: string; maxTotal: bigint }> {
+): Promise<AdmittedQuestion> {
   const owner = getAddress(question.owner);
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
-  const { session, latest: previous, spent, pending } = await admissionState(tx, chain, owner, payment.sessionHash);
+  const { session, latest: previous, spent, pending, history } = await admissionState(tx, chain, owner, payment.sessionHash, question);
   // The chain is read right after the receipts (a settlement landing in between makes the balance look
   // smaller, never larger; kept short so it rarely does): started now, awaited after the checks.
   const onChain = spendable(chain, owner);
@@ -182,5 +189,5 @@ export async function admitLocked(
     maxTotal: maxTotal.toString(),
     signature: payment.signature,
   });
-  return { receiptId: receiptId!, maxTotal };
+  return { receiptId: receiptId!, maxTotal, history };
 }

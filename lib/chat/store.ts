@@ -57,7 +57,7 @@ const HELD = Prisma.sql`(CASE WHEN "status" = 'answering' THEN "maxTotal" ELSE C
 const OPEN = Prisma.join(OPEN_STATUSES.map((s) => Prisma.sql`${s}`));
 
 /** The conversation's messages, oldest first; none when it is not `owner`'s conversation with `appId`. */
-export function conversationMessages(db: DbOrTx, q: Pick<QuestionRecord, "conversationId" | "owner" | "appId">) {
+export function conversationMessages(db: DbOrTx, q: Pick<QuestionRecord, "conversationId" | "owner" | "appId">): Promise<ConversationMessage[]> {
   return db.chatMessage.findMany({
     where: { conversationId: q.conversationId, conversation: { owner: q.owner, appId: q.appId } },
     select: { id: true, role: true, text: true },
@@ -93,21 +93,35 @@ export interface AdmissionState {
   spent: bigint;
   /** What the payer's receipts not yet settled hold (their balance on chain does not show it). */
   pending: bigint;
+  /** The conversation's messages so far, oldest first (as conversationMessages reads them). */
+  history: ConversationMessage[];
 }
+
+export type ConversationMessage = { id: string; role: string; text: string };
 
 /**
  * In one statement, everything admission checks a voucher against: the spending session, its newest
- * voucher, what its receipts hold, and what `payer`'s receipts not yet settled hold with this settlement.
+ * voucher, what its receipts hold, and what `payer`'s receipts not yet settled hold with this settlement;
+ * and the question's conversation so far (the model's history), so a paid question needs no read of its own.
  */
-export async function admissionState(db: DbOrTx, chain: { chainId: number; settlement: string }, payer: string, sessionHash: string): Promise<AdmissionState> {
+export async function admissionState(
+  db: DbOrTx,
+  chain: { chainId: number; settlement: string },
+  payer: string,
+  sessionHash: string,
+  conversation: Pick<QuestionRecord, "conversationId" | "appId">,
+): Promise<AdmissionState> {
   const [row] = await db.$queryRaw<
-    (Partial<SessionRow> & { found: boolean; seq: string | null; slotsJson: string | null; maxAmountsJson: string | null; spent: string; pending: string })[]
+    (Partial<SessionRow> & { found: boolean; seq: string | null; slotsJson: string | null; maxAmountsJson: string | null; spent: string; pending: string; history: ConversationMessage[] })[]
   >`
     SELECT s."hash" IS NOT NULL AS found, s."hash", s."chainId", s."settlement", s."payer", s."key", s."operator", s."spendCap", s."expiry", s."revokedAt",
       latest."seq", latest."slotsJson", latest."maxAmountsJson",
       (SELECT COALESCE(SUM(${HELD}), 0)::text FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')) AS spent,
       (SELECT COALESCE(SUM(${HELD}), 0)::text FROM "Receipt"
-        WHERE "payer" = ${payer} AND "status" IN (${OPEN}) AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement}) AS pending
+        WHERE "payer" = ${payer} AND "status" IN (${OPEN}) AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement}) AS pending,
+      (SELECT COALESCE(json_agg(json_build_object('id', m."id", 'role', m."role", 'text', m."text") ORDER BY m."createdAt"), '[]'::json)
+        FROM "ChatMessage" m JOIN "Conversation" c ON c."id" = m."conversationId"
+        WHERE m."conversationId" = ${conversation.conversationId} AND c."owner" = ${payer} AND c."appId" = ${conversation.appId}) AS history
     FROM (SELECT 1) AS one
     LEFT JOIN "PaymentSession" s ON s."hash" = ${sessionHash}
     LEFT JOIN LATERAL (
@@ -134,7 +148,7 @@ export async function admissionState(db: DbOrTx, chain: { chainId: number; settl
           slots: (JSON.parse(row.slotsJson!) as string[]).map(BigInt),
           maxAmounts: (JSON.parse(row.maxAmountsJson!) as string[]).map(BigInt),
         };
-  return { session, latest, spent: BigInt(row.spent), pending: BigInt(row.pending) };
+  return { session, latest, spent: BigInt(row.spent), pending: BigInt(row.pending), history: row.history };
 }
 
 /** What a payer's receipts not yet settled, failed or voided hold. */

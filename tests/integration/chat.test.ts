@@ -151,6 +151,24 @@ describe("answering through an OpenAI-compatible model", () => {
     expect(account.session.voucher).toEqual({ seq: "1", slots: charges.slots.map((s) => s.slot), maxAmounts: charges.slots.map((s) => s.price) });
   });
 
+  it("sends the conversation's earlier turns to the model with a paid follow-up question", async () => {
+    const conversation = clientId();
+    const first = await ask("How do pelicans catch fish with the pouch?", await fx.payment(charges, auth), { conversation });
+    const firstAnswer = answerText(await readChunks(first));
+    const before = standIn.requests.length;
+    const response = await ask("And what do they do with the water?", await fx.payment(charges, auth), { conversation });
+    expect(response.status).toBe(200);
+    await readChunks(response);
+    const sent = standIn.requests.slice(before).find((r) => r.path === "/v1/chat/completions")!;
+    const turns = sent.body.messages!.filter((m) => m.role !== "system").map((m) => [m.role, contentText(m.content)]);
+    expect(turns.slice(0, 2)).toEqual([
+      ["user", "How do pelicans catch fish with the pouch?"],
+      ["assistant", firstAnswer],
+    ]);
+    expect(turns).toHaveLength(3);
+    expect(turns[2][1]).toMatch(/Question: And what do they do with the water\?$/);
+  });
+
   it("fuses BM25 with the model's embeddings when the listing names an embeddings model", async () => {
     const hybrid = await fx.createApp(db, {
       systemPrompt: SYSTEM_PROMPT,

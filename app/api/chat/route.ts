@@ -40,25 +40,28 @@ export async function POST(request: Request): Promise<Response> {
     // A model a recent probe found down: refused before the question or its voucher is stored.
     await assertModelAvailable(db, app, env.MODEL_PROBE_INTERVAL_MS);
 
-    // What is being answered: the new question, or (regenerate) the conversation's last question.
-    const earlier = await conversationMessages(db, { conversationId: body.conversationId, owner, appId: app.id });
+    // What is being answered: the new question, or (regenerate) the conversation's last question. A paid
+    // new question reads the conversation inside its admission (one database round trip fewer).
+    const regenerate = body.trigger !== "submit-message";
+    const paidQuestion = !regenerate && !app.chargeSet.free && body.payment !== undefined;
+    const earlier = paidQuestion ? null : await conversationMessages(db, { conversationId: body.conversationId, owner, appId: app.id });
     let question: string;
-    let history = earlier;
+    let history = earlier ?? [];
     let replaced: string[] = [];
-    if (body.trigger === "submit-message") {
+    if (!regenerate) {
       question = body.message!.text;
     } else {
-      const lastUser = earlier.map((m) => m.role).lastIndexOf("user");
+      const lastUser = earlier!.map((m) => m.role).lastIndexOf("user");
       if (lastUser < 0) throw new ChatError("bad_request", "app_unavailable", "There is no question to answer again in this conversation.");
-      question = earlier[lastUser].text;
-      history = earlier.slice(0, lastUser);
-      replaced = earlier.slice(lastUser + 1).map((m) => m.id);
+      question = earlier![lastUser].text;
+      history = earlier!.slice(0, lastUser);
+      replaced = earlier!.slice(lastUser + 1).map((m) => m.id);
     }
     const questionInput = {
       conversationId: body.conversationId,
       appId: app.id,
       owner,
-      userMessage: body.trigger === "submit-message" ? { id: body.message!.id, text: question } : undefined,
+      userMessage: !regenerate ? { id: body.message!.id, text: question } : undefined,
       title: question.replace(/\s+/g, " ").slice(0, 80),
     };
 
@@ -69,6 +72,7 @@ export async function POST(request: Request): Promise<Response> {
       if (!body.payment) throw await missingPayment(db, chain, app.chargeSet, owner);
       const admitted = await admitPaidQuestion(db, chain, app.chargeSet, questionInput, body.payment as PaymentInput);
       receipt = { id: admitted.receiptId, maxTotal: admitted.maxTotal };
+      if (paidQuestion) history = admitted.history;
     }
     // A regenerated answer replaces the previous one (its receipt stays a payment record).
     if (replaced.length) await db.chatMessage.deleteMany({ where: { id: { in: replaced }, role: "assistant" } });

@@ -16,9 +16,21 @@
 // index over all the datasets' passages would give.
 import { analyze, indexTerms, LANGUAGES, type Language } from "./terms";
 
+/** A passage to index: its body, and optionally its heading (the document's title and section path). */
+export interface IndexedText {
+  text: string;
+  heading?: string;
+}
+
 export interface Bm25Options {
   k1?: number;
   b?: number;
+  /**
+   * How many body occurrences one occurrence of a term in the passage's heading counts as (a simple
+   * BM25F): a passage under "Resource Consumption" is about resource consumption more surely than one
+   * that mentions it once.
+   */
+  headingWeight?: number;
   /** Weight of the proximity bonus relative to a term's BM25 weight; 0 turns it off. */
   proximity?: number;
 }
@@ -44,8 +56,15 @@ export interface CorpusStats {
 
 interface Posting {
   docs: Int32Array;
-  freqs: Uint16Array;
+  /** Weighted term frequencies (body + headingWeight × heading). */
+  freqs: Float32Array;
 }
+
+/** Default weight of a heading occurrence, in body occurrences. */
+export const HEADING_WEIGHT = 3;
+
+/** Weight of a query term that is a part of an identifier the corpus holds whole. */
+export const PART_WEIGHT = 0.3;
 
 export class Bm25Index {
   readonly size: number;
@@ -64,42 +83,46 @@ export class Bm25Index {
   /** The languages the documents are written in, most documents first. */
   private readonly languages: Language[];
 
-  constructor(texts: readonly string[], { k1 = 1.2, b = 0.75, proximity = 0.5 }: Bm25Options = {}) {
+  constructor(documents: readonly (string | IndexedText)[], { k1 = 1.2, b = 0.75, proximity = 0.5, headingWeight = HEADING_WEIGHT }: Bm25Options = {}) {
     this.k1 = k1;
     this.b = b;
     this.proximity = proximity;
-    this.texts = texts;
-    this.size = texts.length;
-    this.lengths = new Float32Array(texts.length);
-    this.languageOf = new Uint8Array(texts.length);
+    this.texts = documents.map((d) => (typeof d === "string" ? d : d.text));
+    this.size = documents.length;
+    this.lengths = new Float32Array(documents.length);
+    this.languageOf = new Uint8Array(documents.length);
     const perLanguage = new Array<number>(LANGUAGES.length).fill(0);
     const building = new Map<string, { docs: number[]; freqs: number[] }>();
     let total = 0;
-    texts.forEach((text, doc) => {
+    const add = (term: string, doc: number, weight: number) => {
+      let list = building.get(term);
+      if (!list) building.set(term, (list = { docs: [], freqs: [] }));
+      // Documents are added in order, so a term's current document is always the last of its postings.
+      const last = list.docs.length - 1;
+      if (last >= 0 && list.docs[last] === doc) list.freqs[last] += weight;
+      else {
+        list.docs.push(doc);
+        list.freqs.push(weight);
+      }
+    };
+    documents.forEach((document, doc) => {
+      const text = typeof document === "string" ? document : document.text;
       const { language, terms } = analyze(text);
       const languageIndex = LANGUAGES.indexOf(language);
       this.languageOf[doc] = languageIndex;
       perLanguage[languageIndex]++;
-      this.lengths[doc] = terms.length;
-      total += terms.length;
-      // Documents are added in order, so a term's current document is always the last of its postings.
-      for (const term of terms) {
-        let list = building.get(term);
-        if (!list) building.set(term, (list = { docs: [], freqs: [] }));
-        const last = list.docs.length - 1;
-        if (last >= 0 && list.docs[last] === doc) {
-          if (list.freqs[last] < 0xffff) list.freqs[last]++;
-        } else {
-          list.docs.push(doc);
-          list.freqs.push(1);
-        }
-      }
+      const heading = typeof document === "string" || !document.heading || headingWeight <= 0 ? [] : indexTerms(document.heading, language);
+      // The length counts the heading's terms once: a long section path should not look like a long passage.
+      this.lengths[doc] = terms.length + heading.length;
+      total += terms.length + heading.length;
+      for (const term of terms) add(term, doc, 1);
+      for (const term of heading) add(term, doc, headingWeight);
     });
     this.languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
     if (this.languages.length === 0) this.languages = ["en"];
     this.totalLength = total;
     for (const [term, list] of building) {
-      this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs) });
+      this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Float32Array.from(list.freqs) });
     }
     this.stats = { size: this.size, averageLength: this.size ? total / this.size || 1 : 1, documentFrequency: (term) => this.documentFrequency(term) };
   }
@@ -119,19 +142,28 @@ export class Bm25Index {
       const df = stats.documentFrequency(term);
       return df === 0 ? 0 : Math.log(1 + (stats.size - df + 0.5) / (df + 0.5));
     };
-    // The query's terms in each language of the index (one list when the index has one language).
+    // The query's terms in each language of the index (one list when the index has one language), each
+    // with its weight: 1, or PART_WEIGHT for a part of an identifier the corpus holds whole (who asks
+    // about "checkpoint_timeout" asks about it, not about every checkpoint and every timeout).
     const queryTerms = new Map<Language, string[]>();
-    for (const language of this.languages) queryTerms.set(language, indexTerms(query, language));
-    const terms = new Set<string>();
-    for (const list of queryTerms.values()) for (const term of list) terms.add(term);
+    const terms = new Map<string, number>();
+    for (const language of this.languages) {
+      const { terms: list, partOf } = analyze(query, language);
+      queryTerms.set(language, list);
+      list.forEach((term, i) => {
+        const compound = partOf[i];
+        const weight = compound !== null && stats.documentFrequency(compound) > 0 ? PART_WEIGHT : 1;
+        terms.set(term, Math.max(terms.get(term) ?? 0, weight));
+      });
+    }
     const scores = new Float32Array(this.size);
     const touched: number[] = [];
     const { k1, b } = this;
-    for (const term of terms) {
+    for (const [term, queryWeight] of terms) {
       const posting = this.postings.get(term);
       if (!posting) continue;
       const df = posting.docs.length;
-      const weight = idf(term);
+      const weight = idf(term) * queryWeight;
       for (let i = 0; i < df; i++) {
         const doc = posting.docs[i];
         const tf = posting.freqs[i];

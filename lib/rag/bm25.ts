@@ -26,11 +26,17 @@ export interface Bm25Options {
   k1?: number;
   b?: number;
   /**
-   * How many body occurrences one occurrence of a term in the passage's heading counts as (a simple
-   * BM25F): a passage under "Resource Consumption" is about resource consumption more surely than one
-   * that mentions it once.
+   * Weight of the heading field against the body: a term's heading match is saturated on its own and
+   * added to its body match times this weight, so a passage under "checkpoint_timeout (integer)" is
+   * about checkpoint_timeout more surely than one that mentions it twice.
    */
   headingWeight?: number;
+  /** Length normalization of the heading field (b of the heading). */
+  headingB?: number;
+  /** Passages shorter than this share of the average length are normalized as if this long (MIN_LENGTH_SHARE). */
+  minLengthShare?: number;
+  /** Weight of a query term that is a part of an identifier the corpus holds whole (PART_WEIGHT). */
+  partWeight?: number;
   /** Weight of the proximity bonus relative to a term's BM25 weight; 0 turns it off. */
   proximity?: number;
 }
@@ -51,31 +57,48 @@ export const BM25_RETRIEVER = "bm25@1";
 export interface CorpusStats {
   size: number;
   averageLength: number;
+  averageHeadingLength: number;
   documentFrequency(term: string): number;
 }
 
 interface Posting {
   docs: Int32Array;
-  /** Weighted term frequencies (body + headingWeight × heading). */
-  freqs: Float32Array;
+  /** Occurrences in the body. */
+  freqs: Uint16Array;
+  /** Occurrences in the heading. */
+  headingFreqs: Uint16Array;
 }
 
-/** Default weight of a heading occurrence, in body occurrences. */
-export const HEADING_WEIGHT = 3;
+/** Default weight of the heading field against the body. */
+export const HEADING_WEIGHT = 1;
 
 /** Weight of a query term that is a part of an identifier the corpus holds whole. */
 export const PART_WEIGHT = 0.3;
+
+/**
+ * A passage shorter than this share of the average length is normalized as if it were this long: a
+ * one-line passage ("EXEC SQL SET CONNECTION TO con2;") is not more about a word than a paragraph that
+ * explains it, however few other words it has.
+ */
+export const MIN_LENGTH_SHARE = 0.5;
 
 export class Bm25Index {
   readonly size: number;
   private readonly postings = new Map<string, Posting>();
   private readonly lengths: Float32Array;
-  /** Terms in all documents together. */
+  private readonly headingLengths: Float32Array;
+  /** Terms in all documents' bodies together. */
   readonly totalLength: number;
+  /** Terms in all documents' headings together. */
+  readonly totalHeadingLength: number;
   /** This index's own statistics. */
   readonly stats: CorpusStats;
   private readonly k1: number;
   private readonly b: number;
+  private readonly headingWeight: number;
+  private readonly headingB: number;
+  private readonly minLengthShare: number;
+  private readonly partWeight: number;
   private readonly proximity: number;
   private readonly texts: readonly string[];
   /** Each document's language, as an index into LANGUAGES. */
@@ -83,27 +106,39 @@ export class Bm25Index {
   /** The languages the documents are written in, most documents first. */
   private readonly languages: Language[];
 
-  constructor(documents: readonly (string | IndexedText)[], { k1 = 1.2, b = 0.75, proximity = 0.5, headingWeight = HEADING_WEIGHT }: Bm25Options = {}) {
+  constructor(
+    documents: readonly (string | IndexedText)[],
+    { k1 = 1.2, b = 0.75, proximity = 0.5, headingWeight = HEADING_WEIGHT, headingB = 0.7, minLengthShare = MIN_LENGTH_SHARE, partWeight = PART_WEIGHT }: Bm25Options = {},
+  ) {
+    this.minLengthShare = minLengthShare;
+    this.partWeight = partWeight;
     this.k1 = k1;
     this.b = b;
+    this.headingWeight = headingWeight;
+    this.headingB = headingB;
     this.proximity = proximity;
     this.texts = documents.map((d) => (typeof d === "string" ? d : d.text));
     this.size = documents.length;
     this.lengths = new Float32Array(documents.length);
+    this.headingLengths = new Float32Array(documents.length);
     this.languageOf = new Uint8Array(documents.length);
     const perLanguage = new Array<number>(LANGUAGES.length).fill(0);
-    const building = new Map<string, { docs: number[]; freqs: number[] }>();
+    const building = new Map<string, { docs: number[]; freqs: number[]; headingFreqs: number[] }>();
     let total = 0;
-    const add = (term: string, doc: number, weight: number) => {
+    let totalHeading = 0;
+    const add = (term: string, doc: number, heading: boolean) => {
       let list = building.get(term);
-      if (!list) building.set(term, (list = { docs: [], freqs: [] }));
+      if (!list) building.set(term, (list = { docs: [], freqs: [], headingFreqs: [] }));
       // Documents are added in order, so a term's current document is always the last of its postings.
-      const last = list.docs.length - 1;
-      if (last >= 0 && list.docs[last] === doc) list.freqs[last] += weight;
-      else {
+      let last = list.docs.length - 1;
+      if (last < 0 || list.docs[last] !== doc) {
         list.docs.push(doc);
-        list.freqs.push(weight);
+        list.freqs.push(0);
+        list.headingFreqs.push(0);
+        last++;
       }
+      if (heading) list.headingFreqs[last] = Math.min(0xffff, list.headingFreqs[last] + 1);
+      else list.freqs[last] = Math.min(0xffff, list.freqs[last] + 1);
     };
     documents.forEach((document, doc) => {
       const text = typeof document === "string" ? document : document.text;
@@ -111,20 +146,27 @@ export class Bm25Index {
       const languageIndex = LANGUAGES.indexOf(language);
       this.languageOf[doc] = languageIndex;
       perLanguage[languageIndex]++;
-      const heading = typeof document === "string" || !document.heading || headingWeight <= 0 ? [] : indexTerms(document.heading, language);
-      // The length counts the heading's terms once: a long section path should not look like a long passage.
-      this.lengths[doc] = terms.length + heading.length;
-      total += terms.length + heading.length;
-      for (const term of terms) add(term, doc, 1);
-      for (const term of heading) add(term, doc, headingWeight);
+      const heading = typeof document === "string" || !document.heading ? [] : indexTerms(document.heading, language);
+      this.lengths[doc] = terms.length;
+      this.headingLengths[doc] = heading.length;
+      total += terms.length;
+      totalHeading += heading.length;
+      for (const term of terms) add(term, doc, false);
+      for (const term of heading) add(term, doc, true);
     });
     this.languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
     if (this.languages.length === 0) this.languages = ["en"];
     this.totalLength = total;
+    this.totalHeadingLength = totalHeading;
     for (const [term, list] of building) {
-      this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Float32Array.from(list.freqs) });
+      this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs), headingFreqs: Uint16Array.from(list.headingFreqs) });
     }
-    this.stats = { size: this.size, averageLength: this.size ? total / this.size || 1 : 1, documentFrequency: (term) => this.documentFrequency(term) };
+    this.stats = {
+      size: this.size,
+      averageLength: this.size ? total / this.size || 1 : 1,
+      averageHeadingLength: this.size ? totalHeading / this.size || 1 : 1,
+      documentFrequency: (term) => this.documentFrequency(term),
+    };
   }
 
   /** How many documents of this index hold `term`. */
@@ -152,13 +194,15 @@ export class Bm25Index {
       queryTerms.set(language, list);
       list.forEach((term, i) => {
         const compound = partOf[i];
-        const weight = compound !== null && stats.documentFrequency(compound) > 0 ? PART_WEIGHT : 1;
+        const weight = compound !== null && stats.documentFrequency(compound) > 0 ? this.partWeight : 1;
         terms.set(term, Math.max(terms.get(term) ?? 0, weight));
       });
     }
     const scores = new Float32Array(this.size);
     const touched: number[] = [];
     const { k1, b } = this;
+    const { headingWeight, headingB } = this;
+    const minLength = this.minLengthShare * stats.averageLength;
     for (const [term, queryWeight] of terms) {
       const posting = this.postings.get(term);
       if (!posting) continue;
@@ -167,9 +211,12 @@ export class Bm25Index {
       for (let i = 0; i < df; i++) {
         const doc = posting.docs[i];
         const tf = posting.freqs[i];
-        const norm = tf + k1 * (1 - b + (b * this.lengths[doc]) / stats.averageLength);
+        const th = posting.headingFreqs[i];
+        let score = 0;
+        if (tf > 0) score += (tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * Math.max(this.lengths[doc], minLength)) / stats.averageLength));
+        if (th > 0) score += (headingWeight * th * (k1 + 1)) / (th + k1 * (1 - headingB + (headingB * this.headingLengths[doc]) / stats.averageHeadingLength));
         if (scores[doc] === 0) touched.push(doc);
-        scores[doc] += (weight * tf * (k1 + 1)) / norm;
+        scores[doc] += weight * score;
       }
     }
     if (this.proximity <= 0 || terms.size < 2) return topK(touched, scores, k);
@@ -235,9 +282,11 @@ export function sharedStats(indexes: readonly Bm25Index[]): CorpusStats {
   if (indexes.length === 1) return indexes[0].stats;
   const size = indexes.reduce((n, index) => n + index.size, 0);
   const totalLength = indexes.reduce((n, index) => n + index.totalLength, 0);
+  const totalHeadingLength = indexes.reduce((n, index) => n + index.totalHeadingLength, 0);
   return {
     size,
     averageLength: size ? totalLength / size || 1 : 1,
+    averageHeadingLength: size ? totalHeadingLength / size || 1 : 1,
     documentFrequency: (term) => indexes.reduce((n, index) => n + index.documentFrequency(term), 0),
   };
 }

@@ -7,8 +7,9 @@
 //
 // Proximity: when the query has two or more terms, the best candidates by BM25 are re-scored with a
 // bonus for each pair of consecutive query terms that also stand next to each other (or with one word
-// between) in the passage, in the query's order. Only the candidates are re-read, so the bonus costs a
-// few dozen passages' tokenization per query whatever the corpus size.
+// between) in the passage, in the query's order. Only the candidates are re-read, from each passage's
+// term sequence kept at build time (term numbers, 4 bytes a term), so the bonus costs a few dozen short
+// integer scans per query whatever the corpus size.
 //
 // Shared statistics: an app searches several datasets, one index each. Scores compare across them only if
 // every index scores with the same statistics (N, each term's document frequency, the average length), so
@@ -61,7 +62,16 @@ export interface CorpusStats {
   documentFrequency(term: string): number;
 }
 
+/** A pair of consecutive query terms, by term number, and its weight (their mean idf). */
+interface Pair {
+  first: number;
+  second: number;
+  weight: number;
+}
+
 interface Posting {
+  /** The term's number in the documents' term sequences. */
+  id: number;
   docs: Int32Array;
   /** Occurrences in the body. */
   freqs: Uint16Array;
@@ -100,7 +110,12 @@ export class Bm25Index {
   private readonly minLengthShare: number;
   private readonly partWeight: number;
   private readonly proximity: number;
-  private readonly texts: readonly string[];
+  /**
+   * Each document's body terms in order, as term numbers (document d's are terms[offsets[d] … offsets[d+1]]):
+   * the proximity bonus reads its candidates from here instead of analyzing their text again.
+   */
+  private readonly sequence: Int32Array;
+  private readonly offsets: Int32Array;
   /** Each document's language, as an index into LANGUAGES. */
   private readonly languageOf: Uint8Array;
   /** The languages the documents are written in, most documents first. */
@@ -117,18 +132,20 @@ export class Bm25Index {
     this.headingWeight = headingWeight;
     this.headingB = headingB;
     this.proximity = proximity;
-    this.texts = documents.map((d) => (typeof d === "string" ? d : d.text));
     this.size = documents.length;
     this.lengths = new Float32Array(documents.length);
     this.headingLengths = new Float32Array(documents.length);
     this.languageOf = new Uint8Array(documents.length);
     const perLanguage = new Array<number>(LANGUAGES.length).fill(0);
-    const building = new Map<string, { docs: number[]; freqs: number[]; headingFreqs: number[] }>();
+    const building = new Map<string, { id: number; docs: number[]; freqs: number[]; headingFreqs: number[] }>();
+    const sequence: number[] = [];
+    this.offsets = new Int32Array(documents.length + 1);
     let total = 0;
     let totalHeading = 0;
     const add = (term: string, doc: number, heading: boolean) => {
       let list = building.get(term);
-      if (!list) building.set(term, (list = { docs: [], freqs: [], headingFreqs: [] }));
+      if (!list) building.set(term, (list = { id: building.size, docs: [], freqs: [], headingFreqs: [] }));
+      if (!heading) sequence.push(list.id);
       // Documents are added in order, so a term's current document is always the last of its postings.
       let last = list.docs.length - 1;
       if (last < 0 || list.docs[last] !== doc) {
@@ -153,13 +170,15 @@ export class Bm25Index {
       totalHeading += heading.length;
       for (const term of terms) add(term, doc, false);
       for (const term of heading) add(term, doc, true);
+      this.offsets[doc + 1] = sequence.length;
     });
+    this.sequence = Int32Array.from(sequence);
     this.languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
     if (this.languages.length === 0) this.languages = ["en"];
     this.totalLength = total;
     this.totalHeadingLength = totalHeading;
     for (const [term, list] of building) {
-      this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs), headingFreqs: Uint16Array.from(list.headingFreqs) });
+      this.postings.set(term, { id: list.id, docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs), headingFreqs: Uint16Array.from(list.headingFreqs) });
     }
     this.stats = {
       size: this.size,
@@ -223,13 +242,13 @@ export class Bm25Index {
     const candidates = topK(touched, scores, Math.max(2 * k, PROXIMITY_CANDIDATES));
     // A candidate whose score plus the largest bonus possible stays below the k-th score cannot enter
     // the top k (bonuses only raise scores): it is not re-read.
-    const pairsOf = new Map<Language, [string, string][]>();
+    const pairsOf = new Map<Language, Pair[]>();
     let maxBonus = 0;
     for (const [language, list] of queryTerms) {
-      const pairs = this.pairs(list);
+      const pairs = this.pairs(list, idf);
       pairsOf.set(language, pairs);
       let bonus = 0;
-      for (const [first, second] of pairs) bonus += ((idf(first) + idf(second)) / 2) * (this.k1 + 1);
+      for (const { weight } of pairs) bonus += weight * (this.k1 + 1);
       maxBonus = Math.max(maxBonus, this.proximity * bonus);
     }
     if (maxBonus === 0) return candidates.slice(0, k);
@@ -238,19 +257,21 @@ export class Bm25Index {
     for (const hit of candidates) {
       if (hit.score + maxBonus < floor) continue;
       const language = LANGUAGES[this.languageOf[hit.index]];
-      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index, language, idf);
+      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index);
       kept.push(hit);
     }
     kept.sort((x, y) => y.score - x.score || x.index - y.index);
     return kept.slice(0, k);
   }
 
-  /** Consecutive query term pairs that the index holds both terms of. */
-  private pairs(queryTerms: readonly string[]): [string, string][] {
-    const pairs: [string, string][] = [];
+  /** Consecutive query term pairs that the index holds both terms of, with their numbers and weight. */
+  private pairs(queryTerms: readonly string[], idf: (term: string) => number): Pair[] {
+    const pairs: Pair[] = [];
     for (let i = 1; i < queryTerms.length; i++) {
-      if (queryTerms[i] !== queryTerms[i - 1] && this.postings.has(queryTerms[i]) && this.postings.has(queryTerms[i - 1])) {
-        pairs.push([queryTerms[i - 1], queryTerms[i]]);
+      const first = this.postings.get(queryTerms[i - 1]);
+      const second = this.postings.get(queryTerms[i]);
+      if (queryTerms[i] !== queryTerms[i - 1] && first && second) {
+        pairs.push({ first: first.id, second: second.id, weight: (idf(queryTerms[i - 1]) + idf(queryTerms[i])) / 2 });
       }
     }
     return pairs;
@@ -260,18 +281,20 @@ export class Bm25Index {
    * Σ over consecutive query term pairs (a, b) of mean idf(a, b) × saturated count of places where b
    * follows a directly (1) or with one word between (½).
    */
-  private proximityBonus(pairs: readonly [string, string][], doc: number, language: Language, idf: (term: string) => number): number {
+  private proximityBonus(pairs: readonly Pair[], doc: number): number {
     if (pairs.length === 0) return 0;
-    const terms = indexTerms(this.texts[doc], language);
+    const { sequence } = this;
+    const start = this.offsets[doc];
+    const end = this.offsets[doc + 1];
     let bonus = 0;
-    for (const [first, second] of pairs) {
+    for (const { first, second, weight } of pairs) {
       let count = 0;
-      for (let p = 0; p < terms.length - 1; p++) {
-        if (terms[p] !== first) continue;
-        if (terms[p + 1] === second) count += 1;
-        else if (terms[p + 2] === second) count += 0.5;
+      for (let p = start; p < end - 1; p++) {
+        if (sequence[p] !== first) continue;
+        if (sequence[p + 1] === second) count += 1;
+        else if (p + 2 < end && sequence[p + 2] === second) count += 0.5;
       }
-      if (count > 0) bonus += ((idf(first) + idf(second)) / 2) * ((count * (this.k1 + 1)) / (count + this.k1));
+      if (count > 0) bonus += weight * ((count * (this.k1 + 1)) / (count + this.k1));
     }
     return bonus;
   }

@@ -270,7 +270,16 @@ export function htmlToDocument(html: string): { title: string | null; sections: 
   const lists: { start: number; items: number; linked: number }[] = [];
   const items: { linked: boolean }[] = [];
 
-  const letters = (text: string) => text.replace(/[^\p{L}\p{N}]/gu, "").length;
+  // Letters and digits of a text (anything outside ASCII counts as a letter: cheap, and exact enough to
+  // compare a block's link text with its whole text).
+  const letters = (text: string) => {
+    let n = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c > 127) n++;
+    }
+    return n;
+  };
   const flush = () => {
     if (!line) return;
     const text = preDepth > 0 ? line.replace(/^\n+|\s+$/g, "") : line.replace(/\s+/g, " ").trim();

@@ -149,6 +149,7 @@ function apiSource(s: SourceRef) {
     document_id: s.documentId,
     document_name: s.documentName,
     chunk_id: s.chunkId,
+    dataset_version: s.datasetVersion ?? null,
     snippet: s.snippet,
     score: s.score,
   };

@@ -13,6 +13,8 @@ export interface SourceRef {
   documentId: string;
   documentName: string;
   chunkId: string;
+  /** The dataset version the passage came from (absent on answers given before datasets had versions). */
+  datasetVersion?: number;
   snippet: string;
   score: number;
 }

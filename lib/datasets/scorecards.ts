@@ -22,6 +22,8 @@ export interface ScorecardPair {
 }
 
 export interface QuestionResult {
+  /** The ScorecardQuestion's id. */
+  id: string;
   question: string;
   expected: string;
   /** 1-based rank of the expected document, null when it is not in the top SCORECARD_DEPTH. */
@@ -111,7 +113,7 @@ export function checkPairs(pairs: readonly ScorecardPair[], documentNames: Reado
 export async function recomputeScorecard(db: Db, datasetId: string): Promise<(ScorecardFigures & { version: number }) | null> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const [questions, dataset] = await Promise.all([
-      db.scorecardQuestion.findMany({ where: { datasetId }, orderBy: { createdAt: "asc" } }),
+      db.scorecardQuestion.findMany({ where: { datasetId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] }),
       db.dataset.findUniqueOrThrow({ where: { listingId: datasetId }, select: { version: true } }),
     ]);
     if (questions.length === 0) {
@@ -125,7 +127,7 @@ export async function recomputeScorecard(db: Db, datasetId: string): Promise<(Sc
       for (const p of passages) versionsSeen.add(p.datasetVersion);
       const ranking = documentRanking(passages);
       const at = ranking.indexOf(q.expectedDocument);
-      results.push({ question: q.question, expected: q.expectedDocument, rank: at >= 0 && at < SCORECARD_DEPTH ? at + 1 : null, top: ranking.slice(0, 5) });
+      results.push({ id: q.id, question: q.question, expected: q.expectedDocument, rank: at >= 0 && at < SCORECARD_DEPTH ? at + 1 : null, top: ranking.slice(0, 5) });
     }
     // A new version landed while measuring: measure again on it.
     if (versionsSeen.size > 1) continue;

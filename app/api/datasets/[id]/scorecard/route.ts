@@ -24,7 +24,7 @@ export async function GET(_request: Request, { params }: Params) {
     if (!listing || listing.kind !== "dataset" || (listing.status !== "listed" && !owner)) throw new AppError("not_found", "No such dataset.");
     const scorecard = await latestScorecard(db, id);
     if (!owner) return json({ scorecard: scorecard ? { ...scorecard, results: undefined } : null });
-    const questions = await db.scorecardQuestion.findMany({ where: { datasetId: id }, orderBy: { createdAt: "asc" }, select: { id: true, question: true, expectedDocument: true } });
+    const questions = await db.scorecardQuestion.findMany({ where: { datasetId: id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }], select: { id: true, question: true, expectedDocument: true } });
     return json({ scorecard, questions });
   });
 }

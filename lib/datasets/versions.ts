@@ -219,7 +219,7 @@ export async function datasetVersions(id: string): Promise<{ current: number; pe
   const listing = await db.listing.findUniqueOrThrow({ where: { id }, include: { dataset: { select: { version: true } } } });
   await ensureFirstVersion(db, id);
   const rows = await db.datasetVersion.findMany({ where: { datasetId: id }, orderBy: { number: "desc" } });
-  const newestOnChain = rows.find((r) => r.onChainAt)?.number ?? 0;
+  const newestOnChain = rows.find((r) => r.onChainAt || r.metadataHash.toLowerCase() === listing.contentHash.toLowerCase())?.number ?? 0;
   const pendingEdit = listing.pendingEdit ? (JSON.parse(listing.pendingEdit) as { contentHash: string; version?: number }) : null;
   return {
     current: listing.dataset?.version ?? 1,
@@ -232,7 +232,14 @@ export async function datasetVersions(id: string): Promise<{ current: number; pe
       added: JSON.parse(r.addedJson) as DocRef[],
       removed: JSON.parse(r.removedJson) as DocRef[],
       createdAt: r.createdAt.toISOString(),
-      status: r.onChainAt ? "on chain" : listing.status !== "listed" ? "draft" : r.number < newestOnChain ? "superseded" : "pending",
+      status:
+        listing.status !== "listed"
+          ? "draft"
+          : r.onChainAt || r.metadataHash.toLowerCase() === listing.contentHash.toLowerCase()
+            ? "on chain"
+            : r.number < newestOnChain
+              ? "superseded"
+              : "pending",
       onChainAt: r.onChainAt?.toISOString() ?? null,
       txHash: r.txHash,
     })),

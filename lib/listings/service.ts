@@ -339,6 +339,8 @@ export async function confirmListing(id: string, address: Address, txHash: strin
   }
   const slotId = Number(args.slot);
   await db.listing.update({ where: { id }, data: { status: "listed", slotId, listTxHash: txHash, failure: null } });
+  // A dataset's first version is what it was listed with (if its version row exists already).
+  await db.datasetVersion.updateMany({ where: { datasetId: id, number: 1, onChainAt: null }, data: { onChainAt: new Date(), txHash } });
   return { status: "listed", slotId, failure: null };
 }
 

@@ -3,7 +3,7 @@
 // uploads as a new dataset, then indexed in the background and published as the next version), remove a
 // document (a new version at once), and sign the newest version's metadata on chain with
 // setMetadata(slot, uri, hash): the server shows it as pending until it reads the slot holding that hash.
-import { useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState } from "react";
 import type { Hex } from "viem";
@@ -36,7 +36,7 @@ export function DatasetVersions(props: Props) {
   );
 }
 
-type Phase = { kind: "idle" } | { kind: "uploading"; sent: number; total: number } | { kind: "indexing" } | { kind: "error"; message: string };
+type Phase = { kind: "idle" } | { kind: "uploading"; sent: number; total: number } | { kind: "indexing"; version: number } | { kind: "error"; message: string };
 
 function Tools({ listingId, slot, metadataUri, documents, pending }: Props) {
   const router = useRouter();
@@ -48,16 +48,26 @@ function Tools({ listingId, slot, metadataUri, documents, pending }: Props) {
   const [removing, setRemoving] = useState<string | null>(null);
   const [removeError, setRemoveError] = useState<string | null>(null);
   const status = useIndexStatus(listingId, phase.kind === "indexing");
+  // The version being made, polled until the server has published it (after indexing ends).
+  const published = useQuery({
+    queryKey: ["dataset-version", listingId],
+    queryFn: async () => (await api<{ current: number }>(`/api/datasets/${listingId}/versions`)).body.current,
+    enabled: phase.kind === "indexing",
+    refetchInterval: 1000,
+  });
 
-  // Indexing done: the new version is published; reload the page's server parts (versions, documents).
+  // Published: reload the page's server parts (versions, documents).
   useEffect(() => {
-    if (phase.kind !== "indexing" || !status.data) return;
-    if (status.data.status === "ready") {
+    if (phase.kind !== "indexing" || published.data === undefined) return;
+    if (published.data >= phase.version) {
       setPhase({ kind: "idle" });
       setFiles([]);
+      if (input.current) input.current.value = "";
       router.refresh();
+    } else if (status.data?.status === "failed") {
+      setPhase({ kind: "error", message: `Indexing the new documents failed: ${status.data.error ?? "see the server log"}` });
     }
-  }, [phase.kind, status.data, router]);
+  }, [phase, published.data, status.data, router]);
 
   const add = async (event: React.FormEvent) => {
     event.preventDefault();
@@ -90,7 +100,7 @@ function Tools({ listingId, slot, metadataUri, documents, pending }: Props) {
       });
       setRefused(body.refused);
       await queryClient.invalidateQueries({ queryKey: ["dataset-status", listingId] });
-      setPhase({ kind: "indexing" });
+      setPhase({ kind: "indexing", version: body.version });
     } catch (error) {
       setPhase({ kind: "error", message: (error as Error).message });
     }

@@ -3,9 +3,9 @@
 // uploads as a new dataset, then indexed in the background and published as the next version), remove a
 // document (a new version at once), and sign the newest version's metadata on chain with
 // setMetadata(slot, uri, hash): the server shows it as pending until it reads the slot holding that hash.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState } from "react";
+import { useRef, useState } from "react";
 import type { Hex } from "viem";
 import { Button, ErrorBox } from "@/components/ui/form";
 import { Progress } from "@/components/ui/progress";
@@ -48,27 +48,6 @@ function Tools({ listingId, slot, metadataUri, documents, pending }: Props) {
   const [removing, setRemoving] = useState<string | null>(null);
   const [removeError, setRemoveError] = useState<string | null>(null);
   const status = useIndexStatus(listingId, phase.kind === "indexing");
-  // The version being made, polled until the server has published it (after indexing ends).
-  const published = useQuery({
-    queryKey: ["dataset-version", listingId],
-    queryFn: async () => (await api<{ current: number }>(`/api/datasets/${listingId}/versions`)).body.current,
-    enabled: phase.kind === "indexing",
-    refetchInterval: 1000,
-  });
-
-  // Published: reload the page's server parts (versions, documents).
-  useEffect(() => {
-    if (phase.kind !== "indexing" || published.data === undefined) return;
-    if (published.data >= phase.version) {
-      setPhase({ kind: "idle" });
-      setFiles([]);
-      if (input.current) input.current.value = "";
-      router.refresh();
-    } else if (status.data?.status === "failed") {
-      setPhase({ kind: "error", message: `Indexing the new documents failed: ${status.data.error ?? "see the server log"}` });
-    }
-  }, [phase, published.data, status.data, router]);
-
   const add = async (event: React.FormEvent) => {
     event.preventDefault();
     setRefused([]);
@@ -101,6 +80,19 @@ function Tools({ listingId, slot, metadataUri, documents, pending }: Props) {
       setRefused(body.refused);
       await queryClient.invalidateQueries({ queryKey: ["dataset-status", listingId] });
       setPhase({ kind: "indexing", version: body.version });
+      // Indexed in the background, then published as the new version: wait for it, then reload the
+      // page's server parts (versions, documents).
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const { body: versions } = await api<{ current: number }>(`/api/datasets/${listingId}/versions`);
+        if (versions.current >= body.version) break;
+        const { body: state } = await api<{ status: string; error: string | null }>(`/api/datasets/${listingId}/status`);
+        if (state.status === "failed") throw new Error(`Indexing the new documents failed: ${state.error ?? "see the server log"}`);
+      }
+      setPhase({ kind: "idle" });
+      setFiles([]);
+      if (input.current) input.current.value = "";
+      router.refresh();
     } catch (error) {
       setPhase({ kind: "error", message: (error as Error).message });
     }

@@ -128,11 +128,13 @@ export async function addDocuments(id: string, address: Address, uploadIds: read
   await creatorDataset(id, address);
   const db = getDb();
   const staged = await stagedFiles(address, uploadIds);
-  // One change at a time: "storing" is the dataset's lock while the documents go in.
-  const claimed = await db.dataset.updateMany({ where: { listingId: id, status: "ready" }, data: { status: "storing" } });
+  // One change at a time: "storing" is the dataset's lock while the documents go in. A dataset whose last
+  // addition failed to index may take a new one: the failed addition's documents are dropped first.
+  const claimed = await db.dataset.updateMany({ where: { listingId: id, status: { in: ["ready", "failed"] } }, data: { status: "storing" } });
   if (claimed.count === 0) throw new AppError("conflict", "The dataset is still taking in or indexing documents; try again when it is ready.");
   try {
     const dataset = await db.dataset.findUniqueOrThrow({ where: { listingId: id }, select: { version: true } });
+    await dropUnpublished(db, id, dataset.version);
     const [current, last] = await Promise.all([
       db.document.findMany({ where: { datasetId: id, removedInVersion: null }, select: { filename: true, bytes: true } }),
       db.document.aggregate({ where: { datasetId: id }, _max: { position: true } }),
@@ -159,6 +161,18 @@ export async function addDocuments(id: string, address: Address, uploadIds: read
     await db.dataset.update({ where: { listingId: id }, data: { status: "ready" } }).catch(() => undefined);
     throw error;
   }
+}
+
+/** Drop documents no version holds yet (an addition that failed to index), and recount the dataset's totals. */
+async function dropUnpublished(db: Db, datasetId: string, version: number): Promise<void> {
+  const dropped = await db.document.deleteMany({ where: { datasetId, addedInVersion: { gt: version } } });
+  if (dropped.count === 0) return;
+  const [all, indexed, chunkCount] = await Promise.all([
+    db.document.aggregate({ where: { datasetId, removedInVersion: null }, _sum: { bytes: true } }),
+    db.document.aggregate({ where: { datasetId, removedInVersion: null, indexedAt: { not: null } }, _sum: { bytes: true } }),
+    db.chunk.count({ where: { datasetId } }),
+  ]);
+  await db.dataset.update({ where: { listingId: datasetId }, data: { bytesTotal: all._sum.bytes ?? 0, bytesIndexed: indexed._sum.bytes ?? 0, chunkCount, indexVersion: { increment: 1 } } });
 }
 
 /** Remove one document of the current version: a new version without it; its passages are deleted. */

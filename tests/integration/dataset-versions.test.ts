@@ -64,8 +64,15 @@ function send(method: string, path: string, cookie: string | null, body?: unknow
 const versionsOf = async (): Promise<VersionsBody> => (await (await send("GET", `/api/datasets/${datasetId}/versions`, null)).json()) as VersionsBody;
 const documentsOf = () => db.document.findMany({ where: { datasetId, removedInVersion: null }, orderBy: { position: "asc" } });
 
+/** Waits (outside a test: beforeAll) until the dataset is indexed, re-reading its state every 100 ms. */
 async function waitReady() {
-  await expect.poll(async () => (await db.dataset.findUniqueOrThrow({ where: { listingId: datasetId } })).status, { timeout: 30_000 }).toBe("ready");
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { status, error } = await db.dataset.findUniqueOrThrow({ where: { listingId: datasetId } });
+    if (status === "ready") return;
+    if (status === "failed" || Date.now() > deadline) throw new Error(`the dataset is ${status}: ${error ?? "still indexing after 30 s"}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** The creator's wallet commits the pending version's metadata, and the server reads it back. */

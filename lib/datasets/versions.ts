@@ -100,7 +100,8 @@ export async function publishPendingVersion(db: Db, datasetId: string): Promise<
       await ensureFirstVersion(tx, datasetId);
       const dataset = await tx.dataset.findUniqueOrThrow({ where: { listingId: datasetId }, select: { version: true } });
       const pending = await tx.document.findMany({
-        where: { datasetId, removedInVersion: null, addedInVersion: { gt: dataset.version } },
+        // Only indexed ones: an addition that started after this indexing run is published by its own.
+        where: { datasetId, removedInVersion: null, addedInVersion: { gt: dataset.version }, indexedAt: { not: null } },
         orderBy: { position: "asc" },
         select: { id: true, filename: true },
       });

@@ -49,9 +49,11 @@ describe("a dataset that grows, in the browser", () => {
       db.app.create({ data: { listingId: id, systemPrompt: "Answer from the sources.", modelId: model.id, datasets: { create: [{ datasetId: dataset.id }] } } }),
     );
 
-    const { page, errors } = await openWatchedPage(browser, { viewport: { width: 390, height: 844 } });
+    // Signed in on a wide screen (the header shows the address), then everything on a phone's width.
+    const { page, errors } = await openWatchedPage(browser, { viewport: { width: 1280, height: 900 } });
     await page.goto(`${stack.appUrl}/listings/${dataset.id}`, { waitUntil: "load" });
     await signInWithDevWallet(page, { waitForAddress: true });
+    await page.setViewportSize({ width: 390, height: 844 });
     await page.reload({ waitUntil: "load" });
     const history = page.getByTestId("version-history");
     expect(await history.getByTestId("version-1").getByTestId("version-status").textContent()).toBe("on chain");

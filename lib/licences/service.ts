@@ -1,0 +1,232 @@
+import "server-only";
+// Licences to a listing's files (a dataset's original files, a model's weights). The creator drafts a
+// version from finished resumable uploads (/api/uploads) and files of earlier versions; the files are stored
+// encrypted (storage.ts) and the draft names what `KipLicences.publishVersion` must commit to: the terms'
+// hash and the file list's hash. The draft is published only once the server has read a mined
+// `VersionPublished` event from this deployment's KipLicences naming the same slot and hashes. A version's
+// files are served only to a wallet for which this deployment's `hasLicence` is true (or to the creator).
+import { getAddress, isHash, parseEventLogs, parseUnits, type Address, type Hex } from "viem";
+import { kipLicencesAbi } from "@/lib/chain/generated";
+import { serverPublicClient } from "@/lib/chain/server-client";
+import { getDb } from "@/lib/db";
+import { serverEnv } from "@/lib/env";
+import { AppError } from "@/lib/errors";
+import { currentDeployment, paymentToken } from "@/lib/listings/service";
+import type { StagedFile } from "@/lib/uploads/staging";
+import { licenceFilesHash, licenceTermsHash } from "./hash";
+import { storeLicenceFile } from "./storage";
+
+const UINT128_MAX = (1n << 128n) - 1n;
+/** Kinds whose files can be licensed: a dataset's originals, a model's weights or other files. */
+const LICENSABLE = new Set(["dataset", "model"]);
+
+export type DraftFileInput = { upload: string; path?: string } | { file: string; path?: string };
+
+export interface LicenceVersionView {
+  id: string;
+  version: number | null;
+  status: string;
+  terms: string;
+  termsHash: Hex;
+  filesHash: Hex;
+  files: { id: string; path: string; size: number; sha256: string }[];
+}
+
+async function listedListing(listingId: string) {
+  const env = serverEnv();
+  const deployment = currentDeployment();
+  const listing = await getDb().listing.findUnique({ where: { id: listingId } });
+  if (!listing || listing.status !== "listed" || listing.slotId === null || listing.chainId !== env.CHAIN_ID || getAddress(listing.assets) !== getAddress(deployment.assets)) {
+    throw new AppError("not_found", "No such listing on this marketplace's chain.");
+  }
+  return { listing: { ...listing, slotId: listing.slotId }, deployment };
+}
+
+async function creatorListing(listingId: string, caller: Address) {
+  const found = await listedListing(listingId);
+  if (found.listing.creator !== getAddress(caller)) throw new AppError("forbidden", "Only the listing's creator can offer its files under a licence.");
+  if (!LICENSABLE.has(found.listing.kind)) throw new AppError("bad_request", "Only datasets and models can offer files under a licence.");
+  return found;
+}
+
+async function tokenUnits(value: string, field: string): Promise<bigint> {
+  const { decimals, symbol } = await paymentToken();
+  const fraction = value.split(".")[1] ?? "";
+  if (fraction.length > decimals) throw new AppError("bad_request", `Invalid request: ${field}: ${symbol} has ${decimals} decimals; ${value} has ${fraction.length}.`);
+  const units = parseUnits(value, decimals);
+  if (units > UINT128_MAX) throw new AppError("bad_request", `Invalid request: ${field}: too large.`);
+  return units;
+}
+
+function versionView(row: {
+  id: string; version: number | null; status: string; terms: string; termsHash: string; filesHash: string;
+  files: { path: string; position: number; file: { id: string; size: number; sha256: string } }[];
+}): LicenceVersionView {
+  return {
+    id: row.id,
+    version: row.version,
+    status: row.status,
+    terms: row.terms,
+    termsHash: row.termsHash as Hex,
+    filesHash: row.filesHash as Hex,
+    files: [...row.files].sort((a, b) => a.position - b.position).map((f) => ({ id: f.file.id, path: f.path, size: f.file.size, sha256: f.file.sha256 })),
+  };
+}
+
+const VERSION_INCLUDE = { files: { include: { file: { select: { id: true, size: true, sha256: true } } } } } as const;
+
+/**
+ * A draft version from staged uploads (stored encrypted now) and files of earlier versions (kept by id).
+ * Answers what the creator's wallet must send: publishVersion(slot, price, upgradePrice, termsHash, filesHash).
+ */
+export async function draftLicenceVersion(
+  caller: Address,
+  listingId: string,
+  input: { terms: string; price: string; upgradePrice: string; files: DraftFileInput[] },
+  staged: StagedFile[],
+) {
+  const { listing } = await creatorListing(listingId, caller);
+  const price = await tokenUnits(input.price, "price");
+  const upgradePrice = await tokenUnits(input.upgradePrice, "upgradePrice");
+  const db = getDb();
+  const keptIds = input.files.flatMap((f) => ("file" in f ? [f.file] : []));
+  const kept = new Map(
+    (await db.licenceFile.findMany({ where: { id: { in: keptIds }, listingId }, select: { id: true, size: true, sha256: true, versions: { select: { path: true }, take: 1 } } })).map((f) => [f.id, f]),
+  );
+  for (const id of keptIds) if (!kept.has(id)) throw new AppError("bad_request", `Invalid request: files: ${id} is not a file of this listing.`);
+  const stagedById = new Map(staged.map((s) => [s.id, s]));
+  const encryptionKey = serverEnv().ENCRYPTION_KEY;
+  const entries: { fileId: string; path: string; size: number; sha256: string }[] = [];
+  // Files stored for this draft are deleted again if the draft is not made, so a refused draft leaves nothing.
+  const storedIds: string[] = [];
+  try {
+    for (const input_ of input.files) {
+      if ("file" in input_) {
+        const file = kept.get(input_.file)!;
+        entries.push({ fileId: file.id, path: input_.path ?? file.versions[0]?.path ?? file.id, size: file.size, sha256: file.sha256 });
+      } else {
+        const source = stagedById.get(input_.upload);
+        if (!source) throw new AppError("bad_request", `Invalid request: files: upload ${input_.upload} was not found.`);
+        const stored = await storeLicenceFile(listingId, source.path, source.size, encryptionKey);
+        storedIds.push(stored.id);
+        entries.push({ fileId: stored.id, path: input_.path ?? source.name, size: stored.size, sha256: stored.sha256 });
+      }
+    }
+    const paths = new Set<string>();
+    for (const entry of entries) {
+      if (paths.has(entry.path)) throw new AppError("bad_request", `Invalid request: files: ${entry.path} is listed twice.`);
+      paths.add(entry.path);
+    }
+  } catch (error) {
+    await db.licenceFile.deleteMany({ where: { id: { in: storedIds } } }).catch(() => undefined);
+    throw error;
+  }
+  const termsHash = licenceTermsHash(input.terms);
+  const filesHash = licenceFilesHash(entries);
+  const row = await db.licenceVersion.create({
+    data: {
+      listingId,
+      terms: input.terms,
+      termsHash,
+      filesHash,
+      price: price.toString(),
+      upgradePrice: upgradePrice.toString(),
+      files: { create: entries.map((e, position) => ({ fileId: e.fileId, path: e.path, position })) },
+    },
+    include: VERSION_INCLUDE,
+  });
+  return {
+    ...versionView(row),
+    transaction: { licences: currentDeployment().licences as Address, slot: listing.slotId, price: price.toString(), upgradePrice: upgradePrice.toString(), termsHash, filesHash },
+  };
+}
+
+/** Publishes a draft once its mined VersionPublished event (this deployment, this slot, these hashes) is read. */
+export async function confirmLicenceVersion(caller: Address, listingId: string, versionId: string, txHash: string): Promise<LicenceVersionView> {
+  if (!isHash(txHash)) throw new AppError("bad_request", "Invalid request: txHash: must be a 0x-prefixed 32-byte hash.");
+  const { listing, deployment } = await creatorListing(listingId, caller);
+  const db = getDb();
+  const draft = await db.licenceVersion.findFirst({ where: { id: versionId, listingId }, include: VERSION_INCLUDE });
+  if (!draft) throw new AppError("not_found", "No such licence version of this listing.");
+  if (draft.status === "published") {
+    if (draft.publishTxHash?.toLowerCase() === txHash.toLowerCase()) return versionView(draft);
+    throw new AppError("conflict", "This version is already published.");
+  }
+  const receipt = await serverPublicClient().getTransactionReceipt({ hash: txHash as Hex }).catch((error: unknown) => {
+    if (error instanceof Error && error.name === "TransactionReceiptNotFoundError") throw new AppError("conflict", "The transaction is not mined yet; try again in a moment.");
+    throw new AppError("upstream_unavailable", "The chain cannot be reached right now; try again.", { cause: error });
+  });
+  if (receipt.status !== "success") throw new AppError("bad_request", "The transaction reverted on chain; nothing was published.");
+  const event = parseEventLogs({ abi: kipLicencesAbi, eventName: "VersionPublished", logs: receipt.logs }).find(
+    (log) =>
+      getAddress(log.address) === getAddress(deployment.licences) &&
+      log.args.slot === BigInt(listing.slotId) &&
+      log.args.termsHash.toLowerCase() === draft.termsHash.toLowerCase() &&
+      log.args.filesHash.toLowerCase() === draft.filesHash.toLowerCase(),
+  );
+  if (!event) throw new AppError("bad_request", "This transaction did not publish this draft (slot, terms and files hashes) on this deployment's licence contract.");
+  const updated = await db.licenceVersion.update({
+    where: { id: draft.id },
+    data: { status: "published", version: Number(event.args.version), publishTxHash: txHash },
+    include: VERSION_INCLUDE,
+  });
+  return versionView(updated);
+}
+
+/** The published versions of a listing's licensed files, newest first (public). */
+export async function licenceVersions(listingId: string): Promise<LicenceVersionView[]> {
+  const rows = await getDb().licenceVersion.findMany({ where: { listingId, status: "published" }, include: VERSION_INCLUDE, orderBy: { version: "desc" } });
+  return rows.map(versionView);
+}
+
+/** What the chain says about a listing's licence versions: prices, commitments and, for a wallet, its licences. */
+export async function licenceOffer(listingId: string, viewer: Address | null) {
+  const { listing, deployment } = await listedListing(listingId);
+  const versions = await licenceVersions(listingId);
+  const client = serverPublicClient();
+  const address = deployment.licences as Address;
+  const slot = BigInt(listing.slotId);
+  const onChain = await Promise.all(
+    versions.map(async (v) => {
+      const version = BigInt(v.version!);
+      const [committed, priceFor, licensed] = await Promise.all([
+        client.readContract({ address, abi: kipLicencesAbi, functionName: "versionOf", args: [slot, version] }),
+        viewer ? client.readContract({ address, abi: kipLicencesAbi, functionName: "priceOf", args: [slot, version, viewer] }) : null,
+        viewer ? client.readContract({ address, abi: kipLicencesAbi, functionName: "hasLicence", args: [slot, version, viewer] }) : false,
+      ]);
+      return {
+        ...v,
+        chain: { price: committed.price.toString(), upgradePrice: committed.upgradePrice.toString(), termsHash: committed.termsHash, filesHash: committed.filesHash },
+        viewer: viewer ? { licensed, price: priceFor![0].toString(), upgrade: priceFor![1] } : null,
+      };
+    }),
+  ).catch((error: unknown) => {
+    throw new AppError("upstream_unavailable", "The chain cannot be reached right now; try again.", { cause: error });
+  });
+  return { listingId, slot: listing.slotId, chainId: serverEnv().CHAIN_ID, licences: address, paymentToken: deployment.paymentToken as Address, creator: listing.creator, versions: onChain };
+}
+
+/**
+ * The file a download may stream: `version` of the listing must list `fileId`, and the caller must hold a
+ * licence to that version on this deployment's KipLicences (read from the chain now), or be the creator.
+ */
+export async function licensedFileFor(caller: { address: Address; chainId: number }, listingId: string, version: number, fileId: string) {
+  const { listing, deployment } = await listedListing(listingId);
+  const entry = await getDb().licenceVersionFile.findFirst({
+    where: { fileId, version: { listingId, version, status: "published" } },
+    include: { file: { select: { id: true, size: true, sha256: true, chunkSize: true, chunkCount: true } } },
+  });
+  if (!entry) throw new AppError("not_found", `Version ${version} of this listing has no such file.`);
+  if (caller.chainId !== serverEnv().CHAIN_ID) throw new AppError("forbidden", `You are signed in on chain ${caller.chainId}; licences here are read on chain ${serverEnv().CHAIN_ID}.`);
+  if (getAddress(caller.address) !== listing.creator) {
+    const licensed = await serverPublicClient()
+      .readContract({ address: deployment.licences as Address, abi: kipLicencesAbi, functionName: "hasLicence", args: [BigInt(listing.slotId), BigInt(version), caller.address] })
+      .catch((error: unknown) => {
+        throw new AppError("upstream_unavailable", "The chain cannot be reached right now, so your licence cannot be checked; try again.", { cause: error });
+      });
+    if (!licensed) {
+      throw new AppError("forbidden", `${caller.address} holds no licence to version ${version} of this listing on chain ${serverEnv().CHAIN_ID} (KipLicences ${deployment.licences}).`);
+    }
+  }
+  return { path: entry.path, file: entry.file };
+}

@@ -21,7 +21,9 @@ import { modelHealth } from "@/lib/models/health-server";
 import { sharePercent } from "@/lib/chain/earnings";
 import { formatPrice } from "../../_components/listing-card";
 import { KindBadge } from "../../_components/kind-badge";
-import { DatasetTools, DraftPanel, EditListing, ModelTest } from "./_components/owner-tools";
+import { licenceOffer } from "@/lib/licences/service";
+import type { OfferVersion } from "./_components/licence-offer";
+import { DatasetTools, DraftPanel, EditListing, LicenceOffer, LicencePublish, ModelTest } from "./_components/owner-tools";
 
 export const metadata: Metadata = { title: "Asset" };
 
@@ -89,6 +91,19 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
     }
   }
   const price = (units: string | bigint) => formatPrice(units.toString(), token);
+  // Files sold under a licence (datasets and models): what the chain says about each published version.
+  let licence: { slot: number; versions: OfferVersion[] } | null = null;
+  let licenceProblem: string | null = null;
+  if (deployment && listing.status === "listed" && listing.slotId !== null && (listing.kind === "dataset" || listing.kind === "model")) {
+    try {
+      const offer = await licenceOffer(listing.id, session ? (session.address as Address) : null);
+      licence = { slot: offer.slot, versions: offer.versions as OfferVersion[] };
+    } catch (error) {
+      console.error(error);
+      licenceProblem = "The licences on chain could not be read just now. Reload to try again.";
+    }
+  }
+  const isCreator = Boolean(session && session.address.toLowerCase() === listing.creator.toLowerCase());
   // The model's endpoint health (a model's own, or an app's model's), as the last probe found it.
   const healthOf = listing.model ? listing.id : listing.app?.model.id;
   const health = healthOf ? await modelHealth(healthOf) : null;
@@ -268,6 +283,39 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
                 </p>
               ) : null}
             </Card>
+          ) : null}
+
+          {licence && (licence.versions.length || own) ? (
+            <Card title="Files under licence">
+              {licence.versions.length ? (
+                <LicenceOffer
+                  listingId={listing.id}
+                  slot={licence.slot}
+                  versions={licence.versions}
+                  token={token ? { symbol: token.symbol, decimals: token.decimals } : { symbol: "tokens", decimals: 6 }}
+                  signedIn={Boolean(session)}
+                  isCreator={isCreator}
+                />
+              ) : (
+                <p className="text-sm text-muted">
+                  Offer this {listing.kind === "model" ? "model's weights or other files" : "dataset's original files"} for download under a licence, for a one-time price paid to the slot&apos;s holders.
+                </p>
+              )}
+              {own ? (
+                <details className="mt-4 rounded-lg border border-line p-3" open={!licence.versions.length}>
+                  <summary className="cursor-pointer text-sm font-medium text-ink">{licence.versions.length ? "Publish a new version" : "Sell files under a licence"}</summary>
+                  <div className="mt-3">
+                    <LicencePublish
+                      listingId={listing.id}
+                      latest={licence.versions[0] ? { version: licence.versions[0].version!, terms: licence.versions[0].terms, files: licence.versions[0].files } : null}
+                      token={{ symbol: token?.symbol ?? "tokens" }}
+                    />
+                  </div>
+                </details>
+              ) : null}
+            </Card>
+          ) : licenceProblem ? (
+            <Notice tone="warning">{licenceProblem}</Notice>
           ) : null}
 
           {own && listing.status === "listed" && listing.slotId !== null ? (

@@ -8,7 +8,7 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
-import * as tus from "tus-js-client";
+import { uploadFile } from "@/components/uploads/upload-file";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
 import { Progress } from "@/components/ui/progress";
 import { archiveKindOf, detectDocument } from "@/lib/rag/detect";
@@ -48,36 +48,6 @@ async function checkFile(file: File): Promise<string | null> {
 
 /** A selected file and what is known of it: being checked, fine (null), or refused with a reason. */
 type Selected = { file: File; problem: string | null | "checking" };
-
-/** Upload one file with tus, resuming an earlier upload of the same file if this browser has one. */
-async function uploadFile(file: File, onProgress: (sent: number) => void): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const upload = new tus.Upload(file, {
-      endpoint: "/api/uploads",
-      metadata: { filename: file.name },
-      chunkSize: 8 * 1024 * 1024,
-      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
-      removeFingerprintOnSuccess: true,
-      onProgress: (sent) => onProgress(sent),
-      onError: (error) => {
-        const response = (error as tus.DetailedError).originalResponse;
-        const body = response?.getBody();
-        let message = error.message;
-        try {
-          message = (JSON.parse(body ?? "") as { error?: { message?: string } }).error?.message ?? message;
-        } catch {
-          if (body) message = body;
-        }
-        reject(new Error(`${file.name}: ${message}`));
-      },
-      onSuccess: () => resolve(upload.url!.split("/").pop()!),
-    });
-    void upload.findPreviousUploads().then((previous) => {
-      if (previous.length > 0) upload.resumeFromPreviousUpload(previous[0]);
-      upload.start();
-    });
-  });
-}
 
 async function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

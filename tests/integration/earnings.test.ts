@@ -166,7 +166,7 @@ describe("earnings read from the chain", () => {
     const first = await syncIndex(source);
     const second = await syncIndex(source);
     expect(second.storedBlock).toBe(first.storedBlock);
-    const names = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed", "SessionSettled", "SessionRejected", "BatchSettled"] as const;
+    const names = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed", "SessionSettled", "SessionRejected", "BatchSettled", "LicenceBought"] as const;
     const indexed = await readEvents(db, second, { names });
     const fromChain = await fetchEvents(chain.client, stack.deployment, stack.deployment.startBlock, second.headBlock);
     expect(indexed).toEqual(fromChain);

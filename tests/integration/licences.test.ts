@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createWalletClient, http as viemHttp, parseEventLogs, parseUnits, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
+import type { ProtocolReport } from "@/lib/chain/reports";
 import { createDb } from "@/lib/db-client";
 import { licenceFilesHash } from "@/lib/licences/hash";
 import { listModel, publishVersion, uploadWhole, type LicenceDraft, type LicenceVersionView } from "../helpers/licences";
@@ -209,6 +210,7 @@ describe("downloading", () => {
       claimable: await chain.claimable(creatorToken),
       revenue: (await chain.read<{ revenue: bigint }>(chain.assets, kipAssetsAbi, "slotInfo", [slot])).revenue,
       fees: await chain.read<bigint>(licences, kipLicencesAbi, "feesAccrued"),
+      protocol: (await call(null, "/api/earnings/protocol")).body as unknown as ProtocolReport,
     };
     // A buyer who accepts less than the price gets nothing and pays nothing.
     await expect(buy(buyer, v1.version!, V1_PRICE - 1n)).rejects.toThrow();
@@ -228,6 +230,13 @@ describe("downloading", () => {
     const report = earnings.body as unknown as { asset: { revenue: string }; holders: { tokenId: string; claimable: string }[] };
     expect(BigInt(report.asset.revenue)).toBe(before.revenue + V1_PRICE - fee);
     expect(report.holders.find((h) => h.tokenId === creatorToken.toString())?.claimable).toBe((before.claimable + V1_PRICE - fee).toString());
+    // The protocol page counts the sale: paid, fee, net to holders, and fees waiting for the treasury.
+    const protocol = (await call(null, "/api/earnings/protocol")).body as unknown as ProtocolReport;
+    expect(protocol.licencesSold - before.protocol.licencesSold).toBe(1);
+    expect(BigInt(protocol.totalPaid) - BigInt(before.protocol.totalPaid)).toBe(V1_PRICE);
+    expect(BigInt(protocol.fees) - BigInt(before.protocol.fees)).toBe(fee);
+    expect(BigInt(protocol.netToHolders) - BigInt(before.protocol.netToHolders)).toBe(V1_PRICE - fee);
+    expect(BigInt(protocol.feesAccrued) - BigInt(before.protocol.feesAccrued)).toBe(fee);
 
     const whole = await download(buyerCookie, fileRoute(v1.version!, fileOf(v1, "weights.bin").id));
     expect(whole.response.status).toBe(200);

@@ -6,10 +6,12 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import type { Browser } from "playwright-core";
 import { getAddress, type Address } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kipLicencesAbi } from "@/lib/chain/generated";
 import { launchChromium, openWatchedPage, signInWithDevWallet } from "../helpers/browser";
 import { draftVersion, listModel, publishVersion, uploadWhole, type LicenceDraft } from "../helpers/licences";
+import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { TestChain } from "../helpers/queries";
 import { signInOverHttp } from "../helpers/siwe";
 
@@ -70,6 +72,32 @@ describe("licences in the browser", () => {
     expect(file.suggestedFilename()).toBe("weights.bin");
     expect(sha256(fs.readFileSync((await file.path())!))).toBe(sha256(weights));
 
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(errors).toEqual([]);
+  });
+
+  it("lets the creator publish a version from the listing page: upload, sign publishVersion, and the version is offered", async () => {
+    // A listing of the Development wallet's own, so the browser's wallet is its creator.
+    const devAccount = privateKeyToAccount(ANVIL_KEYS[1]);
+    expect(devAccount.address).toBe(DEV_WALLET);
+    const devCookie = await signInOverHttp(stack.appUrl, stack.chainId, devAccount);
+    const own = await listModel(stack, chain, devAccount, devCookie, "Dev wallet's model");
+    const { page, errors } = await openWatchedPage(browser, { viewport: { width: 390, height: 844 } });
+    await page.goto(`${stack.appUrl}/listings/${own.listingId}`, { waitUntil: "networkidle" });
+    await signInWithDevWallet(page);
+    const form = page.getByRole("form", { name: "Publish a licence version" });
+    await form.waitFor({ timeout: 30_000 });
+    await form.getByLabel(/^Licence terms/).fill("CC BY-NC 4.0");
+    await form.getByLabel(/^Price/).fill("1.5");
+    await form.getByLabel(/^Add files/).setInputFiles({ name: "adapter.safetensors", mimeType: "application/octet-stream", buffer: Buffer.from("adapter weights") });
+    await form.getByRole("button", { name: "Publish version 1" }).click();
+    const version = page.getByTestId("licence-version-1");
+    await version.waitFor({ timeout: 60_000 });
+    expect(await version.getByTestId("licence-price").textContent()).toContain("1.5 mUSD");
+    expect(await version.textContent()).toContain(sha256(Buffer.from("adapter weights")));
+    // What the page shows is what the chain holds.
+    const committed = await chain.read<{ price: bigint }>(stack.deployment.licences as Address, kipLicencesAbi, "versionOf", [own.slot, 1n]);
+    expect(committed.price).toBe(1_500_000n);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     expect(errors).toEqual([]);
   });

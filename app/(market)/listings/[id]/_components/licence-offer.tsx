@@ -7,7 +7,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { createPublicClient, erc20Abi, formatUnits, http, type Address, type Hex } from "viem";
-import { Button, ErrorBox } from "@/components/ui/form";
+import { Button } from "@/components/ui/form";
 import { usePublicConfig } from "@/components/web3/public-config-context";
 import { TransactionStatus } from "@/components/web3/transaction-status";
 import { useTransactor } from "@/components/web3/use-transactor";
@@ -79,7 +79,6 @@ function LicenceVersion({
   const approve = useTransactor();
   const buy = useTransactor();
   const [checks, setChecks] = useState<Record<string, Check>>({});
-  const [problem, setProblem] = useState<string | null>(null);
   const version = v.version!;
   const licensed = Boolean(v.viewer?.licensed) || isCreator;
   const termsMatch = licenceTermsHash(v.terms) === v.chain.termsHash.toLowerCase();
@@ -87,7 +86,6 @@ function LicenceVersion({
   const purchase = async () => {
     const contracts = config.contracts;
     if (!contracts || !v.viewer) return;
-    setProblem(null);
     const price = BigInt(v.viewer.price);
     if (price > 0n) {
       const approved = await approve.write({ address: contracts.paymentToken, abi: erc20Abi, functionName: "approve", args: [contracts.licences, price], chainId: config.chainId });
@@ -212,7 +210,6 @@ function LicenceVersion({
       ) : (
         <p className="text-sm text-muted">Sign in with your wallet to buy a licence.</p>
       )}
-      {problem ? <ErrorBox>{problem}</ErrorBox> : null}
     </section>
   );
 }

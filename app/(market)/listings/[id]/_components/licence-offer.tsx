@@ -205,7 +205,8 @@ function LicenceVersion({
           <Button onClick={() => void purchase()} disabled={approve.busy || buy.busy}>
             {approve.busy || buy.busy ? "Buying…" : `Buy version ${version} for ${amount(v.viewer.price)}`}
           </Button>
-          <TransactionStatus state={approve.status === "failed" ? approve : buy} minedText="Licence bought." />
+          {/* The approval's status until the purchase itself is under way. */}
+          <TransactionStatus state={buy.status === "idle" && approve.status !== "idle" ? approve : buy} minedText={buy.status === "idle" ? "Payment approved." : "Licence bought."} />
         </div>
       ) : (
         <p className="text-sm text-muted">Sign in with your wallet to buy a licence.</p>

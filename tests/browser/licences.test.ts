@@ -76,7 +76,7 @@ describe("licences in the browser", () => {
     expect(errors).toEqual([]);
   });
 
-  it("lets the creator publish a version from the listing page: upload, sign publishVersion, and the version is offered", async () => {
+  it("lets the creator publish a version from the listing page (upload, sign publishVersion) and change its price", async () => {
     // A listing of the Development wallet's own, so the browser's wallet is its creator.
     const devAccount = privateKeyToAccount(ANVIL_KEYS[1]);
     expect(devAccount.address).toBe(DEV_WALLET);
@@ -98,6 +98,14 @@ describe("licences in the browser", () => {
     // What the page shows is what the chain holds.
     const committed = await chain.read<{ price: bigint }>(stack.deployment.licences as Address, kipLicencesAbi, "versionOf", [own.slot, 1n]);
     expect(committed.price).toBe(1_500_000n);
+
+    // The creator changes the price on chain; the page shows the chain's new price.
+    await page.getByText("Change the prices of version 1").click();
+    const prices = page.getByRole("form", { name: "Prices of version 1" });
+    await prices.getByLabel(/^Price of version 1/).fill("2");
+    await prices.getByRole("button", { name: "Change prices" }).click();
+    await expect.poll(() => version.getByTestId("licence-price").textContent(), { timeout: 60_000 }).toContain("2 mUSD");
+    expect((await chain.read<{ price: bigint }>(stack.deployment.licences as Address, kipLicencesAbi, "versionOf", [own.slot, 1n])).price).toBe(2_000_000n);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     expect(errors).toEqual([]);
   });

@@ -23,7 +23,7 @@ import { formatPrice } from "../../_components/listing-card";
 import { KindBadge } from "../../_components/kind-badge";
 import { licenceOffer } from "@/lib/licences/service";
 import type { OfferVersion } from "./_components/licence-offer";
-import { DatasetTools, DraftPanel, EditListing, LicenceOffer, LicencePublish, ModelTest } from "./_components/owner-tools";
+import { DatasetTools, DraftPanel, EditListing, LicenceOffer, LicencePrices, LicencePublish, ModelTest } from "./_components/owner-tools";
 
 export const metadata: Metadata = { title: "Asset" };
 
@@ -301,6 +301,20 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
                   Offer this {listing.kind === "model" ? "model's weights or other files" : "dataset's original files"} for download under a licence, for a one-time price paid to the slot&apos;s holders.
                 </p>
               )}
+              {own && licence.versions[0] ? (
+                <details className="mt-4 rounded-lg border border-line p-3">
+                  <summary className="cursor-pointer text-sm font-medium text-ink">Change the prices of version {licence.versions[0].version}</summary>
+                  <div className="mt-3">
+                    <LicencePrices
+                      slot={licence.slot}
+                      version={licence.versions[0].version!}
+                      price={licence.versions[0].chain.price}
+                      upgradePrice={licence.versions[0].chain.upgradePrice}
+                      token={token ? { symbol: token.symbol, decimals: token.decimals } : { symbol: "tokens", decimals: 6 }}
+                    />
+                  </div>
+                </details>
+              ) : null}
               {own ? (
                 <details className="mt-4 rounded-lg border border-line p-3" open={!licence.versions.length}>
                   <summary className="cursor-pointer text-sm font-medium text-ink">{licence.versions.length ? "Publish a new version" : "Sell files under a licence"}</summary>

@@ -6,7 +6,7 @@
 // terms' and the file list's hashes on chain; the server publishes the draft once it reads that event.
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import type { Hex } from "viem";
+import { formatUnits, parseUnits, type Hex } from "viem";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
 import { uploadFile } from "@/components/uploads/upload-file";
 import { usePublicConfig } from "@/components/web3/public-config-context";
@@ -122,6 +122,60 @@ export function LicencePublish({
       {message && !errors.terms && tx.status !== "failed" && !message.startsWith("Published") ? <ErrorBox>{message}</ErrorBox> : null}
       <Button type="submit" disabled={busy || (!files.length && !keep.size)}>
         {busy ? "Publishing…" : latest ? `Publish version ${latest.version + 1}` : "Publish version 1"}
+      </Button>
+    </form>
+  );
+}
+
+/** The creator changes a published version's prices on chain (KipLicences.setVersionPrice); buyers' maximums protect pending purchases. */
+export function LicencePrices({
+  slot,
+  version,
+  price,
+  upgradePrice,
+  token,
+}: {
+  slot: number;
+  version: number;
+  price: string;
+  upgradePrice: string;
+  token: { symbol: string; decimals: number };
+}) {
+  const router = useRouter();
+  const config = usePublicConfig();
+  const tx = useTransactor();
+  const [newPrice, setNewPrice] = useState(formatUnits(BigInt(price), token.decimals));
+  const [newUpgrade, setNewUpgrade] = useState(formatUnits(BigInt(upgradePrice), token.decimals));
+  const [problem, setProblem] = useState<string | null>(null);
+
+  const save = async (event: React.FormEvent) => {
+    event.preventDefault();
+    if (!config.contracts) return;
+    setProblem(null);
+    const amount = new RegExp(`^\\d{1,30}(\\.\\d{1,${token.decimals}})?$`);
+    if (!amount.test(newPrice.trim()) || !amount.test(newUpgrade.trim())) {
+      setProblem(`Prices are amounts in ${token.symbol} with at most ${token.decimals} decimals, like 12.5.`);
+      return;
+    }
+    const units: [bigint, bigint] = [parseUnits(newPrice.trim(), token.decimals), parseUnits(newUpgrade.trim(), token.decimals)];
+    const receipt = await tx.write({ address: config.contracts.licences, abi: kipLicencesAbi, functionName: "setVersionPrice", args: [BigInt(slot), BigInt(version), ...units], chainId: config.chainId });
+    if (receipt) router.refresh();
+  };
+
+  return (
+    <form onSubmit={save} className="space-y-3" noValidate aria-label={`Prices of version ${version}`}>
+      <div className="grid grid-cols-1 gap-4 sm:grid-cols-2">
+        <Field id={`price-${version}`} label={`Price of version ${version} (${token.symbol})`}>
+          <input id={`price-${version}`} className={inputClass} inputMode="decimal" value={newPrice} onChange={(e) => setNewPrice(e.target.value)} />
+        </Field>
+        <Field id={`upgrade-${version}`} label={`Upgrade price (${token.symbol})`}>
+          <input id={`upgrade-${version}`} className={inputClass} inputMode="decimal" value={newUpgrade} onChange={(e) => setNewUpgrade(e.target.value)} />
+        </Field>
+      </div>
+      {problem ? <ErrorBox>{problem}</ErrorBox> : null}
+      <TransactionStatus state={tx} minedText="Prices changed on chain." />
+      <Button type="submit" variant="secondary" disabled={tx.busy}>
+        {tx.busy ? "Saving…" : "Change prices"}
       </Button>
     </form>
   );

@@ -8,5 +8,6 @@ export const EditListing = dynamic(() => import("./edit-listing").then((m) => m.
 export const DatasetTools = dynamic(() => import("./dataset-tools").then((m) => m.DatasetTools));
 export const ModelTest = dynamic(() => import("./model-test").then((m) => m.ModelTest));
 export const LicencePublish = dynamic(() => import("./licence-publish").then((m) => m.LicencePublish));
+export const LicencePrices = dynamic(() => import("./licence-publish").then((m) => m.LicencePrices));
 // Not an owner tool, but as heavy (chain reads, hashing, the wallet on purchase): only pages that offer licences load it.
 export const LicenceOffer = dynamic(() => import("./licence-offer").then((m) => m.LicenceOffer));

@@ -13,8 +13,13 @@ import {IKipSettlement} from "./interfaces/IKipSettlement.sol";
 /// @title KipLicences: one-time licences to a dataset's original files or a model's weights.
 /// @notice A slot's creator publishes versions of its files: each commits, for good, to the licence terms
 /// (`termsHash`) and the file list (`filesHash`, see `hashFiles`) and has a price and an upgrade price
-/// (paid by a buyer who holds a licence to an earlier version; 0 allowed), which the creator may change.
-/// A purchase covers the version bought. It pays exactly as query revenue does: the protocol fee
+/// (upgradePrice <= price, 0 allowed), which the creator may change. A purchase covers the version bought.
+/// Pricing, one rule: a wallet that has paid nothing for the slot's licences pays `price`; a wallet that has
+/// already paid `paid` for licences to this slot pays max(upgradePrice, price - paid) (never below 0). So
+/// upgrading never costs more than `price`, and a cheap earlier licence only discounts what it cost.
+/// Limits: prices fit uint64, and a purchase never brings the slot's cumulative revenue in KipAssets past
+/// LICENCE_REVENUE_LIMIT (half of KipAssets' uint96 limit), so licences can never make KipAssets.credit
+/// revert for query settlement; such a purchase reverts instead. It pays exactly as query revenue does: the protocol fee
 /// (KipSettlement's `feeBps`, paid to its treasury) is kept here, and the rest is credited to the slot's
 /// holders through `KipAssets.credit`, the path settlement uses. The server serves a version's files only
 /// to wallets for which `hasLicence` is true on this deployment.
@@ -27,12 +32,18 @@ contract KipLicences is IKipLicences, ReentrancyGuardTransient {
     IKipAssets private immutable _assets;
     IKipSettlement private immutable _settlement;
 
+    /// @notice Highest price or upgrade price of a version.
+    uint256 public constant MAX_PRICE = type(uint64).max;
+    /// @notice Licence purchases never bring a slot's cumulative revenue past this: the other half of
+    /// KipAssets' limit (type(uint96).max) stays for query revenue settled by KipSettlement.
+    uint256 public constant LICENCE_REVENUE_LIMIT = type(uint96).max / 2;
+
     uint256 private _feesAccrued;
 
     mapping(uint256 slot => Version[]) private _versions;
     mapping(uint256 slot => mapping(uint256 version => mapping(address buyer => bool))) private _licensed;
-    /// @dev The lowest version `buyer` holds a licence to (0: none): a later version is an upgrade for them.
-    mapping(uint256 slot => mapping(address buyer => uint256)) private _lowestLicensed;
+    /// @dev What `buyer` has paid in total for licences to `slot`'s versions (the upgrade credit).
+    mapping(uint256 slot => mapping(address buyer => uint256)) private _paid;
 
     /// @param assets_ KipAssets: slots, their creators, and the revenue holders claim.
     /// @param settlement_ KipSettlement of the same KipAssets: its fee and treasury apply to licences too.
@@ -51,8 +62,8 @@ contract KipLicences is IKipLicences, ReentrancyGuardTransient {
     /// @notice Creator only: publishes the next version of `slot`'s files (versions count from 1). The terms
     /// and the file list a version commits to never change.
     /// @param slot The slot.
-    /// @param price Price for a buyer without an earlier version's licence (< 2**128).
-    /// @param upgradePrice Price for a buyer with an earlier version's licence (< 2**128, 0 allowed).
+    /// @param price Price for a wallet that has paid nothing for this slot's licences (<= MAX_PRICE).
+    /// @param upgradePrice Least a wallet that has paid for this slot's licences pays (<= price, 0 allowed).
     /// @param termsHash keccak256 of the licence terms' UTF-8 text.
     /// @param filesHash `hashFiles` of the version's file list (non-zero).
     /// @return version The new version's number.
@@ -64,7 +75,7 @@ contract KipLicences is IKipLicences, ReentrancyGuardTransient {
         _checkPrices(price, upgradePrice);
         if (filesHash == bytes32(0)) revert EmptyFilesHash();
         Version[] storage versions = _versions[slot];
-        // Both prices were checked to fit uint128.
+        // Both prices were checked to fit uint64.
         // forge-lint: disable-next-line(unsafe-typecast)
         versions.push(Version(uint128(price), uint128(upgradePrice), termsHash, filesHash));
         version = versions.length;
@@ -75,13 +86,13 @@ contract KipLicences is IKipLicences, ReentrancyGuardTransient {
     /// change cannot make a pending purchase pay more.
     /// @param slot The slot.
     /// @param version The version (1..versionCount).
-    /// @param price New price (< 2**128).
-    /// @param upgradePrice New upgrade price (< 2**128).
+    /// @param price New price (<= MAX_PRICE).
+    /// @param upgradePrice New upgrade price (<= price).
     function setVersionPrice(uint256 slot, uint256 version, uint256 price, uint256 upgradePrice) external {
         _requireCreator(slot);
         _checkPrices(price, upgradePrice);
         Version storage stored = _version(slot, version);
-        // Both prices were checked to fit uint128.
+        // Both prices were checked to fit uint64.
         // forge-lint: disable-next-line(unsafe-typecast)
         (stored.price, stored.upgradePrice) = (uint128(price), uint128(upgradePrice));
         emit VersionPriceUpdated(slot, version, price, upgradePrice);
@@ -148,7 +159,8 @@ contract KipLicences is IKipLicences, ReentrancyGuardTransient {
         return _licensed[slot][version][buyer];
     }
 
-    /// @notice What `buyer` would pay for `version` of `slot` now, and whether that is the upgrade price.
+    /// @notice What `buyer` would pay for `version` of `slot` now: `price` if they have paid nothing for this
+    /// slot's licences, else max(upgradePrice, price - paid) with `upgrade` true.
     /// @param slot The slot.
     /// @param version The version (1..versionCount).
     /// @param buyer The wallet.
@@ -158,9 +170,19 @@ contract KipLicences is IKipLicences, ReentrancyGuardTransient {
         returns (uint256 price, bool upgrade)
     {
         Version storage stored = _version(slot, version);
-        uint256 lowest = _lowestLicensed[slot][buyer];
-        upgrade = lowest != 0 && lowest < version;
-        price = upgrade ? stored.upgradePrice : stored.price;
+        uint256 paid = _paid[slot][buyer];
+        price = stored.price;
+        if (paid == 0) return (price, false);
+        upgrade = true;
+        uint256 rest = paid >= price ? 0 : price - paid;
+        price = rest > stored.upgradePrice ? rest : stored.upgradePrice;
+    }
+
+    /// @notice What `buyer` has paid in total for licences to `slot` (the credit `priceOf` applies).
+    /// @param slot The slot.
+    /// @param buyer The wallet.
+    function paidFor(uint256 slot, address buyer) external view returns (uint256) {
+        return _paid[slot][buyer];
     }
 
     /// @notice Number of published versions of `slot`; versions are 1..versionCount.
@@ -211,19 +233,24 @@ contract KipLicences is IKipLicences, ReentrancyGuardTransient {
     function _buy(uint256 slot, uint256 version, uint256 maxPrice) private returns (uint256 price) {
         bool upgrade;
         (price, upgrade) = priceOf(slot, version, msg.sender);
-        if (!_assets.slotInfo(slot).active) revert SlotInactive(slot);
+        IKipAssetsTypes.SlotInfo memory info = _assets.slotInfo(slot);
+        if (!info.active) revert SlotInactive(slot);
         if (_licensed[slot][version][msg.sender]) revert AlreadyLicensed(slot, version, msg.sender);
         if (price > maxPrice) revert PriceAboveMax(slot, version, price, maxPrice);
 
-        _licensed[slot][version][msg.sender] = true;
-        uint256 lowest = _lowestLicensed[slot][msg.sender];
-        if (lowest == 0 || version < lowest) _lowestLicensed[slot][msg.sender] = version;
-        // price < 2**128 and feeBps <= MAX_FEE_BPS (1000): no overflow, and fee <= price.
+        // price <= MAX_PRICE (2**64) and feeBps <= MAX_FEE_BPS (1000): no overflow, and fee <= price.
         uint256 fee;
         unchecked {
             fee = price * _settlement.feeBps() / 10_000;
         }
         uint256 net = price - fee;
+        // Licences never take the slot's revenue past half of KipAssets' limit (the rest is for queries).
+        if (net != 0 && info.revenue + net > LICENCE_REVENUE_LIMIT) {
+            revert RevenueLimit(slot, info.revenue + net, LICENCE_REVENUE_LIMIT);
+        }
+
+        _licensed[slot][version][msg.sender] = true;
+        _paid[slot][msg.sender] += price;
         _feesAccrued += fee;
         emit LicenceBought(slot, version, msg.sender, price, fee, upgrade);
 
@@ -244,8 +271,8 @@ contract KipLicences is IKipLicences, ReentrancyGuardTransient {
     }
 
     function _checkPrices(uint256 price, uint256 upgradePrice) private pure {
-        if (price > type(uint128).max) revert PriceTooHigh(price, type(uint128).max);
-        if (upgradePrice > type(uint128).max) revert PriceTooHigh(upgradePrice, type(uint128).max);
+        if (price > MAX_PRICE) revert PriceTooHigh(price, MAX_PRICE);
+        if (upgradePrice > price) revert UpgradePriceAbovePrice(upgradePrice, price);
     }
 
     function _version(uint256 slot, uint256 version) private view returns (Version storage) {

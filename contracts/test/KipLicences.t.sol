@@ -135,12 +135,27 @@ contract KipLicencesTest is Test, IKipLicencesEvents {
     }
 
     function test_publishVersion_RevertWhen_PriceTooHigh() public {
-        uint256 tooHigh = uint256(type(uint128).max) + 1;
+        uint256 tooHigh = uint256(type(uint64).max) + 1;
         vm.expectRevert(
-            abi.encodeWithSelector(IKipLicencesErrors.PriceTooHigh.selector, tooHigh, type(uint128).max)
+            abi.encodeWithSelector(IKipLicencesErrors.PriceTooHigh.selector, tooHigh, type(uint64).max)
         );
         vm.prank(creator);
         licences.publishVersion(slot, tooHigh, 0, TERMS, FILES_V2);
+        vm.expectRevert(
+            abi.encodeWithSelector(IKipLicencesErrors.PriceTooHigh.selector, tooHigh, type(uint64).max)
+        );
+        vm.prank(creator);
+        licences.setVersionPrice(slot, 1, tooHigh, 0);
+    }
+
+    function test_publishVersion_RevertWhen_UpgradePriceAbovePrice() public {
+        vm.expectRevert(abi.encodeWithSelector(IKipLicencesErrors.UpgradePriceAbovePrice.selector, 11, 10));
+        vm.prank(creator);
+        licences.publishVersion(slot, 10, 11, TERMS, FILES_V2);
+        vm.expectRevert(abi.encodeWithSelector(IKipLicencesErrors.UpgradePriceAbovePrice.selector, PRICE + 1, PRICE));
+        vm.prank(creator);
+        licences.setVersionPrice(slot, 1, PRICE, PRICE + 1);
+        assertEq(licences.versionCount(slot), 1);
     }
 
     function test_publishVersion_CommitsTermsAndFiles() public {
@@ -255,14 +270,15 @@ contract KipLicencesTest is Test, IKipLicencesEvents {
     function test_buy_UpgradePriceForHoldersOfAnEarlierVersion() public {
         vm.prank(buyer);
         licences.buy(slot, 1, PRICE);
+        // v2 costs 1 mUSD more than v1: the buyer, who paid PRICE, pays max(UPGRADE, 1 mUSD) = UPGRADE.
         vm.prank(creator);
-        licences.publishVersion(slot, PRICE * 2, UPGRADE, TERMS, FILES_V2);
+        licences.publishVersion(slot, PRICE + 1_000_000, UPGRADE, TERMS, FILES_V2);
 
         (uint256 price, bool upgrade) = licences.priceOf(slot, 2, buyer);
         assertEq(price, UPGRADE);
         assertTrue(upgrade);
         (price, upgrade) = licences.priceOf(slot, 2, stranger);
-        assertEq(price, PRICE * 2);
+        assertEq(price, PRICE + 1_000_000);
         assertFalse(upgrade);
 
         uint256 revenueBefore = assets.slotInfo(slot).revenue;
@@ -288,13 +304,53 @@ contract KipLicencesTest is Test, IKipLicencesEvents {
         assertEq(assets.slotInfo(slot).revenue, revenueBefore);
     }
 
-    function test_buy_NewerVersionFirstIsNoUpgradeForAnOlderOne() public {
-        vm.prank(creator);
-        licences.publishVersion(slot, PRICE, 0, TERMS, FILES_V2);
+    /// @dev The attack: a 1-unit sample v1, then the later versions at their upgrade price. Under the rule
+    /// max(upgradePrice, price - paid) the sample only takes its own cost off the full price.
+    function test_buy_CheapEarlierLicenceDoesNotUnlockTheUpgradePrice() public {
+        vm.startPrank(creator);
+        licences.setVersionPrice(slot, 1, 1, 0);
+        licences.publishVersion(slot, PRICE, UPGRADE, TERMS, FILES_V2);
+        licences.publishVersion(slot, PRICE, UPGRADE, TERMS, keccak256("files v3"));
+        vm.stopPrank();
         vm.prank(buyer);
-        licences.buy(slot, 2, PRICE);
-        // Holding v2 does not make v1 an upgrade: it is sold at its full price.
-        (uint256 price, bool upgrade) = licences.priceOf(slot, 1, buyer);
+        assertEq(licences.buy(slot, 1, 1), 1);
+
+        (uint256 price, bool upgrade) = licences.priceOf(slot, 3, buyer);
+        assertEq(price, PRICE - 1);
+        assertTrue(upgrade);
+        vm.expectRevert(abi.encodeWithSelector(IKipLicencesErrors.PriceAboveMax.selector, slot, 3, PRICE - 1, UPGRADE));
+        vm.prank(buyer);
+        licences.buy(slot, 3, UPGRADE);
+        assertFalse(licences.hasLicence(slot, 3, buyer));
+        // Paying for v3 (PRICE - 1, PRICE in all) does make v2 an upgrade: the buyer paid PRICE already.
+        vm.prank(buyer);
+        assertEq(licences.buy(slot, 3, PRICE - 1), PRICE - 1);
+        assertEq(licences.paidFor(slot, buyer), PRICE);
+        (price, upgrade) = licences.priceOf(slot, 2, buyer);
+        assertEq(price, UPGRADE);
+        assertTrue(upgrade);
+    }
+
+    function test_buy_FreeLicenceGivesNoUpgradeCredit() public {
+        vm.startPrank(creator);
+        licences.setVersionPrice(slot, 1, 0, 0);
+        licences.publishVersion(slot, PRICE, UPGRADE, TERMS, FILES_V2);
+        vm.stopPrank();
+        vm.prank(buyer);
+        licences.buy(slot, 1, 0);
+        (uint256 price, bool upgrade) = licences.priceOf(slot, 2, buyer);
+        assertEq(price, PRICE);
+        assertFalse(upgrade);
+    }
+
+    function test_buy_OtherSlotsPaymentsGiveNoCredit() public {
+        vm.prank(creator);
+        (uint256 other,) = assets.list(IKipAssetsTypes.AssetKind.Dataset, 5000, "data-2", keccak256("d2"));
+        vm.prank(creator);
+        licences.publishVersion(other, PRICE, UPGRADE, TERMS, FILES_V2);
+        vm.prank(buyer);
+        licences.buy(slot, 1, PRICE);
+        (uint256 price, bool upgrade) = licences.priceOf(other, 1, buyer);
         assertEq(price, PRICE);
         assertFalse(upgrade);
     }
@@ -400,14 +456,31 @@ contract KipLicencesTest is Test, IKipLicencesEvents {
         assertTrue(licences.hashFiles(files) != keccak256(abi.encode("changed")));
     }
 
+    /// @dev The same fixed vectors as tests/unit/licences.test.ts ("licenceFilesHash agrees with
+    /// KipLicences.hashFiles"): the server's file-list commitment and the contract's are the same bytes,
+    /// non-ASCII (UTF-8) paths included.
+    function test_hashFiles_MatchesTheServersVectors() public view {
+        IKipLicencesTypes.FileEntry[] memory none = new IKipLicencesTypes.FileEntry[](0);
+        assertEq(licences.hashFiles(none), 0x569e75fc77c1a856f6daaf9e69d8a9566ca34aa47f9133711ce065a571af0cfd);
+
+        IKipLicencesTypes.FileEntry[] memory two = new IKipLicencesTypes.FileEntry[](2);
+        two[0] = IKipLicencesTypes.FileEntry("weights.bin", 1024, sha256("a"));
+        two[1] = IKipLicencesTypes.FileEntry("README.md", 3, sha256("b"));
+        assertEq(licences.hashFiles(two), 0x2fd89e2dac75b18da65b45b1ce08de3d7c3cd9cd82ddf840b7ec18e7da4663ef);
+
+        IKipLicencesTypes.FileEntry[] memory unicode_ = new IKipLicencesTypes.FileEntry[](2);
+        unicode_[0] = IKipLicencesTypes.FileEntry(unicode"données/модель-权重.bin", 3158073, sha256("a"));
+        unicode_[1] = IKipLicencesTypes.FileEntry(unicode"café.txt", 0, sha256("b"));
+        assertEq(licences.hashFiles(unicode_), 0xd04fe40a69d7e6467bd2f0090441ab5321a9a8c187ee36ccf60e5c30afb5a33c);
+    }
+
     // ------------------------------------------------------------------ conservation
 
     /// @dev Holders' revenue + the fee == the price, exactly, for any price, fee and split of the shares;
     /// and the tokens moved match: the buyer paid the price, KipAssets got the net, KipLicences the fee.
-    function testFuzz_buy_ConservesThePrice(uint128 price, uint16 feeBps, uint32 split) public {
+    function testFuzz_buy_ConservesThePrice(uint64 price, uint16 feeBps, uint32 split) public {
         feeBps = uint16(bound(feeBps, 0, 1000));
         uint256 shares = bound(split, 0, assets.SHARES_PER_SLOT());
-        price = uint128(bound(price, 0, type(uint96).max / 2));
         vm.prank(admin);
         settlement.setFeeBps(feeBps);
         vm.prank(creator);
@@ -435,5 +508,96 @@ contract KipLicencesTest is Test, IKipLicencesEvents {
         uint256 claimable = assets.claimable(creatorToken) + assets.claimable(holderToken);
         assertLe(claimable, uint256(price) - fee);
         assertLe(uint256(price) - fee - claimable, 1);
+    }
+
+    /// @dev An earlier purchase of any price, then an upgrade: the upgrader pays exactly
+    /// max(upgradePrice, price - first), never more than price; the fees plus what holders can be paid
+    /// equal everything paid, exactly.
+    function testFuzz_upgrade_PaysTheRuleAndConserves(uint64 first, uint64 price, uint64 upgradePrice, uint16 feeBps)
+        public
+    {
+        feeBps = uint16(bound(feeBps, 0, 1000));
+        upgradePrice = uint64(bound(upgradePrice, 0, price));
+        vm.prank(admin);
+        settlement.setFeeBps(feeBps);
+        vm.startPrank(creator);
+        licences.setVersionPrice(slot, 1, first, 0);
+        licences.publishVersion(slot, price, upgradePrice, TERMS, FILES_V2);
+        vm.stopPrank();
+        usd.mint(buyer, uint256(first) + price);
+
+        uint256 buyerBefore = usd.balanceOf(buyer);
+        vm.startPrank(buyer);
+        licences.buy(slot, 1, first);
+        uint256 expected = first == 0 ? price : (first >= price ? upgradePrice : _max(price - first, upgradePrice));
+        (uint256 quoted,) = licences.priceOf(slot, 2, buyer);
+        assertEq(quoted, expected);
+        assertLe(quoted, price);
+        assertEq(licences.buy(slot, 2, type(uint256).max), expected);
+        vm.stopPrank();
+
+        uint256 total = uint256(first) + expected;
+        assertEq(buyerBefore - usd.balanceOf(buyer), total);
+        assertEq(licences.paidFor(slot, buyer), total);
+        uint256 fees = uint256(first) * feeBps / 10_000 + expected * feeBps / 10_000;
+        assertEq(licences.feesAccrued(), fees);
+        assertEq(usd.balanceOf(address(licences)), fees);
+        assertEq(assets.slotInfo(slot).revenue + licences.feesAccrued(), total);
+        assertEq(assets.owedScaled(creatorToken), (total - fees) * assets.SHARES_PER_SLOT());
+    }
+
+    function _max(uint256 a, uint256 b) private pure returns (uint256) {
+        return a > b ? a : b;
+    }
+
+    // ------------------------------------------------------------------ revenue limit
+
+    /// @dev The jam attempt: with freely minted tokens, buy licences until the slot's revenue is at KipAssets'
+    /// uint96 limit, so every later settlement crediting the slot would revert. Licences stop at half the
+    /// limit (the purchase reverts and moves nothing), and query settlement still credits the slot.
+    function test_buy_RevertWhen_LicencesWouldJamTheSlotsRevenue() public {
+        vm.prank(admin);
+        settlement.setFeeBps(0);
+        uint256 maxPrice = licences.MAX_PRICE();
+        vm.prank(creator);
+        licences.setVersionPrice(slot, 1, maxPrice, 0);
+        uint256 limit = licences.LICENCE_REVENUE_LIMIT();
+        assertEq(limit, uint256(type(uint96).max) / 2);
+        // Cheaper than 2**31 purchases: pretend the slot already earned just under the licence limit, through
+        // the licence contract's own credit path (as if bought earlier).
+        uint256 earlier = limit - maxPrice + 1;
+        usd.mint(address(assets), earlier);
+        uint256[] memory slots = new uint256[](1);
+        uint256[] memory amounts = new uint256[](1);
+        (slots[0], amounts[0]) = (slot, earlier);
+        vm.prank(address(licences));
+        assets.credit(slots, amounts);
+
+        address attacker = makeAddr("attacker");
+        usd.mint(attacker, maxPrice);
+        vm.startPrank(attacker);
+        usd.approve(address(licences), maxPrice);
+        vm.expectRevert(
+            abi.encodeWithSelector(IKipLicencesErrors.RevenueLimit.selector, slot, earlier + maxPrice, limit)
+        );
+        licences.buy(slot, 1, maxPrice);
+        vm.stopPrank();
+        assertFalse(licences.hasLicence(slot, 1, attacker));
+        assertEq(usd.balanceOf(attacker), maxPrice);
+        assertEq(assets.slotInfo(slot).revenue, earlier);
+
+        // A purchase that fits still goes through.
+        vm.prank(creator);
+        licences.setVersionPrice(slot, 1, maxPrice - 1, 0);
+        vm.prank(attacker);
+        licences.buy(slot, 1, maxPrice);
+        assertEq(assets.slotInfo(slot).revenue, limit);
+        // And the other half stays for query revenue: a settlement-sized credit still fits KipAssets.
+        uint256 queries = uint256(type(uint96).max) - limit;
+        usd.mint(address(assets), queries);
+        amounts[0] = queries;
+        vm.prank(address(settlement));
+        assets.credit(slots, amounts);
+        assertEq(assets.slotInfo(slot).revenue, type(uint96).max);
     }
 }

@@ -952,6 +952,20 @@ export const kipLicencesAbi = [
   {
     type: 'function',
     inputs: [],
+    name: 'LICENCE_REVENUE_LIMIT',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'MAX_PRICE',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
     name: 'assets',
     outputs: [{ name: '', internalType: 'address', type: 'address' }],
     stateMutability: 'view',
@@ -1017,6 +1031,16 @@ export const kipLicencesAbi = [
     name: 'hashFiles',
     outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
     stateMutability: 'pure',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'buyer', internalType: 'address', type: 'address' },
+    ],
+    name: 'paidFor',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
   },
   {
     type: 'function',
@@ -1266,6 +1290,15 @@ export const kipLicencesAbi = [
   { type: 'error', inputs: [], name: 'ReentrancyGuardReentrantCall' },
   {
     type: 'error',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'revenue', internalType: 'uint256', type: 'uint256' },
+      { name: 'limit', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'RevenueLimit',
+  },
+  {
+    type: 'error',
     inputs: [{ name: 'token', internalType: 'address', type: 'address' }],
     name: 'SafeERC20FailedOperation',
   },
@@ -1282,6 +1315,14 @@ export const kipLicencesAbi = [
       { name: 'count', internalType: 'uint256', type: 'uint256' },
     ],
     name: 'UnknownVersion',
+  },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'upgradePrice', internalType: 'uint256', type: 'uint256' },
+      { name: 'price', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'UpgradePriceAbovePrice',
   },
 ] as const
 

@@ -5,8 +5,8 @@ pragma solidity ^0.8.24;
 interface IKipLicencesTypes {
     /// @notice One version of a slot's licensed files, as its creator committed it.
     struct Version {
-        uint128 price; // payment-token units, for a buyer without an earlier version's licence
-        uint128 upgradePrice; // payment-token units, for a buyer who holds an earlier version's licence
+        uint128 price; // payment-token units, for a wallet that has paid nothing for the slot's licences
+        uint128 upgradePrice; // payment-token units, the least a wallet that has paid for the slot pays (<= price)
         bytes32 termsHash; // keccak256 of the licence terms' UTF-8 text
         bytes32 filesHash; // hashFiles(the version's file list)
     }
@@ -31,8 +31,12 @@ interface IKipLicencesErrors {
     error AlreadyLicensed(uint256 slot, uint256 version, address buyer);
     /// @dev The slot is deactivated: its licences are not on sale.
     error SlotInactive(uint256 slot);
-    /// @dev A price must fit uint128.
+    /// @dev A price must be at most MAX_PRICE (type(uint64).max).
     error PriceTooHigh(uint256 price, uint256 max);
+    /// @dev A version's upgrade price must not exceed its price.
+    error UpgradePriceAbovePrice(uint256 upgradePrice, uint256 price);
+    /// @dev The purchase would bring the slot's cumulative revenue past what licences may credit.
+    error RevenueLimit(uint256 slot, uint256 revenue, uint256 limit);
     /// @dev A version must commit to its files.
     error EmptyFilesHash();
     /// @dev The settlement contract credits another KipAssets or pays in another token.

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { encodeAbiParameters, keccak256, toBytes } from "viem";
 import { describe, expect, it } from "vitest";
 import { licenceFilesHash, licenceTermsHash, sha256OfBytes } from "@/lib/licences/hash";
+import { licencePathKey, licencePathProblem } from "@/lib/licences/paths";
 import { parseRange } from "@/lib/licences/range";
 
 describe("parseRange", () => {
@@ -63,5 +64,39 @@ describe("licence hashes", () => {
     expect(licenceTermsHash("Licence – é")).toBe(keccak256(toBytes("Licence – é")));
     const bytes = new TextEncoder().encode("hello");
     expect(await sha256OfBytes(bytes)).toBe(createHash("sha256").update("hello").digest("hex"));
+  });
+});
+
+// Fixed vectors shared with contracts/test/KipLicences.t.sol (test_hashFiles_MatchesTheServersVectors): the
+// server's licenceFilesHash and the contract's hashFiles must give these same constants.
+describe("licenceFilesHash agrees with KipLicences.hashFiles", () => {
+  const a = createHash("sha256").update("a").digest("hex");
+  const b = createHash("sha256").update("b").digest("hex");
+  it.each([
+    ["no files", [], "0x569e75fc77c1a856f6daaf9e69d8a9566ca34aa47f9133711ce065a571af0cfd"],
+    ["two files", [{ path: "weights.bin", size: 1024, sha256: a }, { path: "README.md", size: 3, sha256: b }], "0x2fd89e2dac75b18da65b45b1ce08de3d7c3cd9cd82ddf840b7ec18e7da4663ef"],
+    [
+      "non-ASCII paths (UTF-8)",
+      [{ path: "données/модель-权重.bin", size: 3158073, sha256: a }, { path: "café.txt", size: 0, sha256: `0x${b.toUpperCase()}` }],
+      "0xd04fe40a69d7e6467bd2f0090441ab5321a9a8c187ee36ccf60e5c30afb5a33c",
+    ],
+  ])("%s", (_name, files, expected) => {
+    expect(licenceFilesHash(files)).toBe(expected);
+  });
+});
+
+describe("licencePathProblem (the rules for every effective file name)", () => {
+  it.each(["weights.bin", "dir/sub/file.txt", "données/модель-权重.bin", "a b.txt", "..hidden", "x..y"])("accepts %j", (p) => {
+    expect(licencePathProblem(p)).toBeNull();
+  });
+  it.each([
+    "", "/abs", "../x", "a/../../x", "a//b", "a/./b", "a/", "dir\\file", "bell\u0007", "tab\tname", "del\u007f",
+    "rtl\u202Egnp.exe", "zero\u200Bwidth", "bom\uFEFF.txt", "x".repeat(201),
+  ])("refuses %j", (p) => {
+    expect(licencePathProblem(p)).not.toBeNull();
+  });
+  it("compares names ignoring case and Unicode normalisation", () => {
+    expect(licencePathKey("README.md")).toBe(licencePathKey("readme.MD"));
+    expect(licencePathKey("caf\u00e9")).toBe(licencePathKey("cafe\u0301"));
   });
 });

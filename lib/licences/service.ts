@@ -5,18 +5,21 @@ import "server-only";
 // hash and the file list's hash. The draft is published only once the server has read a mined
 // `VersionPublished` event from this deployment's KipLicences naming the same slot and hashes. A version's
 // files are served only to a wallet for which this deployment's `hasLicence` is true (or to the creator).
-import { getAddress, isHash, parseEventLogs, parseUnits, type Address, type Hex } from "viem";
+import { formatUnits, getAddress, isHash, parseEventLogs, parseUnits, type Address, type Hex } from "viem";
 import { kipLicencesAbi } from "@/lib/chain/generated";
 import { serverPublicClient } from "@/lib/chain/server-client";
 import { getDb } from "@/lib/db";
 import { serverEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { currentDeployment, paymentToken } from "@/lib/listings/service";
+import { DATASET_LIMITS, formatBytes } from "@/lib/rag/limits";
 import type { StagedFile } from "@/lib/uploads/staging";
 import { licenceFilesHash, licenceTermsHash } from "./hash";
+import { licencePathKey, licencePathProblem } from "./paths";
 import { storeLicenceFile } from "./storage";
 
-const UINT128_MAX = (1n << 128n) - 1n;
+/** KipLicences.MAX_PRICE: prices and upgrade prices fit uint64. */
+const MAX_PRICE = (1n << 64n) - 1n;
 /** Kinds whose files can be licensed: a dataset's originals, a model's weights or other files. */
 const LICENSABLE = new Set(["dataset", "model"]);
 
@@ -54,7 +57,7 @@ async function tokenUnits(value: string, field: string): Promise<bigint> {
   const fraction = value.split(".")[1] ?? "";
   if (fraction.length > decimals) throw new AppError("bad_request", `Invalid request: ${field}: ${symbol} has ${decimals} decimals; ${value} has ${fraction.length}.`);
   const units = parseUnits(value, decimals);
-  if (units > UINT128_MAX) throw new AppError("bad_request", `Invalid request: ${field}: too large.`);
+  if (units > MAX_PRICE) throw new AppError("bad_request", `Invalid request: ${field}: too large (at most ${formatUnits(MAX_PRICE, decimals)} ${symbol}).`);
   return units;
 }
 
@@ -75,8 +78,31 @@ function versionView(row: {
 
 const VERSION_INCLUDE = { files: { include: { file: { select: { id: true, size: true, sha256: true } } } } } as const;
 
+/** New bytes one draft may store (the uploads it names; kept files store nothing again). */
+export const MAX_DRAFT_BYTES = 2 * DATASET_LIMITS.maxUploadBytes;
+/** Drafts a listing may have waiting for their publishVersion transaction at once. */
+export const MAX_OPEN_DRAFTS = 3;
+/** A draft not published within this long is deleted, with the files only it named. */
+export const DRAFT_EXPIRY_MS = 24 * 3600 * 1000;
+
 /**
- * A draft version from staged uploads (stored encrypted now) and files of earlier versions (kept by id).
+ * Deletes every listing's drafts older than DRAFT_EXPIRY_MS, then the stored files that no version names
+ * and that are as old (a file being stored for a draft right now is younger, so it is never taken).
+ * Run when a draft is made, so storage held by abandoned drafts is bounded by what a day of drafts can hold.
+ */
+export async function deleteExpiredLicenceDrafts(now = Date.now()): Promise<{ drafts: number; files: number }> {
+  const db = getDb();
+  const before = new Date(now - DRAFT_EXPIRY_MS);
+  const drafts = await db.licenceVersion.deleteMany({ where: { status: "draft", createdAt: { lt: before } } });
+  const files = await db.licenceFile.deleteMany({ where: { createdAt: { lt: before }, versions: { none: {} } } });
+  return { drafts: drafts.count, files: files.count };
+}
+
+/**
+ * A draft version from staged uploads (stored encrypted now) and files of published versions (kept by id).
+ * Everything that can refuse the draft is checked before a byte is stored: repeated uploads or files, every
+ * effective file name (lib/licences/paths.ts) and repeated names ignoring case, the prices, the bytes
+ * the draft would store (MAX_DRAFT_BYTES) and the listing's open drafts (MAX_OPEN_DRAFTS).
  * Answers what the creator's wallet must send: publishVersion(slot, price, upgradePrice, termsHash, filesHash).
  */
 export async function draftLicenceVersion(
@@ -88,57 +114,97 @@ export async function draftLicenceVersion(
   const { listing } = await creatorListing(listingId, caller);
   const price = await tokenUnits(input.price, "price");
   const upgradePrice = await tokenUnits(input.upgradePrice, "upgradePrice");
+  if (upgradePrice > price) throw new AppError("bad_request", "Invalid request: upgradePrice: must not be more than the price.");
   const db = getDb();
   const keptIds = input.files.flatMap((f) => ("file" in f ? [f.file] : []));
   const kept = new Map(
-    (await db.licenceFile.findMany({ where: { id: { in: keptIds }, listingId }, select: { id: true, size: true, sha256: true, versions: { select: { path: true }, take: 1 } } })).map((f) => [f.id, f]),
+    (
+      await db.licenceFile.findMany({
+        where: { id: { in: keptIds }, listingId, versions: { some: { version: { status: "published" } } } },
+        select: {
+          id: true, size: true, sha256: true,
+          // The file's name in the newest published version that has it.
+          versions: { where: { version: { status: "published" } }, orderBy: { version: { version: "desc" } }, select: { path: true }, take: 1 },
+        },
+      })
+    ).map((f) => [f.id, f]),
   );
-  for (const id of keptIds) if (!kept.has(id)) throw new AppError("bad_request", `Invalid request: files: ${id} is not a file of this listing.`);
   const stagedById = new Map(staged.map((s) => [s.id, s]));
+
+  // The plan: every entry with its effective name, checked in full before anything is stored.
+  type Planned = { path: string; kept: { id: string; size: number; sha256: string } } | { path: string; source: StagedFile };
+  const plan: Planned[] = [];
+  const seenSources = new Set<string>();
+  const seenPaths = new Map<string, string>();
+  let newBytes = 0;
+  for (const entry of input.files) {
+    const source = "file" in entry ? entry.file : entry.upload;
+    if (seenSources.has(source)) throw new AppError("bad_request", `Invalid request: files: ${"file" in entry ? "file" : "upload"} ${source} is listed twice.`);
+    seenSources.add(source);
+    let planned: Planned;
+    if ("file" in entry) {
+      const file = kept.get(entry.file);
+      if (!file) throw new AppError("bad_request", `Invalid request: files: ${entry.file} is not a file of a published version of this listing.`);
+      planned = { path: entry.path ?? file.versions[0]?.path ?? file.id, kept: file };
+    } else {
+      const upload = stagedById.get(entry.upload);
+      if (!upload) throw new AppError("bad_request", `Invalid request: files: upload ${entry.upload} was not found.`);
+      planned = { path: entry.path ?? upload.name, source: upload };
+      newBytes += upload.size;
+    }
+    const problem = licencePathProblem(planned.path);
+    if (problem) throw new AppError("bad_request", `Invalid request: files: the name ${JSON.stringify(planned.path)} ${problem}; give the file a path.`);
+    const key = licencePathKey(planned.path);
+    const earlier = seenPaths.get(key);
+    if (earlier !== undefined) throw new AppError("bad_request", `Invalid request: files: ${planned.path} is listed twice (as ${earlier}; names are compared ignoring case).`);
+    seenPaths.set(key, planned.path);
+    plan.push(planned);
+  }
+  if (newBytes > MAX_DRAFT_BYTES) {
+    throw new AppError("bad_request", `Invalid request: files: the new files of one version may total ${formatBytes(MAX_DRAFT_BYTES)}; these total ${formatBytes(newBytes)}.`);
+  }
+  await deleteExpiredLicenceDrafts();
+  const open = await db.licenceVersion.count({ where: { listingId, status: "draft" } });
+  if (open >= MAX_OPEN_DRAFTS) {
+    throw new AppError("conflict", `This listing has ${open} drafts waiting to be published; publish one (or wait a day for them to expire) before drafting another.`);
+  }
+
   const encryptionKey = serverEnv().ENCRYPTION_KEY;
-  const entries: { fileId: string; path: string; size: number; sha256: string }[] = [];
+  const termsHash = licenceTermsHash(input.terms);
   // Files stored for this draft are deleted again if the draft is not made, so a refused draft leaves nothing.
   const storedIds: string[] = [];
   try {
-    for (const input_ of input.files) {
-      if ("file" in input_) {
-        const file = kept.get(input_.file)!;
-        entries.push({ fileId: file.id, path: input_.path ?? file.versions[0]?.path ?? file.id, size: file.size, sha256: file.sha256 });
+    const entries: { fileId: string; path: string; size: number; sha256: string }[] = [];
+    for (const planned of plan) {
+      if ("kept" in planned) {
+        entries.push({ fileId: planned.kept.id, path: planned.path, size: planned.kept.size, sha256: planned.kept.sha256 });
       } else {
-        const source = stagedById.get(input_.upload);
-        if (!source) throw new AppError("bad_request", `Invalid request: files: upload ${input_.upload} was not found.`);
-        const stored = await storeLicenceFile(listingId, source.path, source.size, encryptionKey);
+        const stored = await storeLicenceFile(listingId, planned.source.path, planned.source.size, encryptionKey);
         storedIds.push(stored.id);
-        entries.push({ fileId: stored.id, path: input_.path ?? source.name, size: stored.size, sha256: stored.sha256 });
+        entries.push({ fileId: stored.id, path: planned.path, size: stored.size, sha256: stored.sha256 });
       }
     }
-    const paths = new Set<string>();
-    for (const entry of entries) {
-      if (paths.has(entry.path)) throw new AppError("bad_request", `Invalid request: files: ${entry.path} is listed twice.`);
-      paths.add(entry.path);
-    }
+    const filesHash = licenceFilesHash(entries);
+    const row = await db.licenceVersion.create({
+      data: {
+        listingId,
+        terms: input.terms,
+        termsHash,
+        filesHash,
+        price: price.toString(),
+        upgradePrice: upgradePrice.toString(),
+        files: { create: entries.map((e, position) => ({ fileId: e.fileId, path: e.path, position })) },
+      },
+      include: VERSION_INCLUDE,
+    });
+    return {
+      ...versionView(row),
+      transaction: { licences: currentDeployment().licences as Address, slot: listing.slotId, price: price.toString(), upgradePrice: upgradePrice.toString(), termsHash, filesHash },
+    };
   } catch (error) {
     await db.licenceFile.deleteMany({ where: { id: { in: storedIds } } }).catch(() => undefined);
     throw error;
   }
-  const termsHash = licenceTermsHash(input.terms);
-  const filesHash = licenceFilesHash(entries);
-  const row = await db.licenceVersion.create({
-    data: {
-      listingId,
-      terms: input.terms,
-      termsHash,
-      filesHash,
-      price: price.toString(),
-      upgradePrice: upgradePrice.toString(),
-      files: { create: entries.map((e, position) => ({ fileId: e.fileId, path: e.path, position })) },
-    },
-    include: VERSION_INCLUDE,
-  });
-  return {
-    ...versionView(row),
-    transaction: { licences: currentDeployment().licences as Address, slot: listing.slotId, price: price.toString(), upgradePrice: upgradePrice.toString(), termsHash, filesHash },
-  };
 }
 
 /** Publishes a draft once its mined VersionPublished event (this deployment, this slot, these hashes) is read. */

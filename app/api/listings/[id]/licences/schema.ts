@@ -1,12 +1,13 @@
+import { licencePathProblem, MAX_LICENCE_PATH } from "@/lib/licences/paths";
 import { z } from "@/lib/zod";
 
 const tokenAmount = z.string().regex(/^\d{1,30}(\.\d{1,18})?$/, "must be an amount in whole tokens, like 12.5");
-/** A file's name within a version: relative, no "..", no backslashes or control characters. */
+/** A file's name within a version (lib/licences/paths.ts): relative, no "..", backslashes, control or format characters. */
 const filePath = z
   .string()
   .min(1)
-  .max(200)
-  .refine((p) => !/[\u0000-\u001f\u007f\\]/.test(p) && !p.startsWith("/") && !p.split("/").some((s) => s === "" || s === "." || s === ".."), "must be a relative file name without '..'");
+  .max(MAX_LICENCE_PATH)
+  .refine((p) => licencePathProblem(p) === null, "must be a relative file name without '..', backslashes, control or invisible characters");
 
 /** POST /api/listings/:id/licences: a draft version from finished uploads and files of earlier versions. */
 export const licenceDraftSchema = z.object({

@@ -7,6 +7,7 @@ import "server-only";
 // files are served only to a wallet for which this deployment's `hasLicence` is true (or to the creator).
 import { formatUnits, getAddress, isHash, parseEventLogs, parseUnits, type Address, type Hex } from "viem";
 import { kipLicencesAbi } from "@/lib/chain/generated";
+import { confirmationsFor } from "@/lib/chain/indexer";
 import { serverPublicClient } from "@/lib/chain/server-client";
 import { getDb } from "@/lib/db";
 import { serverEnv } from "@/lib/env";
@@ -74,6 +75,10 @@ function versionView(row: {
     filesHash: row.filesHash as Hex,
     files: [...row.files].sort((a, b) => a.position - b.position).map((f) => ({ id: f.file.id, path: f.path, size: f.file.size, sha256: f.file.sha256 })),
   };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "P2002";
 }
 
 const VERSION_INCLUDE = { files: { include: { file: { select: { id: true, size: true, sha256: true } } } } } as const;
@@ -231,11 +236,26 @@ export async function confirmLicenceVersion(caller: Address, listingId: string, 
       log.args.filesHash.toLowerCase() === draft.filesHash.toLowerCase(),
   );
   if (!event) throw new AppError("bad_request", "This transaction did not publish this draft (slot, terms and files hashes) on this deployment's licence contract.");
-  const updated = await db.licenceVersion.update({
-    where: { id: draft.id },
-    data: { status: "published", version: Number(event.args.version), publishTxHash: txHash },
-    include: VERSION_INCLUDE,
-  });
+  // The version is recorded only once its block is as deep as the event index requires (0 on a local chain),
+  // so a reorganised-away publish never becomes a published version here.
+  const needed = confirmationsFor(serverEnv().CHAIN_ID);
+  if (needed > 0) {
+    const head = await serverPublicClient().getBlockNumber().catch((error: unknown) => {
+      throw new AppError("upstream_unavailable", "The chain cannot be reached right now; try again.", { cause: error });
+    });
+    const depth = head - receipt.blockNumber;
+    if (depth < BigInt(needed)) throw new AppError("conflict", `The transaction has ${depth} of ${needed} confirmations; try again in a minute.`);
+  }
+  const version = Number(event.args.version);
+  const updated = await db.licenceVersion
+    .update({ where: { id: draft.id }, data: { status: "published", version, publishTxHash: txHash }, include: VERSION_INCLUDE })
+    .catch((error: unknown) => {
+      // Another draft with the same slot and hashes was already confirmed with this very transaction.
+      if (isUniqueViolation(error)) {
+        throw new AppError("conflict", `Version ${version} of this listing is already recorded from this transaction (another draft with the same terms and files); one transaction publishes one draft.`);
+      }
+      throw error;
+    });
   return versionView(updated);
 }
 

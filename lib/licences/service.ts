@@ -259,37 +259,72 @@ export async function confirmLicenceVersion(caller: Address, listingId: string, 
   return versionView(updated);
 }
 
-/** The published versions of a listing's licensed files, newest first (public). */
-export async function licenceVersions(listingId: string): Promise<LicenceVersionView[]> {
-  const rows = await getDb().licenceVersion.findMany({ where: { listingId, status: "published" }, include: VERSION_INCLUDE, orderBy: { version: "desc" } });
+/** Versions one read of a listing's licences shows (newest first); older ones with `before`. */
+export const LICENCE_PAGE = 20;
+/** How long a version's prices read from the chain are reused (the creator may change them). */
+const PRICE_CACHE_MS = 5_000;
+
+/** The published versions of a listing's licensed files, newest first, at most `take`, older than `before`. */
+export async function licenceVersions(listingId: string, page: { before?: number; take?: number } = {}): Promise<LicenceVersionView[]> {
+  const rows = await getDb().licenceVersion.findMany({
+    where: { listingId, status: "published", ...(page.before !== undefined ? { version: { lt: page.before } } : {}) },
+    include: VERSION_INCLUDE,
+    orderBy: { version: "desc" },
+    ...(page.take !== undefined ? { take: page.take } : {}),
+  });
   return rows.map(versionView);
 }
 
-/** What the chain says about a listing's licence versions: prices, commitments and, for a wallet, its licences. */
-export async function licenceOffer(listingId: string, viewer: Address | null) {
+type OnChainVersion = { price: string; upgradePrice: string; termsHash: Hex; filesHash: Hex };
+// A version's commitments never change, so they are kept for the process's life; its prices for PRICE_CACHE_MS.
+const committed = new Map<string, { termsHash: Hex; filesHash: Hex }>();
+const prices = new Map<string, { price: string; upgradePrice: string; at: number }>();
+const MAX_CACHED = 10_000;
+
+async function versionOnChain(address: Address, slot: bigint, version: bigint): Promise<OnChainVersion> {
+  const key = `${address.toLowerCase()}:${slot}:${version}`;
+  const fixed = committed.get(key);
+  const priced = prices.get(key);
+  if (fixed && priced && Date.now() - priced.at < PRICE_CACHE_MS) return { ...priced, ...fixed };
+  const read = await serverPublicClient().readContract({ address, abi: kipLicencesAbi, functionName: "versionOf", args: [slot, version] });
+  if (committed.size >= MAX_CACHED) committed.clear();
+  if (prices.size >= MAX_CACHED) prices.clear();
+  committed.set(key, { termsHash: read.termsHash, filesHash: read.filesHash });
+  prices.set(key, { price: read.price.toString(), upgradePrice: read.upgradePrice.toString(), at: Date.now() });
+  return { price: read.price.toString(), upgradePrice: read.upgradePrice.toString(), termsHash: read.termsHash, filesHash: read.filesHash };
+}
+
+/**
+ * What the chain says about a listing's licence versions (the newest LICENCE_PAGE, or those older than
+ * `before`): prices, commitments and, for a wallet, its licences and price. A version whose chain read
+ * failed is left out and named in `unavailable`; only when every read failed is it an error.
+ */
+export async function licenceOffer(listingId: string, viewer: Address | null, before?: number) {
   const { listing, deployment } = await listedListing(listingId);
-  const versions = await licenceVersions(listingId);
+  const page = await licenceVersions(listingId, { before, take: LICENCE_PAGE + 1 });
+  const versions = page.slice(0, LICENCE_PAGE);
   const client = serverPublicClient();
   const address = deployment.licences as Address;
   const slot = BigInt(listing.slotId);
-  const onChain = await Promise.all(
+  const reads = await Promise.allSettled(
     versions.map(async (v) => {
       const version = BigInt(v.version!);
-      const [committed, priceFor, licensed] = await Promise.all([
-        client.readContract({ address, abi: kipLicencesAbi, functionName: "versionOf", args: [slot, version] }),
+      const [chain, priceFor, licensed] = await Promise.all([
+        versionOnChain(address, slot, version),
         viewer ? client.readContract({ address, abi: kipLicencesAbi, functionName: "priceOf", args: [slot, version, viewer] }) : null,
         viewer ? client.readContract({ address, abi: kipLicencesAbi, functionName: "hasLicence", args: [slot, version, viewer] }) : false,
       ]);
-      return {
-        ...v,
-        chain: { price: committed.price.toString(), upgradePrice: committed.upgradePrice.toString(), termsHash: committed.termsHash, filesHash: committed.filesHash },
-        viewer: viewer ? { licensed, price: priceFor![0].toString(), upgrade: priceFor![1] } : null,
-      };
+      return { ...v, chain, viewer: viewer ? { licensed, price: priceFor![0].toString(), upgrade: priceFor![1] } : null };
     }),
-  ).catch((error: unknown) => {
-    throw new AppError("upstream_unavailable", "The chain cannot be reached right now; try again.", { cause: error });
-  });
-  return { listingId, slot: listing.slotId, chainId: serverEnv().CHAIN_ID, licences: address, paymentToken: deployment.paymentToken as Address, creator: listing.creator, versions: onChain };
+  );
+  const shown = reads.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const unavailable = versions.filter((_, i) => reads[i].status === "rejected").map((v) => v.version!);
+  if (versions.length > 0 && shown.length === 0) {
+    const failed = reads.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    throw new AppError("upstream_unavailable", "The chain cannot be reached right now; try again.", { cause: failed.reason });
+  }
+  const nextBefore = page.length > LICENCE_PAGE ? versions[versions.length - 1].version : null;
+  return { listingId, slot: listing.slotId, chainId: serverEnv().CHAIN_ID, licences: address, paymentToken: deployment.paymentToken as Address, creator: listing.creator, versions: shown, unavailable, nextBefore };
 }
 
 /**

@@ -60,7 +60,7 @@ async function readStats(slot: number): Promise<SlotStats> {
   };
 }
 
-export default async function ListingPage({ params }: { params: Promise<{ id: string }> }) {
+export default async function ListingPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<{ licencesBefore?: string }> }) {
   await connection();
   const { id } = await params;
   if (!/^[a-z0-9]{20,40}$/.test(id)) notFound();
@@ -92,12 +92,15 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
   }
   const price = (units: string | bigint) => formatPrice(units.toString(), token);
   // Files sold under a licence (datasets and models): what the chain says about each published version.
-  let licence: { slot: number; versions: OfferVersion[] } | null = null;
+  // The newest versions, or those before ?licencesBefore=N (older pages), as the API pages them.
+  let licence: { slot: number; versions: OfferVersion[]; unavailable: number[]; nextBefore: number | null; paged: boolean } | null = null;
   let licenceProblem: string | null = null;
   if (deployment && listing.status === "listed" && listing.slotId !== null && (listing.kind === "dataset" || listing.kind === "model")) {
+    const beforeParam = (await searchParams).licencesBefore;
+    const before = beforeParam && /^[1-9]\d{0,8}$/.test(beforeParam) ? Number(beforeParam) : undefined;
     try {
-      const offer = await licenceOffer(listing.id, session ? (session.address as Address) : null);
-      licence = { slot: offer.slot, versions: offer.versions as OfferVersion[] };
+      const offer = await licenceOffer(listing.id, session ? (session.address as Address) : null, before);
+      licence = { slot: offer.slot, versions: offer.versions as OfferVersion[], unavailable: offer.unavailable, nextBefore: offer.nextBefore, paged: before !== undefined };
     } catch (error) {
       console.error(error);
       licenceProblem = "The licences on chain could not be read just now. Reload to try again.";
@@ -301,7 +304,26 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
                   Offer this {listing.kind === "model" ? "model's weights or other files" : "dataset's original files"} for download under a licence, for a one-time price paid to the slot&apos;s holders.
                 </p>
               )}
-              {own ? (
+              {licence.unavailable.length ? (
+                <p className="mt-3 text-sm text-muted" role="status">
+                  Version{licence.unavailable.length > 1 ? "s" : ""} {licence.unavailable.join(", ")} could not be read from the chain just now. Reload to try again.
+                </p>
+              ) : null}
+              {licence.nextBefore !== null || licence.paged ? (
+                <p className="mt-3 flex flex-wrap gap-4 text-sm">
+                  {licence.paged ? (
+                    <Link className="font-medium text-brand-700 underline" href={`/listings/${listing.id}`}>
+                      Newest versions
+                    </Link>
+                  ) : null}
+                  {licence.nextBefore !== null ? (
+                    <Link className="font-medium text-brand-700 underline" href={`/listings/${listing.id}?licencesBefore=${licence.nextBefore}`}>
+                      Older versions
+                    </Link>
+                  ) : null}
+                </p>
+              ) : null}
+              {own && !licence.paged ? (
                 <details className="mt-4 rounded-lg border border-line p-3" open={!licence.versions.length}>
                   <summary className="cursor-pointer text-sm font-medium text-ink">{licence.versions.length ? "Publish a new version" : "Sell files under a licence"}</summary>
                   <div className="mt-3">

@@ -3,7 +3,7 @@
 // from the chain; buyers pay on chain and download. Downloads are refused signed out (401), without a
 // purchase (403) and with a purchase on another deployment (403); they stream ranges (206/416) and resume
 // after a dropped connection; a file a later version removed stays downloadable for the version that had it;
-// an upgrade costs the upgrade price; and holders earn exactly the price minus the protocol fee.
+// an upgrade costs max(upgrade price, price - what the buyer paid); and holders earn exactly the price minus the protocol fee.
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -90,7 +90,8 @@ const tokenizer = Buffer.from(JSON.stringify({ vocab: ["a", "b", "c"] }));
 let v1: VersionView;
 let v2: VersionView;
 const V1_PRICE = parseUnits("12.5", 6);
-const V2_PRICE = parseUnits("20", 6);
+// v2 costs 0.5 more than v1: a v1 buyer pays max(upgrade price, v2 price - what they paid) = the upgrade price.
+const V2_PRICE = parseUnits("13", 6);
 const UPGRADE_PRICE = parseUnits("2", 6);
 
 const fileRoute = (version: number, fileId: string) => `/api/listings/${listingId}/licences/${version}/files/${fileId}`;
@@ -297,7 +298,7 @@ describe("versions", () => {
       method: "POST",
       json: {
         terms: "Research use only. No redistribution of the weights.",
-        price: "20",
+        price: "13",
         upgradePrice: "2",
         files: [{ file: fileOf(v1, "README.md").id }, { upload: await upload(creatorCookie, "tokenizer.json", tokenizer) }],
       },

@@ -89,7 +89,7 @@ export function LicencePublish({
         <Field id="licence-price" label={`Price (${token.symbol})`} required hint="One-time, for a buyer without an earlier licence." error={errors.price}>
           <input id="licence-price" className={inputClass} inputMode="decimal" value={price} onChange={(e) => setPrice(e.target.value)} aria-invalid={Boolean(errors.price)} />
         </Field>
-        <Field id="licence-upgrade" label={`Upgrade price (${token.symbol})`} hint="For holders of an earlier version's licence; 0 is allowed." error={errors.upgradePrice}>
+        <Field id="licence-upgrade" label={`Upgrade price (${token.symbol})`} hint="The least a wallet that already paid for a licence here pays: it pays the price minus what it paid, but not less than this. At most the price; 0 is allowed." error={errors.upgradePrice}>
           <input id="licence-upgrade" className={inputClass} inputMode="decimal" value={upgradePrice} onChange={(e) => setUpgradePrice(e.target.value)} aria-invalid={Boolean(errors.upgradePrice)} />
         </Field>
       </div>

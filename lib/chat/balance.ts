@@ -16,13 +16,12 @@
 import { getAddress, parseTransaction, type Address, type Hex } from "viem";
 import { kipSettlementAbi } from "@/lib/chain/generated";
 import { Prisma } from "@/lib/generated/prisma/client";
-import { decodeSettle, settledAfter, stateHash } from "@/lib/protocol";
+import { decodeSettle, stateAfter } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
 import { shortError } from "./charges";
 import { ChatError } from "./errors";
-import { OPEN_STATUSES, type DbOrTx } from "./store";
+import { HELD, OPEN, OPEN_STATUSES, type DbOrTx } from "./store";
 
-const OPEN = Prisma.join(OPEN_STATUSES.map((s) => Prisma.sql`${s}`));
 /** How many times a reading disturbed by a broadcast is repeated before the conservative one stands. */
 const EXACT_TRIES = 3;
 
@@ -55,10 +54,10 @@ interface OpenReceipt {
 /** The payer's receipts that still hold money, each with the stored transaction of its batch (if any). */
 function openReceipts(db: DbOrTx, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address) {
   return db.$queryRaw<OpenReceipt[]>`
-    SELECT r."id", r."status", r."sessionHash", r."batchId", b."rawTx",
-      (CASE WHEN r."status" = 'answering' THEN r."maxTotal" ELSE COALESCE(r."total", r."maxTotal") END) AS held
-    FROM "Receipt" r LEFT JOIN "SettlementBatch" b ON b."id" = r."batchId"
-    WHERE r."payer" = ${payer} AND r."status" IN (${OPEN}) AND r."chainId" = ${chain.chainId}::int AND r."settlement" = ${chain.settlement}`;
+    SELECT "id", "status", "sessionHash", "batchId", ${HELD}::text AS held,
+      (SELECT b."rawTx" FROM "SettlementBatch" b WHERE b."id" = "Receipt"."batchId") AS "rawTx"
+    FROM "Receipt"
+    WHERE "payer" = ${payer} AND "status" IN (${OPEN}) AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement}`;
 }
 
 /** A receipt that may be on chain: being sent in a batch whose transaction was stored (and so may have been broadcast). */
@@ -91,7 +90,7 @@ function expectedStates(rows: OpenReceipt[]): Map<string, Hex> {
     for (const item of items) {
       const key = `${row.batchId}:${item.voucher.session.toLowerCase()}`;
       if (!item.records || !sessions.has(key) || states.has(key)) continue;
-      states.set(key, stateHash(item.voucher.seq, item.voucher.slots, settledAfter({ voucher: item.voucher, prevSettled: item.prevSettled, records: item.records })));
+      states.set(key, stateAfter({ voucher: item.voucher, prevSettled: item.prevSettled, records: item.records }));
     }
   }
   return states;

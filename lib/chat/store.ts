@@ -53,8 +53,9 @@ export interface SessionRow {
 const NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
 
 /** What a receipt holds of the payer's balance: its fixed total once known, else its maximum. */
-const HELD = Prisma.sql`(CASE WHEN "status" = 'answering' THEN "maxTotal" ELSE COALESCE("total", "maxTotal") END)::numeric`;
-const OPEN = Prisma.join(OPEN_STATUSES.map((s) => Prisma.sql`${s}`));
+export const HELD = Prisma.sql`(CASE WHEN "status" = 'answering' THEN "maxTotal" ELSE COALESCE("total", "maxTotal") END)::numeric`;
+/** OPEN_STATUSES as a SQL list. */
+export const OPEN = Prisma.join(OPEN_STATUSES.map((s) => Prisma.sql`${s}`));
 
 /** The conversation's messages, oldest first; none when it is not `owner`'s conversation with `appId`. */
 export function conversationMessages(db: DbOrTx, q: Pick<QuestionRecord, "conversationId" | "owner" | "appId">): Promise<ConversationMessage[]> {

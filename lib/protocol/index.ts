@@ -7,7 +7,7 @@ export { voucherDigest, signVoucher, verifyVoucher, checkVoucher, nextVoucherSta
 export type { Voucher, VoucherState } from "./voucher";
 export { recordHash, packRecords, unpackRecords } from "./records";
 export type { QueryRecord } from "./records";
-export { encodeSettle, decodeSettle, stateHash, settledAfter, toAbi, rejectReasonName, REJECT_REASONS } from "./settle";
+export { encodeSettle, decodeSettle, stateHash, stateAfter, settledAfter, toAbi, rejectReasonName, REJECT_REASONS } from "./settle";
 export type { SettleItem, DecodedItem, RejectReason } from "./settle";
 export { permitTypes, permitDomain, splitPermitSignature } from "./permit";
 export type { PermitMessage } from "./permit";

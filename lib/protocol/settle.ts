@@ -45,6 +45,11 @@ export function stateHash(seq: bigint, slots: readonly bigint[], settled: readon
   return keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256[]" }, { type: "uint256[]" }], [seq, [...slots], [...settled]]));
 }
 
+/** The session's commitment on chain once `item` has settled. */
+export function stateAfter(item: Pick<SettleItem, "voucher" | "prevSettled" | "records">): Hex {
+  return stateHash(item.voucher.seq, item.voucher.slots, settledAfter(item));
+}
+
 /** Per-slot totals after `item` settles (aligned with its voucher's slots). */
 export function settledAfter(item: Pick<SettleItem, "voucher" | "prevSettled" | "records">): bigint[] {
   const settled = item.voucher.slots.map((_, i) => item.prevSettled[i] ?? 0n);

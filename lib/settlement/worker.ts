@@ -37,7 +37,7 @@ import { kipSettlementAbi } from "@/lib/chain/generated";
 import { LOG_RANGE } from "@/lib/chain/indexer";
 import { sleep } from "@/lib/settlement/lease";
 import type { Db } from "@/lib/db-client";
-import { decodeSettle, encodeSettle, rejectReasonName, settledAfter, stateHash, type DecodedItem, type QueryRecord, type SettleItem } from "@/lib/protocol";
+import { decodeSettle, encodeSettle, rejectReasonName, settledAfter, stateAfter, type DecodedItem, type QueryRecord, type SettleItem } from "@/lib/protocol";
 
 export interface SettlementWorkerOptions {
   db: Db;
@@ -524,7 +524,7 @@ export class SettlementWorker {
       if (!item.records) continue;
       const sessionRows = rows.filter((r) => r.sessionHash.toLowerCase() === item.voucher.session.toLowerCase());
       if (sessionRows.length === 0) continue;
-      const after = stateHash(item.voucher.seq, item.voucher.slots, settledAfter({ voucher: item.voucher, prevSettled: item.prevSettled, records: item.records }));
+      const after = stateAfter({ voucher: item.voucher, prevSettled: item.prevSettled, records: item.records });
       const onChain = await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "sessionState", args: [item.voucher.session] });
       if (onChain.toLowerCase() !== after.toLowerCase()) continue;
       const txHash = await this.findSettlement(item.voucher.session, item.voucher.seq);

@@ -247,8 +247,8 @@ describe("a settlement worker that crashes", () => {
 
   const statuses = async (payer: Address) => (await own.receipt.findMany({ where: { payer }, orderBy: { seq: "asc" } })).map((r) => r.status);
 
-  it("dies after broadcasting: the restart finds the transaction and records it once", async () => {
-    const { payer, total } = await pendingReceipts(3);
+  /** A worker settles once and dies right after broadcasting; returns the broadcast transaction's hash. */
+  async function crashAfterBroadcast(): Promise<Hex> {
     let broadcast: Hex | undefined;
     const crashing = await worker({
       afterBroadcast: (_batch, txHash) => {
@@ -257,6 +257,22 @@ describe("a settlement worker that crashes", () => {
       },
     });
     await expect(crashing.settleOnce()).rejects.toThrow("killed after broadcast");
+    return broadcast!;
+  }
+
+  /** A worker settles once and dies after storing the signed transaction, before broadcasting it. */
+  async function crashBeforeBroadcast(): Promise<void> {
+    const crashing = await worker({
+      afterRecord: () => {
+        throw new Error("killed before broadcast");
+      },
+    });
+    await expect(crashing.settleOnce()).rejects.toThrow("killed before broadcast");
+  }
+
+  it("dies after broadcasting: the restart finds the transaction and records it once", async () => {
+    const { payer, total } = await pendingReceipts(3);
+    const broadcast = await crashAfterBroadcast();
     expect(await statuses(payer.address)).toEqual(["sending", "sending", "sending"]);
 
     const restarted = await worker();
@@ -269,12 +285,7 @@ describe("a settlement worker that crashes", () => {
 
   it("dies after recording but before broadcasting: the restart sends the same transaction", async () => {
     const { payer, total } = await pendingReceipts(2);
-    const crashing = await worker({
-      afterRecord: () => {
-        throw new Error("killed before broadcast");
-      },
-    });
-    await expect(crashing.settleOnce()).rejects.toThrow("killed before broadcast");
+    await crashBeforeBroadcast();
     const batch = await own.settlementBatch.findFirstOrThrow({ where: { status: "sending" } });
     expect(batch.rawTx).toMatch(/^0x/);
     expect(await balance(payer.address)).toBe(500_000n);
@@ -299,15 +310,8 @@ describe("a settlement worker that crashes", () => {
 
     it("counts receipts that are mined but still recorded as being sent once", async () => {
       const { payer, total } = await pendingReceipts(3);
-      let broadcast: Hex | undefined;
-      const crashing = await worker({
-        afterBroadcast: (_batch, txHash) => {
-          broadcast = txHash;
-          throw new Error("killed after broadcast");
-        },
-      });
-      await expect(crashing.settleOnce()).rejects.toThrow("killed after broadcast");
-      await fx.client.waitForTransactionReceipt({ hash: broadcast! });
+      const broadcast = await crashAfterBroadcast();
+      await fx.client.waitForTransactionReceipt({ hash: broadcast });
       expect(await statuses(payer.address)).toEqual(["sending", "sending", "sending"]);
       // Paid on chain and still held in the database: the quick reading counts them twice.
       expect(await quick(payer.address)).toBe(500_000n - 6n * total);
@@ -319,12 +323,7 @@ describe("a settlement worker that crashes", () => {
 
     it("still holds receipts whose transaction was signed and stored but never broadcast", async () => {
       const { payer, total } = await pendingReceipts(2);
-      const crashing = await worker({
-        afterRecord: () => {
-          throw new Error("killed before broadcast");
-        },
-      });
-      await expect(crashing.settleOnce()).rejects.toThrow("killed before broadcast");
+      await crashBeforeBroadcast();
       expect(await statuses(payer.address)).toEqual(["sending", "sending"]);
       expect(await exactHeadroom(own, chainOf(), payer.address)).toBe(500_000n - 2n * total);
       await (await worker()).reconcile();

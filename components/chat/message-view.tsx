@@ -153,11 +153,18 @@ export function MessageView({
                 <div className="flex flex-wrap items-baseline gap-x-2 text-xs">
                   <span className="inline-flex size-5 items-center justify-center rounded bg-brand-100 font-semibold text-brand-800">{s.n}</span>
                   <span className="min-w-0 font-medium text-ink wrap-anywhere">{s.datasetName}</span>
-                  <span className="min-w-0 text-muted wrap-anywhere">· {s.documentName}</span>
+                  <span className="min-w-0 text-muted wrap-anywhere" data-testid="source-citation">
+                    · {s.citation ?? s.documentName}
+                  </span>
                   <span className="ml-auto tabular-nums text-muted" title="retrieval score">
                     score {s.score.toFixed(3)}
                   </span>
                 </div>
+                {s.citation && s.citation !== s.documentName ? (
+                  <p className="mt-0.5 text-[11px] text-muted wrap-anywhere" data-testid="source-file">
+                    {s.documentName}
+                  </p>
+                ) : null}
                 <p className="mt-1 line-clamp-4 text-xs leading-5 text-slate-700 wrap-anywhere">{s.snippet}</p>
               </li>
             ))}

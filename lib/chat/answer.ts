@@ -11,6 +11,7 @@ import { isDatabaseUnavailable } from "@/lib/errors";
 import { resolveModel } from "@/lib/ai/providers";
 import { buildContextMessage, buildInstructions, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
 import { recordHash } from "@/lib/protocol";
+import { passageCitation } from "@/lib/rag/citation";
 import { retrieve } from "@/lib/rag/hybrid";
 import type { ChatApp } from "./charges";
 import { shortError } from "./charges";
@@ -59,6 +60,10 @@ function sourcesOf(app: ChatApp, chunks: Awaited<ReturnType<typeof retrieve>>["c
     datasetName: datasetNames.get(c.datasetId) ?? c.datasetId,
     documentId: c.documentId,
     documentName: c.documentName,
+    citation: passageCitation(c),
+    documentTitle: c.documentTitle,
+    section: c.section,
+    page: c.page,
     chunkId: c.chunkId,
     snippet: c.text.length > SNIPPET_CHARS ? `${c.text.slice(0, SNIPPET_CHARS).trimEnd()}…` : c.text,
     score: Math.round(c.score * 10_000) / 10_000,
@@ -168,7 +173,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
         role: "user",
         content: buildContextMessage(
           input.question,
-          sources.map((s, i) => ({ n: s.n, dataset: s.datasetName, document: s.documentName, text: retrieval.chunks[i].text })),
+          sources.map((s, i) => ({ n: s.n, dataset: s.datasetName, document: s.citation ?? s.documentName, text: retrieval.chunks[i].text })),
         ),
       },
     ];

@@ -11,7 +11,20 @@ export interface SourceRef {
   datasetId: string;
   datasetName: string;
   documentId: string;
+  /** The document's file name (in an archive: its path inside it). */
   documentName: string;
+  /**
+   * Where the passage comes from, as the page shows it: the document's title and the section path
+   * ("Chapter 20. Server Configuration › 20.4. Resource Consumption"), and a PDF's page. Answers stored
+   * before citations had sections have none: show documentName.
+   */
+  citation?: string;
+  /** The document's title ("" when it has none of its own). */
+  documentTitle?: string;
+  /** The passage's section path, outermost first. */
+  section?: string[];
+  /** 1-based page of a PDF. */
+  page?: number | null;
   chunkId: string;
   snippet: string;
   score: number;

@@ -5,18 +5,18 @@ import "server-only";
 // anyone asks for its status.
 import { getDb } from "@/lib/db";
 import { serverEnv } from "@/lib/env";
-import { indexPendingDocuments } from "@/lib/rag/ingest";
+import { indexPendingDocuments, type DocumentStructure } from "@/lib/rag/ingest";
 
 const running = new Map<string, Promise<void>>();
 
-/** Start (or join) indexing of a dataset. `texts` are the texts extracted at upload, by sha256. */
-export function startIndexing(datasetId: string, texts?: ReadonlyMap<string, string>): Promise<void> {
+/** Start (or join) indexing of a dataset. `extracted` are the documents extracted at upload, by sha256. */
+export function startIndexing(datasetId: string, extracted?: ReadonlyMap<string, DocumentStructure>): Promise<void> {
   const existing = running.get(datasetId);
   if (existing) return existing;
   const db = getDb();
   const job = (async () => {
     try {
-      await indexPendingDocuments(db, datasetId, serverEnv().ENCRYPTION_KEY, { texts });
+      await indexPendingDocuments(db, datasetId, serverEnv().ENCRYPTION_KEY, { extracted });
     } catch (error) {
       console.error(`indexing dataset ${datasetId} failed`, error);
       const message = error instanceof Error && error.name === "AppError" ? error.message : "Indexing failed on the server; see its log.";

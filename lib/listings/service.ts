@@ -159,7 +159,7 @@ export async function createDatasetDraft(creator: Address, fields: ListingFields
     await db.listing.delete({ where: { id: row.id } }).catch(() => undefined);
     throw error;
   }
-  void startIndexing(listing.id, new Map(documents.map((doc) => [doc.sha256, doc.text])));
+  void startIndexing(listing.id, new Map(documents.map((doc) => [doc.sha256, doc])));
   return listing;
 }
 
@@ -205,7 +205,7 @@ export async function createDatasetDraftFromUploads(
     await db.listing.delete({ where: { id: row.id } }).catch(() => undefined);
     throw error;
   }
-  void startIndexing(listing.id, result.texts);
+  void startIndexing(listing.id, result.extracted);
   return { listing, refused: result.refused };
 }
 

@@ -7,8 +7,9 @@
 //
 // Proximity: when the query has two or more terms, the best candidates by BM25 are re-scored with a
 // bonus for each pair of consecutive query terms that also stand next to each other (or with one word
-// between) in the passage, in the query's order. Only the candidates are re-read, so the bonus costs a
-// few dozen passages' tokenization per query whatever the corpus size.
+// between) in the passage, in the query's order. Only the candidates are re-read, from each passage's
+// term sequence kept at build time (term numbers, 4 bytes a term), so the bonus costs a few dozen short
+// integer scans per query whatever the corpus size.
 //
 // Shared statistics: an app searches several datasets, one index each. Scores compare across them only if
 // every index scores with the same statistics (N, each term's document frequency, the average length), so
@@ -16,9 +17,27 @@
 // index over all the datasets' passages would give.
 import { analyze, indexTerms, LANGUAGES, type Language } from "./terms";
 
+/** A passage to index: its body, and optionally its heading (the document's title and section path). */
+export interface IndexedText {
+  text: string;
+  heading?: string;
+}
+
 export interface Bm25Options {
   k1?: number;
   b?: number;
+  /**
+   * Weight of the heading field against the body: a term's heading match is saturated on its own and
+   * added to its body match times this weight, so a passage under "checkpoint_timeout (integer)" is
+   * about checkpoint_timeout more surely than one that mentions it twice.
+   */
+  headingWeight?: number;
+  /** Length normalization of the heading field (b of the heading). */
+  headingB?: number;
+  /** Passages shorter than this share of the average length are normalized as if this long (MIN_LENGTH_SHARE). */
+  minLengthShare?: number;
+  /** Weight of a query term that is a part of an identifier the corpus holds whole (PART_WEIGHT). */
+  partWeight?: number;
   /** Weight of the proximity bonus relative to a term's BM25 weight; 0 turns it off. */
   proximity?: number;
 }
@@ -39,69 +58,134 @@ export const BM25_RETRIEVER = "bm25@1";
 export interface CorpusStats {
   size: number;
   averageLength: number;
+  averageHeadingLength: number;
   documentFrequency(term: string): number;
 }
 
-interface Posting {
-  docs: Int32Array;
-  freqs: Uint16Array;
+/** A pair of consecutive query terms, by term number, and its weight (their mean idf). */
+interface Pair {
+  first: number;
+  second: number;
+  weight: number;
 }
+
+interface Posting {
+  /** The term's number in the documents' term sequences. */
+  id: number;
+  docs: Int32Array;
+  /** Occurrences in the body. */
+  freqs: Uint16Array;
+  /** Occurrences in the heading. */
+  headingFreqs: Uint16Array;
+}
+
+/** Default weight of the heading field against the body. */
+export const HEADING_WEIGHT = 1;
+
+/** Weight of a query term that is a part of an identifier the corpus holds whole. */
+export const PART_WEIGHT = 0.3;
+
+/**
+ * A passage shorter than this share of the average length is normalized as if it were this long: a
+ * one-line passage ("EXEC SQL SET CONNECTION TO con2;") is not more about a word than a paragraph that
+ * explains it, however few other words it has.
+ */
+export const MIN_LENGTH_SHARE = 0.5;
 
 export class Bm25Index {
   readonly size: number;
   private readonly postings = new Map<string, Posting>();
   private readonly lengths: Float32Array;
-  /** Terms in all documents together. */
+  private readonly headingLengths: Float32Array;
+  /** Terms in all documents' bodies together. */
   readonly totalLength: number;
+  /** Terms in all documents' headings together. */
+  readonly totalHeadingLength: number;
   /** This index's own statistics. */
   readonly stats: CorpusStats;
   private readonly k1: number;
   private readonly b: number;
+  private readonly headingWeight: number;
+  private readonly headingB: number;
+  private readonly minLengthShare: number;
+  private readonly partWeight: number;
   private readonly proximity: number;
-  private readonly texts: readonly string[];
+  /**
+   * Each document's body terms in order, as term numbers (document d's are terms[offsets[d] … offsets[d+1]]):
+   * the proximity bonus reads its candidates from here instead of analyzing their text again.
+   */
+  private readonly sequence: Int32Array;
+  private readonly offsets: Int32Array;
   /** Each document's language, as an index into LANGUAGES. */
   private readonly languageOf: Uint8Array;
   /** The languages the documents are written in, most documents first. */
   private readonly languages: Language[];
 
-  constructor(texts: readonly string[], { k1 = 1.2, b = 0.75, proximity = 0.5 }: Bm25Options = {}) {
+  constructor(
+    documents: readonly (string | IndexedText)[],
+    { k1 = 1.2, b = 0.75, proximity = 0.5, headingWeight = HEADING_WEIGHT, headingB = 0.7, minLengthShare = MIN_LENGTH_SHARE, partWeight = PART_WEIGHT }: Bm25Options = {},
+  ) {
+    this.minLengthShare = minLengthShare;
+    this.partWeight = partWeight;
     this.k1 = k1;
     this.b = b;
+    this.headingWeight = headingWeight;
+    this.headingB = headingB;
     this.proximity = proximity;
-    this.texts = texts;
-    this.size = texts.length;
-    this.lengths = new Float32Array(texts.length);
-    this.languageOf = new Uint8Array(texts.length);
+    this.size = documents.length;
+    this.lengths = new Float32Array(documents.length);
+    this.headingLengths = new Float32Array(documents.length);
+    this.languageOf = new Uint8Array(documents.length);
     const perLanguage = new Array<number>(LANGUAGES.length).fill(0);
-    const building = new Map<string, { docs: number[]; freqs: number[] }>();
+    const building = new Map<string, { id: number; docs: number[]; freqs: number[]; headingFreqs: number[] }>();
+    const sequence: number[] = [];
+    this.offsets = new Int32Array(documents.length + 1);
     let total = 0;
-    texts.forEach((text, doc) => {
+    let totalHeading = 0;
+    const add = (term: string, doc: number, heading: boolean) => {
+      let list = building.get(term);
+      if (!list) building.set(term, (list = { id: building.size, docs: [], freqs: [], headingFreqs: [] }));
+      if (!heading) sequence.push(list.id);
+      // Documents are added in order, so a term's current document is always the last of its postings.
+      let last = list.docs.length - 1;
+      if (last < 0 || list.docs[last] !== doc) {
+        list.docs.push(doc);
+        list.freqs.push(0);
+        list.headingFreqs.push(0);
+        last++;
+      }
+      if (heading) list.headingFreqs[last] = Math.min(0xffff, list.headingFreqs[last] + 1);
+      else list.freqs[last] = Math.min(0xffff, list.freqs[last] + 1);
+    };
+    documents.forEach((document, doc) => {
+      const text = typeof document === "string" ? document : document.text;
       const { language, terms } = analyze(text);
       const languageIndex = LANGUAGES.indexOf(language);
       this.languageOf[doc] = languageIndex;
       perLanguage[languageIndex]++;
+      const heading = typeof document === "string" || !document.heading ? [] : indexTerms(document.heading, language);
       this.lengths[doc] = terms.length;
+      this.headingLengths[doc] = heading.length;
       total += terms.length;
-      // Documents are added in order, so a term's current document is always the last of its postings.
-      for (const term of terms) {
-        let list = building.get(term);
-        if (!list) building.set(term, (list = { docs: [], freqs: [] }));
-        const last = list.docs.length - 1;
-        if (last >= 0 && list.docs[last] === doc) {
-          if (list.freqs[last] < 0xffff) list.freqs[last]++;
-        } else {
-          list.docs.push(doc);
-          list.freqs.push(1);
-        }
-      }
+      totalHeading += heading.length;
+      for (const term of terms) add(term, doc, false);
+      for (const term of heading) add(term, doc, true);
+      this.offsets[doc + 1] = sequence.length;
     });
+    this.sequence = Int32Array.from(sequence);
     this.languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
     if (this.languages.length === 0) this.languages = ["en"];
     this.totalLength = total;
+    this.totalHeadingLength = totalHeading;
     for (const [term, list] of building) {
-      this.postings.set(term, { docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs) });
+      this.postings.set(term, { id: list.id, docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs), headingFreqs: Uint16Array.from(list.headingFreqs) });
     }
-    this.stats = { size: this.size, averageLength: this.size ? total / this.size || 1 : 1, documentFrequency: (term) => this.documentFrequency(term) };
+    this.stats = {
+      size: this.size,
+      averageLength: this.size ? total / this.size || 1 : 1,
+      averageHeadingLength: this.size ? totalHeading / this.size || 1 : 1,
+      documentFrequency: (term) => this.documentFrequency(term),
+    };
   }
 
   /** How many documents of this index hold `term`. */
@@ -119,38 +203,52 @@ export class Bm25Index {
       const df = stats.documentFrequency(term);
       return df === 0 ? 0 : Math.log(1 + (stats.size - df + 0.5) / (df + 0.5));
     };
-    // The query's terms in each language of the index (one list when the index has one language).
+    // The query's terms in each language of the index (one list when the index has one language), each
+    // with its weight: 1, or PART_WEIGHT for a part of an identifier the corpus holds whole (who asks
+    // about "checkpoint_timeout" asks about it, not about every checkpoint and every timeout).
     const queryTerms = new Map<Language, string[]>();
-    for (const language of this.languages) queryTerms.set(language, indexTerms(query, language));
-    const terms = new Set<string>();
-    for (const list of queryTerms.values()) for (const term of list) terms.add(term);
+    const terms = new Map<string, number>();
+    for (const language of this.languages) {
+      const { terms: list, partOf } = analyze(query, language);
+      queryTerms.set(language, list);
+      list.forEach((term, i) => {
+        const compound = partOf[i];
+        const weight = compound !== null && stats.documentFrequency(compound) > 0 ? this.partWeight : 1;
+        terms.set(term, Math.max(terms.get(term) ?? 0, weight));
+      });
+    }
     const scores = new Float32Array(this.size);
     const touched: number[] = [];
     const { k1, b } = this;
-    for (const term of terms) {
+    const { headingWeight, headingB } = this;
+    const minLength = this.minLengthShare * stats.averageLength;
+    for (const [term, queryWeight] of terms) {
       const posting = this.postings.get(term);
       if (!posting) continue;
       const df = posting.docs.length;
-      const weight = idf(term);
+      const weight = idf(term) * queryWeight;
       for (let i = 0; i < df; i++) {
         const doc = posting.docs[i];
         const tf = posting.freqs[i];
-        const norm = tf + k1 * (1 - b + (b * this.lengths[doc]) / stats.averageLength);
+        const th = posting.headingFreqs[i];
+        let score = 0;
+        if (tf > 0) score += (tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * Math.max(this.lengths[doc], minLength)) / stats.averageLength));
+        if (th > 0) score += (headingWeight * th * (k1 + 1)) / (th + k1 * (1 - headingB + (headingB * this.headingLengths[doc]) / stats.averageHeadingLength));
         if (scores[doc] === 0) touched.push(doc);
-        scores[doc] += (weight * tf * (k1 + 1)) / norm;
+        scores[doc] += weight * score;
       }
     }
     if (this.proximity <= 0 || terms.size < 2) return topK(touched, scores, k);
     const candidates = topK(touched, scores, Math.max(2 * k, PROXIMITY_CANDIDATES));
     // A candidate whose score plus the largest bonus possible stays below the k-th score cannot enter
     // the top k (bonuses only raise scores): it is not re-read.
-    const pairsOf = new Map<Language, [string, string][]>();
+    const pairsOf = new Map<Language, Pair[]>();
     let maxBonus = 0;
     for (const [language, list] of queryTerms) {
-      const pairs = this.pairs(list);
+      const pairs = this.pairs(list, idf);
       pairsOf.set(language, pairs);
       let bonus = 0;
-      for (const [first, second] of pairs) bonus += ((idf(first) + idf(second)) / 2) * (this.k1 + 1);
+      for (const { weight } of pairs) bonus += weight * (this.k1 + 1);
       maxBonus = Math.max(maxBonus, this.proximity * bonus);
     }
     if (maxBonus === 0) return candidates.slice(0, k);
@@ -159,19 +257,21 @@ export class Bm25Index {
     for (const hit of candidates) {
       if (hit.score + maxBonus < floor) continue;
       const language = LANGUAGES[this.languageOf[hit.index]];
-      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index, language, idf);
+      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index);
       kept.push(hit);
     }
     kept.sort((x, y) => y.score - x.score || x.index - y.index);
     return kept.slice(0, k);
   }
 
-  /** Consecutive query term pairs that the index holds both terms of. */
-  private pairs(queryTerms: readonly string[]): [string, string][] {
-    const pairs: [string, string][] = [];
+  /** Consecutive query term pairs that the index holds both terms of, with their numbers and weight. */
+  private pairs(queryTerms: readonly string[], idf: (term: string) => number): Pair[] {
+    const pairs: Pair[] = [];
     for (let i = 1; i < queryTerms.length; i++) {
-      if (queryTerms[i] !== queryTerms[i - 1] && this.postings.has(queryTerms[i]) && this.postings.has(queryTerms[i - 1])) {
-        pairs.push([queryTerms[i - 1], queryTerms[i]]);
+      const first = this.postings.get(queryTerms[i - 1]);
+      const second = this.postings.get(queryTerms[i]);
+      if (queryTerms[i] !== queryTerms[i - 1] && first && second) {
+        pairs.push({ first: first.id, second: second.id, weight: (idf(queryTerms[i - 1]) + idf(queryTerms[i])) / 2 });
       }
     }
     return pairs;
@@ -181,18 +281,20 @@ export class Bm25Index {
    * Σ over consecutive query term pairs (a, b) of mean idf(a, b) × saturated count of places where b
    * follows a directly (1) or with one word between (½).
    */
-  private proximityBonus(pairs: readonly [string, string][], doc: number, language: Language, idf: (term: string) => number): number {
+  private proximityBonus(pairs: readonly Pair[], doc: number): number {
     if (pairs.length === 0) return 0;
-    const terms = indexTerms(this.texts[doc], language);
+    const { sequence } = this;
+    const start = this.offsets[doc];
+    const end = this.offsets[doc + 1];
     let bonus = 0;
-    for (const [first, second] of pairs) {
+    for (const { first, second, weight } of pairs) {
       let count = 0;
-      for (let p = 0; p < terms.length - 1; p++) {
-        if (terms[p] !== first) continue;
-        if (terms[p + 1] === second) count += 1;
-        else if (terms[p + 2] === second) count += 0.5;
+      for (let p = start; p < end - 1; p++) {
+        if (sequence[p] !== first) continue;
+        if (sequence[p + 1] === second) count += 1;
+        else if (p + 2 < end && sequence[p + 2] === second) count += 0.5;
       }
-      if (count > 0) bonus += ((idf(first) + idf(second)) / 2) * ((count * (this.k1 + 1)) / (count + this.k1));
+      if (count > 0) bonus += weight * ((count * (this.k1 + 1)) / (count + this.k1));
     }
     return bonus;
   }
@@ -203,9 +305,11 @@ export function sharedStats(indexes: readonly Bm25Index[]): CorpusStats {
   if (indexes.length === 1) return indexes[0].stats;
   const size = indexes.reduce((n, index) => n + index.size, 0);
   const totalLength = indexes.reduce((n, index) => n + index.totalLength, 0);
+  const totalHeadingLength = indexes.reduce((n, index) => n + index.totalHeadingLength, 0);
   return {
     size,
     averageLength: size ? totalLength / size || 1 : 1,
+    averageHeadingLength: size ? totalHeadingLength / size || 1 : 1,
     documentFrequency: (term) => indexes.reduce((n, index) => n + index.documentFrequency(term), 0),
   };
 }

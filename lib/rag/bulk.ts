@@ -1,6 +1,6 @@
 // Bulk writes of ingestion. Chunks are most of what ingestion writes, so a group of documents' chunks go in as one
-// INSERT … SELECT FROM unnest(…) with one array parameter per column: one statement and five parameters
-// however many chunks there are (createMany would send a statement per few thousand rows, with five
+// INSERT … SELECT FROM unnest(…) with one array parameter per column: one statement and seven parameters
+// however many chunks there are (createMany would send a statement per few thousand rows, with seven
 // parameters per row).
 import type { Db } from "@/lib/db-client";
 
@@ -8,6 +8,7 @@ export interface StoredDocumentRow {
   id: string;
   datasetId: string;
   filename: string;
+  title: string;
   mimeType: string;
   bytes: number;
   sha256: string;
@@ -24,6 +25,9 @@ export interface ChunkRow {
   documentId: string;
   position: number;
   text: string;
+  /** Section path joined by " › " ("" when the document has no headings). */
+  section: string;
+  page: number | null;
 }
 
 /**
@@ -41,9 +45,9 @@ export function writeDocumentChunks(
     if (marked.count !== ids.length) throw new Error(`some of documents ${ids.join(", ")} are already indexed`);
     if (chunks.length) {
       await tx.$executeRaw`
-        INSERT INTO "Chunk" ("id", "datasetId", "documentId", "position", "text")
-        SELECT id, ${datasetId}, document_id, position, text
-        FROM unnest(${chunks.map((c) => c.id)}::text[], ${chunks.map((c) => c.documentId)}::text[], ${chunks.map((c) => c.position)}::int[], ${chunks.map((c) => c.text)}::text[]) AS c(id, document_id, position, text)`;
+        INSERT INTO "Chunk" ("id", "datasetId", "documentId", "position", "text", "section", "page")
+        SELECT id, ${datasetId}, document_id, position, text, section, page
+        FROM unnest(${chunks.map((c) => c.id)}::text[], ${chunks.map((c) => c.documentId)}::text[], ${chunks.map((c) => c.position)}::int[], ${chunks.map((c) => c.text)}::text[], ${chunks.map((c) => c.section)}::text[], ${chunks.map((c) => c.page)}::int[]) AS c(id, document_id, position, text, section, page)`;
     }
     return tx.dataset.update({
       where: { listingId: datasetId },

@@ -32,14 +32,7 @@ export interface ExtractedDocument {
   text: string;
 }
 
-/** Separator of a section path, as citations show it. */
-export const SECTION_SEPARATOR = " › ";
-
-/** How a citation names a passage: "title › section path", without repeating the title. */
-export function citationLabel(title: string, path: readonly string[]): string {
-  const rest = path[0] === title ? path.slice(1) : path;
-  return rest.includes(title) || rest.length === 0 ? (rest.length ? rest.join(SECTION_SEPARATOR) : title) : [title, ...rest].join(SECTION_SEPARATOR);
-}
+export { citationLabel, SECTION_SEPARATOR } from "./citation";
 
 /** The document's text, ready for chunking (NFC-normalised). Throws when there is no text in it. */
 export async function extractDocumentText(filename: string, content: Uint8Array, type?: DocumentType, options?: ExtractOptions): Promise<string> {
@@ -217,6 +210,11 @@ const BLOCKS = new Set([
   "blockquote", "pre", "figure", "figcaption", "caption", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "title", "body",
 ]);
 const HEADING = /^h([1-6])$/;
+// A list is a list of links when at least this share of its items carry a link and its items are short
+// (characters per item): an index's entries, a table of contents. A list of definitions or options
+// that cite other pages now and then is content.
+const LINK_LIST_SHARE = 0.8;
+const LINK_LIST_ITEM_CHARS = 160;
 
 /**
  * The main content of an HTML page as a document: its title, its sections under their headings' path,
@@ -229,34 +227,69 @@ const HEADING = /^h([1-6])$/;
  *   - when the page marks its content with <main>, role="main" or <article>, only that is kept;
  *   - the page's parent (<link rel="up">, or an "Up" link with a title, as DocBook and Sphinx write it)
  *     becomes the first element of every section path, so "20.4. Resource Consumption" sits under
- *     "Chapter 20. Server Configuration".
+ *     "Chapter 20. Server Configuration"; the page's own title comes next in every path (a reference
+ *     page's "Synopsis" is "SQL Commands › INSERT › Synopsis");
+ *   - links are navigation, not content: a list (ul, ol, dl) of three or more short items, nearly all
+ *     of which carry a link (an index, a table of contents, a "see also" list), and a block that is
+ *     nothing but links, are dropped. A page made only of those (a book's index) keeps its headings as
+ *     text but has no passages: the pages it points to hold the content;
+ *   - a definition list's terms head their definitions: each <dt> followed by a <dd> (a configuration
+ *     parameter, a command-line option) opens a section under the heading it sits in, so its passages
+ *     are cited and ranked as "20.4.1. Memory › shared_buffers (integer)".
  */
 export function htmlToDocument(html: string): { title: string | null; sections: DocumentSection[]; text: string } {
-  type Block = { heading: number; text: string; main: boolean };
+  /** heading: 1-6 for <h1>-<h6>, TERM for a definition's term; nav: dropped as navigation (see above). */
+  type Block = { heading: number; text: string; main: boolean; dt: boolean; nav: boolean };
+  const TERM = 7;
   const blocks: Block[] = [];
   // One number per open element: which of the counters below it raised (bit flags).
   const SKIP = 1;
   const MAIN = 2;
   const ARTICLE = 4;
   const PRE = 8;
+  const LINK = 16;
+  const LIST = 32;
+  const ITEM = 64;
+  const DT = 128;
   const stack: number[] = [];
   let skipping = 0;
   let mainDepth = 0;
   let articleDepth = 0;
   let preDepth = 0;
+  let linkDepth = 0;
+  let dtDepth = 0;
   let sawMain = false;
   let inBody = false;
   let title = "";
   let inTitle = false;
   let up: string | null = null;
   let line = "";
+  let lineLinkChars = 0;
   let heading = 0;
+  // Open lists and items, innermost last: a list is a link list when every item carries a link.
+  const lists: { start: number; items: number; linked: number }[] = [];
+  const items: { linked: boolean }[] = [];
 
+  // Letters and digits of a text (anything outside ASCII counts as a letter: cheap, and exact enough to
+  // compare a block's link text with its whole text).
+  const letters = (text: string) => {
+    let n = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c > 127) n++;
+    }
+    return n;
+  };
   const flush = () => {
     if (!line) return;
     const text = preDepth > 0 ? line.replace(/^\n+|\s+$/g, "") : line.replace(/\s+/g, " ").trim();
-    if (text) blocks.push({ heading, text, main: mainDepth > 0 });
+    if (text) {
+      // A block that is all link text (and not a heading) only points elsewhere.
+      const nav = heading === 0 && lineLinkChars > 0 && lineLinkChars >= 0.9 * letters(text);
+      blocks.push({ heading, text, main: mainDepth > 0, dt: dtDepth > 0, nav });
+    }
     line = "";
+    lineLinkChars = 0;
   };
 
   const parser = new Parser(
@@ -278,22 +311,44 @@ export function htmlToDocument(html: string): { title: string | null; sections: 
           (!isMain && (attributes.class !== undefined || attributes.id !== undefined) && FURNITURE_NAMES.test(`${attributes.class ?? ""} ${attributes.id ?? ""}`)) ||
           attributes.hidden !== undefined ||
           attributes["aria-hidden"] === "true";
-        if (!skipping) {
+        let flags = (skip ? SKIP : 0) | (isMain ? MAIN : 0) | (name === "article" ? ARTICLE : 0) | (name === "pre" ? PRE : 0);
+        if (!skipping && !skip) {
           if (BLOCKS.has(name)) flush();
           if (name.length === 2 && name[0] === "h" && HEADING.test(name)) heading = name.charCodeAt(1) - 48;
           if (isMain || name === "article") sawMain = true;
           if (name === "br") line += "\n";
+          if (name === "a" && attributes.href !== undefined) {
+            flags |= LINK;
+            for (const item of items) item.linked = true;
+          }
+          if (name === "ul" || name === "ol" || name === "dl") {
+            flags |= LIST;
+            lists.push({ start: blocks.length, items: 0, linked: 0 });
+          }
+          if ((name === "li" || name === "dt" || name === "dd") && lists.length > 0) {
+            flags |= ITEM;
+            items.push({ linked: false });
+          }
+          if (name === "dt") flags |= DT;
+          if (name === "dd") {
+            // The terms just before a definition head it.
+            for (let i = blocks.length - 1; i >= 0 && blocks[i].dt && blocks[i].heading === 0 && !blocks[i].nav; i--) blocks[i].heading = TERM;
+          }
         }
-        const flags = (skip ? SKIP : 0) | (isMain ? MAIN : 0) | (name === "article" ? ARTICLE : 0) | (name === "pre" ? PRE : 0);
         if (flags & SKIP) skipping++;
         if (flags & MAIN) mainDepth++;
         if (flags & ARTICLE) articleDepth++;
         if (flags & PRE) preDepth++;
+        if (flags & LINK) linkDepth++;
+        if (flags & DT) dtDepth++;
         stack.push(flags);
       },
       ontext(text) {
         if (inTitle) title += text;
-        else if (!skipping) line += text;
+        else if (!skipping) {
+          line += text;
+          if (linkDepth > 0) lineLinkChars += letters(text);
+        }
       },
       onclosetag(name) {
         if (name === "title") inTitle = false;
@@ -304,10 +359,24 @@ export function htmlToDocument(html: string): { title: string | null; sections: 
           flush();
           if (heading && name.length === 2 && name[0] === "h") heading = 0;
         }
+        if (flags & ITEM) {
+          const item = items.pop()!;
+          const list = lists[lists.length - 1];
+          list.items++;
+          if (item.linked) list.linked++;
+        }
+        if (flags & LIST) {
+          const list = lists.pop()!;
+          const listed = blocks.slice(list.start);
+          const chars = listed.reduce((n, b) => n + b.text.length, 0);
+          if (list.items >= 3 && list.linked >= LINK_LIST_SHARE * list.items && chars / list.items < LINK_LIST_ITEM_CHARS) for (const block of listed) if (block.heading === 0 || block.heading === TERM) (block.nav = true), (block.heading = 0);
+        }
         if (flags & SKIP) skipping--;
         if (flags & MAIN) mainDepth--;
         if (flags & ARTICLE) articleDepth--;
         if (flags & PRE) preDepth--;
+        if (flags & LINK) linkDepth--;
+        if (flags & DT) dtDepth--;
       },
     },
     { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
@@ -315,25 +384,38 @@ export function htmlToDocument(html: string): { title: string | null; sections: 
   parser.end(html);
   flush();
 
-  const kept = sawMain && blocks.some((b) => b.main) ? blocks.filter((b) => b.main) : blocks;
+  const main = sawMain && blocks.some((b) => b.main) ? blocks.filter((b) => b.main) : blocks;
+  const kept = main.filter((b) => !b.nav);
+  const pageTitle = title.replace(/\s+/g, " ").trim() || kept.find((b) => b.heading === 1)?.text || null;
   const sections: DocumentSection[] = [];
+  // The page's own heading (its title) is in every path, right after the parent: headings that repeat
+  // it are not pushed again.
+  const root = [...(up ? [up] : []), ...(pageTitle ? [pageTitle] : [])];
   const headings: { level: number; text: string }[] = [];
-  const root = up ? [up] : [];
   let current: DocumentSection = { path: [...root], text: "" };
   const lines: string[] = [];
+  let previousWasTerm = false;
   for (const block of kept) {
     lines.push(block.text);
     if (block.heading) {
+      if (block.heading === TERM && previousWasTerm && !current.text) {
+        // Several terms of one definition ("-d dbname", "--dbname=dbname") head it together.
+        const last = headings[headings.length - 1];
+        last.text = `${last.text}, ${block.text}`;
+        current.path[current.path.length - 1] = last.text;
+        continue;
+      }
       if (current.text) sections.push(current);
       while (headings.length && headings[headings.length - 1].level >= block.heading) headings.pop();
-      headings.push({ level: block.heading, text: block.text });
+      if (block.text !== pageTitle || block.heading === TERM) headings.push({ level: block.heading, text: block.text });
       current = { path: [...root, ...headings.map((h) => h.text)], text: "" };
+      previousWasTerm = block.heading === TERM;
       continue;
     }
+    previousWasTerm = false;
     current.text = current.text ? `${current.text}\n${block.text}` : block.text;
   }
   if (current.text) sections.push(current);
-  const pageTitle = title.replace(/\s+/g, " ").trim() || kept.find((b) => b.heading === 1)?.text || null;
   return { title: pageTitle, sections, text: lines.join("\n") };
 }
 

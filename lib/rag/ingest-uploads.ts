@@ -6,7 +6,7 @@
 import type { Db } from "@/lib/db-client";
 import { AppError } from "@/lib/errors";
 import { readUpload, DEFAULT_ARCHIVE_LIMITS } from "./archive";
-import { prepareDocument, storeDocumentBatch, type PreparedDocument } from "./ingest";
+import { prepareDocument, storeDocumentBatch, structureChars, type DocumentStructure, type PreparedDocument } from "./ingest";
 import { DATASET_LIMITS, formatBytes, type ArchiveLimits } from "./limits";
 
 export interface UploadSource {
@@ -22,8 +22,8 @@ export interface Refusal {
 export interface StoredUploads {
   stored: number;
   refused: Refusal[];
-  /** Extracted texts by sha256, up to a budget, so indexing need not extract them again. */
-  texts: Map<string, string>;
+  /** Extracted documents (title and sections) by sha256, up to a budget, so indexing need not extract them again. */
+  extracted: Map<string, DocumentStructure>;
 }
 
 const BATCH_DOCUMENTS = 200;
@@ -51,7 +51,7 @@ export async function storeUploadedDocuments(
     if (refused.length < MAX_LISTED_REFUSALS) refused.push({ name, message });
     else unlisted += 1;
   };
-  const texts = new Map<string, string>();
+  const extracted = new Map<string, DocumentStructure>();
   let textChars = 0;
   const names = new Set<string>();
   let batch: PreparedDocument[] = [];
@@ -93,9 +93,10 @@ export async function storeUploadedDocuments(
       }
       names.add(name);
       total += document.content.byteLength;
-      if (textChars + document.text.length <= TEXT_BUDGET_CHARS) {
-        texts.set(document.sha256, document.text);
-        textChars += document.text.length;
+      const chars = structureChars(document);
+      if (textChars + chars <= TEXT_BUDGET_CHARS) {
+        extracted.set(document.sha256, { title: document.title, sections: document.sections });
+        textChars += chars;
       }
       batch.push(document);
       batchBytes += document.content.byteLength;
@@ -104,5 +105,5 @@ export async function storeUploadedDocuments(
   }
   await flush();
   if (unlisted > 0) refused.push({ name: "…", message: `${unlisted} more entries were refused as well.` });
-  return { stored, refused, texts };
+  return { stored, refused, extracted };
 }

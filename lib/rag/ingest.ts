@@ -8,10 +8,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { decryptBytes, encryptBytes } from "@/lib/crypto";
 import type { Db } from "@/lib/db-client";
 import { AppError } from "@/lib/errors";
-import { insertDocuments, writeDocumentChunks } from "./bulk";
-import { chunkText } from "./chunk";
+import { insertDocuments, writeDocumentChunks, type ChunkRow } from "./bulk";
+import { chunkDocument } from "./chunk";
 import { datasetIndex, primeDatasetIndex } from "./search";
-import { detectDocument, extractDocumentText } from "./extract";
+import { SECTION_SEPARATOR } from "./citation";
+import { detectDocument, extractDocument, type DocumentSection } from "./extract";
 import { CHUNKING, DATASET_LIMITS, formatBytes, type DocumentType } from "./limits";
 
 /** Chunk ids for one document: 24 lower-case hex characters, a random prefix and a counter. */
@@ -26,13 +27,24 @@ export interface UploadedFile {
   content: Uint8Array;
 }
 
-export interface PreparedDocument {
+/** What indexing needs of an extracted document: its title and its sections (extract.ts). */
+export interface DocumentStructure {
+  title: string;
+  sections: DocumentSection[];
+}
+
+export interface PreparedDocument extends DocumentStructure {
   filename: string;
   type: DocumentType;
   mimeType: string;
   content: Uint8Array;
   sha256: string;
   text: string;
+}
+
+/** Characters of a document's sections: what keeping its structure in memory costs. */
+export function structureChars(document: DocumentStructure): number {
+  return document.sections.reduce((n, section) => n + section.text.length, document.title.length);
 }
 
 export function sha256Hex(content: Uint8Array | string): string {
@@ -48,8 +60,8 @@ export function datasetContentHash(documentHashes: readonly string[]): string {
 export async function prepareDocument(file: UploadedFile): Promise<PreparedDocument> {
   const { filename, content } = file;
   const { type, mimeType } = detectDocument(filename, content);
-  const text = await extractDocumentText(filename, content, type);
-  return { filename, type, mimeType, content, sha256: sha256Hex(content), text };
+  const { title, sections, text } = await extractDocument(filename, content, type);
+  return { filename, type, mimeType, content, sha256: sha256Hex(content), text, title, sections };
 }
 
 /** Validate and extract every file; throws one error naming each bad file. */
@@ -98,7 +110,7 @@ function documentAad(datasetId: string, sha256: string): string {
 export async function storeDocumentBatch(
   db: Db,
   datasetId: string,
-  documents: readonly Omit<PreparedDocument, "text" | "type">[],
+  documents: readonly Pick<PreparedDocument, "filename" | "title" | "mimeType" | "content" | "sha256">[],
   encryptionKey: string,
   firstPosition: number,
 ): Promise<void> {
@@ -109,6 +121,7 @@ export async function storeDocumentBatch(
       id: randomBytes(12).toString("hex"),
       datasetId,
       filename: doc.filename,
+      title: doc.title,
       mimeType: doc.mimeType,
       bytes: doc.content.byteLength,
       sha256: doc.sha256,
@@ -166,29 +179,42 @@ export interface IndexProgress {
   chunkCount: number;
 }
 
+/** A document's chunks as stored: each follows its section and carries the section's path and page. */
+export function documentChunks(documentId: string, structure: DocumentStructure): ChunkRow[] {
+  const ids = chunkIds();
+  return chunkDocument(structure, CHUNKING).map((chunk, position) => ({
+    id: ids(),
+    documentId,
+    position,
+    text: chunk.text,
+    section: chunk.section.join(SECTION_SEPARATOR),
+    page: chunk.page ?? null,
+  }));
+}
+
 /**
- * Index every stored document of the dataset that has no chunks yet, one transaction per document, and
- * mark the dataset ready. `texts` (by sha256) skips re-extraction of text already extracted at upload.
+ * Index every stored document of the dataset that has no chunks yet, in groups of documents, and mark
+ * the dataset ready. `extracted` (by sha256) skips re-extraction of documents extracted at upload.
  */
 export async function indexPendingDocuments(
   db: Db,
   datasetId: string,
   encryptionKey: string,
-  { texts, onProgress }: { texts?: ReadonlyMap<string, string>; onProgress?: (progress: IndexProgress) => void } = {},
+  { extracted, onProgress }: { extracted?: ReadonlyMap<string, DocumentStructure>; onProgress?: (progress: IndexProgress) => void } = {},
 ): Promise<IndexProgress> {
   const pending = await db.document.findMany({
     where: { datasetId, indexedAt: null },
     orderBy: { position: "asc" },
-    select: { id: true, filename: true, mimeType: true, sha256: true, bytes: true },
+    select: { id: true, filename: true, title: true, mimeType: true, sha256: true, bytes: true },
   });
   const alreadyIndexed = await db.document.count({ where: { datasetId, indexedAt: { not: null } } });
   // When this run indexes the whole dataset, its chunks are all in memory: build the search index from them.
-  const written: { id: string; documentId: string; position: number; text: string }[] | null = alreadyIndexed === 0 ? [] : null;
+  const written: ChunkRow[] | null = alreadyIndexed === 0 ? [] : null;
   let version = 0;
   // Documents are indexed in groups, one transaction per group: a dataset of thousands of small pages
   // costs a few hundred round trips, not several per page.
   for (const group of groups(pending)) {
-    const missing = group.filter((doc) => texts?.get(doc.sha256) === undefined);
+    const missing = group.filter((doc) => extracted?.get(doc.sha256) === undefined);
     const contents = new Map(
       missing.length === 0
         ? []
@@ -196,13 +222,12 @@ export async function indexPendingDocuments(
     );
     const batch = [];
     for (const doc of group) {
-      let text = texts?.get(doc.sha256);
-      if (text === undefined) {
+      let structure = extracted?.get(doc.sha256);
+      if (structure === undefined) {
         const raw = decryptDocument({ datasetId, sha256: doc.sha256, content: contents.get(doc.id)! }, encryptionKey);
-        text = await extractDocumentText(doc.filename, raw);
+        structure = await extractDocument(doc.filename, raw);
       }
-      const ids = chunkIds();
-      const chunks = chunkText(text, CHUNKING).map((piece, position) => ({ id: ids(), documentId: doc.id, position, text: piece }));
+      const chunks = documentChunks(doc.id, structure);
       batch.push({ documentId: doc.id, bytes: doc.bytes, chunks });
       written?.push(...chunks);
     }
@@ -213,7 +238,7 @@ export async function indexPendingDocuments(
   // Build the BM25 index now, so the first query does not wait for it.
   if (written && pending.length > 0) {
     written.sort((a, b) => (a.documentId < b.documentId ? -1 : a.documentId > b.documentId ? 1 : a.position - b.position));
-    primeDatasetIndex(datasetId, version, written, new Map(pending.map((doc) => [doc.id, doc.filename])));
+    primeDatasetIndex(datasetId, version, written, new Map(pending.map((doc) => [doc.id, { filename: doc.filename, title: doc.title }])));
   } else {
     await datasetIndex(db, datasetId);
   }
@@ -241,6 +266,7 @@ export async function indexDocument(
       id: randomBytes(12).toString("hex"),
       datasetId,
       filename: document.filename,
+      title: document.title,
       mimeType: document.mimeType,
       bytes: document.content.byteLength,
       sha256: document.sha256,
@@ -254,6 +280,6 @@ export async function indexDocument(
     data: { bytesTotal: { increment: document.content.byteLength }, contentHash: datasetContentHash(hashes.map((h) => h.sha256)) },
   });
   const added = await db.document.findFirstOrThrow({ where: { datasetId, position: before.length }, select: { id: true } });
-  await indexPendingDocuments(db, datasetId, encryptionKey, { texts: new Map([[document.sha256, document.text]]) });
+  await indexPendingDocuments(db, datasetId, encryptionKey, { extracted: new Map([[document.sha256, document]]) });
   return { documentId: added.id, chunks: await db.chunk.count({ where: { documentId: added.id } }) };
 }

@@ -2,41 +2,79 @@
 // this process's memory until the dataset's indexVersion in the database changes (ingestion bumps it, on
 // whichever app server it runs). The versions are read on every query, one statement for all datasets,
 // so a document indexed through one server is searched by every other from its next query on. The
-// documents' file names are kept beside the index (they cannot change within one version), so a query's
-// sources need no further read.
+// documents' file names and titles are kept beside the index (they cannot change within one version), so
+// a query's sources need no further read.
+//
+// Each chunk is indexed with its heading (the document's title and the chunk's section path) as a field
+// of its own, which weighs more than the body (see Bm25Index).
 import type { Db } from "@/lib/db-client";
 import { Bm25Index, sharedStats } from "./bm25";
+import { SECTION_SEPARATOR } from "./citation";
 
 export interface RetrievedChunk {
   chunkId: string;
   datasetId: string;
   documentId: string;
   documentName: string;
+  /** The document's own title ("" when it has none, or was stored before titles were kept). */
+  documentTitle: string;
+  /** The chunk's section path, outermost first (empty when the document has no headings). */
+  section: string[];
+  /** 1-based page of a PDF. */
+  page: number | null;
   position: number;
   text: string;
   score: number;
 }
 
+export interface IndexedChunk {
+  id: string;
+  documentId: string;
+  position: number;
+  text: string;
+  /** Section path joined by SECTION_SEPARATOR. */
+  section: string;
+  page: number | null;
+}
+
+export interface DocumentLabel {
+  filename: string;
+  title: string;
+}
+
 interface CachedIndex {
   version: number;
   index: Bm25Index;
-  chunks: { id: string; documentId: string; position: number; text: string }[];
-  /** File names of the dataset's documents, by id. */
-  documentNames: Map<string, string>;
+  chunks: IndexedChunk[];
+  /** File names and titles of the dataset's documents, by id. */
+  documents: Map<string, DocumentLabel>;
+}
+
+/** The index of a dataset's chunks: each chunk's body, and its heading (title and section path) as a field. */
+export function buildChunkIndex(chunks: readonly IndexedChunk[], documents: ReadonlyMap<string, DocumentLabel>): Bm25Index {
+  return new Bm25Index(chunks.map((chunk) => ({ text: chunk.text, heading: headingOf(documents.get(chunk.documentId), chunk.section) })));
+}
+
+function headingOf(document: DocumentLabel | undefined, section: string): string {
+  // A title that is only the file name (a document with no title of its own) says nothing of its content.
+  const title = document && document.title !== document.filename ? document.title : "";
+  // The section path of a structured page already holds its title.
+  return section.includes(title) ? section : `${title}\n${section}`;
 }
 
 const cache = new Map<string, { version: number; index: Promise<CachedIndex> }>();
 
 async function loadIndex(db: Db, datasetId: string, version: number): Promise<CachedIndex> {
-  const [chunks, documents] = await Promise.all([
+  const [chunks, rows] = await Promise.all([
     db.chunk.findMany({
       where: { datasetId },
-      select: { id: true, documentId: true, position: true, text: true },
+      select: { id: true, documentId: true, position: true, text: true, section: true, page: true },
       orderBy: [{ documentId: "asc" }, { position: "asc" }],
     }),
-    db.document.findMany({ where: { datasetId }, select: { id: true, filename: true } }),
+    db.document.findMany({ where: { datasetId }, select: { id: true, filename: true, title: true } }),
   ]);
-  return { version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks, documentNames: new Map(documents.map((d) => [d.id, d.filename])) };
+  const documents = new Map(rows.map((d) => [d.id, { filename: d.filename, title: d.title }]));
+  return { version, index: buildChunkIndex(chunks, documents), chunks, documents };
 }
 
 /** The current index versions of `datasetIds`, in one query. */
@@ -68,11 +106,22 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
   const loaded = await Promise.all(datasetIds.map((datasetId) => cachedIndex(db, datasetId, versions.get(datasetId))));
   // One ranking across the datasets: every index scores with the statistics of all of them together.
   const stats = sharedStats(loaded.map((l) => l.index));
-  const perDataset = loaded.map(({ index, chunks, documentNames }, i) =>
-    index.search(query, k, stats).map((hit) => {
+  const perDataset = loaded.map(({ index, chunks, documents }, i) =>
+    index.search(query, k, stats).map((hit): RetrievedChunk => {
       const chunk = chunks[hit.index];
-      const documentName = documentNames.get(chunk.documentId) ?? "document";
-      return { chunkId: chunk.id, datasetId: datasetIds[i], documentId: chunk.documentId, documentName, position: chunk.position, text: chunk.text, score: hit.score };
+      const document = documents.get(chunk.documentId);
+      return {
+        chunkId: chunk.id,
+        datasetId: datasetIds[i],
+        documentId: chunk.documentId,
+        documentName: document?.filename ?? "document",
+        documentTitle: document && document.title !== document.filename ? document.title : "",
+        section: chunk.section ? chunk.section.split(SECTION_SEPARATOR) : [],
+        page: chunk.page,
+        position: chunk.position,
+        text: chunk.text,
+        score: hit.score,
+      };
     }),
   );
   return perDataset.flat().sort((a, b) => b.score - a.score).slice(0, k);
@@ -80,10 +129,11 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
 
 /**
  * Cache an index built from chunks already in memory (ingestion has just written them), so the dataset's
- * first query does not read them back. `chunks` must be all of the dataset's chunks at `version`, and `documentNames` its documents' names.
+ * first query does not read them back. `chunks` must be all of the dataset's chunks at `version`, and
+ * `documents` its documents' names and titles.
  */
-export function primeDatasetIndex(datasetId: string, version: number, chunks: CachedIndex["chunks"], documentNames: Map<string, string>): void {
-  cache.set(datasetId, { version, index: Promise.resolve({ version, index: new Bm25Index(chunks.map((chunk) => chunk.text)), chunks, documentNames }) });
+export function primeDatasetIndex(datasetId: string, version: number, chunks: IndexedChunk[], documents: Map<string, DocumentLabel>): void {
+  cache.set(datasetId, { version, index: Promise.resolve({ version, index: buildChunkIndex(chunks, documents), chunks, documents }) });
 }
 
 /** Drop cached indexes (tests, or after deleting a dataset). */

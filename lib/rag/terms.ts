@@ -54,7 +54,7 @@ const FUNCTION_WORDS: Record<Language, string> = {
   en:
     "a an and are as at be been but by for from had has have he her his i if in into is it its of on or our she so than " +
     "that the their them then there these they this those to was we were what when where which who will with you your " +
-    "not no can do does did",
+    "not no can do does did how why",
   fr: "le les des est et une du que qui dans pour pas sur au aux avec ce cette il elle ils sont par mais être leur ou où ne se sa son ses nous vous",
   de: "der die das und ist nicht ein eine einen mit den dem zu von auf für sich auch im wird werden oder bei aus nach wenn kann sind wie",
   es: "el los las del y que un una es por con para se su sus al como más pero lo está son esta este cuando también",
@@ -134,6 +134,8 @@ function keep(token: string): boolean {
 interface Lexemes {
   words: string[];
   whole: boolean[];
+  /** A part of the compound before it ("buffers" of "shared_buffers"). */
+  part: boolean[];
 }
 
 function pushToken(token: string, out: Lexemes, ascii: boolean): void {
@@ -144,6 +146,7 @@ function pushToken(token: string, out: Lexemes, ascii: boolean): void {
     if (base.length === 1 && /\p{L}/u.test(base)) {
       out.words.push(token);
       out.whole.push(true);
+      out.part.push(false);
       return;
     }
     token = base;
@@ -152,22 +155,25 @@ function pushToken(token: string, out: Lexemes, ascii: boolean): void {
     if (keep(token)) {
       out.words.push(token);
       out.whole.push(false);
+      out.part.push(false);
     }
     return;
   }
   const parts = token.split(PARTS).filter(keep);
   out.words.push(token);
   out.whole.push(true);
+  out.part.push(false);
   for (const part of parts) {
     out.words.push(part);
     out.whole.push(false);
+    out.part.push(true);
   }
 }
 
 /** The tokens of a text in order, normalized, before stopwords and stemming. */
 function lex(text: string): Lexemes {
   const normalized = normalizeText(text);
-  const out: Lexemes = { words: [], whole: [] };
+  const out: Lexemes = { words: [], whole: [], part: [] };
   if (!/[^\u0000-\u007f]/.test(normalized)) {
     ASCII_TOKEN.lastIndex = 0;
     for (let match = ASCII_TOKEN.exec(normalized); match; match = ASCII_TOKEN.exec(normalized)) pushToken(match[0], out, true);
@@ -252,6 +258,8 @@ export interface AnalyzedText {
   language: Language;
   /** The index terms, in text order (a compound is followed by its parts). */
   terms: string[];
+  /** For each term, the compound it is a part of ("shared_buffers" for "buffer"), else null. */
+  partOf: (string | null)[];
 }
 
 /** Terms of a text and the language they were stemmed in (detected when not given). */
@@ -262,11 +270,15 @@ export function analyze(text: string, language?: Language): AnalyzedText {
   let cache = termCache.get(lang);
   if (!cache) termCache.set(lang, (cache = new Map()));
   const terms: string[] = [];
-  const { words, whole } = lexemes;
+  const partOf: (string | null)[] = [];
+  const { words, whole, part } = lexemes;
+  let compound: string | null = null;
   for (let i = 0; i < words.length; i++) {
     const word = words[i];
     if (whole[i]) {
       terms.push(word);
+      partOf.push(null);
+      compound = word;
       continue;
     }
     let term = cache.get(word);
@@ -275,9 +287,12 @@ export function analyze(text: string, language?: Language): AnalyzedText {
       if (cache.size >= STEM_CACHE_LIMIT) cache.clear();
       cache.set(word, term);
     }
-    if (term) terms.push(term);
+    if (term) {
+      terms.push(term);
+      partOf.push(part[i] ? compound : null);
+    }
   }
-  return { language: lang, terms };
+  return { language: lang, terms, partOf };
 }
 
 /** Terms as the index sees them: tokens, stemmed in the text's language (or the one given). */

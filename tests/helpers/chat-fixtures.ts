@@ -123,7 +123,8 @@ export class ChatFixtures {
     options: {
       systemPrompt: string;
       prices: { app: bigint; model: bigint; datasets: bigint[] };
-      datasets: { name: string; text: string }[];
+      /** Each dataset's one document: `text`, stored as `filename` (default: the name, as .txt). */
+      datasets: { name: string; text: string; filename?: string }[];
       baseUrl?: string;
       apiKey?: string;
       embeddingsModel?: string;
@@ -137,7 +138,8 @@ export class ChatFixtures {
       datasets.push(
         await this.list(db, creator, "dataset", d.name, options.prices.datasets[i], async (id) => {
           await db.dataset.create({ data: { listingId: id, embedder: BM25_RETRIEVER, status: "indexing" } });
-          await indexDocument(db, id, { filename: `${d.name.toLowerCase().replace(/\W+/g, "-")}.txt`, mimeType: "text/plain", content: new TextEncoder().encode(d.text) }, this.stack.env.ENCRYPTION_KEY);
+          const filename = d.filename ?? `${d.name.toLowerCase().replace(/\W+/g, "-")}.txt`;
+          await indexDocument(db, id, { filename, content: new TextEncoder().encode(d.text) }, this.stack.env.ENCRYPTION_KEY);
           await db.dataset.update({ where: { listingId: id }, data: { status: "ready" } });
         }),
       );

@@ -132,7 +132,8 @@ describe("answers through the openai package", () => {
     expect(completion.usage!.completion_tokens).toBeGreaterThan(0);
     expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + completion.usage!.completion_tokens);
     const extra = completion as unknown as { kip_sources: { n: number; dataset_name: string; chunk_id: string }[]; kip_charge: { receipt_id: string; total: string } };
-    expect(extra.kip_sources[0]).toMatchObject({ n: 1, dataset_name: "Seabirds" });
+    // A plain-text document has no title or sections of its own: it is cited by its file name.
+    expect(extra.kip_sources[0]).toMatchObject({ n: 1, dataset_name: "Seabirds", document_name: "seabirds.txt", document_title: "", section: [], page: null, citation: "seabirds.txt" });
     expect(BigInt(extra.kip_charge.total)).toBeGreaterThan(0n);
 
     // A query like any chat message: its receipt settles, and its record is in the settlement's calldata.

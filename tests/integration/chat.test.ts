@@ -17,6 +17,8 @@ const fx = new ChatFixtures(stack);
 const SYSTEM_PROMPT = "You are the Seabird Tutor. Answer in one sentence and be kind.";
 const PELICANS =
   "The brown pelican dives from the air to scoop fish into its throat pouch. Pelicans drain the water from the pouch before swallowing the catch. Colonies of pelicans nest on islands along the coast.";
+// The first app's Seabirds dataset is a Markdown page: its passages are cited by title and section.
+const SEABIRDS_PAGE = `# Seabirds of the coast\n\n## Pelicans\n\n${PELICANS}\n`;
 const LIGHTHOUSES =
   "A lighthouse keeper trimmed the wicks and wound the clockwork that turned the lens. The Fresnel lens bent the lamp's beam into a narrow ray visible for miles at sea.";
 
@@ -69,7 +71,7 @@ beforeAll(async () => {
     systemPrompt: SYSTEM_PROMPT,
     prices: { app: 4000n, model: 3000n, datasets: [2000n, 1000n] },
     datasets: [
-      { name: "Seabirds", text: PELICANS },
+      { name: "Seabirds", text: SEABIRDS_PAGE, filename: "seabirds.md" },
       { name: "Lighthouses", text: LIGHTHOUSES },
     ],
     baseUrl: standIn.url,
@@ -110,7 +112,8 @@ describe("answering through an OpenAI-compatible model", () => {
     expect(system).toContain(PLATFORM_RULES.split("\n")[0]);
     expect(system).toContain(SYSTEM_PROMPT);
     const user = contentText(request.body.messages!.at(-1)!.content);
-    expect(user).toContain('<source n="1" dataset="Seabirds"');
+    // The model is told where each passage comes from: the page's title and section, not only the file.
+    expect(user).toContain('<source n="1" dataset="Seabirds" document="Seabirds of the coast › Pelicans">');
     expect(user).toContain("scoop fish into its throat pouch");
     expect(user).toMatch(/Question: How do pelicans catch fish with the pouch\?$/);
     expect(system).not.toContain("throat pouch"); // passages never enter the instructions
@@ -118,7 +121,15 @@ describe("answering through an OpenAI-compatible model", () => {
     // What came back.
     expect(answerText(chunks)).toBe("Pelicans scoop fish into the pouch and drain the water first [1].");
     const sources = (chunks.find((c) => c.type === "data-sources")!.data as { sources: SourceRef[] }).sources;
-    expect(sources[0]).toMatchObject({ n: 1, datasetName: "Seabirds", documentName: "seabirds.txt" });
+    expect(sources[0]).toMatchObject({
+      n: 1,
+      datasetName: "Seabirds",
+      documentName: "seabirds.md",
+      documentTitle: "Seabirds of the coast",
+      section: ["Seabirds of the coast", "Pelicans"],
+      page: null,
+      citation: "Seabirds of the coast › Pelicans",
+    });
     expect(sources[0].score).toBeGreaterThan(0);
     expect(sources.every((s) => s.datasetName === "Seabirds")).toBe(true);
     const finalMeta = chunks.filter((c) => c.type === "message-metadata").at(-1)!.messageMetadata as { charge: { status: string; total: string } };

@@ -124,7 +124,8 @@ describe("one ranking across datasets (shared statistics)", () => {
   // 8 datasets, each dataset's own statistics differ wildly (a word common in one file is rare in another).
   const root = path.resolve(import.meta.dirname, "..", "..");
   const files = ["README.md", "docs/API.md", "docs/SECURITY.md", "docs/settlement-format.md", "prisma/seed/art-of-war.txt", "prisma/seed/gettysburg-address.txt"];
-  const documents = files.map((file) => chunkText(fs.readFileSync(path.join(root, file), "utf8"), CHUNKING));
+  // Each passage carries its file's name as its heading, so the heading field's statistics are shared too.
+  const documents = files.map((file) => chunkText(fs.readFileSync(path.join(root, file), "utf8"), CHUNKING).map((text) => ({ text, heading: file })));
   const passages = documents.flat();
   const whole = new Bm25Index(passages);
   // 8 datasets: each document's passages go, in runs of 10, to the datasets in turn.
@@ -178,6 +179,7 @@ describe("one ranking across datasets (shared statistics)", () => {
     const stats = sharedStats(split.map((s) => s.index));
     expect(stats.size).toBe(whole.size);
     expect(stats.averageLength).toBeCloseTo(whole.stats.averageLength, 9);
+    expect(stats.averageHeadingLength).toBeCloseTo(whole.stats.averageHeadingLength, 9);
     const terms = indexTerms("session operator warfare settlement voucher general", "en");
     expect(terms.every((term) => whole.documentFrequency(term) > 0)).toBe(true);
     for (const term of terms) expect(stats.documentFrequency(term)).toBe(whole.documentFrequency(term));

@@ -61,14 +61,14 @@ describe("HTML: main content without the page furniture", () => {
 });
 
 describe("HTML and Markdown: headings as section paths", () => {
-  it("HTML: each passage under its heading path, the parent page from the Up link first", async () => {
+  it("HTML: each passage under its heading path, the parent page from the Up link first, a definition under its term", async () => {
     const doc = await extractDocument("runtime-config-resource.html", utf8(manualPage));
     expect(doc.title).toBe("20.4. Resource Consumption");
     expect(doc.sections.map((s) => s.path)).toEqual([
-      ["Chapter 20. Server Configuration", "20.4. Resource Consumption", "20.4.1. Memory"],
+      ["Chapter 20. Server Configuration", "20.4. Resource Consumption", "20.4.1. Memory", "shared_buffers (integer)"],
       ["Chapter 20. Server Configuration", "20.4. Resource Consumption", "20.4.2. Disk"],
     ]);
-    expect(doc.sections[0].text).toMatch(/^shared_buffers \(integer\)\nSets the amount of memory/);
+    expect(doc.sections[0].text).toMatch(/^Sets the amount of memory/);
     expect(doc.sections[1].text).toBe("temp_file_limit sets the disk space for temporary files.");
   });
 
@@ -120,7 +120,10 @@ describe("chunks follow sections and carry title and section", () => {
     const doc = await extractDocument("runtime-config-resource.html", utf8(manualPage));
     const chunks = chunkDocument(doc, { maxChars: 900, overlapChars: 150 });
     expect(chunks).toHaveLength(2);
-    expect(chunks[0]).toMatchObject({ title: "20.4. Resource Consumption", section: ["Chapter 20. Server Configuration", "20.4. Resource Consumption", "20.4.1. Memory"] });
+    expect(chunks[0]).toMatchObject({
+      title: "20.4. Resource Consumption",
+      section: ["Chapter 20. Server Configuration", "20.4. Resource Consumption", "20.4.1. Memory", "shared_buffers (integer)"],
+    });
     expect(chunks[0].text).not.toContain("temp_file_limit");
     expect(chunks[1].text).not.toContain("shared_buffers");
   });

@@ -94,7 +94,7 @@ describe("ingestion into PostgreSQL", () => {
     const started = Date.now();
     const result = await storeUploadedDocuments(db, id, [{ name: "manual.tar.gz", path: file }], key);
     await finishStoredDocuments(db, id);
-    await indexPendingDocuments(db, id, key, { texts: result.texts });
+    await indexPendingDocuments(db, id, key, { extracted: result.extracted });
     const seconds = (Date.now() - started) / 1000;
     fs.rmSync(dir, { recursive: true, force: true });
     expect(result.stored).toBe(5000);

@@ -3,6 +3,7 @@
 import { Fragment } from "react";
 import type { Address, Hex } from "viem";
 import type { ChatUIMessage, MessageCharge, SourceRef } from "@/lib/chat/types";
+import { datasetVersionsOf } from "@/lib/protocol/records";
 import { formatAmount, type TokenInfo } from "./format";
 import { RecordCheck } from "./record-check";
 
@@ -156,6 +157,11 @@ export function MessageView({
                   <span className="min-w-0 text-muted wrap-anywhere" data-testid="source-citation">
                     · {s.citation ?? s.documentName}
                   </span>
+                  {s.datasetVersion !== undefined ? (
+                    <span className="text-muted" title="the dataset version this passage came from" data-testid="source-version">
+                      · version {s.datasetVersion}
+                    </span>
+                  ) : null}
                   <span className="ml-auto tabular-nums text-muted" title="retrieval score">
                     score {s.score.toFixed(3)}
                   </span>
@@ -183,6 +189,7 @@ export function MessageView({
               question={question}
               answer={text}
               passages={sources.map((s) => s.chunkId)}
+              datasetVersions={datasetVersionsOf(sources)}
               total={charge.total}
               token={token}
             />

@@ -1,13 +1,13 @@
 "use client";
 // "Recorded on chain": the browser's own check of a settled message. It recomputes the record hash from
-// the question, the answer and the passages this page shows, reads the settlement transaction's input
+// the question, the answer, the passages this page shows and their dataset versions, reads the settlement transaction's input
 // from the chain (not from this app's server), decodes it, and looks for this payer's record with that
 // hash and the charge shown.
 import { useQuery } from "@tanstack/react-query";
 import { isAddressEqual, type Address, type Hex } from "viem";
 import { getTransaction } from "viem/actions";
 import { useClient } from "wagmi";
-import { decodeSettle, recordHash } from "@/lib/protocol";
+import { decodeSettle, recordHash, type DatasetVersionRef } from "@/lib/protocol";
 import { formatAmount, type TokenInfo } from "./format";
 
 export type RecordCheckResult = { found: true; amount: bigint; hash: Hex } | { found: false; hash: Hex };
@@ -30,6 +30,7 @@ export function RecordCheck({
   question,
   answer,
   passages,
+  datasetVersions,
   total,
   token,
 }: {
@@ -41,11 +42,13 @@ export function RecordCheck({
   question: string;
   answer: string;
   passages: string[];
+  /** The dataset versions the passages came from (datasetVersionsOf), part of the record. */
+  datasetVersions: DatasetVersionRef[];
   total: string | null;
   token: TokenInfo;
 }) {
   const client = useClient({ chainId });
-  const hash = recordHash({ id: messageId, question, answer, passages });
+  const hash = recordHash({ id: messageId, question, answer, passages, datasetVersions });
   const check = useQuery({
     queryKey: ["record-check", chainId, txHash, hash],
     enabled: Boolean(client),

@@ -153,6 +153,7 @@ function apiSource(s: SourceRef) {
     page: s.page ?? null,
     citation: s.citation ?? s.documentName,
     chunk_id: s.chunkId,
+    dataset_version: s.datasetVersion ?? null,
     snippet: s.snippet,
     score: s.score,
   };

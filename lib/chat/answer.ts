@@ -10,7 +10,7 @@ import { modelFailureSummary } from "@/lib/ai/failures";
 import { isDatabaseUnavailable } from "@/lib/errors";
 import { resolveModel } from "@/lib/ai/providers";
 import { buildContextMessage, buildInstructions, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
-import { recordHash } from "@/lib/protocol";
+import { datasetVersionsOf, recordHash } from "@/lib/protocol";
 import { passageCitation } from "@/lib/rag/citation";
 import { retrieve } from "@/lib/rag/hybrid";
 import type { ChatApp } from "./charges";
@@ -65,6 +65,7 @@ function sourcesOf(app: ChatApp, chunks: Awaited<ReturnType<typeof retrieve>>["c
     section: c.section,
     page: c.page,
     chunkId: c.chunkId,
+    datasetVersion: c.datasetVersion,
     snippet: c.text.length > SNIPPET_CHARS ? `${c.text.slice(0, SNIPPET_CHARS).trimEnd()}…` : c.text,
     score: Math.round(c.score * 10_000) / 10_000,
   }));
@@ -85,8 +86,17 @@ async function keepAnswer(input: AnswerInput, answerId: string, text: string, so
       .map((slot, i) => [slot, fixed.amounts[i]] as const)
       .filter(([slot]) => slot.role !== "dataset" || outcome.contextDatasets.has(slot.listingId))
       .map(([slot, amount]) => [slot.slot, amount.toString()]);
-    const hash = recordHash({ id: answerId, question: input.question, answer: text, passages: sources.map((s) => s.chunkId) });
-    charges = { amountsJson: JSON.stringify(record), total, ...usage, note: fixed.note, recordHash: hash };
+    // The dataset versions the passages came from are named by the record (bound into its hash) and kept on the receipt.
+    const datasetVersions = datasetVersionsOf(sources);
+    const hash = recordHash({ id: answerId, question: input.question, answer: text, passages: sources.map((s) => s.chunkId), datasetVersions });
+    charges = {
+      amountsJson: JSON.stringify(record),
+      total,
+      ...usage,
+      note: fixed.note,
+      recordHash: hash,
+      datasetVersionsJson: JSON.stringify(datasetVersions.map((v) => [v.dataset, v.version])),
+    };
     charge = chargeOf({ id: receipt.id, status: "pending", maxTotal: receipt.maxTotal.toString(), total, txHash: null, failureReason: null, chargeNote: fixed.note });
   }
   const status = outcome.kind === "stopped" ? ("stopped" as const) : ("complete" as const);

@@ -251,6 +251,8 @@ export interface FixedCharges {
   outputTokens: number;
   note: string;
   recordHash: string;
+  /** [[dataset listing id, version], …] of the passages in context (bound into recordHash) */
+  datasetVersionsJson: string;
 }
 
 export async function storeAnswer(db: DbOrTx, answer: AnswerRecord, charges: FixedCharges | null): Promise<void> {
@@ -262,7 +264,8 @@ export async function storeAnswer(db: DbOrTx, answer: AnswerRecord, charges: Fix
     WITH fixed AS (
       UPDATE "Receipt" SET "status" = 'pending', "amountsJson" = ${charges.amountsJson}, "total" = ${charges.total},
         "inputTokens" = ${charges.inputTokens}, "outputTokens" = ${charges.outputTokens}, "chargeNote" = ${charges.note.slice(0, 300)},
-        "recordHash" = ${charges.recordHash}, "updatedAt" = ${NOW}
+        "recordHash" = ${charges.recordHash},
+        "datasetVersionsJson" = ${charges.datasetVersionsJson}, "updatedAt" = ${NOW}
       WHERE "id" = ${answer.receiptId} AND "status" = 'answering'
       RETURNING "id"
     )

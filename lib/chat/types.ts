@@ -26,6 +26,8 @@ export interface SourceRef {
   /** 1-based page of a PDF. */
   page?: number | null;
   chunkId: string;
+  /** The dataset version the passage came from (absent on answers given before datasets had versions). */
+  datasetVersion?: number;
   snippet: string;
   score: number;
 }

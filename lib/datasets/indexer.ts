@@ -2,10 +2,12 @@ import "server-only";
 // Background indexing of uploaded datasets, in this server process. The state lives in the database
 // (Dataset.status, bytesIndexed, chunkCount; Document.indexedAt), so a page reload reads progress from
 // the server, and a dataset left "indexing" by a restarted server is picked up again the next time
-// anyone asks for its status.
+// anyone asks for its status. Indexing documents added to a listed dataset ends by publishing the
+// version that adds them (lib/datasets/versions.ts).
 import { getDb } from "@/lib/db";
 import { serverEnv } from "@/lib/env";
 import { indexPendingDocuments, type DocumentStructure } from "@/lib/rag/ingest";
+import { publishPendingVersion } from "./versions";
 
 const running = new Map<string, Promise<void>>();
 
@@ -17,6 +19,8 @@ export function startIndexing(datasetId: string, extracted?: ReadonlyMap<string,
   const job = (async () => {
     try {
       await indexPendingDocuments(db, datasetId, serverEnv().ENCRYPTION_KEY, { extracted });
+      // Documents added to a listed dataset become searchable as its next version only now, all together.
+      await publishPendingVersion(db, datasetId);
     } catch (error) {
       console.error(`indexing dataset ${datasetId} failed`, error);
       const message = error instanceof Error && error.name === "AppError" ? error.message : "Indexing failed on the server; see its log.";

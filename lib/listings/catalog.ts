@@ -170,7 +170,12 @@ export async function publicListing(id: string) {
   const listing = await getDb().listing.findUnique({
     where: { id },
     include: {
-      dataset: { include: { documents: { select: { filename: true, mimeType: true, bytes: true, sha256: true }, orderBy: { position: "asc" } } } },
+      dataset: {
+        include: {
+          // The documents of the newest version (and, while they are indexed, those it is adding)
+          documents: { where: { removedInVersion: null }, select: { filename: true, mimeType: true, bytes: true, sha256: true }, orderBy: { position: "asc" } },
+        },
+      },
       model: { select: { provider: true, modelName: true, embeddingsModel: true, pricePerKInput: true, pricePerKOutput: true } },
       app: {
         select: {
@@ -205,6 +210,7 @@ export async function publicListing(id: string) {
           license: listing.dataset.license,
           embedder: listing.dataset.embedder,
           contentHash: listing.dataset.contentHash,
+          version: listing.dataset.version,
           bytesTotal: listing.dataset.bytesTotal,
           bytesIndexed: listing.dataset.bytesIndexed,
           chunkCount: listing.dataset.chunkCount,
@@ -233,12 +239,12 @@ export async function ownerListing(id: string, address: Address) {
     db.listing.findUniqueOrThrow({ where: { id }, select: { pendingEdit: true } }),
     view.model ? db.modelEndpoint.findUnique({ where: { listingId: id }, select: { baseUrl: true, apiKeyEncrypted: true } }) : null,
     view.app ? db.app.findUnique({ where: { listingId: id }, select: { systemPrompt: true } }) : null,
-    view.dataset ? db.document.findMany({ where: { datasetId: id }, orderBy: { position: "asc" }, select: { id: true, indexedAt: true } }) : null,
+    view.dataset ? db.document.findMany({ where: { datasetId: id, removedInVersion: null }, orderBy: { position: "asc" }, select: { id: true, indexedAt: true } }) : null,
   ]);
   return {
     ...view,
     transaction: view.status === "listed" ? null : listTransaction(view),
-    pendingEdit: row.pendingEdit ? (JSON.parse(row.pendingEdit) as { description: string; contentHash: string }) : null,
+    pendingEdit: row.pendingEdit ? (JSON.parse(row.pendingEdit) as { description: string; contentHash: string; version?: number }) : null,
     model: view.model ? { ...view.model, baseUrl: model?.baseUrl ?? null, hasApiKey: Boolean(model?.apiKeyEncrypted) } : null,
     app: view.app ? { ...view.app, systemPrompt: app?.systemPrompt ?? "" } : null,
     dataset: view.dataset

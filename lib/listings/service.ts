@@ -83,40 +83,46 @@ async function createListingRow(tx: Tx, creator: Address, kind: ListingKind, fie
   });
 }
 
-async function writeMetadata(
-  tx: Tx,
-  listing: { id: string; kind: string; creator: string; name: string; description: string; tags: string },
-  properties: Record<string, string | number | boolean | string[]>,
-) {
-  const { json, contentHash } = buildSlotMetadata({
+type MetadataListing = { id: string; kind: string; creator: string; name: string; description: string; tags: string };
+
+/** The slot metadata of a listing with `description` and its kind's `properties` (what setMetadata commits to). */
+export function slotMetadataOf(listing: MetadataListing, description: string, properties: Record<string, string | number | boolean | string[]>) {
+  return buildSlotMetadata({
     listingId: listing.id,
     kind: listing.kind as ListingKind,
     name: listing.name,
-    description: listing.description,
+    description,
     creator: listing.creator as Hex,
     externalUrl: `${serverEnv().APP_URL.replace(/\/$/, "")}/listings/${listing.id}`,
     image: kindImageUrl(serverEnv().APP_URL, listing.kind as ListingKind),
     properties: { ...properties, tags: JSON.parse(listing.tags) as string[] },
   });
+}
+
+async function writeMetadata(tx: Tx, listing: MetadataListing, properties: Record<string, string | number | boolean | string[]>) {
+  const { json, contentHash } = slotMetadataOf(listing, listing.description, properties);
   return tx.listing.update({ where: { id: listing.id }, data: { metadataJson: json, contentHash } });
 }
 
-/** The kind-specific facts a listing's metadata commits to (rebuilt on edits). */
-async function metadataProperties(tx: Tx, listingId: string): Promise<Record<string, string | number | boolean | string[]>> {
+/** The kind-specific facts a listing's metadata commits to (rebuilt on edits and new dataset versions). */
+export async function metadataProperties(tx: Tx, listingId: string): Promise<Record<string, string | number | boolean | string[]>> {
   const listing = await tx.listing.findUniqueOrThrow({
     where: { id: listingId },
     include: {
-      dataset: { include: { documents: { select: { sha256: true }, orderBy: { position: "asc" } } } },
+      dataset: { include: { documents: { where: { removedInVersion: null }, select: { sha256: true, addedInVersion: true }, orderBy: { position: "asc" } } } },
       model: true,
       app: { include: { datasets: { include: { dataset: { include: { listing: true } } } }, model: { include: { listing: true } } } },
     },
   });
   if (listing.dataset) {
+    const { version } = listing.dataset;
     return {
       license: listing.dataset.license,
       embedder: listing.dataset.embedder,
+      version,
       content_hash: listing.dataset.contentHash,
-      documents: listing.dataset.documents.map((doc) => `sha256:${doc.sha256}`),
+      // The current version's documents (not those a newer version is still adding)
+      documents: listing.dataset.documents.filter((doc) => doc.addedInVersion <= version).map((doc) => `sha256:${doc.sha256}`),
     };
   }
   if (listing.model) {
@@ -333,6 +339,8 @@ export async function confirmListing(id: string, address: Address, txHash: strin
   }
   const slotId = Number(args.slot);
   await db.listing.update({ where: { id }, data: { status: "listed", slotId, listTxHash: txHash, failure: null } });
+  // A dataset's first version is what it was listed with (if its version row exists already).
+  await db.datasetVersion.updateMany({ where: { datasetId: id, number: 1, onChainAt: null }, data: { onChainAt: new Date(), txHash } });
   return { status: "listed", slotId, failure: null };
 }
 
@@ -372,16 +380,7 @@ export async function editListing(id: string, address: Address, edit: { descript
   }
   let metadata: { description: string; metadataJson: string; contentHash: string } | null = null;
   if (edit.description !== undefined && edit.description !== listing.description) {
-    const properties = await metadataProperties(db, id);
-    const { json, contentHash } = buildSlotMetadata({
-      listingId: id,
-      kind: listing.kind as ListingKind,
-      name: listing.name,
-      description: edit.description,
-      creator: listing.creator as Hex,
-      externalUrl: `${serverEnv().APP_URL.replace(/\/$/, "")}/listings/${id}`,
-      properties: { ...properties, tags: JSON.parse(listing.tags) as string[] },
-    });
+    const { json, contentHash } = slotMetadataOf(listing, edit.description, await metadataProperties(db, id));
     metadata = { description: edit.description, metadataJson: json, contentHash };
     await db.listing.update({ where: { id }, data: { pendingEdit: JSON.stringify(metadata) } });
   }
@@ -407,16 +406,50 @@ export async function syncListing(id: string, address: Address, txHash?: string)
     });
     if (receipt.status !== "success") throw new AppError("bad_request", "The transaction reverted; nothing changed on chain.");
   }
-  const info = await client.readContract({
+  return applySlotState(listing, txHash);
+}
+
+/**
+ * Read the slot from the chain and bring the listing in line with it: the price, and the pending edit
+ * once the chain holds its hash (a dataset's version is then marked as on chain).
+ */
+async function applySlotState(listing: { id: string; assets: string; slotId: number | null; pendingEdit: string | null }, txHash?: string) {
+  const info = await serverPublicClient().readContract({
     address: listing.assets as Address,
     abi: kipAssetsAbi,
     functionName: "slotInfo",
-    args: [BigInt(listing.slotId)],
+    args: [BigInt(listing.slotId!)],
   });
   const pending = listing.pendingEdit ? (JSON.parse(listing.pendingEdit) as { description: string; metadataJson: string; contentHash: string }) : null;
-  const data: Prisma.ListingUpdateInput = { pricePerQuery: info.pricePerQuery.toString() };
-  if (pending && pending.contentHash.toLowerCase() === info.contentHash.toLowerCase()) {
-    Object.assign(data, { description: pending.description, metadataJson: pending.metadataJson, contentHash: pending.contentHash, pendingEdit: null });
-  }
-  return getDb().listing.update({ where: { id }, data });
+  const price = { pricePerQuery: info.pricePerQuery.toString() };
+  const applied = pending && pending.contentHash.toLowerCase() === info.contentHash.toLowerCase();
+  return getDb().$transaction(async (tx) => {
+    if (!applied) return tx.listing.update({ where: { id: listing.id }, data: price });
+    // Only while the edit is still the pending one (a newer version may have replaced it meanwhile).
+    await tx.listing.updateMany({
+      where: { id: listing.id, pendingEdit: listing.pendingEdit },
+      data: { ...price, description: pending.description, metadataJson: pending.metadataJson, contentHash: pending.contentHash, pendingEdit: null },
+    });
+    const updated = await tx.listing.findUniqueOrThrow({ where: { id: listing.id } });
+    if (updated.contentHash === pending.contentHash) {
+      const version = (JSON.parse(pending.metadataJson) as { properties?: { version?: unknown } }).properties?.version;
+      if (typeof version === "number") {
+        await tx.datasetVersion.updateMany({
+          where: { datasetId: listing.id, number: version, onChainAt: null },
+          data: { onChainAt: new Date(), txHash: txHash ?? null },
+        });
+      }
+    }
+    return updated;
+  });
+}
+
+/**
+ * For anyone reading a listed dataset's versions: if an edit is pending, read the slot's content hash
+ * from the chain (the creator may have sent setMetadata from anywhere) and apply the edit once it is there.
+ */
+export async function refreshPendingEdit(id: string): Promise<void> {
+  const listing = await getDb().listing.findUnique({ where: { id } });
+  if (!listing || listing.status !== "listed" || listing.slotId === null || !listing.pendingEdit) return;
+  await applySlotState(listing);
 }

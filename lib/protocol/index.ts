@@ -5,7 +5,7 @@ export { hashSession, sessionDigest, signSession, recoverSessionSigner, verifySe
 export type { Session, SettlementContext } from "./session";
 export { voucherDigest, signVoucher, verifyVoucher, checkVoucher, nextVoucherState } from "./voucher";
 export type { Voucher, VoucherState } from "./voucher";
-export { recordHash, packRecords, unpackRecords } from "./records";
+export { recordHash, datasetVersionsOf, packRecords, unpackRecords, type DatasetVersionRef } from "./records";
 export type { QueryRecord } from "./records";
 export { encodeSettle, decodeSettle, stateHash, stateAfter, settledAfter, toAbi, rejectReasonName, REJECT_REASONS } from "./settle";
 export type { SettleItem, DecodedItem, RejectReason } from "./settle";

@@ -18,16 +18,40 @@ export interface QueryRecord {
 const HEAD_BYTES = 45;
 const AMOUNT_BYTES = 8;
 
+/** A dataset version a query's passages came from: the dataset's listing id and its version number. */
+export interface DatasetVersionRef {
+  dataset: string;
+  version: number;
+}
+
+/** The dataset versions of a query's passages: one per dataset, sorted by dataset id (what the record binds). */
+export function datasetVersionsOf(passages: readonly { datasetId: string; datasetVersion?: number }[]): DatasetVersionRef[] {
+  const versions = new Map<string, number>();
+  for (const p of passages) if (p.datasetVersion !== undefined) versions.set(p.datasetId, p.datasetVersion);
+  return [...versions.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([dataset, version]) => ({ dataset, version }));
+}
+
 /**
  * What binds a settled query to its content: the answer's message id (so two identical questions and
- * answers are still two records), the question, the answer and the ids of the passages the model was
- * given. The browser recomputes it from what it showed the user.
+ * answers are still two records), the question, the answer, the ids of the passages the model was
+ * given and the dataset versions they came from (datasetVersionsOf). The browser recomputes it from what
+ * it showed the user. A query without dataset versions (no passages, or answered before datasets had
+ * versions) hashes the first four alone, so records settled before versions existed still check.
  */
-export function recordHash(content: { id: string; question: string; answer: string; passages: readonly string[] }): Hex {
+export function recordHash(content: {
+  id: string;
+  question: string;
+  answer: string;
+  passages: readonly string[];
+  datasetVersions?: readonly DatasetVersionRef[];
+}): Hex {
+  const head = [{ type: "string" }, { type: "string" }, { type: "string" }, { type: "string[]" }] as const;
+  const values = [content.id, content.question, content.answer, [...content.passages]] as const;
+  if (!content.datasetVersions?.length) return keccak256(encodeAbiParameters(head, values));
   return keccak256(
     encodeAbiParameters(
-      [{ type: "string" }, { type: "string" }, { type: "string" }, { type: "string[]" }],
-      [content.id, content.question, content.answer, [...content.passages]],
+      [...head, { type: "tuple[]", components: [{ name: "dataset", type: "string" }, { name: "version", type: "uint32" }] }],
+      [...values, content.datasetVersions.map((v) => ({ dataset: v.dataset, version: v.version }))],
     ),
   );
 }

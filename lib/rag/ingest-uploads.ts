@@ -38,12 +38,22 @@ export function documentName(name: string): string {
   return trimmed.length <= 200 ? trimmed || "untitled" : `…${trimmed.slice(-199)}`;
 }
 
+/** What a dataset already holds when documents are added to it (a new version): they count against its limits. */
+export interface ExistingDocuments {
+  names: ReadonlySet<string>;
+  count: number;
+  bytes: number;
+  /** The position the first added document takes (after every document the dataset ever held). */
+  firstPosition: number;
+}
+
 export async function storeUploadedDocuments(
   db: Db,
   datasetId: string,
   sources: readonly UploadSource[],
   encryptionKey: string,
   limits: { dataset: typeof DATASET_LIMITS; archive: ArchiveLimits } = { dataset: DATASET_LIMITS, archive: DEFAULT_ARCHIVE_LIMITS },
+  existing: ExistingDocuments = { names: new Set(), count: 0, bytes: 0, firstPosition: 0 },
 ): Promise<StoredUploads> {
   const refused: Refusal[] = [];
   let unlisted = 0;
@@ -57,9 +67,9 @@ export async function storeUploadedDocuments(
   let batch: PreparedDocument[] = [];
   let batchBytes = 0;
   let stored = 0;
-  let total = 0;
+  let total = existing.bytes;
   const flush = async () => {
-    await storeDocumentBatch(db, datasetId, batch, encryptionKey, stored);
+    await storeDocumentBatch(db, datasetId, batch, encryptionKey, existing.firstPosition + stored);
     stored += batch.length;
     batch = [];
     batchBytes = 0;
@@ -75,7 +85,11 @@ export async function storeUploadedDocuments(
         refuse(name, `${name} was added twice.`);
         continue;
       }
-      if (stored + batch.length >= limits.dataset.maxFiles) {
+      if (existing.names.has(name)) {
+        refuse(name, `${name} is already in the dataset: remove it first to replace it.`);
+        continue;
+      }
+      if (existing.count + stored + batch.length >= limits.dataset.maxFiles) {
         refuse(name, `${name}: a dataset holds at most ${limits.dataset.maxFiles} documents.`);
         continue;
       }

@@ -3,7 +3,8 @@
 // whichever app server it runs). The versions are read on every query, one statement for all datasets,
 // so a document indexed through one server is searched by every other from its next query on. The
 // documents' file names and titles are kept beside the index (they cannot change within one version), so
-// a query's sources need no further read.
+// a query's sources need no further read. Only the documents of the dataset's current version are indexed
+// (lib/datasets/versions.ts: a version's change bumps indexVersion too), and each passage names it.
 //
 // Each chunk is indexed with its heading (the document's title and the chunk's section path) as a field
 // of its own, which weighs more than the body (see Bm25Index).
@@ -25,6 +26,8 @@ export interface RetrievedChunk {
   position: number;
   text: string;
   score: number;
+  /** The dataset version the passage was retrieved from. */
+  datasetVersion: number;
 }
 
 export interface IndexedChunk {
@@ -44,6 +47,8 @@ export interface DocumentLabel {
 
 interface CachedIndex {
   version: number;
+  /** The dataset version (Dataset.version) the index holds. */
+  datasetVersion: number;
   index: Bm25Index;
   chunks: IndexedChunk[];
   /** File names and titles of the dataset's documents, by id. */
@@ -64,30 +69,34 @@ function headingOf(document: DocumentLabel | undefined, section: string): string
 
 const cache = new Map<string, { version: number; index: Promise<CachedIndex> }>();
 
-async function loadIndex(db: Db, datasetId: string, version: number): Promise<CachedIndex> {
+async function loadIndex(db: Db, datasetId: string, version: number, datasetVersion: number): Promise<CachedIndex> {
   const [chunks, rows] = await Promise.all([
     db.chunk.findMany({
-      where: { datasetId },
+      // Documents a newer version is adding are left out until that version is published.
+      where: { datasetId, document: { addedInVersion: { lte: datasetVersion } } },
       select: { id: true, documentId: true, position: true, text: true, section: true, page: true },
       orderBy: [{ documentId: "asc" }, { position: "asc" }],
     }),
     db.document.findMany({ where: { datasetId }, select: { id: true, filename: true, title: true } }),
   ]);
   const documents = new Map(rows.map((d) => [d.id, { filename: d.filename, title: d.title }]));
-  return { version, index: buildChunkIndex(chunks, documents), chunks, documents };
+  return { version, datasetVersion, index: buildChunkIndex(chunks, documents), chunks, documents };
 }
 
-/** The current index versions of `datasetIds`, in one query. */
-async function indexVersions(db: Db, datasetIds: readonly string[]): Promise<Map<string, number>> {
-  const rows = await db.dataset.findMany({ where: { listingId: { in: [...datasetIds] } }, select: { listingId: true, indexVersion: true } });
-  return new Map(rows.map((r) => [r.listingId, r.indexVersion]));
+type Versions = { version: number; datasetVersion: number };
+
+/** The current index and dataset versions of `datasetIds`, in one query. */
+async function indexVersions(db: Db, datasetIds: readonly string[]): Promise<Map<string, Versions>> {
+  const rows = await db.dataset.findMany({ where: { listingId: { in: [...datasetIds] } }, select: { listingId: true, indexVersion: true, version: true } });
+  return new Map(rows.map((r) => [r.listingId, { version: r.indexVersion, datasetVersion: r.version }]));
 }
 
-function cachedIndex(db: Db, datasetId: string, version: number | undefined): Promise<CachedIndex> {
-  if (version === undefined) throw new Error(`no dataset ${datasetId}`);
+function cachedIndex(db: Db, datasetId: string, versions: Versions | undefined): Promise<CachedIndex> {
+  if (versions === undefined) throw new Error(`no dataset ${datasetId}`);
+  const { version, datasetVersion } = versions;
   const cached = cache.get(datasetId);
   if (cached?.version === version) return cached.index;
-  const loading = loadIndex(db, datasetId, version);
+  const loading = loadIndex(db, datasetId, version, datasetVersion);
   cache.set(datasetId, { version, index: loading });
   loading.catch(() => {
     if (cache.get(datasetId)?.index === loading) cache.delete(datasetId);
@@ -106,7 +115,7 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
   const loaded = await Promise.all(datasetIds.map((datasetId) => cachedIndex(db, datasetId, versions.get(datasetId))));
   // One ranking across the datasets: every index scores with the statistics of all of them together.
   const stats = sharedStats(loaded.map((l) => l.index));
-  const perDataset = loaded.map(({ index, chunks, documents }, i) =>
+  const perDataset = loaded.map(({ index, chunks, documents, datasetVersion }, i) =>
     index.search(query, k, stats).map((hit): RetrievedChunk => {
       const chunk = chunks[hit.index];
       const document = documents.get(chunk.documentId);
@@ -121,6 +130,7 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
         position: chunk.position,
         text: chunk.text,
         score: hit.score,
+        datasetVersion,
       };
     }),
   );
@@ -130,10 +140,11 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
 /**
  * Cache an index built from chunks already in memory (ingestion has just written them), so the dataset's
  * first query does not read them back. `chunks` must be all of the dataset's chunks at `version`, and
- * `documents` its documents' names and titles.
+ * `documents` its documents' names and titles. Ingestion primes only a dataset's first full indexing,
+ * which is its version 1.
  */
-export function primeDatasetIndex(datasetId: string, version: number, chunks: IndexedChunk[], documents: Map<string, DocumentLabel>): void {
-  cache.set(datasetId, { version, index: Promise.resolve({ version, index: buildChunkIndex(chunks, documents), chunks, documents }) });
+export function primeDatasetIndex(datasetId: string, version: number, chunks: IndexedChunk[], documents: Map<string, DocumentLabel>, datasetVersion = 1): void {
+  cache.set(datasetId, { version, index: Promise.resolve({ version, datasetVersion, index: buildChunkIndex(chunks, documents), chunks, documents }) });
 }
 
 /** Drop cached indexes (tests, or after deleting a dataset). */

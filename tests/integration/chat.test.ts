@@ -6,7 +6,7 @@ import type { Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { PLATFORM_RULES } from "../../lib/ai/prompt";
 import { kipSettlementAbi } from "../../lib/chain/generated";
-import { recordHash } from "../../lib/protocol";
+import { datasetVersionsOf, recordHash } from "../../lib/protocol";
 import type { ChargeSet, SourceRef } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { answerText, ChatFixtures, clientId, readChunks, type UiChunk } from "../helpers/chat-fixtures";
@@ -148,8 +148,12 @@ describe("answering through an OpenAI-compatible model", () => {
         question: "How do pelicans catch fish with the pouch?",
         answer: answerText(chunks),
         passages: sources.map((s) => s.chunkId),
+        datasetVersions: datasetVersionsOf(sources),
       }),
     );
+    // It names the version of the dataset its passages came from.
+    expect(datasetVersionsOf(sources)).toEqual([{ dataset: charges.slots[2].listingId, version: 1 }]);
+    expect(JSON.parse(receipt.datasetVersionsJson!)).toEqual([[charges.slots[2].listingId, 1]]);
     const messages = await db.chatMessage.findMany({ where: { conversationId }, orderBy: { createdAt: "asc" } });
     expect(messages.map((m) => m.role)).toEqual(["user", "assistant"]);
     expect(messages[1].receiptId).toBe(receipt.id);

@@ -5,8 +5,9 @@
 //   - the rate limit counts requests on both servers together;
 //   - one worker settles; when its process is killed the other takes over, and every admitted receipt
 //     settles exactly once;
-//   - a dataset indexed through one server is searched through the other, and a document added by
-//     another process is found by a server that had the dataset's index cached;
+//   - a dataset indexed through one server is searched through the other, a document added by another
+//     process is found by a server that had the dataset's index cached, and a document removed through
+//     one server (a new version) is never retrieved by the other;
 //   - both servers' periodic model health probes together probe a listed endpoint once per interval.
 import fs from "node:fs";
 import os from "node:os";
@@ -15,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseEther, type Address } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { decodeSettle } from "../../lib/protocol";
-import { kipSettlementAbi } from "../../lib/chain/generated";
+import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { indexDocument } from "../../lib/rag/ingest";
@@ -227,7 +228,7 @@ describe("two app servers and two settlement workers on one database", () => {
     form.append("files", new Blob(["The Fresnel lens bent the lamp's beam into a narrow ray visible for miles."], { type: "text/plain" }), "lens.txt");
     const created = await fetch(`${servers[0].url}/api/datasets`, { method: "POST", headers: { cookie: cookieA }, body: form });
     expect(created.status).toBe(201);
-    const { id } = (await created.json()) as { id: string };
+    const { id, transaction: tx } = (await created.json()) as { id: string; transaction: { kind: number; price: string; uri: string; contentHash: `0x${string}` } };
     await expect
       .poll(async () => ((await (await fetch(`${servers[0].url}/api/datasets/${id}/status`, { headers: { cookie: cookieA } })).json()) as { status: string }).status, {
         timeout: 60_000,
@@ -247,6 +248,23 @@ describe("two app servers and two settlement workers on one database", () => {
     expect((await searchB("fresnel lens beam"))[0]?.filename).toBe("lens.txt");
     // Server B now has the index cached; a document indexed by another process bumps the version.
     await indexDocument(db, id, { filename: "keeper.txt", mimeType: "text/plain", content: new TextEncoder().encode("The keeper wound the clockwork every four hours.") }, env.ENCRYPTION_KEY);
+    expect((await searchB("keeper clockwork"))[0]?.filename).toBe("keeper.txt");
+
+    // Listed from the owner's wallet, then a document removed through server A (a new version): server B,
+    // with the index cached, never retrieves its passages again.
+    const listHash = await servers[0].fx.wallet(owner).writeContract({
+      address: stack.deployment.assets as Address,
+      abi: kipAssetsAbi,
+      functionName: "list",
+      args: [tx.kind, BigInt(tx.price), tx.uri, tx.contentHash],
+    });
+    await servers[0].fx.client.waitForTransactionReceipt({ hash: listHash });
+    const confirmed = await fetch(`${servers[0].url}/api/listings/${id}/confirm`, { method: "POST", headers: { cookie: cookieA, "content-type": "application/json" }, body: JSON.stringify({ txHash: listHash }) });
+    expect(confirmed.status).toBe(200);
+    const lens = await db.document.findFirstOrThrow({ where: { datasetId: id, filename: "lens.txt" } });
+    const removed = await fetch(`${servers[0].url}/api/datasets/${id}/documents/${lens.id}`, { method: "DELETE", headers: { cookie: cookieA } });
+    expect(removed.status).toBe(200);
+    expect((await searchB("fresnel lens beam")).map((r) => r.filename)).not.toContain("lens.txt");
     expect((await searchB("keeper clockwork"))[0]?.filename).toBe("keeper.txt");
   });
 

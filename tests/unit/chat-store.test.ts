@@ -83,7 +83,7 @@ describe("chat store", () => {
     expect(await sessionSpent(db, "0xsession")).toBe(100n);
     expect(await pendingHolds(db, chain, owner)).toBe(100n);
 
-    await storeAnswer(db, { id: "a-1", conversationId: "conv-1", text: "the lantern [1]", status: "complete", sourcesJson: "[]", receiptId: id }, { amountsJson: "[[\"1\",\"60\"]]", total: "60", inputTokens: 10, outputTokens: 5, note: "the app", recordHash: `0x${"ab".repeat(32)}` });
+    await storeAnswer(db, { id: "a-1", conversationId: "conv-1", text: "the lantern [1]", status: "complete", sourcesJson: "[]", receiptId: id }, { amountsJson: "[[\"1\",\"60\"]]", total: "60", inputTokens: 10, outputTokens: 5, note: "the app", recordHash: `0x${"ab".repeat(32)}`, datasetVersionsJson: "[]" });
     expect(await db.receipt.findUniqueOrThrow({ where: { id: id! } })).toMatchObject({ status: "pending", total: "60", amountsJson: "[[\"1\",\"60\"]]", recordHash: `0x${"ab".repeat(32)}` });
     expect(await pendingHolds(db, chain, owner)).toBe(60n);
     expect((await conversationMessages(db, { conversationId: "conv-1", owner, appId })).map((m) => m.id)).toEqual(["m-1", "a-1"]);
@@ -96,7 +96,7 @@ describe("chat store", () => {
     expect(await sessionSpent(db, "0xsession")).toBe(60n + 2n ** 200n);
     await voidReceipt(db, second, "the model failed", { id: "a-2", conversationId: "conv-1", text: "partial", status: "stopped", sourcesJson: "[]", receiptId: second });
     await expect(
-      storeAnswer(db, { id: "a-3", conversationId: "conv-1", text: "x", status: "complete", sourcesJson: "[]", receiptId: second }, { amountsJson: "[]", total: "0", inputTokens: 0, outputTokens: 0, note: "", recordHash: "0x" }),
+      storeAnswer(db, { id: "a-3", conversationId: "conv-1", text: "x", status: "complete", sourcesJson: "[]", receiptId: second }, { amountsJson: "[]", total: "0", inputTokens: 0, outputTokens: 0, note: "", recordHash: "0x", datasetVersionsJson: "[]" }),
     ).rejects.toThrow(/voided/);
     expect(await db.chatMessage.findUnique({ where: { id: "a-3" } })).toBeNull();
     expect(await db.receipt.findUniqueOrThrow({ where: { id: second! } })).toMatchObject({ status: "void", failureReason: "the model failed" });

@@ -21,7 +21,11 @@ import { modelHealth } from "@/lib/models/health-server";
 import { sharePercent } from "@/lib/chain/earnings";
 import { formatPrice } from "../../_components/listing-card";
 import { KindBadge } from "../../_components/kind-badge";
-import { DatasetTools, DraftPanel, EditListing, ModelTest } from "./_components/owner-tools";
+import { getDb } from "@/lib/db";
+import { latestScorecard } from "@/lib/datasets/scorecards";
+import { datasetVersions } from "@/lib/datasets/versions";
+import { ScorecardFigures, VersionHistory } from "./_components/dataset-history";
+import { DatasetTools, DatasetVersions, DraftPanel, EditListing, ModelTest, ScorecardTools } from "./_components/owner-tools";
 
 export const metadata: Metadata = { title: "Asset" };
 
@@ -92,6 +96,10 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
   // The model's endpoint health (a model's own, or an app's model's), as the last probe found it.
   const healthOf = listing.model ? listing.id : listing.app?.model.id;
   const health = healthOf ? await modelHealth(healthOf) : null;
+  // A dataset's versions (the chain is read while one is pending) and its retrieval scorecard.
+  const [history, scorecard] = listing.dataset
+    ? await Promise.all([datasetVersions(listing.id), latestScorecard(getDb(), listing.id)])
+    : [null, null];
 
   return (
     <div className="space-y-8">
@@ -267,6 +275,34 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
                   </Link>
                 </p>
               ) : null}
+            </Card>
+          ) : null}
+
+          {listing.dataset && history ? (
+            <Card title="Retrieval scorecard">
+              <ScorecardFigures scorecard={scorecard} current={history.current} />
+              {own?.dataset ? <ScorecardTools listingId={listing.id} documents={own.dataset.documents.map((d) => d.filename)} /> : null}
+            </Card>
+          ) : null}
+
+          {listing.dataset && history ? (
+            <Card title="Versions">
+              {own?.dataset && listing.status === "listed" && listing.slotId !== null ? (
+                <div className="mb-5 border-b border-line pb-5">
+                  <DatasetVersions
+                    listingId={listing.id}
+                    slot={listing.slotId}
+                    metadataUri={listing.metadataUri}
+                    documents={own.dataset.documents.filter((d) => d.indexed)}
+                    pending={history.pending}
+                  />
+                </div>
+              ) : null}
+              <p className="mb-2 text-xs text-muted">
+                Apps search the newest version, {history.current}. Each version&apos;s metadata, with the hash of its documents, is committed on chain
+                from the creator&apos;s wallet.
+              </p>
+              <VersionHistory versions={history.versions} />
             </Card>
           ) : null}
 

@@ -8,12 +8,11 @@
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
-import * as tus from "tus-js-client";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
 import { Progress } from "@/components/ui/progress";
-import { archiveKindOf, detectDocument } from "@/lib/rag/detect";
 import { ACCEPTED_EXTENSIONS, ARCHIVE_EXTENSIONS, CHUNKING, DATASET_LIMITS, formatBytes } from "@/lib/rag/limits";
 import { fieldErrors } from "../../../_components/api";
+import { checkFile, uploadFile } from "../../../_components/uploads";
 import { CommonFields, EMPTY_COMMON, checkCommon, type CommonValues, type TokenDisplay } from "../../_components/common-fields";
 import { SignInGate } from "../../_components/sign-in-gate";
 
@@ -27,57 +26,8 @@ type Phase =
 /** One file's upload: bytes the server has, and its upload id once finished. */
 type Sent = { sent: number; id?: string; error?: string };
 
-/**
- * What the server would refuse a file for, checked in the browser as it is added: its size, then its type
- * by content (the server's own check, lib/rag/detect.ts). Null when it looks fine; a PDF's text layer is
- * checked only on the server.
- */
-async function checkFile(file: File): Promise<string | null> {
-  if (file.size === 0) return `${file.name} is empty.`;
-  if (file.size > DATASET_LIMITS.maxUploadBytes) return `${file.name} is over ${formatBytes(DATASET_LIMITS.maxUploadBytes)}.`;
-  // An archive's entries are checked one by one on the server, as it is unpacked.
-  if (archiveKindOf(new Uint8Array(await file.slice(0, 512).arrayBuffer()))) return null;
-  if (file.size > DATASET_LIMITS.maxFileBytes) return `${file.name} is over ${formatBytes(DATASET_LIMITS.maxFileBytes)}.`;
-  try {
-    detectDocument(file.name, new Uint8Array(await file.arrayBuffer()));
-    return null;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
-
 /** A selected file and what is known of it: being checked, fine (null), or refused with a reason. */
 type Selected = { file: File; problem: string | null | "checking" };
-
-/** Upload one file with tus, resuming an earlier upload of the same file if this browser has one. */
-async function uploadFile(file: File, onProgress: (sent: number) => void): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const upload = new tus.Upload(file, {
-      endpoint: "/api/uploads",
-      metadata: { filename: file.name },
-      chunkSize: 8 * 1024 * 1024,
-      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
-      removeFingerprintOnSuccess: true,
-      onProgress: (sent) => onProgress(sent),
-      onError: (error) => {
-        const response = (error as tus.DetailedError).originalResponse;
-        const body = response?.getBody();
-        let message = error.message;
-        try {
-          message = (JSON.parse(body ?? "") as { error?: { message?: string } }).error?.message ?? message;
-        } catch {
-          if (body) message = body;
-        }
-        reject(new Error(`${file.name}: ${message}`));
-      },
-      onSuccess: () => resolve(upload.url!.split("/").pop()!),
-    });
-    void upload.findPreviousUploads().then((previous) => {
-      if (previous.length > 0) upload.resumeFromPreviousUpload(previous[0]);
-      upload.start();
-    });
-  });
-}
 
 async function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

@@ -7,3 +7,5 @@ export const DraftPanel = dynamic(() => import("./draft-panel").then((m) => m.Dr
 export const EditListing = dynamic(() => import("./edit-listing").then((m) => m.EditListing));
 export const DatasetTools = dynamic(() => import("./dataset-tools").then((m) => m.DatasetTools));
 export const ModelTest = dynamic(() => import("./model-test").then((m) => m.ModelTest));
+export const DatasetVersions = dynamic(() => import("./dataset-versions").then((m) => m.DatasetVersions));
+export const ScorecardTools = dynamic(() => import("./scorecard-tools").then((m) => m.ScorecardTools));

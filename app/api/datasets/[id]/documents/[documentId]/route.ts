@@ -1,9 +1,12 @@
 // GET /api/datasets/:id/documents/:documentId: the raw file, decrypted, for the dataset's owner only.
+// DELETE: the creator of a listed dataset removes the document: a new version without it, whose passages
+// are never retrieved again. Anyone else: 403 (404 for a draft).
 import { requireSession } from "@/lib/auth/session";
+import { removeDocument } from "@/lib/datasets/versions";
 import { getDb } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { serverEnv } from "@/lib/env";
-import { handle, idFrom, listingIdSchema } from "@/lib/http/route";
+import { callerOf, handle, idFrom, json, listingIdSchema } from "@/lib/http/route";
 import { ownedListing } from "@/lib/listings/service";
 import { decryptDocument } from "@/lib/rag/ingest";
 
@@ -27,5 +30,15 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
         "x-content-type-options": "nosniff",
       },
     });
+  });
+}
+
+export async function DELETE(request: Request, { params }: { params: Promise<{ id: string; documentId: string }> }) {
+  return handle(async () => {
+    const id = await idFrom(params);
+    const documentId = listingIdSchema.safeParse((await params).documentId);
+    if (!documentId.success) throw new AppError("bad_request", "Invalid request: malformed document id.");
+    const { address } = await callerOf(request);
+    return json(await removeDocument(id, address, documentId.data));
   });
 }

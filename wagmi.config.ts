@@ -9,7 +9,7 @@ export default defineConfig({
     foundry({
       project: "contracts",
       artifacts: "out",
-      include: ["KipAssets.sol/**", "KipSettlement.sol/**", "MockUSD.sol/**"],
+      include: ["KipAssets.sol/**", "KipSettlement.sol/**", "KipLicences.sol/**", "MockUSD.sol/**"],
       // forge must run from contracts/ (foundry.toml names the solc shim relative to it), so
       // `npm run abis` builds first and the plugin only reads the artifacts.
       forge: { build: false },

@@ -50,6 +50,7 @@ KIP marketplace is up (${((Date.now() - started) / 1000).toFixed(0)} s)
   Chain       ${stack.rpcUrl} (chain id ${stack.chainId})
   Contracts   assets ${stack.deployment.assets}
               settlement ${stack.deployment.settlement}
+              licences ${stack.deployment.licences}
               payment token ${stack.deployment.paymentToken}${stack.deployment.paymentTokenIsMock ? " (mUSD mock)" : ""}
   Database    PostgreSQL at ${describeDatabaseUrl(stack.databaseUrl)}${process.env.DATABASE_URL ? " (DATABASE_URL)" : " (embedded, data/pg)"}
   Data        ${dataDir}

@@ -5,9 +5,11 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Script} from "forge-std/Script.sol";
 
 import {KipAssets} from "../src/KipAssets.sol";
+import {KipLicences} from "../src/KipLicences.sol";
 import {KipSettlement} from "../src/KipSettlement.sol";
 import {MockUSD} from "../src/MockUSD.sol";
 import {IKipAssets} from "../src/interfaces/IKipAssets.sol";
+import {IKipSettlement} from "../src/interfaces/IKipSettlement.sol";
 
 /// @title Deploys the protocol and writes ../deployments/<chainId>.json.
 /// @notice Env (all optional): PAYMENT_TOKEN (unset or zero: deploy MockUSD), TREASURY (default: deployer),
@@ -22,6 +24,7 @@ contract Deploy is Script {
         bool paymentTokenIsMock;
         address assets;
         address settlement;
+        address licences;
         address deployer;
         address treasury;
         address operator;
@@ -36,7 +39,7 @@ contract Deploy is Script {
         _write(d);
     }
 
-    /// @notice Deploys MockUSD (if needed), KipAssets and KipSettlement, and wires them.
+    /// @notice Deploys MockUSD (if needed), KipAssets, KipSettlement and KipLicences, and wires them.
     function deploy() public returns (Deployment memory d) {
         d.paymentToken = vm.envOr("PAYMENT_TOKEN", address(0));
         d.feeBps = vm.envOr("FEE_BPS", uint256(250));
@@ -61,11 +64,14 @@ contract Deploy is Script {
             d.withdrawDelay,
             d.deployer
         );
+        KipLicences licences = new KipLicences(IKipAssets(address(assets)), IKipSettlement(address(settlement)));
         assets.setSettlement(address(settlement));
+        assets.setLicences(address(licences));
         vm.stopBroadcast();
 
         d.assets = address(assets);
         d.settlement = address(settlement);
+        d.licences = address(licences);
     }
 
     function _write(Deployment memory d) internal {
@@ -75,6 +81,7 @@ contract Deploy is Script {
         vm.serializeBool(key, "paymentTokenIsMock", d.paymentTokenIsMock);
         vm.serializeAddress(key, "assets", d.assets);
         vm.serializeAddress(key, "settlement", d.settlement);
+        vm.serializeAddress(key, "licences", d.licences);
         vm.serializeAddress(key, "deployer", d.deployer);
         vm.serializeAddress(key, "treasury", d.treasury);
         vm.serializeAddress(key, "operator", d.operator);

@@ -59,6 +59,8 @@ contract KipAssets is IKipAssets, IERC3525Metadata, IERC721Errors, ERC165, Ownab
     IERC20 private immutable _paymentToken;
 
     address private _settlement;
+    /// @dev KipLicences: the second (and last) contract allowed to credit revenue, for licence purchases.
+    address private _licences;
     uint64 private _slotCount;
     uint64 private _tokenCount;
     string private _baseURI;
@@ -159,6 +161,15 @@ contract KipAssets is IKipAssets, IERC3525Metadata, IERC721Errors, ERC165, Ownab
         emit SettlementSet(settlement_);
     }
 
+    /// @notice Owner only, once: sets the licence contract allowed to credit revenue from licence purchases.
+    /// @param licences_ The KipLicences deployment.
+    function setLicences(address licences_) external onlyOwner {
+        if (_licences != address(0)) revert LicencesAlreadySet(_licences);
+        if (licences_ == address(0)) revert InvalidSettlement(licences_);
+        _licences = licences_;
+        emit LicencesSet(licences_);
+    }
+
     /// @notice Owner only: sets the prefix of `tokenURI` and `contractURI`.
     /// @param baseURI_ New base URI (should end with "/").
     function setBaseURI(string calldata baseURI_) external onlyOwner {
@@ -170,12 +181,14 @@ contract KipAssets is IKipAssets, IERC3525Metadata, IERC721Errors, ERC165, Ownab
     // Revenue
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Settlement only: credits net revenue to slots. The settlement contract has already
-    /// transferred the sum of `amounts` to this contract.
+    /// @notice Settlement or licences only: credits net revenue to slots. The caller has already
+    /// transferred the sum of `amounts` to this contract. Query revenue (KipSettlement) and licence
+    /// purchases (KipLicences) reach holders through this one path.
     /// @param slots Slot ids (must exist).
     /// @param amounts Net revenue per slot, in payment-token units.
     function credit(uint256[] calldata slots, uint256[] calldata amounts) external {
-        if (msg.sender != _settlement) revert NotSettlement(msg.sender);
+        // msg.sender is never the zero address, so an unset contract matches nobody.
+        if (msg.sender != _settlement && msg.sender != _licences) revert NotSettlement(msg.sender);
         if (slots.length != amounts.length) revert LengthMismatch(slots.length, amounts.length);
         uint256 count = _slotCount;
         for (uint256 i; i < slots.length; ++i) {
@@ -274,6 +287,11 @@ contract KipAssets is IKipAssets, IERC3525Metadata, IERC721Errors, ERC165, Ownab
     /// @notice The settlement contract allowed to credit revenue.
     function settlement() external view returns (address) {
         return _settlement;
+    }
+
+    /// @notice The licence contract allowed to credit revenue from licence purchases.
+    function licences() external view returns (address) {
+        return _licences;
     }
 
     /// @notice Prefix of token and contract metadata URIs.

@@ -5,6 +5,7 @@ import {Test} from "forge-std/Test.sol";
 
 import {Deploy} from "../script/Deploy.s.sol";
 import {KipAssets} from "../src/KipAssets.sol";
+import {KipLicences} from "../src/KipLicences.sol";
 import {KipSettlement} from "../src/KipSettlement.sol";
 import {MockUSD} from "../src/MockUSD.sol";
 import {IKipSettlementErrors} from "../src/interfaces/IKipSettlement.sol";
@@ -27,6 +28,10 @@ contract DeployTest is Test {
         assertTrue(d.paymentTokenIsMock);
         assertEq(MockUSD(d.paymentToken).decimals(), 6);
         assertEq(KipAssets(d.assets).settlement(), d.settlement);
+        assertEq(KipAssets(d.assets).licences(), d.licences);
+        assertEq(KipLicences(d.licences).assets(), d.assets);
+        assertEq(KipLicences(d.licences).settlement(), d.settlement);
+        assertEq(KipLicences(d.licences).paymentToken(), d.paymentToken);
         assertEq(KipAssets(d.assets).paymentToken(), d.paymentToken);
         assertEq(KipAssets(d.assets).baseURI(), "http://localhost:3000/api/metadata/");
         assertEq(KipSettlement(d.settlement).paymentToken(), d.paymentToken);

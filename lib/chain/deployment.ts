@@ -11,6 +11,8 @@ export const deploymentSchema = z.object({
   paymentTokenIsMock: z.boolean(),
   assets: address,
   settlement: address,
+  /** KipLicences: one-time licences to a slot's files (an older deployment without it is replaced). */
+  licences: address,
   deployer: address,
   treasury: address,
   /** The server's settlement account: sessions name it, and only it can settle them (KipSettlement v2). */

@@ -16,7 +16,7 @@ import {
   type SlotQuery,
 } from "@/lib/chain/earnings";
 import type { EventOf } from "@/lib/chain/events";
-import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
+import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
 import { readEvents, syncIndex, type IndexState } from "@/lib/chain/indexer";
 import {
   RECENT_QUERIES,
@@ -35,7 +35,7 @@ import type { PrismaClient } from "@/lib/generated/prisma/client";
 export interface ReaderContext {
   db: PrismaClient;
   client: PublicClient;
-  deployment: Pick<Deployment, "chainId" | "assets" | "settlement" | "startBlock" | "paymentToken">;
+  deployment: Pick<Deployment, "chainId" | "assets" | "settlement" | "licences" | "startBlock" | "paymentToken">;
   /** The app's origin: slot URIs served by this app name their listing. */
   appUrl: string;
 }
@@ -290,10 +290,11 @@ export async function readProtocolReport(ctx: ReaderContext, { top = 10 }: { top
     const settlement = getAddress(ctx.deployment.settlement);
     const [token, state] = await Promise.all([paymentToken(ctx), syncIndex(ctx)]);
     const blockNumber = BigInt(state.headBlock);
-    const [events, feeBps, feesAccrued, totalDeposits] = await Promise.all([
-      readEvents(ctx.db, state, { names: ["BatchSettled", "SessionSettled", "RevenueCredited"] }),
+    const [events, feeBps, feesAccrued, licenceFeesAccrued, totalDeposits] = await Promise.all([
+      readEvents(ctx.db, state, { names: ["BatchSettled", "SessionSettled", "RevenueCredited", "LicenceBought"] }),
       ctx.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "feeBps", blockNumber }),
       ctx.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "feesAccrued", blockNumber }),
+      ctx.client.readContract({ address: getAddress(ctx.deployment.licences), abi: kipLicencesAbi, functionName: "feesAccrued", blockNumber }),
       ctx.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "totalDeposits", blockNumber }),
     ]);
     const totals = protocolTotals(events);
@@ -309,7 +310,8 @@ export async function readProtocolReport(ctx: ReaderContext, { top = 10 }: { top
       totalPaid: totals.totalPaid.toString(),
       fees: totals.fees.toString(),
       netToHolders: totals.netToHolders.toString(),
-      feesAccrued: feesAccrued.toString(),
+      feesAccrued: (feesAccrued + licenceFeesAccrued).toString(),
+      licencesSold: totals.licencesSold,
       totalDeposits: totalDeposits.toString(),
       batchTxHashes: totals.batchTxHashes.slice(0, 50) as Hex[],
       topAssets: topSlots.map((entry) => ({ ...summaries.get(entry.slot)!, queries: entry.queries, gross: entry.gross.toString(), net: entry.net.toString() })),

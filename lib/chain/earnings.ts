@@ -233,10 +233,12 @@ export interface ProtocolTotals {
   queriesSettled: bigint;
   /** Session settlements the contract rejected (each with a reason in its SessionRejected event). */
   sessionsRejected: bigint;
-  /** Gross paid by users for settled queries. */
+  /** Gross paid by users for settled queries and licences bought. */
   totalPaid: bigint;
   /** Protocol fees taken from it. */
   fees: bigint;
+  /** Licences to files bought (KipLicences). */
+  licencesSold: number;
   /** Net credited to slots (totalPaid - fees). */
   netToHolders: bigint;
   /** Settlement transactions, newest first. */
@@ -253,6 +255,7 @@ export function protocolTotals(events: readonly ProtocolEvent[]): ProtocolTotals
     sessionsRejected: 0n,
     totalPaid: 0n,
     fees: 0n,
+    licencesSold: 0,
     netToHolders: 0n,
     batchTxHashes: [],
     slots: [],
@@ -286,6 +289,13 @@ export function protocolTotals(events: readonly ProtocolEvent[]): ProtocolTotals
       case "RevenueCredited":
         slotOf(event.slot).net += event.amount;
         totals.netToHolders += event.amount;
+        break;
+      case "LicenceBought":
+        // Paid like query revenue (its net arrives as a RevenueCredited of the same transaction).
+        totals.licencesSold += 1;
+        totals.totalPaid += event.price;
+        totals.fees += event.fee;
+        slotOf(event.slot).gross += event.price;
         break;
       default:
         break;

@@ -1,8 +1,8 @@
-// The protocol's events as plain values: decoded from KipAssets / KipSettlement logs, stored by the event
+// The protocol's events as plain values: decoded from KipAssets / KipSettlement / KipLicences logs, stored by the event
 // index (lib/chain/indexer.ts) and read by the earnings figures (lib/chain/earnings.ts). Shared by the
 // server and tests; nothing here talks to a node.
 import { decodeEventLog, getAddress, type Address, type Hex, type Log } from "viem";
-import { kipAssetsAbi, kipSettlementAbi } from "@/lib/chain/generated";
+import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi } from "@/lib/chain/generated";
 
 /** One slot's amount in a settled query. */
 export interface Charge {
@@ -39,7 +39,9 @@ export type EventBody =
   /** A session settled up to voucher `seq`; `records` are its queries, decoded from the transaction's input. */
   | { name: "SessionSettled"; session: Hex; payer: Address; seq: bigint; total: bigint; records: SettledRecord[] }
   | { name: "SessionRejected"; session: Hex; reason: number }
-  | { name: "BatchSettled"; operator: Address; settled: bigint; rejected: bigint; gross: bigint; fees: bigint };
+  | { name: "BatchSettled"; operator: Address; settled: bigint; rejected: bigint; gross: bigint; fees: bigint }
+  /** A licence to `version` of `slot`'s files was bought: `price` paid, `fee` of it to the protocol. */
+  | { name: "LicenceBought"; slot: bigint; version: bigint; buyer: Address; price: bigint; fee: bigint; upgrade: boolean };
 
 export type EventName = EventBody["name"];
 export type ProtocolEvent = EventMeta & EventBody;
@@ -48,18 +50,21 @@ export type EventOf<N extends EventName> = EventMeta & Extract<EventBody, { name
 /** Events the index keeps, per contract. Approvals and admin events are not needed by any figure. */
 export const ASSET_EVENTS = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed"] as const;
 export const SETTLEMENT_EVENTS = ["SessionSettled", "SessionRejected", "BatchSettled"] as const;
-const KEPT = new Set<string>([...ASSET_EVENTS, ...SETTLEMENT_EVENTS]);
+export const LICENCE_EVENTS = ["LicenceBought"] as const;
+const KEPT = new Set<string>([...ASSET_EVENTS, ...SETTLEMENT_EVENTS, ...LICENCE_EVENTS]);
 
-export type LogSource = "assets" | "settlement";
+export type LogSource = "assets" | "settlement" | "licences";
 
-/** Decode one log of KipAssets or KipSettlement; null for events the index does not keep. */
+/** Decode one log of KipAssets, KipSettlement or KipLicences; null for events the index does not keep. */
 export function decodeProtocolLog(log: Pick<Log, "data" | "topics">, source: LogSource): EventBody | null {
   let decoded: { eventName: string; args: unknown };
   try {
     decoded =
       source === "assets"
         ? decodeEventLog({ abi: kipAssetsAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]] })
-        : decodeEventLog({ abi: kipSettlementAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]] });
+        : source === "settlement"
+          ? decodeEventLog({ abi: kipSettlementAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]] })
+          : decodeEventLog({ abi: kipLicencesAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]] });
   } catch {
     return null;
   }
@@ -103,6 +108,16 @@ export function decodeProtocolLog(log: Pick<Log, "data" | "topics">, source: Log
         gross: a.gross as bigint,
         fees: a.fees as bigint,
       };
+    case "LicenceBought":
+      return {
+        name: "LicenceBought",
+        slot: a.slot as bigint,
+        version: a.version as bigint,
+        buyer: getAddress(a.buyer as string),
+        price: a.price as bigint,
+        fee: a.fee as bigint,
+        upgrade: a.upgrade as boolean,
+      };
     default:
       return null;
   }
@@ -131,6 +146,8 @@ export function eventKeys(event: EventBody): { slot: bigint | null; tokenId: big
       return { ...none, tokenId: event.tokenId, account: event.owner.toLowerCase() };
     case "SessionSettled":
       return { ...none, account: event.payer.toLowerCase() };
+    case "LicenceBought":
+      return { ...none, slot: event.slot, account: event.buyer.toLowerCase() };
     case "SessionRejected":
     case "BatchSettled":
       return none;
@@ -161,6 +178,9 @@ const BIGINT_FIELDS = new Set([
   "rejected",
   "gross",
   "fees",
+  "version",
+  "price",
+  "fee",
 ]);
 
 export function parseEventArgs(json: string): EventBody {

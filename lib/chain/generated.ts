@@ -141,6 +141,13 @@ export const kipAssetsAbi = [
   },
   {
     type: 'function',
+    inputs: [],
+    name: 'licences',
+    outputs: [{ name: '', internalType: 'address', type: 'address' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
     inputs: [
       {
         name: 'kind',
@@ -254,6 +261,13 @@ export const kipAssetsAbi = [
     type: 'function',
     inputs: [{ name: 'baseURI_', internalType: 'string', type: 'string' }],
     name: 'setBaseURI',
+    outputs: [],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [{ name: 'licences_', internalType: 'address', type: 'address' }],
+    name: 'setLicences',
     outputs: [],
     stateMutability: 'nonpayable',
   },
@@ -556,6 +570,19 @@ export const kipAssetsAbi = [
     type: 'event',
     anonymous: false,
     inputs: [
+      {
+        name: 'licences',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
+    ],
+    name: 'LicencesSet',
+  },
+  {
+    type: 'event',
+    anonymous: false,
+    inputs: [
       { name: 'slot', internalType: 'uint256', type: 'uint256', indexed: true },
       { name: 'uri', internalType: 'string', type: 'string', indexed: false },
       {
@@ -844,6 +871,11 @@ export const kipAssetsAbi = [
   },
   {
     type: 'error',
+    inputs: [{ name: 'licences', internalType: 'address', type: 'address' }],
+    name: 'LicencesAlreadySet',
+  },
+  {
+    type: 'error',
     inputs: [{ name: 'caller', internalType: 'address', type: 'address' }],
     name: 'NotSettlement',
   },
@@ -897,6 +929,400 @@ export const kipAssetsAbi = [
     type: 'error',
     inputs: [{ name: 'slot', internalType: 'uint256', type: 'uint256' }],
     name: 'UnknownSlot',
+  },
+] as const
+
+//////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////
+// KipLicences
+//////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////////
+
+export const kipLicencesAbi = [
+  {
+    type: 'constructor',
+    inputs: [
+      { name: 'assets_', internalType: 'contract IKipAssets', type: 'address' },
+      {
+        name: 'settlement_',
+        internalType: 'contract IKipSettlement',
+        type: 'address',
+      },
+    ],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'LICENCE_REVENUE_LIMIT',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'MAX_PRICE',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'assets',
+    outputs: [{ name: '', internalType: 'address', type: 'address' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+      { name: 'maxPrice', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'buy',
+    outputs: [{ name: 'paid', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+      { name: 'maxPrice', internalType: 'uint256', type: 'uint256' },
+      { name: 'deadline', internalType: 'uint256', type: 'uint256' },
+      { name: 'v', internalType: 'uint8', type: 'uint8' },
+      { name: 'r', internalType: 'bytes32', type: 'bytes32' },
+      { name: 's', internalType: 'bytes32', type: 'bytes32' },
+    ],
+    name: 'buyWithPermit',
+    outputs: [{ name: 'paid', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'feesAccrued',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+      { name: 'buyer', internalType: 'address', type: 'address' },
+    ],
+    name: 'hasLicence',
+    outputs: [{ name: '', internalType: 'bool', type: 'bool' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [
+      {
+        name: 'files',
+        internalType: 'struct IKipLicencesTypes.FileEntry[]',
+        type: 'tuple[]',
+        components: [
+          { name: 'path', internalType: 'string', type: 'string' },
+          { name: 'size', internalType: 'uint256', type: 'uint256' },
+          { name: 'sha256', internalType: 'bytes32', type: 'bytes32' },
+        ],
+      },
+    ],
+    name: 'hashFiles',
+    outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
+    stateMutability: 'pure',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'buyer', internalType: 'address', type: 'address' },
+    ],
+    name: 'paidFor',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'paymentToken',
+    outputs: [{ name: '', internalType: 'address', type: 'address' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+      { name: 'buyer', internalType: 'address', type: 'address' },
+    ],
+    name: 'priceOf',
+    outputs: [
+      { name: 'price', internalType: 'uint256', type: 'uint256' },
+      { name: 'upgrade', internalType: 'bool', type: 'bool' },
+    ],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'price', internalType: 'uint256', type: 'uint256' },
+      { name: 'upgradePrice', internalType: 'uint256', type: 'uint256' },
+      { name: 'termsHash', internalType: 'bytes32', type: 'bytes32' },
+      { name: 'filesHash', internalType: 'bytes32', type: 'bytes32' },
+    ],
+    name: 'publishVersion',
+    outputs: [{ name: 'version', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+      { name: 'price', internalType: 'uint256', type: 'uint256' },
+      { name: 'upgradePrice', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'setVersionPrice',
+    outputs: [],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'settlement',
+    outputs: [{ name: '', internalType: 'address', type: 'address' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [{ name: 'slot', internalType: 'uint256', type: 'uint256' }],
+    name: 'versionCount',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'versionOf',
+    outputs: [
+      {
+        name: '',
+        internalType: 'struct IKipLicencesTypes.Version',
+        type: 'tuple',
+        components: [
+          { name: 'price', internalType: 'uint128', type: 'uint128' },
+          { name: 'upgradePrice', internalType: 'uint128', type: 'uint128' },
+          { name: 'termsHash', internalType: 'bytes32', type: 'bytes32' },
+          { name: 'filesHash', internalType: 'bytes32', type: 'bytes32' },
+        ],
+      },
+    ],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
+    name: 'withdrawFees',
+    outputs: [{ name: 'amount', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'nonpayable',
+  },
+  {
+    type: 'event',
+    anonymous: false,
+    inputs: [
+      {
+        name: 'treasury',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
+      {
+        name: 'amount',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
+    ],
+    name: 'FeesWithdrawn',
+  },
+  {
+    type: 'event',
+    anonymous: false,
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256', indexed: true },
+      {
+        name: 'version',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: true,
+      },
+      {
+        name: 'buyer',
+        internalType: 'address',
+        type: 'address',
+        indexed: true,
+      },
+      {
+        name: 'price',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
+      { name: 'fee', internalType: 'uint256', type: 'uint256', indexed: false },
+      { name: 'upgrade', internalType: 'bool', type: 'bool', indexed: false },
+    ],
+    name: 'LicenceBought',
+  },
+  {
+    type: 'event',
+    anonymous: false,
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256', indexed: true },
+      {
+        name: 'version',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: true,
+      },
+      {
+        name: 'price',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
+      {
+        name: 'upgradePrice',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
+    ],
+    name: 'VersionPriceUpdated',
+  },
+  {
+    type: 'event',
+    anonymous: false,
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256', indexed: true },
+      {
+        name: 'version',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: true,
+      },
+      {
+        name: 'price',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
+      {
+        name: 'upgradePrice',
+        internalType: 'uint256',
+        type: 'uint256',
+        indexed: false,
+      },
+      {
+        name: 'termsHash',
+        internalType: 'bytes32',
+        type: 'bytes32',
+        indexed: false,
+      },
+      {
+        name: 'filesHash',
+        internalType: 'bytes32',
+        type: 'bytes32',
+        indexed: false,
+      },
+    ],
+    name: 'VersionPublished',
+  },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+      { name: 'buyer', internalType: 'address', type: 'address' },
+    ],
+    name: 'AlreadyLicensed',
+  },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'assets', internalType: 'address', type: 'address' },
+      { name: 'settlementAssets', internalType: 'address', type: 'address' },
+    ],
+    name: 'DeploymentMismatch',
+  },
+  { type: 'error', inputs: [], name: 'EmptyFilesHash' },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'caller', internalType: 'address', type: 'address' },
+      { name: 'creator', internalType: 'address', type: 'address' },
+    ],
+    name: 'NotSlotCreator',
+  },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+      { name: 'price', internalType: 'uint256', type: 'uint256' },
+      { name: 'maxPrice', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'PriceAboveMax',
+  },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'price', internalType: 'uint256', type: 'uint256' },
+      { name: 'max', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'PriceTooHigh',
+  },
+  { type: 'error', inputs: [], name: 'ReentrancyGuardReentrantCall' },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'revenue', internalType: 'uint256', type: 'uint256' },
+      { name: 'limit', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'RevenueLimit',
+  },
+  {
+    type: 'error',
+    inputs: [{ name: 'token', internalType: 'address', type: 'address' }],
+    name: 'SafeERC20FailedOperation',
+  },
+  {
+    type: 'error',
+    inputs: [{ name: 'slot', internalType: 'uint256', type: 'uint256' }],
+    name: 'SlotInactive',
+  },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'slot', internalType: 'uint256', type: 'uint256' },
+      { name: 'version', internalType: 'uint256', type: 'uint256' },
+      { name: 'count', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'UnknownVersion',
+  },
+  {
+    type: 'error',
+    inputs: [
+      { name: 'upgradePrice', internalType: 'uint256', type: 'uint256' },
+      { name: 'price', internalType: 'uint256', type: 'uint256' },
+    ],
+    name: 'UpgradePriceAbovePrice',
   },
 ] as const
 

@@ -1,4 +1,4 @@
-// The protocol event index: KipAssets and KipSettlement logs since the deployment's start block, decoded
+// The protocol event index: KipAssets, KipSettlement and KipLicences logs since the deployment's start block, decoded
 // and kept in the database (ChainCursor + ChainEvent + ChainCharge) so that dashboards do not rescan the
 // chain on every request. It is a cache: every read first catches up to the chain's head, the blocks
 // younger than CONFIRMATIONS are read live from the node and never stored, and a stored block whose hash
@@ -8,6 +8,7 @@ import type { Address, Hex, Log, PublicClient } from "viem";
 import type { Deployment } from "@/lib/chain/deployment";
 import {
   ASSET_EVENTS,
+  LICENCE_EVENTS,
   SETTLEMENT_EVENTS,
   chargesOf,
   compareEvents,
@@ -19,7 +20,7 @@ import {
   type LogSource,
   type ProtocolEvent,
 } from "@/lib/chain/events";
-import { kipAssetsAbi, kipSettlementAbi } from "@/lib/chain/generated";
+import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi } from "@/lib/chain/generated";
 import { decodeSettle, type DecodedItem } from "@/lib/protocol";
 import type { Prisma, PrismaClient } from "@/lib/generated/prisma/client";
 import { isLocalChain } from "@/lib/env";
@@ -35,7 +36,7 @@ export const LOG_RANGE = 2_000;
 export interface IndexSource {
   db: PrismaClient;
   client: PublicClient;
-  deployment: Pick<Deployment, "chainId" | "assets" | "settlement" | "startBlock">;
+  deployment: Pick<Deployment, "chainId" | "assets" | "settlement" | "licences" | "startBlock">;
 }
 
 export interface IndexState {
@@ -134,10 +135,10 @@ function eventRow(cursorId: string, event: ProtocolEvent): Prisma.ChainEventUnch
   };
 }
 
-/** Decoded protocol events of both contracts in [fromBlock, toBlock], in chain order. */
+/** Decoded protocol events of the three contracts in [fromBlock, toBlock], in chain order. */
 export async function fetchEvents(
   client: PublicClient,
-  deployment: Pick<Deployment, "assets" | "settlement">,
+  deployment: Pick<Deployment, "assets" | "settlement" | "licences">,
   fromBlock: number,
   toBlock: number,
 ): Promise<ProtocolEvent[]> {
@@ -145,9 +146,11 @@ export async function fetchEvents(
   const range = { fromBlock: BigInt(fromBlock), toBlock: BigInt(toBlock) };
   const assetEvents = kipAssetsAbi.filter((item) => item.type === "event" && (ASSET_EVENTS as readonly string[]).includes(item.name));
   const settlementEvents = kipSettlementAbi.filter((item) => item.type === "event" && (SETTLEMENT_EVENTS as readonly string[]).includes(item.name));
-  const [assetLogs, settlementLogs] = await Promise.all([
+  const licenceEvents = kipLicencesAbi.filter((item) => item.type === "event" && (LICENCE_EVENTS as readonly string[]).includes(item.name));
+  const [assetLogs, settlementLogs, licenceLogs] = await Promise.all([
     client.getLogs({ address: deployment.assets as Address, events: assetEvents, ...range, strict: true }),
     client.getLogs({ address: deployment.settlement as Address, events: settlementEvents, ...range, strict: true }),
+    client.getLogs({ address: deployment.licences as Address, events: licenceEvents, ...range, strict: true }),
   ]);
   const timestamps = new Map<bigint, number>();
   const timestampOf = async (log: Log) => {
@@ -169,6 +172,7 @@ export async function fetchEvents(
   };
   await take(assetLogs as Log[], "assets");
   await take(settlementLogs as Log[], "settlement");
+  await take(licenceLogs as Log[], "licences");
   await attachRecords(client, events);
   return events.sort(compareEvents);
 }

@@ -24,7 +24,7 @@ export type PublicConfig = {
   explorerUrl: string | null;
   devWallet: { privateKey: Hex; address: Address } | null;
   /** `operator`: the account spending sessions are bound to (the server settles with it). */
-  contracts: { paymentToken: Address; assets: Address; settlement: Address; operator: Address } | null;
+  contracts: { paymentToken: Address; assets: Address; settlement: Address; licences: Address; operator: Address } | null;
   /** Why `contracts` is null (no deployment file yet, or a malformed one). */
   contractsError: string | null;
 };
@@ -39,6 +39,7 @@ export function readPublicConfig(): PublicConfig {
       paymentToken: deployment.paymentToken as Address,
       assets: deployment.assets as Address,
       settlement: deployment.settlement as Address,
+      licences: deployment.licences as Address,
       operator: deployment.operator as Address,
     };
   } catch (error) {

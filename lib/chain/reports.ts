@@ -147,8 +147,10 @@ export interface ProtocolReport {
   totalPaid: Units;
   fees: Units;
   netToHolders: Units;
-  /** Fees accrued and not yet withdrawn to the treasury (KipSettlement.feesAccrued). */
+  /** Fees accrued and not yet withdrawn to the treasury (KipSettlement.feesAccrued + KipLicences.feesAccrued). */
   feesAccrued: Units;
+  /** Licences to files bought (KipLicences.LicenceBought); their prices are in totalPaid and fees. */
+  licencesSold: number;
   /** Prepaid balances held for users (KipSettlement.totalDeposits). */
   totalDeposits: Units;
   batchTxHashes: Hex[];

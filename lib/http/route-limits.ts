@@ -9,7 +9,7 @@ import { serverEnv } from "@/lib/env";
 import { clientAddress } from "./client-address";
 import { takeRateLimits, type LimitKey } from "./rate-limit";
 
-export type LimitedRoute = "nonce" | "modelTest" | "upload" | "uploadRequest" | "earnings";
+export type LimitedRoute = "nonce" | "modelTest" | "upload" | "uploadRequest" | "earnings" | "licenceReads";
 
 const WHAT: Record<LimitedRoute, string> = {
   nonce: "sign-in requests",
@@ -17,6 +17,7 @@ const WHAT: Record<LimitedRoute, string> = {
   upload: "uploads",
   uploadRequest: "upload requests",
   earnings: "earnings reads",
+  licenceReads: "licence reads",
 };
 
 /** The per-minute limits of a route: [per wallet, per client address]. */
@@ -32,6 +33,9 @@ function limitsOf(route: LimitedRoute): { wallet: number; address: number } {
     case "uploadRequest":
       return { wallet: env.UPLOAD_REQUEST_RATE_LIMIT_WALLET, address: env.UPLOAD_REQUEST_RATE_LIMIT_WALLET * 3 };
     case "earnings":
+      return { wallet: Infinity, address: env.EARNINGS_RATE_LIMIT_IP };
+    // Public reads of the chain, like the earnings pages: the same per-address limit, counted apart.
+    case "licenceReads":
       return { wallet: Infinity, address: env.EARNINGS_RATE_LIMIT_IP };
   }
 }

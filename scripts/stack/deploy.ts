@@ -43,7 +43,7 @@ export async function existingDeployment(rpcUrl: string, chainId: number, file: 
   const parsed = deploymentSchema.safeParse(JSON.parse(fs.readFileSync(file, "utf8")));
   if (!parsed.success || parsed.data.chainId !== chainId) return undefined;
   const client = createPublicClient({ transport: http(rpcUrl) });
-  for (const address of [parsed.data.paymentToken, parsed.data.assets, parsed.data.settlement] as Hex[]) {
+  for (const address of [parsed.data.paymentToken, parsed.data.assets, parsed.data.settlement, parsed.data.licences] as Hex[]) {
     const code = await client.getCode({ address });
     if (!code || code === "0x") return undefined;
   }

@@ -5,7 +5,7 @@
 // chain's logs, however often it syncs.
 import { parseEventLogs, type Address } from "viem";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
+import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi } from "../../lib/chain/generated";
 import { decodeSettle } from "../../lib/protocol";
 import { fetchEvents, readEvents, syncIndex } from "../../lib/chain/indexer";
 import type { HoldingsReport, ProtocolReport, SlotReport } from "../../lib/chain/reports";
@@ -36,10 +36,12 @@ const holdings = (owner: Address) => api<HoldingsReport>(`/api/earnings/holders/
 /** The protocol figures recomputed straight from the chain's logs up to `toBlock`, independently of the app. */
 async function protocolFromLogs(toBlock: number) {
   const range = { fromBlock: BigInt(stack.deployment.startBlock), toBlock: BigInt(toBlock) };
-  const [settled, batches, credited] = await Promise.all([
+  const [settled, batches, credited, licences] = await Promise.all([
     chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "SessionSettled", ...range }),
     chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "BatchSettled", ...range }),
     chain.client.getContractEvents({ address: chain.assets, abi: kipAssetsAbi, eventName: "RevenueCredited", ...range }),
+    // Licence purchases pay slots like queries: their price and fee count in what was paid and in fees.
+    chain.client.getContractEvents({ address: stack.deployment.licences as Address, abi: kipLicencesAbi, eventName: "LicenceBought", ...range }),
   ]);
   // Every query's record is in the settlement's calldata: decode each settling transaction's input.
   const records = [];
@@ -50,8 +52,8 @@ async function protocolFromLogs(toBlock: number) {
   }
   return {
     queriesSettled: String(records.length),
-    totalPaid: String(records.flatMap((r) => r.charges).reduce((sum, c) => sum + c.amount, 0n)),
-    fees: String(batches.reduce((sum, log) => sum + log.args.fees!, 0n)),
+    totalPaid: String(records.flatMap((r) => r.charges).reduce((sum, c) => sum + c.amount, 0n) + licences.reduce((sum, log) => sum + log.args.price!, 0n)),
+    fees: String(batches.reduce((sum, log) => sum + log.args.fees!, 0n) + licences.reduce((sum, log) => sum + log.args.fee!, 0n)),
     netToHolders: String(credited.reduce((sum, log) => sum + log.args.amount!, 0n)),
   };
 }
@@ -166,7 +168,7 @@ describe("earnings read from the chain", () => {
     const first = await syncIndex(source);
     const second = await syncIndex(source);
     expect(second.storedBlock).toBe(first.storedBlock);
-    const names = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed", "SessionSettled", "SessionRejected", "BatchSettled"] as const;
+    const names = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed", "SessionSettled", "SessionRejected", "BatchSettled", "LicenceBought"] as const;
     const indexed = await readEvents(db, second, { names });
     const fromChain = await fetchEvents(chain.client, stack.deployment, stack.deployment.startBlock, second.headBlock);
     expect(indexed).toEqual(fromChain);

@@ -17,7 +17,7 @@ import {
   utcDay,
 } from "@/lib/chain/earnings";
 import { decodeProtocolLog, eventKeys, parseEventArgs, serializeEventArgs, type EventBody, type EventOf, type ProtocolEvent } from "@/lib/chain/events";
-import { kipAssetsAbi, kipSettlementAbi } from "@/lib/chain/generated";
+import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi } from "@/lib/chain/generated";
 
 const ALICE = getAddress("0x00000000000000000000000000000000000a11ce");
 const BOB = getAddress("0x0000000000000000000000000000000000000b0b");
@@ -206,6 +206,23 @@ describe("events", () => {
     };
     expect(parseEventArgs(serializeEventArgs(withRecords))).toEqual(withRecords);
     expect(eventKeys(withRecords)).toEqual({ slot: null, tokenId: null, toTokenId: null, account: PAYER.toLowerCase() });
+  });
+
+  it("decodes KipLicences.LicenceBought, restores it from the index, and counts it in the protocol's totals", () => {
+    const topics = encodeEventTopics({ abi: kipLicencesAbi, eventName: "LicenceBought", args: { slot: 4n, version: 2n, buyer: PAYER } }) as [Hex, ...Hex[]];
+    const data = encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }, { type: "bool" }], [12_500_000n, 312_500n, true]);
+    const event = decodeProtocolLog({ topics, data }, "licences");
+    expect(event).toEqual({ name: "LicenceBought", slot: 4n, version: 2n, buyer: PAYER, price: 12_500_000n, fee: 312_500n, upgrade: true });
+    expect(parseEventArgs(serializeEventArgs(event!))).toEqual(event);
+    expect(eventKeys(event!)).toEqual({ slot: 4n, tokenId: null, toTokenId: null, account: PAYER.toLowerCase() });
+    const meta = { blockNumber: 10, txHash: `0x${"55".repeat(32)}` as Hex, timestamp: 1 };
+    const totals = protocolTotals([
+      { ...meta, logIndex: 0, name: "RevenueCredited", slot: 4n, amount: 12_500_000n - 312_500n },
+      { ...meta, logIndex: 1, ...(event as Extract<EventBody, { name: "LicenceBought" }>) },
+    ]);
+    expect(totals).toMatchObject({ licencesSold: 1, totalPaid: 12_500_000n, fees: 312_500n, netToHolders: 12_500_000n - 312_500n, queriesSettled: 0n });
+    expect(totals.netToHolders + totals.fees).toBe(totals.totalPaid);
+    expect(totals.slots).toEqual([{ slot: 4n, queries: 0, gross: 12_500_000n, net: 12_500_000n - 312_500n }]);
   });
 
   it("decodes KipAssets.TransferValue and skips events the index does not keep", () => {

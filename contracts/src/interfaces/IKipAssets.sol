@@ -38,10 +38,12 @@ interface IKipAssetsErrors {
     error UnknownSlot(uint256 slot);
     /// @dev Only the slot's creator may do this.
     error NotSlotCreator(uint256 slot, address caller, address creator);
-    /// @dev Only the settlement contract may credit revenue.
+    /// @dev Only the settlement and licence contracts may credit revenue.
     error NotSettlement(address caller);
     /// @dev The settlement contract is set once.
     error SettlementAlreadySet(address settlement);
+    /// @dev The licence contract is set once.
+    error LicencesAlreadySet(address licences);
     /// @dev The settlement address must be a contract address, not zero.
     error InvalidSettlement(address settlement);
     /// @dev The price does not fit the slot header (uint80).
@@ -75,6 +77,8 @@ interface IKipAssetsEvents is IKipAssetsTypes {
     event BaseURIUpdated(string baseURI);
     /// @notice The settlement contract was set.
     event SettlementSet(address indexed settlement);
+    /// @notice The licence contract was set.
+    event LicencesSet(address indexed licences);
     /// @notice Net revenue was credited to `slot` (the payment tokens are already held here).
     event RevenueCredited(uint256 indexed slot, uint256 amount);
     /// @notice `amount` of revenue of `tokenId` was paid to its owner.
@@ -97,7 +101,7 @@ interface IKipAssets is IKipAssetsErrors, IKipAssetsEvents {
     /// @notice Creator only: (de)activates the listing.
     function setActive(uint256 slot, bool active) external;
 
-    /// @notice Settlement only: credits net revenue already transferred to this contract.
+    /// @notice Settlement or licences only: credits net revenue already transferred to this contract.
     function credit(uint256[] calldata slots, uint256[] calldata amounts) external;
 
     /// @notice Pays the claimable revenue of `tokenId` to its owner.

@@ -183,4 +183,13 @@ interface IKipSettlement is IKipSettlementErrors, IKipSettlementEvents {
 
     /// @notice EIP-712 digest the session key signs for `voucher`.
     function voucherDigest(Voucher calldata voucher) external view returns (bytes32);
+
+    /// @notice Protocol fee in basis points.
+    function feeBps() external view returns (uint256);
+
+    /// @notice Receiver of protocol fees.
+    function treasury() external view returns (address);
+
+    /// @notice The KipAssets deployment revenue is credited to.
+    function assets() external view returns (address);
 }

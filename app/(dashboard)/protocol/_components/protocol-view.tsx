@@ -23,6 +23,7 @@ export function ProtocolView({ data }: { data: ProtocolReport }) {
           <Figure label="Settlements rejected" value={BigInt(data.sessionsRejected).toLocaleString("en-US")} />
           <Figure label="Fees not yet withdrawn" value={formatAmount(data.feesAccrued, token)} />
           <Figure label="Prepaid balances" value={formatAmount(data.totalDeposits, token)} />
+          <Figure label="Licences sold" value={data.licencesSold.toLocaleString("en-US")} testId="protocol-licences" />
         </dl>
         <p className="mt-4 text-xs text-muted">As of block {data.headBlock.toLocaleString("en-US")}; refreshed on every new block.</p>
       </Card>

@@ -24,8 +24,10 @@ import { KindBadge } from "../../_components/kind-badge";
 import { getDb } from "@/lib/db";
 import { latestScorecard } from "@/lib/datasets/scorecards";
 import { datasetVersions } from "@/lib/datasets/versions";
+import { licenceOffer } from "@/lib/licences/service";
 import { ScorecardFigures, VersionHistory } from "./_components/dataset-history";
-import { DatasetTools, DatasetVersions, DraftPanel, EditListing, ModelTest, ScorecardTools } from "./_components/owner-tools";
+import type { OfferVersion } from "./_components/licence-offer";
+import { DatasetTools, DatasetVersions, DraftPanel, EditListing, LicenceOffer, LicencePrices, LicencePublish, ModelTest, ScorecardTools } from "./_components/owner-tools";
 
 export const metadata: Metadata = { title: "Asset" };
 
@@ -62,7 +64,7 @@ async function readStats(slot: number): Promise<SlotStats> {
   };
 }
 
-export default async function ListingPage({ params }: { params: Promise<{ id: string }> }) {
+export default async function ListingPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<{ licencesBefore?: string }> }) {
   await connection();
   const { id } = await params;
   if (!/^[a-z0-9]{20,40}$/.test(id)) notFound();
@@ -93,6 +95,22 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
     }
   }
   const price = (units: string | bigint) => formatPrice(units.toString(), token);
+  // Files sold under a licence (datasets and models): what the chain says about each published version.
+  // The newest versions, or those before ?licencesBefore=N (older pages), as the API pages them.
+  let licence: { slot: number; versions: OfferVersion[]; unavailable: number[]; nextBefore: number | null; paged: boolean } | null = null;
+  let licenceProblem: string | null = null;
+  if (deployment && listing.status === "listed" && listing.slotId !== null && (listing.kind === "dataset" || listing.kind === "model")) {
+    const beforeParam = (await searchParams).licencesBefore;
+    const before = beforeParam && /^[1-9]\d{0,8}$/.test(beforeParam) ? Number(beforeParam) : undefined;
+    try {
+      const offer = await licenceOffer(listing.id, session ? (session.address as Address) : null, before);
+      licence = { slot: offer.slot, versions: offer.versions as OfferVersion[], unavailable: offer.unavailable, nextBefore: offer.nextBefore, paged: before !== undefined };
+    } catch (error) {
+      console.error(error);
+      licenceProblem = "The licences on chain could not be read just now. Reload to try again.";
+    }
+  }
+  const isCreator = Boolean(session && session.address.toLowerCase() === listing.creator.toLowerCase());
   // The model's endpoint health (a model's own, or an app's model's), as the last probe found it.
   const healthOf = listing.model ? listing.id : listing.app?.model.id;
   const health = healthOf ? await modelHealth(healthOf) : null;
@@ -304,6 +322,72 @@ export default async function ListingPage({ params }: { params: Promise<{ id: st
               </p>
               <VersionHistory versions={history.versions} />
             </Card>
+          ) : null}
+
+          {licence && (licence.versions.length || own) ? (
+            <Card title="Files under licence">
+              {licence.versions.length ? (
+                <LicenceOffer
+                  listingId={listing.id}
+                  slot={licence.slot}
+                  versions={licence.versions}
+                  token={token ? { symbol: token.symbol, decimals: token.decimals } : { symbol: "tokens", decimals: 6 }}
+                  signedIn={Boolean(session)}
+                  isCreator={isCreator}
+                />
+              ) : (
+                <p className="text-sm text-muted">
+                  Offer this {listing.kind === "model" ? "model's weights or other files" : "dataset's original files"} for download under a licence, for a one-time price paid to the slot&apos;s holders.
+                </p>
+              )}
+              {licence.unavailable.length ? (
+                <p className="mt-3 text-sm text-muted" role="status">
+                  Version{licence.unavailable.length > 1 ? "s" : ""} {licence.unavailable.join(", ")} could not be read from the chain just now. Reload to try again.
+                </p>
+              ) : null}
+              {licence.nextBefore !== null || licence.paged ? (
+                <p className="mt-3 flex flex-wrap gap-4 text-sm">
+                  {licence.paged ? (
+                    <Link className="font-medium text-brand-700 underline" href={`/listings/${listing.id}`}>
+                      Newest versions
+                    </Link>
+                  ) : null}
+                  {licence.nextBefore !== null ? (
+                    <Link className="font-medium text-brand-700 underline" href={`/listings/${listing.id}?licencesBefore=${licence.nextBefore}`}>
+                      Older versions
+                    </Link>
+                  ) : null}
+                </p>
+              ) : null}
+              {own && !licence.paged && licence.versions[0] ? (
+                <details className="mt-4 rounded-lg border border-line p-3">
+                  <summary className="cursor-pointer text-sm font-medium text-ink">Change the prices of version {licence.versions[0].version}</summary>
+                  <div className="mt-3">
+                    <LicencePrices
+                      slot={licence.slot}
+                      version={licence.versions[0].version!}
+                      price={licence.versions[0].chain.price}
+                      upgradePrice={licence.versions[0].chain.upgradePrice}
+                      token={token ? { symbol: token.symbol, decimals: token.decimals } : { symbol: "tokens", decimals: 6 }}
+                    />
+                  </div>
+                </details>
+              ) : null}
+              {own && !licence.paged ? (
+                <details className="mt-4 rounded-lg border border-line p-3" open={!licence.versions.length}>
+                  <summary className="cursor-pointer text-sm font-medium text-ink">{licence.versions.length ? "Publish a new version" : "Sell files under a licence"}</summary>
+                  <div className="mt-3">
+                    <LicencePublish
+                      listingId={listing.id}
+                      latest={licence.versions[0] ? { version: licence.versions[0].version!, terms: licence.versions[0].terms, files: licence.versions[0].files } : null}
+                      token={{ symbol: token?.symbol ?? "tokens" }}
+                    />
+                  </div>
+                </details>
+              ) : null}
+            </Card>
+          ) : licenceProblem ? (
+            <Notice tone="warning">{licenceProblem}</Notice>
           ) : null}
 
           {own && listing.status === "listed" && listing.slotId !== null ? (

@@ -9,3 +9,7 @@ export const DatasetTools = dynamic(() => import("./dataset-tools").then((m) => 
 export const ModelTest = dynamic(() => import("./model-test").then((m) => m.ModelTest));
 export const DatasetVersions = dynamic(() => import("./dataset-versions").then((m) => m.DatasetVersions));
 export const ScorecardTools = dynamic(() => import("./scorecard-tools").then((m) => m.ScorecardTools));
+export const LicencePublish = dynamic(() => import("./licence-publish").then((m) => m.LicencePublish));
+export const LicencePrices = dynamic(() => import("./licence-publish").then((m) => m.LicencePrices));
+// Not an owner tool, but as heavy (chain reads, hashing, the wallet on purchase): only pages that offer licences load it.
+export const LicenceOffer = dynamic(() => import("./licence-offer").then((m) => m.LicenceOffer));

@@ -1,0 +1,74 @@
+// A model listed on chain with files for sale under a licence, set up over real HTTP and the chain the way a
+// creator's browser and wallet would: tus uploads, a draft version, KipLicences.publishVersion, and the
+// server's confirmation from the mined event.
+import { parseEventLogs, type Address, type Hex } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { kipAssetsAbi, kipLicencesAbi } from "../../lib/chain/generated";
+import type { TestChain } from "./queries";
+import type { StackInfo } from "./stack-info";
+
+export type LicenceFileView = { id: string; path: string; size: number; sha256: string };
+export type LicenceVersionView = { id: string; version: number | null; status: string; termsHash: Hex; filesHash: Hex; files: LicenceFileView[] };
+export type LicenceDraft = LicenceVersionView & { transaction: { licences: Address; slot: number; price: string; upgradePrice: string; termsHash: Hex; filesHash: Hex } };
+
+/** One whole file up with tus (POST, then one PATCH); returns the upload id. */
+export async function uploadWhole(appUrl: string, cookie: string, name: string, bytes: Uint8Array): Promise<string> {
+  const tus = { cookie, "tus-resumable": "1.0.0" };
+  const created = await fetch(`${appUrl}/api/uploads`, {
+    method: "POST",
+    headers: { ...tus, "upload-length": String(bytes.byteLength), "upload-metadata": `filename ${Buffer.from(name).toString("base64")}` },
+  });
+  if (created.status !== 201) throw new Error(`upload of ${name} was refused: ${created.status} ${await created.text()}`);
+  const location = new URL(created.headers.get("location")!, appUrl);
+  const patched = await fetch(location, { method: "PATCH", headers: { ...tus, "upload-offset": "0", "content-type": "application/offset+octet-stream" }, body: Buffer.from(bytes) });
+  if (patched.status !== 204) throw new Error(`upload of ${name} failed: ${patched.status}`);
+  return location.pathname.split("/").pop()!;
+}
+
+async function postJson(appUrl: string, cookie: string, route: string, body: unknown) {
+  const response = await fetch(`${appUrl}${route}`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const json = (await response.json()) as Record<string, unknown>;
+  return { status: response.status, body: json };
+}
+
+/** Creates an offline model listing from `creator` and lists it on chain; returns its id, slot and token. */
+export async function listModel(stack: StackInfo, chain: TestChain, creator: PrivateKeyAccount, cookie: string, name: string) {
+  const created = await postJson(stack.appUrl, cookie, "/api/models", {
+    name,
+    description: "An offline model whose weights are sold under a licence.",
+    tags: ["weights"],
+    price: "0.001",
+    provider: "offline",
+  });
+  if (created.status !== 201) throw new Error(`model draft refused: ${JSON.stringify(created.body)}`);
+  const tx = created.body.transaction as { kind: number; price: string; uri: string; contentHash: Hex };
+  const receipt = await chain.send(creator, { address: chain.assets, abi: kipAssetsAbi, functionName: "list", args: [tx.kind, BigInt(tx.price), tx.uri, tx.contentHash] });
+  const [listed] = parseEventLogs({ abi: kipAssetsAbi, eventName: "AssetListed", logs: receipt.logs });
+  const confirmed = await postJson(stack.appUrl, cookie, `/api/listings/${created.body.id as string}/confirm`, { txHash: receipt.transactionHash });
+  if (confirmed.body.status !== "listed") throw new Error(`listing not confirmed: ${JSON.stringify(confirmed.body)}`);
+  return { listingId: created.body.id as string, slot: listed.args.slot, tokenId: listed.args.tokenId };
+}
+
+/** Drafts a licence version of `listingId` from `files` (uploads or kept file ids); returns the server's answer. */
+export async function draftVersion(
+  appUrl: string,
+  cookie: string,
+  listingId: string,
+  body: { terms: string; price: string; upgradePrice: string; files: ({ upload: string } | { file: string })[] },
+) {
+  return postJson(appUrl, cookie, `/api/listings/${listingId}/licences`, body);
+}
+
+/** Publishes a draft from the creator's wallet and has the server confirm it; returns the published version. */
+export async function publishVersion(appUrl: string, chain: TestChain, creator: PrivateKeyAccount, cookie: string, listingId: string, draft: LicenceDraft): Promise<LicenceVersionView> {
+  const { transaction: t } = draft;
+  const receipt = await chain.send(creator, {
+    address: t.licences,
+    abi: kipLicencesAbi,
+    functionName: "publishVersion",
+    args: [BigInt(t.slot), BigInt(t.price), BigInt(t.upgradePrice), t.termsHash, t.filesHash],
+  });
+  const confirmed = await postJson(appUrl, cookie, `/api/listings/${listingId}/licences/confirm`, { versionId: draft.id, txHash: receipt.transactionHash });
+  if (confirmed.status !== 200) throw new Error(`version not confirmed: ${JSON.stringify(confirmed.body)}`);
+  return confirmed.body as unknown as LicenceVersionView;
+}

@@ -237,7 +237,8 @@ export interface ProtocolTotals {
   totalPaid: bigint;
   /** Protocol fees taken from it. */
   fees: bigint;
-  /** Licences to files bought (KipLicences). */
+  /** Licences to files sold for a price (KipLicences). A free version's licences are not sales: anyone
+   * may take one per wallet, so counting them would let a script inflate the figure. */
   licencesSold: number;
   /** Net credited to slots (totalPaid - fees). */
   netToHolders: bigint;
@@ -292,6 +293,7 @@ export function protocolTotals(events: readonly ProtocolEvent[]): ProtocolTotals
         break;
       case "LicenceBought":
         // Paid like query revenue (its net arrives as a RevenueCredited of the same transaction).
+        if (event.price === 0n) break;
         totals.licencesSold += 1;
         totals.totalPaid += event.price;
         totals.fees += event.fee;

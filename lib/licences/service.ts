@@ -276,16 +276,19 @@ export async function licenceVersions(listingId: string, page: { before?: number
 }
 
 type OnChainVersion = { price: string; upgradePrice: string; termsHash: Hex; filesHash: Hex };
-// A version's commitments never change, so they are kept for the process's life; its prices for PRICE_CACHE_MS.
+// A version's commitments never change, so they are kept for the process's life; its prices for PRICE_CACHE_MS,
+// except for the listing's creator, who reads them fresh (a price they just changed shows at once). Any
+// buyer's browser checks the price on chain before paying (licence-offer.tsx), so a cached price never
+// takes more than the chain asks.
 const committed = new Map<string, { termsHash: Hex; filesHash: Hex }>();
 const prices = new Map<string, { price: string; upgradePrice: string; at: number }>();
 const MAX_CACHED = 10_000;
 
-async function versionOnChain(address: Address, slot: bigint, version: bigint): Promise<OnChainVersion> {
+async function versionOnChain(address: Address, slot: bigint, version: bigint, fresh: boolean): Promise<OnChainVersion> {
   const key = `${address.toLowerCase()}:${slot}:${version}`;
   const fixed = committed.get(key);
   const priced = prices.get(key);
-  if (fixed && priced && Date.now() - priced.at < PRICE_CACHE_MS) return { ...priced, ...fixed };
+  if (!fresh && fixed && priced && Date.now() - priced.at < PRICE_CACHE_MS) return { ...priced, ...fixed };
   const read = await serverPublicClient().readContract({ address, abi: kipLicencesAbi, functionName: "versionOf", args: [slot, version] });
   if (committed.size >= MAX_CACHED) committed.clear();
   if (prices.size >= MAX_CACHED) prices.clear();
@@ -306,11 +309,12 @@ export async function licenceOffer(listingId: string, viewer: Address | null, be
   const client = serverPublicClient();
   const address = deployment.licences as Address;
   const slot = BigInt(listing.slotId);
+  const isCreator = viewer !== null && getAddress(viewer) === getAddress(listing.creator);
   const reads = await Promise.allSettled(
     versions.map(async (v) => {
       const version = BigInt(v.version!);
       const [chain, priceFor, licensed] = await Promise.all([
-        versionOnChain(address, slot, version),
+        versionOnChain(address, slot, version, isCreator),
         viewer ? client.readContract({ address, abi: kipLicencesAbi, functionName: "priceOf", args: [slot, version, viewer] }) : null,
         viewer ? client.readContract({ address, abi: kipLicencesAbi, functionName: "hasLicence", args: [slot, version, viewer] }) : false,
       ]);
@@ -340,13 +344,24 @@ export async function licensedFileFor(caller: { address: Address; chainId: numbe
   if (!entry) throw new AppError("not_found", `Version ${version} of this listing has no such file.`);
   if (caller.chainId !== serverEnv().CHAIN_ID) throw new AppError("forbidden", `You are signed in on chain ${caller.chainId}; licences here are read on chain ${serverEnv().CHAIN_ID}.`);
   if (getAddress(caller.address) !== listing.creator) {
-    const licensed = await serverPublicClient()
-      .readContract({ address: deployment.licences as Address, abi: kipLicencesAbi, functionName: "hasLicence", args: [BigInt(listing.slotId), BigInt(version), caller.address] })
-      .catch((error: unknown) => {
-        throw new AppError("upstream_unavailable", "The chain cannot be reached right now, so your licence cannot be checked; try again.", { cause: error });
+    // Read at the depth the event index trusts: a purchase a reorganisation could still undo opens nothing.
+    const confirmations = confirmationsFor(serverEnv().CHAIN_ID);
+    const client = serverPublicClient();
+    const licensed = await (async () => {
+      const blockNumber = confirmations === 0 ? undefined : (await client.getBlockNumber({ cacheTime: 0 })) - BigInt(confirmations);
+      return client.readContract({
+        address: deployment.licences as Address,
+        abi: kipLicencesAbi,
+        functionName: "hasLicence",
+        args: [BigInt(listing.slotId), BigInt(version), caller.address],
+        blockNumber,
       });
+    })().catch((error: unknown) => {
+      throw new AppError("upstream_unavailable", "The chain cannot be reached right now, so your licence cannot be checked; try again.", { cause: error });
+    });
     if (!licensed) {
-      throw new AppError("forbidden", `${caller.address} holds no licence to version ${version} of this listing on chain ${serverEnv().CHAIN_ID} (KipLicences ${deployment.licences}).`);
+      const wait = confirmations === 0 ? "" : ` A licence counts once its purchase has ${confirmations} confirmations.`;
+      throw new AppError("forbidden", `${caller.address} holds no licence to version ${version} of this listing on chain ${serverEnv().CHAIN_ID} (KipLicences ${deployment.licences}).${wait}`);
     }
   }
   return { path: entry.path, file: entry.file };

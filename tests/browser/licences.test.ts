@@ -1,14 +1,17 @@
 // Buying a licence in Chromium at 390 px with the Development wallet: the model's page shows the terms, the
 // price in token units and the files with their sizes and SHA-256; the wallet approves and buys on chain; the
 // page then downloads a file, hashes it in the browser, compares it with the commitment it reads from the
-// chain, and says the check passed. The downloaded file itself is hashed here too.
+// chain, and says the check passed. The downloaded file itself is hashed here too. A page whose server shows
+// other terms than the chain's, or a price below the chain's, buys nothing, and bytes that fail the check
+// are never saved.
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import type { Browser } from "playwright-core";
-import { getAddress, type Address } from "viem";
+import { erc20Abi, getAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kipLicencesAbi } from "@/lib/chain/generated";
+import { createDb, type Db } from "@/lib/db-client";
 import { launchChromium, openWatchedPage, signInWithDevWallet } from "../helpers/browser";
 import { draftVersion, listModel, publishVersion, uploadWhole, type LicenceDraft } from "../helpers/licences";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
@@ -42,7 +45,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await db?.$disconnect();
 });
+
+let db: Db;
 
 describe("licences in the browser", () => {
   it("buys a licence with the wallet and downloads a file whose hash matches the chain's commitment", async () => {
@@ -107,6 +113,81 @@ describe("licences in the browser", () => {
     await expect.poll(() => version.getByTestId("licence-price").textContent(), { timeout: 60_000 }).toContain("2 mUSD");
     expect((await chain.read<{ price: bigint }>(stack.deployment.licences as Address, kipLicencesAbi, "versionOf", [own.slot, 1n])).price).toBe(2_000_000n);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(errors).toEqual([]);
+  });
+
+  it("buys nothing when the page's terms or price are not the chain's, and never saves bytes that fail the check", async () => {
+    db = createDb(stack.databaseUrl);
+    const creator = await chain.freshAccount();
+    const cookie = await signInOverHttp(stack.appUrl, stack.chainId, creator);
+    const listed = await listModel(stack, chain, creator, cookie, "Model whose server is not trusted");
+    const terms = "Research use only.";
+    const drafted = await draftVersion(stack.appUrl, cookie, listed.listingId, {
+      terms,
+      price: "3",
+      upgradePrice: "0",
+      files: [{ upload: await uploadWhole(stack.appUrl, cookie, "weights.bin", weights) }, { upload: await uploadWhole(stack.appUrl, cookie, "README.md", Buffer.from("# Read me\n")) }],
+    });
+    if (drafted.status !== 201) throw new Error(JSON.stringify(drafted.body));
+    const published = await publishVersion(stack.appUrl, chain, creator, cookie, listed.listingId, drafted.body as unknown as LicenceDraft);
+    const allowance = () => chain.read<bigint>(stack.deployment.paymentToken as Address, erc20Abi, "allowance", [DEV_WALLET, stack.deployment.licences]);
+    const allowanceBefore = await allowance();
+    const licensed = () => chain.read<boolean>(stack.deployment.licences as Address, kipLicencesAbi, "hasLicence", [listed.slot, 1n, DEV_WALLET]);
+
+    const { page, errors } = await openWatchedPage(browser, { viewport: { width: 390, height: 844 }, acceptDownloads: true });
+    const version = page.getByTestId("licence-version-1");
+    const problem = version.getByTestId("licence-problem");
+    const buy = version.getByRole("button", { name: /^Buy version 1 for/ });
+
+    // The server shows terms other than those committed on chain: the browser refuses before any transaction.
+    await db.licenceVersion.update({ where: { id: published.id }, data: { terms: "Any use, including commercial." } });
+    await page.goto(`${stack.appUrl}/listings/${listed.listingId}`, { waitUntil: "networkidle" });
+    await signInWithDevWallet(page);
+    await buy.waitFor({ timeout: 30_000 });
+    await buy.click();
+    await expect.poll(() => problem.textContent(), { timeout: 30_000 }).toContain("the terms shown do not hash to the terms committed on chain");
+    expect(await allowance()).toBe(allowanceBefore);
+    expect(await licensed()).toBe(false);
+
+    // The terms are right again, but the creator raised the price after the page was read: nothing is paid.
+    await db.licenceVersion.update({ where: { id: published.id }, data: { terms } });
+    await page.reload({ waitUntil: "networkidle" });
+    await expect.poll(() => version.getByTestId("licence-price").textContent(), { timeout: 30_000 }).toContain("3 mUSD");
+    await chain.send(creator, { address: stack.deployment.licences as Address, abi: kipLicencesAbi, functionName: "setVersionPrice", args: [listed.slot, 1n, 4_000_000n, 0n] });
+    await buy.click();
+    await expect.poll(() => problem.textContent(), { timeout: 30_000 }).toContain("the price on chain is now 4 mUSD, more than the 3 mUSD shown");
+    expect(await allowance()).toBe(allowanceBefore);
+    expect(await licensed()).toBe(false);
+
+    // At the chain's price it buys.
+    await expect
+      .poll(
+        async () => {
+          await page.reload({ waitUntil: "networkidle" });
+          return version.getByTestId("licence-price").textContent();
+        },
+        { timeout: 30_000 },
+      )
+      .toContain("4 mUSD");
+    await buy.click();
+    await version.getByTestId("licence-held").waitFor({ timeout: 60_000 });
+    expect(await licensed()).toBe(true);
+
+    // Bytes changed on the way: the check fails and the browser saves nothing; the next file, intact, is saved.
+    const weightsFile = published.files.find((f) => f.path === "weights.bin")!;
+    const tampered = Buffer.from(weights);
+    tampered[1000] ^= 0xff;
+    await page.route((url) => url.pathname.endsWith(`/files/${weightsFile.id}`), (route) => route.fulfill({ status: 200, contentType: "application/octet-stream", body: tampered }));
+    const saved: string[] = [];
+    page.on("download", (download) => saved.push(download.suggestedFilename()));
+    await version.getByRole("button", { name: "Download and check weights.bin" }).click();
+    const checks = version.getByTestId("hash-check");
+    await expect.poll(() => checks.first().getAttribute("data-state"), { timeout: 60_000 }).toBe("failed");
+    expect(await checks.first().textContent()).toContain(`not the listed ${sha256(weights)}`);
+    const next = page.waitForEvent("download");
+    await version.getByRole("button", { name: "Download and check README.md" }).click();
+    expect((await next).suggestedFilename()).toBe("README.md");
+    expect(saved).toEqual(["README.md"]);
     expect(errors).toEqual([]);
   });
 });

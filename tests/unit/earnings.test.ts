@@ -223,6 +223,15 @@ describe("events", () => {
     expect(totals).toMatchObject({ licencesSold: 1, totalPaid: 12_500_000n, fees: 312_500n, netToHolders: 12_500_000n - 312_500n, queriesSettled: 0n });
     expect(totals.netToHolders + totals.fees).toBe(totals.totalPaid);
     expect(totals.slots).toEqual([{ slot: 4n, queries: 0, gross: 12_500_000n, net: 12_500_000n - 312_500n }]);
+
+    // Licences to a free version are not sales: a script taking one per fresh wallet moves no figure.
+    const free = Array.from({ length: 50 }, (_, i) => ({ ...meta, logIndex: 2 + i, ...(event as Extract<EventBody, { name: "LicenceBought" }>), slot: 7n, price: 0n, fee: 0n }));
+    const withFree = protocolTotals([
+      { ...meta, logIndex: 0, name: "RevenueCredited", slot: 4n, amount: 12_500_000n - 312_500n },
+      { ...meta, logIndex: 1, ...(event as Extract<EventBody, { name: "LicenceBought" }>) },
+      ...free,
+    ]);
+    expect(withFree).toEqual(totals);
   });
 
   it("decodes KipAssets.TransferValue and skips events the index does not keep", () => {

@@ -332,7 +332,7 @@ export default async function ListingPage({ params, searchParams }: { params: Pr
                   slot={licence.slot}
                   versions={licence.versions}
                   token={token ? { symbol: token.symbol, decimals: token.decimals } : { symbol: "tokens", decimals: 6 }}
-                  signedIn={Boolean(session)}
+                  buyer={session ? (session.address as Address) : null}
                   isCreator={isCreator}
                 />
               ) : (

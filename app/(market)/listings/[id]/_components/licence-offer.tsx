@@ -3,11 +3,13 @@
 // and files (path, size, SHA-256). A signed-in buyer buys a version on chain (approve, then
 // KipLicences.buy with the most they accept paying), then downloads each file. Every download is checked in
 // the browser: the file's bytes must hash (SHA-256) to the listed hash, and the listed files must hash to
-// the commitment this browser reads from the chain itself (KipLicences.versionOf), not from the server.
+// the commitment this browser reads from the chain itself (KipLicences.versionOf), not from the server; a
+// file that fails either check is not saved. Before a purchase the browser reads the version's price and
+// commitments from the chain too: it buys only the terms and files shown, at most at the price shown.
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { createPublicClient, erc20Abi, formatUnits, http, type Address, type Hex } from "viem";
-import { Button } from "@/components/ui/form";
+import { Button, ErrorBox } from "@/components/ui/form";
 import { usePublicConfig } from "@/components/web3/public-config-context";
 import { TransactionStatus } from "@/components/web3/transaction-status";
 import { useTransactor } from "@/components/web3/use-transactor";
@@ -37,21 +39,22 @@ export function LicenceOffer({
   slot,
   versions,
   token,
-  signedIn,
+  buyer,
   isCreator,
 }: {
   listingId: string;
   slot: number;
   versions: OfferVersion[];
   token: { symbol: string; decimals: number };
-  signedIn: boolean;
+  /** The signed-in wallet, or null. */
+  buyer: Address | null;
   isCreator: boolean;
 }) {
   const amount = (units: string) => `${formatUnits(BigInt(units), token.decimals)} ${token.symbol}`;
   return (
     <div className="space-y-6" data-testid="licence-offer">
       {versions.map((v, i) => (
-        <LicenceVersion key={v.version} listingId={listingId} slot={slot} v={v} latest={i === 0} amount={amount} signedIn={signedIn} isCreator={isCreator} />
+        <LicenceVersion key={v.version} listingId={listingId} slot={slot} v={v} latest={i === 0} amount={amount} buyer={buyer} isCreator={isCreator} />
       ))}
     </div>
   );
@@ -63,7 +66,7 @@ function LicenceVersion({
   v,
   latest,
   amount,
-  signedIn,
+  buyer,
   isCreator,
 }: {
   listingId: string;
@@ -71,7 +74,7 @@ function LicenceVersion({
   v: OfferVersion;
   latest: boolean;
   amount: (units: string) => string;
-  signedIn: boolean;
+  buyer: Address | null;
   isCreator: boolean;
 }) {
   const router = useRouter();
@@ -79,14 +82,35 @@ function LicenceVersion({
   const approve = useTransactor();
   const buy = useTransactor();
   const [checks, setChecks] = useState<Record<string, Check>>({});
+  const [problem, setProblem] = useState<string | null>(null);
   const version = v.version!;
   const licensed = Boolean(v.viewer?.licensed) || isCreator;
   const termsMatch = licenceTermsHash(v.terms) === v.chain.termsHash.toLowerCase();
 
   const purchase = async () => {
     const contracts = config.contracts;
-    if (!contracts || !v.viewer) return;
-    const price = BigInt(v.viewer.price);
+    if (!contracts || !v.viewer || !buyer) return;
+    setProblem(null);
+    // What this page shows came from the server: check it against the chain before paying.
+    const shownPrice = BigInt(v.viewer.price);
+    let price: bigint;
+    try {
+      const client = createPublicClient({ transport: http(config.rpcUrl) });
+      const args = [BigInt(slot), BigInt(version)] as const;
+      const [committed, [quoted]] = await Promise.all([
+        client.readContract({ address: contracts.licences as Address, abi: kipLicencesAbi, functionName: "versionOf", args }),
+        client.readContract({ address: contracts.licences as Address, abi: kipLicencesAbi, functionName: "priceOf", args: [...args, buyer] }),
+      ]);
+      const mismatch = purchaseMismatch(v, committed, quoted, shownPrice, amount);
+      if (mismatch) {
+        setProblem(mismatch);
+        return;
+      }
+      price = quoted;
+    } catch (error) {
+      setProblem(`The chain could not be read to check this version before buying: ${(error as Error).message.split("\n")[0]}`);
+      return;
+    }
     if (price > 0n) {
       const approved = await approve.write({ address: contracts.paymentToken, abi: erc20Abi, functionName: "approve", args: [contracts.licences, price], chainId: config.chainId });
       if (!approved) return;
@@ -126,7 +150,8 @@ function LicenceVersion({
               : `Check FAILED: the listed files do not hash to the commitment on chain (${committed.filesHash}).`,
         },
       }));
-      // Hand the bytes to the browser's downloads.
+      // Only bytes that passed both checks reach the browser's downloads.
+      if (!passed) return;
       const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
       const link = document.createElement("a");
       link.href = url;
@@ -150,7 +175,7 @@ function LicenceVersion({
         <p className="text-sm text-ink" data-testid="licence-price">
           {v.viewer?.upgrade ? (
             <>
-              Upgrade: <span className="font-semibold tabular-nums">{amount(v.chain.upgradePrice)}</span>
+              Upgrade: <span className="font-semibold tabular-nums">{amount(v.viewer.price)}</span>
               <span className="text-muted"> (new buyers {amount(v.chain.price)})</span>
             </>
           ) : (
@@ -159,7 +184,14 @@ function LicenceVersion({
         </p>
       </div>
       {v.chain.upgradePrice !== v.chain.price && !v.viewer?.upgrade ? (
-        <p className="text-xs text-muted">Holders of an earlier version&apos;s licence pay {amount(v.chain.upgradePrice)}.</p>
+        <p className="text-xs text-muted" data-testid="licence-upgrade-rule">
+          A wallet that already bought a licence to this listing pays this price less what it paid before, and at least {amount(v.chain.upgradePrice)}.
+        </p>
+      ) : v.viewer?.upgrade ? (
+        <p className="text-xs text-muted" data-testid="licence-upgrade-rule">
+          Your earlier licences to this listing count towards the price: you pay {amount(v.chain.price)} less what you paid before, and at least{" "}
+          {amount(v.chain.upgradePrice)}.
+        </p>
       ) : null}
       <details className="rounded-lg bg-slate-50 p-3 text-sm">
         <summary className="cursor-pointer font-medium text-ink">Licence terms</summary>
@@ -200,17 +232,41 @@ function LicenceVersion({
         <p className="text-sm font-medium text-emerald-700" data-testid="licence-held">
           {isCreator && !v.viewer?.licensed ? "Your listing: you can download its files." : `You hold a licence to version ${version}.`}
         </p>
-      ) : signedIn && v.viewer ? (
+      ) : buyer && v.viewer ? (
         <div className="space-y-2">
           <Button onClick={() => void purchase()} disabled={approve.busy || buy.busy}>
             {approve.busy || buy.busy ? "Buying…" : `Buy version ${version} for ${amount(v.viewer.price)}`}
           </Button>
           {/* The approval's status until the purchase itself is under way. */}
           <TransactionStatus state={buy.status === "idle" && approve.status !== "idle" ? approve : buy} minedText={buy.status === "idle" ? "Payment approved." : "Licence bought."} />
+          {problem ? <ErrorBox testId="licence-problem">{problem}</ErrorBox> : null}
         </div>
       ) : (
         <p className="text-sm text-muted">Sign in with your wallet to buy a licence.</p>
       )}
     </section>
   );
+}
+
+/**
+ * Why the version read from the chain is not what the page offers (null when it is): other terms or files
+ * than those shown, or a price above the one shown. A lower price is fine: the buyer pays the chain's.
+ */
+export function purchaseMismatch(
+  v: Pick<OfferVersion, "terms" | "files" | "version">,
+  committed: { termsHash: Hex; filesHash: Hex },
+  quoted: bigint,
+  shownPrice: bigint,
+  amount: (units: string) => string,
+): string | null {
+  if (licenceTermsHash(v.terms) !== committed.termsHash.toLowerCase()) {
+    return `Not bought: the terms shown do not hash to the terms committed on chain for version ${v.version} (${committed.termsHash}).`;
+  }
+  if (licenceFilesHash(v.files) !== committed.filesHash.toLowerCase()) {
+    return `Not bought: the files listed do not hash to the file list committed on chain for version ${v.version} (${committed.filesHash}).`;
+  }
+  if (quoted > shownPrice) {
+    return `Not bought: the price on chain is now ${amount(quoted.toString())}, more than the ${amount(shownPrice.toString())} shown. Reload the page to see the new price.`;
+  }
+  return null;
 }

@@ -1,6 +1,7 @@
 "use client";
 // The creator's form for selling a dataset's original files or a model's weights: licence terms, a price and
-// an upgrade price (what holders of an earlier version's licence pay; 0 allowed), the files of the latest
+// an upgrade price (the least a wallet that already bought a licence to the listing pays: it pays the price
+// less what it paid before, but never below the upgrade price; 0 allowed), the files of the latest
 // version to keep and new files to add (each uploaded with tus, resumable). The server stores them encrypted
 // and drafts the version; the creator's wallet publishes it with KipLicences.publishVersion, which commits the
 // terms' and the file list's hashes on chain; the server publishes the draft once it reads that event.

@@ -6,7 +6,7 @@
 // and drafts the version; the creator's wallet publishes it with KipLicences.publishVersion, which commits the
 // terms' and the file list's hashes on chain; the server publishes the draft once it reads that event.
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { formatUnits, parseUnits, type Hex } from "viem";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
 import { uploadFile } from "../../../_components/uploads";
@@ -35,6 +35,11 @@ export function LicencePublish({
   const [upgradePrice, setUpgradePrice] = useState("0");
   const [keep, setKeep] = useState<Set<string>>(new Set(latest?.files.map((f) => f.id) ?? []));
   const [files, setFiles] = useState<File[]>([]);
+  const input = useRef<HTMLInputElement>(null);
+  // Files picked before the page finished loading are in the input but not yet in the state.
+  useEffect(() => {
+    if (input.current?.files?.length) setFiles([...input.current.files]);
+  }, []);
   const [progress, setProgress] = useState<string | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
@@ -70,6 +75,7 @@ export function LicencePublish({
       await api(`/api/listings/${listingId}/licences/confirm`, { method: "POST", json: { versionId: draft.id, txHash: receipt.transactionHash } });
       setMessage("Published on chain.");
       setFiles([]);
+      if (input.current) input.current.value = "";
       router.refresh();
     } catch (error) {
       const text = (error as Error).message;
@@ -116,7 +122,7 @@ export function LicencePublish({
         </fieldset>
       ) : null}
       <Field id="licence-files" label="Add files" hint="Original files or weights, up to 200 MB each; stored encrypted." error={errors.files}>
-        <input id="licence-files" type="file" multiple className="block w-full text-sm" onChange={(e) => setFiles([...(e.target.files ?? [])])} />
+        <input id="licence-files" ref={input} type="file" multiple className="block w-full text-sm" onChange={(e) => setFiles([...(e.target.files ?? [])])} />
       </Field>
       {progress ? <p className="text-sm text-muted" role="status">{progress}</p> : null}
       <TransactionStatus state={tx} minedText="Published on chain." />

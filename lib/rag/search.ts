@@ -9,6 +9,7 @@
 // Each chunk is indexed with its heading (the document's title and the chunk's section path) as a field
 // of its own, which weighs more than the body (see Bm25Index).
 import type { Db } from "@/lib/db-client";
+import type { ChunkRow } from "./bulk";
 import { Bm25Index, sharedStats } from "./bm25";
 import { SECTION_SEPARATOR } from "./citation";
 
@@ -30,15 +31,8 @@ export interface RetrievedChunk {
   datasetVersion: number;
 }
 
-export interface IndexedChunk {
-  id: string;
-  documentId: string;
-  position: number;
-  text: string;
-  /** Section path joined by SECTION_SEPARATOR. */
-  section: string;
-  page: number | null;
-}
+/** A chunk as stored (its section path joined by SECTION_SEPARATOR), which is what the index is built from. */
+export type IndexedChunk = ChunkRow;
 
 export interface DocumentLabel {
   filename: string;

@@ -6,6 +6,7 @@ import type { PrivateKeyAccount } from "viem/accounts";
 import { kipAssetsAbi, kipLicencesAbi } from "../../lib/chain/generated";
 import type { TestChain } from "./queries";
 import type { StackInfo } from "./stack-info";
+import { callApp } from "./http";
 
 export type LicenceFileView = { id: string; path: string; size: number; sha256: string };
 export type LicenceVersionView = { id: string; version: number | null; status: string; termsHash: Hex; filesHash: Hex; files: LicenceFileView[] };
@@ -25,10 +26,8 @@ export async function uploadWhole(appUrl: string, cookie: string, name: string, 
   return location.pathname.split("/").pop()!;
 }
 
-async function postJson(appUrl: string, cookie: string, route: string, body: unknown) {
-  const response = await fetch(`${appUrl}${route}`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify(body) });
-  const json = (await response.json()) as Record<string, unknown>;
-  return { status: response.status, body: json };
+function postJson(appUrl: string, cookie: string, route: string, body: unknown) {
+  return callApp(appUrl, cookie, route, { method: "POST", json: body });
 }
 
 /** Creates an offline model listing from `creator` and lists it on chain; returns its id, slot and token. */

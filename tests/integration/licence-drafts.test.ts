@@ -14,31 +14,20 @@ import { licenceTermsHash } from "@/lib/licences/hash";
 import { listModel, publishVersion, uploadWhole, type LicenceDraft } from "../helpers/licences";
 import { TestChain } from "../helpers/queries";
 import { signInOverHttp } from "../helpers/siwe";
+import { callApp, type Json } from "../helpers/http";
 
 const stack = inject("stack");
 const chain = new TestChain(stack.rpcUrl, stack.chainId, stack.deployment);
 const rows = createDb(stack.databaseUrl);
 const licences = stack.deployment.licences as Address;
 
-type Json = Record<string, unknown> & { error?: { code: string; message: string } };
-
 let clientNumber = 0;
-/** Each call comes from its own client address (the proxy's X-Forwarded-For), so address limits stay out of the way. */
-async function call(cookie: string | null, route: string, init: RequestInit & { json?: unknown; from?: string } = {}) {
-  const { json, from, ...rest } = init;
+/** Each call comes from its own client address (the proxy's X-Forwarded-For), or `from`, so address limits stay out of the way. */
+function call(cookie: string | null, route: string, init: RequestInit & { json?: unknown; from?: string } = {}) {
+  const { from, ...rest } = init;
   const headers = new Headers(rest.headers);
-  if (cookie) headers.set("cookie", cookie);
   headers.set("x-forwarded-for", from ?? `203.0.113.${(clientNumber++ % 200) + 1}`);
-  if (json !== undefined) headers.set("content-type", "application/json");
-  const response = await fetch(`${stack.appUrl}${route}`, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
-  const text = await response.text();
-  let body: Json = {};
-  try {
-    body = JSON.parse(text) as Json;
-  } catch {
-    body = { text };
-  }
-  return { status: response.status, body, headers: response.headers };
+  return callApp(stack.appUrl, cookie, route, { ...rest, headers });
 }
 
 interface Seller {

@@ -18,6 +18,7 @@ import { licenceFilesHash } from "@/lib/licences/hash";
 import { listModel, publishVersion, uploadWhole, type LicenceDraft, type LicenceVersionView } from "../helpers/licences";
 import { TestChain } from "../helpers/queries";
 import { signInOverHttp } from "../helpers/siwe";
+import { callApp, type Json } from "../helpers/http";
 
 const stack = inject("stack");
 const chain = new TestChain(stack.rpcUrl, stack.chainId, stack.deployment);
@@ -26,25 +27,10 @@ const licences = stack.deployment.licences as Address;
 const feeBps = BigInt(stack.deployment.feeBps);
 const MiB = 1024 * 1024;
 
-type Json = Record<string, unknown> & { error?: { code: string; message: string } };
 type VersionView = LicenceVersionView;
 type Draft = LicenceDraft;
 
-async function call(cookie: string | null, route: string, init: RequestInit & { json?: unknown } = {}) {
-  const { json, ...rest } = init;
-  const headers = new Headers(rest.headers);
-  if (cookie) headers.set("cookie", cookie);
-  if (json !== undefined) headers.set("content-type", "application/json");
-  const response = await fetch(`${stack.appUrl}${route}`, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
-  const text = await response.text();
-  let body: Json = {};
-  try {
-    body = JSON.parse(text) as Json;
-  } catch {
-    body = { text };
-  }
-  return { status: response.status, body };
-}
+const call = (cookie: string | null, route: string, init: RequestInit & { json?: unknown } = {}) => callApp(stack.appUrl, cookie, route, init);
 
 async function download(cookie: string | null, route: string, headers: Record<string, string> = {}) {
   const response = await fetch(`${stack.appUrl}${route}`, { headers: { ...(cookie ? { cookie } : {}), ...headers } });

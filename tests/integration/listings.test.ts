@@ -13,6 +13,7 @@ import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { STAND_IN_HOST } from "../helpers/openai-stand-in";
 import { makePdf } from "../helpers/pdf";
 import { signInOverHttp } from "../helpers/siwe";
+import { callApp, type Json } from "../helpers/http";
 
 const stack = inject("stack");
 const assets = stack.deployment.assets as Hex;
@@ -21,28 +22,13 @@ const owner = privateKeyToAccount(ANVIL_KEYS[6]);
 const developer = privateKeyToAccount(ANVIL_KEYS[7]);
 const rows = createDb(stack.databaseUrl);
 
-type Json = Record<string, unknown> & { error?: { code: string; message: string } };
 type Draft = { id: string; status: string; slotId: number | null; transaction: { kind: number; price: string; uri: string; contentHash: Hex } };
 
 async function signIn(account: PrivateKeyAccount): Promise<string> {
   return signInOverHttp(stack.appUrl, stack.chainId, account);
 }
 
-async function call(cookie: string | null, path: string, init: RequestInit & { json?: unknown } = {}) {
-  const { json, ...rest } = init;
-  const headers = new Headers(rest.headers);
-  if (cookie) headers.set("cookie", cookie);
-  if (json !== undefined) headers.set("content-type", "application/json");
-  const response = await fetch(`${stack.appUrl}${path}`, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
-  const text = await response.text();
-  let body: Json = {};
-  try {
-    body = JSON.parse(text) as Json;
-  } catch {
-    body = { text };
-  }
-  return { status: response.status, body, response };
-}
+const call = (cookie: string | null, path: string, init: RequestInit & { json?: unknown } = {}) => callApp(stack.appUrl, cookie, path, init);
 
 /** Send KipAssets.list for a draft from `account`; returns the mined receipt's hash. */
 async function sendList(account: PrivateKeyAccount, tx: Draft["transaction"], overrides: Partial<{ price: bigint; contentHash: Hex; gas: bigint }> = {}) {

@@ -5,6 +5,9 @@
 export function describeDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
+    // A `host` parameter (a Unix socket's directory, as the embedded server's URL has) wins over the host.
+    const socket = parsed.searchParams.get("host");
+    if (socket) return `${socket}/.s.PGSQL.${parsed.port || 5432}${parsed.pathname || "/"}`;
     return `${parsed.hostname || "localhost"}:${parsed.port || 5432}${parsed.pathname || "/"}`;
   } catch {
     return "(not a URL)";

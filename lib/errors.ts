@@ -52,7 +52,7 @@ export function isAppError(error: unknown): error is AppError {
 }
 
 const DATABASE_DOWN =
-  /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)|Can't reach database server|server closed the connection/i;
+  /ECONNREFUSED|ECONNRESET|connect ENOENT \S*\.s\.PGSQL\.\d+|Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)|Can't reach database server|server closed the connection/i;
 
 /**
  * Whether a thrown value says the database cannot be reached right now (down, restarting, or the

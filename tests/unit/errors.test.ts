@@ -7,6 +7,9 @@ describe("an unreachable database", () => {
     expect(isDatabaseUnavailable(new Error("outer", { cause: new Error("Connection terminated unexpectedly") }))).toBe(true);
     expect(isDatabaseUnavailable(Object.assign(new Error("FATAL"), { code: "57P03" }))).toBe(true);
     expect(isDatabaseUnavailable(Object.assign(new Error(""), { name: "PrismaClientInitializationError" }))).toBe(true);
+    // The embedded server through its Unix socket: the socket file is gone while it is down.
+    expect(isDatabaseUnavailable(new Error("connect ENOENT /home/me/kip/data/pg/.s.PGSQL.5433"))).toBe(true);
+    expect(isDatabaseUnavailable(new Error("ENOENT: no such file or directory, open 'data/x.json'"))).toBe(false);
     expect(isDatabaseUnavailable(new Error("duplicate key value violates unique constraint"))).toBe(false);
     expect(isDatabaseUnavailable(undefined)).toBe(false);
   });

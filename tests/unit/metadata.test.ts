@@ -5,6 +5,7 @@ import { keccak256, toBytes } from "viem";
 import { describe, expect, it } from "vitest";
 import { buildSlotMetadata, listingMetadataUri } from "@/lib/listings/metadata";
 import { databaseUrlProblem, describeDatabaseUrl } from "@/lib/db-url";
+import { socketDirFor } from "../../scripts/stack/postgres";
 import { loadOrCreateSecrets } from "@/scripts/stack/secrets";
 
 describe("slot metadata", () => {
@@ -31,6 +32,15 @@ describe("DATABASE_URL", () => {
     expect(databaseUrlProblem("not a url")).toMatch(/PostgreSQL URL/);
     expect(describeDatabaseUrl("postgres://kip:secret@db.internal:6543/kip")).toBe("db.internal:6543/kip");
     expect(describeDatabaseUrl("postgres://kip:secret@db.internal/kip")).not.toContain("secret");
+    // The embedded server's URL: a Unix socket in its data directory.
+    const socketUrl = "postgres://postgres:kip-local@localhost:54321/kip?host=%2Fhome%2Fme%2Fkip%2Fdata%2Fpg";
+    expect(databaseUrlProblem(socketUrl)).toBeNull();
+    expect(describeDatabaseUrl(socketUrl)).toBe("/home/me/kip/data/pg/.s.PGSQL.54321/kip");
+  });
+
+  it("reaches the embedded server through a socket in its data directory unless that path is too long for one", () => {
+    expect(socketDirFor("/home/me/kip/data/pg", 54321)).toBe("/home/me/kip/data/pg");
+    expect(socketDirFor(`/home/me/${"deep/".repeat(20)}data/pg`, 54321)).toBeNull();
   });
 });
 

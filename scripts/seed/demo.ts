@@ -1,6 +1,7 @@
 // Demo content for a local chain, seeded once: two public-domain knowledge bases, the built-in offline
 // model, and one app that uses them, each listed on chain as an ERC-3525 slot by its own creator
-// account; and mUSD minted to the demo accounts (the development wallet among them).
+// account; and mUSD minted to the demo accounts (the development wallet among them). Once the app is up,
+// ./licence.ts adds a licence for one knowledge base's raw file.
 import fs from "node:fs";
 import path from "node:path";
 import {
@@ -23,7 +24,7 @@ import { BM25_RETRIEVER } from "../../lib/rag/bm25";
 import { indexPendingDocuments, prepareDocuments, storeDocuments } from "../../lib/rag/ingest";
 import { ANVIL_KEYS } from "../stack/anvil";
 
-const SEED_DIR = path.resolve(import.meta.dirname, "..", "..", "prisma", "seed");
+export const SEED_DIR = path.resolve(import.meta.dirname, "..", "..", "prisma", "seed");
 
 /** Demo roles (anvil accounts). #1 is the development wallet in the browser. */
 export const DEMO_ACCOUNTS = {
@@ -32,6 +33,9 @@ export const DEMO_ACCOUNTS = {
   modelCreator: ANVIL_KEYS[3],
   appDeveloper: ANVIL_KEYS[4],
 } as const;
+
+/** The demo knowledge base whose raw file is also sold under a licence (./licence.ts). */
+export const ART_OF_WAR = { name: "The Art of War (Giles, 1910)", file: "art-of-war.txt" } as const;
 
 const FUNDED = [ANVIL_KEYS[1], ANVIL_KEYS[2], ANVIL_KEYS[3], ANVIL_KEYS[4], ANVIL_KEYS[5]];
 
@@ -71,10 +75,10 @@ export async function seedDemo({ env, deployment, log }: SeedOptions): Promise<b
     const lister = { db, publicClient, env, deployment };
     const artOfWar = await listDataset(lister, {
       key: DEMO_ACCOUNTS.dataOwner,
-      name: "The Art of War (Giles, 1910)",
+      name: ART_OF_WAR.name,
       description: "Sun Tzu's treatise in Lionel Giles' 1910 English translation, chapters I–V (excerpts). Public domain.",
       license: "Public domain",
-      file: "art-of-war.txt",
+      file: ART_OF_WAR.file,
       price: "0.002",
       tags: ["classics", "strategy", "public domain"],
     });

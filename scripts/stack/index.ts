@@ -215,6 +215,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       log(`settlement worker: batches of up to ${env.SETTLE_BATCH_SIZE ?? 50} every ${env.SETTLE_INTERVAL_MS ?? 5000} ms`);
     }
     await app.ready(appUrl);
+    // 8. The demo licence, once: published through the running app, as a creator would.
+    if (options.seed) {
+      const { seedDemoLicence } = await import("../seed/licence");
+      // Demo content only: a failure is reported and the marketplace runs on without it.
+      await seedDemoLicence({ appUrl, env, deployment, log }).catch((error: unknown) => log(`demo data: the licence was not seeded (${error instanceof Error ? error.message : String(error)})`));
+    }
     return { appUrl, rpcUrl, chainId, databaseUrl, deployment, deploymentFile, env, appPid: app.child.pid!, stop };
   } catch (error) {
     await stop();

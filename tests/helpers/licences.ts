@@ -8,23 +8,11 @@ import type { TestChain } from "./queries";
 import type { StackInfo } from "./stack-info";
 import { callApp } from "./http";
 
+export { uploadWhole } from "../../scripts/stack/uploads";
+
 export type LicenceFileView = { id: string; path: string; size: number; sha256: string };
 export type LicenceVersionView = { id: string; version: number | null; status: string; termsHash: Hex; filesHash: Hex; files: LicenceFileView[] };
 export type LicenceDraft = LicenceVersionView & { transaction: { licences: Address; slot: number; price: string; upgradePrice: string; termsHash: Hex; filesHash: Hex } };
-
-/** One whole file up with tus (POST, then one PATCH); returns the upload id. */
-export async function uploadWhole(appUrl: string, cookie: string, name: string, bytes: Uint8Array): Promise<string> {
-  const tus = { cookie, "tus-resumable": "1.0.0" };
-  const created = await fetch(`${appUrl}/api/uploads`, {
-    method: "POST",
-    headers: { ...tus, "upload-length": String(bytes.byteLength), "upload-metadata": `filename ${Buffer.from(name).toString("base64")}` },
-  });
-  if (created.status !== 201) throw new Error(`upload of ${name} was refused: ${created.status} ${await created.text()}`);
-  const location = new URL(created.headers.get("location")!, appUrl);
-  const patched = await fetch(location, { method: "PATCH", headers: { ...tus, "upload-offset": "0", "content-type": "application/offset+octet-stream" }, body: Buffer.from(bytes) });
-  if (patched.status !== 204) throw new Error(`upload of ${name} failed: ${patched.status}`);
-  return location.pathname.split("/").pop()!;
-}
 
 function postJson(appUrl: string, cookie: string, route: string, body: unknown) {
   return callApp(appUrl, cookie, route, { method: "POST", json: body });

@@ -17,6 +17,7 @@ import { createDb } from "@/lib/db-client";
 import { licenceFilesHash } from "@/lib/licences/hash";
 import { listModel, publishVersion, uploadWhole, type LicenceDraft, type LicenceVersionView } from "../helpers/licences";
 import { TestChain } from "../helpers/queries";
+import { ART_OF_WAR, SEED_DIR } from "../../scripts/seed/demo";
 import { signInOverHttp } from "../helpers/siwe";
 import { callApp, type Json } from "../helpers/http";
 
@@ -152,6 +153,23 @@ describe("offering files under a licence", () => {
     const versions = offer.body.versions as { version: number; chain: { price: string; filesHash: Hex } }[];
     expect(versions.map((v) => v.version)).toEqual([2]);
     expect(versions[0].chain).toMatchObject({ price: V1_PRICE.toString(), filesHash: draft.filesHash });
+  });
+});
+
+describe("the demo data", () => {
+  it("sells the raw file of The Art of War under a licence, published on chain by its data owner", async () => {
+    const listing = await rows.listing.findFirstOrThrow({ where: { name: ART_OF_WAR.name, assets: stack.deployment.assets }, select: { id: true, slotId: true } });
+    const offer = await call(null, `/api/listings/${listing.id}/licences`);
+    expect(offer.status).toBe(200);
+    const versions = offer.body.versions as { version: number; files: { path: string; size: number; sha256: string }[]; chain: { price: string; filesHash: Hex } }[];
+    expect(versions.map((v) => v.version)).toEqual([1]);
+    const bytes = fs.readFileSync(path.join(SEED_DIR, ART_OF_WAR.file));
+    expect(versions[0].files).toEqual([expect.objectContaining({ path: ART_OF_WAR.file, size: bytes.byteLength, sha256: sha256(bytes) })]);
+    expect(versions[0].chain.price).toBe(parseUnits("0.5", 6).toString());
+    // The chain's commitment is the file list the page shows.
+    const { filesHash } = await chain.client.readContract({ address: licences, abi: kipLicencesAbi, functionName: "versionOf", args: [BigInt(listing.slotId!), 1n] });
+    expect(filesHash).toBe(versions[0].chain.filesHash);
+    expect(filesHash).toBe(licenceFilesHash(versions[0].files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 }))));
   });
 });
 

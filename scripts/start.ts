@@ -52,7 +52,7 @@ KIP marketplace is up (${((Date.now() - started) / 1000).toFixed(0)} s)
               settlement ${stack.deployment.settlement}
               licences ${stack.deployment.licences}
               payment token ${stack.deployment.paymentToken}${stack.deployment.paymentTokenIsMock ? " (mUSD mock)" : ""}
-  Database    PostgreSQL at ${describeDatabaseUrl(stack.databaseUrl)}${process.env.DATABASE_URL ? " (DATABASE_URL)" : " (embedded, data/pg)"}
+  Database    ${process.env.DATABASE_URL ? `PostgreSQL at ${describeDatabaseUrl(stack.databaseUrl)} (DATABASE_URL)` : `embedded PostgreSQL in ${path.join(dataDir, "pg")}, for tools such as psql at 127.0.0.1:${new URL(stack.databaseUrl).port}`}
   Data        ${dataDir}
 ${
   local

@@ -70,14 +70,14 @@ function checkDataDir(dataDir: string): "existing" | "new" {
   return "new";
 }
 
-/** The longest Unix socket path the kernel takes (sun_path is 108 bytes with its terminating zero). */
-const MAX_SOCKET_PATH = 107;
+/** The longest Unix socket path every kernel takes (sun_path: 104 bytes on macOS, 108 on Linux, with its terminating zero). */
+const MAX_SOCKET_PATH = 103;
 
 /**
  * Where the app reaches the embedded server: a Unix socket in its data directory, or null (TCP on
  * 127.0.0.1 only) when that path would be too long for a socket. On one machine a socket costs the app
  * less CPU per query than loopback TCP, where the sending process also pays for the receiving side's
- * TCP processing (bench/chat.ts: about 2 core-ms per paid message). Tools such as psql still reach the
+ * TCP processing (bench/chat.ts: about 3 of 21 core-ms per paid message). Tools such as psql still reach the
  * server on 127.0.0.1.
  */
 export function socketDirFor(dataDir: string, port: number): string | null {

@@ -18,6 +18,7 @@ import type { StagedFile } from "@/lib/uploads/staging";
 import { licenceFilesHash, licenceTermsHash } from "./hash";
 import { licencePathKey, licencePathProblem } from "./paths";
 import { storeLicenceFile } from "./storage";
+import type { LicenceDraftTransaction } from "./publish";
 
 /** KipLicences.MAX_PRICE: prices and upgrade prices fit uint64. */
 const MAX_PRICE = (1n << 64n) - 1n;
@@ -204,7 +205,7 @@ export async function draftLicenceVersion(
     });
     return {
       ...versionView(row),
-      transaction: { licences: currentDeployment().licences as Address, slot: listing.slotId, price: price.toString(), upgradePrice: upgradePrice.toString(), termsHash, filesHash },
+      transaction: { licences: currentDeployment().licences as Address, slot: listing.slotId, price: price.toString(), upgradePrice: upgradePrice.toString(), termsHash, filesHash } satisfies LicenceDraftTransaction,
     };
   } catch (error) {
     await db.licenceFile.deleteMany({ where: { id: { in: storedIds } } }).catch(() => undefined);

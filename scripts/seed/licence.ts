@@ -5,12 +5,12 @@
 // the app itself.
 import fs from "node:fs";
 import path from "node:path";
-import { createPublicClient, createWalletClient, http, type Address, type Hex } from "viem";
+import { createPublicClient, createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { Deployment } from "../../lib/chain/deployment";
-import { kipLicencesAbi } from "../../lib/chain/generated";
 import { createDb } from "../../lib/db-client";
 import { signInOverHttp } from "../stack/siwe";
+import { publishVersionCall, type LicenceDraftTransaction } from "../../lib/licences/publish";
 import { uploadWhole } from "../stack/uploads";
 import { ART_OF_WAR, DEMO_ACCOUNTS, SEED_DIR } from "./demo";
 
@@ -51,17 +51,10 @@ export async function seedDemoLicence({ appUrl, env, deployment, log }: LicenceS
   };
   const draft = (await post(`/api/listings/${listingId}/licences`, { terms: TERMS, price: "0.5", upgradePrice: "0.1", files: [{ upload }] })) as {
     id: string;
-    transaction: { licences: Address; slot: number; price: string; upgradePrice: string; termsHash: Hex; filesHash: Hex };
+    transaction: LicenceDraftTransaction;
   };
-  const t = draft.transaction;
   const wallet = createWalletClient({ account: owner, transport: http(env.RPC_URL) });
-  const hash = await wallet.writeContract({
-    chain: null,
-    address: t.licences,
-    abi: kipLicencesAbi,
-    functionName: "publishVersion",
-    args: [BigInt(t.slot), BigInt(t.price), BigInt(t.upgradePrice), t.termsHash, t.filesHash],
-  });
+  const hash = await wallet.writeContract({ chain: null, ...publishVersionCall(draft.transaction) });
   const receipt = await createPublicClient({ transport: http(env.RPC_URL) }).waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new Error(`demo licence: publishVersion failed (tx ${hash})`);
   await post(`/api/listings/${listingId}/licences/confirm`, { versionId: draft.id, txHash: hash });

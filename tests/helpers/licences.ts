@@ -1,9 +1,10 @@
 // A model listed on chain with files for sale under a licence, set up over real HTTP and the chain the way a
 // creator's browser and wallet would: tus uploads, a draft version, KipLicences.publishVersion, and the
 // server's confirmation from the mined event.
-import { parseEventLogs, type Address, type Hex } from "viem";
+import { parseEventLogs, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { kipAssetsAbi, kipLicencesAbi } from "../../lib/chain/generated";
+import { kipAssetsAbi } from "../../lib/chain/generated";
+import { publishVersionCall, type LicenceDraftTransaction } from "../../lib/licences/publish";
 import type { TestChain } from "./queries";
 import type { StackInfo } from "./stack-info";
 import { callApp } from "./http";
@@ -12,7 +13,7 @@ export { uploadWhole } from "../../scripts/stack/uploads";
 
 export type LicenceFileView = { id: string; path: string; size: number; sha256: string };
 export type LicenceVersionView = { id: string; version: number | null; status: string; termsHash: Hex; filesHash: Hex; files: LicenceFileView[] };
-export type LicenceDraft = LicenceVersionView & { transaction: { licences: Address; slot: number; price: string; upgradePrice: string; termsHash: Hex; filesHash: Hex } };
+export type LicenceDraft = LicenceVersionView & { transaction: LicenceDraftTransaction };
 
 function postJson(appUrl: string, cookie: string, route: string, body: unknown) {
   return callApp(appUrl, cookie, route, { method: "POST", json: body });
@@ -48,13 +49,7 @@ export async function draftVersion(
 
 /** Publishes a draft from the creator's wallet and has the server confirm it; returns the published version. */
 export async function publishVersion(appUrl: string, chain: TestChain, creator: PrivateKeyAccount, cookie: string, listingId: string, draft: LicenceDraft): Promise<LicenceVersionView> {
-  const { transaction: t } = draft;
-  const receipt = await chain.send(creator, {
-    address: t.licences,
-    abi: kipLicencesAbi,
-    functionName: "publishVersion",
-    args: [BigInt(t.slot), BigInt(t.price), BigInt(t.upgradePrice), t.termsHash, t.filesHash],
-  });
+  const receipt = await chain.send(creator, publishVersionCall(draft.transaction));
   const confirmed = await postJson(appUrl, cookie, `/api/listings/${listingId}/licences/confirm`, { versionId: draft.id, txHash: receipt.transactionHash });
   if (confirmed.status !== 200) throw new Error(`version not confirmed: ${JSON.stringify(confirmed.body)}`);
   return confirmed.body as unknown as LicenceVersionView;

@@ -7,16 +7,17 @@
 // terms' and the file list's hashes on chain; the server publishes the draft once it reads that event.
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState } from "react";
-import { formatUnits, parseUnits, type Hex } from "viem";
+import { formatUnits, parseUnits } from "viem";
 import { Button, ErrorBox, Field, inputClass } from "@/components/ui/form";
 import { uploadFile } from "../../../_components/uploads";
 import { usePublicConfig } from "@/components/web3/public-config-context";
 import { TransactionStatus } from "@/components/web3/transaction-status";
 import { useTransactor } from "@/components/web3/use-transactor";
 import { kipLicencesAbi } from "@/lib/chain/generated";
+import { publishVersionCall, type LicenceDraftTransaction } from "@/lib/licences/publish";
 import { api, fieldErrors } from "../../../_components/api";
 
-type Draft = { id: string; transaction: { slot: number; price: string; upgradePrice: string; termsHash: Hex; filesHash: Hex } };
+type Draft = { id: string; transaction: LicenceDraftTransaction };
 
 export function LicencePublish({
   listingId,
@@ -63,14 +64,8 @@ export function LicencePublish({
         json: { terms, price: price.trim(), upgradePrice: upgradePrice.trim(), files: [...[...keep].map((id) => ({ file: id })), ...uploads] },
       });
       setProgress(null);
-      const t = draft.transaction;
-      const receipt = await tx.write({
-        address: config.contracts.licences,
-        abi: kipLicencesAbi,
-        functionName: "publishVersion",
-        args: [BigInt(t.slot), BigInt(t.price), BigInt(t.upgradePrice), t.termsHash, t.filesHash],
-        chainId: config.chainId,
-      });
+      // The deployment this page was configured with, not whatever address the answer names.
+      const receipt = await tx.write({ ...publishVersionCall({ ...draft.transaction, licences: config.contracts.licences }), chainId: config.chainId });
       if (!receipt) return;
       await api(`/api/listings/${listingId}/licences/confirm`, { method: "POST", json: { versionId: draft.id, txHash: receipt.transactionHash } });
       setMessage("Published on chain.");

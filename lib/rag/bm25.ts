@@ -92,9 +92,94 @@ export const PART_WEIGHT = 0.3;
  */
 export const MIN_LENGTH_SHARE = 0.5;
 
+/**
+ * Passages gathered into postings one at a time, in the order they are added (a passage's number in the
+ * index is its place in that order). An index is built from all of them at once (new Bm25Index(texts)),
+ * or from a builder that was fed as the passages were made: ingestion adds each group of a dataset's
+ * chunks while the group is being written, so the dataset's index is ready when its last group is stored.
+ */
+export class Bm25Builder {
+  private readonly terms = new Map<string, { id: number; docs: number[]; freqs: number[]; headingFreqs: number[] }>();
+  private readonly sequence: number[] = [];
+  private readonly offsets: number[] = [0];
+  private readonly lengths: number[] = [];
+  private readonly headingLengths: number[] = [];
+  private readonly languageOf: number[] = [];
+  private readonly perLanguage = new Array<number>(LANGUAGES.length).fill(0);
+  private built = false;
+
+  /** Passages added so far. */
+  get size(): number {
+    return this.lengths.length;
+  }
+
+  add(document: string | IndexedText): void {
+    if (this.built) throw new Error("this builder's index is already built");
+    const doc = this.lengths.length;
+    const text = typeof document === "string" ? document : document.text;
+    const { language, terms } = analyze(text);
+    const languageIndex = LANGUAGES.indexOf(language);
+    this.languageOf.push(languageIndex);
+    this.perLanguage[languageIndex]++;
+    const heading = typeof document === "string" || !document.heading ? [] : indexTerms(document.heading, language);
+    this.lengths.push(terms.length);
+    this.headingLengths.push(heading.length);
+    for (const term of terms) this.addTerm(term, doc, false);
+    for (const term of heading) this.addTerm(term, doc, true);
+    this.offsets.push(this.sequence.length);
+  }
+
+  private addTerm(term: string, doc: number, heading: boolean): void {
+    let list = this.terms.get(term);
+    if (!list) this.terms.set(term, (list = { id: this.terms.size, docs: [], freqs: [], headingFreqs: [] }));
+    if (!heading) this.sequence.push(list.id);
+    // Documents are added in order, so a term's current document is always the last of its postings.
+    let last = list.docs.length - 1;
+    if (last < 0 || list.docs[last] !== doc) {
+      list.docs.push(doc);
+      list.freqs.push(0);
+      list.headingFreqs.push(0);
+      last++;
+    }
+    if (heading) list.headingFreqs[last] = Math.min(0xffff, list.headingFreqs[last] + 1);
+    else list.freqs[last] = Math.min(0xffff, list.freqs[last] + 1);
+  }
+
+  /** The postings as typed arrays, once: a builder makes one index. */
+  finish(): BuiltPostings {
+    if (this.built) throw new Error("this builder's index is already built");
+    this.built = true;
+    const postings = new Map<string, Posting>();
+    for (const [term, list] of this.terms) {
+      postings.set(term, { id: list.id, docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs), headingFreqs: Uint16Array.from(list.headingFreqs) });
+    }
+    const { perLanguage } = this;
+    const languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
+    return {
+      postings,
+      lengths: Float32Array.from(this.lengths),
+      headingLengths: Float32Array.from(this.headingLengths),
+      sequence: Int32Array.from(this.sequence),
+      offsets: Int32Array.from(this.offsets),
+      languageOf: Uint8Array.from(this.languageOf),
+      languages: languages.length === 0 ? ["en"] : languages,
+    };
+  }
+}
+
+interface BuiltPostings {
+  postings: Map<string, Posting>;
+  lengths: Float32Array;
+  headingLengths: Float32Array;
+  sequence: Int32Array;
+  offsets: Int32Array;
+  languageOf: Uint8Array;
+  languages: Language[];
+}
+
 export class Bm25Index {
   readonly size: number;
-  private readonly postings = new Map<string, Posting>();
+  private readonly postings: Map<string, Posting>;
   private readonly lengths: Float32Array;
   private readonly headingLengths: Float32Array;
   /** Terms in all documents' bodies together. */
@@ -121,8 +206,9 @@ export class Bm25Index {
   /** The languages the documents are written in, most documents first. */
   private readonly languages: Language[];
 
+  /** An index of `documents`, or of the passages a builder was given (the builder is used up). */
   constructor(
-    documents: readonly (string | IndexedText)[],
+    documents: readonly (string | IndexedText)[] | Bm25Builder,
     { k1 = 1.2, b = 0.75, proximity = 0.5, headingWeight = HEADING_WEIGHT, headingB = 0.7, minLengthShare = MIN_LENGTH_SHARE, partWeight = PART_WEIGHT }: Bm25Options = {},
   ) {
     this.minLengthShare = minLengthShare;
@@ -132,54 +218,29 @@ export class Bm25Index {
     this.headingWeight = headingWeight;
     this.headingB = headingB;
     this.proximity = proximity;
-    this.size = documents.length;
-    this.lengths = new Float32Array(documents.length);
-    this.headingLengths = new Float32Array(documents.length);
-    this.languageOf = new Uint8Array(documents.length);
-    const perLanguage = new Array<number>(LANGUAGES.length).fill(0);
-    const building = new Map<string, { id: number; docs: number[]; freqs: number[]; headingFreqs: number[] }>();
-    const sequence: number[] = [];
-    this.offsets = new Int32Array(documents.length + 1);
+    let builder: Bm25Builder;
+    if (documents instanceof Bm25Builder) builder = documents;
+    else {
+      builder = new Bm25Builder();
+      for (const document of documents) builder.add(document);
+    }
+    const built = builder.finish();
+    this.postings = built.postings;
+    this.lengths = built.lengths;
+    this.headingLengths = built.headingLengths;
+    this.sequence = built.sequence;
+    this.offsets = built.offsets;
+    this.languageOf = built.languageOf;
+    this.languages = built.languages;
+    this.size = built.lengths.length;
     let total = 0;
     let totalHeading = 0;
-    const add = (term: string, doc: number, heading: boolean) => {
-      let list = building.get(term);
-      if (!list) building.set(term, (list = { id: building.size, docs: [], freqs: [], headingFreqs: [] }));
-      if (!heading) sequence.push(list.id);
-      // Documents are added in order, so a term's current document is always the last of its postings.
-      let last = list.docs.length - 1;
-      if (last < 0 || list.docs[last] !== doc) {
-        list.docs.push(doc);
-        list.freqs.push(0);
-        list.headingFreqs.push(0);
-        last++;
-      }
-      if (heading) list.headingFreqs[last] = Math.min(0xffff, list.headingFreqs[last] + 1);
-      else list.freqs[last] = Math.min(0xffff, list.freqs[last] + 1);
-    };
-    documents.forEach((document, doc) => {
-      const text = typeof document === "string" ? document : document.text;
-      const { language, terms } = analyze(text);
-      const languageIndex = LANGUAGES.indexOf(language);
-      this.languageOf[doc] = languageIndex;
-      perLanguage[languageIndex]++;
-      const heading = typeof document === "string" || !document.heading ? [] : indexTerms(document.heading, language);
-      this.lengths[doc] = terms.length;
-      this.headingLengths[doc] = heading.length;
-      total += terms.length;
-      totalHeading += heading.length;
-      for (const term of terms) add(term, doc, false);
-      for (const term of heading) add(term, doc, true);
-      this.offsets[doc + 1] = sequence.length;
-    });
-    this.sequence = Int32Array.from(sequence);
-    this.languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
-    if (this.languages.length === 0) this.languages = ["en"];
+    for (let doc = 0; doc < this.size; doc++) {
+      total += built.lengths[doc];
+      totalHeading += built.headingLengths[doc];
+    }
     this.totalLength = total;
     this.totalHeadingLength = totalHeading;
-    for (const [term, list] of building) {
-      this.postings.set(term, { id: list.id, docs: Int32Array.from(list.docs), freqs: Uint16Array.from(list.freqs), headingFreqs: Uint16Array.from(list.headingFreqs) });
-    }
     this.stats = {
       size: this.size,
       averageLength: this.size ? total / this.size || 1 : 1,

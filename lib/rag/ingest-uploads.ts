@@ -68,56 +68,72 @@ export async function storeUploadedDocuments(
   let batchBytes = 0;
   let stored = 0;
   let total = existing.bytes;
+  // One batch is written while the next is read and extracted: the database works on its side of the
+  // write while this process works on the next documents. At most one write is in flight, so memory stays
+  // at about two batches, and a failed write stops the upload at the next batch.
+  let writing: Promise<void> = Promise.resolve();
   const flush = async () => {
-    await storeDocumentBatch(db, datasetId, batch, encryptionKey, existing.firstPosition + stored);
-    stored += batch.length;
+    const documents = batch;
+    const firstPosition = existing.firstPosition + stored;
+    stored += documents.length;
     batch = [];
     batchBytes = 0;
+    await writing;
+    writing = storeDocumentBatch(db, datasetId, documents, encryptionKey, firstPosition);
+    // Awaited at the next flush or at the end; until then a failure must not count as unhandled.
+    writing.catch(() => undefined);
   };
-  for (const source of sources) {
-    for await (const item of readUpload(source.name, source.path, limits.archive)) {
-      const name = documentName(item.name);
-      if (item.kind === "refused") {
-        refuse(name, item.message);
-        continue;
+  try {
+    for (const source of sources) {
+      for await (const item of readUpload(source.name, source.path, limits.archive)) {
+        const name = documentName(item.name);
+        if (item.kind === "refused") {
+          refuse(name, item.message);
+          continue;
+        }
+        if (names.has(name)) {
+          refuse(name, `${name} was added twice.`);
+          continue;
+        }
+        if (existing.names.has(name)) {
+          refuse(name, `${name} is already in the dataset: remove it first to replace it.`);
+          continue;
+        }
+        if (existing.count + stored + batch.length >= limits.dataset.maxFiles) {
+          refuse(name, `${name}: a dataset holds at most ${limits.dataset.maxFiles} documents.`);
+          continue;
+        }
+        if (total + item.content.byteLength > limits.dataset.maxTotalBytes) {
+          refuse(name, `${name}: the dataset would pass ${formatBytes(limits.dataset.maxTotalBytes)} in all.`);
+          continue;
+        }
+        let document: PreparedDocument;
+        try {
+          document = await prepareDocument({ filename: name, content: item.content });
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          refuse(name, error.message);
+          continue;
+        }
+        names.add(name);
+        total += document.content.byteLength;
+        const chars = structureChars(document);
+        if (textChars + chars <= TEXT_BUDGET_CHARS) {
+          extracted.set(document.sha256, { title: document.title, sections: document.sections });
+          textChars += chars;
+        }
+        batch.push(document);
+        batchBytes += document.content.byteLength;
+        if (batch.length >= BATCH_DOCUMENTS || batchBytes >= BATCH_BYTES) await flush();
       }
-      if (names.has(name)) {
-        refuse(name, `${name} was added twice.`);
-        continue;
-      }
-      if (existing.names.has(name)) {
-        refuse(name, `${name} is already in the dataset: remove it first to replace it.`);
-        continue;
-      }
-      if (existing.count + stored + batch.length >= limits.dataset.maxFiles) {
-        refuse(name, `${name}: a dataset holds at most ${limits.dataset.maxFiles} documents.`);
-        continue;
-      }
-      if (total + item.content.byteLength > limits.dataset.maxTotalBytes) {
-        refuse(name, `${name}: the dataset would pass ${formatBytes(limits.dataset.maxTotalBytes)} in all.`);
-        continue;
-      }
-      let document: PreparedDocument;
-      try {
-        document = await prepareDocument({ filename: name, content: item.content });
-      } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        refuse(name, error.message);
-        continue;
-      }
-      names.add(name);
-      total += document.content.byteLength;
-      const chars = structureChars(document);
-      if (textChars + chars <= TEXT_BUDGET_CHARS) {
-        extracted.set(document.sha256, { title: document.title, sections: document.sections });
-        textChars += chars;
-      }
-      batch.push(document);
-      batchBytes += document.content.byteLength;
-      if (batch.length >= BATCH_DOCUMENTS || batchBytes >= BATCH_BYTES) await flush();
     }
+    await flush();
+  } catch (error) {
+    // Nothing of this upload is still being written when the caller cleans up after the error.
+    await writing.catch(() => undefined);
+    throw error;
   }
-  await flush();
+  await writing;
   if (unlisted > 0) refused.push({ name: "…", message: `${unlisted} more entries were refused as well.` });
   return { stored, refused, extracted };
 }

@@ -10,7 +10,8 @@ import type { Db } from "@/lib/db-client";
 import { AppError } from "@/lib/errors";
 import { insertDocuments, writeDocumentChunks, type ChunkRow } from "./bulk";
 import { chunkDocument } from "./chunk";
-import { datasetIndex, primeDatasetIndex } from "./search";
+import { Bm25Builder } from "./bm25";
+import { chunkPassage, datasetIndex, primeDatasetIndex } from "./search";
 import { SECTION_SEPARATOR } from "./citation";
 import { detectDocument, extractDocument, type DocumentSection } from "./extract";
 import { CHUNKING, DATASET_LIMITS, formatBytes, type DocumentType } from "./limits";
@@ -208,40 +209,57 @@ export async function indexPendingDocuments(
     select: { id: true, filename: true, title: true, mimeType: true, sha256: true, bytes: true },
   });
   const alreadyIndexed = await db.document.count({ where: { datasetId, indexedAt: { not: null } } });
-  // When this run indexes the whole dataset, its chunks are all in memory: build the search index from them.
-  const written: ChunkRow[] | null = alreadyIndexed === 0 ? [] : null;
+  // When this run indexes the whole dataset, its chunks are all in memory: the search index is built from
+  // them as they are written, in the dataset's order (pending is in document order, chunks in position).
+  const whole = alreadyIndexed === 0 && pending.length > 0;
+  const labels = new Map(pending.map((doc) => [doc.id, { filename: doc.filename, title: doc.title }]));
+  const written: ChunkRow[] = [];
+  const builder = whole ? new Bm25Builder() : null;
   let version = 0;
   // Documents are indexed in groups, one transaction per group: a dataset of thousands of small pages
-  // costs a few hundred round trips, not several per page.
-  for (const group of groups(pending)) {
-    const missing = group.filter((doc) => extracted?.get(doc.sha256) === undefined);
-    const contents = new Map(
-      missing.length === 0
-        ? []
-        : (await db.document.findMany({ where: { id: { in: missing.map((doc) => doc.id) } }, select: { id: true, content: true } })).map((row) => [row.id, row.content]),
-    );
-    const batch = [];
-    for (const doc of group) {
-      let structure = extracted?.get(doc.sha256);
-      if (structure === undefined) {
-        const raw = decryptDocument({ datasetId, sha256: doc.sha256, content: contents.get(doc.id)! }, encryptionKey);
-        structure = await extractDocument(doc.filename, raw);
+  // costs a few hundred round trips, not several per page. One group is written while the next is
+  // chunked and the written one's passages go into the search index, so this process and the database
+  // work at the same time; at most one write is in flight.
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    for (const group of groups(pending)) {
+      const missing = group.filter((doc) => extracted?.get(doc.sha256) === undefined);
+      const contents = new Map(
+        missing.length === 0
+          ? []
+          : (await db.document.findMany({ where: { id: { in: missing.map((doc) => doc.id) } }, select: { id: true, content: true } })).map((row) => [row.id, row.content]),
+      );
+      const batch = [];
+      for (const doc of group) {
+        let structure = extracted?.get(doc.sha256);
+        if (structure === undefined) {
+          const raw = decryptDocument({ datasetId, sha256: doc.sha256, content: contents.get(doc.id)! }, encryptionKey);
+          structure = await extractDocument(doc.filename, raw);
+        }
+        batch.push({ documentId: doc.id, bytes: doc.bytes, chunks: documentChunks(doc.id, structure) });
       }
-      const chunks = documentChunks(doc.id, structure);
-      batch.push({ documentId: doc.id, bytes: doc.bytes, chunks });
-      written?.push(...chunks);
+      await writing;
+      writing = writeDocumentChunks(db, { datasetId, documents: batch }).then((updated) => {
+        version = updated.indexVersion;
+        onProgress?.(updated);
+      });
+      // Awaited before the next write or after the last; until then a failure must not count as unhandled.
+      writing.catch(() => undefined);
+      if (builder) {
+        for (const { chunks } of batch) {
+          for (const chunk of chunks) builder.add(chunkPassage(chunk, labels));
+          written.push(...chunks);
+        }
+      }
     }
-    const updated = await writeDocumentChunks(db, { datasetId, documents: batch });
-    version = updated.indexVersion;
-    onProgress?.(updated);
+  } catch (error) {
+    // Nothing is left writing when the caller records the failure.
+    await writing.catch(() => undefined);
+    throw error;
   }
-  // Build the BM25 index now, so the first query does not wait for it.
-  if (written && pending.length > 0) {
-    written.sort((a, b) => (a.documentId < b.documentId ? -1 : a.documentId > b.documentId ? 1 : a.position - b.position));
-    primeDatasetIndex(datasetId, version, written, new Map(pending.map((doc) => [doc.id, { filename: doc.filename, title: doc.title }])));
-  } else {
-    await datasetIndex(db, datasetId);
-  }
+  await writing;
+  if (builder) primeDatasetIndex(datasetId, version, written, labels, { builder });
+  else await datasetIndex(db, datasetId);
   return db.dataset.update({
     where: { listingId: datasetId },
     data: { status: "ready", error: null },

@@ -10,7 +10,7 @@
 // of its own, which weighs more than the body (see Bm25Index).
 import type { Db } from "@/lib/db-client";
 import type { ChunkRow } from "./bulk";
-import { Bm25Index, sharedStats } from "./bm25";
+import { Bm25Builder, Bm25Index, sharedStats, type IndexedText } from "./bm25";
 import { SECTION_SEPARATOR } from "./citation";
 
 export interface RetrievedChunk {
@@ -49,9 +49,14 @@ interface CachedIndex {
   documents: Map<string, DocumentLabel>;
 }
 
-/** The index of a dataset's chunks: each chunk's body, and its heading (title and section path) as a field. */
+/** What a chunk is indexed by: its body, and its heading (the document's title and the section path) as a field. */
+export function chunkPassage(chunk: IndexedChunk, documents: ReadonlyMap<string, DocumentLabel>): IndexedText {
+  return { text: chunk.text, heading: headingOf(documents.get(chunk.documentId), chunk.section) };
+}
+
+/** The index of a dataset's chunks (see chunkPassage). */
 export function buildChunkIndex(chunks: readonly IndexedChunk[], documents: ReadonlyMap<string, DocumentLabel>): Bm25Index {
-  return new Bm25Index(chunks.map((chunk) => ({ text: chunk.text, heading: headingOf(documents.get(chunk.documentId), chunk.section) })));
+  return new Bm25Index(chunks.map((chunk) => chunkPassage(chunk, documents)));
 }
 
 function headingOf(document: DocumentLabel | undefined, section: string): string {
@@ -69,7 +74,9 @@ async function loadIndex(db: Db, datasetId: string, version: number, datasetVers
       // Documents a newer version is adding are left out until that version is published.
       where: { datasetId, document: { addedInVersion: { lte: datasetVersion } } },
       select: { id: true, documentId: true, position: true, text: true, section: true, page: true },
-      orderBy: [{ documentId: "asc" }, { position: "asc" }],
+      // The dataset's order (documents by position, then their chunks), which is the order ingestion
+      // indexes them in: an index built there and one loaded here number the passages alike.
+      orderBy: [{ document: { position: "asc" } }, { position: "asc" }],
     }),
     db.document.findMany({ where: { datasetId }, select: { id: true, filename: true, title: true } }),
   ]);
@@ -133,12 +140,21 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
 
 /**
  * Cache an index built from chunks already in memory (ingestion has just written them), so the dataset's
- * first query does not read them back. `chunks` must be all of the dataset's chunks at `version`, and
- * `documents` its documents' names and titles. Ingestion primes only a dataset's first full indexing,
- * which is its version 1.
+ * first query does not read them back. `chunks` must be all of the dataset's chunks at `version` in the
+ * dataset's order (see loadIndex), and `documents` its documents' names and titles; `builder`, when
+ * given, holds exactly those chunks' passages (chunkPassage), added in that order. Ingestion primes only
+ * a dataset's first full indexing, which is its version 1.
  */
-export function primeDatasetIndex(datasetId: string, version: number, chunks: IndexedChunk[], documents: Map<string, DocumentLabel>, datasetVersion = 1): void {
-  cache.set(datasetId, { version, index: Promise.resolve({ version, datasetVersion, index: buildChunkIndex(chunks, documents), chunks, documents }) });
+export function primeDatasetIndex(
+  datasetId: string,
+  version: number,
+  chunks: IndexedChunk[],
+  documents: Map<string, DocumentLabel>,
+  { datasetVersion = 1, builder }: { datasetVersion?: number; builder?: Bm25Builder } = {},
+): void {
+  if (builder && builder.size !== chunks.length) throw new Error(`the index builder holds ${builder.size} passages, not the ${chunks.length} chunks`);
+  const index = builder ? new Bm25Index(builder) : buildChunkIndex(chunks, documents);
+  cache.set(datasetId, { version, index: Promise.resolve({ version, datasetVersion, index, chunks, documents }) });
 }
 
 /** Drop cached indexes (tests, or after deleting a dataset). */

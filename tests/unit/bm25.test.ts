@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Bm25Index, sharedStats } from "@/lib/rag/bm25";
+import { Bm25Builder, Bm25Index, sharedStats } from "@/lib/rag/bm25";
 import { chunkText } from "@/lib/rag/chunk";
 import { CHUNKING } from "@/lib/rag/limits";
 import { indexTerms } from "@/lib/rag/terms";
@@ -185,3 +185,27 @@ describe("one ranking across datasets (shared statistics)", () => {
     for (const term of terms) expect(stats.documentFrequency(term)).toBe(whole.documentFrequency(term));
   });
 });
+
+describe("Bm25Builder", () => {
+  it("fed one passage at a time makes the index the constructor makes from all of them", () => {
+    const passages = [...corpus, ...corpus.map((text, i) => ({ text: `${text} (copy ${i})`, heading: i % 2 ? "Deception" : "The people" }))];
+    const builder = new Bm25Builder();
+    for (const passage of passages) builder.add(passage);
+    const built = new Bm25Index(builder);
+    const reference = new Bm25Index(passages);
+    for (const query of ["deception", "the people of the earth", "crossbow trigger", "know the enemy and yourself", "copy 3"]) {
+      expect(built.search(query, 8)).toEqual(reference.search(query, 8));
+    }
+    expect(built.stats.averageLength).toBe(reference.stats.averageLength);
+    expect(built.stats.averageHeadingLength).toBe(reference.stats.averageHeadingLength);
+  });
+
+  it("makes one index: a used builder refuses more passages", () => {
+    const builder = new Bm25Builder();
+    builder.add("All warfare is based on deception.");
+    new Bm25Index(builder);
+    expect(() => builder.add("more")).toThrow(/already built/);
+    expect(() => new Bm25Index(builder)).toThrow(/already built/);
+  });
+});
+

@@ -55,6 +55,27 @@ describe("ingestion into PostgreSQL", () => {
     expect(hit.documentId).toBe(stored[1].id);
   });
 
+  it("indexes many groups while writing them, and the index it leaves ranks as one loaded from the database", async () => {
+    const id = await newDataset();
+    // 450 pages: three groups of at most 200 documents, each written while the next is chunked.
+    const pages = Array.from({ length: 450 }, (_, i) => ({
+      filename: `page-${String(i).padStart(3, "0")}.md`,
+      content: new TextEncoder().encode(`# Page ${i}\n\nThe quay number ${i} has a depth of ${i % 17} metres and a crane rated ${i % 5} tonnes.\n\nTides at quay ${i} follow the harbour table.`),
+    }));
+    await storeDocuments(db, id, await prepareDocuments(pages), key);
+    const seen: number[] = [];
+    const done = await indexPendingDocuments(db, id, key, { onProgress: (p) => seen.push(p.bytesIndexed) });
+    expect(seen.length).toBe(3);
+    expect(seen.at(-1)).toBe(done.bytesTotal);
+    expect(await db.chunk.count({ where: { datasetId: id } })).toBe(done.chunkCount);
+    const queries = ["depth of quay 7", "crane rated 3 tonnes", "harbour table tides", "page 449"];
+    const primed = await Promise.all(queries.map((q) => searchDatasets(db, [id], q, 10)));
+    clearSearchCache(id);
+    const loaded = await Promise.all(queries.map((q) => searchDatasets(db, [id], q, 10)));
+    expect(primed.map((hits) => hits.map((h) => [h.chunkId, h.score]))).toEqual(loaded.map((hits) => hits.map((h) => [h.chunkId, h.score])));
+    expect(primed[0][0].documentName).toBe("page-007.md");
+  });
+
   it("resumes an interrupted run from the encrypted files, and adds documents one at a time", async () => {
     const id = await newDataset();
     const documents = await prepareDocuments([

@@ -12,13 +12,19 @@ import type { Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
 import { nextVoucherState, verifyVoucher, type Voucher, type VoucherState } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
-import { exactHeadroom, spendable } from "./balance";
+import { exactHeadroom, revokedOnChain, spendable } from "./balance";
 import { ChatError } from "./errors";
 import { admissionState, pendingHolds, storeQuestion, type ConversationMessage, type DbOrTx, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 
-/** How far a voucher's issue time may be from the server's clock. */
+/** How far in the past a voucher's issue time may be, by the server's clock. */
 export const ISSUED_AT_SKEW_SECONDS = 120;
+
+/**
+ * How far in the future it may be: well within the contract's REVOKE_DELAY (120 s), so a voucher admitted
+ * now is issued before any revocation sent from now on takes effect, and always settles.
+ */
+export const ISSUED_AT_FUTURE_SECONDS = 60;
 
 export interface PaymentInput {
   sessionHash: Hex;
@@ -122,6 +128,10 @@ export async function admitLocked(
   // smaller, never larger; kept short so it rarely does): started now, awaited after the checks.
   const onChain = spendable(chain, owner);
   onChain.catch(() => undefined);
+  // A revocation on chain that this server's database has not caught up with yet: a voucher of a revoked
+  // session would be refused at settlement, and its answer given for free.
+  const revoked = revokedOnChain(chain, payment.sessionHash);
+  revoked.catch(() => undefined);
   if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
     throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
   }
@@ -139,7 +149,7 @@ export async function admitLocked(
     throw new ChatError("forbidden", "session_expired", "Your spending session has expired. Authorize a new one.");
   }
   const issuedAt = Number(payment.voucher.issuedAt);
-  if (!Number.isSafeInteger(issuedAt) || Math.abs(issuedAt - now) > ISSUED_AT_SKEW_SECONDS || issuedAt > session.expiry) {
+  if (!Number.isSafeInteger(issuedAt) || issuedAt < now - ISSUED_AT_SKEW_SECONDS || issuedAt > now + ISSUED_AT_FUTURE_SECONDS || issuedAt > session.expiry) {
     throw new ChatError("bad_request", "expired", "The voucher's time is too far from now or after the session ends. Check this device's clock.");
   }
   const voucher: Voucher = {
@@ -149,6 +159,9 @@ export async function admitLocked(
     slots: payment.voucher.slots.map(BigInt),
     maxAmounts: payment.voucher.maxAmounts.map(BigInt),
   };
+  if ((await revoked) !== 0n) {
+    throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
+  }
   if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address))) {
     throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
   }

@@ -16,7 +16,7 @@ import { retrieve } from "@/lib/rag/hybrid";
 import type { ChatApp } from "./charges";
 import { shortError } from "./charges";
 import { chargeOf } from "./conversations";
-import { estimateTokens, queryCharge, TOKEN_BUDGET, withinBudget, type AnswerOutcome } from "./metering";
+import { boundedUsage, estimateTokens, queryCharge, TOKEN_BUDGET, withinBudget, type AnswerOutcome } from "./metering";
 import { storeAnswer, voidReceipt, type FixedCharges } from "./store";
 import type { ChatMessageMetadata, MessageCharge, SourceRef } from "./types";
 
@@ -149,6 +149,8 @@ export function answerStream(input: AnswerInput): ReadableStream<Chunk> {
   });
 }
 
+const utf8Bytes = (text: string) => Buffer.byteLength(text, "utf8");
+
 async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: Chunk) => void): Promise<void> {
   const answerId = generateId();
   const pendingCharge: MessageCharge = input.receipt
@@ -161,6 +163,11 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
   // back to when the provider reports no usage (always, for a stopped answer).
   let deltas = 0;
   let promptChars = 0;
+  // What a usage report is held to (boundedUsage): the bytes sent and the messages they were in, and the
+  // bytes streamed back.
+  let promptBytes = 0;
+  let promptMessages = 0;
+  let receivedBytes = 0;
   try {
     const resolved = resolveModel(input.app.model, input.encryptionKey, { fetch: input.modelFetch });
     enqueue({
@@ -174,8 +181,12 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
       abortSignal: abort.signal,
     });
     sources = sourcesOf(input.app, retrieval.chunks);
-    enqueue({ type: "data-sources", id: "sources", data: { sources } });
-    enqueue({ type: "message-metadata", messageMetadata: { retrieval: retrieval.mode } });
+    // The sources (with their passages' text) go out with the answer's first word, never before it: an
+    // answer stopped before its first word costs nothing, so it must not show the paid passages either.
+    const sendSources = () => {
+      enqueue({ type: "data-sources", id: "sources", data: { sources } });
+      enqueue({ type: "message-metadata", messageMetadata: { retrieval: retrieval.mode } });
+    };
 
     const messages: ModelMessage[] = [
       ...trimHistory(input.history).map((turn): ModelMessage => ({ role: turn.role, content: turn.text })),
@@ -189,6 +200,8 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     ];
     const instructions = buildInstructions(input.app.systemPrompt);
     promptChars = instructions.length + messages.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 0), 0);
+    promptBytes = utf8Bytes(instructions) + messages.reduce((n, m) => n + (typeof m.content === "string" ? utf8Bytes(m.content) : 0), 0);
+    promptMessages = messages.length + 1;
     const result = streamText({
       model: resolved.model,
       instructions,
@@ -205,11 +218,15 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
       if (part.type === "text-delta") {
         if (!textStarted) {
           textStarted = true;
+          sendSources();
           enqueue({ type: "text-start", id: "answer" });
         }
         deltas++;
+        receivedBytes += utf8Bytes(part.text);
         text += part.text;
         enqueue({ type: "text-delta", id: "answer", delta: part.text });
+      } else if (part.type === "reasoning-delta") {
+        receivedBytes += utf8Bytes(part.text);
       } else if (part.type === "error") {
         throw part.error;
       } else if (part.type === "abort") {
@@ -223,7 +240,11 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     if (finishReason === "error" || finishReason === "interrupted") throw new Error(`the model stopped with "${finishReason}"`);
     if (!text.trim()) throw new Error("the model returned an empty answer");
     if (textStarted) enqueue({ type: "text-end", id: "answer" });
-    const usage = { inputTokens: reported?.inputTokens ?? estimateTokens(promptChars), outputTokens: reported?.outputTokens ?? deltas };
+    const usage = boundedUsage(
+      reported,
+      { inputTokens: estimateTokens(promptChars), outputTokens: deltas },
+      { inputBytes: promptBytes, messages: promptMessages, outputBytes: receivedBytes },
+    );
     let charge: MessageCharge;
     try {
       charge = await keepAnswer(input, answerId, text, sources, { kind: "complete", usage, contextDatasets: contextDatasets(sources) });

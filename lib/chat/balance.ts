@@ -38,6 +38,15 @@ export async function spendable(chain: ChainContext, payer: Address, blockNumber
   }
 }
 
+/** When the payer revoked session `hash` on chain (its `revokedAt`, unix seconds), or 0 if never. */
+export async function revokedOnChain(chain: ChainContext, hash: Hex): Promise<bigint> {
+  try {
+    return await chain.client.readContract({ address: chain.settlement, abi: kipSettlementAbi, functionName: "revokedAt", args: [hash] });
+  } catch (error) {
+    throw chainDown(error);
+  }
+}
+
 function chainDown(error: unknown): ChatError {
   return new ChatError("upstream_unavailable", "chain_unavailable", `The chain cannot be reached to check your balance (${shortError(error)}).`);
 }

@@ -7,6 +7,7 @@ import type { Db } from "@/lib/db-client";
 import type { ModelEndpointRecord } from "@/lib/ai/providers";
 import { healthView, staleAfterMs, storedHealth } from "@/lib/models/health";
 import { ago, isDown, type ModelHealthView } from "@/lib/models/health-view";
+import { LIMITS } from "@/lib/protocol";
 import { ChatError } from "./errors";
 import { modelMaxCharge, type ModelPricing } from "./metering";
 import type { ChargeSet, ChargeSlot } from "./types";
@@ -58,6 +59,8 @@ const listingSelect = { id: true, name: true, slotId: true, status: true, chainI
 
 /** App rows change rarely (listing edits); they are re-read at most this often. */
 export const APP_CACHE_MS = 5_000;
+/** Apps kept at most (the oldest goes first). */
+const APP_CACHE_LIMIT = 1_000;
 const appCache = new Map<string, { at: number; row: ReturnType<typeof readApp> }>();
 
 function readApp(db: Db, appId: string) {
@@ -75,9 +78,15 @@ function readApp(db: Db, appId: string) {
 export async function loadChatApp(db: Db, chain: ChainContext, appId: string): Promise<ChatApp> {
   let cached = appCache.get(appId);
   if (!cached || Date.now() - cached.at >= APP_CACHE_MS) {
-    cached = { at: Date.now(), row: readApp(db, appId) };
-    appCache.set(appId, cached);
-    cached.row.catch(() => appCache.delete(appId));
+    // Anyone may ask for any id: the cache holds apps that exist, and a bounded number of them.
+    if (!appCache.has(appId) && appCache.size >= APP_CACHE_LIMIT) appCache.delete(appCache.keys().next().value!);
+    const entry = { at: Date.now(), row: readApp(db, appId) };
+    appCache.set(appId, entry);
+    const drop = () => {
+      if (appCache.get(appId) === entry) appCache.delete(appId);
+    };
+    entry.row.then((row) => row === null && drop(), drop);
+    cached = entry;
   }
   const app = await cached.row;
   const sameDeployment = (l: { chainId: number; assets: string }) =>
@@ -114,6 +123,12 @@ export async function loadChatApp(db: Db, chain: ChainContext, appId: string): P
       pricing: { perQuery: pricing.perQuery.toString(), perKInput: pricing.perKInput.toString(), perKOutput: pricing.perKOutput.toString() },
     };
   });
+  // A query's amount to one slot travels as 64 bits in its on-chain record. A price set on chain past that
+  // (KipAssets takes up to 80 bits) could never settle, and every answer on it would be free.
+  const unsettleable = slots.find((s) => BigInt(s.price) > LIMITS.amount);
+  if (unsettleable) {
+    throw new ChatError("conflict", "app_unavailable", `“${unsettleable.name}” is priced above what one query can settle (2^64 - 1 base units), so this app cannot answer.`);
+  }
   const maxTotal = slots.reduce((sum, s) => sum + BigInt(s.price), 0n);
   return {
     id: app.listingId,

@@ -10,7 +10,8 @@
 // prices at the budgets below (the server never sends a longer prompt or asks for a longer answer).
 // After the answer the charge is the actual usage, never more than the maximum:
 //   - complete: the app, the datasets in context and the model for the tokens the provider reports (or,
-//     when it reports none, the tokens this server counted);
+//     when it reports none, the tokens this server counted), never more than one per byte of the texts
+//     sent and streamed back (boundedUsage);
 //   - stopped by the user after the first token: the same, with the model's output counted as the tokens
 //     streamed until the stop and its input estimated from the prompt's length;
 //   - failed or stopped before the first token: nothing.
@@ -63,6 +64,27 @@ export function withinBudget(usage: TokenUsage): TokenUsage {
 /** The model's charge for a query that used `usage`. */
 export function modelCharge(pricing: ModelPricing, usage: TokenUsage): bigint {
   return pricing.perQuery + tokenCharge(pricing, withinBudget(usage));
+}
+
+/** Tokens a chat template adds around each message (role markers, separators), at most. */
+export const MESSAGE_FRAMING_TOKENS = 8;
+
+/**
+ * Usage as charged: the provider's report (or this server's count where it reports none), held to what
+ * the texts can have held. The model's endpoint is run by the model's creator, who is paid per token, so
+ * a report counts only up to one token per byte of what was sent (plus each message's framing) and of
+ * what was streamed back, answer and reasoning: byte-level tokenizers never make a token of less than a
+ * byte. Reasoning a provider keeps hidden is not charged.
+ */
+export function boundedUsage(
+  reported: { inputTokens?: number; outputTokens?: number } | undefined,
+  counted: TokenUsage,
+  bounds: { inputBytes: number; messages: number; outputBytes: number },
+): TokenUsage {
+  return {
+    inputTokens: Math.min(reported?.inputTokens ?? counted.inputTokens, bounds.inputBytes + bounds.messages * MESSAGE_FRAMING_TOKENS),
+    outputTokens: Math.min(reported?.outputTokens ?? counted.outputTokens, bounds.outputBytes + 1),
+  };
 }
 
 /** Tokens of a text of `chars` characters when nobody counted them: CHARS_PER_TOKEN each, rounded up. */

@@ -1,9 +1,10 @@
 // Registering a spending session: the wallet's one signature of the EIP-712 Session that lets a
-// browser-held key sign vouchers, settled only by this server's operator. Verified here (EOA, ERC-1271 and
-// ERC-6492 wallets, through the chain) and again by the contract when the session first settles.
+// browser-held key sign vouchers, settled only by this server's operator. Verified here exactly as the
+// contract verifies it when the session first settles: an EOA's 65-byte signature in its one accepted
+// form, or a deployed wallet's ERC-1271 approval within the contract's gas (lib/protocol/signature.ts).
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import type { Db } from "@/lib/db-client";
-import { hashSession, LIMITS, sessionTypes, settlementDomain, type Session } from "@/lib/protocol";
+import { ChainUnavailableError, hashSession, isSignedByPayer, LIMITS, sessionDigest, type Session } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
 import { shortError } from "./charges";
 import { ChatError } from "./errors";
@@ -47,20 +48,22 @@ export async function registerSession(
   if (session.expiry < BigInt(now + MIN_SESSION_SECONDS) || session.expiry > BigInt(now + MAX_SESSION_SECONDS)) {
     throw new ChatError("bad_request", "session_expired", "A session must last between 10 minutes and 90 days.");
   }
+  // Checked as the contract checks it when the session first settles (lib/protocol/signature.ts): a
+  // signature it would refuse is refused here, before any answer is given on it.
   let valid: boolean;
   try {
-    valid = await chain.client.verifyTypedData({
-      address: session.payer,
-      domain: settlementDomain(chain.chainId, chain.settlement),
-      types: sessionTypes,
-      primaryType: "Session",
-      message: { ...session },
-      signature: input.signature,
-    });
+    valid = await isSignedByPayer(chain.client, session.payer, sessionDigest(chain, session), input.signature, chain.settlement);
   } catch (error) {
-    throw new ChatError("upstream_unavailable", "chain_unavailable", `The session signature could not be checked (${shortError(error)}).`);
+    if (!(error instanceof ChainUnavailableError)) throw error;
+    throw new ChatError("upstream_unavailable", "chain_unavailable", `The session signature could not be checked (${shortError(error.cause)}).`);
   }
-  if (!valid) throw new ChatError("forbidden", "bad_signature", "The session is not signed by the wallet.");
+  if (!valid) {
+    throw new ChatError(
+      "forbidden",
+      "bad_signature",
+      "The session is not signed by the wallet in a form the settlement contract accepts (a 65-byte signature, or a deployed smart wallet's ERC-1271 approval).",
+    );
+  }
   const hash = hashSession(session);
   await db.paymentSession.upsert({
     where: { hash },

@@ -3,13 +3,13 @@ import {
   hashStruct,
   hashTypedData,
   recoverTypedDataAddress,
-  isAddressEqual,
   type Address,
   type Hex,
   type LocalAccount,
   type WalletClient,
 } from "viem";
 import { LIMITS, sessionTypes, settlementDomain } from "./eip712";
+import { isSignedByKey } from "./signature";
 
 export interface Session {
   payer: Address;
@@ -67,11 +67,13 @@ export async function recoverSessionSigner(ctx: SettlementContext, session: Sess
   });
 }
 
-/** Whether `signature` is the payer's EOA signature of `session`. */
+/** Whether `signature` is the payer's EOA signature of `session`, in the one form the contract accepts. */
 export async function verifySession(ctx: SettlementContext, session: Session, signature: Hex): Promise<boolean> {
+  let digest: Hex;
   try {
-    return isAddressEqual(await recoverSessionSigner(ctx, session, signature), session.payer);
+    digest = sessionDigest(ctx, session);
   } catch {
     return false;
   }
+  return isSignedByKey(digest, signature, session.payer);
 }

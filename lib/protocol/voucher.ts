@@ -1,8 +1,9 @@
 // Vouchers: the session key signs one per query (no wallet pop-up). Each carries the session's running
 // maxima, so the operator settles only the newest voucher of a session, with the actual amounts.
-import { hashTypedData, isAddressEqual, recoverTypedDataAddress, type Address, type Hex, type LocalAccount } from "viem";
+import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
 import { LIMITS, settlementDomain, voucherTypes } from "./eip712";
 import type { SettlementContext } from "./session";
+import { isSignedByKey } from "./signature";
 
 export interface Voucher {
   /** The session's id (its EIP-712 struct hash). */
@@ -39,20 +40,15 @@ export async function signVoucher(sessionKey: LocalAccount, ctx: SettlementConte
   return sessionKey.signTypedData({ domain: settlementDomain(ctx.chainId, ctx.settlement), types: voucherTypes, primaryType: "Voucher", message: voucher });
 }
 
-/** Whether `signature` over `voucher` is by `key`. */
+/** Whether `signature` over `voucher` is by `key`, in the one form the contract accepts (see signature.ts). */
 export async function verifyVoucher(ctx: SettlementContext, voucher: Voucher, signature: Hex, key: Address): Promise<boolean> {
+  let digest: Hex;
   try {
-    const signer = await recoverTypedDataAddress({
-      domain: settlementDomain(ctx.chainId, ctx.settlement),
-      types: voucherTypes,
-      primaryType: "Voucher",
-      message: voucher,
-      signature,
-    });
-    return isAddressEqual(signer, key);
+    digest = voucherDigest(ctx, voucher);
   } catch {
     return false;
   }
+  return isSignedByKey(digest, signature, key);
 }
 
 /** The newest voucher's running maxima (none before the session's first query). */

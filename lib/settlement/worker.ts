@@ -37,7 +37,20 @@ import { kipSettlementAbi } from "@/lib/chain/generated";
 import { LOG_RANGE } from "@/lib/chain/indexer";
 import { sleep } from "@/lib/settlement/lease";
 import type { Db } from "@/lib/db-client";
-import { decodeSettle, encodeSettle, rejectReasonName, settledAfter, stateAfter, type DecodedItem, type QueryRecord, type SettleItem } from "@/lib/protocol";
+import {
+  decodeSettle,
+  encodeSettle,
+  isSignedByKey,
+  rejectReasonName,
+  SESSION_WALLET_GAS,
+  sessionDigest,
+  settledAfter,
+  stateAfter,
+  type DecodedItem,
+  type QueryRecord,
+  type SettleItem,
+  type SettlementContext,
+} from "@/lib/protocol";
 
 export interface SettlementWorkerOptions {
   db: Db;
@@ -95,6 +108,26 @@ interface SessionWork {
   item: SettleItem;
   /** The rows whose records travel in `item` (status pending, then sending). */
   rows: ReceiptRow[];
+}
+
+/** Gas the contract reserves for one wallet's `isValidSignature` (KipSettlement._WALLET_CHECK_GAS_NEEDED). */
+export const WALLET_CHECK_GAS = (SESSION_WALLET_GAS * 64n) / 63n + 5000n;
+
+/**
+ * Gas the batch may spend in payers' wallets: the contract asks a payer's wallet (ERC-1271) to approve a
+ * session the first time it settles, unless the session's signature is the payer's own key signature.
+ * What a wallet spends is its own choice, and may differ between the estimate and the mined transaction
+ * (a wallet can tell them apart), so each such session is given its whole budget on top of the estimate:
+ * otherwise a few two-faced wallets make every batch run out of gas, round after round.
+ */
+export async function walletCheckGas(items: readonly SettleItem[], ctx: SettlementContext): Promise<bigint> {
+  let gas = 0n;
+  for (const item of items) {
+    if (item.prevSeq !== 0n) continue;
+    if (await isSignedByKey(sessionDigest(ctx, item.session), item.sessionSignature, item.session.payer)) continue;
+    gas += WALLET_CHECK_GAS;
+  }
+  return gas;
 }
 
 const shortReason = (error: unknown) => (error instanceof Error ? (error as { shortMessage?: string }).shortMessage ?? error.message : String(error)).split("\n")[0].slice(0, 200);
@@ -284,7 +317,10 @@ export class SettlementWorker {
         this.client.estimateGas({ account: this.operator, to: this.options.settlement, data }),
         this.client.estimateFeesPerGas(),
       ]);
-      signed = await this.sign({ data, nonce, gas: (gas * 12n) / 10n, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
+      // The estimate plus a fifth, plus the whole wallet budget of every session a wallet must approve:
+      // a wallet can answer cheaply when estimated and spend its budget when mined.
+      const limit = (gas * 12n) / 10n + (await walletCheckGas(settleable.map((w) => w.item), this.scope));
+      signed = await this.sign({ data, nonce, gas: limit, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
       await db.settlementBatch.update({ where: { id: batch.id }, data: { rawTx: signed.rawTx, txHash: signed.txHash, txNonce: nonce } });
     } catch (error) {
       // Nothing left this process: the rows go back to pending for the next round.

@@ -40,6 +40,9 @@ export default async function setup(project: TestProject) {
       SETTLE_INTERVAL_MS: "1000",
       SETTLE_BATCH_SIZE: "20",
       CHAT_RATE_LIMIT_IP: "1000",
+      // tests/integration/chat.test.ts sends its attacks and answers from one wallet within a minute; the
+      // wallet limit itself is tested by scale-out.test.ts with a limit of its own.
+      CHAT_RATE_LIMIT_WALLET: "120",
       // As if behind one proxy: the rate-limit tests send X-Forwarded-For to be a client of their own,
       // so filling a bucket never slows the other tests (which all come from 127.0.0.1).
       TRUSTED_PROXY_HOPS: "1",

@@ -2,11 +2,11 @@
 // local port: prompt and passages reach the model, the answer streams back, receipts are checked before
 // the model runs (every rejection), failures and aborts void the charge, history is per wallet.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { PLATFORM_RULES } from "../../lib/ai/prompt";
-import { kipSettlementAbi } from "../../lib/chain/generated";
-import { datasetVersionsOf, recordHash } from "../../lib/protocol";
+import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
+import { datasetVersionsOf, recordHash, signSession, type Session } from "../../lib/protocol";
 import type { ChargeSet, SourceRef } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { answerText, ChatFixtures, clientId, readChunks, type UiChunk } from "../helpers/chat-fixtures";
@@ -56,6 +56,17 @@ async function expectRejected(response: Response, status: number, reason: string
 
 const receiptCount = () => db.receipt.count({ where: { payer: payer.address } });
 /** The newest query of the test's main session. */
+/** secp256k1's group order. */
+const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+/** The same signature with v as 0 or 1 instead of 27 or 28. */
+const lowV = (signature: Hex): Hex => `${signature.slice(0, 130)}${(Number.parseInt(signature.slice(130), 16) - 27).toString(16).padStart(2, "0")}` as Hex;
+/** The same signature's twin with s in the upper half of the curve order (and v flipped). */
+function highS(signature: Hex): Hex {
+  const s = CURVE_ORDER - BigInt(`0x${signature.slice(66, 130)}`);
+  const v = Number.parseInt(signature.slice(130), 16) === 27 ? 28 : 27;
+  return `${signature.slice(0, 66)}${s.toString(16).padStart(64, "0")}${v.toString(16)}` as Hex;
+}
+
 const newestReceipt = () => db.receipt.findFirstOrThrow({ where: { sessionHash: auth.hash }, orderBy: { createdAt: "desc" } });
 const newestWhere = async () => ({ id: (await newestReceipt()).id });
 /** A query record's amounts in the charge set's order ("0" for a slot it did not charge). */
@@ -217,6 +228,14 @@ describe("receipt checks before the model is called", () => {
     await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { signer: other })), 403, "bad_signature");
     await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { issuedAt: now - 600n })), 400, "expired");
     await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { issuedAt: now + 600n })), 400, "expired");
+    // Dated past the contract's revocation delay from now: a revocation sent now would void it on chain.
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { issuedAt: now + 90n })), 400, "expired");
+    // The session key's own valid signature in the forms viem recovers but the contract refuses (v 0/1, or
+    // s in the upper half): admitted, they would be answered and then rejected at settlement, for free.
+    for (const variant of [lowV, highS]) {
+      const valid = await fx.payment(charges, auth);
+      await expectRejected(await ask("pelicans?", { ...valid, signature: variant(valid.signature) }), 403, "bad_signature");
+    }
     // A second voucher with a sequence number already used (the first answer's), and one that skips ahead.
     await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { previous: null })), 409, "nonce_used");
     const latest = await fx.voucherState(auth);
@@ -295,6 +314,47 @@ describe("receipt checks before the model is called", () => {
     // The answer admitted before the revocation still stands to be settled.
     const [row] = await db.receipt.findMany({ where: { sessionHash: revocable.hash } });
     expect(["pending", "sending", "settled"]).toContain(row.status);
+  });
+
+  it("refuses the next voucher of a session its payer revoked on chain, whether or not this server has seen the revocation", async () => {
+    const revocable = await fx.authorize(cookie, payer);
+    const conversation = clientId();
+    const answered = await ask("pelican pouch", await fx.payment(charges, revocable), { conversation });
+    expect(answered.status).toBe(200);
+    await readChunks(answered);
+    // Straight from the payer's wallet to the contract, not through this server.
+    const hash = await fx.wallet(payer).writeContract({ address: fx.settlement, abi: kipSettlementAbi, functionName: "revokeSession", args: [revocable.session] });
+    expect((await fx.client.waitForTransactionReceipt({ hash })).status).toBe("success");
+    const before = standIn.requests.length;
+    await expectRejected(await ask("pelican pouch", await fx.payment(charges, revocable), { conversation }), 403, "session_revoked");
+    expect(standIn.requests.length).toBe(before);
+  });
+
+  it("stops answering for an app one of whose creators priced a slot on chain past what a query's record can carry", async () => {
+    const priced = await fx.createApp(db, { systemPrompt: SYSTEM_PROMPT, prices: { app: 1000n, model: 500n, datasets: [700n] }, datasets: [{ name: "Seabirds", text: PELICANS }] });
+    // KipAssets takes prices up to 80 bits; a record's amount is 64.
+    const hash = await fx.wallet(priced.creator).writeContract({ address: stack.deployment.assets as Address, abi: kipAssetsAbi, functionName: "setPrice", args: [priced.datasets[0].slot, 1n << 64n] });
+    expect((await fx.client.waitForTransactionReceipt({ hash })).status).toBe("success");
+    const response = await fetch(`${stack.appUrl}/api/chat/apps/${priced.app.id}`);
+    await expectRejected(response, 409, "app_unavailable");
+  });
+
+  it("registers a session only with a signature the contract accepts: not its v 0/1 or high-s twins", async () => {
+    const key = privateKeyToAccount(generatePrivateKey());
+    const session: Session = {
+      payer: payer.address,
+      key: key.address,
+      operator: fx.operator,
+      spendCap: 100_000n,
+      expiry: BigInt(Math.floor(Date.now() / 1000) + 3600),
+      nonce: BigInt(Date.now()),
+    };
+    const signature = await signSession(payer, { chainId: stack.chainId, settlement: fx.settlement }, session);
+    const register = (sig: Hex) =>
+      fx.post("/api/chat/sessions", cookie, { ...session, spendCap: session.spendCap.toString(), expiry: session.expiry.toString(), nonce: session.nonce.toString(), signature: sig });
+    for (const variant of [lowV, highS]) await expectRejected(await register(variant(signature)), 403, "bad_signature");
+    expect(await db.paymentSession.count({ where: { key: key.address } })).toBe(0);
+    expect((await register(signature)).ok).toBe(true);
   });
 
   it("asks a wallet without a deposit to deposit first, not for a spending session it could not use", async () => {
@@ -413,13 +473,16 @@ describe("failures cost nothing, a stop costs what was delivered", () => {
     standIn.options.firstTokenDelayMs = 3_000;
     try {
       const controller = new AbortController();
+      const before = standIn.requests.length;
       const response = await ask("Tell me about pelicans", await fx.payment(charges, auth), { signal: controller.signal });
-      await readChunks(response, (chunk) => {
-        if (chunk.type === "data-sources") {
-          controller.abort();
-          return false;
-        }
-      }).catch(() => undefined);
+      const received: UiChunk[] = [];
+      const reading = readChunks(response, (chunk) => void received.push(chunk)).catch(() => undefined);
+      // The model has the prompt with the passages and its first word is 3 s away: the answer has started
+      // on the page, but the paid passages have not been sent, as they go out with the first word.
+      await expect.poll(() => standIn.requests.length > before && received.some((c) => c.type === "start"), { timeout: 10_000 }).toBe(true);
+      controller.abort();
+      await reading;
+      expect(received.some((c) => c.type === "data-sources")).toBe(false);
       const where = await newestWhere();
       await expect.poll(async () => (await db.receipt.findFirstOrThrow({ where })).status, { timeout: 15_000 }).toBe("void");
       expect((await db.receipt.findFirstOrThrow({ where })).failureReason).toBe("stopped before the first word of the answer");
@@ -430,7 +493,8 @@ describe("failures cost nothing, a stop costs what was delivered", () => {
 });
 
 describe("metered pricing", () => {
-  it("charges a token-priced model for the tokens the provider reports, within the maximum the payer signed", async () => {
+  /** An app whose model is priced 500 per query, 1,000 per 1,000 input and 5,000 per 1,000 output tokens. */
+  async function meteredApp() {
     const metered = await fx.createApp(db, {
       systemPrompt: SYSTEM_PROMPT,
       prices: { app: 1000n, model: 500n, datasets: [700n] },
@@ -439,6 +503,13 @@ describe("metered pricing", () => {
       tokenPrices: { perKInput: 1000n, perKOutput: 5000n },
     });
     const set = await fx.chargeSet(metered.app.id);
+    const send = async (text: string) =>
+      fx.post("/api/chat", cookie, { conversationId: clientId(), appId: metered.app.id, trigger: "submit-message", message: { id: clientId(), text }, payment: await fx.payment(set, auth) });
+    return { set, send };
+  }
+
+  it("charges a token-priced model for the tokens the provider reports, within the maximum the payer signed", async () => {
+    const { set, send } = await meteredApp();
     // The maximum: 500 per query + 16,000 input tokens at 1,000 per 1,000 + 1,024 output tokens at 5,000 per 1,000.
     expect(set.slots.map((s) => [s.role, s.price])).toEqual([
       ["app", "1000"],
@@ -446,25 +517,39 @@ describe("metered pricing", () => {
       ["dataset", "700"],
     ]);
     expect(set.slots[1].pricing).toEqual({ perQuery: "500", perKInput: "1000", perKOutput: "5000" });
-    standIn.options.usage = () => ({ prompt_tokens: 1234, completion_tokens: 56 });
+    standIn.options.usage = () => ({ prompt_tokens: 234, completion_tokens: 56 });
     try {
-      const response = await fx.post("/api/chat", cookie, {
-        conversationId: clientId(),
-        appId: metered.app.id,
-        trigger: "submit-message",
-        message: { id: clientId(), text: "How do pelicans catch fish?" },
-        payment: await fx.payment(set, auth),
-      });
-      const chunks = await readChunks(response);
+      const chunks = await readChunks(await send("How do pelicans catch fish?"));
       const meta = chunks.filter((c) => c.type === "message-metadata").at(-1)!.messageMetadata as { charge: { total: string; note: string } };
-      // 500 + 1,234 × 1,000 / 1,000 + 56 × 5,000 / 1,000 = 2,014 for the model.
-      expect(meta.charge.total).toBe(String(1000 + 2014 + 700));
-      expect(meta.charge.note).toBe("The app, 1 of 1 dataset in context, and the model for 1,234 input and 56 output tokens.");
+      // 500 + 234 × 1,000 / 1,000 + 56 × 5,000 / 1,000 = 1,014 for the model.
+      expect(meta.charge.total).toBe(String(1000 + 1014 + 700));
+      expect(meta.charge.note).toBe("The app, 1 of 1 dataset in context, and the model for 234 input and 56 output tokens.");
       const receipt = await newestReceipt();
-      expect(amountsIn(receipt, set)).toEqual(["1000", "2014", "700"]);
-      expect(receipt).toMatchObject({ inputTokens: 1234, outputTokens: 56 });
+      expect(amountsIn(receipt, set)).toEqual(["1000", "1014", "700"]);
+      expect(receipt).toMatchObject({ inputTokens: 234, outputTokens: 56 });
       // The model was told the output budget it is paid within.
       expect((standIn.requests.at(-1)!.body as { max_tokens?: number }).max_tokens).toBe(1024);
+    } finally {
+      standIn.options.usage = undefined;
+    }
+  });
+
+  it("holds an inflated usage report to what was sent and streamed: a model paid per token cannot bill its budgets for a short answer", async () => {
+    const { set, send } = await meteredApp();
+    // The model's creator runs the endpoint: it reports both budgets in full for a one-sentence answer.
+    standIn.options.usage = () => ({ prompt_tokens: 16_000, completion_tokens: 1_024 });
+    try {
+      const before = standIn.requests.length;
+      const chunks = await readChunks(await send("How do pelicans catch fish?"));
+      const reply = answerText(chunks);
+      const sent = standIn.requests[before].body.messages!.map((m) => contentText(m.content));
+      // At most one token per byte sent (plus 8 per message for the chat template) and per byte streamed back (plus the end).
+      const inputBound = sent.reduce((n, text) => n + Buffer.byteLength(text, "utf8") + 8, 0);
+      const receipt = await newestReceipt();
+      expect(receipt).toMatchObject({ inputTokens: inputBound, outputTokens: Buffer.byteLength(reply, "utf8") + 1 });
+      expect(inputBound).toBeLessThan(16_000);
+      const model = 500 + Math.ceil(inputBound) + Math.ceil(((Buffer.byteLength(reply, "utf8") + 1) * 5000) / 1000);
+      expect(amountsIn(receipt, set)).toEqual(["1000", String(model), "700"]);
     } finally {
       standIn.options.usage = undefined;
     }

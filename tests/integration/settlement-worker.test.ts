@@ -4,9 +4,11 @@
 // broadcasting (or before) loses no query and charges none twice; a settlement the DB forgot is
 // recognised from the chain's state, not charged again. Poison rows never stop the others.
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { createPublicClient, custom, http, keccak256, toHex, type Address, type Hex, type PublicClient } from "viem";
+import fs from "node:fs";
+import path from "node:path";
+import { createPublicClient, createWalletClient, custom, http, keccak256, toHex, type Abi, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { kipAssetsAbi } from "../../lib/chain/generated";
+import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { hashSession, nextVoucherState, signSession, signVoucher, type Session, type VoucherState } from "../../lib/protocol";
@@ -20,6 +22,7 @@ import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack
 import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
 import { startStandIn, type StandIn } from "../helpers/openai-stand-in";
 
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const stack = inject("stack");
 const fx = new ChatFixtures(stack);
 const TEXT_A = "Tide pools hold anemones, hermit crabs and sea stars between the rocks at low tide.";
@@ -140,9 +143,9 @@ describe("a settlement worker that crashes", () => {
    * in `own`: vouchers 1..count, each charging the app, the model and the first dataset (the second was not
    * in the context).
    */
-  async function pendingReceipts(count: number, deposit = 500_000n) {
-    const payer = await fx.account();
-    if (deposit > 0n) await fx.deposit(payer, deposit, operator.address);
+  async function pendingReceipts(count: number, deposit = 500_000n, wallet?: { address: Address; signature: Hex }) {
+    const payer = wallet ? { address: wallet.address } : await fx.account();
+    if (!wallet && deposit > 0n) await fx.deposit(payer as PrivateKeyAccount, deposit, operator.address);
     const key = privateKeyToAccount(generatePrivateKey());
     const ctx = { chainId: stack.chainId, settlement: fx.settlement };
     const session: Session = {
@@ -165,7 +168,7 @@ describe("a settlement worker that crashes", () => {
         spendCap: session.spendCap.toString(),
         expiry: Number(session.expiry),
         nonce: "7",
-        signature: await signSession(payer, ctx, session),
+        signature: wallet ? wallet.signature : await signSession(payer as PrivateKeyAccount, ctx, session),
       },
     });
     const record = charges.slots.filter((_, i) => i !== 3).map((s) => [s.slot, s.price]);
@@ -507,6 +510,40 @@ describe("a settlement worker that crashes", () => {
     expect(round).toMatchObject({ settled: 2, failed: 3 });
     // Nothing is left to jam the next round.
     expect(await (await worker()).settleOnce()).toBeNull();
+  });
+
+  it("settles a round in which smart-wallet payers approve cheaply when estimated and spend their whole budget when mined", async () => {
+    // Wallets that answer "valid" at once under a gas estimate and burn nearly all of the contract's
+    // budget for them when mined: an estimate-sized gas limit would run the batch out of gas every round.
+    const built = JSON.parse(fs.readFileSync(path.join(ROOT, "contracts", "out", "MockWallets.sol", "TwoFacedWallet.json"), "utf8")) as { abi: Abi; bytecode: { object: Hex } };
+    const deployer = await fx.account();
+    const token = stack.deployment.paymentToken as Address;
+    const wallets = [];
+    for (let i = 0; i < 6; i++) {
+      const hash = await fx.wallet(deployer).deployContract({ abi: built.abi, bytecode: built.bytecode.object });
+      const address = (await fx.client.waitForTransactionReceipt({ hash })).contractAddress!;
+      await rpc("anvil_setBalance", [address, "0xde0b6b3a7640000"]);
+      await rpc("anvil_impersonateAccount", [address]);
+      const as = createWalletClient({ account: address, chain: fx.chain, transport: http(stack.rpcUrl) });
+      for (const [to, abi, functionName, args] of [
+        [token, mockUsdAbi, "mint", [address, 500_000n]],
+        [token, mockUsdAbi, "approve", [fx.settlement, 500_000n]],
+        [fx.settlement, kipSettlementAbi, "deposit", [operator.address, 500_000n]],
+      ] as const) {
+        const sent = await as.writeContract({ address: to, abi, functionName, args } as never);
+        expect((await fx.client.waitForTransactionReceipt({ hash: sent })).status).toBe("success");
+      }
+      await rpc("anvil_stopImpersonatingAccount", [address]);
+      wallets.push(await pendingReceipts(1, 0n, { address, signature: "0x01" }));
+    }
+    const honest = await pendingReceipts(2);
+    const round = await (await worker()).settleOnce();
+    expect(round).toMatchObject({ settled: 8, failed: 0 });
+    for (const who of wallets) {
+      expect(await statuses(who.payer.address)).toEqual(["settled"]);
+      expect(await balance(who.payer.address)).toBe(500_000n - who.total);
+    }
+    expect(await balance(honest.payer.address)).toBe(500_000n - 2n * honest.total);
   });
 
   it("marks a session the contract rejects as failed with the reason", async () => {

@@ -28,6 +28,7 @@ import {
   decodeSettle,
   encodeSettle,
   hashSession,
+  isSignedByPayer,
   nextVoucherState,
   recordHash,
   rejectReasonName,
@@ -345,6 +346,17 @@ describe("settlement on a real chain", () => {
     // Not an EOA signature: the owner's signature of the session digest plus wallet-specific bytes (69 bytes).
     const signature = concatHex([await owner.sign({ hash: sessionDigest(ctx, session) }), "0xdeadbeef"]);
     expect(await verifySession(ctx, session, signature)).toBe(false); // no EOA signed it
+    // The server's check (lib/protocol/signature.ts, run when the session is registered) takes the
+    // wallet's approval as the contract does, and nothing the contract would refuse.
+    const digest = sessionDigest(ctx, session);
+    expect(await isSignedByPayer(client, walletAddress, digest, signature, settlement)).toBe(true);
+    expect(await isSignedByPayer(client, walletAddress, sessionDigest(ctx, { ...session, spendCap: 1n }), signature, settlement)).toBe(false);
+    for (const hostile of ["GasBurnerWallet", "RevertingWallet", "WrongMagicWallet"]) {
+      const built = artifact("MockWallets", hostile);
+      const hash = await createWalletClient({ account: deployer, chain: { ...foundry, id: chainId }, transport: http(rpcUrl) }).deployContract({ abi: built.abi, bytecode: built.bytecode.object });
+      const address = (await client.waitForTransactionReceipt({ hash })).contractAddress!;
+      expect(await isSignedByPayer(client, address, digest, signature, settlement)).toBe(false);
+    }
     const id = hashSession(session);
     const state = nextVoucherState(null, [{ slot, max: 20_000n }]);
     const voucher: Voucher = { session: id, ...state, issuedAt: block.timestamp };

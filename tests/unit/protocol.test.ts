@@ -6,6 +6,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import {
   decodeSettle,
   encodeSettle,
+  isCanonicalSignature,
   nextVoucherState,
   packRecords,
   recordHash,
@@ -107,5 +108,24 @@ describe("settle calldata", () => {
   it("names every reason the contract gives", () => {
     expect([0, 1, 5, 6, 11, 12].map(rejectReasonName)).toEqual(["None", "NotOperator", "StaleVoucher", "StateMismatch", "InsufficientBalance", "UnknownSlot"]);
     expect(rejectReasonName(40)).toBe("Unknown(40)");
+  });
+});
+
+describe("signatures the contract accepts", () => {
+  const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const voucher = { session: hash(0), seq: 1n, issuedAt: 1_700_000_000n, slots: [10n], maxAmounts: [4_000n] };
+
+  it("takes a key's signature only as 65 bytes with v 27 or 28 and low s, as OpenZeppelin's ECDSA does", async () => {
+    const signature = await signVoucher(key, ctx, voucher);
+    expect(isCanonicalSignature(signature)).toBe(true);
+    expect(await verifyVoucher(ctx, voucher, signature, key.address)).toBe(true);
+    const v = Number.parseInt(signature.slice(130), 16);
+    const lowV = `${signature.slice(0, 130)}${(v - 27).toString(16).padStart(2, "0")}` as Hex;
+    const s = CURVE_ORDER - BigInt(`0x${signature.slice(66, 130)}`);
+    const highS = `${signature.slice(0, 66)}${s.toString(16).padStart(64, "0")}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
+    for (const twin of [lowV, highS, `${signature}00` as Hex, signature.slice(0, 130) as Hex]) {
+      expect(isCanonicalSignature(twin)).toBe(false);
+      expect(await verifyVoucher(ctx, voucher, twin, key.address)).toBe(false);
+    }
   });
 });

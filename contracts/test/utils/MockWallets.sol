@@ -62,3 +62,15 @@ contract WrongMagicWallet {
         return bytes32(uint256(uint32(IERC1271.isValidSignature.selector)));
     }
 }
+
+/// @dev A hostile payer that tells a gas estimate from the mined transaction: it approves any session at
+/// once when the gas price is 0 (how eth_estimateGas and eth_call run for an account the node does not
+/// sign for), and spends nearly all the gas it is given first when mined.
+contract TwoFacedWallet {
+    function isValidSignature(bytes32, bytes calldata) external view returns (bytes4) {
+        if (tx.gasprice != 0) {
+            while (gasleft() > 3000) {}
+        }
+        return IERC1271.isValidSignature.selector;
+    }
+}

@@ -2,6 +2,7 @@
 // thrown value into `{ error: { code, message } }` with the status that belongs to the code. Messages of
 // AppErrors are meant for the caller; anything else is logged and answered with a generic "internal".
 import { ZodError } from "zod";
+import { SESSION_COOKIE } from "@/lib/auth/cookie";
 
 export const ERROR_STATUS = {
   bad_request: 400,
@@ -156,10 +157,24 @@ export async function readJsonBody<T>(
 /**
  * Reject state-changing requests sent by another site's page. Browsers send Origin on cross-origin
  * POSTs; non-browser clients (tests, scripts) send none and are judged by their credentials alone.
+ *
+ * A request that carries the session cookie must also come from this origin as the browser sees it: not
+ * with Origin "null" (what a browser sends after a cross-origin redirect, or from a sandboxed frame), and
+ * not with Sec-Fetch-Site "same-site" or "cross-site". The cookie is SameSite=Lax, which a page on
+ * another port of the same host or on a sibling subdomain still gets sent with a form post.
  */
 export function assertSameOrigin(request: Request, appUrl: string): void {
   const origin = request.headers.get("origin");
   if (origin && origin !== "null" && origin !== new URL(appUrl).origin) {
     throw new AppError("forbidden", `Requests from ${origin} are not accepted.`);
   }
+  if (!carriesSessionCookie(request)) return;
+  const site = request.headers.get("sec-fetch-site");
+  if (origin === "null" || site === "same-site" || site === "cross-site") {
+    throw new AppError("forbidden", "Requests sent by another page (a redirect, a frame or another site) are not accepted with your session.");
+  }
+}
+
+function carriesSessionCookie(request: Request): boolean {
+  return (request.headers.get("cookie") ?? "").split(";").some((part) => part.trim().startsWith(`${SESSION_COOKIE}=`));
 }

@@ -12,8 +12,9 @@ import type { Address } from "viem";
 import { getDb } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { serverEnv, type ServerEnv } from "@/lib/env";
+import { SESSION_COOKIE } from "./cookie";
 
-export const SESSION_COOKIE = "kip_session";
+export { SESSION_COOKIE };
 /** A replaced token keeps working this long, for requests that were already on their way. */
 export const ROTATION_GRACE_MS = 60_000;
 /** lastSeenAt (and so the idle limit) is moved at most this often, to keep reads from writing. */

@@ -59,6 +59,13 @@ export async function consumeNonce(nonce: string, binding: string | undefined, n
   return count === 1;
 }
 
+/** Whether `nonce` was issued to this client and is still unused and fresh (nothing is changed). */
+export async function nonceIsOpen(nonce: string, binding: string | undefined, now: Date = new Date()): Promise<boolean> {
+  if (!binding) return false;
+  const open = await getDb().authNonce.count({ where: { nonce, clientHash: bindingHash(binding), usedAt: null, expiresAt: { gt: now } } });
+  return open === 1;
+}
+
 type Expected = { appUrl: string; chainId: number; now: Date };
 
 const reject = (message: string) => new AppError("unauthorized", message);
@@ -131,6 +138,11 @@ export async function verifySignIn(
   const fields = checkSiweFields(parseSiweMessage(message), { appUrl: env.APP_URL, chainId: env.CHAIN_ID, now });
   const address = getAddress(fields.address);
 
+  // The nonce first: a signature that is not the address's own is checked on chain (a contract wallet),
+  // which only a client holding an open nonce of its own may make this server do.
+  if (!(await nonceIsOpen(fields.nonce, binding, now))) {
+    throw reject("The sign-in nonce is unknown, expired, already used or was issued to another browser; sign in again.");
+  }
   if (!(await signatureIsValid(message, address, signature))) {
     throw reject("The signature does not match the message and address.");
   }

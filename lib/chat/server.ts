@@ -7,6 +7,7 @@ import type { Db } from "@/lib/db-client";
 import { serverEnv } from "@/lib/env";
 import type { ChainContext } from "./charges";
 import { ChatError } from "./errors";
+import { addressBucket } from "@/lib/http/client-address";
 import { takeRateLimits } from "@/lib/http/rate-limit";
 
 export function chatChain(): ChainContext {
@@ -30,7 +31,7 @@ export function chatChain(): ChainContext {
 export async function assertWithinLimits(db: Db, wallet: string, address: string): Promise<void> {
   const env = serverEnv();
   const wallets = { key: `wallet:${wallet.toLowerCase()}`, limit: env.CHAT_RATE_LIMIT_WALLET };
-  const { exceeded, retryAfterMs } = await takeRateLimits(db, [wallets, { key: `ip:${address}`, limit: env.CHAT_RATE_LIMIT_IP }]);
+  const { exceeded, retryAfterMs } = await takeRateLimits(db, [wallets, { key: `ip:${addressBucket(address)}`, limit: env.CHAT_RATE_LIMIT_IP }]);
   if (exceeded) {
     const seconds = Math.ceil(retryAfterMs / 1000);
     const what = exceeded === wallets ? "wallet" : "network address";

@@ -8,6 +8,7 @@
 // client is the N-th entry from the right of [...X-Forwarded-For, socket address]: anything further left
 // was written by the client itself and proves nothing. The first X-Forwarded-For entry is never trusted.
 import http from "node:http";
+import ipaddr from "ipaddr.js";
 
 export const PEER_HEADER = "x-kip-peer-address";
 
@@ -21,6 +22,19 @@ export function clientAddress(request: Request, trustedProxyHops: number): strin
     .filter(Boolean);
   const hops = [...forwarded, peer];
   return hops[Math.max(0, hops.length - 1 - trustedProxyHops)];
+}
+
+/**
+ * The key a client address is rate-limited under: an IPv4 address as it is (also when written IPv4-mapped,
+ * "::ffff:203.0.113.7"), an IPv6 address by its /64. One host is usually given a whole /64, and could
+ * otherwise send each request from another of its 2^64 addresses.
+ */
+export function addressBucket(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === "ipv4") return parsed.toString();
+  const groups = (parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16));
+  return `${groups.join(":")}::/64`;
 }
 
 let recording = false;

@@ -6,13 +6,14 @@ import "server-only";
 import { getDb } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { serverEnv } from "@/lib/env";
-import { clientAddress } from "./client-address";
+import { addressBucket, clientAddress } from "./client-address";
 import { takeRateLimits, type LimitKey } from "./rate-limit";
 
-export type LimitedRoute = "nonce" | "modelTest" | "upload" | "uploadRequest" | "earnings" | "licenceReads";
+export type LimitedRoute = "nonce" | "verify" | "modelTest" | "upload" | "uploadRequest" | "earnings" | "licenceReads";
 
 const WHAT: Record<LimitedRoute, string> = {
   nonce: "sign-in requests",
+  verify: "sign-in attempts",
   modelTest: "connection tests",
   upload: "uploads",
   uploadRequest: "upload requests",
@@ -25,6 +26,9 @@ function limitsOf(route: LimitedRoute): { wallet: number; address: number } {
   const env = serverEnv();
   switch (route) {
     case "nonce":
+      return { wallet: Infinity, address: env.NONCE_RATE_LIMIT_IP };
+    // Per address only: a limit per wallet named in the message would let anyone lock a wallet out.
+    case "verify":
       return { wallet: Infinity, address: env.NONCE_RATE_LIMIT_IP };
     case "modelTest":
       return { wallet: env.MODEL_TEST_RATE_LIMIT_WALLET, address: env.MODEL_TEST_RATE_LIMIT_WALLET * 3 };
@@ -43,7 +47,7 @@ function limitsOf(route: LimitedRoute): { wallet: number; address: number } {
 /** Counts this request against the route's limits; throws 429 (with Retry-After) when one is exceeded. */
 export async function enforceRouteLimit(request: Request, route: LimitedRoute, wallet?: string): Promise<void> {
   const limits = limitsOf(route);
-  const keys: LimitKey[] = [{ key: `${route}:ip:${clientAddress(request, serverEnv().TRUSTED_PROXY_HOPS)}`, limit: limits.address }];
+  const keys: LimitKey[] = [{ key: `${route}:ip:${addressBucket(clientAddress(request, serverEnv().TRUSTED_PROXY_HOPS))}`, limit: limits.address }];
   if (wallet && Number.isFinite(limits.wallet)) keys.push({ key: `${route}:wallet:${wallet.toLowerCase()}`, limit: limits.wallet });
   const { exceeded, retryAfterMs } = await takeRateLimits(getDb(), keys);
   if (!exceeded) return;

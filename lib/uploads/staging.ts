@@ -92,10 +92,33 @@ async function sweepExpired(): Promise<void> {
   }
 }
 
+/** Each wallet's upload creations, one at a time (see handleUploadRequest). */
+const creating = new Map<string, Promise<unknown>>();
+
 /** Serve one tus request (POST creates, HEAD reports the offset, PATCH appends, DELETE cancels). */
 export async function handleUploadRequest(wallet: string, request: Request): Promise<Response> {
-  if (request.method === "POST") void sweepExpired();
-  return stagingOf(wallet).server.handleWeb(request);
+  const staging = stagingOf(wallet);
+  if (request.method !== "POST") return staging.server.handleWeb(request);
+  void sweepExpired();
+  // An upload counts against its wallet's quota by its declared length: one that defers its length would
+  // count as nothing until its bytes arrive, so every upload must declare it.
+  if (request.headers.get("upload-defer-length") !== null || request.headers.get("upload-length") === null) {
+    return new Response("Declare the upload's length (Upload-Length): uploads of a length given later are not accepted.", {
+      status: 400,
+      headers: { "Tus-Resumable": "1.0.0", "Content-Type": "text/plain; charset=utf-8" },
+    });
+  }
+  // A wallet's creations run one after another: the quota check reads the uploads on disk, so creations
+  // racing each other would all pass it before any of them is written.
+  const key = wallet.toLowerCase();
+  const previous = creating.get(key) ?? Promise.resolve();
+  const mine = previous.then(() => staging.server.handleWeb(request));
+  const tail = mine.catch(() => undefined);
+  creating.set(key, tail);
+  void tail.then(() => {
+    if (creating.get(key) === tail) creating.delete(key);
+  });
+  return mine;
 }
 
 export interface StagedFile {

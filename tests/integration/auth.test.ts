@@ -126,6 +126,22 @@ describe("sign in, session, sign out", () => {
     expect(attributes).not.toContain("secure");
   });
 
+  it("refuses a state change with the session cookie that another page sent: after a redirect (Origin null) or from a sibling site", async () => {
+    const { response } = await signIn(newAccount());
+    const cookie = sessionCookie(response).split(";")[0]!;
+    const whoAmI = async () => ((await (await fetch(`${stack.appUrl}/api/auth/session`, { headers: { cookie } })).json()) as { address: string | null }).address;
+    // A page on another port of this host (or a sibling subdomain) still gets the Lax cookie sent.
+    for (const headers of [{ origin: "null" }, { "sec-fetch-site": "same-site" }, { "sec-fetch-site": "cross-site" }] as Record<string, string>[]) {
+      const forged = await fetch(`${stack.appUrl}/api/auth/logout?everywhere=1`, { method: "POST", headers: { cookie, ...headers } });
+      expect(forged.status).toBe(403);
+      expect(await whoAmI()).not.toBeNull();
+    }
+    // The app's own page (same origin) signs out.
+    const own = await fetch(`${stack.appUrl}/api/auth/logout?everywhere=1`, { method: "POST", headers: { cookie, origin: app.origin, "sec-fetch-site": "same-origin" } });
+    expect(own.status).toBe(200);
+    expect(await whoAmI()).toBeNull();
+  });
+
   it("answers {address: null} (a 200, so browsers log no error) when there is no session", async () => {
     const response = await fetch(`${stack.appUrl}/api/auth/session`);
     expect(response.status).toBe(200);
@@ -203,6 +219,13 @@ describe("POST /api/auth/verify rejects", () => {
   it("a nonce the server never issued", async () => {
     const { response } = await signIn(newAccount(), { nonce: randomBytes(16).toString("hex") });
     await expectError(response, 401, "unauthorized", /nonce is unknown/);
+  });
+
+  it("a contract-wallet signature without a nonce of its own, before asking the chain about it", async () => {
+    // Not the address's own signature: the server would ask the chain whether a contract wallet signed
+    // it. Without an open nonce issued to this client, it is refused first.
+    const message = siweMessage(newAccount(), randomBytes(16).toString("hex"));
+    await expectError(await verify(message, `0x${"ab".repeat(4000)}` as Hex), 401, "unauthorized", /nonce is unknown/);
   });
 
   it("malformed requests with 400 / 415", async () => {

@@ -171,6 +171,17 @@ describe("resumable uploads (tus)", () => {
     expect((await createUpload(fresh, "b.tar", 200 * 1024 * 1024)).status).toBe(201);
     expect((await createUpload(fresh, "c.tar", 1024)).status).toBe(413);
   });
+
+  it("counts every upload against the wallet's room: no deferred lengths, and creations sent at once are counted one by one", async () => {
+    const cookie = await signInOverHttp(stack.appUrl, stack.chainId, privateKeyToAccount(generatePrivateKey()));
+    // A length declared later would count as nothing until its bytes arrive.
+    const deferred = await fetch(`${stack.appUrl}/api/uploads`, { method: "POST", headers: tusHeaders(cookie, { "upload-defer-length": "1" }) });
+    expect(deferred.status).toBe(400);
+    expect(await deferred.text()).toMatch(/Declare the upload's length/);
+    // Five creations of 200 MB sent together: the wallet's room (400 MB) takes two.
+    const racing = await Promise.all(Array.from({ length: 5 }, (_, i) => createUpload(cookie, `part-${i}.tar`, 200 * 1024 * 1024)));
+    expect(racing.map((r) => r.status).sort()).toEqual([201, 201, 413, 413, 413]);
+  });
 });
 
 describe("datasets from archives", () => {

@@ -6,7 +6,7 @@ import { OFFLINE_PROVIDER, OfflineExtractiveModel } from "@/lib/ai/offline-model
 import { buildContextMessage, buildInstructions, citedNumbers, escapeSourceText, parseContextMessage, PLATFORM_RULES, trimHistory } from "@/lib/ai/prompt";
 import { contextDatasets } from "@/lib/chat/answer";
 import { estimateTokens, modelMaxCharge, pricingOf, queryCharge, TOKEN_BUDGET, type MeteredSlot } from "@/lib/chat/metering";
-import { clientAddress, PEER_HEADER } from "@/lib/http/client-address";
+import { addressBucket, clientAddress, PEER_HEADER } from "@/lib/http/client-address";
 import type { SourceRef } from "@/lib/chat/types";
 import { reciprocalRankFusion } from "@/lib/rag/hybrid";
 
@@ -150,5 +150,16 @@ describe("client address", () => {
     expect(clientAddress(request("10.0.0.2", "1.2.3.4, 198.51.100.9, 172.16.0.5"), 2)).toBe("198.51.100.9");
     // Fewer entries than hops: the leftmost one there is.
     expect(clientAddress(request("10.0.0.2", "198.51.100.9"), 3)).toBe("198.51.100.9");
+  });
+
+  it("is rate-limited by its IPv4 address, however written, and by its /64 for IPv6", () => {
+    expect(addressBucket("203.0.113.7")).toBe("203.0.113.7");
+    expect(addressBucket("::ffff:203.0.113.7")).toBe("203.0.113.7");
+    // Every address of one host's /64 shares one bucket, in any spelling; the next /64 has its own.
+    const bucket = addressBucket("2001:db8:1:2::1");
+    expect(bucket).toBe("2001:db8:1:2::/64");
+    for (const same of ["2001:0db8:0001:0002:ffff:ffff:ffff:ffff", "2001:DB8:1:2:a:b:c:d", "2001:db8:1:2::dead:beef"]) expect(addressBucket(same)).toBe(bucket);
+    expect(addressBucket("2001:db8:1:3::1")).not.toBe(bucket);
+    expect(addressBucket("unknown")).toBe("unknown");
   });
 });

@@ -5,11 +5,13 @@ import { startSession } from "@/lib/auth/session";
 import { CLIENT_BINDING_COOKIE, verifySignIn } from "@/lib/auth/siwe";
 import { assertSameOrigin, readJsonBody, toResponse } from "@/lib/errors";
 import { serverEnv } from "@/lib/env";
+import { enforceRouteLimit } from "@/lib/http/route-limits";
 import { verifyBodySchema } from "./schema";
 
 export async function POST(request: Request): Promise<Response> {
   try {
     assertSameOrigin(request, serverEnv().APP_URL);
+    await enforceRouteLimit(request, "verify");
     const body = await readJsonBody(request, verifyBodySchema, { maxBytes: 32 * 1024 });
     const binding = (await cookies()).get(CLIENT_BINDING_COOKIE)?.value;
     const signedIn = await verifySignIn({ message: body.message, signature: body.signature as Hex, binding });

@@ -5,6 +5,7 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { createDb, type Db } from "../../lib/db-client";
+import { inOneRateWindow } from "../helpers/rate-window";
 import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
 import { PDF_LIMITS } from "../../lib/rag/limits";
 import { STAND_IN_HOST, startStandIn, type StandIn } from "../helpers/openai-stand-in";
@@ -118,21 +119,8 @@ describe("request bodies are limited as they arrive", () => {
 
 describe("expensive routes are rate-limited across servers, with Retry-After", () => {
   /** Sends `count` requests (10 at a time) and returns their statuses in order, plus the last response. */
-  /**
-   * Limits count per minute of the database's clock: a burst that crosses a minute boundary is rightly
-   * allowed up to twice the limit. Waits (polling that clock) until at least 25 s of the current minute
-   * remain, so the whole burst falls in one window.
-   */
-  async function inOneWindow() {
-    for (;;) {
-      const [{ seconds }] = await db.$queryRaw<{ seconds: number }[]>`SELECT extract(second FROM now())::float8 AS seconds`;
-      if (seconds < 35) return;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-
   async function hammer(count: number, send: () => Promise<Response>) {
-    await inOneWindow();
+    await inOneRateWindow(db);
     const statuses: number[] = [];
     let last: Response | undefined;
     for (let i = 0; i < count; i += 10) {

@@ -19,6 +19,7 @@ import { decodeSettle } from "../../lib/protocol";
 import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
+import { inOneRateWindow } from "../helpers/rate-window";
 import { indexDocument } from "../../lib/rag/ingest";
 import { startAppServer, startSettlementWorker, type AppServer } from "../../scripts/stack";
 import { migrateDatabase } from "../../scripts/stack/db";
@@ -184,11 +185,7 @@ describe("two app servers and two settlement workers on one database", () => {
 
   it("count a wallet's requests on both servers against one limit", async () => {
     const who = await payer(1n);
-    // Limits count per minute of the database's clock: keep the burst inside one minute.
-    await waitFor("a fresh minute", async () => {
-      const [{ seconds }] = await db.$queryRaw<{ seconds: number }[]>`SELECT extract(second FROM now())::float8 AS seconds`;
-      return seconds < 45 ? true : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 250 });
+    await inOneRateWindow(db);
     const statuses: number[] = [];
     for (let i = 0; i < WALLET_LIMIT + 1; i++) {
       // No payment: refused with 402 after the limit check, which counts it.

@@ -10,11 +10,11 @@
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import type { Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
-import { nextVoucherState, verifyVoucher, type Voucher, type VoucherState } from "@/lib/protocol";
+import { isSignedByKey, nextVoucherState, sessionDigest, verifyVoucher, type Session, type Voucher, type VoucherState } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
 import { exactHeadroom, revokedOnChain, spendable } from "./balance";
 import { ChatError } from "./errors";
-import { admissionState, pendingHolds, storeQuestion, type ConversationMessage, type DbOrTx, type QuestionRecord } from "./store";
+import { admissionState, pendingHolds, storeQuestion, type ConversationMessage, type DbOrTx, type AdmissionSession, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 
 /** How far in the past a voucher's issue time may be, by the server's clock. */
@@ -60,6 +60,32 @@ const ADMISSION_TIMEOUT_MS = 15_000;
 /** The charge set as one query's maxima per slot. */
 export function chargesOf(chargeSet: ChargeSet): { slot: bigint; max: bigint }[] {
   return chargeSet.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) }));
+}
+
+/** Sessions known to be signed by their payer's own key, not approved by a wallet (a fact that never changes). */
+const keySigned = new Map<string, boolean>();
+
+/** Whether the session's signature is its payer's key signature (recovered once per session and process). */
+async function isKeySigned(chain: ChainContext, session: AdmissionSession): Promise<boolean> {
+  let known = keySigned.get(session.hash);
+  if (known === undefined) {
+    known = await isSignedByKey(sessionDigest(chain, sessionOf(session)), session.signature as Hex, getAddress(session.payer));
+    if (keySigned.size >= 10_000) keySigned.delete(keySigned.keys().next().value!);
+    keySigned.set(session.hash, known);
+  }
+  return known;
+}
+
+/** The EIP-712 Session a stored session row was signed as. */
+function sessionOf(row: AdmissionSession): Session {
+  return {
+    payer: getAddress(row.payer),
+    key: getAddress(row.key),
+    operator: getAddress(row.operator),
+    spendCap: BigInt(row.spendCap),
+    expiry: BigInt(row.expiry),
+    nonce: BigInt(row.nonce),
+  };
 }
 
 function sameState(a: VoucherState, b: Pick<Voucher, "seq" | "slots" | "maxAmounts">): boolean {
@@ -159,6 +185,12 @@ export async function admitLocked(
     slots: payment.voucher.slots.map(BigInt),
     maxAmounts: payment.voucher.maxAmounts.map(BigInt),
   };
+  // A session a smart wallet approved (not the payer's own key signature) is proven only when the
+  // contract asks the wallet, at its first settlement: until then it takes one question at a time, so a
+  // wallet that approved here and refuses there gets one answer, not a session's worth.
+  if (session.settledSeq === "0" && session.open > 0 && !(await isKeySigned(chain, session))) {
+    throw new ChatError("conflict", "session_confirming", "Your wallet's spending session is being confirmed on chain with your first message. Send again in a few seconds.");
+  }
   if ((await revoked) !== 0n) {
     throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
   }

@@ -163,11 +163,12 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
   // back to when the provider reports no usage (always, for a stopped answer).
   let deltas = 0;
   let promptChars = 0;
-  // What a usage report is held to (boundedUsage): the bytes sent and the messages they were in, and the
-  // bytes streamed back.
+  // What a usage report is held to (boundedUsage): the bytes sent and the messages they were in, the
+  // answer's bytes and the reasoning's characters streamed back.
   let promptBytes = 0;
   let promptMessages = 0;
-  let receivedBytes = 0;
+  let answerBytes = 0;
+  let reasoningChars = 0;
   try {
     const resolved = resolveModel(input.app.model, input.encryptionKey, { fetch: input.modelFetch });
     enqueue({
@@ -222,11 +223,11 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
           enqueue({ type: "text-start", id: "answer" });
         }
         deltas++;
-        receivedBytes += utf8Bytes(part.text);
+        answerBytes += utf8Bytes(part.text);
         text += part.text;
         enqueue({ type: "text-delta", id: "answer", delta: part.text });
       } else if (part.type === "reasoning-delta") {
-        receivedBytes += utf8Bytes(part.text);
+        reasoningChars += part.text.length;
       } else if (part.type === "error") {
         throw part.error;
       } else if (part.type === "abort") {
@@ -243,7 +244,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     const usage = boundedUsage(
       reported,
       { inputTokens: estimateTokens(promptChars), outputTokens: deltas },
-      { inputBytes: promptBytes, messages: promptMessages, outputBytes: receivedBytes },
+      { inputBytes: promptBytes, messages: promptMessages, answerBytes, reasoningChars },
     );
     let charge: MessageCharge;
     try {

@@ -72,18 +72,19 @@ export const MESSAGE_FRAMING_TOKENS = 8;
 /**
  * Usage as charged: the provider's report (or this server's count where it reports none), held to what
  * the texts can have held. The model's endpoint is run by the model's creator, who is paid per token, so
- * a report counts only up to one token per byte of what was sent (plus each message's framing) and of
- * what was streamed back, answer and reasoning: byte-level tokenizers never make a token of less than a
- * byte. Reasoning a provider keeps hidden is not charged.
+ * a report counts only up to one token per byte of what was sent (plus each message's framing) and of the
+ * answer streamed back (byte-level tokenizers never make a token of less than a byte), plus the reasoning
+ * it streamed at CHARS_PER_TOKEN: the user never sees that text, so the endpoint could pad it at will.
+ * Reasoning a provider keeps hidden is not charged.
  */
 export function boundedUsage(
   reported: { inputTokens?: number; outputTokens?: number } | undefined,
   counted: TokenUsage,
-  bounds: { inputBytes: number; messages: number; outputBytes: number },
+  bounds: { inputBytes: number; messages: number; answerBytes: number; reasoningChars: number },
 ): TokenUsage {
   return {
     inputTokens: Math.min(reported?.inputTokens ?? counted.inputTokens, bounds.inputBytes + bounds.messages * MESSAGE_FRAMING_TOKENS),
-    outputTokens: Math.min(reported?.outputTokens ?? counted.outputTokens, bounds.outputBytes + 1),
+    outputTokens: Math.min(reported?.outputTokens ?? counted.outputTokens, bounds.answerBytes + estimateTokens(bounds.reasoningChars) + 1),
   };
 }
 

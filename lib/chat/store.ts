@@ -49,6 +49,16 @@ export interface SessionRow {
   revokedAt: number | null;
 }
 
+/** A session as admission reads it: also what it was signed as, and how far it has settled. */
+export interface AdmissionSession extends SessionRow {
+  nonce: string;
+  signature: string;
+  /** The voucher seq the chain holds for it after this server's last settlement ("0": never settled). */
+  settledSeq: string;
+  /** Its questions not yet settled, failed or voided. */
+  open: number;
+}
+
 /** Prisma stores DateTime as UTC timestamps; the database's clock, read as UTC. */
 const NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
 
@@ -87,7 +97,7 @@ export async function latestVoucher(db: DbOrTx, sessionHash: string): Promise<Vo
 }
 
 export interface AdmissionState {
-  session: SessionRow | null;
+  session: AdmissionSession | null;
   /** The session's newest voucher admitted (any status: a voided query's voucher still counts), or null. */
   latest: VoucherState | null;
   /** What the session's receipts hold or have spent, except void and failed ones. */
@@ -113,9 +123,11 @@ export async function admissionState(
   conversation: Pick<QuestionRecord, "conversationId" | "appId">,
 ): Promise<AdmissionState> {
   const [row] = await db.$queryRaw<
-    (Partial<SessionRow> & { found: boolean; seq: string | null; slotsJson: string | null; maxAmountsJson: string | null; spent: string; pending: string; history: ConversationMessage[] })[]
+    (Partial<AdmissionSession> & { found: boolean; seq: string | null; slotsJson: string | null; maxAmountsJson: string | null; spent: string; pending: string; history: ConversationMessage[] })[]
   >`
     SELECT s."hash" IS NOT NULL AS found, s."hash", s."chainId", s."settlement", s."payer", s."key", s."operator", s."spendCap", s."expiry", s."revokedAt",
+      s."nonce", s."signature", s."settledSeq",
+      (SELECT count(*)::int FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" IN (${OPEN})) AS open,
       latest."seq", latest."slotsJson", latest."maxAmountsJson",
       (SELECT COALESCE(SUM(${HELD}), 0)::text FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')) AS spent,
       (SELECT COALESCE(SUM(${HELD}), 0)::text FROM "Receipt"
@@ -128,7 +140,7 @@ export async function admissionState(
     LEFT JOIN LATERAL (
       SELECT "seq", "slotsJson", "maxAmountsJson" FROM "Receipt" WHERE "sessionHash" = ${sessionHash} ORDER BY "seq"::numeric DESC LIMIT 1
     ) AS latest ON true`;
-  const session: SessionRow | null = row.found
+  const session: AdmissionSession | null = row.found
     ? {
         hash: row.hash!,
         chainId: row.chainId!,
@@ -139,6 +151,10 @@ export async function admissionState(
         spendCap: row.spendCap!,
         expiry: row.expiry!,
         revokedAt: row.revokedAt ?? null,
+        nonce: row.nonce!,
+        signature: row.signature!,
+        settledSeq: row.settledSeq!,
+        open: row.open!,
       }
     : null;
   const latest =

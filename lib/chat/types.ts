@@ -109,4 +109,6 @@ export type ChatErrorReason =
   /** A recent probe found the app's model down: the question was refused before anything was stored. */
   | "model_down"
   | "rate_limited"
-  | "app_unavailable";
+  | "app_unavailable"
+  /** A smart wallet's session takes one question at a time until its first settlement proves it. */
+  | "session_confirming";

@@ -114,20 +114,22 @@ interface SessionWork {
 export const WALLET_CHECK_GAS = (SESSION_WALLET_GAS * 64n) / 63n + 5000n;
 
 /**
- * Gas the batch may spend in payers' wallets: the contract asks a payer's wallet (ERC-1271) to approve a
- * session the first time it settles, unless the session's signature is the payer's own key signature.
- * What a wallet spends is its own choice, and may differ between the estimate and the mined transaction
- * (a wallet can tell them apart), so each such session is given its whole budget on top of the estimate:
- * otherwise a few two-faced wallets make every batch run out of gas, round after round.
+ * Gas added to a transaction that settles one session a wallet must approve: the wallet's whole budget
+ * (it may spend little when estimated and all of it when mined), and the copy of whatever it answers
+ * into the contract's memory, which the contract pays for: with 100,000 gas a wallet can answer about
+ * 200 kB, and copying that costs about 120,000.
  */
-export async function walletCheckGas(items: readonly SettleItem[], ctx: SettlementContext): Promise<bigint> {
-  let gas = 0n;
-  for (const item of items) {
-    if (item.prevSeq !== 0n) continue;
-    if (await isSignedByKey(sessionDigest(ctx, item.session), item.sessionSignature, item.session.payer)) continue;
-    gas += WALLET_CHECK_GAS;
-  }
-  return gas;
+export const WALLET_APPROVAL_GAS = WALLET_CHECK_GAS + 150_000n;
+
+/** Rejections after which a session can never settle: it takes no more questions. */
+const SESSION_FATAL = new Set(["NotOperator", "SessionInvalid", "VoucherInvalid", "Revoked", "BadSignature"]);
+
+/**
+ * Whether settling `item` makes the contract ask the payer's wallet (ERC-1271) to approve the session:
+ * its first settlement, when the session's signature is not the payer's own key signature.
+ */
+export async function needsWalletApproval(item: SettleItem, ctx: SettlementContext): Promise<boolean> {
+  return item.prevSeq === 0n && !(await isSignedByKey(sessionDigest(ctx, item.session), item.sessionSignature, item.session.payer));
 }
 
 const shortReason = (error: unknown) => (error instanceof Error ? (error as { shortMessage?: string }).shortMessage ?? error.message : String(error)).split("\n")[0].slice(0, 200);
@@ -298,10 +300,30 @@ export class SettlementWorker {
       this.quarantine(w.rows, `the contract refuses it (${shortReason(error)})`),
     );
     if (settleable.length === 0) return null;
-    const data = encodeSettle(settleable.map((w) => w.item));
+    // A session whose payer's wallet must approve it (its first settlement, not signed by the payer's own
+    // key) goes in a transaction of its own: the wallet decides what it spends, and may behave one way
+    // when estimated and another when mined, so it can only ever sink its own transaction.
+    const approvals: SessionWork[] = [];
+    const batch: SessionWork[] = [];
+    for (const w of settleable) ((await needsWalletApproval(w.item, this.scope)) ? approvals : batch).push(w);
+    const results: RoundResult[] = [];
+    if (batch.length) results.push(await this.send(batch, 0n));
+    for (const w of approvals) results.push(await this.send([w], WALLET_APPROVAL_GAS));
+    return {
+      batchId: results[0].batchId,
+      txHash: results[0].txHash,
+      settled: results.reduce((n, r) => n + r.settled, 0),
+      failed: results.reduce((n, r) => n + r.failed, 0),
+    };
+  }
+
+  /** Claims `work`'s rows, signs and records one settle transaction (its gas limit raised by `extraGas`), sends it and applies what the chain says. */
+  private async send(work: SessionWork[], extraGas: bigint): Promise<RoundResult> {
+    const { db } = this.options;
+    const data = encodeSettle(work.map((w) => w.item));
 
     // 1. Claim the rows into a batch recorded as "sending".
-    const ids = settleable.flatMap((w) => w.rows.map((r) => r.id));
+    const ids = work.flatMap((w) => w.rows.map((r) => r.id));
     const batch = await db.$transaction(async (tx) => {
       const created = await tx.settlementBatch.create({ data: { ...this.scope, settler: this.operator, status: "sending" } });
       const { count } = await tx.receipt.updateMany({ where: { id: { in: ids }, status: "pending" }, data: { status: "sending", batchId: created.id } });
@@ -317,10 +339,7 @@ export class SettlementWorker {
         this.client.estimateGas({ account: this.operator, to: this.options.settlement, data }),
         this.client.estimateFeesPerGas(),
       ]);
-      // The estimate plus a fifth, plus the whole wallet budget of every session a wallet must approve:
-      // a wallet can answer cheaply when estimated and spend its budget when mined.
-      const limit = (gas * 12n) / 10n + (await walletCheckGas(settleable.map((w) => w.item), this.scope));
-      signed = await this.sign({ data, nonce, gas: limit, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
+      signed = await this.sign({ data, nonce, gas: (gas * 12n) / 10n + extraGas, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas });
       await db.settlementBatch.update({ where: { id: batch.id }, data: { rawTx: signed.rawTx, txHash: signed.txHash, txNonce: nonce } });
     } catch (error) {
       // Nothing left this process: the rows go back to pending for the next round.
@@ -334,8 +353,22 @@ export class SettlementWorker {
     await this.options.hooks?.afterBroadcast?.(batch.id, signed.txHash);
     const receipt = await this.waitMined(batch.id, signed);
     const outcome = await this.applyTransaction(batch.id, receipt);
+    if (receipt.status !== "success" && extraGas > 0n) {
+      // A wallet's approval that sank its own transaction with all the gas it may have: it is not tried
+      // again, and its session takes no more questions.
+      const [w] = work;
+      await this.quarantine(w.rows, "its payer's wallet did not approve the session within the gas the contract gives it");
+      await this.refuseSession(w.item.voucher.session, "the payer's wallet did not approve it");
+      return { batchId: batch.id, txHash: receipt.transactionHash, settled: 0, failed: w.rows.length };
+    }
     this.log(`batch ${batch.id}: ${outcome.settled} settled, ${outcome.failed} failed (${receipt.transactionHash})`);
     return { batchId: batch.id, txHash: receipt.transactionHash, ...outcome };
+  }
+
+  /** No more questions on a session the contract refused for good (marked as revoked, which admission refuses). */
+  private async refuseSession(sessionHash: string, why: string): Promise<void> {
+    const { count } = await this.options.db.paymentSession.updateMany({ where: { hash: sessionHash, revokedAt: null }, data: { revokedAt: Math.floor(Date.now() / 1000) } });
+    if (count) this.log(`session ${sessionHash} takes no more questions: ${why}`);
   }
 
   /**
@@ -529,6 +562,9 @@ export class SettlementWorker {
           data: { status: "failed", failureReason: `Rejected by the contract: ${reason}`, txHash: txReceipt.transactionHash },
         });
         failed += sessionRows.length;
+        // A session the contract will never take is closed here too: otherwise its failed rows would
+        // count against neither its cap nor the balance, and it could be answered on for free.
+        if (SESSION_FATAL.has(reason)) await this.refuseSession(event.args.session, `the contract rejected it (${reason})`);
       }
     }
     const left = rows.filter((r) => !handled.has(r.id));

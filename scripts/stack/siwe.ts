@@ -4,7 +4,7 @@ import type { PrivateKeyAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 
 /** Signs `account` in to the app at `appUrl`; returns the `kip_session=…` cookie pair. */
-export async function signInOverHttp(appUrl: string, chainId: number, account: PrivateKeyAccount): Promise<string> {
+export async function signInOverHttp(appUrl: string, chainId: number, account: Pick<PrivateKeyAccount, "address" | "signMessage">): Promise<string> {
   const nonceResponse = await fetch(`${appUrl}/api/auth/nonce`);
   const { nonce } = (await nonceResponse.json()) as { nonce: string };
   // The nonce is bound to this client's binding cookie: send it back with the signed message.

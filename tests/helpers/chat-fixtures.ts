@@ -1,11 +1,14 @@
 // Shared steps of the chat tests and the chat benchmark, over real HTTP and a real chain: accounts,
 // sign-in, listings (a dataset, a model, an app), deposits with a permit, spending sessions, vouchers.
+import fs from "node:fs";
+import path from "node:path";
 import {
   createPublicClient,
   createWalletClient,
   http,
   parseEther,
   parseEventLogs,
+  type Abi,
   type Address,
   type Hex,
   type PublicClient,
@@ -23,6 +26,8 @@ import { indexDocument } from "../../lib/rag/ingest";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { signInOverHttp } from "./siwe";
 import type { StackInfo } from "./stack-info";
+
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
 
 export class ChatFixtures {
   readonly client: PublicClient;
@@ -54,7 +59,7 @@ export class ChatFixtures {
     return createWalletClient({ account, chain: this.chain, transport: http(this.stack.rpcUrl) });
   }
 
-  signIn(account: PrivateKeyAccount): Promise<string> {
+  signIn(account: Pick<PrivateKeyAccount, "address" | "signMessage">): Promise<string> {
     return signInOverHttp(this.stack.appUrl, this.stack.chainId, account);
   }
 
@@ -81,6 +86,36 @@ export class ChatFixtures {
       hash: await wallet.writeContract({ address: this.settlement, abi: kipSettlementAbi, functionName: "depositWithPermit", args: [operator, amount, deadline, v, r, s] }),
     });
     if (receipt.status !== "success") throw new Error("depositWithPermit reverted");
+  }
+
+  /**
+   * Deploys a mock smart wallet (contracts/test/utils/MockWallets.sol `contract`, with `args`) and deposits
+   * `amount` mUSD from it for `operator`, through anvil's impersonation, as its owner would through the
+   * wallet. Returns its address.
+   */
+  async smartWallet(contract: string, amount: bigint, operator: Address = this.operator, args: unknown[] = []): Promise<Address> {
+    const artifact = path.join(ROOT, "contracts", "out", "MockWallets.sol", `${contract}.json`);
+    const built = JSON.parse(fs.readFileSync(artifact, "utf8")) as { abi: Abi; bytecode: { object: Hex } };
+    const hash = await this.wallet(await this.account()).deployContract({ abi: built.abi, bytecode: built.bytecode.object, args });
+    const address = (await this.client.waitForTransactionReceipt({ hash })).contractAddress!;
+    const rpc = (method: string, params: unknown[]) => this.client.request({ method: method as never, params: params as never });
+    await rpc("anvil_setBalance", [address, `0x${parseEther("1").toString(16)}`]);
+    await rpc("anvil_impersonateAccount", [address]);
+    try {
+      const as = createWalletClient({ account: address, chain: this.chain, transport: http(this.stack.rpcUrl) });
+      const token = this.stack.deployment.paymentToken as Address;
+      for (const call of [
+        { address: token, abi: mockUsdAbi, functionName: "mint", args: [address, amount] },
+        { address: token, abi: mockUsdAbi, functionName: "approve", args: [this.settlement, amount] },
+        { address: this.settlement, abi: kipSettlementAbi, functionName: "deposit", args: [operator, amount] },
+      ]) {
+        const receipt = await this.client.waitForTransactionReceipt({ hash: await as.writeContract(call as never) });
+        if (receipt.status !== "success") throw new Error(`${call.functionName} from ${contract} reverted`);
+      }
+    } finally {
+      await rpc("anvil_stopImpersonatingAccount", [address]);
+    }
+    return address;
   }
 
   /** The payer's prepaid balance with `operator` (default: the server's). */

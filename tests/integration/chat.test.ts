@@ -6,7 +6,7 @@ import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { PLATFORM_RULES } from "../../lib/ai/prompt";
 import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
-import { datasetVersionsOf, recordHash, signSession, type Session } from "../../lib/protocol";
+import { datasetVersionsOf, hashSession, recordHash, sessionDigest, signSession, type Session } from "../../lib/protocol";
 import type { ChargeSet, SourceRef } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { answerText, ChatFixtures, clientId, readChunks, type UiChunk } from "../helpers/chat-fixtures";
@@ -337,6 +337,35 @@ describe("receipt checks before the model is called", () => {
     expect((await fx.client.waitForTransactionReceipt({ hash })).status).toBe("success");
     const response = await fetch(`${stack.appUrl}/api/chat/apps/${priced.app.id}`);
     await expectRejected(response, 409, "app_unavailable");
+  });
+
+  it("takes one question at a time on a smart wallet's session until its first settlement proves the wallet's approval", async () => {
+    // A contract wallet that approves what its owner key signed (ERC-1271), signed in and paying as itself.
+    const owner = privateKeyToAccount(generatePrivateKey());
+    const wallet = await fx.smartWallet("SignerWallet", 100_000n, fx.operator, [owner.address]);
+    const walletCookie = await fx.signIn({ address: wallet, signMessage: (args) => owner.signMessage(args) });
+    const key = privateKeyToAccount(generatePrivateKey());
+    const session: Session = { payer: wallet, key: key.address, operator: fx.operator, spendCap: 100_000n, expiry: BigInt(Math.floor(Date.now() / 1000) + 3600), nonce: 1n };
+    const signature = await owner.sign({ hash: sessionDigest({ chainId: stack.chainId, settlement: fx.settlement }, session) });
+    const registered = await fx.post("/api/chat/sessions", walletCookie, { ...session, spendCap: "100000", expiry: session.expiry.toString(), nonce: "1", signature });
+    expect(registered.ok).toBe(true);
+    const walletAuth = { key, session, hash: hashSession(session), cookie: walletCookie };
+    standIn.options.firstTokenDelayMs = 1_500;
+    try {
+      // The first answer is still being written: the session has not been proven on chain yet.
+      const first = await ask("pelican pouch", await fx.payment(charges, walletAuth), { conversation: clientId(), who: walletCookie });
+      expect(first.status).toBe(200);
+      const second = await ask("pelican pouch", await fx.payment(charges, walletAuth), { conversation: clientId(), who: walletCookie });
+      await expectRejected(second, 409, "session_confirming");
+      await readChunks(first);
+    } finally {
+      standIn.options.firstTokenDelayMs = 0;
+    }
+    // Once the first settles, the wallet's approval is proven and questions flow.
+    await expect.poll(async () => (await db.receipt.findFirstOrThrow({ where: { sessionHash: walletAuth.hash } })).status, { timeout: 20_000 }).toBe("settled");
+    const third = await ask("pelican pouch", await fx.payment(charges, walletAuth), { conversation: clientId(), who: walletCookie });
+    expect(third.status).toBe(200);
+    await readChunks(third);
   });
 
   it("registers a session only with a signature the contract accepts: not its v 0/1 or high-s twins", async () => {

@@ -4,11 +4,9 @@
 // broadcasting (or before) loses no query and charges none twice; a settlement the DB forgot is
 // recognised from the chain's state, not charged again. Poison rows never stop the others.
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import fs from "node:fs";
-import path from "node:path";
-import { createPublicClient, createWalletClient, custom, http, keccak256, toHex, type Abi, type Address, type Hex, type PublicClient } from "viem";
+import { createPublicClient, custom, http, keccak256, toHex, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "../../lib/chain/generated";
+import { kipAssetsAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { hashSession, nextVoucherState, signSession, signVoucher, type Session, type VoucherState } from "../../lib/protocol";
@@ -22,7 +20,6 @@ import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack
 import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
 import { startStandIn, type StandIn } from "../helpers/openai-stand-in";
 
-const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const stack = inject("stack");
 const fx = new ChatFixtures(stack);
 const TEXT_A = "Tide pools hold anemones, hermit crabs and sea stars between the rocks at low tide.";
@@ -512,30 +509,20 @@ describe("a settlement worker that crashes", () => {
     expect(await (await worker()).settleOnce()).toBeNull();
   });
 
-  it("settles a round in which smart-wallet payers approve cheaply when estimated and spend their whole budget when mined", async () => {
-    // Wallets that answer "valid" at once under a gas estimate and burn nearly all of the contract's
-    // budget for them when mined: an estimate-sized gas limit would run the batch out of gas every round.
-    const built = JSON.parse(fs.readFileSync(path.join(ROOT, "contracts", "out", "MockWallets.sol", "TwoFacedWallet.json"), "utf8")) as { abi: Abi; bytecode: { object: Hex } };
-    const deployer = await fx.account();
-    const token = stack.deployment.paymentToken as Address;
+  /** A mock smart wallet (contracts/test/utils/MockWallets.sol) with a deposit for this test's operator, as a payer with one answered query. */
+  async function walletPayer(contract: string) {
+    const address = await fx.smartWallet(contract, 500_000n, operator.address);
+    // The wallet approves whatever it is asked: any signature bytes will do.
+    return pendingReceipts(1, 0n, { address, signature: "0x01" });
+  }
+
+  it("settles smart-wallet payers that spend their whole budget, or answer a return-data bomb, only when mined: each in its own transaction", async () => {
+    // Each approves at once under a gas estimate, then, when mined, burns nearly all the gas the contract
+    // gives it, or answers with as much data as that gas buys (which the contract pays to copy). In the
+    // batch with everyone else, a few of them ran every batch out of gas, round after round.
     const wallets = [];
-    for (let i = 0; i < 6; i++) {
-      const hash = await fx.wallet(deployer).deployContract({ abi: built.abi, bytecode: built.bytecode.object });
-      const address = (await fx.client.waitForTransactionReceipt({ hash })).contractAddress!;
-      await rpc("anvil_setBalance", [address, "0xde0b6b3a7640000"]);
-      await rpc("anvil_impersonateAccount", [address]);
-      const as = createWalletClient({ account: address, chain: fx.chain, transport: http(stack.rpcUrl) });
-      for (const [to, abi, functionName, args] of [
-        [token, mockUsdAbi, "mint", [address, 500_000n]],
-        [token, mockUsdAbi, "approve", [fx.settlement, 500_000n]],
-        [fx.settlement, kipSettlementAbi, "deposit", [operator.address, 500_000n]],
-      ] as const) {
-        const sent = await as.writeContract({ address: to, abi, functionName, args } as never);
-        expect((await fx.client.waitForTransactionReceipt({ hash: sent })).status).toBe("success");
-      }
-      await rpc("anvil_stopImpersonatingAccount", [address]);
-      wallets.push(await pendingReceipts(1, 0n, { address, signature: "0x01" }));
-    }
+    for (let i = 0; i < 4; i++) wallets.push(await walletPayer("TwoFacedWallet"));
+    for (let i = 0; i < 2; i++) wallets.push(await walletPayer("TwoFacedBombWallet"));
     const honest = await pendingReceipts(2);
     const round = await (await worker()).settleOnce();
     expect(round).toMatchObject({ settled: 8, failed: 0 });
@@ -544,6 +531,17 @@ describe("a settlement worker that crashes", () => {
       expect(await balance(who.payer.address)).toBe(500_000n - who.total);
     }
     expect(await balance(honest.payer.address)).toBe(500_000n - 2n * honest.total);
+  });
+
+  it("takes no more questions on a session whose wallet approved it when asked off chain and refused it when settled", async () => {
+    const liar = await walletPayer("EstimateOnlyWallet");
+    const honest = await pendingReceipts(1);
+    expect(await (await worker()).settleOnce()).toMatchObject({ settled: 1, failed: 1 });
+    expect(await statuses(liar.payer.address)).toEqual(["failed"]);
+    expect(await balance(liar.payer.address)).toBe(500_000n);
+    // Closed for good: admission refuses a session with revokedAt set.
+    expect((await own.paymentSession.findUniqueOrThrow({ where: { hash: liar.hash } })).revokedAt).not.toBeNull();
+    expect((await own.paymentSession.findUniqueOrThrow({ where: { hash: honest.hash } })).revokedAt).toBeNull();
   });
 
   it("marks a session the contract rejects as failed with the reason", async () => {
@@ -558,5 +556,7 @@ describe("a settlement worker that crashes", () => {
     expect(failed.status).toBe("failed");
     expect(failed.failureReason).toMatch(/BadSignature/);
     expect(await balance(payer.address)).toBe(500_000n);
+    // A session the contract will never take takes no more questions.
+    expect((await own.paymentSession.findUniqueOrThrow({ where: { hash: row.sessionHash } })).revokedAt).not.toBeNull();
   });
 });

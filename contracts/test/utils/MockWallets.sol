@@ -74,3 +74,23 @@ contract TwoFacedWallet {
         return IERC1271.isValidSignature.selector;
     }
 }
+
+/// @dev A hostile payer that approves any session when the gas price is 0 (a gas estimate, an eth_call:
+/// what a server sees when it registers the session) and refuses it when mined.
+contract EstimateOnlyWallet {
+    function isValidSignature(bytes32, bytes calldata) external view returns (bytes4) {
+        return tx.gasprice == 0 ? IERC1271.isValidSignature.selector : bytes4(0);
+    }
+}
+
+/// @dev A hostile payer that approves any session, and when mined answers with as much data as its gas
+/// buys (a return-data bomb: the caller pays to copy it into its own memory).
+contract TwoFacedBombWallet {
+    function isValidSignature(bytes32, bytes calldata) external view returns (bytes4) {
+        if (tx.gasprice == 0) return IERC1271.isValidSignature.selector;
+        assembly {
+            mstore(0x00, shl(224, 0x1626ba7e))
+            return(0x00, 190000)
+        }
+    }
+}

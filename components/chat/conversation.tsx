@@ -82,7 +82,9 @@ function chatTransport(appId: string, scope: Scope, queryClient: QueryClient) {
           previous ? { seq: BigInt(previous.seq), slots: previous.slots.map(BigInt), maxAmounts: previous.maxAmounts.map(BigInt) } : null,
           set.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })),
         );
-        const voucher = { session: stored.hash as Hex, ...state, issuedAt: BigInt(Math.floor(Date.now() / 1000)) };
+        // Dated by the server's clock, read just now: the server refuses vouchers dated more than a minute
+        // ahead of it, which a device whose clock runs fast would otherwise sign.
+        const voucher = { session: stored.hash as Hex, ...state, issuedAt: BigInt(account.serverTime ?? Math.floor(Date.now() / 1000)) };
         const signature = await signWithSessionKey(stored, scope, voucher);
         body.payment = {
           sessionHash: stored.hash,

@@ -13,6 +13,8 @@ import { permitDomain, permitTypes, sessionTypes, settlementDomain, splitPermitS
 import { forgetSession, saveSession, useStoredSession, type Scope } from "@/components/web3/session-key";
 
 export interface ChatAccount {
+  /** The server's clock when it answered (unix seconds). */
+  serverTime: number;
   pending: string;
   /** The stored session as the server knows it: revoked or not, and its newest voucher. */
   session: {

@@ -103,7 +103,11 @@ describe("chat with a paid app", () => {
       baseUrl: standIn.url,
       tokenPrices: { perKInput: 100n, perKOutput: 2_000n },
     });
+    // This device's clock runs five minutes fast from here on: the page dates its vouchers by the server's
+    // clock, which admission holds them to (at most a minute ahead).
+    await page.clock.setSystemTime(new Date(Date.now() + 5 * 60_000));
     await page.goto(`${stack.appUrl}/chat/${metered.app.id}`, { waitUntil: "networkidle" });
+    expect(await page.evaluate(() => Date.now())).toBeGreaterThan(Date.now() + 4 * 60_000);
     await page.getByTestId("session-active").waitFor({ timeout: 30_000 });
     await page.getByLabel("Your question").fill("What lives in tide pools?");
     await page.getByRole("button", { name: "Send" }).click();

@@ -28,6 +28,8 @@ export async function GET(request: Request): Promise<Response> {
     return Response.json(
       {
         payer,
+        // The server's clock (unix seconds): the page dates its next voucher by it, not by the device's.
+        serverTime: Math.floor(Date.now() / 1000),
         pending: pending.toString(),
         receipts: Object.fromEntries(counts.map((c) => [c.status, c._count._all])),
         session: own

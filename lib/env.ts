@@ -57,6 +57,12 @@ const serverSchema = z
     SETTLE_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
     /** How long a query may stay "answering" before the settlement worker voids it (an answer that never finished). */
     SETTLE_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(86_400_000).default(600_000),
+    /**
+     * Longest an answer may stream (milliseconds). One still streaming then is cut and charged for what was
+     * delivered, so it is always stored before the settlement worker would void it. Default: half of
+     * SETTLE_ANSWER_TIMEOUT_MS; when set, it must be below it.
+     */
+    ANSWER_TIME_LIMIT_MS: z.coerce.number().int().min(500).max(86_400_000).optional(),
     /** Chat messages one wallet may send per minute. */
     CHAT_RATE_LIMIT_WALLET: z.coerce.number().int().min(1).default(30),
     /** Chat messages one IP address may send per minute. */
@@ -104,6 +110,13 @@ const serverSchema = z
     SETTLE_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
   })
   .superRefine((env, ctx) => {
+    if (env.ANSWER_TIME_LIMIT_MS !== undefined && env.ANSWER_TIME_LIMIT_MS >= env.SETTLE_ANSWER_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ANSWER_TIME_LIMIT_MS"],
+        message: `must be below SETTLE_ANSWER_TIMEOUT_MS (${env.SETTLE_ANSWER_TIMEOUT_MS}): an answer still streaming when the worker voids it would be given free`,
+      });
+    }
     if (!isLocalChain(env.CHAIN_ID, env) && !env.SETTLER_PRIVATE_KEY) {
       ctx.addIssue({
         code: "custom",
@@ -114,6 +127,11 @@ const serverSchema = z
   });
 
 export type ServerEnv = z.infer<typeof serverSchema>;
+
+/** How long an answer may stream before it is cut (ANSWER_TIME_LIMIT_MS, else half the worker's timeout). */
+export function answerTimeLimitMs(env: Pick<ServerEnv, "ANSWER_TIME_LIMIT_MS" | "SETTLE_ANSWER_TIMEOUT_MS">): number {
+  return env.ANSWER_TIME_LIMIT_MS ?? Math.floor(env.SETTLE_ANSWER_TIMEOUT_MS / 2);
+}
 
 /** Thrown when configuration is missing or malformed; the message names each bad variable. */
 export class EnvError extends Error {

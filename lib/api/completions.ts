@@ -138,6 +138,8 @@ export interface ApiAnswerInput {
   encryptionKey: string;
   modelFetch?: typeof fetch;
   signal: AbortSignal;
+  /** Longest the answer may stream (answerTimeLimitMs). */
+  timeLimitMs: number;
 }
 
 /** A source as the API shows it (`kip_sources`): the [n] of the answer's citations and where it comes from. */
@@ -187,6 +189,7 @@ export async function answerApiRequest(input: ApiAnswerInput): Promise<Response>
     encryptionKey: input.encryptionKey,
     modelFetch: input.modelFetch,
     signal: input.signal,
+    timeLimitMs: input.timeLimitMs,
   }) as ReadableStream<UiChunk>;
   const created = Math.floor(Date.now() / 1000);
   return input.stream ? streamResponse(ui, input, created) : completeResponse(ui, input, created);
@@ -235,6 +238,9 @@ function usageOf(state: Collected) {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
+/** "length" for an answer cut at the answer time limit (an API caller cannot stop one), else "stop". */
+const finishReason = (state: Collected) => (state.answerStatus === "stopped" ? "length" : "stop");
+
 const modelFailed = (message: string) => new ApiError("upstream_unavailable", "model_unavailable", message);
 
 async function completeResponse(ui: ReadableStream<UiChunk>, input: ApiAnswerInput, created: number): Promise<Response> {
@@ -255,7 +261,7 @@ async function completeResponse(ui: ReadableStream<UiChunk>, input: ApiAnswerInp
       object: "chat.completion",
       created,
       model: input.model,
-      choices: [{ index: 0, message: { role: "assistant", content: state.text, refusal: null }, logprobs: null, finish_reason: "stop" }],
+      choices: [{ index: 0, message: { role: "assistant", content: state.text, refusal: null }, logprobs: null, finish_reason: finishReason(state) }],
       usage: usageOf(state),
       kip_sources: state.sources.map(apiSource),
       kip_charge: apiCharge(state.charge),
@@ -293,7 +299,7 @@ function streamResponse(ui: ReadableStream<UiChunk>, input: ApiAnswerInput, crea
         // OpenAI's clients raise an `error` event as an APIError.
         controller.enqueue(event(toOpenAiError(modelFailed(state.error)).body));
       } else {
-        controller.enqueue(chunk({}, "stop", { kip_sources: state.sources.map(apiSource), kip_charge: apiCharge(state.charge) }));
+        controller.enqueue(chunk({}, finishReason(state), { kip_sources: state.sources.map(apiSource), kip_charge: apiCharge(state.charge) }));
         if (input.includeUsage) {
           controller.enqueue(event({ id: `chatcmpl-${state.id}`, object: "chat.completion.chunk", created, model: input.model, choices: [], usage: usageOf(state) }));
         }

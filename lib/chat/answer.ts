@@ -16,11 +16,18 @@ import { retrieve } from "@/lib/rag/hybrid";
 import type { ChatApp } from "./charges";
 import { shortError } from "./charges";
 import { chargeOf } from "./conversations";
-import { boundedUsage, estimateTokens, queryCharge, TOKEN_BUDGET, withinBudget, type AnswerOutcome } from "./metering";
+import { boundedUsage, estimateTokens, limitWords, queryCharge, TOKEN_BUDGET, withinBudget, type AnswerOutcome } from "./metering";
 import { storeAnswer, voidReceipt, type FixedCharges } from "./store";
 import type { ChatMessageMetadata, MessageCharge, SourceRef } from "./types";
 
 export const SNIPPET_CHARS = 420;
+
+/** The answer ran past its time limit: it is cut there, like a stop. */
+class AnswerTimeLimit extends Error {
+  constructor(readonly limitMs: number) {
+    super(`the answer ran past its ${limitWords(limitMs)} limit`);
+  }
+}
 
 /** The answer was written but could not be stored with its charge (the database failed). */
 class AnswerNotSaved extends Error {
@@ -41,6 +48,8 @@ export interface AnswerInput {
   modelFetch?: typeof fetch;
   /** The request's signal: aborted when the client goes away. */
   signal: AbortSignal;
+  /** Longest the answer may stream (answerTimeLimitMs): then it is cut, and charged for what was delivered. */
+  timeLimitMs: number;
   /** Called once the answer is stored or voided (tests, logs). */
   onSettled?: (outcome: "complete" | "stopped" | "failed") => void;
 }
@@ -115,6 +124,10 @@ export function answerStream(input: AnswerInput): ReadableStream<Chunk> {
   const onRequestAbort = () => abort.abort(new Error("the client closed the connection"));
   if (input.signal.aborted) onRequestAbort();
   else input.signal.addEventListener("abort", onRequestAbort, { once: true });
+  // An answer that streams on (a model that never stops, or one slower than the limit) is cut at the
+  // limit, well before the settlement worker voids a query still answering: it is kept and charged for
+  // what was delivered, never left to be voided after the user read it.
+  const timer = setTimeout(() => abort.abort(new AnswerTimeLimit(input.timeLimitMs)), input.timeLimitMs);
   let closed = false;
 
   return new ReadableStream<Chunk>({
@@ -137,6 +150,7 @@ export function answerStream(input: AnswerInput): ReadableStream<Chunk> {
         }
       };
       void run(input, abort, enqueue).finally(() => {
+        clearTimeout(timer);
         input.signal.removeEventListener("abort", onRequestAbort);
         close();
       });
@@ -256,15 +270,18 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     enqueue({ type: "finish", finishReason: "stop" });
     input.onSettled?.("complete");
   } catch (error) {
-    const stopped = abort.signal.aborted;
-    if (stopped && deltas > 0) {
-      // Stopped after the first token: what was delivered is kept and charged (the model for the tokens
-      // streamed, its input estimated from the prompt's length).
+    const cut = abort.signal.reason instanceof AnswerTimeLimit ? abort.signal.reason : null;
+    const stopped = abort.signal.aborted && !cut;
+    if (abort.signal.aborted && deltas > 0) {
+      // Stopped (or cut at the time limit) after the first token: what was delivered is kept and charged
+      // (the model for the tokens streamed, its input estimated from the prompt's length).
       try {
         const usage = { inputTokens: estimateTokens(promptChars), outputTokens: deltas };
-        const charge = await keepAnswer(input, answerId, text, sources, { kind: "stopped", usage, contextDatasets: contextDatasets(sources) });
+        const outcome = { kind: "stopped", usage, contextDatasets: contextDatasets(sources), ...(cut ? { cutAt: cut.limitMs } : {}) } as const;
+        const charge = await keepAnswer(input, answerId, text, sources, outcome);
         if (textStarted) enqueue({ type: "text-end", id: "answer" });
         enqueue({ type: "message-metadata", messageMetadata: { charge, answerStatus: "stopped", usage: withinBudget(usage) } });
+        if (cut) enqueue({ type: "finish", finishReason: "length" });
       } catch (storeError) {
         console.error("could not store the stopped answer:", storeError);
       }
@@ -274,7 +291,13 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     // The user sees a summary; the endpoint's own words go to the log only.
     const notSaved = error instanceof AnswerNotSaved;
     const summary = notSaved ? "" : modelFailureSummary(error);
-    const reason = stopped ? "stopped before the first word of the answer" : notSaved ? "the answer could not be saved" : `the model failed: ${summary}`;
+    const reason = stopped
+      ? "stopped before the first word of the answer"
+      : cut
+        ? `the model did not answer within the ${limitWords(cut.limitMs)} limit`
+        : notSaved
+          ? "the answer could not be saved"
+          : `the model failed: ${summary}`;
     if (!stopped) console.error(`chat answer failed (app ${input.app.id}): ${shortError(notSaved ? error.cause : error)}`);
     try {
       await voidAnswer(input, reason);
@@ -289,7 +312,8 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
       // database is back, so this answer is never charged.
       const why = isDatabaseUnavailable(error.cause) ? "the marketplace's database cannot be reached" : "storing it failed";
       enqueue({ type: "error", errorText: `Your answer could not be saved (${why}). You will not be charged for it; try again in a moment.` });
-    } else if (!stopped) enqueue({ type: "error", errorText: `The model could not answer (${summary}). You were not charged; try again.` });
+    } else if (cut) enqueue({ type: "error", errorText: `The model did not start answering within the ${limitWords(cut.limitMs)} limit. You were not charged; try again.` });
+    else if (!stopped) enqueue({ type: "error", errorText: `The model could not answer (${summary}). You were not charged; try again.` });
     input.onSettled?.(stopped ? "stopped" : "failed");
   }
 }

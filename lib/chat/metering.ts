@@ -104,7 +104,8 @@ export interface MeteredSlot {
 
 export type AnswerOutcome =
   | { kind: "complete"; usage: TokenUsage; contextDatasets: ReadonlySet<string> }
-  | { kind: "stopped"; usage: TokenUsage; contextDatasets: ReadonlySet<string> };
+  /** Stopped by the user, or (cutAt: the limit in ms) cut at the answer time limit, after its first token. */
+  | { kind: "stopped"; usage: TokenUsage; contextDatasets: ReadonlySet<string>; cutAt?: number };
 
 export interface QueryCharge {
   /** One amount per slot, in the charge set's order; each at most that slot's signed maximum. */
@@ -112,6 +113,12 @@ export interface QueryCharge {
   total: bigint;
   /** Why the message costs what it costs, in words the chat shows under it. */
   note: string;
+}
+
+/** A time limit as words: "5-minute", "90-second". */
+export function limitWords(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60}-minute` : `${seconds}-second`;
 }
 
 export function pricingOf(slot: MeteredSlot): ModelPricing {
@@ -136,8 +143,10 @@ export function queryCharge(slots: readonly MeteredSlot[], outcome: AnswerOutcom
   const tokens = `${usage.inputTokens.toLocaleString("en-US")} input and ${usage.outputTokens.toLocaleString("en-US")} output tokens`;
   const context = `${used} of ${datasets.length} dataset${datasets.length === 1 ? "" : "s"} in context`;
   const note =
-    outcome.kind === "stopped"
-      ? `Stopped: the app and ${context} in full, the model for the ${tokens} streamed before the stop.`
-      : `The app, ${context}, and the model for ${tokens}.`;
+    outcome.kind !== "stopped"
+      ? `The app, ${context}, and the model for ${tokens}.`
+      : outcome.cutAt !== undefined
+        ? `Cut at the ${limitWords(outcome.cutAt)} answer limit: the app and ${context} in full, the model for the ${tokens} streamed before the cut.`
+        : `Stopped: the app and ${context} in full, the model for the ${tokens} streamed before the stop.`;
   return { amounts, total, note };
 }

@@ -7,6 +7,9 @@
 //   - no receipt is left half-written: the cut-off query is voided once the database is back, never
 //     charged, and has no answer stored;
 //   - the query answered before the crash settles after the restart, and chat works again.
+// The same server has a short answer time limit (below the worker's void timeout): an answer still
+// streaming at the limit is cut, kept and charged for what was delivered, and settles; one with no first
+// word by then is voided with a clear message. Neither is left for the worker to void after the user read it.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,7 +27,8 @@ import { ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
 import { startStandIn, type StandIn } from "../helpers/openai-stand-in";
 
 const stack = inject("stack");
-const ANSWER_TIMEOUT_MS = 3_000;
+const ANSWER_TIMEOUT_MS = 5_000;
+const ANSWER_TIME_LIMIT_MS = 4_000;
 
 let dataDir: string;
 let pgPort: number;
@@ -68,6 +72,7 @@ beforeAll(async () => {
     SETTLE_INTERVAL_MS: "10000",
     SETTLE_LEASE_MS: "2000",
     SETTLE_ANSWER_TIMEOUT_MS: String(ANSWER_TIMEOUT_MS),
+    ANSWER_TIME_LIMIT_MS: String(ANSWER_TIME_LIMIT_MS),
     MODEL_PROBE_INTERVAL_MS: "0",
   };
   app = startAppServer({ port, env, name: "app-crash" });
@@ -107,6 +112,68 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+describe("an answer that runs past the time limit", () => {
+  const REPLY = "The harbor lantern burns all night so boats find the quay [1].";
+  async function payer() {
+    const account = await fx.account();
+    await fx.deposit(account, 100_000n);
+    const cookie = await fx.signIn(account);
+    const auth = await fx.authorize(cookie, account, { spendCap: 1_000_000n });
+    const conversationId = clientId();
+    const response = await fx.post("/api/chat", cookie, { conversationId, appId, trigger: "submit-message", message: { id: clientId(), text: "what burns at the harbor?" }, payment: await fx.payment(charges, auth) });
+    expect(response.status).toBe(200);
+    return { account, conversationId, chunks: await readChunks(response) };
+  }
+
+  it("is cut at the limit, kept, charged for what was delivered, and settles", async () => {
+    // 40 words 200 ms apart: 8 s, twice the limit.
+    standIn.options.reply = () => Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+    try {
+      const started = performance.now();
+      const { account, conversationId, chunks } = await payer();
+      const elapsed = performance.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(ANSWER_TIME_LIMIT_MS - 100);
+      expect(elapsed).toBeLessThan(7_000);
+      expect(chunks.at(-1)).toMatchObject({ type: "finish", finishReason: "length" });
+      const meta = chunks.filter((c) => c.type === "message-metadata").at(-1)!.messageMetadata as { charge: MessageCharge; answerStatus: string };
+      expect(meta.answerStatus).toBe("stopped");
+      expect(meta.charge.note).toMatch(/^Cut at the 4-second answer limit: the app and 1 of 1 dataset in context in full, the model for the [\d,]+ input and \d+ output tokens streamed before the cut\.$/);
+      const delivered = chunks.filter((c) => c.type === "text-delta").length;
+      expect(delivered).toBeGreaterThan(3);
+      expect(delivered).toBeLessThan(40);
+      // The model call was cancelled at the cut.
+      await expect.poll(() => standIn.requests.at(-1)!.closedEarly, { timeout: 5_000 }).toBe(true);
+      const answer = await db.chatMessage.findFirstOrThrow({ where: { conversationId, role: "assistant" } });
+      expect(answer.status).toBe("stopped");
+      // What was kept is exactly what the user was shown.
+      expect(answer.text).toBe(chunks.filter((c) => c.type === "text-delta").map((c) => c.delta).join(""));
+      // Charged in full for the app, the dataset in context and the per-query model, and never voided:
+      // it settles, past the worker's void timeout.
+      const receipt = () => db.receipt.findFirstOrThrow({ where: { conversationId } });
+      expect((await receipt()).total).toBe("8000");
+      await expect.poll(async () => (await receipt()).status, { timeout: 60_000, interval: 250 }).toBe("settled");
+      expect(await fx.balanceOf(account.address)).toBe(100_000n - 8_000n);
+    } finally {
+      standIn.options.reply = () => REPLY;
+    }
+  }, 90_000);
+
+  it("costs nothing when the model has not started answering by the limit", async () => {
+    standIn.options.firstTokenDelayMs = ANSWER_TIME_LIMIT_MS + 3_000;
+    try {
+      const { conversationId, chunks } = await payer();
+      expect(chunks.some((c) => c.type === "data-sources" || c.type === "text-delta")).toBe(false);
+      expect((chunks.find((c) => c.type === "error") as { errorText: string } | undefined)?.errorText).toBe(
+        "The model did not start answering within the 4-second limit. You were not charged; try again.",
+      );
+      expect(await db.receipt.findFirstOrThrow({ where: { conversationId } })).toMatchObject({ status: "void", failureReason: "the model did not answer within the 4-second limit", total: null });
+      expect(await db.chatMessage.count({ where: { conversationId, role: "assistant" } })).toBe(0);
+    } finally {
+      standIn.options.firstTokenDelayMs = 0;
+    }
+  }, 60_000);
+});
 
 describe("PostgreSQL killed mid-answer", () => {
   it("fails that message clearly, leaves no receipt half-written, and settles what was answered after a restart", async () => {

@@ -112,6 +112,10 @@ describe("charges", () => {
     const stopped = queryCharge(slots, { kind: "stopped", usage: { inputTokens: 500, outputTokens: 20 }, contextDatasets: new Set(["d1"]) });
     expect(stopped.amounts).toEqual([40n, 31n + 1n, 20n, 0n]);
     expect(stopped.note).toMatch(/^Stopped: the app and 1 of 2 datasets in context in full, the model for the 500 input and 20 output tokens streamed/);
+    // Cut at the answer time limit: charged the same way, and the note says why.
+    const cut = queryCharge(slots, { kind: "stopped", usage: { inputTokens: 500, outputTokens: 20 }, contextDatasets: new Set(["d1"]), cutAt: 300_000 });
+    expect(cut.amounts).toEqual(stopped.amounts);
+    expect(cut.note).toBe("Cut at the 5-minute answer limit: the app and 1 of 2 datasets in context in full, the model for the 500 input and 20 output tokens streamed before the cut.");
   });
 
   it("a model priced per query only costs its price whatever the tokens", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EnvError, devWalletEnabled, isLocalChain, parseServerEnv } from "@/lib/env";
+import { EnvError, answerTimeLimitMs, devWalletEnabled, isLocalChain, parseServerEnv } from "@/lib/env";
 
 const valid = {
   DATABASE_URL: "postgres://postgres:pw@127.0.0.1:5433/kip",
@@ -31,6 +31,15 @@ describe("parseServerEnv", () => {
     });
     expect(env.PUBLIC_RPC_URL).toBeUndefined();
     expect(devWalletEnabled(env)).toBe(true);
+  });
+
+  it("cuts answers before the settlement worker would void them", () => {
+    expect(answerTimeLimitMs(parseServerEnv(valid))).toBe(300_000);
+    expect(answerTimeLimitMs(parseServerEnv({ ...valid, SETTLE_ANSWER_TIMEOUT_MS: "60000" }))).toBe(30_000);
+    expect(answerTimeLimitMs(parseServerEnv({ ...valid, ANSWER_TIME_LIMIT_MS: "59000", SETTLE_ANSWER_TIMEOUT_MS: "60000" }))).toBe(59_000);
+    const error = envError({ ...valid, ANSWER_TIME_LIMIT_MS: "600000" });
+    expect(error.issues.map((i) => i.variable)).toEqual(["ANSWER_TIME_LIMIT_MS"]);
+    expect(error.message).toMatch(/ANSWER_TIME_LIMIT_MS must be below SETTLE_ANSWER_TIMEOUT_MS \(600000\)/);
   });
 
   it("names a missing SESSION_SECRET", () => {

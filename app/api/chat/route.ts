@@ -13,7 +13,7 @@ import { assertWithinLimits, chatChain } from "@/lib/chat/server";
 import { getDb } from "@/lib/db";
 import { AppError, assertSameOrigin, readJsonBody } from "@/lib/errors";
 import { modelFetch } from "@/lib/net/model-fetch";
-import { serverEnv } from "@/lib/env";
+import { answerTimeLimitMs, serverEnv } from "@/lib/env";
 import { clientAddress } from "@/lib/http/client-address";
 import { chatBodySchema, MAX_CHAT_BODY_BYTES } from "./schema";
 
@@ -87,6 +87,7 @@ export async function POST(request: Request): Promise<Response> {
       encryptionKey: env.ENCRYPTION_KEY,
       modelFetch: modelFetch(),
       signal: request.signal,
+      timeLimitMs: answerTimeLimitMs(env),
     });
     // no-transform: Next's compression middleware would otherwise gzip the token stream, costing CPU per
     // chunk and holding tokens in its buffer.

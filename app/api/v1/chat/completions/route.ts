@@ -9,7 +9,7 @@ import { assertModelAvailable } from "@/lib/chat/charges";
 import { assertWithinLimits, chatChain } from "@/lib/chat/server";
 import { getDb } from "@/lib/db";
 import { readJsonBody } from "@/lib/errors";
-import { serverEnv } from "@/lib/env";
+import { answerTimeLimitMs, serverEnv } from "@/lib/env";
 import { clientAddress } from "@/lib/http/client-address";
 import { modelFetch } from "@/lib/net/model-fetch";
 import { completionBodySchema, MAX_COMPLETION_BODY_BYTES, textOf } from "./schema";
@@ -46,6 +46,7 @@ export async function POST(request: Request): Promise<Response> {
       encryptionKey: env.ENCRYPTION_KEY,
       modelFetch: modelFetch(),
       signal: request.signal,
+      timeLimitMs: answerTimeLimitMs(env),
     });
   } catch (error) {
     return openAiErrorResponse(error);

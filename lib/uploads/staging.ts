@@ -10,6 +10,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { FileStore } from "@tus/file-store";
 import { Server } from "@tus/server";
+import { getDb } from "@/lib/db";
 import { serverEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { DATASET_LIMITS, formatBytes } from "@/lib/rag/limits";
@@ -92,8 +93,8 @@ async function sweepExpired(): Promise<void> {
   }
 }
 
-/** Each wallet's upload creations, one at a time (see handleUploadRequest). */
-const creating = new Map<string, Promise<unknown>>();
+/** Longest a creation waits for its wallet's earlier ones (each takes milliseconds: two small files). */
+const CREATION_LOCK_WAIT_MS = 10_000;
 
 /** Serve one tus request (POST creates, HEAD reports the offset, PATCH appends, DELETE cancels). */
 export async function handleUploadRequest(wallet: string, request: Request): Promise<Response> {
@@ -103,22 +104,28 @@ export async function handleUploadRequest(wallet: string, request: Request): Pro
   // An upload counts against its wallet's quota by its declared length: one that defers its length would
   // count as nothing until its bytes arrive, so every upload must declare it.
   if (request.headers.get("upload-defer-length") !== null || request.headers.get("upload-length") === null) {
-    return new Response("Declare the upload's length (Upload-Length): uploads of a length given later are not accepted.", {
-      status: 400,
-      headers: { "Tus-Resumable": "1.0.0", "Content-Type": "text/plain; charset=utf-8" },
-    });
+    return tusRefusal(400, "Declare the upload's length (Upload-Length): uploads of a length given later are not accepted.");
   }
-  // A wallet's creations run one after another: the quota check reads the uploads on disk, so creations
-  // racing each other would all pass it before any of them is written.
-  const key = wallet.toLowerCase();
-  const previous = creating.get(key) ?? Promise.resolve();
-  const mine = previous.then(() => staging.server.handleWeb(request));
-  const tail = mine.catch(() => undefined);
-  creating.set(key, tail);
-  void tail.then(() => {
-    if (creating.get(key) === tail) creating.delete(key);
-  });
-  return mine;
+  // A creation carries no bytes (they come in PATCH requests), so the wallet's lock below is held for
+  // milliseconds, never while a client trickles a body in.
+  if (Number(request.headers.get("content-length") ?? "0") > 0 || request.headers.get("transfer-encoding") !== null) {
+    return tusRefusal(400, "Create the upload without data, then send its bytes with PATCH requests.");
+  }
+  // A wallet's creations run one after another, on every app server sharing UPLOAD_DIR: the quota check
+  // reads the uploads on disk, so creations racing each other (to one server or to several) would all
+  // pass it before any of them is written. The lock is a PostgreSQL advisory lock held by a transaction.
+  const lockKey = `kip-upload-create:${wallet.toLowerCase()}`;
+  return getDb().$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
+      return staging.server.handleWeb(request);
+    },
+    { maxWait: CREATION_LOCK_WAIT_MS, timeout: CREATION_LOCK_WAIT_MS },
+  );
+}
+
+function tusRefusal(status: number, message: string): Response {
+  return new Response(message, { status, headers: { "Tus-Resumable": "1.0.0", "Content-Type": "text/plain; charset=utf-8" } });
 }
 
 export interface StagedFile {

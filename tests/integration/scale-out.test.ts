@@ -3,6 +3,7 @@
 // stack's worker never sees these receipts) and the stack's anvil and contracts.
 //   - one payer's concurrent messages over both servers never admit more than the balance;
 //   - the rate limit counts requests on both servers together;
+//   - a wallet's upload creations racing on both servers are counted against its room one at a time;
 //   - one worker settles; when its process is killed the other takes over, and every admitted receipt
 //     settles exactly once;
 //   - a dataset indexed through one server is searched through the other, a document added by another
@@ -20,6 +21,8 @@ import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { inOneRateWindow } from "../helpers/rate-window";
+import { signInOverHttp } from "../helpers/siwe";
+import { createUpload } from "../helpers/tus";
 import { indexDocument } from "../../lib/rag/ingest";
 import { startAppServer, startSettlementWorker, type AppServer } from "../../scripts/stack";
 import { migrateDatabase } from "../../scripts/stack/db";
@@ -193,6 +196,15 @@ describe("two app servers and two settlement workers on one database", () => {
       statuses.push(response.status);
     }
     expect(statuses).toEqual([...Array(WALLET_LIMIT).fill(402), 429]);
+  });
+
+  it("hold a wallet's upload room when its creations race on both servers (one shared UPLOAD_DIR)", async () => {
+    const cookie = await signInOverHttp(servers[0].url, stack.chainId, privateKeyToAccount(generatePrivateKey()));
+    // The wallet's room is 400 MB; one 200 MB upload takes half of it. Then four more at once, two to each
+    // server: exactly one fits (checked server by server, each server's first two would both pass).
+    expect((await createUpload(servers[0].url, cookie, "first.tar", 200 * 1024 * 1024)).status).toBe(201);
+    const racing = await Promise.all(Array.from({ length: 4 }, (_, i) => createUpload(servers[i % 2].url, cookie, `part-${i}.tar`, 200 * 1024 * 1024)));
+    expect(racing.map((r) => r.status).sort()).toEqual([201, 413, 413, 413]);
   });
 
   it("hand settlement over when the settling worker is killed, settling every receipt exactly once", async () => {

@@ -7,6 +7,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createDb } from "@/lib/db-client";
 import { makeTarGz, makeZip } from "../helpers/archives";
 import { signInOverHttp } from "../helpers/siwe";
+import { createUpload as createUploadOn, tusHeaders } from "../helpers/tus";
 
 const stack = inject("stack");
 const rows = createDb(stack.databaseUrl);
@@ -24,16 +25,7 @@ async function cookieOf(which: "owner" | "stranger"): Promise<string> {
   return signInOverHttp(stack.appUrl, stack.chainId, stranger);
 }
 
-const tusHeaders = (cookie: string, extra: Record<string, string> = {}) => ({ cookie, "tus-resumable": "1.0.0", ...extra });
-
-async function createUpload(cookie: string, name: string, length: number): Promise<{ status: number; url: string; id: string }> {
-  const response = await fetch(`${stack.appUrl}/api/uploads`, {
-    method: "POST",
-    headers: tusHeaders(cookie, { "upload-length": String(length), "upload-metadata": `filename ${Buffer.from(name).toString("base64")}` }),
-  });
-  const location = response.headers.get("location") ?? "";
-  return { status: response.status, url: new URL(location || "/", stack.appUrl).toString(), id: location.split("/").pop() ?? "" };
-}
+const createUpload = (cookie: string, name: string, length: number) => createUploadOn(stack.appUrl, cookie, name, length);
 
 async function offsetOf(cookie: string, url: string): Promise<{ status: number; offset: number }> {
   const response = await fetch(url, { method: "HEAD", headers: tusHeaders(cookie) });

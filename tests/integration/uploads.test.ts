@@ -170,6 +170,14 @@ describe("resumable uploads (tus)", () => {
     const deferred = await fetch(`${stack.appUrl}/api/uploads`, { method: "POST", headers: tusHeaders(cookie, { "upload-defer-length": "1" }) });
     expect(deferred.status).toBe(400);
     expect(await deferred.text()).toMatch(/Declare the upload's length/);
+    // A creation carries no data (its bytes come by PATCH): the wallet's creation lock is never held while a body streams.
+    const withData = await fetch(`${stack.appUrl}/api/uploads`, {
+      method: "POST",
+      headers: tusHeaders(cookie, { "upload-length": "5", "content-type": "application/offset+octet-stream" }),
+      body: "hello",
+    });
+    expect(withData.status).toBe(400);
+    expect(await withData.text()).toMatch(/then send its bytes with PATCH/);
     // Five creations of 200 MB sent together: the wallet's room (400 MB) takes two.
     const racing = await Promise.all(Array.from({ length: 5 }, (_, i) => createUpload(cookie, `part-${i}.tar`, 200 * 1024 * 1024)));
     expect(racing.map((r) => r.status).sort()).toEqual([201, 201, 413, 413, 413]);

@@ -8,7 +8,7 @@
 // question. The receipts are read before the chain: a settlement landing in between only makes the
 // balance look smaller, never larger, and a balance that looks short is read again exactly (./balance.ts).
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
-import type { Db } from "@/lib/db-client";
+import { withAdvisoryLock, type Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
 import { isSignedByKey, nextVoucherState, sessionDigest, verifyVoucher, type Session, type Voucher, type VoucherState } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
@@ -114,20 +114,13 @@ export async function admitPaidQuestion(
 }
 
 /**
- * Takes the payer's admission lock, held until the transaction ends: every server admitting for this
- * payer waits here. The lock is the signed-in wallet's: a session of another payer is refused under it.
+ * Runs `admit` in one transaction holding the payer's admission lock (the API's key checks run under it
+ * too): every server admitting for this payer waits here. The lock is the signed-in wallet's: a session of
+ * another payer is refused under it.
  */
-export async function lockPayer(tx: Prisma.TransactionClient, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address): Promise<void> {
-  const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${getAddress(payer).toLowerCase()}`;
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
-}
-
-/** Runs `admit` in one transaction holding the payer's lock (the API's key checks run under it too). */
 export function withPayerLock<T>(db: Db, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address, admit: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-  return db.$transaction(async (tx) => {
-    await lockPayer(tx, chain, payer);
-    return admit(tx);
-  }, { maxWait: ADMISSION_TIMEOUT_MS, timeout: ADMISSION_TIMEOUT_MS });
+  const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${getAddress(payer).toLowerCase()}`;
+  return withAdvisoryLock(db, lockKey, ADMISSION_TIMEOUT_MS, admit);
 }
 
 export interface AdmittedQuestion {

@@ -11,6 +11,7 @@ import path from "node:path";
 import { FileStore } from "@tus/file-store";
 import { Server } from "@tus/server";
 import { getDb } from "@/lib/db";
+import { withAdvisoryLock } from "@/lib/db-client";
 import { serverEnv } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { DATASET_LIMITS, formatBytes } from "@/lib/rag/limits";
@@ -113,15 +114,9 @@ export async function handleUploadRequest(wallet: string, request: Request): Pro
   }
   // A wallet's creations run one after another, on every app server sharing UPLOAD_DIR: the quota check
   // reads the uploads on disk, so creations racing each other (to one server or to several) would all
-  // pass it before any of them is written. The lock is a PostgreSQL advisory lock held by a transaction.
+  // pass it before any of them is written. The lock is a PostgreSQL advisory lock.
   const lockKey = `kip-upload-create:${wallet.toLowerCase()}`;
-  return getDb().$transaction(
-    async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
-      return staging.server.handleWeb(request);
-    },
-    { maxWait: CREATION_LOCK_WAIT_MS, timeout: CREATION_LOCK_WAIT_MS },
-  );
+  return withAdvisoryLock(getDb(), lockKey, CREATION_LOCK_WAIT_MS, () => staging.server.handleWeb(request));
 }
 
 function tusRefusal(status: number, message: string): Response {

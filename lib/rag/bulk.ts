@@ -13,11 +13,19 @@ export interface StoredDocumentRow {
   bytes: number;
   sha256: string;
   content: Uint8Array;
+  contentEncoding: "deflate" | "identity";
   position: number;
 }
 
+/**
+ * Documents go in the same way as chunks: one INSERT … SELECT FROM unnest(…). A createMany would hand the
+ * raw files (megabytes per batch) to Prisma's query compiler, which measured 0.8 s of CPU per 16 MB.
+ */
 export async function insertDocuments(db: Db, rows: readonly StoredDocumentRow[]): Promise<void> {
-  await db.document.createMany({ data: rows.map((r) => ({ ...r, content: Uint8Array.from(r.content) })) });
+  if (rows.length === 0) return;
+  await db.$executeRaw`
+    INSERT INTO "Document" ("id", "datasetId", "filename", "title", "mimeType", "bytes", "sha256", "content", "contentEncoding", "position")
+    SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.datasetId)}::text[], ${rows.map((r) => r.filename)}::text[], ${rows.map((r) => r.title)}::text[], ${rows.map((r) => r.mimeType)}::text[], ${rows.map((r) => r.bytes)}::int[], ${rows.map((r) => r.sha256)}::text[], ${rows.map((r) => Buffer.from(r.content.buffer, r.content.byteOffset, r.content.byteLength))}::bytea[], ${rows.map((r) => r.contentEncoding)}::text[], ${rows.map((r) => r.position)}::int[])`;
 }
 
 export interface ChunkRow {

@@ -28,17 +28,32 @@ describe("AES-256-GCM at rest", () => {
 });
 
 describe("dataset files at rest", () => {
-  it("round-trips a stored document, bound to its dataset and hash", async () => {
-    const { decryptDocument } = await import("@/lib/rag/ingest");
-    const { sha256Hex } = await import("@/lib/rag/ingest");
-    const original = Buffer.from("Four score and seven years ago — «unicode» ✓", "utf8");
+  it("round-trips a stored document, bound to its dataset, hash and packing", async () => {
+    const { decryptDocument, sealDocument, sha256Hex } = await import("@/lib/rag/ingest");
+    const original = Buffer.from("Four score and seven years ago — «unicode» ✓ ".repeat(40), "utf8");
     const sha256 = sha256Hex(original);
-    // storeDocuments seals with the same associated data decryptDocument checks.
-    const sealed = encryptBytes(original, key, `kip-document:dataset-1:${sha256}`);
-    expect(sealed.includes(original)).toBe(false);
-    expect(decryptDocument({ datasetId: "dataset-1", sha256, content: sealed }, key).equals(original)).toBe(true);
-    // Moved to another dataset, or claimed to be another file: refused.
-    expect(() => decryptDocument({ datasetId: "dataset-2", sha256, content: sealed }, key)).toThrow(/tampered/);
-    expect(() => decryptDocument({ datasetId: "dataset-1", sha256: sha256Hex("other"), content: sealed }, key)).toThrow(/tampered/);
+    const sealed = sealDocument("dataset-1", { content: original, sha256 }, key);
+    // Text is packed before it is encrypted: what is stored is smaller than the file, and unreadable.
+    expect(sealed.contentEncoding).toBe("deflate");
+    expect(sealed.content.byteLength).toBeLessThan(original.byteLength / 4);
+    expect(sealed.content.includes(Buffer.from("Four score"))).toBe(false);
+    const stored = { datasetId: "dataset-1", sha256, bytes: original.byteLength, ...sealed };
+    expect(decryptDocument(stored, key).equals(original)).toBe(true);
+    // Moved to another dataset, claimed to be another file, or claimed to be stored unpacked: refused.
+    expect(() => decryptDocument({ ...stored, datasetId: "dataset-2" }, key)).toThrow(/tampered/);
+    expect(() => decryptDocument({ ...stored, sha256: sha256Hex("other") }, key)).toThrow(/tampered/);
+    expect(() => decryptDocument({ ...stored, contentEncoding: "identity" }, key)).toThrow(/tampered/);
+    expect(() => decryptDocument({ ...stored, contentEncoding: "gzip" }, key)).toThrow(/unknown document encoding/);
+    // A size that does not match what it unpacks to is an error, not a short or long file.
+    expect(() => decryptDocument({ ...stored, bytes: original.byteLength - 1 }, key)).toThrow();
+    expect(() => decryptDocument({ ...stored, bytes: original.byteLength + 1 }, key)).toThrow(/unpacks to/);
+  });
+
+  it("stores a file that does not pack smaller as it is", async () => {
+    const { decryptDocument, sealDocument, sha256Hex } = await import("@/lib/rag/ingest");
+    const noise = randomBytes(4096);
+    const sealed = sealDocument("dataset-1", { content: noise, sha256: sha256Hex(noise) }, key);
+    expect(sealed.contentEncoding).toBe("identity");
+    expect(decryptDocument({ datasetId: "dataset-1", sha256: sha256Hex(noise), bytes: noise.byteLength, ...sealed }, key).equals(noise)).toBe(true);
   });
 });

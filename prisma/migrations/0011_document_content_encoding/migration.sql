@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Document" ADD COLUMN     "contentEncoding" TEXT NOT NULL DEFAULT 'identity';
+

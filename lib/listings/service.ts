@@ -104,42 +104,49 @@ async function writeMetadata(tx: Tx, listing: MetadataListing, properties: Recor
   return tx.listing.update({ where: { id: listing.id }, data: { metadataJson: json, contentHash } });
 }
 
-/** The kind-specific facts a listing's metadata commits to (rebuilt on edits and new dataset versions). */
+/**
+ * The kind-specific facts a listing's metadata commits to (rebuilt on edits and new dataset versions).
+ * One relation per query: Prisma loads sibling relations at the same time, and a transaction's one
+ * connection runs one query at a time (pg queues the others, which pg 9 will refuse).
+ */
 export async function metadataProperties(tx: Tx, listingId: string): Promise<Record<string, string | number | boolean | string[]>> {
-  const listing = await tx.listing.findUniqueOrThrow({
-    where: { id: listingId },
-    include: {
-      dataset: { include: { documents: { where: { removedInVersion: null }, select: { sha256: true, addedInVersion: true }, orderBy: { position: "asc" } } } },
-      model: true,
-      app: { include: { datasets: { include: { dataset: { include: { listing: true } } } }, model: { include: { listing: true } } } },
-    },
-  });
-  if (listing.dataset) {
-    const { version } = listing.dataset;
+  const { kind } = await tx.listing.findUniqueOrThrow({ where: { id: listingId }, select: { kind: true } });
+  const dataset =
+    kind === "dataset"
+      ? await tx.dataset.findUnique({
+          where: { listingId },
+          include: { documents: { where: { removedInVersion: null }, select: { sha256: true, addedInVersion: true }, orderBy: { position: "asc" } } },
+        })
+      : null;
+  if (dataset) {
+    const { version } = dataset;
     return {
-      license: listing.dataset.license,
-      embedder: listing.dataset.embedder,
+      license: dataset.license,
+      embedder: dataset.embedder,
       version,
-      content_hash: listing.dataset.contentHash,
+      content_hash: dataset.contentHash,
       // The current version's documents (not those a newer version is still adding)
-      documents: listing.dataset.documents.filter((doc) => doc.addedInVersion <= version).map((doc) => `sha256:${doc.sha256}`),
+      documents: dataset.documents.filter((doc) => doc.addedInVersion <= version).map((doc) => `sha256:${doc.sha256}`),
     };
   }
-  if (listing.model) {
+  const model = kind === "model" ? await tx.modelEndpoint.findUnique({ where: { listingId } }) : null;
+  if (model) {
     return {
-      provider: listing.model.provider,
-      model: listing.model.modelName,
-      price_per_1k_input_tokens_units: listing.model.pricePerKInput,
-      price_per_1k_output_tokens_units: listing.model.pricePerKOutput,
+      provider: model.provider,
+      model: model.modelName,
+      price_per_1k_input_tokens_units: model.pricePerKInput,
+      price_per_1k_output_tokens_units: model.pricePerKOutput,
     };
   }
-  if (listing.app) {
+  const app = kind === "app" ? await tx.app.findUnique({ where: { listingId }, include: { datasets: { include: { dataset: { include: { listing: true } } } } } }) : null;
+  if (app) {
+    const appModel = await tx.listing.findUniqueOrThrow({ where: { id: app.modelId }, select: { slotId: true } });
     return {
-      model: listing.app.modelId,
-      model_slot: String(listing.app.model.listing.slotId),
-      datasets: listing.app.datasets.map((d) => d.datasetId),
-      dataset_slots: listing.app.datasets.map((d) => String(d.dataset.listing.slotId)),
-      top_k: listing.app.topK,
+      model: app.modelId,
+      model_slot: String(appModel.slotId),
+      datasets: app.datasets.map((d) => d.datasetId),
+      dataset_slots: app.datasets.map((d) => String(d.dataset.listing.slotId)),
+      top_k: app.topK,
     };
   }
   return {};

@@ -12,6 +12,7 @@ import { withAdvisoryLock, type Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
 import { isSignedByKey, nextVoucherState, sessionDigest, verifyVoucher, type Session, type Voucher, type VoucherState } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
+import { recoverSigner } from "./ecrecover";
 import { exactHeadroom, revokedOnChain, spendable } from "./balance";
 import { ChatError } from "./errors";
 import { admissionState, pendingHolds, storeQuestion, type ConversationMessage, type DbOrTx, type AdmissionSession, type QuestionRecord } from "./store";
@@ -69,7 +70,7 @@ const keySigned = new Map<string, boolean>();
 async function isKeySigned(chain: ChainContext, session: AdmissionSession): Promise<boolean> {
   let known = keySigned.get(session.hash);
   if (known === undefined) {
-    known = await isSignedByKey(sessionDigest(chain, sessionOf(session)), session.signature as Hex, getAddress(session.payer));
+    known = await isSignedByKey(sessionDigest(chain, sessionOf(session)), session.signature as Hex, getAddress(session.payer), recoverSigner);
     if (keySigned.size >= 10_000) keySigned.delete(keySigned.keys().next().value!);
     keySigned.set(session.hash, known);
   }
@@ -187,7 +188,7 @@ export async function admitLocked(
   if ((await revoked) !== 0n) {
     throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
   }
-  if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address))) {
+  if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address, recoverSigner))) {
     throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
   }
   // The voucher must build on the newest one admitted: same slots in the same places, each maximum

@@ -3,7 +3,7 @@
 export { settlementDomain, sessionTypes, voucherTypes, LIMITS, fitsLimit, SETTLEMENT_DOMAIN_NAME, SETTLEMENT_DOMAIN_VERSION } from "./eip712";
 export { hashSession, sessionDigest, signSession, recoverSessionSigner, verifySession, checkSession } from "./session";
 export type { Session, SettlementContext } from "./session";
-export { isCanonicalSignature, isSignedByKey, isSignedByPayer, ChainUnavailableError, SESSION_WALLET_GAS } from "./signature";
+export { isCanonicalSignature, isSignedByKey, isSignedByPayer, ChainUnavailableError, SESSION_WALLET_GAS, type RecoverSigner } from "./signature";
 export { voucherDigest, signVoucher, verifyVoucher, checkVoucher, nextVoucherState } from "./voucher";
 export type { Voucher, VoucherState } from "./voucher";
 export { recordHash, datasetVersionsOf, packRecords, unpackRecords, type DatasetVersionRef } from "./records";

@@ -3,7 +3,7 @@
 import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
 import { LIMITS, settlementDomain, voucherTypes } from "./eip712";
 import type { SettlementContext } from "./session";
-import { isSignedByKey } from "./signature";
+import { isSignedByKey, type RecoverSigner } from "./signature";
 
 export interface Voucher {
   /** The session's id (its EIP-712 struct hash). */
@@ -41,14 +41,14 @@ export async function signVoucher(sessionKey: LocalAccount, ctx: SettlementConte
 }
 
 /** Whether `signature` over `voucher` is by `key`, in the one form the contract accepts (see signature.ts). */
-export async function verifyVoucher(ctx: SettlementContext, voucher: Voucher, signature: Hex, key: Address): Promise<boolean> {
+export async function verifyVoucher(ctx: SettlementContext, voucher: Voucher, signature: Hex, key: Address, recover?: RecoverSigner): Promise<boolean> {
   let digest: Hex;
   try {
     digest = voucherDigest(ctx, voucher);
   } catch {
     return false;
   }
-  return isSignedByKey(digest, signature, key);
+  return isSignedByKey(digest, signature, key, recover);
 }
 
 /** The newest voucher's running maxima (none before the session's first query). */

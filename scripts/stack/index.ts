@@ -63,14 +63,24 @@ export interface AppServer extends Managed {
 }
 
 /**
+ * Node options every app server runs with. Node 22 keeps AsyncLocalStorage, which Next.js reads many
+ * times per request, on async hooks: their promise hooks cost about 3 of a paid message's 19 core-ms
+ * (bench/chat.ts). Async context frames (Node 24's default, in Node 22 and 23 behind this flag) do not.
+ */
+export function appNodeOptions(nodeVersion = process.versions.node): string[] {
+  const major = Number(nodeVersion.split(".")[0]);
+  return major === 22 || major === 23 ? ["--experimental-async-context-frame"] : [];
+}
+
+/**
  * One Next.js app server (`next start`, or `next dev`) on `port` with the stack's environment.
- * KIP_APP_NODE_OPTIONS, when set, is the app server's NODE_OPTIONS only (for example
+ * KIP_APP_NODE_OPTIONS, when set, is added to the app server's NODE_OPTIONS (for example
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it under `npx tsx bench/chat.ts`).
  */
 export function startAppServer({ mode = "start", port, host, env, name = "app" }: { mode?: "start" | "dev"; port: number; host?: string; env: Record<string, string>; name?: string }): AppServer {
   const args = [mode === "dev" ? "dev" : "start", "-p", String(port)];
   if (host) args.push("-H", host);
-  const app = startProcess(name, path.join(ROOT, "node_modules", ".bin", "next"), args, { cwd: ROOT, env: { ...env, PORT: String(port), ...(process.env.KIP_APP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.KIP_APP_NODE_OPTIONS } : {}) } as unknown as NodeJS.ProcessEnv, quiet: mode === "start" });
+  const app = startProcess(name, path.join(ROOT, "node_modules", ".bin", "next"), args, { cwd: ROOT, env: { ...env, PORT: String(port), NODE_OPTIONS: [...appNodeOptions(), process.env.KIP_APP_NODE_OPTIONS ?? ""].join(" ").trim() } as unknown as NodeJS.ProcessEnv, quiet: mode === "start" });
   const ready = (url: string) =>
     waitFor(
       `the app on ${url}`,

@@ -47,3 +47,23 @@ describe("Node.js engines", () => {
     if (process.env.CI) expect(semver.major(process.versions.node)).toBe(major);
   });
 });
+
+describe("app server Node options", () => {
+  it("turn on async context frames in Node 22 and 23 only (later versions have them by default)", async () => {
+    const { appNodeOptions } = await import("../../scripts/stack");
+    expect(appNodeOptions("22.13.0")).toEqual(["--experimental-async-context-frame"]);
+    expect(appNodeOptions("23.11.1")).toEqual(["--experimental-async-context-frame"]);
+    expect(appNodeOptions("24.1.0")).toEqual([]);
+    expect(appNodeOptions("25.0.0")).toEqual([]);
+  });
+
+  it("are taken by this Node.js, and AsyncLocalStorage keeps its store across awaits under them", async () => {
+    const { appNodeOptions } = await import("../../scripts/stack");
+    const { execFileSync } = await import("node:child_process");
+    const script =
+      'const { AsyncLocalStorage } = require("node:async_hooks"); const als = new AsyncLocalStorage();' +
+      'als.run(42, async () => { await new Promise((r) => setTimeout(r, 1)); await null; process.stdout.write(String(als.getStore())); });';
+    const out = execFileSync(process.execPath, ["-e", script], { env: { ...process.env, NODE_OPTIONS: appNodeOptions().join(" ") }, encoding: "utf8" });
+    expect(out).toBe("42");
+  });
+});

@@ -15,7 +15,8 @@ import { loadChatApp, type ChainContext, type ChatApp } from "@/lib/chat/charges
 import { ChatError } from "@/lib/chat/errors";
 import { latestVoucher, sessionSpendWindows, type QuestionRecord } from "@/lib/chat/store";
 import type { MessageCharge, SourceRef } from "@/lib/chat/types";
-import { LIMITS, nextVoucherState, signVoucher } from "@/lib/protocol";
+import { LIMITS, nextVoucherState, signVoucherWith } from "@/lib/protocol";
+import { signDigest } from "@/lib/chat/secp256k1";
 import { ApiError, toOpenAiError } from "./errors";
 import type { AuthenticatedKey } from "./keys";
 
@@ -112,7 +113,8 @@ export async function admitApiQuestion(
       throw new ApiError("payment_required", "session_full", `This key's session has paid ${LIMITS.sessionSlots} different listings, the most one session can: create a new key.`);
     }
     const voucher = { session: key.sessionHash, seq: state.seq, issuedAt: BigInt(now), slots: state.slots, maxAmounts: state.maxAmounts };
-    const signature = await signVoucher(key.sessionKey(), { chainId: chain.chainId, settlement: chain.settlement }, voucher);
+    const privateKey = key.sessionPrivateKey();
+    const signature = await signVoucherWith((digest) => signDigest(digest, privateKey), { chainId: chain.chainId, settlement: chain.settlement }, voucher);
     const payment = {
       sessionHash: key.sessionHash,
       voucher: { seq: String(voucher.seq), issuedAt: String(now), slots: voucher.slots.map(String), maxAmounts: voucher.maxAmounts.map(String) },

@@ -5,7 +5,7 @@
 // server can ever spend of the owner's prepaid balance through a key is that cap, and the contract
 // enforces it too. Revoking a key revokes its session.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { getAddress, isAddressEqual, type Address, type Hex, type LocalAccount } from "viem";
+import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { Db } from "@/lib/db-client";
 import { decryptString, encryptString } from "@/lib/crypto";
@@ -200,8 +200,8 @@ export interface AuthenticatedKey {
   dailyCap: bigint;
   monthlyCap: bigint;
   allowedApps: string[];
-  /** The session key, unsealed for this request only. */
-  sessionKey: () => LocalAccount;
+  /** The session key's private key, unsealed for this request only. */
+  sessionPrivateKey: () => Hex;
 }
 
 const invalidKey = (message: string) => new ApiError("unauthorized", "invalid_api_key", message);
@@ -225,7 +225,7 @@ export async function authenticateApiKey(db: Db, authorization: string | null, e
     dailyCap: BigInt(row.dailyCap),
     monthlyCap: BigInt(row.monthlyCap),
     allowedApps: JSON.parse(row.allowedAppsJson) as string[],
-    sessionKey: () => privateKeyToAccount(decryptString(row.sessionKeyEncrypted, encryptionKey, sessionKeyAad(row.id)) as Hex),
+    sessionPrivateKey: () => decryptString(row.sessionKeyEncrypted, encryptionKey, sessionKeyAad(row.id)) as Hex,
   };
 }
 

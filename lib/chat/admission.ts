@@ -12,7 +12,7 @@ import { withAdvisoryLock, type Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
 import { isSignedByKey, nextVoucherState, sessionDigest, verifyVoucher, type Session, type Voucher, type VoucherState } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
-import { recoverSigner } from "./ecrecover";
+import { recoverSigner } from "./secp256k1";
 import { exactHeadroom, revokedOnChain, spendable } from "./balance";
 import { ChatError } from "./errors";
 import { admissionState, pendingHolds, storeQuestion, type ConversationMessage, type DbOrTx, type AdmissionSession, type QuestionRecord } from "./store";

@@ -4,7 +4,7 @@ export { settlementDomain, sessionTypes, voucherTypes, LIMITS, fitsLimit, SETTLE
 export { hashSession, sessionDigest, signSession, recoverSessionSigner, verifySession, checkSession } from "./session";
 export type { Session, SettlementContext } from "./session";
 export { isCanonicalSignature, isSignedByKey, isSignedByPayer, ChainUnavailableError, SESSION_WALLET_GAS, type RecoverSigner } from "./signature";
-export { voucherDigest, signVoucher, verifyVoucher, checkVoucher, nextVoucherState } from "./voucher";
+export { voucherDigest, signVoucher, signVoucherWith, verifyVoucher, checkVoucher, nextVoucherState } from "./voucher";
 export type { Voucher, VoucherState } from "./voucher";
 export { recordHash, datasetVersionsOf, packRecords, unpackRecords, type DatasetVersionRef } from "./records";
 export type { QueryRecord } from "./records";

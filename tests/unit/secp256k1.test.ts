@@ -1,19 +1,21 @@
-// The server's signer recovery (libsecp256k1, lib/chat/ecrecover.ts) against viem's, the reference: the
-// same address for every signature, and the same verdict through isSignedByKey for every malformed one.
+// The server's signer recovery and signing (libsecp256k1, lib/chat/secp256k1.ts) against viem's, the
+// reference: the same address for every signature, the same verdict through isSignedByKey for every
+// malformed one, and the same signature bytes for every digest and key.
 import { describe, expect, it } from "vitest";
 import { keccak256, recoverAddress, toHex, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { nativeRecovery, recoverSigner } from "@/lib/chat/ecrecover";
-import { isSignedByKey } from "@/lib/protocol";
+import { privateKeyToAccount, sign } from "viem/accounts";
+import { nativeRecovery, recoverSigner, signDigest } from "@/lib/chat/secp256k1";
+import { isSignedByKey, signVoucher, signVoucherWith, verifyVoucher, type Voucher } from "@/lib/protocol";
 
 const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const word = (n: bigint) => n.toString(16).padStart(64, "0");
 
 /** A deterministic key and digest per index (no randomness: a failure names its case). */
 function sample(i: number) {
-  const account = privateKeyToAccount(keccak256(toHex(`key ${i}`)));
+  const privateKey = keccak256(toHex(`key ${i}`));
+  const account = privateKeyToAccount(privateKey);
   const digest = keccak256(toHex(`digest ${i}`));
-  return { account, digest };
+  return { privateKey, account, digest };
 }
 
 describe("recovering a signer with libsecp256k1", () => {
@@ -72,5 +74,29 @@ describe("recovering a signer with libsecp256k1", () => {
     await expect(recoverSigner(digest, `0x${word(0n)}${signature.slice(66)}` as Hex)).rejects.toThrow();
     await expect(recoverSigner("0x1234", signature)).rejects.toThrow(/32 bytes/);
     await expect(recoverSigner(digest, `${signature.slice(0, 130)}05` as Hex)).rejects.toThrow(/v \(5\)/);
+  });
+
+  it("signs every digest with the same bytes as viem (RFC 6979), in the form the contract takes", async () => {
+    for (let i = 0; i < 100; i++) {
+      const { privateKey, account, digest } = sample(i);
+      const signature = await signDigest(digest, privateKey);
+      expect(signature).toBe(await sign({ hash: digest, privateKey, to: "hex" }));
+      expect(await isSignedByKey(digest, signature, account.address, recoverSigner)).toBe(true);
+    }
+  });
+
+  it("signs a voucher as signVoucher does, and refuses keys and digests that are not 32 bytes or not on the curve", async () => {
+    const { privateKey, account } = sample(7);
+    const ctx = { chainId: 31337, settlement: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const };
+    const voucher: Voucher = { session: keccak256(toHex("session")), seq: 3n, issuedAt: 1_700_000_000n, slots: [1n, 4n], maxAmounts: [5000n, 12000n] };
+    const signature = await signVoucherWith((digest) => signDigest(digest, privateKey), ctx, voucher);
+    expect(signature).toBe(await signVoucher(account, ctx, voucher));
+    expect(await verifyVoucher(ctx, voucher, signature, account.address, recoverSigner)).toBe(true);
+    await expect(signVoucherWith((digest) => signDigest(digest, privateKey), ctx, { ...voucher, seq: 0n })).rejects.toThrow();
+    const digest = keccak256(toHex("d"));
+    await expect(signDigest(digest, `0x${word(0n)}`)).rejects.toThrow();
+    await expect(signDigest(digest, `0x${word(CURVE_ORDER)}`)).rejects.toThrow();
+    await expect(signDigest(digest, "0x1234")).rejects.toThrow(/32 bytes/);
+    await expect(signDigest("0x1234", privateKey)).rejects.toThrow(/32 bytes/);
   });
 });

@@ -2,9 +2,12 @@
 // prebuilt addon; no compiler needed). A paid message checks one voucher signature, and viem's JavaScript
 // recovery took 2.4 ms of CPU for it on a 2-core machine, about a tenth of the message's server time;
 // libsecp256k1 takes under 0.1 ms. An API request also signs its voucher with the key's session key
-// (0.9 ms in viem, 0.1 ms here; both RFC 6979, so the signatures are the same bytes). Only the binding is
-// loaded, never the package's JavaScript fallback: where the addon cannot load (another platform), viem,
-// the reference, does the work and the server says so once. tests/unit/secp256k1.test.ts compares them.
+// (0.9 ms in viem, 0.1 ms here). Both sign by RFC 6979, so the signatures are the same bytes for every
+// digest below the curve order, which a keccak digest is but for a chance of 2^-128 (above it both are
+// valid low-s signatures; noble reduces the digest before deriving the nonce, libsecp256k1 does not).
+// Only the binding is loaded, never the package's JavaScript fallback: where the addon cannot load
+// (another platform), viem, the reference, does the work and the server says so once.
+// tests/unit/secp256k1.test.ts compares them.
 import { keccak256, recoverAddress, type Address } from "viem";
 import { sign } from "viem/accounts";
 import type { Hex } from "viem";

@@ -8,9 +8,8 @@
 // Only the binding is loaded, never the package's JavaScript fallback: where the addon cannot load
 // (another platform), viem, the reference, does the work and the server says so once.
 // tests/unit/secp256k1.test.ts compares them.
-import { keccak256, recoverAddress, type Address } from "viem";
+import { bytesToHex, hexToBytes, keccak256, recoverAddress, type Address, type Hex } from "viem";
 import { sign } from "viem/accounts";
-import type { Hex } from "viem";
 import type { RecoverSigner } from "@/lib/protocol";
 
 interface Binding {
@@ -31,19 +30,17 @@ function loadBinding(): Promise<Binding | null> {
   return binding;
 }
 
-const bytesOf = (hex: Hex) => Buffer.from(hex.slice(2), "hex");
-
 /** The signer of `digest` (32 bytes) under `signature` (65 bytes r ‖ s ‖ v, v 27 or 28 or 0 or 1); throws when none can be recovered. */
 export const recoverSigner: RecoverSigner = async (digest, signature) => {
   const lib = await loadBinding();
   if (!lib) return recoverAddress({ hash: digest, signature });
   if (!/^0x[0-9a-fA-F]{64}$/.test(digest)) throw new Error("the digest is not 32 bytes");
   if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new Error("the signature is not 65 bytes");
-  const bytes = bytesOf(signature);
+  const bytes = hexToBytes(signature);
   const v = bytes[64];
   const recid = v >= 27 ? v - 27 : v;
   if (recid !== 0 && recid !== 1) throw new Error(`the signature's v (${v}) is not 27 or 28`);
-  const publicKey = lib.ecdsaRecover(bytes.subarray(0, 64), recid, bytesOf(digest), false);
+  const publicKey = lib.ecdsaRecover(bytes.subarray(0, 64), recid, hexToBytes(digest), false);
   return `0x${keccak256(publicKey.subarray(1)).slice(-40)}` as Address;
 };
 
@@ -53,8 +50,8 @@ export async function signDigest(digest: Hex, privateKey: Hex): Promise<Hex> {
   if (!lib) return sign({ hash: digest, privateKey, to: "hex" });
   if (!/^0x[0-9a-fA-F]{64}$/.test(digest)) throw new Error("the digest is not 32 bytes");
   if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new Error("the private key is not 32 bytes");
-  const { signature, recid } = lib.ecdsaSign(bytesOf(digest), bytesOf(privateKey));
-  return `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}` as Hex;
+  const { signature, recid } = lib.ecdsaSign(hexToBytes(digest), hexToBytes(privateKey));
+  return `${bytesToHex(signature)}${(27 + recid).toString(16)}`;
 }
 
 /** Whether libsecp256k1 is in use (false: viem's recovery). */

@@ -57,7 +57,7 @@ export function isCanonicalSignature(signature: Hex): boolean {
 
 /**
  * Recovers the address that signed a digest (throws when none can). viem's, in JavaScript, is the
- * reference; the server recovers with libsecp256k1 (lib/chat/ecrecover.ts), 30 times faster.
+ * reference; the server recovers with libsecp256k1 (lib/chat/secp256k1.ts), 30 times faster.
  */
 export type RecoverSigner = (digest: Hex, signature: Hex) => Promise<Address>;
 

@@ -1,24 +1,24 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title Types of KipSettlement (v2: operator-bound sessions, cumulative vouchers, per-query records).
+/// @title Types of KipSettlement (v3: per-payer accounts, operator-bound session keys, cumulative vouchers).
 interface IKipSettlementTypes {
     /// @notice Why a settlement item was skipped, in the order the checks run (docs/settlement-format.md).
     /// `None` (0) is never emitted.
     enum RejectReason {
         None,
         NotOperator, // 1: msg.sender is not the session's operator
-        SessionInvalid, // 2: a zero address, a field wider than its limit, or (first settlement) a bad payer signature
-        VoucherInvalid, // 3: wrong session id, slots/maxAmounts mismatch, 0 or > 32 slots, slot id 0, issuedAt > expiry
+        SessionInvalid, // 2: a zero address or a field wider than its limit
+        VoucherInvalid, // 3: seq 0 or too wide, cumulativeMax too wide, or issued after the session's expiry
         Revoked, // 4: the session is revoked and the voucher was issued at or after `revokedAt`
-        StaleVoucher, // 5: voucher.seq <= prevSeq
-        StateMismatch, // 6: (prevSeq, slots prefix, prevSettled) is not the session's stored state
-        BadSignature, // 7: the voucher is not signed by the session key (or malleable / not 65 bytes)
-        MalformedRecords, // 8: truncated or extra bytes, an index past the slot list, more records than seqs
-        AboveMax, // 9: a slot's cumulative settled amount would exceed its signed cumulative maximum
-        SpendCapExceeded, // 10: the session's cumulative settled total would exceed its spendCap
+        StaleVoucher, // 5: voucher seq <= the account's settled seq
+        BadSignature, // 6: the voucher is not signed by the session key (or is malleable)
+        BadSessionSignature, // 7: the payer did not sign the session (ECDSA or ERC-1271)
+        MalformedRecords, // 8: truncated or extra bytes, an index past the slot table, more records than seqs
+        AboveMax, // 9: the account's cumulative charged total would exceed the voucher's cumulativeMax
+        SpendCapExceeded, // 10: ... or the session's spendCap
         InsufficientBalance, // 11: the payer's balance with this operator is below the item's total
-        UnknownSlot // 12: a slot charged a non-zero amount is not listed in KipAssets
+        UnknownSlot // 12: a slot paid a non-zero amount is not listed in KipAssets
     }
 
     /// @notice A pending withdrawal request of one (payer, operator) balance.
@@ -27,35 +27,46 @@ interface IKipSettlementTypes {
         uint64 readyAt;
     }
 
+    /// @notice A payer's account with one operator, in one storage word.
+    struct AccountState {
+        uint96 balance; // unspent deposit (including any amount requested for withdrawal)
+        uint48 seq; // the seq of the newest voucher settled
+        uint112 charged; // cumulative total ever charged to this account
+    }
+
     /// @notice Signed once by the payer's wallet (EIP-712 `Session`): `key` may sign vouchers that only
-    /// `operator` can settle, up to `spendCap` in total, for vouchers issued until `expiry`.
+    /// `operator` can settle, as long as the account's cumulative charged total stays within `spendCap`,
+    /// for vouchers issued until `expiry`.
     struct Session {
         address payer;
         address key;
         address operator;
-        uint256 spendCap; // <= type(uint128).max
+        uint256 spendCap; // cumulative limit of the account's charged total; <= type(uint112).max
         uint256 expiry; // unix seconds, <= type(uint40).max
         uint256 nonce; // <= type(uint64).max; lets a payer open several sessions with equal terms
     }
 
-    /// @notice Signed by the session key for every query (EIP-712 `Voucher`): the session's running maxima.
+    /// @notice Signed by a session key for every query (EIP-712 `Voucher`).
     struct Voucher {
         bytes32 session; // the session's id (its EIP-712 struct hash, see `hashSession`)
-        uint256 seq; // one more per query
+        uint256 seq; // the account's query number: one more per query, over all its sessions
         uint256 issuedAt; // unix seconds when the key signed it
-        uint256[] slots; // every KipAssets slot the session has charged so far, append-only
-        uint256[] maxAmounts; // maxAmounts[i]: cumulative maximum for slots[i] over the session up to seq
+        uint256 cumulativeMax; // the most the account's cumulative charged total may be through seq
+        bytes32 charges; // keccak256(abi.encode(slots, maxAmounts)) of this query's own maxima
     }
 
-    /// @notice One session's settlement: its newest voucher, the state it builds on and the records since.
-    struct SessionSettlement {
+    /// @notice One account's settlement: the newest voucher (signed by some session of the payer), and the
+    /// packed records of the queries since the account's last settled seq.
+    struct Settlement {
         Session session;
-        bytes sessionSignature; // the payer's; may be empty once the session has a state (already verified)
-        Voucher voucher; // the newest voucher the operator settles
-        bytes voucherSignature; // by session.key, 65 bytes (r, s, v)
-        uint256 prevSeq; // preimage of the stored state: 0 and an empty prevSettled at first
-        uint256[] prevSettled; // cumulative settled per slot of the stored state (slots = voucher.slots[:length])
-        bytes records; // packed per-query records since prevSeq (docs/settlement-format.md)
+        bytes sessionSignature; // the payer's: 65-byte ECDSA, or anything its ERC-1271 wallet accepts
+        uint256 seq;
+        uint256 issuedAt;
+        uint256 cumulativeMax;
+        bytes32 charges;
+        bytes32 r; // the voucher signature by session.key, EIP-2098 compact (r, yParity and s)
+        bytes32 vs;
+        bytes records;
     }
 }
 
@@ -75,7 +86,7 @@ interface IKipSettlementErrors {
     error InvalidTreasury(address treasury);
     /// @dev An address argument was zero (`what` names it).
     error InvalidAddress(string what);
-    /// @dev A deposit would overflow the uint128 accounting.
+    /// @dev A deposit would take a balance past uint96 or the total past uint128.
     error AmountTooLarge(uint256 amount);
     /// @dev KipAssets pays holders in `assetsToken`, not in the settlement's payment token `token`.
     error PaymentTokenMismatch(address token, address assetsToken);
@@ -83,6 +94,8 @@ interface IKipSettlementErrors {
     error WithdrawDelayTooLong(uint256 withdrawDelay, uint256 maxWithdrawDelay);
     /// @dev `settle` was called without items.
     error EmptyBatch();
+    /// @dev `settle` got a slot table with more than MAX_BATCH_SLOTS entries.
+    error SlotTableTooLong(uint256 length);
     /// @dev Only the session's payer or its key may revoke it.
     error NotPayerOrKey(bytes32 session, address caller);
     /// @dev A smart-wallet payer's signature check needs `needed` gas and the batch has only `gasLeft` left:
@@ -102,22 +115,11 @@ interface IKipSettlementEvents is IKipSettlementTypes {
     event WithdrawalCancelled(address indexed payer, address indexed operator);
     /// @notice `payer` withdrew `amount` of its balance with `operator`.
     event Withdrawn(address indexed payer, address indexed operator, uint256 amount);
-    /// @notice A session's payer signature was verified and the session settled for the first time.
-    event SessionRegistered(
-        bytes32 indexed session,
-        address indexed payer,
-        address key,
-        address indexed operator,
-        uint256 spendCap,
-        uint256 expiry,
-        uint256 nonce
-    );
-    /// @notice A session was settled up to `seq`: `records` query records charged `total` to `payer`.
-    event SessionSettled(
-        bytes32 indexed session, address indexed payer, uint256 seq, uint256 records, uint256 total
-    );
     /// @notice A settlement item was skipped; nothing of it was applied. Its calldata is NOT authenticated.
-    event SessionRejected(bytes32 indexed session, RejectReason reason);
+    /// Every item of a batch that has no SessionRejected settled.
+    event SessionRejected(uint256 indexed item, bytes32 indexed session, RejectReason reason);
+    /// @notice A smart wallet approved `session` (ERC-1271), once; later settlements do not ask it again.
+    event SessionApproved(bytes32 indexed session, address indexed payer);
     /// @notice The session's payer or key revoked it: vouchers issued at or after `effectiveAt` are refused.
     event SessionRevoked(bytes32 indexed session, address indexed payer, uint256 effectiveAt);
     /// @notice `operator` settled a batch: `gross` charged in total, `fees` of it kept as protocol fees.
@@ -132,7 +134,7 @@ interface IKipSettlementEvents is IKipSettlementTypes {
     event FeesWithdrawn(address indexed treasury, uint256 amount);
 }
 
-/// @title KipSettlement: per-operator prepaid balances, operator-bound sessions and cumulative vouchers.
+/// @title KipSettlement: per-operator prepaid accounts, operator-bound session keys, cumulative vouchers.
 interface IKipSettlement is IKipSettlementErrors, IKipSettlementEvents {
     /// @notice Deposits `amount` payment tokens (approved beforehand) into the caller's balance with `operator`.
     function deposit(address operator, uint256 amount) external;
@@ -160,8 +162,10 @@ interface IKipSettlement is IKipSettlementErrors, IKipSettlementEvents {
     /// @notice Revokes a session (caller: its payer or its key).
     function revokeSession(Session calldata session) external;
 
-    /// @notice Settles sessions; each item settles whole or is skipped with SessionRejected.
-    function settle(SessionSettlement[] calldata items) external returns (uint256 settled, uint256 rejected);
+    /// @notice Settles accounts; each item settles whole or is skipped with SessionRejected.
+    function settle(Settlement[] calldata items, uint256[] calldata slots)
+        external
+        returns (uint256 settled, uint256 rejected);
 
     /// @notice Pays accrued fees to the treasury.
     function withdrawFees() external returns (uint256 amount);
@@ -169,14 +173,17 @@ interface IKipSettlement is IKipSettlementErrors, IKipSettlementEvents {
     /// @notice Unspent balance of `payer` with `operator` (including any amount requested for withdrawal).
     function balanceOf(address payer, address operator) external view returns (uint256);
 
+    /// @notice The account of `payer` with `operator`: balance, settled seq and cumulative charged total.
+    function accountOf(address payer, address operator) external view returns (AccountState memory);
+
     /// @notice Pending withdrawal request of `payer` with `operator` (amount 0: none).
     function withdrawalOf(address payer, address operator) external view returns (Withdrawal memory);
 
-    /// @notice The session's state commitment: 0 if never settled.
-    function sessionState(bytes32 sessionId) external view returns (bytes32);
-
     /// @notice When the session's revocation takes effect: 0 if not revoked.
     function revokedAt(bytes32 sessionId) external view returns (uint256);
+
+    /// @notice Whether a smart wallet approved the session at an earlier settlement.
+    function walletApproved(bytes32 sessionId) external view returns (bool);
 
     /// @notice EIP-712 struct hash of `session`: its id.
     function hashSession(Session calldata session) external pure returns (bytes32);

@@ -14,8 +14,9 @@ import {Records} from "./Records.sol";
 
 /// @dev Deploys the protocol with one app, one model and two datasets; signs sessions and vouchers with
 /// vm.sign over EIP-712 hashes computed here from the type strings (not by the contract under test); and
-/// keeps a `Tab` per session the way the server does: the voucher it signs next, the state on chain and the
-/// records not yet settled.
+/// keeps a `Tab` per account the way the server does: the session whose key signs, the voucher it signed
+/// last, the account on chain and the records not yet settled. Records name slots by their index in the
+/// batch's slot table; the fixture's table is every listed slot in order (index = slot - 1).
 abstract contract SettlementFixture is Test, IKipSettlementEvents {
     MockUSD internal usd;
     KipAssets internal assets;
@@ -46,27 +47,27 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         "Session(address payer,address key,address operator,uint256 spendCap,uint256 expiry,uint256 nonce)"
     );
     bytes32 internal constant VOUCHER_TYPEHASH = keccak256(
-        "Voucher(bytes32 session,uint256 seq,uint256 issuedAt,uint256[] slots,uint256[] maxAmounts)"
+        "Voucher(bytes32 session,uint256 seq,uint256 issuedAt,uint256 cumulativeMax,bytes32 charges)"
     );
 
-    /// @dev A session as the server tracks it.
+    /// @dev An account as the server tracks it.
     struct Tab {
         KipSettlement target;
-        Session session;
+        Session session; // the session whose key signs the vouchers
         bytes sessionSignature;
         uint256 keyPk;
         // the voucher signed last
         uint256 seq;
         uint256 issuedAt;
-        uint256[] slots;
-        uint256[] maxAmounts;
-        // the state on chain (its preimage)
-        uint256 prevSeq;
-        uint256[] prevSettled;
-        // the records since prevSeq, and what they charge per slot
+        uint256 cumulativeMax;
+        bytes32 charges;
+        // the account on chain
+        uint256 settledSeq;
+        uint256 charged;
+        // the records since settledSeq, and their total
         bytes records;
         uint256 recordCount;
-        uint256[] pending;
+        uint256 pending;
     }
 
     // ------------------------------------------------------------------ deployment and deposits
@@ -116,7 +117,7 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
     function _domainSeparator(KipSettlement target) internal view returns (bytes32) {
         return keccak256(
             abi.encode(
-                DOMAIN_TYPEHASH, keccak256("KIP Settlement"), keccak256("2"), block.chainid, address(target)
+                DOMAIN_TYPEHASH, keccak256("KIP Settlement"), keccak256("3"), block.chainid, address(target)
             )
         );
     }
@@ -127,16 +128,7 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
     }
 
     function _voucherHash(Voucher memory v) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                VOUCHER_TYPEHASH,
-                v.session,
-                v.seq,
-                v.issuedAt,
-                keccak256(abi.encodePacked(v.slots)),
-                keccak256(abi.encodePacked(v.maxAmounts))
-            )
-        );
+        return keccak256(abi.encode(VOUCHER_TYPEHASH, v.session, v.seq, v.issuedAt, v.cumulativeMax, v.charges));
     }
 
     function _digest(KipSettlement target, bytes32 structHash) internal view returns (bytes32) {
@@ -148,6 +140,12 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         return abi.encodePacked(r, s, v);
     }
 
+    /// @dev EIP-2098 compact signature (r, yParity in the top bit of s).
+    function _signCompact(uint256 pk, bytes32 digest) internal pure returns (bytes32 r, bytes32 vs) {
+        (uint8 v, bytes32 r_, bytes32 s) = vm.sign(pk, digest);
+        return (r_, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+    }
+
     function _signSession(KipSettlement target, Session memory s, uint256 payerPk)
         internal
         view
@@ -156,24 +154,22 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         return _sign(payerPk, _digest(target, _sessionId(s)));
     }
 
-    function _signVoucher(KipSettlement target, Voucher memory v, uint256 keyPk)
-        internal
-        view
-        returns (bytes memory)
-    {
-        return _sign(keyPk, _digest(target, _voucherHash(v)));
+    /// @dev The charges hash a voucher carries: this query's own per-slot maxima.
+    function _chargesHash(uint256[] memory slots, uint256[] memory maxes) internal pure returns (bytes32) {
+        return keccak256(abi.encode(slots, maxes));
     }
 
-    /// @dev keccak256(abi.encode(seq, slots, settled)): the state the contract stores per session.
-    function _stateHash(uint256 seq, uint256[] memory slots, uint256[] memory settled)
-        internal
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(seq, slots, settled));
-    }
+    // ------------------------------------------------------------------ accounts and queries
 
-    // ------------------------------------------------------------------ sessions and tabs
+    /// @dev The fixture's slot table: every listed slot in order (index = slot - 1), at most 256.
+    function _table() internal view returns (uint256[] memory table) {
+        uint256 count = assets.slotCount();
+        if (count > 256) count = 256;
+        table = new uint256[](count);
+        for (uint256 j; j < count; ++j) {
+            table[j] = j + 1;
+        }
+    }
 
     function _slots4() internal pure returns (uint256[] memory s) {
         s = new uint256[](4);
@@ -194,63 +190,72 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         });
     }
 
-    /// @dev Payer i's session with `operator`, signed by the payer, over `slots`.
-    function _openTab(uint256 i, uint256 spendCap, uint256[] memory slots)
+    /// @dev Payer i's account with `operator`, its key i authorized by a session the payer signed.
+    function _openTab(uint256 i, uint256 spendCap) internal view returns (Tab memory t) {
+        Session memory s = _sessionOf(i, spendCap);
+        return _openTabWith(settlement, s, _signSession(settlement, s, PAYER_PK_BASE + i), KEY_PK_BASE + i);
+    }
+
+    function _openTabWith(KipSettlement target, Session memory s, bytes memory sessionSignature, uint256 keyPk)
         internal
         view
         returns (Tab memory t)
     {
-        Session memory s = _sessionOf(i, spendCap);
-        return
-            _openTabWith(
-                settlement, s, _signSession(settlement, s, PAYER_PK_BASE + i), KEY_PK_BASE + i, slots
-            );
-    }
-
-    function _openTabWith(
-        KipSettlement target,
-        Session memory s,
-        bytes memory sessionSignature,
-        uint256 keyPk,
-        uint256[] memory slots
-    ) internal view returns (Tab memory t) {
         t.target = target;
         t.session = s;
         t.sessionSignature = sessionSignature;
         t.keyPk = keyPk;
         t.issuedAt = block.timestamp;
-        t.slots = _copy(slots);
-        t.maxAmounts = new uint256[](slots.length);
-        t.prevSettled = new uint256[](0);
-        t.pending = new uint256[](slots.length);
+    }
+
+    /// @dev Another session of the same account signs from now on (another device): the account's seq,
+    /// charged total and pending records carry on.
+    function _useSession(Tab memory t, Session memory s, bytes memory sessionSignature, uint256 keyPk)
+        internal
+        pure
+    {
+        t.session = s;
+        t.sessionSignature = sessionSignature;
+        t.keyPk = keyPk;
     }
 
     function _id(Tab memory t) internal pure returns (bytes32) {
         return _sessionId(t.session);
     }
 
-    /// @dev One query: the key signs the next voucher with each slot's maximum raised by `maxes[i]`; the
-    /// server charges `amounts` (one per set bit of `mask`, ascending) to app index 0.
-    function _query(Tab memory t, uint256[] memory maxes, uint32 mask, uint64[] memory amounts)
+    /// @dev One query: the key signs the next voucher, allowing the account's charged total plus what is
+    /// pending plus this query's maxima; the server charges `amounts[k]` to `slots[k]` (a 0 is left out of
+    /// the record, like a dataset that was not in the context). The app is slots[0].
+    function _query(Tab memory t, uint256[] memory slots, uint256[] memory maxes, uint256[] memory amounts)
         internal
         view
     {
+        uint256 maxTotal;
+        for (uint256 k; k < maxes.length; ++k) {
+            maxTotal += maxes[k];
+        }
         t.seq += 1;
         t.issuedAt = block.timestamp;
-        for (uint256 i; i < t.slots.length; ++i) {
-            t.maxAmounts[i] += maxes[i];
+        t.cumulativeMax = t.charged + t.pending + maxTotal;
+        t.charges = _chargesHash(slots, maxes);
+        uint256 charged;
+        for (uint256 k; k < amounts.length; ++k) {
+            if (amounts[k] != 0) ++charged;
         }
-        Records.Record memory r = Records.Record({
-            app: 0,
-            mask: mask,
-            tokensIn: 1000,
-            tokensOut: 200,
-            recordHash: keccak256(abi.encode(_id(t), t.seq)),
-            amounts: amounts
-        });
-        uint256 k;
-        for (uint256 i; i < t.slots.length; ++i) {
-            if ((mask >> i) & 1 == 1) t.pending[i] += amounts[k++];
+        Records.Record memory r;
+        r.app = uint8(slots[0] - 1);
+        r.tokensIn = 1000;
+        r.tokensOut = 200;
+        r.recordHash = keccak256(abi.encode(t.session.payer, t.seq));
+        r.indexes = new uint8[](charged);
+        r.amounts = new uint64[](charged);
+        uint256 n;
+        for (uint256 k; k < amounts.length; ++k) {
+            if (amounts[k] == 0) continue;
+            r.indexes[n] = uint8(slots[k] - 1);
+            r.amounts[n] = uint64(amounts[k]);
+            t.pending += amounts[k];
+            ++n;
         }
         t.records = bytes.concat(t.records, Records.pack(r));
         t.recordCount += 1;
@@ -264,38 +269,24 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         maxes[1] = MODEL_MAX;
         maxes[2] = DATA_PRICE;
         maxes[3] = DATA_PRICE;
-        uint64[] memory amounts = new uint64[](3);
+        uint256[] memory amounts = new uint256[](4);
         amounts[0] = 20_000;
         amounts[1] = 12_000;
         amounts[2] = 5000;
-        _query(t, maxes, 0x7, amounts);
+        _query(t, _slots4(), maxes, amounts);
     }
 
     uint256 internal constant STANDARD_TOTAL = 37_000;
+    uint256 internal constant STANDARD_MAX = 45_000;
     uint256 internal constant STANDARD_FEES = 925;
 
-    /// @dev A query that uses the session's slot list as is and charges nothing (a voided query has no
-    /// record, but its seq is still used).
+    /// @dev A query that failed before its first token: its seq is used, it has no record and costs nothing
+    /// (the voucher still allowed its maxima).
     function _voidQuery(Tab memory t) internal view {
         t.seq += 1;
         t.issuedAt = block.timestamp;
-    }
-
-    /// @dev Adds `slot` to the end of the session's slot list (append-only).
-    function _addSlot(Tab memory t, uint256 slot) internal pure {
-        uint256 n = t.slots.length;
-        uint256[] memory slots = new uint256[](n + 1);
-        uint256[] memory maxes = new uint256[](n + 1);
-        uint256[] memory pending = new uint256[](n + 1);
-        for (uint256 i; i < n; ++i) {
-            slots[i] = t.slots[i];
-            maxes[i] = t.maxAmounts[i];
-            pending[i] = t.pending[i];
-        }
-        slots[n] = slot;
-        t.slots = slots;
-        t.maxAmounts = maxes;
-        t.pending = pending;
+        t.cumulativeMax = t.charged + t.pending + STANDARD_MAX;
+        t.charges = keccak256("void");
     }
 
     function _voucher(Tab memory t) internal pure returns (Voucher memory) {
@@ -303,68 +294,52 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
             session: _id(t),
             seq: t.seq,
             issuedAt: t.issuedAt,
-            slots: _copy(t.slots),
-            maxAmounts: _copy(t.maxAmounts)
+            cumulativeMax: t.cumulativeMax,
+            charges: t.charges
         });
     }
 
     /// @dev The settlement item for the tab's current voucher (a copy: later queries do not change it).
-    function _item(Tab memory t) internal view returns (SessionSettlement memory item) {
+    function _item(Tab memory t) internal view returns (Settlement memory item) {
         item.session = t.session;
-        item.sessionSignature = t.prevSeq == 0 ? t.sessionSignature : bytes("");
-        item.voucher = _voucher(t);
-        item.voucherSignature = _signVoucher(t.target, item.voucher, t.keyPk);
-        item.prevSeq = t.prevSeq;
-        item.prevSettled = _copy(t.prevSettled);
+        item.sessionSignature = t.sessionSignature;
+        item.seq = t.seq;
+        item.issuedAt = t.issuedAt;
+        item.cumulativeMax = t.cumulativeMax;
+        item.charges = t.charges;
+        (item.r, item.vs) = _signCompact(t.keyPk, _digest(t.target, _voucherHash(_voucher(t))));
         item.records = t.records;
-    }
-
-    /// @dev What the tab's state becomes once its current item settled.
-    function _settledAfter(Tab memory t) internal pure returns (uint256[] memory settled) {
-        settled = new uint256[](t.slots.length);
-        for (uint256 i; i < t.slots.length; ++i) {
-            settled[i] = (i < t.prevSettled.length ? t.prevSettled[i] : 0) + t.pending[i];
-        }
-    }
-
-    function _pendingTotal(Tab memory t) internal pure returns (uint256 total) {
-        for (uint256 i; i < t.pending.length; ++i) {
-            total += t.pending[i];
-        }
     }
 
     /// @dev Records that the tab's current item settled.
     function _commit(Tab memory t) internal pure {
-        t.prevSettled = _settledAfter(t);
-        t.prevSeq = t.seq;
+        t.settledSeq = t.seq;
+        t.charged += t.pending;
+        t.pending = 0;
         t.records = "";
         t.recordCount = 0;
-        t.pending = new uint256[](t.slots.length);
     }
 
     // ------------------------------------------------------------------ settling
 
-    function _items1(SessionSettlement memory a) internal pure returns (SessionSettlement[] memory items) {
-        items = new SessionSettlement[](1);
+    function _items1(Settlement memory a) internal pure returns (Settlement[] memory items) {
+        items = new Settlement[](1);
         items[0] = a;
     }
 
-    function _items2(SessionSettlement memory a, SessionSettlement memory b)
-        internal
-        pure
-        returns (SessionSettlement[] memory items)
-    {
-        items = new SessionSettlement[](2);
+    function _items2(Settlement memory a, Settlement memory b) internal pure returns (Settlement[] memory items) {
+        items = new Settlement[](2);
         items[0] = a;
         items[1] = b;
     }
 
-    function _settleAs(address caller, SessionSettlement[] memory items)
+    function _settleAs(address caller, Settlement[] memory items)
         internal
         returns (uint256 settled, uint256 rejected)
     {
+        uint256[] memory table = _table();
         vm.prank(caller);
-        return settlement.settle(items);
+        return settlement.settle(items, table);
     }
 
     /// @dev Settles the tab's item as the operator and commits it if it settled.
@@ -375,34 +350,40 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
     }
 
     /// @dev Settles `item` alone as `caller` and checks that it is skipped with `reason` and that nothing
-    /// moved: the payer's balance, the session's state, the deposits and KipAssets' tokens.
-    function _assertRejected(address caller, SessionSettlement memory item, RejectReason reason) internal {
+    /// moved: the payer's account, the deposits and KipAssets' tokens.
+    function _assertRejected(address caller, Settlement memory item, RejectReason reason) internal {
         bytes32 id = _sessionId(item.session);
-        uint256 balance = settlement.balanceOf(item.session.payer, item.session.operator);
-        bytes32 state = settlement.sessionState(id);
+        AccountState memory before = settlement.accountOf(item.session.payer, item.session.operator);
         uint256 deposits = settlement.totalDeposits();
         uint256 held = usd.balanceOf(address(assets));
         vm.expectEmit(address(settlement));
-        emit SessionRejected(id, reason);
+        emit SessionRejected(0, id, reason);
         (uint256 settled, uint256 rejected) = _settleAs(caller, _items1(item));
         assertEq(settled, 0, "settled");
         assertEq(rejected, 1, "rejected");
-        assertEq(settlement.balanceOf(item.session.payer, item.session.operator), balance, "balance moved");
-        assertEq(settlement.sessionState(id), state, "state moved");
+        AccountState memory after_ = settlement.accountOf(item.session.payer, item.session.operator);
+        assertEq(after_.balance, before.balance, "balance moved");
+        assertEq(after_.seq, before.seq, "seq moved");
+        assertEq(after_.charged, before.charged, "charged moved");
         assertEq(settlement.totalDeposits(), deposits, "deposits moved");
         assertEq(usd.balanceOf(address(assets)), held, "revenue moved");
     }
 
     /// @dev Re-signs the item's voucher with `keyPk` after a test changed it.
-    function _resignVoucher(SessionSettlement memory item, uint256 keyPk) internal view {
-        item.voucherSignature = _signVoucher(settlement, item.voucher, keyPk);
+    function _resignVoucher(Settlement memory item, uint256 keyPk) internal view {
+        Voucher memory v = Voucher({
+            session: _sessionId(item.session),
+            seq: item.seq,
+            issuedAt: item.issuedAt,
+            cumulativeMax: item.cumulativeMax,
+            charges: item.charges
+        });
+        (item.r, item.vs) = _signCompact(keyPk, _digest(settlement, _voucherHash(v)));
     }
 
-    /// @dev Re-signs the session (by `payerPk`) after a test changed it, points the voucher at its new id and
-    /// re-signs the voucher (by `keyPk`).
-    function _resign(SessionSettlement memory item, uint256 payerPk, uint256 keyPk) internal view {
+    /// @dev Re-signs the session (by `payerPk`) after a test changed it and re-signs the voucher (by `keyPk`).
+    function _resign(Settlement memory item, uint256 payerPk, uint256 keyPk) internal view {
         item.sessionSignature = _signSession(settlement, item.session, payerPk);
-        item.voucher.session = _sessionId(item.session);
         _resignVoucher(item, keyPk);
     }
 
@@ -421,18 +402,6 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
                 reasons[count++] = abi.decode(logs[i].data, (uint8));
             }
         }
-    }
-
-    function _copy(uint256[] memory a) internal pure returns (uint256[] memory b) {
-        b = new uint256[](a.length);
-        for (uint256 i; i < a.length; ++i) {
-            b[i] = a[i];
-        }
-    }
-
-    function _u64s(uint64 a) internal pure returns (uint64[] memory r) {
-        r = new uint64[](1);
-        r[0] = a;
     }
 
     function _u256s(uint256 a) internal pure returns (uint256[] memory r) {

@@ -79,7 +79,8 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     /// @dev Sum of all balances; < 2**128 (deposits are capped).
     uint256 private _totalDeposits;
 
-    mapping(address payer => mapping(address operator => AccountState)) private _accounts;
+    /// @dev One word per account (`_pack`): balance in bits 0..95, seq in 96..143, charged in 144..255.
+    mapping(address payer => mapping(address operator => uint256)) private _accounts;
     mapping(address payer => mapping(address operator => Withdrawal)) private _withdrawals;
     /// @dev 0: not revoked; else vouchers with issuedAt >= this are refused.
     mapping(bytes32 sessionId => uint256) private _revokedAt;
@@ -167,7 +168,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     /// @param amount Amount to withdraw (> 0).
     function requestWithdraw(address operator, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        uint256 balance = _accounts[msg.sender][operator].balance;
+        uint256 balance = _unpack(_accounts[msg.sender][operator]).balance;
         if (amount > balance) revert InsufficientBalance(msg.sender, balance, amount);
         uint256 readyAt = block.timestamp + _withdrawDelay;
         // amount <= balance < 2**96; readyAt is a timestamp plus at most 30 days.
@@ -193,7 +194,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         if (request.amount == 0) revert NoWithdrawalRequested(msg.sender);
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp < request.readyAt) revert WithdrawalNotReady(msg.sender, request.readyAt);
-        AccountState storage account = _accounts[msg.sender][operator];
+        AccountState memory account = _unpack(_accounts[msg.sender][operator]);
         uint256 balance = account.balance;
         amount = request.amount < balance ? request.amount : balance;
         delete _withdrawals[msg.sender][operator];
@@ -203,6 +204,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
             account.balance = uint96(balance - amount);
             _totalDeposits -= amount;
         }
+        _accounts[msg.sender][operator] = _pack(account);
         emit Withdrawn(msg.sender, operator, amount);
         if (amount != 0) _token.safeTransfer(msg.sender, amount);
     }
@@ -307,7 +309,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     /// @param payer The payer.
     /// @param operator The operator.
     function balanceOf(address payer, address operator) external view returns (uint256) {
-        return _accounts[payer][operator].balance;
+        return _unpack(_accounts[payer][operator]).balance;
     }
 
     /// @notice The account of `payer` with `operator`: balance, the newest settled seq and the cumulative
@@ -315,7 +317,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     /// @param payer The payer.
     /// @param operator The operator.
     function accountOf(address payer, address operator) external view returns (AccountState memory) {
-        return _accounts[payer][operator];
+        return _unpack(_accounts[payer][operator]);
     }
 
     /// @notice Pending withdrawal request of `payer` with `operator` (amount 0: none).
@@ -416,8 +418,8 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         returns (bool settled, uint256 total)
     {
         Session calldata session = item.session;
-        bytes32 id = hashSession(session);
-        AccountState memory account = _accounts[session.payer][session.operator];
+        bytes32 id = _sessionId(session);
+        AccountState memory account = _unpack(_accounts[session.payer][session.operator]);
         Outcome memory outcome = _checkAuthorization(item, id, account.seq);
         if (outcome.reason == RejectReason.None) outcome = _applyRecords(item, account, tableLength, gross, unknown, outcome);
         if (outcome.reason != RejectReason.None) {
@@ -434,7 +436,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         }
         // forge-lint: disable-next-line(unsafe-typecast)
         account.seq = uint48(item.seq);
-        _accounts[session.payer][session.operator] = account;
+        _accounts[session.payer][session.operator] = _pack(account);
         if (outcome.approve) {
             _walletApproved[id] = true;
             emit SessionApproved(id, session.payer);
@@ -466,7 +468,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         // 5. Newer than what the account settled last.
         if (item.seq <= settledSeq) return _reject(RejectReason.StaleVoucher);
         // 6. Signed by the session key.
-        bytes32 digest = _voucherDigest(id, item.seq, item.issuedAt, item.cumulativeMax, item.charges);
+        bytes32 digest = _itemVoucherDigest(item, id);
         (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, item.r, item.vs);
         if (error != ECDSA.RecoverError.NoError || signer != session.key) return _reject(RejectReason.BadSignature);
         // 7. The session signed by its payer.
@@ -509,6 +511,34 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
 
     function _reject(RejectReason reason) private pure returns (Outcome memory outcome) {
         outcome.reason = reason;
+    }
+
+    /// @dev `hashSession` for a session in calldata, hashing its six words where they are (the Session
+    /// struct is static, so its ABI encoding is exactly the EIP-712 encoding of its fields). Every field was
+    /// validated by the ABI decoder when the item was read; the result equals `hashSession` (tested).
+    function _sessionId(Session calldata session) private pure returns (bytes32 id) {
+        bytes32 typehash = SESSION_TYPEHASH;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            calldatacopy(add(m, 0x20), session, 0xc0)
+            id := keccak256(m, 0xe0)
+        }
+    }
+
+    /// @dev The voucher digest of an item: its seq, issuedAt, cumulativeMax and charges are four consecutive
+    /// words of the Settlement struct, hashed where they are after the type hash and the session id. Equals
+    /// `voucherDigest` of the same voucher (tested).
+    function _itemVoucherDigest(Settlement calldata item, bytes32 id) private view returns (bytes32 structHash) {
+        bytes32 typehash = VOUCHER_TYPEHASH;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x20), id)
+            calldatacopy(add(m, 0x40), add(item, 0xe0), 0x80) // after the session (6 words) and an offset
+            structHash := keccak256(m, 0xc0)
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     /// @dev The EIP-712 digest of a voucher.
@@ -601,7 +631,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         if (operator == address(0)) revert InvalidAddress("operator");
         if (amount == 0) revert ZeroAmount();
         uint256 total = _totalDeposits;
-        AccountState storage account = _accounts[msg.sender][operator];
+        AccountState memory account = _unpack(_accounts[msg.sender][operator]);
         uint256 balance = account.balance;
         // A balance lives in 96 bits of its account word, the total in 128.
         if (amount > type(uint96).max - balance || amount > type(uint128).max - total) revert AmountTooLarge(amount);
@@ -611,7 +641,24 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         }
         // forge-lint: disable-next-line(unsafe-typecast)
         account.balance = uint96(balance);
+        _accounts[msg.sender][operator] = _pack(account);
         emit Deposited(msg.sender, operator, amount, balance);
         _token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @dev An account word's fields.
+    function _unpack(uint256 word) private pure returns (AccountState memory account) {
+        // Each field is cut to its width by the mask and fits its type.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        account.balance = uint96(word & type(uint96).max);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        account.seq = uint48((word >> 96) & type(uint48).max);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        account.charged = uint112(word >> 144);
+    }
+
+    /// @dev The account word of `account`'s fields.
+    function _pack(AccountState memory account) private pure returns (uint256) {
+        return uint256(account.balance) | (uint256(account.seq) << 96) | (uint256(account.charged) << 144);
     }
 }

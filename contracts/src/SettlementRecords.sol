@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-/// @title The packed query records of a KipSettlement item (docs/settlement-format.md).
-/// @notice record := app:uint8 tokensIn:uint32 tokensOut:uint32 recordHash:bytes32 count:uint8
+/// @title The packed query records of a KipSettlement item (contracts/SETTLEMENT-V3.md).
+/// @notice record := app:uint8 tokensIn:uint24 tokensOut:uint24 recordHash:bytes32 count:uint8
 ///                   (index:uint8 amount:uint64) * count
-/// big-endian, no padding (42 bytes + 9 per charge). `app` and each `index` point into the batch's slot
+/// big-endian, no padding (40 bytes + 9 per charge). `app` and each `index` point into the batch's slot
 /// table. The token counts and the record hash are for readers of the calldata; the contract skips them.
 /// `walk` reads a record's 32-byte words with `calldataload`; `walkReference` is the same walk in plain
 /// Solidity, and a differential fuzz test (contracts/test/SettlementRecords.t.sol) holds the two to the
 /// same results on any input.
 library SettlementRecords {
-    /// @dev A record's fixed part: app 1, tokensIn 4, tokensOut 4, recordHash 32, count 1.
-    uint256 internal constant HEAD_BYTES = 42;
+    /// @dev A record's fixed part: app 1, tokensIn 3, tokensOut 3, recordHash 32, count 1.
+    uint256 internal constant HEAD_BYTES = 40;
     /// @dev One charge: index 1, amount 8.
     uint256 internal constant CHARGE_BYTES = 9;
 
@@ -42,15 +42,16 @@ library SettlementRecords {
             let total := 0
             let named := 0 // bit j: a record names entry j (as its app or with an amount)
             for {} lt(p, end) {} {
-                if lt(sub(end, p), 42) { break }
-                let from := add(p, 42)
-                let to := add(from, mul(and(calldataload(add(p, 10)), 0xff), 9)) // count: byte 41
+                // A record cut short in its head also ends past `end` here (to >= p + 40); what the loads
+                // read past `end` is then never used.
+                let c := add(p, 40)
+                let to := add(c, mul(shr(248, calldataload(add(p, 39))), 9)) // count: byte 39
                 if gt(to, end) { break }
                 named := or(named, shl(shr(248, calldataload(p)), 1))
-                for { let c := from } lt(c, to) { c := add(c, 9) } {
+                for {} lt(c, to) { c := add(c, 9) } {
                     let word := calldataload(c)
                     let index := shr(248, word)
-                    let amount := and(shr(184, word), 0xffffffffffffffff)
+                    let amount := shr(192, shl(8, word))
                     let entry := add(entries, shl(5, index))
                     mstore(entry, add(mload(entry), amount))
                     total := add(total, amount)

@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Vm} from "forge-std/Vm.sol";
 
 import {KipSettlement} from "../src/KipSettlement.sol";
+import {SettlementItems} from "../src/SettlementItems.sol";
 import {MockUSD} from "../src/MockUSD.sol";
 import {IKipAssets, IKipAssetsTypes} from "../src/interfaces/IKipAssets.sol";
 import {IKipSettlementErrors} from "../src/interfaces/IKipSettlement.sol";
@@ -57,19 +58,19 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(settlement.MAX_WITHDRAW_DELAY(), 30 days);
         assertEq(settlement.MAX_BATCH_SLOTS(), 256);
         assertEq(settlement.SESSION_WALLET_GAS(), 100_000);
+        assertEq(settlement.REVOKED_UNTIL_SHIFT(), 17);
         assertEq(uint8(RejectReason.None), 0);
-        assertEq(uint8(RejectReason.NotOperator), 1);
-        assertEq(uint8(RejectReason.SessionInvalid), 2);
-        assertEq(uint8(RejectReason.VoucherInvalid), 3);
+        assertEq(uint8(RejectReason.SessionInvalid), 1);
+        assertEq(uint8(RejectReason.VoucherInvalid), 2);
+        assertEq(uint8(RejectReason.BadSignature), 3);
         assertEq(uint8(RejectReason.Revoked), 4);
         assertEq(uint8(RejectReason.StaleVoucher), 5);
-        assertEq(uint8(RejectReason.BadSignature), 6);
-        assertEq(uint8(RejectReason.BadSessionSignature), 7);
-        assertEq(uint8(RejectReason.MalformedRecords), 8);
-        assertEq(uint8(RejectReason.AboveMax), 9);
-        assertEq(uint8(RejectReason.SpendCapExceeded), 10);
-        assertEq(uint8(RejectReason.InsufficientBalance), 11);
-        assertEq(uint8(RejectReason.UnknownSlot), 12);
+        assertEq(uint8(RejectReason.BadSessionSignature), 6);
+        assertEq(uint8(RejectReason.MalformedRecords), 7);
+        assertEq(uint8(RejectReason.AboveMax), 8);
+        assertEq(uint8(RejectReason.SpendCapExceeded), 9);
+        assertEq(uint8(RejectReason.InsufficientBalance), 10);
+        assertEq(uint8(RejectReason.UnknownSlot), 11);
     }
 
     /// @dev The EIP-712 domain is name "KIP Settlement", version "3", this chain and this contract; the
@@ -255,6 +256,31 @@ contract KipSettlementTest is SettlementFixture {
         vm.stopPrank();
         assertEq(settlement.balanceOf(payer0, stranger), 1);
         assertEq(settlement.totalDeposits(), uint256(type(uint96).max) + 1);
+    }
+
+    /// @dev The sum of all balances holds up to type(uint112).max: a deposit past it is AmountTooLarge even
+    /// when the payer's own balance has room. (The total is set near the cap in storage: filling it with
+    /// deposits would take 2**16 full balances.) It sits in the low 112 bits of storage slot 5, beside the fees
+    /// and the fee rate, which a deposit leaves alone.
+    function test_deposit_RevertWhen_TotalPastUint112() public {
+        bytes32 slot = bytes32(uint256(5));
+        uint256 word = uint256(vm.load(address(settlement), slot));
+        assertEq(word & type(uint112).max, FUNDS, "totals.deposits is the low 112 bits of slot 5");
+        assertEq(word >> 240, FEE_BPS, "totals.feeBps is the top 16 bits");
+        uint256 total = type(uint112).max - 1000;
+        vm.store(address(settlement), slot, bytes32((word >> 112 << 112) | total));
+        assertEq(settlement.totalDeposits(), total);
+        address last = makeAddr("last whale");
+        usd.mint(last, 1001);
+        vm.startPrank(last);
+        usd.approve(address(settlement), 1001);
+        vm.expectRevert(abi.encodeWithSelector(IKipSettlementErrors.AmountTooLarge.selector, 1001));
+        settlement.deposit(operator, 1001);
+        settlement.deposit(operator, 1000);
+        vm.stopPrank();
+        assertEq(settlement.totalDeposits(), type(uint112).max);
+        assertEq(settlement.feeBps(), FEE_BPS);
+        assertEq(settlement.feesAccrued(), 0);
     }
 
     function _permit(uint256 pk, uint256 value, uint256 deadline)
@@ -569,6 +595,157 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(settlement.accountOf(payer0, operator).seq, 3);
     }
 
+    /// @dev Storage slot of `_revokedAt[id]` (the mapping is at slot 8).
+    function _revokedAtSlot(bytes32 id) internal pure returns (bytes32) {
+        return keccak256(abi.encode(id, uint256(8)));
+    }
+
+    /// @dev Whether settling `item` as the operator read the session's revocation.
+    function _settleReadsRevocation(Settlement memory item) internal returns (bool read, uint256 settled) {
+        bytes32 slot = _revokedAtSlot(_sessionId(item.session));
+        vm.record();
+        (settled,) = _settleAs(operator, _items1(item));
+        (bytes32[] memory reads,) = vm.accesses(address(settlement));
+        for (uint256 i; i < reads.length; ++i) {
+            if (reads[i] == slot) read = true;
+        }
+    }
+
+    /// @dev Revoking a session raises its account's revokedUntil to 1 + (expiry >> 17), and never lowers it;
+    /// deposits, withdrawals and settlements keep it. An account with no revoked session never reads the
+    /// revocation mapping; one with a revoked session reads it for vouchers issued before that mark.
+    function test_revokeSession_RaisesTheAccountsRevokedUntil() public {
+        Tab memory t = _tab0();
+        assertEq(settlement.accountOf(payer0, operator).revokedUntil, 0);
+        (bool read, uint256 settled) = _settleReadsRevocation(_item(t));
+        assertEq(settled, 1);
+        assertFalse(read, "no revoked session: the revocation is not read");
+        _commit(t);
+        // Revoke another session of the account (a later expiry): the mark covers it.
+        Session memory other = _sessionOf(0, CAP);
+        other.nonce = 7;
+        other.expiry = block.timestamp + 30 days;
+        vm.prank(payer0);
+        settlement.revokeSession(other);
+        uint256 mark = (other.expiry >> 17) + 1;
+        assertEq(settlement.accountOf(payer0, operator).revokedUntil, mark);
+        // A session expiring earlier does not lower it; nor do deposits, withdrawals or settlement.
+        vm.prank(_key(0));
+        settlement.revokeSession(_sessionOf(0, 1));
+        assertEq(settlement.accountOf(payer0, operator).revokedUntil, mark);
+        _fund(payer0, operator, 10);
+        vm.prank(payer0);
+        settlement.requestWithdraw(operator, 10);
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(payer0);
+        settlement.withdraw(operator);
+        _standardQuery(t);
+        (read, settled) = _settleReadsRevocation(_item(t));
+        assertEq(settled, 1, "a session that is not revoked settles");
+        assertTrue(read, "issued before the mark: the revocation is read");
+        _commit(t);
+        AccountState memory account = settlement.accountOf(payer0, operator);
+        assertEq(account.revokedUntil, mark);
+        assertEq(account.seq, 2);
+        assertEq(account.charged, 2 * STANDARD_TOTAL);
+        // Another account of the payer is not marked.
+        assertEq(settlement.accountOf(payer0, stranger).revokedUntil, 0);
+    }
+
+    /// @dev At and around the mark: a voucher issued at t is checked against revocation iff
+    /// t >> 17 < revokedUntil. A revoked session's vouchers issued from revokedAt up to its expiry (the
+    /// last second it may sign, here the last uint40 second) are all refused; past the mark, a voucher of a
+    /// session that is not revoked settles without the read.
+    function test_settle_RevokedUntilBoundaries() public {
+        uint256 maxExpiry = type(uint40).max;
+        Session memory s = _sessionOf(0, CAP);
+        s.expiry = maxExpiry;
+        Tab memory t = _openTabWith(settlement, s, _signSession(settlement, s, PAYER0_PK), KEY0_PK);
+        vm.prank(payer0);
+        settlement.revokeSession(s);
+        uint256 mark = (maxExpiry >> 17) + 1;
+        assertEq(mark, 2 ** 23, "the highest mark fits the 24-bit field");
+        assertEq(settlement.accountOf(payer0, operator).revokedUntil, mark);
+        uint256 revokedAt = settlement.revokedAt(_id(t));
+        _standardQuery(t);
+        Settlement memory item = _item(t);
+        uint256[4] memory times = [revokedAt, revokedAt + 1, maxExpiry - 1, maxExpiry];
+        for (uint256 i; i < times.length; ++i) {
+            item.issuedAt = times[i];
+            _resignVoucher(item, KEY0_PK);
+            _assertRejected(operator, item, RejectReason.Revoked);
+        }
+        item.issuedAt = revokedAt - 1;
+        _resignVoucher(item, KEY0_PK);
+        Settlement memory early = item;
+
+        // A session revoked with an expiry past uint40 (it can never be settled) marks up to the last second.
+        Session memory wide = _sessionOf(1, CAP);
+        wide.expiry = uint256(type(uint40).max) + 12_345;
+        vm.prank(_payer(1));
+        settlement.revokeSession(wide);
+        assertEq(settlement.accountOf(_payer(1), operator).revokedUntil, mark);
+
+        // Payer 2: a revoked session expiring at E; an unrevoked one settles a voucher issued in the last
+        // unit before the mark with the read, and one issued from the mark on without it.
+        _fund(_payer(2), operator, FUNDS);
+        Session memory gone = _sessionOf(2, CAP);
+        gone.nonce = 9;
+        vm.prank(_payer(2));
+        settlement.revokeSession(gone);
+        uint256 mark2 = (gone.expiry >> 17) + 1;
+        assertEq(settlement.accountOf(_payer(2), operator).revokedUntil, mark2);
+        Session memory live = _sessionOf(2, CAP);
+        live.expiry = type(uint40).max;
+        Tab memory u = _openTabWith(settlement, live, _signSession(settlement, live, PAYER_PK_BASE + 2), KEY_PK_BASE + 2);
+        _standardQuery(u);
+        Settlement memory before = _item(u);
+        before.issuedAt = (mark2 << 17) - 1;
+        _resignVoucher(before, KEY_PK_BASE + 2);
+        (bool read, uint256 settled) = _settleReadsRevocation(before);
+        assertEq(settled, 1);
+        assertTrue(read, "issued in the last unit below the mark");
+        _commit(u);
+        _standardQuery(u);
+        Settlement memory atMark = _item(u);
+        atMark.issuedAt = mark2 << 17;
+        _resignVoucher(atMark, KEY_PK_BASE + 2);
+        (read, settled) = _settleReadsRevocation(atMark);
+        assertEq(settled, 1);
+        assertFalse(read, "issued at the mark: the read is skipped");
+
+        // The voucher payer 0 issued before its revocation still settles.
+        (settled,) = _settleAs(operator, _items1(early));
+        assertEq(settled, 1);
+    }
+
+    /// @dev Under any expiry, revocation time and issue time, a revoked session's voucher settles iff it was
+    /// issued before revokedAt (and by the expiry): the mark never lets a refused voucher through.
+    function testFuzz_settle_RevokedSessionExactlyAsRevokedAt(uint40 expiry, uint40 revokeAt, uint40 issuedAt)
+        public
+    {
+        revokeAt = uint40(bound(revokeAt, block.timestamp, type(uint40).max - 200));
+        expiry = uint40(bound(expiry, 1, type(uint40).max));
+        issuedAt = uint40(bound(issuedAt, 0, expiry));
+        Session memory s = _sessionOf(0, CAP);
+        s.expiry = expiry;
+        Tab memory t = _openTabWith(settlement, s, _signSession(settlement, s, PAYER0_PK), KEY0_PK);
+        _standardQuery(t);
+        Settlement memory item = _item(t);
+        item.issuedAt = issuedAt;
+        _resignVoucher(item, KEY0_PK);
+        vm.warp(revokeAt);
+        vm.prank(payer0);
+        settlement.revokeSession(s);
+        uint256 effectiveAt = uint256(revokeAt) + 120;
+        if (issuedAt >= effectiveAt) {
+            _assertRejected(operator, item, RejectReason.Revoked);
+        } else {
+            (uint256 settled,) = _settleAs(operator, _items1(item));
+            assertEq(settled, 1);
+        }
+    }
+
     // ---------------------------------------------------------------- fees and admin (owner)
 
     /// @dev setFeeBps: owner only, at most MAX_FEE_BPS, emits FeeBpsUpdated; 0 is allowed.
@@ -655,7 +832,7 @@ contract KipSettlementTest is SettlementFixture {
         returns (uint256 settled, uint256 rejected)
     {
         vm.prank(caller);
-        return settlement.settle(items, table);
+        return settlement.settle(_encode(items), table);
     }
 
     /// @dev `_assertRejected` with a slot table of the test's choice (the fixture's lists only known slots).
@@ -665,7 +842,7 @@ contract KipSettlementTest is SettlementFixture {
         uint256[] memory table,
         RejectReason reason
     ) internal {
-        bytes32 id = _sessionId(item.session);
+        bytes32 id = _sessionId(_asOperator(item.session, caller));
         AccountState memory before = settlement.accountOf(item.session.payer, item.session.operator);
         uint256 deposits = settlement.totalDeposits();
         uint256 fees = settlement.feesAccrued();
@@ -679,6 +856,7 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(after_.balance, before.balance, "balance moved");
         assertEq(after_.seq, before.seq, "seq moved");
         assertEq(after_.charged, before.charged, "charged moved");
+        assertEq(after_.revokedUntil, before.revokedUntil, "revokedUntil moved");
         assertEq(settlement.totalDeposits(), deposits, "deposits moved");
         assertEq(settlement.feesAccrued(), fees, "fees moved");
         assertEq(usd.balanceOf(address(assets)), held, "revenue moved");
@@ -876,7 +1054,7 @@ contract KipSettlementTest is SettlementFixture {
         _standardQuery(t);
         Settlement memory newest = _item(t);
         assertEq(newest.seq, 3);
-        assertEq(newest.records.length, 3 * 69);
+        assertEq(newest.records.length, 3 * 67);
         assertTrue(_settleTab(t));
         AccountState memory account = settlement.accountOf(payer0, operator);
         assertEq(account.seq, 3);
@@ -902,14 +1080,14 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(settlement.accountOf(payer0, operator).charged, 6 * STANDARD_TOTAL);
     }
 
-    /// @dev Accounts are per (payer, operator): a session naming another operator cannot spend the deposit
-    /// made for `operator`, and `operator` cannot settle it.
+
+
     function test_settle_BalancesArePerPayerAndOperator() public {
         Session memory s = _sessionOf(0, CAP);
         s.operator = stranger;
         Tab memory t = _openTabWith(settlement, s, _signSession(settlement, s, PAYER0_PK), KEY0_PK);
         _standardQuery(t);
-        _assertRejected(operator, _item(t), RejectReason.NotOperator);
+        _assertRejected(operator, _item(t), RejectReason.BadSignature);
         _assertRejected(stranger, _item(t), RejectReason.InsufficientBalance);
         _fund(payer0, stranger, STANDARD_TOTAL);
         (uint256 settled,) = _settleAs(stranger, _items1(_item(t)));
@@ -1000,6 +1178,33 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(settlement.accountOf(payer0, operator).seq, 0);
     }
 
+    /// @dev A batch whose last item ends past the batch (cut in its head, its signature or its records)
+    /// reverts whole with MalformedBatch(offset of that item): nothing of the good item before it applies.
+    /// Bytes after the last item are read as another item, so they revert too.
+    function test_settle_RevertWhen_ItemCutShort() public {
+        _fund(_payer(1), operator, FUNDS);
+        Tab memory b = _openTab(1, CAP);
+        _standardQuery(b);
+        bytes memory first = _encodeItem(_item(_tab0()));
+        bytes memory second = _encodeItem(_item(b));
+        uint256[] memory table = _table();
+        // 185 + 64 + 3 + 67 bytes: cut in the head, the signature, the records length and the records.
+        uint256[5] memory cuts = [uint256(1), 100, 300, 70, 66];
+        for (uint256 i; i < cuts.length; ++i) {
+            bytes memory batch = bytes.concat(first, _slice(second, second.length - cuts[i]));
+            vm.expectRevert(abi.encodeWithSelector(SettlementItems.MalformedBatch.selector, first.length));
+            vm.prank(operator);
+            settlement.settle(batch, table);
+        }
+        vm.expectRevert(abi.encodeWithSelector(SettlementItems.MalformedBatch.selector, first.length + second.length));
+        vm.prank(operator);
+        settlement.settle(bytes.concat(first, second, hex"00"), table);
+        assertEq(settlement.accountOf(payer0, operator).seq, 0);
+        vm.prank(operator);
+        (uint256 settled,) = settlement.settle(bytes.concat(first, second), table);
+        assertEq(settled, 2);
+    }
+
     /// @dev A table of exactly 256 entries is accepted and a record may name its last entry (index 255).
     function test_settle_SlotTableOf256Entries() public {
         uint256[] memory table = new uint256[](256);
@@ -1030,17 +1235,48 @@ contract KipSettlementTest is SettlementFixture {
 
     // ---------------------------------------------------------------- settle: each reject reason
 
-    /// @dev NotOperator: only the session's operator settles it, not a stranger, the payer or the key.
-    function test_settle_RejectWhen_NotOperator() public {
+    /// @dev Only the session's operator settles it: the batch does not carry the operator, the contract
+    /// hashes the session with the caller as operator, so for anyone else (a stranger, the payer, the key,
+    /// the admin) the voucher's signature does not verify: BadSignature, naming the session as that caller
+    /// would have it, and nothing of either account moves.
+    function test_settle_RejectWhen_SessionOfAnotherOperator() public {
         Settlement memory item = _item(_tab0());
-        _assertRejected(stranger, item, RejectReason.NotOperator);
-        _assertRejected(payer0, item, RejectReason.NotOperator);
-        _assertRejected(_key(0), item, RejectReason.NotOperator);
-        _assertRejected(admin, item, RejectReason.NotOperator);
+        _fund(payer0, stranger, FUNDS);
+        _assertRejected(stranger, item, RejectReason.BadSignature);
+        _assertRejected(payer0, item, RejectReason.BadSignature);
+        _assertRejected(_key(0), item, RejectReason.BadSignature);
+        _assertRejected(admin, item, RejectReason.BadSignature);
+        assertEq(settlement.balanceOf(payer0, stranger), FUNDS);
+        (uint256 settled,) = _settleAs(operator, _items1(item));
+        assertEq(settled, 1, "its own operator settles it");
     }
 
-    /// @dev SessionInvalid: a zero payer or key, or a spendCap / expiry / nonce one past its width
-    /// (uint112 / uint40 / uint64), even when properly signed; the widest values that fit settle.
+    /// @dev A key cannot move its session to another operator: a voucher the key signs for the session
+    /// with the caller as operator verifies, but the payer signed the session for `operator`
+    /// (BadSessionSignature); nor does a session signature verify for another operator than it names.
+    function test_settle_RejectWhen_KeySignsForAnotherOperator() public {
+        _fund(payer0, stranger, FUNDS);
+        Settlement memory item = _item(_tab0());
+        Session memory moved = _asOperator(item.session, stranger);
+        Voucher memory v = Voucher({
+            session: _sessionId(moved),
+            seq: item.seq,
+            issuedAt: item.issuedAt,
+            cumulativeMax: item.cumulativeMax,
+            charges: item.charges
+        });
+        (item.r, item.vs) = _signCompact(KEY0_PK, _digest(settlement, _voucherHash(v)));
+        _assertRejected(stranger, item, RejectReason.BadSessionSignature);
+        // The payer's signature for the session naming `stranger` lets `stranger` settle it.
+        item.sessionSignature = _signSession(settlement, moved, PAYER0_PK);
+        (uint256 settled,) = _settleAs(stranger, _items1(item));
+        assertEq(settled, 1);
+        assertEq(settlement.balanceOf(payer0, stranger), FUNDS - STANDARD_TOTAL);
+        assertEq(settlement.balanceOf(payer0, operator), FUNDS);
+    }
+
+    /// @dev SessionInvalid: a zero payer or key, even when properly signed. The batch gives spendCap,
+    /// expiry and nonce 12, 5 and 8 bytes, so no wider value can be sent; the widest that fit settle.
     function test_settle_RejectWhen_SessionInvalid() public {
         Settlement memory item = _item(_tab0());
         item.session.payer = address(0);
@@ -1053,46 +1289,29 @@ contract KipSettlementTest is SettlementFixture {
         _assertRejected(operator, item, RejectReason.SessionInvalid);
 
         item = _item(_tab0());
-        item.session.spendCap = uint256(type(uint112).max) + 1;
-        _resign(item, PAYER0_PK, KEY0_PK);
-        _assertRejected(operator, item, RejectReason.SessionInvalid);
-
-        item = _item(_tab0());
-        item.session.expiry = uint256(type(uint40).max) + 1;
-        _resign(item, PAYER0_PK, KEY0_PK);
-        _assertRejected(operator, item, RejectReason.SessionInvalid);
-
-        item = _item(_tab0());
-        item.session.nonce = uint256(type(uint64).max) + 1;
-        _resign(item, PAYER0_PK, KEY0_PK);
-        _assertRejected(operator, item, RejectReason.SessionInvalid);
-
-        item = _item(_tab0());
-        item.session.spendCap = type(uint112).max;
+        item.session.spendCap = type(uint96).max;
         item.session.expiry = type(uint40).max;
         item.session.nonce = type(uint64).max;
         _resign(item, PAYER0_PK, KEY0_PK);
         (uint256 settled,) = _settleAs(operator, _items1(item));
         assertEq(settled, 1);
+        // The fixture's encoder refuses what the format cannot carry (it would otherwise be cut).
+        item.session.spendCap = uint256(type(uint96).max) + 1;
+        vm.expectRevert("fixture: a field wider than the batch format");
+        this.encodeOne(item);
     }
 
-    /// @dev VoucherInvalid: seq 0, seq past uint48, cumulativeMax past uint112, or issuedAt after the
-    /// session's expiry (each signed by the key); issuedAt == expiry, the widest seq and cumulativeMax
-    /// settle.
+    /// @dev The fixture's encoder, called externally so that a test can expect its revert.
+    function encodeOne(Settlement memory item) external pure returns (bytes memory) {
+        return _encodeItem(item);
+    }
+
+    /// @dev VoucherInvalid: seq 0, or issuedAt after the session's expiry (each signed by the key);
+    /// issuedAt == expiry, and the widest seq (uint40) and cumulativeMax (uint96) the batch carries settle.
     function test_settle_RejectWhen_VoucherInvalid() public {
         Settlement memory item = _item(_tab0());
         item.seq = 0;
         item.records = "";
-        _resignVoucher(item, KEY0_PK);
-        _assertRejected(operator, item, RejectReason.VoucherInvalid);
-
-        item = _item(_tab0());
-        item.seq = uint256(type(uint48).max) + 1;
-        _resignVoucher(item, KEY0_PK);
-        _assertRejected(operator, item, RejectReason.VoucherInvalid);
-
-        item = _item(_tab0());
-        item.cumulativeMax = uint256(type(uint112).max) + 1;
         _resignVoucher(item, KEY0_PK);
         _assertRejected(operator, item, RejectReason.VoucherInvalid);
 
@@ -1113,17 +1332,18 @@ contract KipSettlementTest is SettlementFixture {
         // The widest seq and cumulativeMax.
         item = _item(_tab0());
         item.session.expiry = type(uint40).max;
-        item.seq = type(uint48).max;
-        item.cumulativeMax = type(uint112).max;
+        item.seq = type(uint40).max;
+        item.cumulativeMax = type(uint96).max;
         _resign(item, PAYER0_PK, KEY0_PK);
         (settled,) = _settleAs(operator, _items1(item));
         assertEq(settled, 1);
         AccountState memory account = settlement.accountOf(payer0, operator);
-        assertEq(account.seq, type(uint48).max);
+        assertEq(account.seq, type(uint40).max);
         assertEq(account.charged, 2 * STANDARD_TOTAL);
         assertEq(account.balance, FUNDS - 2 * STANDARD_TOTAL);
+        assertEq(account.revokedUntil, 0, "seq at its width did not spill into the next field");
         // The account is at the last seq: nothing can follow it.
-        item.seq = type(uint48).max;
+        item.seq = type(uint40).max;
         item.records = "";
         _resignVoucher(item, KEY0_PK);
         _assertRejected(operator, item, RejectReason.StaleVoucher);
@@ -1245,12 +1465,21 @@ contract KipSettlementTest is SettlementFixture {
         item.sessionSignature = _signSession(other, item.session, PAYER0_PK);
         _assertRejected(operator, item, RejectReason.BadSessionSignature);
 
-        // The high-s form of the payer's own signature.
+        // The high-s form of the payer's own signature (EIP-2098: s' = n - s with the other parity).
         item = _item(_tab0());
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER0_PK, _digest(settlement, _sessionId(item.session)));
-        item.sessionSignature =
-            abi.encodePacked(r, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
+        uint256 otherParity = v == 27 ? 1 : 0;
+        item.sessionSignature = abi.encodePacked(r, bytes32((SECP256K1_N - uint256(s)) | (otherParity << 255)));
         _assertRejected(operator, item, RejectReason.BadSessionSignature);
+        // The payer's own signature as 65 bytes (r, s, v): an EOA's is only the 64-byte form.
+        item.sessionSignature = abi.encodePacked(r, s, v);
+        _assertRejected(operator, item, RejectReason.BadSessionSignature);
+        // Its 64-byte form settles.
+        item.sessionSignature = abi.encodePacked(r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+        uint256 snap = vm.snapshotState();
+        (uint256 ok,) = _settleAs(operator, _items1(item));
+        assertEq(ok, 1);
+        vm.revertToState(snap);
 
         // The good one settles, and a settled session's signature is still checked every time (an EOA payer
         // is not remembered).
@@ -1267,21 +1496,21 @@ contract KipSettlementTest is SettlementFixture {
     /// settlement). The untouched item settles.
     function test_settle_RejectWhen_MalformedRecords() public {
         Tab memory t = _tab0();
-        bytes memory good = t.records; // 42 + 3 * 9 bytes
-        assertEq(good.length, 69);
+        bytes memory good = t.records; // 40 + 3 * 9 bytes
+        assertEq(good.length, 67);
         Settlement memory item = _item(t);
-        item.records = _slice(good, 68);
+        item.records = _slice(good, 66);
         _assertRejected(operator, item, RejectReason.MalformedRecords);
-        item.records = _slice(good, 41);
+        item.records = _slice(good, 39);
         _assertRejected(operator, item, RejectReason.MalformedRecords);
-        item.records = _slice(good, 42); // the head only, but its count says 3 charges
+        item.records = _slice(good, 40); // the head only, but its count says 3 charges
         _assertRejected(operator, item, RejectReason.MalformedRecords);
         item.records = hex"00";
         _assertRejected(operator, item, RejectReason.MalformedRecords);
         item.records = bytes.concat(good, hex"00");
         _assertRejected(operator, item, RejectReason.MalformedRecords);
         // A good record then a cut one.
-        item.records = bytes.concat(good, _slice(good, 60));
+        item.records = bytes.concat(good, _slice(good, 58));
         _assertRejected(operator, item, RejectReason.MalformedRecords);
 
         // Charge index past the table (the table has 4 entries: 4 and 255 are past it).
@@ -1488,25 +1717,27 @@ contract KipSettlementTest is SettlementFixture {
         item.sessionSignature = _signSession(settlement, item.session, payerPk + 1);
         _assertRejectedWith(operator, item, table, RejectReason.BadSessionSignature);
 
-        _resignVoucher(item, keyPk + 1);
-        _assertRejectedWith(operator, item, table, RejectReason.BadSignature);
-
         item.seq = 5;
+        _resignVoucher(item, keyPk);
         _assertRejectedWith(operator, item, table, RejectReason.StaleVoucher);
 
         vm.prank(payer);
         settlement.revokeSession(item.session);
         vm.warp(block.timestamp + 120);
         item.issuedAt = block.timestamp;
+        _resignVoucher(item, keyPk);
         _assertRejectedWith(operator, item, table, RejectReason.Revoked);
+
+        _resignVoucher(item, keyPk + 1);
+        _assertRejectedWith(operator, item, table, RejectReason.BadSignature);
+        // Another operator's session (the caller is not the one it names) is the same check.
+        _assertRejectedWith(stranger, item, table, RejectReason.BadSignature);
 
         item.seq = 0;
         _assertRejectedWith(operator, item, table, RejectReason.VoucherInvalid);
 
-        item.session.nonce = uint256(type(uint64).max) + 1;
+        item.session.key = address(0);
         _assertRejectedWith(operator, item, table, RejectReason.SessionInvalid);
-
-        _assertRejectedWith(stranger, item, table, RejectReason.NotOperator);
     }
 
     // ---------------------------------------------------------------- settle: batches with rejected items
@@ -1669,13 +1900,14 @@ contract KipSettlementTest is SettlementFixture {
         assertEq(settled, 1);
     }
 
-    /// @dev A session naming the zero operator can never be settled (every caller is NotOperator).
+    /// @dev A session naming the zero operator can never be settled: no caller is the zero address, so for
+    /// every caller the voucher's signature does not verify (BadSignature).
     function test_settle_RejectWhen_ZeroOperator() public {
         Settlement memory item = _item(_tab0());
         item.session.operator = address(0);
         _resign(item, PAYER0_PK, KEY0_PK);
-        _assertRejected(operator, item, RejectReason.NotOperator);
-        _assertRejected(stranger, item, RejectReason.NotOperator);
+        _assertRejected(operator, item, RejectReason.BadSignature);
+        _assertRejected(stranger, item, RejectReason.BadSignature);
     }
 
     // ---------------------------------------------------------------- smart-wallet payers (ERC-1271)
@@ -1697,7 +1929,8 @@ contract KipSettlementTest is SettlementFixture {
             expiry: block.timestamp + 7 days,
             nonce: nonce
         });
-        bytes memory sig = bytes.concat(_signSession(settlement, s, WALLET_OWNER_PK), extra);
+        // The wallet checks its owner's 65-byte ECDSA signature (and ignores what follows).
+        bytes memory sig = bytes.concat(_sign(WALLET_OWNER_PK, _digest(settlement, _sessionId(s))), extra);
         t = _openTabWith(settlement, s, sig, WALLET_KEY_PK);
     }
 
@@ -1791,7 +2024,7 @@ contract KipSettlementTest is SettlementFixture {
         _standardQuery(u);
         _assertRejected(operator, _item(u), RejectReason.BadSessionSignature);
         assertFalse(settlement.walletApproved(_id(u)));
-        u.sessionSignature = _signSession(settlement, u.session, WALLET_OWNER_PK);
+        u.sessionSignature = _sign(WALLET_OWNER_PK, _digest(settlement, _sessionId(u.session)));
         vm.expectCall(address(wallet), abi.encodeWithSelector(SignerWallet.isValidSignature.selector), 1);
         assertTrue(_settleTab(u));
         assertTrue(settlement.walletApproved(_id(u)));
@@ -1896,7 +2129,7 @@ contract KipSettlementTest is SettlementFixture {
         _fund(address(wallet), operator, 100_000);
         Tab memory t = _walletTab(address(wallet), 1, "");
         _voidQuery(t);
-        bytes memory data = abi.encodeCall(KipSettlement.settle, (_items1(_item(t)), _table()));
+        bytes memory data = abi.encodeCall(KipSettlement.settle, (_encode(_items1(_item(t))), _table()));
         vm.prank(operator);
         (bool ok, bytes memory err) = address(settlement).call{gas: 90_000}(data);
         assertFalse(ok);
@@ -1911,7 +2144,7 @@ contract KipSettlementTest is SettlementFixture {
         // Approved: the next void settlement runs with the gas that was too little before.
         _commit(t);
         _voidQuery(t);
-        data = abi.encodeCall(KipSettlement.settle, (_items1(_item(t)), _table()));
+        data = abi.encodeCall(KipSettlement.settle, (_encode(_items1(_item(t))), _table()));
         vm.prank(operator);
         (ok,) = address(settlement).call{gas: 90_000}(data);
         assertTrue(ok);
@@ -1922,7 +2155,7 @@ contract KipSettlementTest is SettlementFixture {
     function test_settle_EoaPayerNeedsNoWalletBudget() public {
         Tab memory t = _openTab(0, CAP);
         _voidQuery(t);
-        bytes memory data = abi.encodeCall(KipSettlement.settle, (_items1(_item(t)), _table()));
+        bytes memory data = abi.encodeCall(KipSettlement.settle, (_encode(_items1(_item(t))), _table()));
         vm.prank(operator);
         (bool ok,) = address(settlement).call{gas: 90_000}(data);
         assertTrue(ok);
@@ -1937,7 +2170,7 @@ contract KipSettlementTest is SettlementFixture {
         wallet.setWork(settlement.SESSION_WALLET_GAS() - 6000); // close to the whole budget
         Tab memory t = _walletTab(address(wallet), 1, "");
         _voidQuery(t);
-        bytes memory data = abi.encodeCall(KipSettlement.settle, (_items1(_item(t)), _table()));
+        bytes memory data = abi.encodeCall(KipSettlement.settle, (_encode(_items1(_item(t))), _table()));
         uint256 snapshot = vm.snapshotState();
         vm.prank(operator);
         (bool ok,) = address(settlement).call{gas: 2_000_000}(data);
@@ -2022,7 +2255,7 @@ contract KipSettlementTest is SettlementFixture {
         for (uint256 i; i < payers; ++i) {
             uint256 deposit = perPayer + (i == 0 ? extra : 0);
             if (deposit != 0) _fund(_payer(10 + i), operator, deposit);
-            Tab memory t = _openTab(10 + i, type(uint112).max);
+            Tab memory t = _openTab(10 + i, type(uint96).max);
             _voidQuery(t);
             items[i] = _item(t);
             items[i].cumulativeMax = perPayer;
@@ -2038,8 +2271,8 @@ contract KipSettlementTest is SettlementFixture {
     function testFuzz_settle_NeverAboveMaxCapOrBalance(
         uint64 prior,
         uint64 amount,
-        uint112 max,
-        uint112 cap,
+        uint96 max,
+        uint96 cap,
         uint96 balance
     ) public {
         vm.assume(uint256(balance) + prior <= type(uint96).max);
@@ -2074,7 +2307,7 @@ contract KipSettlementTest is SettlementFixture {
     function _chargeApp(uint64 prior, uint96 balance) internal {
         uint256 funds = uint256(balance) + prior;
         if (funds != 0) _fund(_payer(9), operator, funds);
-        Tab memory first = _openTab(9, type(uint112).max);
+        Tab memory first = _openTab(9, type(uint96).max);
         _voidQuery(first);
         Settlement memory item = _item(first);
         item.cumulativeMax = prior;
@@ -2086,7 +2319,7 @@ contract KipSettlementTest is SettlementFixture {
 
     /// @dev Payer 9's item at seq 2 through a second session capped at `cap`: one record of `amount` on the
     /// app slot under cumulativeMax `max`.
-    function _capItem(uint112 cap, uint112 max, uint64 amount)
+    function _capItem(uint96 cap, uint96 max, uint64 amount)
         internal
         view
         returns (Settlement memory item)
@@ -2121,12 +2354,12 @@ contract KipSettlementTest is SettlementFixture {
         table[4] = 0;
         table[5] = 77;
         _fund(payer0, operator, type(uint96).max - FUNDS);
-        Tab memory t = _openTab(0, type(uint112).max);
+        Tab memory t = _openTab(0, type(uint96).max);
         for (uint256 i; i < 8; ++i) {
             _voidQuery(t);
         }
         Settlement memory item = _item(t);
-        item.cumulativeMax = type(uint112).max;
+        item.cumulativeMax = type(uint96).max;
         _resignVoucher(item, KEY0_PK);
         item.records = _randomRecords(count, seed);
         if (item.records.length != 0 || mutation % 4 == 2) {
@@ -2186,8 +2419,8 @@ contract KipSettlementTest is SettlementFixture {
         return data;
     }
 
-    /// @dev A second reading of the record format (docs/settlement-format.md), byte by byte: app:uint8
-    /// tokensIn:uint32 tokensOut:uint32 recordHash:bytes32 count:uint8, then count x (index:uint8
+    /// @dev A second reading of the record format (contracts/SETTLEMENT-V3.md), byte by byte: app:uint8
+    /// tokensIn:uint24 tokensOut:uint24 recordHash:bytes32 count:uint8, then count x (index:uint8
     /// amount:uint64).
     function _referenceDecode(bytes memory data, uint256 tableLength)
         internal
@@ -2196,10 +2429,10 @@ contract KipSettlementTest is SettlementFixture {
     {
         uint256 p;
         while (p < data.length) {
-            if (p + 42 > data.length) return (false, count, sums);
+            if (p + 40 > data.length) return (false, count, sums);
             if (uint8(data[p]) >= tableLength) return (false, count, sums);
-            uint256 charges = uint8(data[p + 41]);
-            p += 42;
+            uint256 charges = uint8(data[p + 39]);
+            p += 40;
             if (p + charges * 9 > data.length) return (false, count, sums);
             for (uint256 c; c < charges; ++c) {
                 uint256 index = uint8(data[p]);

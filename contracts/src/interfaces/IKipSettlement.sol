@@ -3,22 +3,22 @@ pragma solidity ^0.8.24;
 
 /// @title Types of KipSettlement (v3: per-payer accounts, operator-bound session keys, cumulative vouchers).
 interface IKipSettlementTypes {
-    /// @notice Why a settlement item was skipped, in the order the checks run (docs/settlement-format.md).
+    /// @notice Why a settlement item was skipped, in the order the checks run (contracts/SETTLEMENT-V3.md).
     /// `None` (0) is never emitted.
     enum RejectReason {
         None,
-        NotOperator, // 1: msg.sender is not the session's operator
-        SessionInvalid, // 2: a zero address or a field wider than its limit
-        VoucherInvalid, // 3: seq 0 or too wide, cumulativeMax too wide, or issued after the session's expiry
+        SessionInvalid, // 1: the payer or the key is the zero address
+        VoucherInvalid, // 2: seq 0, or issued after the session's expiry
+        BadSignature, // 3: the voucher is not signed by the session key (or is malleable) for this session with
+        // msg.sender as its operator, on this chain and contract: a session of another operator ends here
         Revoked, // 4: the session is revoked and the voucher was issued at or after `revokedAt`
         StaleVoucher, // 5: voucher seq <= the account's settled seq
-        BadSignature, // 6: the voucher is not signed by the session key (or is malleable)
-        BadSessionSignature, // 7: the payer did not sign the session (ECDSA or ERC-1271)
-        MalformedRecords, // 8: truncated or extra bytes, an index past the slot table, more records than seqs
-        AboveMax, // 9: the account's cumulative charged total would exceed the voucher's cumulativeMax
-        SpendCapExceeded, // 10: ... or the session's spendCap
-        InsufficientBalance, // 11: the payer's balance with this operator is below the item's total
-        UnknownSlot // 12: a slot paid a non-zero amount is not listed in KipAssets
+        BadSessionSignature, // 6: the payer did not sign the session (EIP-2098 ECDSA or ERC-1271)
+        MalformedRecords, // 7: truncated or extra bytes, an index past the slot table, more records than seqs
+        AboveMax, // 8: the account's cumulative charged total would exceed the voucher's cumulativeMax
+        SpendCapExceeded, // 9: ... or the session's spendCap
+        InsufficientBalance, // 10: the payer's balance with this operator is below the item's total
+        UnknownSlot // 11: a slot paid a non-zero amount is not listed in KipAssets
     }
 
     /// @notice A pending withdrawal request of one (payer, operator) balance.
@@ -27,11 +27,15 @@ interface IKipSettlementTypes {
         uint64 readyAt;
     }
 
-    /// @notice A payer's account with one operator, in one storage word.
+    /// @notice A payer's account with one operator, in one storage word (bits 0..95, 96..135, 136..231,
+    /// 232..255).
     struct AccountState {
         uint96 balance; // unspent deposit (including any amount requested for withdrawal)
-        uint48 seq; // the seq of the newest voucher settled
-        uint112 charged; // cumulative total ever charged to this account
+        uint40 seq; // the seq of the newest voucher settled
+        uint96 charged; // cumulative total ever charged to this account
+        // 0, or 1 + (the latest expiry of a revoked session of this account >> REVOKED_UNTIL_SHIFT): a
+        // voucher issued at t is checked against its session's revocation only if t >> 17 < revokedUntil
+        uint24 revokedUntil;
     }
 
     /// @notice Signed once by the payer's wallet (EIP-712 `Session`): `key` may sign vouchers that only
@@ -41,32 +45,18 @@ interface IKipSettlementTypes {
         address payer;
         address key;
         address operator;
-        uint256 spendCap; // cumulative limit of the account's charged total; <= type(uint112).max
-        uint256 expiry; // unix seconds, <= type(uint40).max
-        uint256 nonce; // <= type(uint64).max; lets a payer open several sessions with equal terms
+        uint256 spendCap; // cumulative limit of the account's charged total; settles if <= type(uint96).max
+        uint256 expiry; // unix seconds; settles if <= type(uint40).max
+        uint256 nonce; // settles if <= type(uint64).max; lets a payer open several sessions with equal terms
     }
 
     /// @notice Signed by a session key for every query (EIP-712 `Voucher`).
     struct Voucher {
         bytes32 session; // the session's id (its EIP-712 struct hash, see `hashSession`)
-        uint256 seq; // the account's query number: one more per query, over all its sessions
-        uint256 issuedAt; // unix seconds when the key signed it
-        uint256 cumulativeMax; // the most the account's cumulative charged total may be through seq
+        uint256 seq; // the account's query number: one more per query, over all its sessions (< 2**40)
+        uint256 issuedAt; // unix seconds when the key signed it (< 2**40)
+        uint256 cumulativeMax; // the most the account's cumulative charged total may be through seq (< 2**96)
         bytes32 charges; // keccak256(abi.encode(slots, maxAmounts)) of this query's own maxima
-    }
-
-    /// @notice One account's settlement: the newest voucher (signed by some session of the payer), and the
-    /// packed records of the queries since the account's last settled seq.
-    struct Settlement {
-        Session session;
-        bytes sessionSignature; // the payer's: 65-byte ECDSA, or anything its ERC-1271 wallet accepts
-        uint256 seq;
-        uint256 issuedAt;
-        uint256 cumulativeMax;
-        bytes32 charges;
-        bytes32 r; // the voucher signature by session.key, EIP-2098 compact (r, yParity and s)
-        bytes32 vs;
-        bytes records;
     }
 }
 
@@ -86,13 +76,13 @@ interface IKipSettlementErrors {
     error InvalidTreasury(address treasury);
     /// @dev An address argument was zero (`what` names it).
     error InvalidAddress(string what);
-    /// @dev A deposit would take a balance past uint96 or the total past uint128.
+    /// @dev A deposit would take a balance past uint96 or the total past uint112 (or fees past uint128).
     error AmountTooLarge(uint256 amount);
     /// @dev KipAssets pays holders in `assetsToken`, not in the settlement's payment token `token`.
     error PaymentTokenMismatch(address token, address assetsToken);
     /// @dev The withdrawal delay is above MAX_WITHDRAW_DELAY.
     error WithdrawDelayTooLong(uint256 withdrawDelay, uint256 maxWithdrawDelay);
-    /// @dev `settle` was called without items.
+    /// @dev `settle` was called with an empty batch.
     error EmptyBatch();
     /// @dev `settle` got a slot table with more than MAX_BATCH_SLOTS entries.
     error SlotTableTooLong(uint256 length);
@@ -116,7 +106,8 @@ interface IKipSettlementEvents is IKipSettlementTypes {
     /// @notice `payer` withdrew `amount` of its balance with `operator`.
     event Withdrawn(address indexed payer, address indexed operator, uint256 amount);
     /// @notice A settlement item was skipped; nothing of it was applied. Its calldata is NOT authenticated.
-    /// Every item of a batch that has no SessionRejected settled.
+    /// Every item of a batch that has no SessionRejected settled. `item` is its position in the batch,
+    /// `session` the id of its session with the caller as operator.
     event SessionRejected(uint256 indexed item, bytes32 indexed session, RejectReason reason);
     /// @notice A smart wallet approved `session` (ERC-1271), once; later settlements do not ask it again.
     event SessionApproved(bytes32 indexed session, address indexed payer);
@@ -162,8 +153,9 @@ interface IKipSettlement is IKipSettlementErrors, IKipSettlementEvents {
     /// @notice Revokes a session (caller: its payer or its key).
     function revokeSession(Session calldata session) external;
 
-    /// @notice Settles accounts; each item settles whole or is skipped with SessionRejected.
-    function settle(Settlement[] calldata items, uint256[] calldata slots)
+    /// @notice Settles the packed items of `batch` (SettlementItems), the caller being every session's
+    /// operator; each item settles whole or is skipped with SessionRejected.
+    function settle(bytes calldata batch, uint256[] calldata slots)
         external
         returns (uint256 settled, uint256 rejected);
 

@@ -50,6 +50,20 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         "Voucher(bytes32 session,uint256 seq,uint256 issuedAt,uint256 cumulativeMax,bytes32 charges)"
     );
 
+    /// @dev One settlement item as the tests build it: the fields `encode` packs into the batch
+    /// (SettlementItems). `session.operator` is not encoded: the contract takes the caller as operator.
+    struct Settlement {
+        Session session;
+        bytes sessionSignature; // the payer's: 64-byte EIP-2098 (r, vs), or what its ERC-1271 wallet accepts
+        uint256 seq;
+        uint256 issuedAt;
+        uint256 cumulativeMax;
+        bytes32 charges;
+        bytes32 r; // the voucher signature by session.key, EIP-2098 compact (r, yParity and s)
+        bytes32 vs;
+        bytes records;
+    }
+
     /// @dev An account as the server tracks it.
     struct Tab {
         KipSettlement target;
@@ -146,12 +160,53 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         return (r_, bytes32(uint256(s) | (uint256(v - 27) << 255)));
     }
 
+    /// @dev The payer's session signature as settlement takes it from an EOA: 64 bytes, EIP-2098 (r, vs).
     function _signSession(KipSettlement target, Session memory s, uint256 payerPk)
         internal
         view
         returns (bytes memory)
     {
-        return _sign(payerPk, _digest(target, _sessionId(s)));
+        (bytes32 r, bytes32 vs) = _signCompact(payerPk, _digest(target, _sessionId(s)));
+        return abi.encodePacked(r, vs);
+    }
+
+    // ------------------------------------------------------------------ the packed batch
+
+    /// @dev One item packed as SettlementItems reads it (big-endian, no padding); the widths are the format's,
+    /// so a test value wider than its field is a test bug (refused here, not truncated).
+    function _encodeItem(Settlement memory item) internal pure returns (bytes memory) {
+        Session memory s = item.session;
+        require(
+            s.spendCap <= type(uint96).max && s.expiry <= type(uint40).max && s.nonce <= type(uint64).max
+                && item.seq <= type(uint40).max && item.issuedAt <= type(uint40).max
+                && item.cumulativeMax <= type(uint96).max,
+            "fixture: a field wider than the batch format"
+        );
+        require(item.sessionSignature.length <= type(uint16).max && item.records.length <= type(uint24).max);
+        return bytes.concat(
+            abi.encodePacked(
+                s.payer, s.key, uint96(s.spendCap), uint40(s.expiry), uint64(s.nonce), uint40(item.seq),
+                uint40(item.issuedAt), uint96(item.cumulativeMax)
+            ),
+            abi.encodePacked(item.charges, item.r, item.vs, uint16(item.sessionSignature.length)),
+            item.sessionSignature,
+            abi.encodePacked(uint24(item.records.length)),
+            item.records
+        );
+    }
+
+    /// @dev The batch `settle` takes: the items packed one after the other.
+    function _encode(Settlement[] memory items) internal pure returns (bytes memory batch) {
+        for (uint256 i; i < items.length; ++i) {
+            batch = bytes.concat(batch, _encodeItem(items[i]));
+        }
+    }
+
+    /// @dev The session as `caller` settles it: the same fields with the caller as operator.
+    function _asOperator(Session memory s, address caller) internal pure returns (Session memory c) {
+        c = Session({
+            payer: s.payer, key: s.key, operator: caller, spendCap: s.spendCap, expiry: s.expiry, nonce: s.nonce
+        });
     }
 
     /// @dev The charges hash a voucher carries: this query's own per-slot maxima.
@@ -230,6 +285,18 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         internal
         view
     {
+        _queryTokens(t, slots, maxes, amounts, 1000, 200);
+    }
+
+    /// @dev `_query` with the record's token counts.
+    function _queryTokens(
+        Tab memory t,
+        uint256[] memory slots,
+        uint256[] memory maxes,
+        uint256[] memory amounts,
+        uint24 tokensIn,
+        uint24 tokensOut
+    ) internal view {
         uint256 maxTotal;
         for (uint256 k; k < maxes.length; ++k) {
             maxTotal += maxes[k];
@@ -244,8 +311,8 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         }
         Records.Record memory r;
         r.app = uint8(slots[0] - 1);
-        r.tokensIn = 1000;
-        r.tokensOut = 200;
+        r.tokensIn = tokensIn;
+        r.tokensOut = tokensOut;
         r.recordHash = keccak256(abi.encode(t.session.payer, t.seq));
         r.indexes = new uint8[](charged);
         r.amounts = new uint64[](charged);
@@ -338,8 +405,9 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         returns (uint256 settled, uint256 rejected)
     {
         uint256[] memory table = _table();
+        bytes memory batch = _encode(items);
         vm.prank(caller);
-        return settlement.settle(items, table);
+        return settlement.settle(batch, table);
     }
 
     /// @dev Settles the tab's item as the operator and commits it if it settled.
@@ -349,10 +417,12 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         return n == 1;
     }
 
-    /// @dev Settles `item` alone as `caller` and checks that it is skipped with `reason` and that nothing
-    /// moved: the payer's account, the deposits and KipAssets' tokens.
+    /// @dev Settles `item` alone as `caller` and checks that it is skipped with `reason` (naming the session
+    /// as the caller settles it: with the caller as operator) and that nothing moved: the payer's accounts
+    /// with the session's operator and with the caller, the deposits and KipAssets' tokens.
     function _assertRejected(address caller, Settlement memory item, RejectReason reason) internal {
-        bytes32 id = _sessionId(item.session);
+        bytes32 id = _sessionId(_asOperator(item.session, caller));
+        AccountState memory callers = settlement.accountOf(item.session.payer, caller);
         AccountState memory before = settlement.accountOf(item.session.payer, item.session.operator);
         uint256 deposits = settlement.totalDeposits();
         uint256 held = usd.balanceOf(address(assets));
@@ -365,6 +435,9 @@ abstract contract SettlementFixture is Test, IKipSettlementEvents {
         assertEq(after_.balance, before.balance, "balance moved");
         assertEq(after_.seq, before.seq, "seq moved");
         assertEq(after_.charged, before.charged, "charged moved");
+        assertEq(after_.revokedUntil, before.revokedUntil, "revokedUntil moved");
+        AccountState memory callersAfter = settlement.accountOf(item.session.payer, caller);
+        assertEq(keccak256(abi.encode(callersAfter)), keccak256(abi.encode(callers)), "the caller's account moved");
         assertEq(settlement.totalDeposits(), deposits, "deposits moved");
         assertEq(usd.balanceOf(address(assets)), held, "revenue moved");
     }

@@ -470,9 +470,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         Context memory ctx
     ) private returns (bool settled, uint256 total) {
         // The operator is the caller: a session signed for another operator hashes to another id here.
-        bytes32 id = keccak256(
-            abi.encode(SESSION_TYPEHASH, item.payer, item.key, msg.sender, item.spendCap, item.expiry, item.nonce)
-        );
+        bytes32 id = SettlementItems.sessionId(item, SESSION_TYPEHASH, msg.sender);
         AccountWord storage account = _accounts[item.payer][msg.sender];
         uint256 word = account.word;
         (RejectReason reason, bool approvedNow) = _checkAuthorization(batch, item, id, ctx.domain, word);
@@ -514,9 +512,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
         if (item.seq == 0 || item.issuedAt > item.expiry) return (RejectReason.VoucherInvalid, false);
         // 3. Signed by the session key, for this session with the caller as operator, on this chain and
         // contract (the domain): a voucher of another operator's session, chain or deployment ends here.
-        bytes32 structHash = keccak256(
-            abi.encode(VOUCHER_TYPEHASH, id, item.seq, item.issuedAt, item.cumulativeMax, item.charges)
-        );
+        bytes32 structHash = SettlementItems.voucherHash(item, VOUCHER_TYPEHASH, id);
         if (SettlementItems.recover(MessageHashUtils.toTypedDataHash(domain, structHash), item.r, item.vs) != item.key) {
             return (RejectReason.BadSignature, false);
         }

@@ -136,6 +136,63 @@ library SettlementItems {
         if (length < end) revert MalformedBatch(p);
     }
 
+    /// @notice The item's session id: the EIP-712 struct hash of {payer, key, operator, spendCap, expiry,
+    /// nonce} under `typehash`, hashed in scratch memory (the free memory pointer is not advanced). Equals
+    /// `sessionIdReference` (fuzzed).
+    function sessionId(Item memory item, bytes32 typehash, address operator)
+        internal
+        pure
+        returns (bytes32 id)
+    {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x20), mload(item)) // payer
+            mstore(add(m, 0x40), mload(add(item, 0x20))) // key
+            mstore(add(m, 0x60), operator)
+            mcopy(add(m, 0x80), add(item, 0x40), 0x60) // spendCap, expiry, nonce
+            id := keccak256(m, 0xe0)
+        }
+    }
+
+    /// @notice `sessionId` in plain Solidity.
+    function sessionIdReference(Item memory item, bytes32 typehash, address operator)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(
+            abi.encode(typehash, item.payer, item.key, operator, item.spendCap, item.expiry, item.nonce)
+        );
+    }
+
+    /// @notice The EIP-712 struct hash of the item's voucher {session, seq, issuedAt, cumulativeMax, charges}
+    /// under `typehash`, hashed in scratch memory. Equals `voucherHashReference` (fuzzed).
+    function voucherHash(Item memory item, bytes32 typehash, bytes32 session)
+        internal
+        pure
+        returns (bytes32 h)
+    {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x20), session)
+            mcopy(add(m, 0x40), add(item, 0xa0), 0x80) // seq, issuedAt, cumulativeMax, charges
+            h := keccak256(m, 0xc0)
+        }
+    }
+
+    /// @notice `voucherHash` in plain Solidity.
+    function voucherHashReference(Item memory item, bytes32 typehash, bytes32 session)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(
+            abi.encode(typehash, session, item.seq, item.issuedAt, item.cumulativeMax, item.charges)
+        );
+    }
+
     /// @notice The signer of `digest` by the EIP-2098 signature (r, vs), or 0 if it has a high s (malleable)
     /// or does not recover: what OpenZeppelin's ECDSA.tryRecover(digest, r, vs) (the reference) recovers
     /// without an error, and 0 where that reports one; a fuzz test (contracts/test/SettlementItems.t.sol)

@@ -24,6 +24,27 @@ contract ItemsHarness {
         end = SettlementItems.readReference(batch, p, item);
     }
 
+    /// @dev Both hashes, optimized and reference, with the free memory pointer before and after (the
+    /// optimized ones must not move it nor depend on what lies past it).
+    function hashes(SettlementItems.Item memory item, bytes32 typehash, address operator, bytes32 dirt)
+        external
+        pure
+        returns (bytes32[4] memory out, uint256 freeBefore, uint256 freeAfter)
+    {
+        assembly ("memory-safe") {
+            freeBefore := mload(0x40)
+            // Dirty the scratch the optimized hashes write to.
+            for { let i := 0 } lt(i, 0x100) { i := add(i, 0x20) } { mstore(add(freeBefore, i), dirt) }
+        }
+        out[0] = SettlementItems.sessionId(item, typehash, operator);
+        out[2] = SettlementItems.voucherHash(item, typehash, out[0]);
+        assembly ("memory-safe") {
+            freeAfter := mload(0x40)
+        }
+        out[1] = SettlementItems.sessionIdReference(item, typehash, operator);
+        out[3] = SettlementItems.voucherHashReference(item, typehash, out[1]);
+    }
+
     function recover(bytes32 digest, bytes32 r, bytes32 vs) external view returns (address) {
         return SettlementItems.recover(digest, r, vs);
     }
@@ -161,6 +182,21 @@ contract SettlementItemsTest is Test {
         assertEq(it.sessionR, 0);
         assertEq(it.sessionVs, 0);
         assertEq(end, item.length);
+    }
+
+    /// @dev The session id and voucher hash computed in scratch memory equal their abi.encode references, on
+    /// any field values and whatever the scratch held, and leave the free memory pointer where it was.
+    function testFuzz_hashes_EqualReference(
+        SettlementItems.Item memory item,
+        bytes32 typehash,
+        address operator,
+        bytes32 dirt
+    ) public view {
+        (bytes32[4] memory out, uint256 freeBefore, uint256 freeAfter) =
+            harness.hashes(item, typehash, operator, dirt);
+        assertEq(out[0], out[1], "session id");
+        assertEq(out[2], out[3], "voucher hash");
+        assertEq(freeAfter, freeBefore, "free memory pointer");
     }
 
     /// @dev `recover` returns what OpenZeppelin's tryRecover recovers without an error, and 0 where it reports

@@ -8,6 +8,12 @@
 //
 // Each chunk is indexed with its heading (the document's title and the chunk's section path) as a field
 // of its own, which weighs more than the body (see Bm25Index).
+//
+// Document evidence: a passage is more likely what the question is about when other passages of its
+// document match the question too (the page on ALTER TABLE against the one passage of another page that
+// happens to say "add a column"). A document's passages among the candidates are scaled alike, so that
+// its best one gains DOCUMENT_EVIDENCE times its next DOCUMENT_EVIDENCE_PASSAGES best (withDocumentEvidence);
+// a passage with no fellow matches keeps its score.
 import type { Db } from "@/lib/db-client";
 import type { ChunkRow } from "./bulk";
 import { Bm25Builder, Bm25Index, sharedStats, type IndexedText } from "./bm25";
@@ -29,6 +35,38 @@ export interface RetrievedChunk {
   score: number;
   /** The dataset version the passage was retrieved from. */
   datasetVersion: number;
+}
+
+/** Weight of a document's further matching passages in its passages' scores. */
+export const DOCUMENT_EVIDENCE = 0.6;
+/** How many of a document's passages after its best count as its evidence. */
+export const DOCUMENT_EVIDENCE_PASSAGES = 3;
+/** Passages ranked per dataset that document evidence is gathered from (at least k). */
+export const DOCUMENT_CANDIDATES = 100;
+
+/**
+ * Every passage's score times its document's factor, 1 + DOCUMENT_EVIDENCE × (the sum of the document's
+ * next DOCUMENT_EVIDENCE_PASSAGES best scores) / (its best score), best first (ties keep their order). A
+ * document's best passage gains DOCUMENT_EVIDENCE times its next best ones; its other passages gain in
+ * proportion, so they keep their order and a weak passage of a good page does not pass a strong one of
+ * another page. Documents are told apart by dataset and document id.
+ */
+export function withDocumentEvidence<T extends { datasetId: string; documentId: string; score: number }>(hits: readonly T[]): T[] {
+  const byDocument = new Map<string, number[]>();
+  const keyOf = (hit: T) => `${hit.datasetId}\u0000${hit.documentId}`;
+  for (const hit of hits) {
+    const scores = byDocument.get(keyOf(hit));
+    if (scores) scores.push(hit.score);
+    else byDocument.set(keyOf(hit), [hit.score]);
+  }
+  const factor = new Map<string, number>();
+  for (const [key, scores] of byDocument) {
+    scores.sort((x, y) => y - x);
+    let evidence = 0;
+    for (let i = 1; i <= DOCUMENT_EVIDENCE_PASSAGES && i < scores.length; i++) evidence += scores[i];
+    factor.set(key, scores[0] > 0 ? 1 + (DOCUMENT_EVIDENCE * evidence) / scores[0] : 1);
+  }
+  return hits.map((hit) => ({ ...hit, score: hit.score * factor.get(keyOf(hit))! })).sort((a, b) => b.score - a.score);
 }
 
 /** A chunk as stored (its section path joined by SECTION_SEPARATOR), which is what the index is built from. */
@@ -117,7 +155,7 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
   // One ranking across the datasets: every index scores with the statistics of all of them together.
   const stats = sharedStats(loaded.map((l) => l.index));
   const perDataset = loaded.map(({ index, chunks, documents, datasetVersion }, i) =>
-    index.search(query, k, stats).map((hit): RetrievedChunk => {
+    index.search(query, Math.max(k, DOCUMENT_CANDIDATES), stats).map((hit): RetrievedChunk => {
       const chunk = chunks[hit.index];
       const document = documents.get(chunk.documentId);
       return {
@@ -135,7 +173,7 @@ export async function searchDatasets(db: Db, datasetIds: readonly string[], quer
       };
     }),
   );
-  return perDataset.flat().sort((a, b) => b.score - a.score).slice(0, k);
+  return withDocumentEvidence(perDataset.flat()).slice(0, k);
 }
 
 /**

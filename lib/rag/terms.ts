@@ -12,40 +12,37 @@
 //      a letter with ++ or # ("C++", "C#"), and single Han, katakana and Hangul characters. Other
 //      single letters (and lone hiragana, which are particles) are noise that would flood the index.
 //   5. Stopwords of English and of the text's language are dropped.
-//   6. Words are stemmed with the Snowball-family stemmer of the text's language (@orama/stemmers:
-//      "rows" → row, "queries" and "query" → queri). Whole identifiers are not stemmed.
+//   6. Words are stemmed with the Snowball stemmer of the text's language (snowball-stemmers, the
+//      Snowball project's own port: "rows" → row, "queries" and "query" → queri). Whole identifiers are not stemmed.
 // The language of a text is detected from its own words (see detectLanguage).
-import { stemmer as danish } from "@orama/stemmers/danish";
-import { stemmer as dutch } from "@orama/stemmers/dutch";
-import { stemmer as english } from "@orama/stemmers/english";
-import { stemmer as finnish } from "@orama/stemmers/finnish";
-import { stemmer as french } from "@orama/stemmers/french";
-import { stemmer as german } from "@orama/stemmers/german";
-import { stemmer as italian } from "@orama/stemmers/italian";
-import { stemmer as norwegian } from "@orama/stemmers/norwegian";
-import { stemmer as portuguese } from "@orama/stemmers/portuguese";
-import { stemmer as russian } from "@orama/stemmers/russian";
-import { stemmer as spanish } from "@orama/stemmers/spanish";
-import { stemmer as swedish } from "@orama/stemmers/swedish";
+import snowball from "snowball-stemmers";
 
 /** Languages with a stemmer, as ISO 639-1 codes. "en" is the default when a text gives no sign. */
 export const LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "ru"] as const;
 export type Language = (typeof LANGUAGES)[number];
 
-const STEMMERS: Record<Language, (word: string) => string> = {
-  en: english,
-  fr: french,
-  de: german,
-  es: spanish,
-  it: italian,
-  pt: portuguese,
-  nl: dutch,
-  sv: swedish,
-  da: danish,
-  no: norwegian,
-  fi: finnish,
-  ru: russian,
+// The Snowball project's own algorithms (its official JavaScript port): English is Porter2, which keeps
+// "connection" and "connect" together and "use" apart from "us".
+const SNOWBALL_NAMES: Record<Language, string> = {
+  en: "english",
+  fr: "french",
+  de: "german",
+  es: "spanish",
+  it: "italian",
+  pt: "portuguese",
+  nl: "dutch",
+  sv: "swedish",
+  da: "danish",
+  no: "norwegian",
+  fi: "finnish",
+  ru: "russian",
 };
+const STEMMERS = Object.fromEntries(
+  LANGUAGES.map((language) => {
+    const stemmer = snowball.newStemmer(SNOWBALL_NAMES[language]);
+    return [language, (word: string) => stemmer.stem(word)];
+  }),
+) as Record<Language, (word: string) => string>;
 
 // The most frequent function words of each language: dropped as stopwords and counted to tell the
 // languages apart. Words shared by several languages ("de", "la", "en") are left out of the counting

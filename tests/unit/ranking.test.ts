@@ -1,11 +1,11 @@
 // The ranking changes that could regress, each on the smallest corpus that shows it: headings weigh more
 // than the body, an index page of links does not outrank the page it links to, a definition is found
 // under its term, parts of an identifier weigh less than the identifier, and a one-line passage is not
-// favoured for its shortness.
+// favoured for its shortness, and a page that matches in several passages beats one lucky passage.
 import { describe, expect, it } from "vitest";
 import { Bm25Index } from "@/lib/rag/bm25";
 import { documentChunks, prepareDocument } from "@/lib/rag/ingest";
-import { buildChunkIndex, type DocumentLabel, type IndexedChunk } from "@/lib/rag/search";
+import { buildChunkIndex, DOCUMENT_EVIDENCE, withDocumentEvidence, type DocumentLabel, type IndexedChunk } from "@/lib/rag/search";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
@@ -156,5 +156,22 @@ describe("identifier parts and short passages", () => {
     expect(score(short, 0)).toBeLessThan(score(unfloored, 0));
     expect(score(short, 0) / score(short, 1)).toBeLessThan(score(unfloored, 0) / score(unfloored, 1));
     expect(score(short, 1)).toBeCloseTo(score(unfloored, 1), 6);
+  });
+
+  it("ranks a page that matches in several passages above one lucky passage, and keeps each page's passages in order", () => {
+    const hit = (documentId: string, score: number, datasetId = "d1") => ({ datasetId, documentId, score });
+    // One lucky passage of another page against the page about the question, matched in three passages.
+    const ranked = withDocumentEvidence([hit("lucky.html", 10), hit("about.html", 9), hit("about.html", 4), hit("about.html", 2)]);
+    expect(ranked.map((h) => [h.documentId, h.score])).toEqual([
+      ["about.html", expect.closeTo(9 + DOCUMENT_EVIDENCE * (4 + 2), 9)],
+      // A passage alone in its page keeps its score, and a weak passage of the good page stays below it.
+      ["lucky.html", 10],
+      ["about.html", expect.closeTo(4 * (1 + (DOCUMENT_EVIDENCE * 6) / 9), 9)],
+      ["about.html", expect.closeTo(2 * (1 + (DOCUMENT_EVIDENCE * 6) / 9), 9)],
+    ]);
+    // Only the next three count, and the same file name in another dataset is another document.
+    const many = withDocumentEvidence([hit("a", 5), hit("a", 1), hit("a", 1), hit("a", 1), hit("a", 1), hit("a", 1, "d2")]);
+    expect(many[0].score).toBeCloseTo(5 + DOCUMENT_EVIDENCE * 3, 9);
+    expect(many.find((h) => h.datasetId === "d2")!.score).toBe(1);
   });
 });

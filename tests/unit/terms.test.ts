@@ -97,6 +97,17 @@ describe("Snowball stemming per language", () => {
     expect(indexTerms("running configurations")).toEqual(indexTerms("run configuration"));
   });
 
+  it("English is Porter2: derivations meet their verb, and short words keep their letters", () => {
+    // A stemmer that is not Porter2 cut "connection" to "connec" (apart from "connect") and "using" to "us".
+    expect(indexTerms("connection")).toEqual(indexTerms("connect"));
+    expect(indexTerms("connections")).toEqual(indexTerms("connected"));
+    expect(indexTerms("transaction")).toEqual(indexTerms("transact"));
+    expect(indexTerms("expressions")).toEqual(indexTerms("express"));
+    expect(stem("using")).toBe("use");
+    expect(stem("using")).not.toBe(stem("us"));
+    expect(stem("keys")).toBe("key");
+  });
+
   it("detects the language of a passage by its function words", () => {
     expect(detectLanguage("The server writes the log to the disk and it is read by the standby.")).toBe("en");
     expect(detectLanguage("Le serveur envoie les journaux au serveur en attente, qui les applique dans l'ordre et sans pause.")).toBe("fr");

@@ -6,8 +6,11 @@
 // a query's sources need no further read. Only the documents of the dataset's current version are indexed
 // (lib/datasets/versions.ts: a version's change bumps indexVersion too), and each passage names it.
 //
-// Each chunk is indexed with its heading (the document's title and the chunk's section path) as a field
-// of its own, which weighs more than the body (see Bm25Index).
+// Each chunk is indexed with its heading as a field of its own, which weighs more than the body (see
+// Bm25Index): the document's title, its lead (the opening sentence, which on a reference page says what
+// the page is for: "pg_isready — check the connection status of a PostgreSQL server") and the chunk's
+// section path. The lead is taken from the document's first chunk, so an index built while ingesting and
+// one loaded from the database agree.
 //
 // Document evidence: a passage is more likely what the question is about when other passages of its
 // document match the question too (the page on ALTER TABLE against the one passage of another page that
@@ -75,6 +78,30 @@ export type IndexedChunk = ChunkRow;
 export interface DocumentLabel {
   filename: string;
   title: string;
+  /** The document's opening sentence (documentLead of its first chunk); absent until its chunks are known. */
+  lead?: string;
+}
+
+/** Longest lead kept, in characters (cut at a word boundary). */
+export const LEAD_CHARS = 200;
+
+/** A document's lead: the first sentence of its first chunk's text, at most LEAD_CHARS characters. */
+export function documentLead(firstChunkText: string): string {
+  const sentence = firstChunkText.trim().split(/(?<=[.!?。！？])\s/u)[0] ?? "";
+  if (sentence.length <= LEAD_CHARS) return sentence;
+  const cut = sentence.slice(0, LEAD_CHARS);
+  const space = cut.lastIndexOf(" ");
+  return space > 0 ? cut.slice(0, space) : cut;
+}
+
+/** `documents` with each one's lead, from its chunk at position 0 among `chunks`. */
+export function withLeads(chunks: readonly IndexedChunk[], documents: ReadonlyMap<string, DocumentLabel>): Map<string, DocumentLabel> {
+  const labelled = new Map(documents);
+  for (const chunk of chunks) {
+    const label = labelled.get(chunk.documentId);
+    if (chunk.position === 0 && label) labelled.set(chunk.documentId, { ...label, lead: documentLead(chunk.text) });
+  }
+  return labelled;
 }
 
 interface CachedIndex {
@@ -87,21 +114,26 @@ interface CachedIndex {
   documents: Map<string, DocumentLabel>;
 }
 
-/** What a chunk is indexed by: its body, and its heading (the document's title and the section path) as a field. */
+/**
+ * What a chunk is indexed by: its body, and its heading (the document's title, its lead and the section
+ * path) as a field. `documents` must carry the leads (withLeads).
+ */
 export function chunkPassage(chunk: IndexedChunk, documents: ReadonlyMap<string, DocumentLabel>): IndexedText {
   return { text: chunk.text, heading: headingOf(documents.get(chunk.documentId), chunk.section) };
 }
 
-/** The index of a dataset's chunks (see chunkPassage). */
+/** The index of a dataset's chunks (see chunkPassage), in their order. */
 export function buildChunkIndex(chunks: readonly IndexedChunk[], documents: ReadonlyMap<string, DocumentLabel>): Bm25Index {
-  return new Bm25Index(chunks.map((chunk) => chunkPassage(chunk, documents)));
+  const labelled = withLeads(chunks, documents);
+  return new Bm25Index(chunks.map((chunk) => chunkPassage(chunk, labelled)));
 }
 
 function headingOf(document: DocumentLabel | undefined, section: string): string {
   // A title that is only the file name (a document with no title of its own) says nothing of its content.
   const title = document && document.title !== document.filename ? document.title : "";
   // The section path of a structured page already holds its title.
-  return section.includes(title) ? section : `${title}\n${section}`;
+  const heading = section.includes(title) ? section : `${title}\n${section}`;
+  return document?.lead ? `${heading}\n${document.lead}` : heading;
 }
 
 const cache = new Map<string, { version: number; index: Promise<CachedIndex> }>();

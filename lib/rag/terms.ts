@@ -68,10 +68,22 @@ const FUNCTION_WORDS: Record<Language, string> = {
 // Particles of Chinese and Japanese that segment as words of their own.
 const CJK_STOPWORDS = "的 了 是 在 和 与 或 也 の に は を が で と も へ や か な だ です ます".split(" ");
 
+/**
+ * A character that needs the Unicode rules: anything but ASCII and the General Punctuation block (dashes,
+ * typographic quotes, "›", spaces, joiners), whose characters separate words under both rules alike. Left
+ * out of the block are the few whose NFKC form is a dot or carries a mark (U+2017, U+2024-U+2026, U+203E):
+ * "1․5" is "1.5" after NFKC. A test holds the fast path to the Unicode rules (tokensReference).
+ */
+const NEEDS_UNICODE = /[^\u0000-\u007f\u2000-\u2016\u2018-\u2023\u2027-\u203d\u203f-\u206f]/;
+
 /** Lower case, NFKC, Latin and Greek diacritics folded: the form in which words are compared. */
 export function normalizeText(text: string): string {
-  // ASCII text (most technical text) needs no Unicode work at all.
-  if (!/[^\u0000-\u007f]/.test(text)) return text.toLowerCase();
+  // ASCII text (most technical text, with its dashes and quotes) needs no Unicode work at all.
+  if (!NEEDS_UNICODE.test(text)) return text.toLowerCase();
+  return normalizeUnicode(text);
+}
+
+function normalizeUnicode(text: string): string {
   return text.normalize("NFKC").toLowerCase().replace(FOLDABLE, foldWord);
 }
 
@@ -128,7 +140,7 @@ function keep(token: string): boolean {
  * The tokens of a text as it occurs, in order: `words`, and for each whether it is a whole compound
  * (kept as written, not stemmed) or a part or plain word (stemmed).
  */
-interface Lexemes {
+export interface Lexemes {
   words: string[];
   whole: boolean[];
   /** A part of the compound before it ("buffers" of "shared_buffers"). */
@@ -168,14 +180,27 @@ function pushToken(token: string, out: Lexemes, ascii: boolean): void {
 }
 
 /** The tokens of a text in order, normalized, before stopwords and stemming. */
-function lex(text: string): Lexemes {
+export function lex(text: string): Lexemes {
   const normalized = normalizeText(text);
-  const out: Lexemes = { words: [], whole: [], part: [] };
-  if (!/[^\u0000-\u007f]/.test(normalized)) {
+  if (!NEEDS_UNICODE.test(normalized)) {
+    const out: Lexemes = { words: [], whole: [], part: [] };
     ASCII_TOKEN.lastIndex = 0;
     for (let match = ASCII_TOKEN.exec(normalized); match; match = ASCII_TOKEN.exec(normalized)) pushToken(match[0], out, true);
     return out;
   }
+  return lexUnicode(normalized);
+}
+
+/**
+ * The tokens of a text by the Unicode rules alone, without the fast path for ASCII and punctuation: the
+ * reference the fast path must agree with (tests compare the two).
+ */
+export function tokensReference(text: string): Lexemes {
+  return lexUnicode(normalizeUnicode(text));
+}
+
+function lexUnicode(normalized: string): Lexemes {
+  const out: Lexemes = { words: [], whole: [], part: [] };
   TOKEN.lastIndex = 0;
   for (let match = TOKEN.exec(normalized); match; match = TOKEN.exec(normalized)) {
     const token = match[0];

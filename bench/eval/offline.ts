@@ -1,13 +1,12 @@
 // A quick check of retrieval quality without a server: `npx tsx bench/eval/offline.ts [--misses]`.
 // Extracts and chunks the corpus the way ingestion does (prepareDocument, documentChunks), indexes it
-// the way search does (buildChunkIndex, withDocumentEvidence), as one dataset and as 8 scored with shared statistics, and
+// the way search does (buildChunkIndex, rankAcross), as one dataset and as 8 scored with shared statistics, and
 // prints recall@1 and @5 on the evaluation set. The benchmark (bench/retrieval.ts) measures the same
 // through the real upload path; this is for trying a ranking change in seconds.
 import fs from "node:fs";
 import path from "node:path";
-import { sharedStats } from "../../lib/rag/bm25";
 import { documentChunks, prepareDocument } from "../../lib/rag/ingest";
-import { buildChunkIndex, DOCUMENT_CANDIDATES, withDocumentEvidence, type DocumentLabel, type IndexedChunk } from "../../lib/rag/search";
+import { buildChunkIndex, rankAcross, type DocumentLabel, type IndexedChunk } from "../../lib/rag/search";
 import { distinctPages, loadEvalSet, recall } from "./recall";
 
 const set = loadEvalSet();
@@ -25,15 +24,9 @@ console.log(`${files.length} pages, ${chunks.length} chunks in ${((performance.n
 
 const DEPTH = 100;
 function rank(parts: IndexedChunk[][]): string[][] {
-  const indexes = parts.map((part) => buildChunkIndex(part, documents));
-  const stats = sharedStats(indexes);
-  return set.questions.map((q) => {
-    // As searchDatasets ranks: candidates from each index, then document evidence across them.
-    const hits = indexes.flatMap((index, i) =>
-      index.search(q.question, Math.max(DEPTH, DOCUMENT_CANDIDATES), stats).map((hit) => ({ datasetId: String(i), documentId: parts[i][hit.index].documentId, score: hit.score })),
-    );
-    return distinctPages(withDocumentEvidence(hits).slice(0, DEPTH).map((h) => ({ documentName: h.documentId })));
-  });
+  const indexed = parts.map((chunks) => ({ index: buildChunkIndex(chunks, documents), chunks }));
+  // Ranked as searchDatasets ranks (rankAcross).
+  return set.questions.map((q) => distinctPages(rankAcross(indexed, q.question, DEPTH).map((h) => ({ documentName: h.chunk.documentId }))));
 }
 
 const one = recall(set.questions, rank([chunks]));

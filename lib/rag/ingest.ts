@@ -12,7 +12,7 @@ import { AppError } from "@/lib/errors";
 import { insertDocuments, writeDocumentChunks, type ChunkRow } from "./bulk";
 import { chunkDocument } from "./chunk";
 import { Bm25Builder } from "./bm25";
-import { chunkPassage, datasetIndex, documentLead, primeDatasetIndex, type DocumentLabel } from "./search";
+import { chunkPassage, datasetIndex, primeDatasetIndex, withLead, type DocumentLabel } from "./search";
 import { SECTION_SEPARATOR } from "./citation";
 import { detectDocument, extractDocument, type DocumentSection } from "./extract";
 import { CHUNKING, DATASET_LIMITS, formatBytes, type DocumentType } from "./limits";
@@ -269,7 +269,7 @@ export async function indexPendingDocuments(
         }
         const chunks = documentChunks(doc.id, structure);
         // Its passages are indexed with its lead, as an index loaded from the database has them (withLeads).
-        if (chunks.length > 0) labels.set(doc.id, { filename: doc.filename, title: doc.title, lead: documentLead(chunks[0].text) });
+        labels.set(doc.id, withLead({ filename: doc.filename, title: doc.title }, chunks[0]));
         batch.push({ documentId: doc.id, bytes: doc.bytes, chunks });
       }
       await writing;

@@ -94,12 +94,17 @@ export function documentLead(firstChunkText: string): string {
   return space > 0 ? cut.slice(0, space) : cut;
 }
 
+/** A document's label with its lead, from its first chunk (position 0), when it has one. */
+export function withLead(label: DocumentLabel, firstChunk: IndexedChunk | undefined): DocumentLabel {
+  return firstChunk ? { ...label, lead: documentLead(firstChunk.text) } : label;
+}
+
 /** `documents` with each one's lead, from its chunk at position 0 among `chunks`. */
 export function withLeads(chunks: readonly IndexedChunk[], documents: ReadonlyMap<string, DocumentLabel>): Map<string, DocumentLabel> {
   const labelled = new Map(documents);
   for (const chunk of chunks) {
     const label = labelled.get(chunk.documentId);
-    if (chunk.position === 0 && label) labelled.set(chunk.documentId, { ...label, lead: documentLead(chunk.text) });
+    if (chunk.position === 0 && label) labelled.set(chunk.documentId, withLead(label, chunk));
   }
   return labelled;
 }
@@ -180,32 +185,50 @@ export async function datasetIndex(db: Db, datasetId: string): Promise<CachedInd
   return cachedIndex(db, datasetId, (await indexVersions(db, [datasetId])).get(datasetId));
 }
 
-/** Top-k chunks for `query` across `datasetIds`, best first. */
+/** A passage ranked across several indexes: which index (`part`), the chunk, and its score. */
+export interface RankedPassage {
+  part: number;
+  chunk: IndexedChunk;
+  score: number;
+}
+
+/**
+ * The chat's ranking of `query` over several datasets' indexes (each with its chunks, in index order):
+ * every index scores with the statistics of all of them together (one ranking, as one index over all
+ * their passages would give), DOCUMENT_CANDIDATES candidates come from each, and document evidence is
+ * applied across them. Top k, best first.
+ */
+export function rankAcross(parts: readonly { index: Bm25Index; chunks: readonly IndexedChunk[] }[], query: string, k: number): RankedPassage[] {
+  const stats = sharedStats(parts.map((p) => p.index));
+  const hits = parts.flatMap(({ index, chunks }, part) =>
+    index.search(query, Math.max(k, DOCUMENT_CANDIDATES), stats).map((hit) => ({ part, datasetId: String(part), documentId: chunks[hit.index].documentId, chunk: chunks[hit.index], score: hit.score })),
+  );
+  return withDocumentEvidence(hits)
+    .slice(0, k)
+    .map(({ part, chunk, score }) => ({ part, chunk, score }));
+}
+
+/** Top-k chunks for `query` across `datasetIds`, best first (rankAcross). */
 export async function searchDatasets(db: Db, datasetIds: readonly string[], query: string, k: number): Promise<RetrievedChunk[]> {
   const versions = await indexVersions(db, datasetIds);
   const loaded = await Promise.all(datasetIds.map((datasetId) => cachedIndex(db, datasetId, versions.get(datasetId))));
-  // One ranking across the datasets: every index scores with the statistics of all of them together.
-  const stats = sharedStats(loaded.map((l) => l.index));
-  const perDataset = loaded.map(({ index, chunks, documents, datasetVersion }, i) =>
-    index.search(query, Math.max(k, DOCUMENT_CANDIDATES), stats).map((hit): RetrievedChunk => {
-      const chunk = chunks[hit.index];
-      const document = documents.get(chunk.documentId);
-      return {
-        chunkId: chunk.id,
-        datasetId: datasetIds[i],
-        documentId: chunk.documentId,
-        documentName: document?.filename ?? "document",
-        documentTitle: document && document.title !== document.filename ? document.title : "",
-        section: chunk.section ? chunk.section.split(SECTION_SEPARATOR) : [],
-        page: chunk.page,
-        position: chunk.position,
-        text: chunk.text,
-        score: hit.score,
-        datasetVersion,
-      };
-    }),
-  );
-  return withDocumentEvidence(perDataset.flat()).slice(0, k);
+  return rankAcross(loaded, query, k).map(({ part, chunk, score }): RetrievedChunk => {
+    const { documents, datasetVersion } = loaded[part];
+    const document = documents.get(chunk.documentId);
+    return {
+      chunkId: chunk.id,
+      datasetId: datasetIds[part],
+      documentId: chunk.documentId,
+      documentName: document?.filename ?? "document",
+      documentTitle: document && document.title !== document.filename ? document.title : "",
+      section: chunk.section ? chunk.section.split(SECTION_SEPARATOR) : [],
+      page: chunk.page,
+      position: chunk.position,
+      text: chunk.text,
+      score,
+      datasetVersion,
+    };
+  });
 }
 
 /**

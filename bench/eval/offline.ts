@@ -1,13 +1,12 @@
 // A quick check of retrieval quality without a server: `npx tsx bench/eval/offline.ts [--misses]`.
 // Extracts and chunks the corpus the way ingestion does (prepareDocument, documentChunks), indexes it
-// the way search does (buildChunkIndex), as one dataset and as 8 scored with shared statistics, and
+// the way search does (buildChunkIndex, rankAcross), as one dataset and as 8 scored with shared statistics, and
 // prints recall@1 and @5 on the evaluation set. The benchmark (bench/retrieval.ts) measures the same
 // through the real upload path; this is for trying a ranking change in seconds.
 import fs from "node:fs";
 import path from "node:path";
-import { sharedStats } from "../../lib/rag/bm25";
 import { documentChunks, prepareDocument } from "../../lib/rag/ingest";
-import { buildChunkIndex, type DocumentLabel, type IndexedChunk } from "../../lib/rag/search";
+import { buildChunkIndex, rankAcross, type DocumentLabel, type IndexedChunk } from "../../lib/rag/search";
 import { distinctPages, loadEvalSet, recall } from "./recall";
 
 const set = loadEvalSet();
@@ -23,15 +22,11 @@ for (const file of files) {
 }
 console.log(`${files.length} pages, ${chunks.length} chunks in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-const DEPTH = 50;
+const DEPTH = 100;
 function rank(parts: IndexedChunk[][]): string[][] {
-  const indexes = parts.map((part) => buildChunkIndex(part, documents));
-  const stats = sharedStats(indexes);
-  return set.questions.map((q) => {
-    const hits = indexes.flatMap((index, i) => index.search(q.question, DEPTH, stats).map((hit) => ({ score: hit.score, chunk: parts[i][hit.index] })));
-    hits.sort((a, b) => b.score - a.score);
-    return distinctPages(hits.slice(0, DEPTH).map((h) => ({ documentName: h.chunk.documentId })));
-  });
+  const indexed = parts.map((chunks) => ({ index: buildChunkIndex(chunks, documents), chunks }));
+  // Ranked as searchDatasets ranks (rankAcross).
+  return set.questions.map((q) => distinctPages(rankAcross(indexed, q.question, DEPTH).map((h) => ({ documentName: h.chunk.documentId }))));
 }
 
 const one = recall(set.questions, rank([chunks]));

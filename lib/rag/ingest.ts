@@ -12,7 +12,7 @@ import { AppError } from "@/lib/errors";
 import { insertDocuments, writeDocumentChunks, type ChunkRow } from "./bulk";
 import { chunkDocument } from "./chunk";
 import { Bm25Builder } from "./bm25";
-import { chunkPassage, datasetIndex, primeDatasetIndex } from "./search";
+import { chunkPassage, datasetIndex, primeDatasetIndex, withLead, type DocumentLabel } from "./search";
 import { SECTION_SEPARATOR } from "./citation";
 import { detectDocument, extractDocument, type DocumentSection } from "./extract";
 import { CHUNKING, DATASET_LIMITS, formatBytes, type DocumentType } from "./limits";
@@ -243,7 +243,7 @@ export async function indexPendingDocuments(
   // When this run indexes the whole dataset, its chunks are all in memory: the search index is built from
   // them as they are written, in the dataset's order (pending is in document order, chunks in position).
   const whole = alreadyIndexed === 0 && pending.length > 0;
-  const labels = new Map(pending.map((doc) => [doc.id, { filename: doc.filename, title: doc.title }]));
+  const labels = new Map<string, DocumentLabel>(pending.map((doc) => [doc.id, { filename: doc.filename, title: doc.title }]));
   const written: ChunkRow[] = [];
   const builder = whole ? new Bm25Builder() : null;
   let version = 0;
@@ -267,7 +267,10 @@ export async function indexPendingDocuments(
           const raw = decryptDocument({ datasetId, sha256: doc.sha256, bytes: doc.bytes, ...contents.get(doc.id)! }, encryptionKey);
           structure = await extractDocument(doc.filename, raw);
         }
-        batch.push({ documentId: doc.id, bytes: doc.bytes, chunks: documentChunks(doc.id, structure) });
+        const chunks = documentChunks(doc.id, structure);
+        // Its passages are indexed with its lead, as an index loaded from the database has them (withLeads).
+        labels.set(doc.id, withLead({ filename: doc.filename, title: doc.title }, chunks[0]));
+        batch.push({ documentId: doc.id, bytes: doc.bytes, chunks });
       }
       await writing;
       writing = writeDocumentChunks(db, { datasetId, documents: batch }).then((updated) => {

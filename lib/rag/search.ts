@@ -6,8 +6,17 @@
 // a query's sources need no further read. Only the documents of the dataset's current version are indexed
 // (lib/datasets/versions.ts: a version's change bumps indexVersion too), and each passage names it.
 //
-// Each chunk is indexed with its heading (the document's title and the chunk's section path) as a field
-// of its own, which weighs more than the body (see Bm25Index).
+// Each chunk is indexed with its heading as a field of its own, which weighs more than the body (see
+// Bm25Index): the document's title, its lead (the opening sentence, which on a reference page says what
+// the page is for: "pg_isready — check the connection status of a PostgreSQL server") and the chunk's
+// section path. The lead is taken from the document's first chunk, so an index built while ingesting and
+// one loaded from the database agree.
+//
+// Document evidence: a passage is more likely what the question is about when other passages of its
+// document match the question too (the page on ALTER TABLE against the one passage of another page that
+// happens to say "add a column"). A document's passages among the candidates are scaled alike, so that
+// its best one gains DOCUMENT_EVIDENCE times its next DOCUMENT_EVIDENCE_PASSAGES best (withDocumentEvidence);
+// a passage with no fellow matches keeps its score.
 import type { Db } from "@/lib/db-client";
 import type { ChunkRow } from "./bulk";
 import { Bm25Builder, Bm25Index, sharedStats, type IndexedText } from "./bm25";
@@ -31,12 +40,73 @@ export interface RetrievedChunk {
   datasetVersion: number;
 }
 
+/** Weight of a document's further matching passages in its passages' scores. */
+export const DOCUMENT_EVIDENCE = 0.6;
+/** How many of a document's passages after its best count as its evidence. */
+export const DOCUMENT_EVIDENCE_PASSAGES = 3;
+/** Passages ranked per dataset that document evidence is gathered from (at least k). */
+export const DOCUMENT_CANDIDATES = 100;
+
+/**
+ * Every passage's score times its document's factor, 1 + DOCUMENT_EVIDENCE × (the sum of the document's
+ * next DOCUMENT_EVIDENCE_PASSAGES best scores) / (its best score), best first (ties keep their order). A
+ * document's best passage gains DOCUMENT_EVIDENCE times its next best ones; its other passages gain in
+ * proportion, so they keep their order and a weak passage of a good page does not pass a strong one of
+ * another page. Documents are told apart by dataset and document id.
+ */
+export function withDocumentEvidence<T extends { datasetId: string; documentId: string; score: number }>(hits: readonly T[]): T[] {
+  const byDocument = new Map<string, number[]>();
+  const keyOf = (hit: T) => `${hit.datasetId}\u0000${hit.documentId}`;
+  for (const hit of hits) {
+    const scores = byDocument.get(keyOf(hit));
+    if (scores) scores.push(hit.score);
+    else byDocument.set(keyOf(hit), [hit.score]);
+  }
+  const factor = new Map<string, number>();
+  for (const [key, scores] of byDocument) {
+    scores.sort((x, y) => y - x);
+    let evidence = 0;
+    for (let i = 1; i <= DOCUMENT_EVIDENCE_PASSAGES && i < scores.length; i++) evidence += scores[i];
+    factor.set(key, scores[0] > 0 ? 1 + (DOCUMENT_EVIDENCE * evidence) / scores[0] : 1);
+  }
+  return hits.map((hit) => ({ ...hit, score: hit.score * factor.get(keyOf(hit))! })).sort((a, b) => b.score - a.score);
+}
+
 /** A chunk as stored (its section path joined by SECTION_SEPARATOR), which is what the index is built from. */
 export type IndexedChunk = ChunkRow;
 
 export interface DocumentLabel {
   filename: string;
   title: string;
+  /** The document's opening sentence (documentLead of its first chunk); absent until its chunks are known. */
+  lead?: string;
+}
+
+/** Longest lead kept, in characters (cut at a word boundary). */
+export const LEAD_CHARS = 200;
+
+/** A document's lead: the first sentence of its first chunk's text, at most LEAD_CHARS characters. */
+export function documentLead(firstChunkText: string): string {
+  const sentence = firstChunkText.trim().split(/(?<=[.!?。！？])\s/u)[0] ?? "";
+  if (sentence.length <= LEAD_CHARS) return sentence;
+  const cut = sentence.slice(0, LEAD_CHARS);
+  const space = cut.lastIndexOf(" ");
+  return space > 0 ? cut.slice(0, space) : cut;
+}
+
+/** A document's label with its lead, from its first chunk (position 0), when it has one. */
+export function withLead(label: DocumentLabel, firstChunk: IndexedChunk | undefined): DocumentLabel {
+  return firstChunk ? { ...label, lead: documentLead(firstChunk.text) } : label;
+}
+
+/** `documents` with each one's lead, from its chunk at position 0 among `chunks`. */
+export function withLeads(chunks: readonly IndexedChunk[], documents: ReadonlyMap<string, DocumentLabel>): Map<string, DocumentLabel> {
+  const labelled = new Map(documents);
+  for (const chunk of chunks) {
+    const label = labelled.get(chunk.documentId);
+    if (chunk.position === 0 && label) labelled.set(chunk.documentId, withLead(label, chunk));
+  }
+  return labelled;
 }
 
 interface CachedIndex {
@@ -49,21 +119,26 @@ interface CachedIndex {
   documents: Map<string, DocumentLabel>;
 }
 
-/** What a chunk is indexed by: its body, and its heading (the document's title and the section path) as a field. */
+/**
+ * What a chunk is indexed by: its body, and its heading (the document's title, its lead and the section
+ * path) as a field. `documents` must carry the leads (withLeads).
+ */
 export function chunkPassage(chunk: IndexedChunk, documents: ReadonlyMap<string, DocumentLabel>): IndexedText {
   return { text: chunk.text, heading: headingOf(documents.get(chunk.documentId), chunk.section) };
 }
 
-/** The index of a dataset's chunks (see chunkPassage). */
+/** The index of a dataset's chunks (see chunkPassage), in their order. */
 export function buildChunkIndex(chunks: readonly IndexedChunk[], documents: ReadonlyMap<string, DocumentLabel>): Bm25Index {
-  return new Bm25Index(chunks.map((chunk) => chunkPassage(chunk, documents)));
+  const labelled = withLeads(chunks, documents);
+  return new Bm25Index(chunks.map((chunk) => chunkPassage(chunk, labelled)));
 }
 
 function headingOf(document: DocumentLabel | undefined, section: string): string {
   // A title that is only the file name (a document with no title of its own) says nothing of its content.
   const title = document && document.title !== document.filename ? document.title : "";
   // The section path of a structured page already holds its title.
-  return section.includes(title) ? section : `${title}\n${section}`;
+  const heading = section.includes(title) ? section : `${title}\n${section}`;
+  return document?.lead ? `${heading}\n${document.lead}` : heading;
 }
 
 const cache = new Map<string, { version: number; index: Promise<CachedIndex> }>();
@@ -110,32 +185,50 @@ export async function datasetIndex(db: Db, datasetId: string): Promise<CachedInd
   return cachedIndex(db, datasetId, (await indexVersions(db, [datasetId])).get(datasetId));
 }
 
-/** Top-k chunks for `query` across `datasetIds`, best first. */
+/** A passage ranked across several indexes: which index (`part`), the chunk, and its score. */
+export interface RankedPassage {
+  part: number;
+  chunk: IndexedChunk;
+  score: number;
+}
+
+/**
+ * The chat's ranking of `query` over several datasets' indexes (each with its chunks, in index order):
+ * every index scores with the statistics of all of them together (one ranking, as one index over all
+ * their passages would give), DOCUMENT_CANDIDATES candidates come from each, and document evidence is
+ * applied across them. Top k, best first.
+ */
+export function rankAcross(parts: readonly { index: Bm25Index; chunks: readonly IndexedChunk[] }[], query: string, k: number): RankedPassage[] {
+  const stats = sharedStats(parts.map((p) => p.index));
+  const hits = parts.flatMap(({ index, chunks }, part) =>
+    index.search(query, Math.max(k, DOCUMENT_CANDIDATES), stats).map((hit) => ({ part, datasetId: String(part), documentId: chunks[hit.index].documentId, chunk: chunks[hit.index], score: hit.score })),
+  );
+  return withDocumentEvidence(hits)
+    .slice(0, k)
+    .map(({ part, chunk, score }) => ({ part, chunk, score }));
+}
+
+/** Top-k chunks for `query` across `datasetIds`, best first (rankAcross). */
 export async function searchDatasets(db: Db, datasetIds: readonly string[], query: string, k: number): Promise<RetrievedChunk[]> {
   const versions = await indexVersions(db, datasetIds);
   const loaded = await Promise.all(datasetIds.map((datasetId) => cachedIndex(db, datasetId, versions.get(datasetId))));
-  // One ranking across the datasets: every index scores with the statistics of all of them together.
-  const stats = sharedStats(loaded.map((l) => l.index));
-  const perDataset = loaded.map(({ index, chunks, documents, datasetVersion }, i) =>
-    index.search(query, k, stats).map((hit): RetrievedChunk => {
-      const chunk = chunks[hit.index];
-      const document = documents.get(chunk.documentId);
-      return {
-        chunkId: chunk.id,
-        datasetId: datasetIds[i],
-        documentId: chunk.documentId,
-        documentName: document?.filename ?? "document",
-        documentTitle: document && document.title !== document.filename ? document.title : "",
-        section: chunk.section ? chunk.section.split(SECTION_SEPARATOR) : [],
-        page: chunk.page,
-        position: chunk.position,
-        text: chunk.text,
-        score: hit.score,
-        datasetVersion,
-      };
-    }),
-  );
-  return perDataset.flat().sort((a, b) => b.score - a.score).slice(0, k);
+  return rankAcross(loaded, query, k).map(({ part, chunk, score }): RetrievedChunk => {
+    const { documents, datasetVersion } = loaded[part];
+    const document = documents.get(chunk.documentId);
+    return {
+      chunkId: chunk.id,
+      datasetId: datasetIds[part],
+      documentId: chunk.documentId,
+      documentName: document?.filename ?? "document",
+      documentTitle: document && document.title !== document.filename ? document.title : "",
+      section: chunk.section ? chunk.section.split(SECTION_SEPARATOR) : [],
+      page: chunk.page,
+      position: chunk.position,
+      text: chunk.text,
+      score,
+      datasetVersion,
+    };
+  });
 }
 
 /**

@@ -12,40 +12,37 @@
 //      a letter with ++ or # ("C++", "C#"), and single Han, katakana and Hangul characters. Other
 //      single letters (and lone hiragana, which are particles) are noise that would flood the index.
 //   5. Stopwords of English and of the text's language are dropped.
-//   6. Words are stemmed with the Snowball-family stemmer of the text's language (@orama/stemmers:
-//      "rows" → row, "queries" and "query" → queri). Whole identifiers are not stemmed.
+//   6. Words are stemmed with the Snowball stemmer of the text's language (snowball-stemmers, the
+//      Snowball project's own port: "rows" → row, "queries" and "query" → queri). Whole identifiers are not stemmed.
 // The language of a text is detected from its own words (see detectLanguage).
-import { stemmer as danish } from "@orama/stemmers/danish";
-import { stemmer as dutch } from "@orama/stemmers/dutch";
-import { stemmer as english } from "@orama/stemmers/english";
-import { stemmer as finnish } from "@orama/stemmers/finnish";
-import { stemmer as french } from "@orama/stemmers/french";
-import { stemmer as german } from "@orama/stemmers/german";
-import { stemmer as italian } from "@orama/stemmers/italian";
-import { stemmer as norwegian } from "@orama/stemmers/norwegian";
-import { stemmer as portuguese } from "@orama/stemmers/portuguese";
-import { stemmer as russian } from "@orama/stemmers/russian";
-import { stemmer as spanish } from "@orama/stemmers/spanish";
-import { stemmer as swedish } from "@orama/stemmers/swedish";
+import snowball from "snowball-stemmers";
 
 /** Languages with a stemmer, as ISO 639-1 codes. "en" is the default when a text gives no sign. */
 export const LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "ru"] as const;
 export type Language = (typeof LANGUAGES)[number];
 
-const STEMMERS: Record<Language, (word: string) => string> = {
-  en: english,
-  fr: french,
-  de: german,
-  es: spanish,
-  it: italian,
-  pt: portuguese,
-  nl: dutch,
-  sv: swedish,
-  da: danish,
-  no: norwegian,
-  fi: finnish,
-  ru: russian,
+// The Snowball project's own algorithms (its official JavaScript port): English is Porter2, which keeps
+// "connection" and "connect" together and "use" apart from "us".
+const SNOWBALL_NAMES: Record<Language, string> = {
+  en: "english",
+  fr: "french",
+  de: "german",
+  es: "spanish",
+  it: "italian",
+  pt: "portuguese",
+  nl: "dutch",
+  sv: "swedish",
+  da: "danish",
+  no: "norwegian",
+  fi: "finnish",
+  ru: "russian",
 };
+const STEMMERS = Object.fromEntries(
+  LANGUAGES.map((language) => {
+    const stemmer = snowball.newStemmer(SNOWBALL_NAMES[language]);
+    return [language, (word: string) => stemmer.stem(word)];
+  }),
+) as Record<Language, (word: string) => string>;
 
 // The most frequent function words of each language: dropped as stopwords and counted to tell the
 // languages apart. Words shared by several languages ("de", "la", "en") are left out of the counting
@@ -71,10 +68,22 @@ const FUNCTION_WORDS: Record<Language, string> = {
 // Particles of Chinese and Japanese that segment as words of their own.
 const CJK_STOPWORDS = "的 了 是 在 和 与 或 也 の に は を が で と も へ や か な だ です ます".split(" ");
 
+/**
+ * A character that needs the Unicode rules: anything but ASCII and the General Punctuation block (dashes,
+ * typographic quotes, "›", spaces, joiners), whose characters separate words under both rules alike. Left
+ * out of the block are the few whose NFKC form is a dot or carries a mark (U+2017, U+2024-U+2026, U+203E):
+ * "1․5" is "1.5" after NFKC. A test holds the fast path to the Unicode rules (tokensReference).
+ */
+const NEEDS_UNICODE = /[^\u0000-\u007f\u2000-\u2016\u2018-\u2023\u2027-\u203d\u203f-\u206f]/;
+
 /** Lower case, NFKC, Latin and Greek diacritics folded: the form in which words are compared. */
 export function normalizeText(text: string): string {
-  // ASCII text (most technical text) needs no Unicode work at all.
-  if (!/[^\u0000-\u007f]/.test(text)) return text.toLowerCase();
+  // ASCII text (most technical text, with its dashes and quotes) needs no Unicode work at all.
+  if (!NEEDS_UNICODE.test(text)) return text.toLowerCase();
+  return normalizeUnicode(text);
+}
+
+function normalizeUnicode(text: string): string {
   return text.normalize("NFKC").toLowerCase().replace(FOLDABLE, foldWord);
 }
 
@@ -131,7 +140,7 @@ function keep(token: string): boolean {
  * The tokens of a text as it occurs, in order: `words`, and for each whether it is a whole compound
  * (kept as written, not stemmed) or a part or plain word (stemmed).
  */
-interface Lexemes {
+export interface Lexemes {
   words: string[];
   whole: boolean[];
   /** A part of the compound before it ("buffers" of "shared_buffers"). */
@@ -171,14 +180,27 @@ function pushToken(token: string, out: Lexemes, ascii: boolean): void {
 }
 
 /** The tokens of a text in order, normalized, before stopwords and stemming. */
-function lex(text: string): Lexemes {
+export function lex(text: string): Lexemes {
   const normalized = normalizeText(text);
-  const out: Lexemes = { words: [], whole: [], part: [] };
-  if (!/[^\u0000-\u007f]/.test(normalized)) {
+  if (!NEEDS_UNICODE.test(normalized)) {
+    const out: Lexemes = { words: [], whole: [], part: [] };
     ASCII_TOKEN.lastIndex = 0;
     for (let match = ASCII_TOKEN.exec(normalized); match; match = ASCII_TOKEN.exec(normalized)) pushToken(match[0], out, true);
     return out;
   }
+  return lexUnicode(normalized);
+}
+
+/**
+ * The tokens of a text by the Unicode rules alone, without the fast path for ASCII and punctuation: the
+ * reference the fast path must agree with (tests compare the two).
+ */
+export function tokensReference(text: string): Lexemes {
+  return lexUnicode(normalizeUnicode(text));
+}
+
+function lexUnicode(normalized: string): Lexemes {
+  const out: Lexemes = { words: [], whole: [], part: [] };
   TOKEN.lastIndex = 0;
   for (let match = TOKEN.exec(normalized); match; match = TOKEN.exec(normalized)) {
     const token = match[0];

@@ -12,7 +12,22 @@ export async function signInWithDevWallet(page: Page, { waitForAddress = false }
   await page.getByTestId("rk-connect-button").first().click();
   await page.getByTestId("rk-wallet-option-kipDevWallet").click();
   await nonce;
-  await page.getByTestId("rk-auth-message-button").click();
+  // Signed in when the server has verified the signed message. A click that lands while RainbowKit is
+  // still preparing the message from the nonce (a loaded machine) sends nothing: click again, while the
+  // dialog still offers the button, until the message goes out.
+  const button = page.getByTestId("rk-auth-message-button");
+  for (let attempt = 1; ; attempt++) {
+    const verified = page
+      .waitForResponse((response) => response.url().endsWith("/api/auth/verify") && response.request().method() === "POST", { timeout: 15_000 })
+      .catch(() => null);
+    await button.click();
+    const response = await verified;
+    if (response) {
+      if (!response.ok()) throw new Error(`signing in: POST /api/auth/verify answered ${response.status()}`);
+      break;
+    }
+    if (attempt === 3 || !(await button.isVisible())) throw new Error("signing in: the signed message was never sent for verification");
+  }
   if (waitForAddress) await page.getByTestId("signed-in-address").waitFor({ state: "visible", timeout: 30_000 });
 }
 

@@ -1,11 +1,11 @@
 // The ranking changes that could regress, each on the smallest corpus that shows it: headings weigh more
 // than the body, an index page of links does not outrank the page it links to, a definition is found
 // under its term, parts of an identifier weigh less than the identifier, and a one-line passage is not
-// favoured for its shortness.
+// favoured for its shortness, and a page that matches in several passages beats one lucky passage.
 import { describe, expect, it } from "vitest";
 import { Bm25Index } from "@/lib/rag/bm25";
 import { documentChunks, prepareDocument } from "@/lib/rag/ingest";
-import { buildChunkIndex, type DocumentLabel, type IndexedChunk } from "@/lib/rag/search";
+import { buildChunkIndex, chunkPassage, DOCUMENT_EVIDENCE, documentLead, LEAD_CHARS, withDocumentEvidence, withLeads, type DocumentLabel, type IndexedChunk } from "@/lib/rag/search";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
@@ -49,6 +49,42 @@ describe("headings weigh more than the body", () => {
     });
     expect(chunks.find((c) => c.documentId === "resource.html")?.section).toBe("Chapter 20. Server Configuration › 20.4. Resource Consumption › 20.4.1. Memory");
     expect(pages("resource consumption memory")[0]).toBe("resource.html");
+  });
+});
+
+describe("a page's lead", () => {
+  const filler = (topic: string) => `<p>${`This paragraph explains ${topic} at length, with examples and the options that change it. `.repeat(12)}</p>`;
+
+  it("goes with every passage of its page, so the page is found by what its opening sentence says it is for", async () => {
+    const isready = page(
+      "pg_isready",
+      `<p>pg_isready — check the connection status of a PostgreSQL server.</p><h3>Options</h3>${filler("the host and port options")}<h3>Exit Codes</h3>${filler("the exit codes")}`,
+      "PostgreSQL Client Applications",
+    );
+    const other = page("SET CONNECTION", `<p>Selects the current connection among the open ones.</p>${filler("naming a connection")}<p>The status of the connection is kept by the client.</p>`, "Embedded SQL Commands");
+    const pages = { "app-pg-isready.html": isready, "ecpg-sql-set-connection.html": other };
+    const { pages: rank, chunks } = await indexPages(pages);
+    const documents = new Map(Object.keys(pages).map((f) => [f, { filename: f, title: f === "app-pg-isready.html" ? "pg_isready" : "SET CONNECTION" }]));
+    const deep = chunks.filter((c) => c.documentId === "app-pg-isready.html").at(-1)!;
+    expect(deep.position).toBeGreaterThan(0);
+    expect(deep.text).not.toContain("connection status");
+    // A passage far down the page is indexed with the page's lead in its heading.
+    expect(chunkPassage(deep, withLeads(chunks, documents)).heading).toContain("pg_isready — check the connection status of a PostgreSQL server.");
+    expect(chunkPassage(deep, documents).heading).not.toContain("connection status");
+    expect(rank("check the connection status of the server")[0]).toBe("app-pg-isready.html");
+    // The deep passage, which says nothing of it, is found through the lead; without it, not at all.
+    const found = (index: Bm25Index) => index.search("connection status", 20).some((hit) => chunks[hit.index] === deep);
+    expect(found(buildChunkIndex(chunks, documents))).toBe(true);
+    expect(found(new Bm25Index(chunks.map((c) => chunkPassage(c, documents))))).toBe(false);
+  });
+
+  it("is the first sentence of the first passage, cut at a word under LEAD_CHARS", () => {
+    expect(documentLead("ALTER TABLE — change the definition of a table. Synopsis follows.")).toBe("ALTER TABLE — change the definition of a table.");
+    expect(documentLead("  One sentence without an end")).toBe("One sentence without an end");
+    const long = documentLead(`${"word ".repeat(100)}end.`);
+    expect(long.length).toBeLessThanOrEqual(LEAD_CHARS);
+    expect(long.endsWith("word")).toBe(true);
+    expect(documentLead("")).toBe("");
   });
 });
 
@@ -156,5 +192,22 @@ describe("identifier parts and short passages", () => {
     expect(score(short, 0)).toBeLessThan(score(unfloored, 0));
     expect(score(short, 0) / score(short, 1)).toBeLessThan(score(unfloored, 0) / score(unfloored, 1));
     expect(score(short, 1)).toBeCloseTo(score(unfloored, 1), 6);
+  });
+
+  it("ranks a page that matches in several passages above one lucky passage, and keeps each page's passages in order", () => {
+    const hit = (documentId: string, score: number, datasetId = "d1") => ({ datasetId, documentId, score });
+    // One lucky passage of another page against the page about the question, matched in three passages.
+    const ranked = withDocumentEvidence([hit("lucky.html", 10), hit("about.html", 9), hit("about.html", 4), hit("about.html", 2)]);
+    expect(ranked.map((h) => [h.documentId, h.score])).toEqual([
+      ["about.html", expect.closeTo(9 + DOCUMENT_EVIDENCE * (4 + 2), 9)],
+      // A passage alone in its page keeps its score, and a weak passage of the good page stays below it.
+      ["lucky.html", 10],
+      ["about.html", expect.closeTo(4 * (1 + (DOCUMENT_EVIDENCE * 6) / 9), 9)],
+      ["about.html", expect.closeTo(2 * (1 + (DOCUMENT_EVIDENCE * 6) / 9), 9)],
+    ]);
+    // Only the next three count, and the same file name in another dataset is another document.
+    const many = withDocumentEvidence([hit("a", 5), hit("a", 1), hit("a", 1), hit("a", 1), hit("a", 1), hit("a", 1, "d2")]);
+    expect(many[0].score).toBeCloseTo(5 + DOCUMENT_EVIDENCE * 3, 9);
+    expect(many.find((h) => h.datasetId === "d2")!.score).toBe(1);
   });
 });

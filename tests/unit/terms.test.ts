@@ -2,7 +2,7 @@
 // tokenizing used to break matching.
 import { describe, expect, it } from "vitest";
 import { Bm25Index } from "@/lib/rag/bm25";
-import { analyze, detectLanguage, indexTerms, stem, tokenize } from "@/lib/rag/terms";
+import { analyze, detectLanguage, indexTerms, lex, stem, tokenize, tokensReference } from "@/lib/rag/terms";
 
 describe("Unicode normalization", () => {
   it("folds accents without splitting the word", () => {
@@ -97,6 +97,17 @@ describe("Snowball stemming per language", () => {
     expect(indexTerms("running configurations")).toEqual(indexTerms("run configuration"));
   });
 
+  it("English is Porter2: derivations meet their verb, and short words keep their letters", () => {
+    // A stemmer that is not Porter2 cut "connection" to "connec" (apart from "connect") and "using" to "us".
+    expect(indexTerms("connection")).toEqual(indexTerms("connect"));
+    expect(indexTerms("connections")).toEqual(indexTerms("connected"));
+    expect(indexTerms("transaction")).toEqual(indexTerms("transact"));
+    expect(indexTerms("expressions")).toEqual(indexTerms("express"));
+    expect(stem("using")).toBe("use");
+    expect(stem("using")).not.toBe(stem("us"));
+    expect(stem("keys")).toBe("key");
+  });
+
   it("detects the language of a passage by its function words", () => {
     expect(detectLanguage("The server writes the log to the disk and it is read by the standby.")).toBe("en");
     expect(detectLanguage("Le serveur envoie les journaux au serveur en attente, qui les applique dans l'ordre et sans pause.")).toBe("fr");
@@ -121,5 +132,24 @@ describe("Snowball stemming per language", () => {
     ]);
     expect(index.search("serveur réplication", 3).map((h) => h.index).slice(0, 2).sort()).toEqual([1, 2]);
     expect(index.search("replication", 3).map((h) => h.index)).toEqual(expect.arrayContaining([1, 2]));
+  });
+});
+
+describe("the fast path for ASCII and punctuation", () => {
+  it("tokenizes exactly as the Unicode rules do", () => {
+    // Texts made of ASCII, every General Punctuation character, and letters that need the Unicode rules.
+    const punctuation = Array.from({ length: 0x70 }, (_, i) => String.fromCodePoint(0x2000 + i));
+    const pool = [..."abcXYZ019 _.-+#()/:;,'\"\n", ...punctuation, "é", "ß", "ﬁ", "中", "ж", "\u0301", "１"];
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 0; n < 3000; n++) {
+      const length = 1 + Math.floor(random() * 24);
+      const text = Array.from({ length }, () => pool[Math.floor(random() * pool.length)]).join("");
+      expect(lex(text), JSON.stringify(text)).toEqual(tokensReference(text));
+    }
+    // Typical text of a manual: a section path, an em dash, typographic quotes.
+    for (const text of ["Chapter 20. Server Configuration › 20.4. Resource Consumption", "pg_isready — check the connection status", "the “ordinary” database… 1․5 a‗b x‾y"]) {
+      expect(lex(text)).toEqual(tokensReference(text));
+    }
   });
 });

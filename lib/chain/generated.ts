@@ -1346,6 +1346,13 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [],
+    name: 'MAX_BATCH_SLOTS',
+    outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [],
     name: 'MAX_FEE_BPS',
     outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
     stateMutability: 'view',
@@ -1353,14 +1360,14 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [],
-    name: 'MAX_SESSION_SLOTS',
+    name: 'MAX_WITHDRAW_DELAY',
     outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
     stateMutability: 'view',
   },
   {
     type: 'function',
     inputs: [],
-    name: 'MAX_WITHDRAW_DELAY',
+    name: 'REVOKED_UNTIL_SHIFT',
     outputs: [{ name: '', internalType: 'uint256', type: 'uint256' }],
     stateMutability: 'view',
   },
@@ -1398,6 +1405,28 @@ export const kipSettlementAbi = [
     name: 'acceptOwnership',
     outputs: [],
     stateMutability: 'nonpayable',
+  },
+  {
+    type: 'function',
+    inputs: [
+      { name: 'payer', internalType: 'address', type: 'address' },
+      { name: 'operator', internalType: 'address', type: 'address' },
+    ],
+    name: 'accountOf',
+    outputs: [
+      {
+        name: '',
+        internalType: 'struct IKipSettlementTypes.AccountState',
+        type: 'tuple',
+        components: [
+          { name: 'balance', internalType: 'uint96', type: 'uint96' },
+          { name: 'seq', internalType: 'uint40', type: 'uint40' },
+          { name: 'charged', internalType: 'uint96', type: 'uint96' },
+          { name: 'revokedUntil', internalType: 'uint24', type: 'uint24' },
+        ],
+      },
+    ],
+    stateMutability: 'view',
   },
   {
     type: 'function',
@@ -1572,13 +1601,6 @@ export const kipSettlementAbi = [
   },
   {
     type: 'function',
-    inputs: [{ name: 'sessionId', internalType: 'bytes32', type: 'bytes32' }],
-    name: 'sessionState',
-    outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
-    stateMutability: 'view',
-  },
-  {
-    type: 'function',
     inputs: [{ name: 'feeBps_', internalType: 'uint256', type: 'uint256' }],
     name: 'setFeeBps',
     outputs: [],
@@ -1594,47 +1616,8 @@ export const kipSettlementAbi = [
   {
     type: 'function',
     inputs: [
-      {
-        name: 'items',
-        internalType: 'struct IKipSettlementTypes.SessionSettlement[]',
-        type: 'tuple[]',
-        components: [
-          {
-            name: 'session',
-            internalType: 'struct IKipSettlementTypes.Session',
-            type: 'tuple',
-            components: [
-              { name: 'payer', internalType: 'address', type: 'address' },
-              { name: 'key', internalType: 'address', type: 'address' },
-              { name: 'operator', internalType: 'address', type: 'address' },
-              { name: 'spendCap', internalType: 'uint256', type: 'uint256' },
-              { name: 'expiry', internalType: 'uint256', type: 'uint256' },
-              { name: 'nonce', internalType: 'uint256', type: 'uint256' },
-            ],
-          },
-          { name: 'sessionSignature', internalType: 'bytes', type: 'bytes' },
-          {
-            name: 'voucher',
-            internalType: 'struct IKipSettlementTypes.Voucher',
-            type: 'tuple',
-            components: [
-              { name: 'session', internalType: 'bytes32', type: 'bytes32' },
-              { name: 'seq', internalType: 'uint256', type: 'uint256' },
-              { name: 'issuedAt', internalType: 'uint256', type: 'uint256' },
-              { name: 'slots', internalType: 'uint256[]', type: 'uint256[]' },
-              {
-                name: 'maxAmounts',
-                internalType: 'uint256[]',
-                type: 'uint256[]',
-              },
-            ],
-          },
-          { name: 'voucherSignature', internalType: 'bytes', type: 'bytes' },
-          { name: 'prevSeq', internalType: 'uint256', type: 'uint256' },
-          { name: 'prevSettled', internalType: 'uint256[]', type: 'uint256[]' },
-          { name: 'records', internalType: 'bytes', type: 'bytes' },
-        ],
-      },
+      { name: 'batch', internalType: 'bytes', type: 'bytes' },
+      { name: 'slots', internalType: 'uint256[]', type: 'uint256[]' },
     ],
     name: 'settle',
     outputs: [
@@ -1675,13 +1658,20 @@ export const kipSettlementAbi = [
           { name: 'session', internalType: 'bytes32', type: 'bytes32' },
           { name: 'seq', internalType: 'uint256', type: 'uint256' },
           { name: 'issuedAt', internalType: 'uint256', type: 'uint256' },
-          { name: 'slots', internalType: 'uint256[]', type: 'uint256[]' },
-          { name: 'maxAmounts', internalType: 'uint256[]', type: 'uint256[]' },
+          { name: 'cumulativeMax', internalType: 'uint256', type: 'uint256' },
+          { name: 'charges', internalType: 'bytes32', type: 'bytes32' },
         ],
       },
     ],
     name: 'voucherDigest',
     outputs: [{ name: '', internalType: 'bytes32', type: 'bytes32' }],
+    stateMutability: 'view',
+  },
+  {
+    type: 'function',
+    inputs: [{ name: 'sessionId', internalType: 'bytes32', type: 'bytes32' }],
+    name: 'walletApproved',
+    outputs: [{ name: '', internalType: 'bool', type: 'bool' }],
     stateMutability: 'view',
   },
   {
@@ -1886,38 +1876,14 @@ export const kipSettlementAbi = [
         type: 'address',
         indexed: true,
       },
-      { name: 'key', internalType: 'address', type: 'address', indexed: false },
-      {
-        name: 'operator',
-        internalType: 'address',
-        type: 'address',
-        indexed: true,
-      },
-      {
-        name: 'spendCap',
-        internalType: 'uint256',
-        type: 'uint256',
-        indexed: false,
-      },
-      {
-        name: 'expiry',
-        internalType: 'uint256',
-        type: 'uint256',
-        indexed: false,
-      },
-      {
-        name: 'nonce',
-        internalType: 'uint256',
-        type: 'uint256',
-        indexed: false,
-      },
     ],
-    name: 'SessionRegistered',
+    name: 'SessionApproved',
   },
   {
     type: 'event',
     anonymous: false,
     inputs: [
+      { name: 'item', internalType: 'uint256', type: 'uint256', indexed: true },
       {
         name: 'session',
         internalType: 'bytes32',
@@ -1957,38 +1923,6 @@ export const kipSettlementAbi = [
       },
     ],
     name: 'SessionRevoked',
-  },
-  {
-    type: 'event',
-    anonymous: false,
-    inputs: [
-      {
-        name: 'session',
-        internalType: 'bytes32',
-        type: 'bytes32',
-        indexed: true,
-      },
-      {
-        name: 'payer',
-        internalType: 'address',
-        type: 'address',
-        indexed: true,
-      },
-      { name: 'seq', internalType: 'uint256', type: 'uint256', indexed: false },
-      {
-        name: 'records',
-        internalType: 'uint256',
-        type: 'uint256',
-        indexed: false,
-      },
-      {
-        name: 'total',
-        internalType: 'uint256',
-        type: 'uint256',
-        indexed: false,
-      },
-    ],
-    name: 'SessionSettled',
   },
   {
     type: 'event',
@@ -2128,6 +2062,11 @@ export const kipSettlementAbi = [
   },
   {
     type: 'error',
+    inputs: [{ name: 'itemOffset', internalType: 'uint256', type: 'uint256' }],
+    name: 'MalformedBatch',
+  },
+  {
+    type: 'error',
     inputs: [{ name: 'payer', internalType: 'address', type: 'address' }],
     name: 'NoWithdrawalRequested',
   },
@@ -2162,6 +2101,11 @@ export const kipSettlementAbi = [
     type: 'error',
     inputs: [{ name: 'token', internalType: 'address', type: 'address' }],
     name: 'SafeERC20FailedOperation',
+  },
+  {
+    type: 'error',
+    inputs: [{ name: 'length', internalType: 'uint256', type: 'uint256' }],
+    name: 'SlotTableTooLong',
   },
   {
     type: 'error',

@@ -1,8 +1,8 @@
-// EIP-712 domain and types of KipSettlement v2. Shared by browser and server: viem only.
+// EIP-712 domain and types of KipSettlement v3. Shared by browser and server: viem only.
 import type { Address, TypedDataDomain } from "viem";
 
 export const SETTLEMENT_DOMAIN_NAME = "KIP Settlement";
-export const SETTLEMENT_DOMAIN_VERSION = "2";
+export const SETTLEMENT_DOMAIN_VERSION = "3";
 
 /** The settlement contract's EIP-712 domain: a signature is valid on one chain and one deployment only. */
 export function settlementDomain(chainId: number, settlement: Address): TypedDataDomain {
@@ -11,7 +11,8 @@ export function settlementDomain(chainId: number, settlement: Address): TypedDat
 
 /**
  * Signed once by the payer's wallet: `key` may sign vouchers for this session, which only `operator` (the
- * server's settlement account) can settle, up to `spendCap` in total, for vouchers issued until `expiry`.
+ * server's settlement account) can settle while the account's cumulative charged total (over all its
+ * sessions with that operator) stays within `spendCap`, for vouchers issued until `expiry`.
  */
 export const sessionTypes = {
   Session: [
@@ -25,17 +26,18 @@ export const sessionTypes = {
 } as const;
 
 /**
- * Signed by the session key for every query: the session's running maxima. `seq` counts the session's
- * queries; `slots` lists every slot the session has charged so far (append-only) and `maxAmounts[i]` is the
- * most `slots[i]` may receive over the whole session up to this query.
+ * Signed by the session key for every query. `seq` counts the account's queries (the account is the payer
+ * with this operator, over all its sessions); `cumulativeMax` is the most the account's cumulative charged
+ * total may be once this query is paid; `charges` commits this query's own per-slot maxima
+ * (`chargesHash`).
  */
 export const voucherTypes = {
   Voucher: [
     { name: "session", type: "bytes32" },
     { name: "seq", type: "uint256" },
     { name: "issuedAt", type: "uint256" },
-    { name: "slots", type: "uint256[]" },
-    { name: "maxAmounts", type: "uint256[]" },
+    { name: "cumulativeMax", type: "uint256" },
+    { name: "charges", type: "bytes32" },
   ],
 } as const;
 
@@ -49,19 +51,24 @@ export function fitsLimit(value: string, max: bigint): boolean {
 
 /** What KipSettlement accepts (docs/settlement-format.md); the server refuses anything wider. */
 export const LIMITS = {
-  spendCap: (1n << 128n) - 1n,
+  /** A session's cap on the account's cumulative charged total (the batch's 12 bytes). */
+  spendCap: (1n << 96n) - 1n,
   expiry: (1n << 40n) - 1n,
   sessionNonce: (1n << 64n) - 1n,
-  seq: (1n << 64n) - 1n,
+  /** The account's query number (5 bytes). */
+  seq: (1n << 40n) - 1n,
   issuedAt: (1n << 40n) - 1n,
   slotId: (1n << 64n) - 1n,
   /** One query's amount to one slot (a record's uint64). */
   amount: (1n << 64n) - 1n,
-  /** A cumulative maximum (kept below the spend cap's width). */
-  cumulative: (1n << 128n) - 1n,
-  tokens: (1n << 32n) - 1n,
-  /** Slots one session may charge (the record's 32-bit mask). */
-  sessionSlots: 32,
+  /** A voucher's cumulative maximum (12 bytes, like the account's charged total). */
+  cumulative: (1n << 96n) - 1n,
+  /** A query's token count in one direction (a record's 3 bytes). */
+  tokens: (1n << 24n) - 1n,
+  /** Slots one query may charge (a record's 1-byte count). */
+  recordCharges: 255,
+  /** Distinct slots one settlement may name (the batch's slot table, indexed by one byte). */
+  batchSlots: 256,
   /** Longest wallet signature of a session the server accepts (smart wallets' can be long). */
   sessionSignatureBytes: 1024,
 } as const;

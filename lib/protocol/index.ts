@@ -4,11 +4,11 @@ export { settlementDomain, sessionTypes, voucherTypes, LIMITS, fitsLimit, SETTLE
 export { hashSession, sessionDigest, signSession, recoverSessionSigner, verifySession, checkSession } from "./session";
 export type { Session, SettlementContext } from "./session";
 export { isCanonicalSignature, isSignedByKey, isSignedByPayer, ChainUnavailableError, SESSION_WALLET_GAS, type RecoverSigner } from "./signature";
-export { voucherDigest, signVoucher, signVoucherWith, verifyVoucher, checkVoucher, nextVoucherState } from "./voucher";
-export type { Voucher, VoucherState } from "./voucher";
+export { voucherDigest, signVoucher, signVoucherWith, verifyVoucher, checkVoucher, chargesHash, nextVoucherFields } from "./voucher";
+export type { Voucher, AccountPosition, SlotMax } from "./voucher";
 export { recordHash, datasetVersionsOf, packRecords, unpackRecords, type DatasetVersionRef } from "./records";
 export type { QueryRecord } from "./records";
-export { encodeSettle, decodeSettle, stateHash, stateAfter, settledAfter, toAbi, rejectReasonName, REJECT_REASONS } from "./settle";
-export type { SettleItem, DecodedItem, RejectReason } from "./settle";
+export { encodeSettle, decodeSettle, settleArgs, slotTable, compactSignature, settlementOutcome, rejectReasonName, REJECT_REASONS } from "./settle";
+export type { SettleItem, DecodedItem, SettlementItemOutcome, RejectReason } from "./settle";
 export { permitTypes, permitDomain, splitPermitSignature } from "./permit";
 export type { PermitMessage } from "./permit";

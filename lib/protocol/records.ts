@@ -4,7 +4,7 @@ import { concatHex, encodeAbiParameters, hexToBytes, keccak256, numberToHex, toH
 import { LIMITS } from "./eip712";
 
 export interface QueryRecord {
-  /** The app's slot (one of the voucher's slots). */
+  /** The app's slot. */
   app: bigint;
   /** The slots this query charged, each with its amount (0 allowed), e.g. app, model and the datasets in context. */
   charges: { slot: bigint; amount: bigint }[];
@@ -14,9 +14,10 @@ export interface QueryRecord {
   recordHash: Hex;
 }
 
-/** Bytes of a record before its amounts: app 1, mask 4, tokensIn 4, tokensOut 4, recordHash 32. */
-const HEAD_BYTES = 45;
-const AMOUNT_BYTES = 8;
+/** Bytes of a record before its charges: app 1, tokensIn 3, tokensOut 3, recordHash 32, count 1. */
+const HEAD_BYTES = 40;
+/** One charge: the slot's index in the batch's slot table (1) and the amount (8). */
+const CHARGE_BYTES = 9;
 
 /** A dataset version a query's passages came from: the dataset's listing id and its version number. */
 export interface DatasetVersionRef {
@@ -56,65 +57,68 @@ export function recordHash(content: {
   );
 }
 
-function indexOf(slots: readonly bigint[], slot: bigint): number {
-  const i = slots.indexOf(slot);
-  if (i < 0) throw new RangeError(`slot ${slot} is not in the voucher`);
+function indexOf(table: readonly bigint[], slot: bigint): number {
+  const i = table.indexOf(slot);
+  if (i < 0) throw new RangeError(`slot ${slot} is not in the batch's slot table`);
   return i;
 }
 
-/** Packs records against the voucher's slot list. Throws on anything the contract would refuse. */
-export function packRecords(slots: readonly bigint[], records: readonly QueryRecord[]): Hex {
+/**
+ * Packs records against the batch's slot table (`table[i]` is entry i): per record `app:1 tokensIn:3
+ * tokensOut:3 recordHash:32 count:1 (index:1 amount:8) * count`, charges in ascending table order. Throws
+ * on anything the contract would refuse.
+ */
+export function packRecords(table: readonly bigint[], records: readonly QueryRecord[]): Hex {
+  if (table.length > LIMITS.batchSlots) throw new RangeError(`a batch names at most ${LIMITS.batchSlots} slots`);
   const parts: Hex[] = [];
   for (const record of records) {
     const amounts = new Map<number, bigint>();
     for (const { slot, amount } of record.charges) {
-      const i = indexOf(slots, slot);
+      const i = indexOf(table, slot);
       if (amounts.has(i)) throw new RangeError(`slot ${slot} is charged twice in one record`);
       if (amount < 0n || amount > LIMITS.amount) throw new RangeError("a record amount must fit uint64");
       amounts.set(i, amount);
     }
+    if (amounts.size > LIMITS.recordCharges) throw new RangeError(`a record charges at most ${LIMITS.recordCharges} slots`);
     for (const tokens of [record.tokensIn, record.tokensOut]) {
-      if (!Number.isSafeInteger(tokens) || tokens < 0 || BigInt(tokens) > LIMITS.tokens) throw new RangeError("token counts must fit uint32");
+      if (!Number.isSafeInteger(tokens) || tokens < 0 || BigInt(tokens) > LIMITS.tokens) throw new RangeError("token counts must fit uint24");
     }
-    if (hexToBytes(record.recordHash).length !== 32) throw new RangeError("a record hash is 32 bytes");
+    if (!/^0x[0-9a-fA-F]{64}$/.test(record.recordHash)) throw new RangeError("a record hash is 32 bytes");
     const order = [...amounts.keys()].sort((a, b) => a - b);
-    const mask = order.reduce((m, i) => m | (1 << i), 0) >>> 0;
     parts.push(
-      numberToHex(indexOf(slots, record.app), { size: 1 }),
-      numberToHex(mask, { size: 4 }),
-      numberToHex(record.tokensIn, { size: 4 }),
-      numberToHex(record.tokensOut, { size: 4 }),
+      numberToHex(indexOf(table, record.app), { size: 1 }),
+      numberToHex(record.tokensIn, { size: 3 }),
+      numberToHex(record.tokensOut, { size: 3 }),
       record.recordHash,
-      ...order.map((i) => numberToHex(amounts.get(i)!, { size: AMOUNT_BYTES })),
+      numberToHex(order.length, { size: 1 }),
+      ...order.flatMap((i) => [numberToHex(i, { size: 1 }), numberToHex(amounts.get(i)!, { size: 8 })]),
     );
   }
   return parts.length ? concatHex(parts) : "0x";
 }
 
-/** Reads packed records back (the browser's on-chain check, dashboards). Throws on malformed bytes. */
-export function unpackRecords(slots: readonly bigint[], data: Hex): QueryRecord[] {
+/** Reads packed records back against the batch's slot table (the browser's on-chain check, dashboards). Throws on malformed bytes. */
+export function unpackRecords(table: readonly bigint[], data: Hex): QueryRecord[] {
   const bytes = hexToBytes(data);
   const records: QueryRecord[] = [];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const entry = (i: number) => {
+    if (i >= table.length) throw new RangeError("a record names an entry past the slot table");
+    return table[i];
+  };
   let at = 0;
   while (at < bytes.length) {
     if (at + HEAD_BYTES > bytes.length) throw new RangeError("truncated record");
-    const app = bytes[at];
-    const mask = view.getUint32(at + 1);
-    const tokensIn = view.getUint32(at + 5);
-    const tokensOut = view.getUint32(at + 9);
-    const hash = toHex(bytes.slice(at + 13, at + 45));
+    const app = entry(bytes[at]);
+    const tokensIn = (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+    const tokensOut = (bytes[at + 4] << 16) | (bytes[at + 5] << 8) | bytes[at + 6];
+    const hash = toHex(bytes.slice(at + 7, at + 39));
+    const count = bytes[at + 39];
     at += HEAD_BYTES;
-    if (app >= slots.length) throw new RangeError("record app index out of range");
+    if (at + count * CHARGE_BYTES > bytes.length) throw new RangeError("truncated record charges");
     const charges: QueryRecord["charges"] = [];
-    for (let i = 0; i < 32; i++) {
-      if (!((mask >>> i) & 1)) continue;
-      if (i >= slots.length) throw new RangeError("record mask past the slot list");
-      if (at + AMOUNT_BYTES > bytes.length) throw new RangeError("truncated record amounts");
-      charges.push({ slot: slots[i], amount: view.getBigUint64(at) });
-      at += AMOUNT_BYTES;
-    }
-    records.push({ app: slots[app], charges, tokensIn, tokensOut, recordHash: hash });
+    for (let c = 0; c < count; c++, at += CHARGE_BYTES) charges.push({ slot: entry(bytes[at]), amount: view.getBigUint64(at + 1) });
+    records.push({ app, charges, tokensIn, tokensOut, recordHash: hash });
   }
   return records;
 }

@@ -27,7 +27,7 @@ export interface SettlementContext {
 }
 
 export function checkSession(session: Session): void {
-  if (session.spendCap < 0n || session.spendCap > LIMITS.spendCap) throw new RangeError("spendCap must fit uint128");
+  if (session.spendCap < 0n || session.spendCap > LIMITS.spendCap) throw new RangeError("spendCap must fit uint96");
   if (session.expiry < 0n || session.expiry > LIMITS.expiry) throw new RangeError("expiry must fit uint40");
   if (session.nonce < 0n || session.nonce > LIMITS.sessionNonce) throw new RangeError("session nonce must fit uint64");
 }

@@ -1,32 +1,45 @@
-// Vouchers: the session key signs one per query (no wallet pop-up). Each carries the session's running
-// maxima, so the operator settles only the newest voucher of a session, with the actual amounts.
-import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
+// Vouchers: the session key signs one per query (no wallet pop-up). Each carries the account's running
+// maximum (the payer's account with this operator, over all its sessions), so the operator settles only the
+// newest voucher of an account, with the actual amounts.
+import { encodeAbiParameters, hashTypedData, keccak256, type Address, type Hex, type LocalAccount } from "viem";
 import { LIMITS, settlementDomain, voucherTypes } from "./eip712";
 import type { SettlementContext } from "./session";
 import { isSignedByKey, type RecoverSigner } from "./signature";
 
 export interface Voucher {
-  /** The session's id (its EIP-712 struct hash). */
+  /** The id (EIP-712 struct hash) of the session whose key signs it. */
   session: Hex;
+  /** The account's query number: one more per query, over all the account's sessions. */
   seq: bigint;
   issuedAt: bigint;
-  /** Every slot the session has charged up to this query, in the order they were first charged. */
-  slots: bigint[];
-  /** The most each slot may receive over the whole session up to this query. */
-  maxAmounts: bigint[];
+  /** The most the account's cumulative charged total may be once this query is paid. */
+  cumulativeMax: bigint;
+  /** `chargesHash` of this query's own maxima per slot. */
+  charges: Hex;
+}
+
+/** One query's most per slot, in the charge set's order (app, model, datasets). */
+export interface SlotMax {
+  slot: bigint;
+  max: bigint;
+}
+
+/** What a voucher commits of its query's maxima: `keccak256(abi.encode(uint256[] slots, uint256[] maxAmounts))`. */
+export function chargesHash(charges: readonly SlotMax[]): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "uint256[]" }, { type: "uint256[]" }],
+      [charges.map((c) => c.slot), charges.map((c) => c.max)],
+    ),
+  );
 }
 
 /** Throws unless the voucher fits what KipSettlement accepts. */
 export function checkVoucher(voucher: Voucher): void {
-  if (voucher.slots.length === 0 || voucher.slots.length > LIMITS.sessionSlots) {
-    throw new RangeError(`a session charges 1..${LIMITS.sessionSlots} slots`);
-  }
-  if (voucher.slots.length !== voucher.maxAmounts.length) throw new RangeError("slots and maxAmounts differ in length");
-  if (new Set(voucher.slots).size !== voucher.slots.length) throw new RangeError("a slot appears twice in the voucher");
-  for (const slot of voucher.slots) if (slot <= 0n || slot > LIMITS.slotId) throw new RangeError("slot id must fit uint64 and be > 0");
-  for (const max of voucher.maxAmounts) if (max < 0n || max > LIMITS.cumulative) throw new RangeError("maxAmount must fit uint128");
-  if (voucher.seq <= 0n || voucher.seq > LIMITS.seq) throw new RangeError("seq must be 1..2^64-1");
+  if (voucher.seq <= 0n || voucher.seq > LIMITS.seq) throw new RangeError("seq must be 1..2^40-1");
   if (voucher.issuedAt < 0n || voucher.issuedAt > LIMITS.issuedAt) throw new RangeError("issuedAt must fit uint40");
+  if (voucher.cumulativeMax < 0n || voucher.cumulativeMax > LIMITS.cumulative) throw new RangeError("cumulativeMax must fit uint96");
+  if (!/^0x[0-9a-fA-F]{64}$/.test(voucher.charges)) throw new RangeError("charges must be 32 bytes");
 }
 
 /** The digest the session key signs. */
@@ -49,10 +62,11 @@ export async function signVoucherWith(sign: (digest: Hex) => Promise<Hex>, ctx: 
   return sign(voucherDigest(ctx, voucher));
 }
 
-/** Whether `signature` over `voucher` is by `key`, in the one form the contract accepts (see signature.ts). */
+/** Whether `signature` over `voucher` is by `key`, in the one form the server accepts (see signature.ts). */
 export async function verifyVoucher(ctx: SettlementContext, voucher: Voucher, signature: Hex, key: Address, recover?: RecoverSigner): Promise<boolean> {
   let digest: Hex;
   try {
+    checkVoucher(voucher);
     digest = voucherDigest(ctx, voucher);
   } catch {
     return false;
@@ -60,29 +74,18 @@ export async function verifyVoucher(ctx: SettlementContext, voucher: Voucher, si
   return isSignedByKey(digest, signature, key, recover);
 }
 
-/** The newest voucher's running maxima (none before the session's first query). */
-export interface VoucherState {
+/** Where an account's vouchers stand: the newest seq and cumulative maximum admitted (0 and 0 before any). */
+export interface AccountPosition {
   seq: bigint;
-  slots: bigint[];
-  maxAmounts: bigint[];
+  cumulativeMax: bigint;
 }
 
 /**
- * The running maxima after one more query that may pay `charges` (slot and its most for this query): the
- * previous slots keep their places, new ones are appended, and each charged slot's maximum grows by its
- * charge. The browser signs this; admission recomputes it and accepts nothing else.
+ * The voucher fields of one more query that may pay `charges`: the next seq, the cumulative maximum grown
+ * by this query's maxima, and their hash. The browser signs this; admission recomputes it and accepts
+ * nothing else.
  */
-export function nextVoucherState(previous: VoucherState | null, charges: readonly { slot: bigint; max: bigint }[]): VoucherState {
-  const slots = [...(previous?.slots ?? [])];
-  const maxAmounts = [...(previous?.maxAmounts ?? [])];
-  for (const { slot, max } of charges) {
-    let i = slots.indexOf(slot);
-    if (i < 0) {
-      slots.push(slot);
-      maxAmounts.push(0n);
-      i = slots.length - 1;
-    }
-    maxAmounts[i] += max;
-  }
-  return { seq: (previous?.seq ?? 0n) + 1n, slots, maxAmounts };
+export function nextVoucherFields(previous: AccountPosition, charges: readonly SlotMax[]): { seq: bigint; cumulativeMax: bigint; charges: Hex } {
+  const total = charges.reduce((sum, c) => sum + c.max, 0n);
+  return { seq: previous.seq + 1n, cumulativeMax: previous.cumulativeMax + total, charges: chargesHash(charges) };
 }

@@ -12,7 +12,7 @@
 //      streamed token minus the model's own time to first token;
 //   3. the same two runs with a second app server on the same database, requests alternating.
 // Writes bench/results/chat.json; exits non-zero if a target is missed.
-import { nextVoucherState, type VoucherState } from "../lib/protocol";
+import { nextVoucherFields, type AccountPosition } from "../lib/protocol";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -129,7 +129,7 @@ async function main() {
     const charges = await fx.chargeSet(created.app.id);
 
     console.log(`preparing ${CONCURRENCY} wallets (deposit with permit, sign-in, spending session)…`);
-    const users: { cookie: string; auth: Awaited<ReturnType<ChatFixtures["authorize"]>>; state: VoucherState | null; conversation: string }[] = [];
+    const users: { cookie: string; auth: Awaited<ReturnType<ChatFixtures["authorize"]>>; state: AccountPosition | null; conversation: string }[] = [];
     for (let i = 0; i < CONCURRENCY; i++) {
       const payer = await fx.account();
       await fx.deposit(payer, 100_000_000n);
@@ -144,9 +144,10 @@ async function main() {
     /** One paid message to `url`; the time to its first token when `record` is given. */
     const one = async (url: string, user: (typeof users)[number], record?: number[]) => {
       // Vouchers are signed before the clock starts: signing happens in the user's browser, which builds on
-      // the session's previous voucher (tracked here; the chat page reads it from /api/chat/account).
+      // the account's previous voucher (tracked here; the chat page reads it from /api/chat/account).
       const payment = await fx.payment(charges, user.auth, { previous: user.state });
-      user.state = nextVoucherState(user.state, charges.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })));
+      const fields = nextVoucherFields(user.state ?? { seq: 0n, cumulativeMax: 0n }, charges.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })));
+      user.state = { seq: fields.seq, cumulativeMax: fields.cumulativeMax };
       const started = performance.now();
       const response = await fetch(`${url}/api/chat`, {
         method: "POST",

@@ -1,8 +1,8 @@
 "use client";
 // A conversation with an app through the AI SDK's useChat: streaming answers with their sources and
 // price, stop, regenerate, and errors that say what to do next. For a paid app, each request carries the
-// session's next voucher (the previous one plus this app's charge set), signed in the browser by the
-// session key (no wallet pop-up).
+// account's next voucher (the next seq, the running maximum grown by this app's charge set, and the hash of
+// this query's maxima), signed in the browser by the session key (no wallet pop-up).
 // First: zod is configured (no eval probe under the page CSP) before any library builds a schema.
 import "@/lib/zod-config";
 import { useChat } from "@ai-sdk/react";
@@ -13,7 +13,7 @@ import type { Hex } from "viem";
 import { MAX_QUESTION_CHARS, type ChargeSet, type ChatErrorReason, type ChatUIMessage, type MessageCharge } from "@/lib/chat/types";
 import { chatAccountKey, fetchChatAccount } from "@/components/web3/payment-panel";
 import { readSession, signWithSessionKey, type Scope } from "@/components/web3/session-key";
-import { nextVoucherState } from "@/lib/protocol";
+import { nextVoucherFields } from "@/lib/protocol";
 import { formatAmount, MessageView, textOf, type TokenInfo } from "./message-view";
 
 class ClientPaymentError extends Error {
@@ -69,26 +69,25 @@ function chatTransport(appId: string, scope: Scope, queryClient: QueryClient) {
         if (Number(stored.session.expiry) <= Date.now() / 1000 + 180) {
           throw new ClientPaymentError("session_expired", "Your spending session has expired. Authorize a new one.");
         }
-        // The server's newest voucher of this session is what the next one builds on (another tab or
-        // device may have sent messages since).
+        // The account's newest voucher, as the server knows it, is what the next one builds on (another
+        // tab or device, with this session or another, may have sent messages since).
         const account = await queryClient.fetchQuery({
           queryKey: chatAccountKey(scope.payer, stored.hash),
           queryFn: () => fetchChatAccount(stored.hash),
           staleTime: 0,
         });
         if (account.session?.revokedAt) throw new ClientPaymentError("session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
-        const previous = account.session?.voucher;
-        const state = nextVoucherState(
-          previous ? { seq: BigInt(previous.seq), slots: previous.slots.map(BigInt), maxAmounts: previous.maxAmounts.map(BigInt) } : null,
+        const fields = nextVoucherFields(
+          { seq: BigInt(account.position.seq), cumulativeMax: BigInt(account.position.cumulativeMax) },
           set.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })),
         );
         // Dated by the server's clock, read just now: the server refuses vouchers dated more than a minute
         // ahead of it, which a device whose clock runs fast would otherwise sign.
-        const voucher = { session: stored.hash as Hex, ...state, issuedAt: BigInt(account.serverTime ?? Math.floor(Date.now() / 1000)) };
+        const voucher = { session: stored.hash as Hex, ...fields, issuedAt: BigInt(account.serverTime ?? Math.floor(Date.now() / 1000)) };
         const signature = await signWithSessionKey(stored, scope, voucher);
         body.payment = {
           sessionHash: stored.hash,
-          voucher: { seq: voucher.seq.toString(), issuedAt: voucher.issuedAt.toString(), slots: voucher.slots.map(String), maxAmounts: voucher.maxAmounts.map(String) },
+          voucher: { seq: voucher.seq.toString(), issuedAt: voucher.issuedAt.toString(), cumulativeMax: voucher.cumulativeMax.toString(), charges: voucher.charges },
           signature,
         };
       }

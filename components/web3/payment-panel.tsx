@@ -16,13 +16,16 @@ export interface ChatAccount {
   /** The server's clock when it answered (unix seconds). */
   serverTime: number;
   pending: string;
-  /** The stored session as the server knows it: revoked or not, and its newest voucher. */
+  /** Where the account's vouchers stand: the next voucher builds on this seq and cumulative maximum. */
+  position: { seq: string; cumulativeMax: string };
+  /** What counts against a session's cap: the account's total charged on chain plus its pending charges. */
+  committed: string;
+  /** The stored session as the server knows it: revoked or not, and what its own messages spent. */
   session: {
     hash: Hex;
     revokedAt: number | null;
     /** What the session's messages hold or have spent (base units, decimal). */
     spent: string;
-    voucher: { seq: string; slots: string[]; maxAmounts: string[] } | null;
   } | null;
 }
 
@@ -241,7 +244,18 @@ export function PaymentPanel({
       spendCap = 0n;
     }
     const lifetime = Number(days);
-    if (spendCap <= 0n || !Number.isFinite(lifetime) || lifetime <= 0 || lifetime > 90) {
+    // The contract holds the account's whole charged total to a session's cap: the cap signed is what the
+    // account has spent so far plus what this session may spend.
+    let committed: bigint;
+    try {
+      committed = BigInt((await fetchChatAccount()).committed);
+    } catch (error) {
+      setTx({ phase: "failed", what: "Authorization", error: errorText(error) });
+      return;
+    }
+    const allowance = spendCap;
+    spendCap = committed + allowance;
+    if (allowance <= 0n || !Number.isFinite(lifetime) || lifetime <= 0 || lifetime > 90) {
       setTx({ phase: "failed", what: "Authorization", error: "choose a cap above 0 and 1 to 90 days" });
       return;
     }
@@ -320,7 +334,7 @@ export function PaymentPanel({
   const revoked = Boolean(account.data?.session?.revokedAt);
   const sessionActive = stored && !revoked && Number(stored.session.expiry) > now;
   // What the next messages can spend: the balance, and within an active session also what its cap leaves.
-  const sessionLeft = sessionActive ? BigInt(stored.session.spendCap) - BigInt(account.data?.session?.spent ?? "0") : 0n;
+  const sessionLeft = sessionActive ? BigInt(stored.session.spendCap) - BigInt(account.data?.committed ?? stored.session.spendCap) : 0n;
   const spendable = (() => {
     const balance = available > 0n ? available : 0n;
     if (!sessionActive) return balance;
@@ -384,7 +398,7 @@ export function PaymentPanel({
         {sessionActive ? (
           <div className="text-sm" data-testid="session-active">
             <p>
-              Active until {new Date(Number(stored.session.expiry) * 1000).toLocaleString()}, up to {fmt(BigInt(stored.session.spendCap))}.
+              Active until {new Date(Number(stored.session.expiry) * 1000).toLocaleString()}, {fmt(sessionLeft > 0n ? sessionLeft : 0n)} left to spend.
             </p>
             <p className="mt-1 text-xs text-muted">Messages are signed in this browser with the session key, without pop-ups.</p>
             <div className="mt-2 flex flex-wrap gap-x-4 gap-y-1">

@@ -13,9 +13,10 @@ import { admitFreeQuestion, admitLocked, chargesOf, withPayerLock } from "@/lib/
 import { answerStream } from "@/lib/chat/answer";
 import { loadChatApp, type ChainContext, type ChatApp } from "@/lib/chat/charges";
 import { ChatError } from "@/lib/chat/errors";
-import { latestVoucher, sessionSpendWindows, type QuestionRecord } from "@/lib/chat/store";
+import { readAccount } from "@/lib/chat/balance";
+import { sessionSpendWindows, type QuestionRecord } from "@/lib/chat/store";
 import type { MessageCharge, SourceRef } from "@/lib/chat/types";
-import { LIMITS, nextVoucherState, signVoucherWith } from "@/lib/protocol";
+import { nextVoucherFields, signVoucherWith } from "@/lib/protocol";
 import { signDigest } from "@/lib/chat/secp256k1";
 import { ApiError, toOpenAiError } from "./errors";
 import type { AuthenticatedKey } from "./keys";
@@ -108,16 +109,16 @@ export async function admitApiQuestion(
     if (spend.month + maxTotal > key.monthlyCap) {
       throw new ApiError("payment_required", "monthly_cap_reached", "This query would take the API key past its monthly spend cap. It resets on the 1st (UTC), or raise it with a new key.");
     }
-    const state = nextVoucherState(await latestVoucher(tx, key.sessionHash), charges);
-    if (state.slots.length > LIMITS.sessionSlots) {
-      throw new ApiError("payment_required", "session_full", `This key's session has paid ${LIMITS.sessionSlots} different listings, the most one session can: create a new key.`);
+    if (spend.total + maxTotal > key.totalCap) {
+      throw new ApiError("payment_required", "total_cap_reached", "This query would take the API key past its total spend cap. Create a new key to keep going.");
     }
-    const voucher = { session: key.sessionHash, seq: state.seq, issuedAt: BigInt(now), slots: state.slots, maxAmounts: state.maxAmounts };
+    const { position } = await readAccount(tx, chain, key.owner);
+    const voucher = { session: key.sessionHash, issuedAt: BigInt(now), ...nextVoucherFields(position, charges) };
     const privateKey = key.sessionPrivateKey();
     const signature = await signVoucherWith((digest) => signDigest(digest, privateKey), { chainId: chain.chainId, settlement: chain.settlement }, voucher);
     const payment = {
       sessionHash: key.sessionHash,
-      voucher: { seq: String(voucher.seq), issuedAt: String(now), slots: voucher.slots.map(String), maxAmounts: voucher.maxAmounts.map(String) },
+      voucher: { seq: String(voucher.seq), issuedAt: String(now), cumulativeMax: String(voucher.cumulativeMax), charges: voucher.charges },
       signature,
     };
     return admitLocked(tx, chain, app.chargeSet, question, payment, now);

@@ -1,15 +1,17 @@
 // API keys of the OpenAI-compatible API. A key is a random secret shown once; the database keeps its
 // SHA-256 only. Each key pays through a spending session of its own: the server generates the session
 // key and keeps its private key sealed (AES-256-GCM, bound to the key's id), and the owner's wallet signs
-// the EIP-712 Session for it with spendCap = the key's total cap and expiry = the key's expiry. So what the
-// server can ever spend of the owner's prepaid balance through a key is that cap, and the contract
-// enforces it too. Revoking a key revokes its session.
+// the EIP-712 Session for it with expiry = the key's expiry and spendCap = what the owner's account had
+// spent when the key was made plus the key's total cap (the contract caps the account's whole charged
+// total, over all its sessions). So what the server can ever spend of the owner's prepaid balance through
+// a key is at most that cap, and the contract enforces it too. Revoking a key revokes its session.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { Db } from "@/lib/db-client";
 import { decryptString, encryptString } from "@/lib/crypto";
 import { LIMITS } from "@/lib/protocol";
+import { readAccount } from "@/lib/chat/balance";
 import type { ChainContext } from "@/lib/chat/charges";
 import { MAX_SESSION_SECONDS, MIN_SESSION_SECONDS, registerSession, revokeSession } from "@/lib/chat/sessions";
 import { newId, sessionSpendWindows, type SessionSpend } from "@/lib/chat/store";
@@ -78,7 +80,7 @@ function keySession(row: KeyRow, operator: Address): KeySession {
     payer: getAddress(row.owner),
     key: getAddress(row.sessionKeyAddress),
     operator,
-    spendCap: row.totalCap,
+    spendCap: row.spendCap,
     expiry: String(row.expiresAt),
     nonce: row.sessionNonce,
   };
@@ -125,7 +127,7 @@ function viewOf(row: KeyRow, spend: SessionSpend, operator: Address, now: number
 /** Creates a key (pending until the wallet signs its session). The secret is returned here only. */
 export async function createApiKey(
   db: Db,
-  chain: Pick<ChainContext, "operator">,
+  chain: ChainContext,
   owner: Address,
   input: NewKeyInput,
   encryptionKey: string,
@@ -138,6 +140,9 @@ export async function createApiKey(
   }
   const live = await db.apiKey.count({ where: { owner: getAddress(owner), revokedAt: null, expiresAt: { gt: now } } });
   if (live >= MAX_LIVE_KEYS) throw new ApiError("conflict", "too_many_keys", `A wallet can hold at most ${MAX_LIVE_KEYS} live keys. Revoke one first.`);
+  const { committed } = await readAccount(db, chain, owner);
+  const spendCap = committed + BigInt(input.totalCap);
+  if (spendCap > LIMITS.spendCap) throw new ApiError("bad_request", "invalid_value", "This total cap is more than the settlement contract can count for this wallet.", "caps");
   const id = newId();
   const secret = `${API_KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
   const privateKey = generatePrivateKey();
@@ -151,6 +156,7 @@ export async function createApiKey(
       dailyCap: input.dailyCap,
       monthlyCap: input.monthlyCap,
       totalCap: input.totalCap,
+      spendCap: spendCap.toString(),
       expiresAt: input.expiresAt,
       allowedAppsJson: JSON.stringify([...new Set(input.allowedApps)]),
       sessionKeyAddress: privateKeyToAccount(privateKey).address,
@@ -199,6 +205,7 @@ export interface AuthenticatedKey {
   sessionHash: Hex;
   dailyCap: bigint;
   monthlyCap: bigint;
+  totalCap: bigint;
   allowedApps: string[];
   /** The session key's private key, unsealed for this request only. */
   sessionPrivateKey: () => Hex;
@@ -224,6 +231,7 @@ export async function authenticateApiKey(db: Db, authorization: string | null, e
     sessionHash: row.sessionHash as Hex,
     dailyCap: BigInt(row.dailyCap),
     monthlyCap: BigInt(row.monthlyCap),
+    totalCap: BigInt(row.totalCap),
     allowedApps: JSON.parse(row.allowedAppsJson) as string[],
     sessionPrivateKey: () => decryptString(row.sessionKeyEncrypted, encryptionKey, sessionKeyAad(row.id)) as Hex,
   };

@@ -1,21 +1,22 @@
 // Admitting a paid question: the voucher is checked (session, payer, operator, revocation, issue time,
-// signature, and that it is exactly the session's previous voucher plus this app's charge set) against the
-// spend cap and the payer's balance with this operator on chain minus what is already pending, and stored
+// signature, and that it is exactly the account's next voucher for this app's charge set) against the
+// spend cap and the payer's balance with this operator on chain minus what is still to be paid, and stored
 // together with the user's message BEFORE any model is called. It all runs in one database transaction
 // holding a per-payer advisory lock, so two questions sent at once, to the same app server or to two of
 // them, cannot both spend the same balance or take the same sequence number: the lock, one statement that
-// reads the session with its newest voucher and holds, the chain, and the statement that stores the
-// question. The receipts are read before the chain: a settlement landing in between only makes the
-// balance look smaller, never larger, and a balance that looks short is read again exactly (./balance.ts).
+// reads the session, the account's newest voucher and open receipts, then the chain, and the statement
+// that stores the question. The receipts are read before the chain, which makes the reading exact
+// (./balance.ts).
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import { withAdvisoryLock, type Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
-import { isSignedByKey, nextVoucherState, sessionDigest, verifyVoucher, type Session, type Voucher, type VoucherState } from "@/lib/protocol";
+import { isSignedByKey, nextVoucherFields, sessionDigest, verifyVoucher, type Session, type Voucher } from "@/lib/protocol";
+import { LIMITS } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
 import { recoverSigner } from "./secp256k1";
-import { exactHeadroom, revokedOnChain, spendable } from "./balance";
+import { accountKey, accountOnChain, accountView, readAccount, revokedOnChain } from "./balance";
 import { ChatError } from "./errors";
-import { admissionState, pendingHolds, storeQuestion, type ConversationMessage, type DbOrTx, type AdmissionSession, type QuestionRecord } from "./store";
+import { admissionState, storeQuestion, type ConversationMessage, type AdmissionSession, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 
 /** How far in the past a voucher's issue time may be, by the server's clock. */
@@ -29,13 +30,8 @@ export const ISSUED_AT_FUTURE_SECONDS = 60;
 
 export interface PaymentInput {
   sessionHash: Hex;
-  voucher: { seq: string; issuedAt: string; slots: string[]; maxAmounts: string[] };
+  voucher: { seq: string; issuedAt: string; cumulativeMax: string; charges: Hex };
   signature: Hex;
-}
-
-/** Receipts of `payer` not yet settled, failed or voided: what their balance on chain does not show yet. */
-export async function pendingCharges(db: DbOrTx, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address): Promise<bigint> {
-  return pendingHolds(db, chain, getAddress(payer));
 }
 
 /**
@@ -44,8 +40,7 @@ export async function pendingCharges(db: DbOrTx, chain: Pick<ChainContext, "chai
  */
 export async function missingPayment(db: Db, chain: ChainContext, chargeSet: ChargeSet, payer: Address): Promise<ChatError> {
   const maxTotal = chargesOf(chargeSet).reduce((sum, c) => sum + c.max, 0n);
-  const [available, pending] = await Promise.all([spendable(chain, getAddress(payer)), pendingCharges(db, chain, payer)]);
-  if (available - pending < maxTotal && (await exactHeadroom(db, chain, payer)) < maxTotal) {
+  if ((await readAccount(db, chain, payer)).headroom < maxTotal) {
     return new ChatError(
       "payment_required",
       "balance_too_low",
@@ -87,14 +82,6 @@ function sessionOf(row: AdmissionSession): Session {
     expiry: BigInt(row.expiry),
     nonce: BigInt(row.nonce),
   };
-}
-
-function sameState(a: VoucherState, b: Pick<Voucher, "seq" | "slots" | "maxAmounts">): boolean {
-  return (
-    a.seq === b.seq &&
-    a.slots.length === b.slots.length &&
-    a.slots.every((slot, i) => slot === b.slots[i] && a.maxAmounts[i] === b.maxAmounts[i])
-  );
 }
 
 /** A free app's question: only the conversation and the user's message are stored. */
@@ -143,10 +130,11 @@ export async function admitLocked(
   const owner = getAddress(question.owner);
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
-  const { session, latest: previous, spent, pending, history } = await admissionState(tx, chain, owner, payment.sessionHash, question);
-  // The chain is read right after the receipts (a settlement landing in between makes the balance look
-  // smaller, never larger; kept short so it rarely does): started now, awaited after the checks.
-  const onChain = spendable(chain, owner);
+  const receipts = await admissionState(tx, accountKey(chain, owner), payment.sessionHash, question);
+  const { session, history } = receipts;
+  // The chain is read right after the receipts (the order that makes the reading exact): started now,
+  // awaited after the checks.
+  const onChain = accountOnChain(chain, owner);
   onChain.catch(() => undefined);
   // A revocation on chain that this server's database has not caught up with yet: a voucher of a revoked
   // session would be refused at settlement, and its answer given for free.
@@ -176,8 +164,8 @@ export async function admitLocked(
     session: session.hash as Hex,
     seq: BigInt(payment.voucher.seq),
     issuedAt: BigInt(issuedAt),
-    slots: payment.voucher.slots.map(BigInt),
-    maxAmounts: payment.voucher.maxAmounts.map(BigInt),
+    cumulativeMax: BigInt(payment.voucher.cumulativeMax),
+    charges: payment.voucher.charges,
   };
   // A session a smart wallet approved (not the payer's own key signature) is proven only when the
   // contract asks the wallet, at its first settlement: until then it takes one question at a time, so a
@@ -191,25 +179,30 @@ export async function admitLocked(
   if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address, recoverSigner))) {
     throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
   }
-  // The voucher must build on the newest one admitted: same slots in the same places, each maximum
-  // grown by exactly this app's charge. Anything else (a reused seq, a lower maximum, a skipped seq, a
-  // different charge set) is refused: the browser re-reads the session and signs again.
-  const expected = nextVoucherState(previous, charges);
-  if (!sameState(expected, voucher)) {
-    const stale = previous !== null && voucher.seq <= previous.seq;
+  // The voucher must be the account's next one for exactly this app's charge set: the next seq, the running
+  // maximum grown by this query's maxima, and their hash. Anything else (a reused seq, a skipped one, a
+  // lower maximum, other prices) is refused: the browser re-reads the account and signs again.
+  const account = accountView(receipts, await onChain);
+  const expected = nextVoucherFields(account.position, charges);
+  if (voucher.seq !== expected.seq || voucher.cumulativeMax !== expected.cumulativeMax || voucher.charges.toLowerCase() !== expected.charges) {
+    const stale = voucher.seq <= account.position.seq;
     throw new ChatError(
       "conflict",
       stale ? "nonce_used" : "charges_changed",
       stale
         ? "This voucher's number was already used (another tab or device sent a message). Send again."
-        : "The voucher does not match this app's prices and the session's previous voucher. Review the price and send again.",
+        : "The voucher does not match this app's prices and your account's previous voucher. Review the price and send again.",
     );
   }
-  if (spent + maxTotal > BigInt(session.spendCap)) {
-    throw new ChatError("payment_required", "over_cap", "This message would take your session past its spending cap. Authorize a new session.");
+  // The contract holds the account's whole charged total to the session's cap: what other sessions of
+  // this wallet spent counts too.
+  if (account.committed + maxTotal > BigInt(session.spendCap)) {
+    throw new ChatError("payment_required", "over_cap", "This message would take your account past this session's spending cap. Authorize a new session.");
   }
-  // The quick reading can count a settlement landing meanwhile twice; a short one is read again exactly.
-  if ((await onChain) - pending < maxTotal && (await exactHeadroom(tx, chain, owner)) < maxTotal) {
+  if (expected.cumulativeMax > LIMITS.cumulative || expected.seq > LIMITS.seq) {
+    throw new ChatError("payment_required", "over_cap", "This account has reached the most the settlement contract can count. Use another wallet.");
+  }
+  if (account.headroom < maxTotal) {
     throw new ChatError(
       "payment_required",
       "balance_too_low",
@@ -219,12 +212,15 @@ export async function admitLocked(
   const receiptId = await storeQuestion(tx, question, {
     chainId: chain.chainId,
     settlement: chain.settlement,
+    operator: chain.operator,
     payer,
     seq: voucher.seq.toString(),
     issuedAt,
     sessionHash: session.hash,
-    slotsJson: JSON.stringify(payment.voucher.slots),
-    maxAmountsJson: JSON.stringify(payment.voucher.maxAmounts),
+    slotsJson: JSON.stringify(charges.map((c) => c.slot.toString())),
+    maxAmountsJson: JSON.stringify(charges.map((c) => c.max.toString())),
+    charges: expected.charges,
+    cumulativeMax: expected.cumulativeMax.toString(),
     maxTotal: maxTotal.toString(),
     signature: payment.signature,
   });

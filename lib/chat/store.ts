@@ -6,7 +6,6 @@ import crypto from "node:crypto";
 import type { Address } from "viem";
 import type { Db } from "@/lib/db-client";
 import { Prisma } from "@/lib/generated/prisma/client";
-import type { VoucherState } from "@/lib/protocol";
 import { ChatError } from "./errors";
 
 /** Receipt statuses that still hold (or may hold) the payer's money. */
@@ -27,12 +26,18 @@ export interface QuestionRecord {
 export interface NewReceipt {
   chainId: number;
   settlement: string;
+  /** The account the voucher spends from: `payer` with `operator`. */
+  operator: string;
   payer: string;
+  /** The account's query number. */
   seq: string;
   issuedAt: number;
   sessionHash: string;
+  /** This query's own maxima per slot (JSON decimal strings), their hash, and the account's running maximum. */
   slotsJson: string;
   maxAmountsJson: string;
+  charges: string;
+  cumulativeMax: string;
   maxTotal: string;
   signature: string;
 }
@@ -53,7 +58,7 @@ export interface SessionRow {
 export interface AdmissionSession extends SessionRow {
   nonce: string;
   signature: string;
-  /** The voucher seq the chain holds for it after this server's last settlement ("0": never settled). */
+  /** The account seq of this session's newest voucher the chain settled ("0": none yet). */
   settledSeq: string;
   /** Its questions not yet settled, failed or voided. */
   open: number;
@@ -83,27 +88,46 @@ export function paymentSession(db: DbOrTx, hash: string): Promise<SessionRow | n
   });
 }
 
-/** The session's newest voucher admitted (any status: a voided query's voucher still counts), or null. */
-export async function latestVoucher(db: DbOrTx, sessionHash: string): Promise<VoucherState | null> {
-  const [row] = await db.$queryRaw<{ seq: string; slotsJson: string; maxAmountsJson: string }[]>`
-    SELECT "seq", "slotsJson", "maxAmountsJson" FROM "Receipt" WHERE "sessionHash" = ${sessionHash}
-    ORDER BY "seq"::numeric DESC LIMIT 1`;
-  if (!row) return null;
+/** An account's receipts, as admission and the chat page need them: the newest voucher and what is still open. */
+export interface AccountReceipts {
+  /** The newest voucher admitted for the account (any status: a voided query's voucher still counts), or null. */
+  latest: { seq: bigint; cumulativeMax: bigint } | null;
+  /** The account's receipts not yet settled, failed or voided: their seq and what each holds. */
+  open: { seq: bigint; held: bigint }[];
+}
+
+/** The account (payer with operator, on this deployment) whose receipts these are, as SQL conditions. */
+function accountWhere(account: AccountKey) {
+  return Prisma.sql`"chainId" = ${account.chainId}::int AND "settlement" = ${account.settlement} AND "operator" = ${account.operator} AND "payer" = ${account.payer}`;
+}
+
+export interface AccountKey {
+  chainId: number;
+  settlement: string;
+  operator: string;
+  /** Checksummed. */
+  payer: string;
+}
+
+const ACCOUNT_COLUMNS = (account: AccountKey) => Prisma.sql`
+  (SELECT json_build_array("seq", "cumulativeMax") FROM "Receipt" WHERE ${accountWhere(account)} ORDER BY "seq"::numeric DESC LIMIT 1) AS latest,
+  (SELECT json_agg(json_build_array("seq", ${HELD}::text)) FROM "Receipt" WHERE ${accountWhere(account)} AND "status" IN (${OPEN})) AS open`;
+
+function accountReceiptsOf(row: { latest: [string, string] | null; open: [string, string][] | null }): AccountReceipts {
   return {
-    seq: BigInt(row.seq),
-    slots: (JSON.parse(row.slotsJson) as string[]).map(BigInt),
-    maxAmounts: (JSON.parse(row.maxAmountsJson) as string[]).map(BigInt),
+    latest: row.latest ? { seq: BigInt(row.latest[0]), cumulativeMax: BigInt(row.latest[1]) } : null,
+    open: (row.open ?? []).map(([seq, held]) => ({ seq: BigInt(seq), held: BigInt(held) })),
   };
 }
 
-export interface AdmissionState {
+/** The account's newest voucher and open receipts (one statement). */
+export async function accountReceipts(db: DbOrTx, account: AccountKey): Promise<AccountReceipts> {
+  const [row] = await db.$queryRaw<{ latest: [string, string] | null; open: [string, string][] | null }[]>`SELECT ${ACCOUNT_COLUMNS(account)}`;
+  return accountReceiptsOf(row);
+}
+
+export interface AdmissionState extends AccountReceipts {
   session: AdmissionSession | null;
-  /** The session's newest voucher admitted (any status: a voided query's voucher still counts), or null. */
-  latest: VoucherState | null;
-  /** What the session's receipts hold or have spent, except void and failed ones. */
-  spent: bigint;
-  /** What the payer's receipts not yet settled hold (their balance on chain does not show it). */
-  pending: bigint;
   /** The conversation's messages so far, oldest first (as conversationMessages reads them). */
   history: ConversationMessage[];
 }
@@ -111,35 +135,28 @@ export interface AdmissionState {
 export type ConversationMessage = { id: string; role: string; text: string };
 
 /**
- * In one statement, everything admission checks a voucher against: the spending session, its newest
- * voucher, what its receipts hold, and what `payer`'s receipts not yet settled hold with this settlement;
- * and the question's conversation so far (the model's history), so a paid question needs no read of its own.
+ * In one statement, everything admission checks a voucher against in the database: the spending session,
+ * the account's newest voucher and open receipts, and the question's conversation so far (the model's
+ * history), so a paid question needs no read of its own.
  */
 export async function admissionState(
   db: DbOrTx,
-  chain: { chainId: number; settlement: string },
-  payer: string,
+  account: AccountKey,
   sessionHash: string,
   conversation: Pick<QuestionRecord, "conversationId" | "appId">,
 ): Promise<AdmissionState> {
   const [row] = await db.$queryRaw<
-    (Partial<AdmissionSession> & { found: boolean; seq: string | null; slotsJson: string | null; maxAmountsJson: string | null; spent: string; pending: string; history: ConversationMessage[] })[]
+    (Partial<Omit<AdmissionSession, "open">> & { found: boolean; sessionOpen: number; latest: [string, string] | null; open: [string, string][] | null; history: ConversationMessage[] })[]
   >`
     SELECT s."hash" IS NOT NULL AS found, s."hash", s."chainId", s."settlement", s."payer", s."key", s."operator", s."spendCap", s."expiry", s."revokedAt",
       s."nonce", s."signature", s."settledSeq",
-      (SELECT count(*)::int FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" IN (${OPEN})) AS open,
-      latest."seq", latest."slotsJson", latest."maxAmountsJson",
-      (SELECT COALESCE(SUM(${HELD}), 0)::text FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" NOT IN ('void', 'failed')) AS spent,
-      (SELECT COALESCE(SUM(${HELD}), 0)::text FROM "Receipt"
-        WHERE "payer" = ${payer} AND "status" IN (${OPEN}) AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement}) AS pending,
+      (SELECT count(*)::int FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" IN (${OPEN})) AS "sessionOpen",
+      ${ACCOUNT_COLUMNS(account)},
       (SELECT COALESCE(json_agg(json_build_object('id', m."id", 'role', m."role", 'text', m."text") ORDER BY m."createdAt"), '[]'::json)
         FROM "ChatMessage" m JOIN "Conversation" c ON c."id" = m."conversationId"
-        WHERE m."conversationId" = ${conversation.conversationId} AND c."owner" = ${payer} AND c."appId" = ${conversation.appId}) AS history
+        WHERE m."conversationId" = ${conversation.conversationId} AND c."owner" = ${account.payer} AND c."appId" = ${conversation.appId}) AS history
     FROM (SELECT 1) AS one
-    LEFT JOIN "PaymentSession" s ON s."hash" = ${sessionHash}
-    LEFT JOIN LATERAL (
-      SELECT "seq", "slotsJson", "maxAmountsJson" FROM "Receipt" WHERE "sessionHash" = ${sessionHash} ORDER BY "seq"::numeric DESC LIMIT 1
-    ) AS latest ON true`;
+    LEFT JOIN "PaymentSession" s ON s."hash" = ${sessionHash}`;
   const session: AdmissionSession | null = row.found
     ? {
         hash: row.hash!,
@@ -154,18 +171,10 @@ export async function admissionState(
         nonce: row.nonce!,
         signature: row.signature!,
         settledSeq: row.settledSeq!,
-        open: row.open!,
+        open: row.sessionOpen,
       }
     : null;
-  const latest =
-    row.seq === null
-      ? null
-      : {
-          seq: BigInt(row.seq),
-          slots: (JSON.parse(row.slotsJson!) as string[]).map(BigInt),
-          maxAmounts: (JSON.parse(row.maxAmountsJson!) as string[]).map(BigInt),
-        };
-  return { session, latest, spent: BigInt(row.spent), pending: BigInt(row.pending), history: row.history };
+  return { session, ...accountReceiptsOf(row), history: row.history };
 }
 
 /** What a payer's receipts not yet settled, failed or voided hold. */
@@ -215,13 +224,13 @@ export async function storeQuestion(db: DbOrTx, question: QuestionRecord, receip
           WHERE "Conversation"."owner" = excluded."owner" AND "Conversation"."appId" = excluded."appId"
         RETURNING "id"
       ), receipt AS (
-        INSERT INTO "Receipt" ("id", "chainId", "settlement", "payer", "seq", "issuedAt", "sessionHash", "slotsJson", "maxAmountsJson",
-          "maxTotal", "signature", "status", "appId", "conversationId", "createdAt", "updatedAt")
-        SELECT ${receiptId ?? ""}, ${receipt?.chainId ?? 0}::int, ${receipt?.settlement ?? ""}, ${receipt?.payer ?? ""}, ${receipt?.seq ?? ""},
+        INSERT INTO "Receipt" ("id", "chainId", "settlement", "operator", "payer", "seq", "issuedAt", "sessionHash", "slotsJson", "maxAmountsJson",
+          "charges", "cumulativeMax", "maxTotal", "signature", "status", "appId", "conversationId", "createdAt", "updatedAt")
+        SELECT ${receiptId ?? ""}, ${receipt?.chainId ?? 0}::int, ${receipt?.settlement ?? ""}, ${receipt?.operator ?? ""}, ${receipt?.payer ?? ""}, ${receipt?.seq ?? ""},
           ${receipt?.issuedAt ?? 0}::int, ${receipt?.sessionHash ?? ""}, ${receipt?.slotsJson ?? ""}, ${receipt?.maxAmountsJson ?? ""},
-          ${receipt?.maxTotal ?? ""}, ${receipt?.signature ?? ""}, 'answering', ${question.appId}, "id", ${NOW}, ${NOW}
+          ${receipt?.charges ?? ""}, ${receipt?.cumulativeMax ?? ""}, ${receipt?.maxTotal ?? ""}, ${receipt?.signature ?? ""}, 'answering', ${question.appId}, "id", ${NOW}, ${NOW}
         FROM conversation WHERE ${receipt !== null}::boolean
-        ON CONFLICT ("sessionHash", "seq") DO NOTHING
+        ON CONFLICT ("chainId", "settlement", "operator", "payer", "seq") DO NOTHING
         RETURNING "id"
       ), message AS (
         INSERT INTO "ChatMessage" ("id", "conversationId", "role", "text", "status", "createdAt")

@@ -20,7 +20,7 @@ import type { ChargeSet, ChatUIMessage } from "../../lib/chat/types";
 import { encryptString, modelApiKeyAad } from "../../lib/crypto";
 import type { Db } from "../../lib/db-client";
 import { buildSlotMetadata, KIND_TO_CHAIN, listingMetadataUri, type ListingKind } from "../../lib/listings/metadata";
-import { nextVoucherState, permitDomain, permitTypes, signSession, signVoucher, splitPermitSignature, type Session, type VoucherState } from "../../lib/protocol";
+import { nextVoucherFields, permitDomain, permitTypes, signSession, signVoucher, splitPermitSignature, type AccountPosition, type Session } from "../../lib/protocol";
 import { BM25_RETRIEVER } from "../../lib/rag/bm25";
 import { indexDocument } from "../../lib/rag/ingest";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
@@ -209,7 +209,10 @@ export class ChatFixtures {
     return ((await response.json()) as { chargeSet: ChargeSet }).chargeSet;
   }
 
-  /** The wallet signs a Session for a new browser key; the server registers it. */
+  /**
+   * The wallet signs a Session for a new browser key; the server registers it. `spendCap` caps the
+   * account's whole charged total (over all its sessions), as the contract reads it.
+   */
   async authorize(cookie: string, payer: PrivateKeyAccount, { spendCap = 1_000_000n, seconds = 3600, operator = this.operator } = {}) {
     const key = privateKeyToAccount(generatePrivateKey());
     const session: Session = {
@@ -233,32 +236,32 @@ export class ChatFixtures {
     return { key, session, hash, cookie };
   }
 
-  /** The session's newest voucher admitted by the server (what the next one builds on), as the browser reads it. */
-  async voucherState(auth: { hash: Hex; cookie: string }): Promise<VoucherState | null> {
+  /** Where the account's vouchers stand as the server reports it (what the next one builds on), as the browser reads it. */
+  async position(auth: { hash: Hex; cookie: string }): Promise<AccountPosition> {
     const response = await this.get(`/api/chat/account?session=${auth.hash}`, auth.cookie);
     if (!response.ok) throw new Error(`account: ${response.status} ${await response.text()}`);
-    const body = (await response.json()) as { session: { voucher: { seq: string; slots: string[]; maxAmounts: string[] } | null } | null };
-    const v = body.session?.voucher;
-    return v ? { seq: BigInt(v.seq), slots: v.slots.map(BigInt), maxAmounts: v.maxAmounts.map(BigInt) } : null;
+    const body = (await response.json()) as { position: { seq: string; cumulativeMax: string } };
+    return { seq: BigInt(body.position.seq), cumulativeMax: BigInt(body.position.cumulativeMax) };
   }
 
   /**
    * The next voucher for the app's current charge set, signed by the session key, built like the browser
-   * builds it: on the server's newest voucher of the session (or on `previous` when given).
+   * builds it: on the account's position as the server reports it (or on `previous` when given; null: a
+   * fresh account).
    */
   async payment(
     charges: ChargeSet,
     auth: { key: PrivateKeyAccount; session: Session; hash: Hex; cookie: string },
-    overrides: Partial<{ previous: VoucherState | null; seq: bigint; issuedAt: bigint; maxAmounts: bigint[]; slots: bigint[]; signer: PrivateKeyAccount }> = {},
+    overrides: Partial<{ previous: AccountPosition | null; seq: bigint; issuedAt: bigint; cumulativeMax: bigint; charges: Hex; signer: PrivateKeyAccount }> = {},
   ) {
-    const previous = "previous" in overrides ? overrides.previous! : await this.voucherState(auth);
-    const state = nextVoucherState(previous, charges.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })));
+    const previous = "previous" in overrides ? (overrides.previous ?? { seq: 0n, cumulativeMax: 0n }) : await this.position(auth);
+    const fields = nextVoucherFields(previous, charges.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })));
     const voucher = {
       session: auth.hash,
-      seq: overrides.seq ?? state.seq,
+      seq: overrides.seq ?? fields.seq,
       issuedAt: overrides.issuedAt ?? BigInt(Math.floor(Date.now() / 1000)),
-      slots: overrides.slots ?? state.slots,
-      maxAmounts: overrides.maxAmounts ?? state.maxAmounts,
+      cumulativeMax: overrides.cumulativeMax ?? fields.cumulativeMax,
+      charges: overrides.charges ?? fields.charges,
     };
     const signature = await signVoucher(overrides.signer ?? auth.key, { chainId: this.stack.chainId, settlement: this.settlement }, voucher);
     return {
@@ -266,8 +269,8 @@ export class ChatFixtures {
       voucher: {
         seq: voucher.seq.toString(),
         issuedAt: voucher.issuedAt.toString(),
-        slots: voucher.slots.map(String),
-        maxAmounts: voucher.maxAmounts.map(String),
+        cumulativeMax: voucher.cumulativeMax.toString(),
+        charges: voucher.charges,
       },
       signature,
     };

@@ -140,7 +140,8 @@ describe("answers through the openai package", () => {
     const receiptId = extra.kip_charge.receipt_id;
     await expect.poll(async () => (await db.receipt.findUniqueOrThrow({ where: { id: receiptId } })).status, { timeout: 30_000 }).toBe("settled");
     const receipt = await db.receipt.findUniqueOrThrow({ where: { id: receiptId } });
-    const items = decodeSettle((await fx.client.getTransaction({ hash: receipt.txHash as Hex })).input);
+    const tx = await fx.client.getTransaction({ hash: receipt.txHash as Hex });
+    const items = decodeSettle(tx.input, tx.from);
     const records = items.flatMap((item) => item.records ?? []);
     expect(records.map((r) => r.recordHash)).toContain(receipt.recordHash);
     const apiKey = await db.apiKey.findUniqueOrThrow({ where: { id: key.id } });

@@ -6,7 +6,7 @@ import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { PLATFORM_RULES } from "../../lib/ai/prompt";
 import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
-import { datasetVersionsOf, hashSession, recordHash, sessionDigest, signSession, type Session } from "../../lib/protocol";
+import { chargesHash, datasetVersionsOf, hashSession, recordHash, sessionDigest, signSession, type Session } from "../../lib/protocol";
 import type { ChargeSet, SourceRef } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
 import { answerText, ChatFixtures, clientId, readChunks, type UiChunk } from "../helpers/chat-fixtures";
@@ -169,12 +169,19 @@ describe("answering through an OpenAI-compatible model", () => {
     expect(messages.map((m) => m.role)).toEqual(["user", "assistant"]);
     expect(messages[1].receiptId).toBe(receipt.id);
 
+    // The receipt keeps this query's own maxima, their hash and the account's running maximum.
+    expect(JSON.parse(receipt.slotsJson)).toEqual(charges.slots.map((s) => s.slot));
+    expect(JSON.parse(receipt.maxAmountsJson)).toEqual(charges.slots.map((s) => s.price));
+    expect(receipt.charges).toBe(chargesHash(charges.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) }))));
+    expect(receipt.cumulativeMax).toBe(charges.maxTotal);
     const account = (await (await fx.get(`/api/chat/account?session=${auth.hash}`, cookie)).json()) as {
       pending: string;
-      session: { voucher: { seq: string; slots: string[]; maxAmounts: string[] } };
+      committed: string;
+      position: { seq: string; cumulativeMax: string };
     };
     expect(account.pending).toBe("9000");
-    expect(account.session.voucher).toEqual({ seq: "1", slots: charges.slots.map((s) => s.slot), maxAmounts: charges.slots.map((s) => s.price) });
+    expect(account.committed).toBe("9000");
+    expect(account.position).toEqual({ seq: "1", cumulativeMax: charges.maxTotal });
   });
 
   it("sends the conversation's earlier turns to the model with a paid follow-up question", async () => {
@@ -238,17 +245,19 @@ describe("receipt checks before the model is called", () => {
     }
     // A second voucher with a sequence number already used (the first answer's), and one that skips ahead.
     await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { previous: null })), 409, "nonce_used");
-    const latest = await fx.voucherState(auth);
-    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { seq: latest!.seq + 2n })), 409, "charges_changed");
+    const latest = await fx.position(auth);
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { seq: latest.seq + 2n })), 409, "charges_changed");
     await expectRejected(
       await ask("pelicans?", { ...(await fx.payment(charges, auth)), sessionHash: `0x${"ab".repeat(32)}` as Hex }),
       403,
       "session_unknown",
     );
-    // Running maxima that do not grow by exactly the app's charge set (one 1 unit short).
+    // A running maximum that does not grow by exactly the app's charge set (1 unit short), and a hash of
+    // other per-slot maxima with the right total (a dataset's share moved to the model).
     const next = await fx.payment(charges, auth);
-    const short = next.voucher.maxAmounts.map((m, i, all) => (i === all.length - 1 ? BigInt(m) - 1n : BigInt(m)));
-    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { maxAmounts: short })), 409, "charges_changed");
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { cumulativeMax: BigInt(next.voucher.cumulativeMax) - 1n })), 409, "charges_changed");
+    const moved = charges.slots.map((s, i) => ({ slot: BigInt(s.slot), max: i === 1 ? BigInt(s.price) + 1n : i === charges.slots.length - 1 ? BigInt(s.price) - 1n : BigInt(s.price) }));
+    await expectRejected(await ask("pelicans?", await fx.payment(charges, auth, { charges: chargesHash(moved) })), 409, "charges_changed");
     await expectRejected(await ask("pelicans?", undefined), 402, "session_required");
     // Another signed-in wallet replaying this payer's session and a voucher its key signed: refused, as the
     // session is not theirs (nothing stored, nothing charged to either).
@@ -256,8 +265,9 @@ describe("receipt checks before the model is called", () => {
     await expectRejected(await ask("pelicans?", await fx.payment(charges, auth), { who: thief }), 403, "wrong_payer");
     // Fields wider than the contract accepts are refused at the door, never stored.
     for (const [field, value, width] of [
-      ["seq", (1n << 64n).toString(), "64"],
+      ["seq", (1n << 40n).toString(), "40"],
       ["issuedAt", (1n << 40n).toString(), "40"],
+      ["cumulativeMax", (1n << 96n).toString(), "96"],
     ] as const) {
       const payment = await fx.payment(charges, auth);
       const wide = await ask("pelicans?", { ...payment, voucher: { ...payment.voucher, [field]: value } });
@@ -286,15 +296,16 @@ describe("receipt checks before the model is called", () => {
   });
 
   it("admits one of two tabs racing with the same voucher number, and holds the balance once", async () => {
-    const racer = await fx.authorize(cookie, payer);
-    // Both tabs build on the same (empty) state of the session and send at once.
-    const tabs = await Promise.all([fx.payment(charges, racer), fx.payment(charges, racer)]);
+    const racer = await fx.authorize(cookie, payer, { spendCap: 10n ** 12n });
+    // Both tabs build on the same position of the account and send at once.
+    const before = await fx.position(racer);
+    const tabs = await Promise.all([fx.payment(charges, racer, { previous: before }), fx.payment(charges, racer, { previous: before })]);
     const raced = await Promise.all(tabs.map((payment) => ask("pelican pouch", payment, { conversation: clientId() })));
     expect(raced.map((r) => r.status).sort()).toEqual([200, 409]);
     await readChunks(raced.find((r) => r.status === 200)!);
     await expectRejected(raced.find((r) => r.status === 409)!, 409, "nonce_used");
     const rows = await db.receipt.findMany({ where: { sessionHash: racer.hash } });
-    expect(rows.map((r) => r.seq)).toEqual(["1"]);
+    expect(rows.map((r) => r.seq)).toEqual([String(before.seq + 1n)]);
   });
 
   it("refuses every voucher of a session its payer revoked, at once", async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createPublicClient, createWalletClient, http as viemHttp, keccak256, parseEther, parseEventLogs, toBytes, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "@/lib/chain/generated";
-import { encodeSettle, hashSession, nextVoucherState, recordHash, signSession, signVoucher, type Session } from "@/lib/protocol";
+import { encodeSettle, hashSession, nextVoucherFields, recordHash, signSession, signVoucher, type Session } from "@/lib/protocol";
 import { createDb } from "@/lib/db-client";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 import { STAND_IN_HOST } from "../helpers/openai-stand-in";
@@ -378,15 +378,13 @@ describe("minting each kind on chain", () => {
       { slot: BigInt(app.slot), max: 4000n },
       { slot: BigInt(app.modelSlot), max: 5000n },
     ];
-    const voucher = { session: hashSession(session), ...nextVoucherState(null, charged), issuedAt: timestamp };
+    const voucher = { session: hashSession(session), ...nextVoucherFields({ seq: 0n, cumulativeMax: 0n }, charged), issuedAt: timestamp };
     const data = encodeSettle([
       {
         session,
-        sessionSignature: await signSession(payer.account, ctx, session),
+        sessionSignature: { kind: "key", signature: await signSession(payer.account, ctx, session) },
         voucher,
         voucherSignature: await signVoucher(sessionKey, ctx, voucher),
-        prevSeq: 0n,
-        prevSettled: [],
         records: [
           {
             app: BigInt(app.slot),

@@ -5,7 +5,9 @@ import { getAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "@/lib/db-client";
 import { ChatError } from "@/lib/chat/errors";
+import { accountView } from "@/lib/chat/balance";
 import {
+  accountReceipts,
   conversationMessages,
   paymentSession,
   pendingHolds,
@@ -57,12 +59,15 @@ const BIG = (2n ** 200n).toString();
 
 const receipt = (seq: number, maxTotal = "100"): NewReceipt => ({
   ...chain,
+  operator: owner,
   payer: owner,
   seq: String(seq),
   issuedAt: 1_900_000_000,
   sessionHash: "0xsession",
   slotsJson: "[\"1\"]",
   maxAmountsJson: `["${maxTotal}"]`,
+  charges: `0x${"cd".repeat(32)}`,
+  cumulativeMax: String(BigInt(maxTotal) * BigInt(seq)),
   maxTotal,
   signature: "0xsig",
 });
@@ -103,6 +108,18 @@ describe("chat store", () => {
     expect(await sessionSpent(db, "0xsession")).toBe(60n);
     expect(await pendingHolds(db, chain, owner)).toBe(60n);
     expect((await paymentSession(db, "0xsession"))?.spendCap).toBe("1000");
+
+    // The account's newest voucher (a voided one counts) and its open receipts. Against the chain: an
+    // open receipt at or below the chain's settled seq is already in its balance (its settlement landed
+    // between the two reads), one above it is not; the position is the newer of the two.
+    const account = await accountReceipts(db, { ...chain, operator: owner, payer: owner });
+    expect(account.latest).toEqual({ seq: 2n, cumulativeMax: 2n ** 201n });
+    expect(account.open).toEqual([{ seq: 1n, held: 60n }]);
+    const onChain = { balance: 1_000n, withdrawal: 100n, seq: 0n, charged: 0n };
+    expect(accountView(account, onChain)).toEqual({ position: { seq: 2n, cumulativeMax: 2n ** 201n }, pending: 60n, headroom: 840n, committed: 60n });
+    expect(accountView(account, { balance: 940n, withdrawal: 100n, seq: 1n, charged: 60n })).toEqual({ position: { seq: 2n, cumulativeMax: 2n ** 201n }, pending: 0n, headroom: 840n, committed: 60n });
+    // A fresh database beside an account the chain already knows: the chain's position stands.
+    expect(accountView({ latest: null, open: [] }, { balance: 5n, withdrawal: 0n, seq: 7n, charged: 900n }).position).toEqual({ seq: 7n, cumulativeMax: 900n });
   });
 
   it("refuses a voucher number used twice, a resent message and another wallet's conversation, storing nothing", async () => {

@@ -88,7 +88,7 @@ describe("recovering a signer with libsecp256k1", () => {
   it("signs a voucher as signVoucher does, and refuses keys and digests that are not 32 bytes or not on the curve", async () => {
     const { privateKey, account } = sample(7);
     const ctx = { chainId: 31337, settlement: "0x5FbDB2315678afecb367f032d93F642f64180aa3" as const };
-    const voucher: Voucher = { session: keccak256(toHex("session")), seq: 3n, issuedAt: 1_700_000_000n, slots: [1n, 4n], maxAmounts: [5000n, 12000n] };
+    const voucher: Voucher = { session: keccak256(toHex("session")), seq: 3n, issuedAt: 1_700_000_000n, cumulativeMax: 17_000n, charges: keccak256(toHex("charges")) };
     const signature = await signVoucherWith((digest) => signDigest(digest, privateKey), ctx, voucher);
     expect(signature).toBe(await signVoucher(account, ctx, voucher));
     expect(await verifyVoucher(ctx, voucher, signature, account.address, recoverSigner)).toBe(true);

@@ -16,12 +16,12 @@ export const MAX_CHAT_BODY_BYTES = 16 * 1024;
 export const paymentSchema = z.object({
   /** The spending session's id (its EIP-712 struct hash). */
   sessionHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 32-byte hex hash"),
-  /** The session's newest voucher: its running maxima after this query. */
+  /** The account's next voucher: its seq, its running maximum after this query, and the hash of this query's maxima. */
   voucher: z.object({
-    seq: uint(LIMITS.seq, "2^64 - 1"),
+    seq: uint(LIMITS.seq, "2^40 - 1"),
     issuedAt: uint(LIMITS.issuedAt, "2^40 - 1"),
-    slots: z.array(uint(LIMITS.slotId, "2^64 - 1")).min(1).max(LIMITS.sessionSlots),
-    maxAmounts: z.array(uint(LIMITS.cumulative, "2^128 - 1")).min(1).max(LIMITS.sessionSlots),
+    cumulativeMax: uint(LIMITS.cumulative, "2^96 - 1"),
+    charges: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 32-byte hex hash"),
   }),
   /** The session key's 65-byte signature of the voucher. */
   signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "must be a 65-byte hex signature"),

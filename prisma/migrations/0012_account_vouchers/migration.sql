@@ -26,6 +26,11 @@ ALTER TABLE "Receipt" ALTER COLUMN "charges" DROP DEFAULT,
 ALTER COLUMN "cumulativeMax" DROP DEFAULT,
 ALTER COLUMN "operator" DROP DEFAULT;
 
+-- AlterTable: a key made before caps its session at its total cap, as it was signed
+ALTER TABLE "ApiKey" ADD COLUMN "spendCap" TEXT;
+UPDATE "ApiKey" SET "spendCap" = "totalCap";
+ALTER TABLE "ApiKey" ALTER COLUMN "spendCap" SET NOT NULL;
+
 -- CreateIndex
 CREATE INDEX "Receipt_sessionHash_idx" ON "Receipt"("sessionHash");
 

@@ -15,7 +15,7 @@ export const sessionBodySchema = z.object({
   key: address,
   /** The account that will settle it: must be this server's operator. */
   operator: address,
-  spendCap: uint(LIMITS.spendCap, "2^128 - 1"),
+  spendCap: uint(LIMITS.spendCap, "2^96 - 1"),
   expiry: uint(LIMITS.expiry, "2^40 - 1"),
   nonce: uint(LIMITS.sessionNonce, "2^64 - 1"),
   /** The wallet's EIP-712 signature of the Session (65 bytes for an EOA, longer for contract wallets). */

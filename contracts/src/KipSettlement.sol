@@ -17,7 +17,7 @@ import {SettlementItems} from "./SettlementItems.sol";
 import {SettlementRecords} from "./SettlementRecords.sol";
 
 /// @title KipSettlement v3: per-operator prepaid accounts, operator-bound session keys, cumulative vouchers.
-/// @notice How a query is paid (contracts/SETTLEMENT-V3.md):
+/// @notice How a query is paid (docs/settlement-format.md):
 /// 1. The payer deposits the payment token for one operator (the server's settlement account): the
 ///    account (payer, operator) holds its balance, the seq of the newest voucher settled and the cumulative
 ///    total ever charged, in one storage word.
@@ -34,7 +34,7 @@ import {SettlementRecords} from "./SettlementRecords.sol";
 ///    The contract checks the voucher, the session, the records' total against the signed cumulative
 ///    maximum, the spend cap and the balance, debits the payer, and credits each slot's gross, less the
 ///    protocol fee, to KipAssets in one transfer and one `credit` call per batch.
-/// The batch format (contracts/SETTLEMENT-V3.md): `settle(bytes batch, uint256[] slots)`, `batch` the
+/// The batch format (docs/settlement-format.md): `settle(bytes batch, uint256[] slots)`, `batch` the
 /// concatenation of items, each big-endian without padding:
 ///   payer:20 key:20 spendCap:12 expiry:5 nonce:8 seq:5 issuedAt:5 cumulativeMax:12 charges:32 r:32 vs:32
 ///   sigLength:2 sessionSignature:sigLength recordsLength:3 records:recordsLength
@@ -278,7 +278,7 @@ contract KipSettlement is IKipSettlement, EIP712, Ownable2Step, ReentrancyGuardT
     // Settlement
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Settles accounts (format and checks: contracts/SETTLEMENT-V3.md). Each item is checked in
+    /// @notice Settles accounts (format and checks: docs/settlement-format.md). Each item is checked in
     /// the order of `RejectReason` and either settles whole or is skipped with SessionRejected and changes
     /// nothing; a bad item never reverts the batch (an item cut short does: MalformedBatch). Every session
     /// is read as naming the caller as its operator, so only its operator can settle it: another operator's

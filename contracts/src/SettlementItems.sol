@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-/// @title The packed items of a KipSettlement batch (contracts/SETTLEMENT-V3.md).
+/// @title The packed items of a KipSettlement batch (docs/settlement-format.md).
 /// @notice `settle(bytes batch, uint256[] slots)`: `batch` is the concatenation of items, each big-endian,
 /// no padding:
 ///

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-/// @title The packed query records of a KipSettlement item (contracts/SETTLEMENT-V3.md).
+/// @title The packed query records of a KipSettlement item (docs/settlement-format.md).
 /// @notice record := app:uint8 tokensIn:uint24 tokensOut:uint24 recordHash:bytes32 count:uint8
 ///                   (index:uint8 amount:uint64) * count
 /// big-endian, no padding (40 bytes + 9 per charge). `app` and each `index` point into the batch's slot

@@ -2419,7 +2419,7 @@ contract KipSettlementTest is SettlementFixture {
         return data;
     }
 
-    /// @dev A second reading of the record format (contracts/SETTLEMENT-V3.md), byte by byte: app:uint8
+    /// @dev A second reading of the record format (docs/settlement-format.md), byte by byte: app:uint8
     /// tokensIn:uint24 tokensOut:uint24 recordHash:bytes32 count:uint8, then count x (index:uint8
     /// amount:uint64).
     function _referenceDecode(bytes memory data, uint256 tableLength)

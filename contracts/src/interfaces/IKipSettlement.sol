@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 /// @title Types of KipSettlement (v3: per-payer accounts, operator-bound session keys, cumulative vouchers).
 interface IKipSettlementTypes {
-    /// @notice Why a settlement item was skipped, in the order the checks run (contracts/SETTLEMENT-V3.md).
+    /// @notice Why a settlement item was skipped, in the order the checks run (docs/settlement-format.md).
     /// `None` (0) is never emitted.
     enum RejectReason {
         None,

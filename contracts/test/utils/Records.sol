@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-/// @dev Packs per-query records the way contracts/SETTLEMENT-V3.md defines them (and lib/protocol/records.ts
+/// @dev Packs per-query records the way docs/settlement-format.md defines them (and lib/protocol/records.ts
 /// does in TypeScript): app:uint8 tokensIn:uint24 tokensOut:uint24 recordHash:bytes32 count:uint8, then
 /// count x (index:uint8 amount:uint64); big-endian, no padding. `app` and each `index` point into the
 /// batch's slot table.

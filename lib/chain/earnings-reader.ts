@@ -123,7 +123,7 @@ async function slotHistory(ctx: ReaderContext, state: IndexState, slot: bigint) 
   const [moves, credits, settled] = await Promise.all([
     tokenIds.length ? readEvents(ctx.db, state, { names: ["TransferValue", "RevenueClaimed"], tokenIds }) : Promise.resolve([]),
     readEvents(ctx.db, state, { names: ["RevenueCredited"], slots: [slot] }),
-    readEvents(ctx.db, state, { names: ["SessionSettled"], chargedSlots: [slot] }),
+    readEvents(ctx.db, state, { names: ["BatchSettled"], chargedSlots: [slot] }),
   ]);
   const ledgers = replaySlot([...joined, ...moves, ...credits], slot);
   const queries = slotQueries(settled, slot);
@@ -291,7 +291,7 @@ export async function readProtocolReport(ctx: ReaderContext, { top = 10 }: { top
     const [token, state] = await Promise.all([paymentToken(ctx), syncIndex(ctx)]);
     const blockNumber = BigInt(state.headBlock);
     const [events, feeBps, feesAccrued, licenceFeesAccrued, totalDeposits] = await Promise.all([
-      readEvents(ctx.db, state, { names: ["BatchSettled", "SessionSettled", "RevenueCredited", "LicenceBought"] }),
+      readEvents(ctx.db, state, { names: ["BatchSettled", "RevenueCredited", "LicenceBought"] }),
       ctx.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "feeBps", blockNumber }),
       ctx.client.readContract({ address: settlement, abi: kipSettlementAbi, functionName: "feesAccrued", blockNumber }),
       ctx.client.readContract({ address: getAddress(ctx.deployment.licences), abi: kipLicencesAbi, functionName: "feesAccrued", blockNumber }),

@@ -147,18 +147,20 @@ export interface SlotQuery {
 }
 
 /**
- * Queries that paid `slot`: the records of SessionSettled events with a charge to it. A zero charge is not
- * a query served by that slot.
+ * Queries that paid `slot`: the records of the settled items of BatchSettled events with a charge to it, in
+ * chain and batch order. A zero charge is not a query served by that slot.
  */
 export function slotQueries(events: readonly ProtocolEvent[], slot: bigint): SlotQuery[] {
   const queries: SlotQuery[] = [];
   for (const event of [...events].sort(compareEvents)) {
-    if (event.name !== "SessionSettled") continue;
-    for (const record of event.records) {
-      let amount = 0n;
-      for (const charge of record.charges) if (charge.slot === slot) amount += charge.amount;
-      if (amount === 0n) continue;
-      queries.push({ blockNumber: event.blockNumber, logIndex: event.logIndex, timestamp: event.timestamp, txHash: event.txHash, payer: event.payer, recordHash: record.recordHash, amount });
+    if (event.name !== "BatchSettled") continue;
+    for (const item of event.items ?? []) {
+      for (const record of item.records) {
+        let amount = 0n;
+        for (const charge of record.charges) if (charge.slot === slot) amount += charge.amount;
+        if (amount === 0n) continue;
+        queries.push({ blockNumber: event.blockNumber, logIndex: event.logIndex, timestamp: event.timestamp, txHash: event.txHash, payer: item.payer, recordHash: record.recordHash, amount });
+      }
     }
   }
   return queries;
@@ -231,7 +233,7 @@ export interface ProtocolTotals {
   batches: number;
   /** Query records settled. */
   queriesSettled: bigint;
-  /** Session settlements the contract rejected (each with a reason in its SessionRejected event). */
+  /** Settlement items the contract rejected (each with a reason in its SessionRejected event). */
   sessionsRejected: bigint;
   /** Gross paid by users for settled queries and licences bought. */
   totalPaid: bigint;
@@ -248,7 +250,7 @@ export interface ProtocolTotals {
   slots: SlotTotals[];
 }
 
-/** Protocol-wide figures from BatchSettled, SessionSettled (its query records) and RevenueCredited events. */
+/** Protocol-wide figures from BatchSettled (with its settled items' query records), RevenueCredited and LicenceBought events. */
 export function protocolTotals(events: readonly ProtocolEvent[]): ProtocolTotals {
   const totals: ProtocolTotals = {
     batches: 0,
@@ -275,15 +277,15 @@ export function protocolTotals(events: readonly ProtocolEvent[]): ProtocolTotals
         totals.totalPaid += event.gross;
         totals.fees += event.fees;
         totals.batchTxHashes.push(event.txHash);
-        break;
-      case "SessionSettled":
-        totals.queriesSettled += BigInt(event.records.length);
-        for (const record of event.records) {
-          for (const charge of record.charges) {
-            if (charge.amount === 0n) continue;
-            const entry = slotOf(charge.slot);
-            entry.queries += 1;
-            entry.gross += charge.amount;
+        for (const item of event.items ?? []) {
+          totals.queriesSettled += BigInt(item.records.length);
+          for (const record of item.records) {
+            for (const charge of record.charges) {
+              if (charge.amount === 0n) continue;
+              const entry = slotOf(charge.slot);
+              entry.queries += 1;
+              entry.gross += charge.amount;
+            }
           }
         }
         break;

@@ -3,6 +3,7 @@
 // server and tests; nothing here talks to a node.
 import { decodeEventLog, getAddress, type Address, type Hex, type Log } from "viem";
 import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi } from "@/lib/chain/generated";
+import type { SettlementItemOutcome } from "@/lib/protocol";
 
 /** One slot's amount in a settled query. */
 export interface Charge {
@@ -17,6 +18,25 @@ export interface SettledRecord {
   tokensIn: number;
   tokensOut: number;
   recordHash: Hex;
+}
+
+/**
+ * One item of a settlement batch that the contract applied: an account's (payer with the batch's operator)
+ * newest voucher and the records of the queries it settled, read from the transaction's input.
+ */
+export interface SettledItem {
+  /** The item's position in the batch (what a SessionRejected of it would name). */
+  index: number;
+  /** The session's id, with the transaction's sender as its operator. */
+  session: Hex;
+  payer: Address;
+  /** The session key that signed the voucher. */
+  key: Address;
+  /** The account's seq the item settled up to. */
+  seq: bigint;
+  /** What its queries were charged in total (the sum of its records' amounts). */
+  total: bigint;
+  records: SettledRecord[];
 }
 
 /** Where and when a log was emitted. Events sort by (blockNumber, logIndex): the chain's own order. */
@@ -36,10 +56,14 @@ export type EventBody =
   | { name: "SlotChanged"; tokenId: bigint; oldSlot: bigint; newSlot: bigint }
   | { name: "RevenueCredited"; slot: bigint; amount: bigint }
   | { name: "RevenueClaimed"; tokenId: bigint; owner: Address; amount: bigint }
-  /** A session settled up to voucher `seq`; `records` are its queries, decoded from the transaction's input. */
-  | { name: "SessionSettled"; session: Hex; payer: Address; seq: bigint; total: bigint; records: SettledRecord[] }
-  | { name: "SessionRejected"; session: Hex; reason: number }
-  | { name: "BatchSettled"; operator: Address; settled: bigint; rejected: bigint; gross: bigint; fees: bigint }
+  /** Item `item` of its transaction's batch was skipped for `reason` (REJECT_REASONS); nothing of it was applied. */
+  | { name: "SessionRejected"; item: number; session: Hex; reason: number }
+  /**
+   * `operator` settled a batch. `items` are the items that settled, with their queries' records, read from
+   * the transaction's input and its SessionRejected logs (`fetchEvents`); null when the transaction is not
+   * one direct `settle` call of the operator that the log accounts for (then its queries are unknown).
+   */
+  | { name: "BatchSettled"; operator: Address; settled: bigint; rejected: bigint; gross: bigint; fees: bigint; items: SettledItem[] | null }
   /** A licence to `version` of `slot`'s files was bought: `price` paid, `fee` of it to the protocol. */
   | { name: "LicenceBought"; slot: bigint; version: bigint; buyer: Address; price: bigint; fee: bigint; upgrade: boolean };
 
@@ -49,7 +73,7 @@ export type EventOf<N extends EventName> = EventMeta & Extract<EventBody, { name
 
 /** Events the index keeps, per contract. Approvals and admin events are not needed by any figure. */
 export const ASSET_EVENTS = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed"] as const;
-export const SETTLEMENT_EVENTS = ["SessionSettled", "SessionRejected", "BatchSettled"] as const;
+export const SETTLEMENT_EVENTS = ["SessionRejected", "BatchSettled"] as const;
 export const LICENCE_EVENTS = ["LicenceBought"] as const;
 const KEPT = new Set<string>([...ASSET_EVENTS, ...SETTLEMENT_EVENTS, ...LICENCE_EVENTS]);
 
@@ -94,12 +118,10 @@ export function decodeProtocolLog(log: Pick<Log, "data" | "topics">, source: Log
       return { name: "RevenueCredited", slot: a.slot as bigint, amount: a.amount as bigint };
     case "RevenueClaimed":
       return { name: "RevenueClaimed", tokenId: a.tokenId as bigint, owner: getAddress(a.owner as string), amount: a.amount as bigint };
-    case "SessionSettled":
-      // The records travel in the transaction's input, not the log: `fetchEvents` fills them in.
-      return { name: "SessionSettled", session: a.session as Hex, payer: getAddress(a.payer as string), seq: a.seq as bigint, total: a.total as bigint, records: [] };
     case "SessionRejected":
-      return { name: "SessionRejected", session: a.session as Hex, reason: Number(a.reason) };
+      return { name: "SessionRejected", item: Number(a.item), session: a.session as Hex, reason: Number(a.reason) };
     case "BatchSettled":
+      // The items travel in the transaction's input, not the log: `fetchEvents` fills them in.
       return {
         name: "BatchSettled",
         operator: getAddress(a.operator as string),
@@ -107,6 +129,7 @@ export function decodeProtocolLog(log: Pick<Log, "data" | "topics">, source: Log
         rejected: a.rejected as bigint,
         gross: a.gross as bigint,
         fees: a.fees as bigint,
+        items: null,
       };
     case "LicenceBought":
       return {
@@ -144,8 +167,6 @@ export function eventKeys(event: EventBody): { slot: bigint | null; tokenId: big
       return { ...none, slot: event.newSlot, tokenId: event.tokenId };
     case "RevenueClaimed":
       return { ...none, tokenId: event.tokenId, account: event.owner.toLowerCase() };
-    case "SessionSettled":
-      return { ...none, account: event.payer.toLowerCase() };
     case "LicenceBought":
       return { ...none, slot: event.slot, account: event.buyer.toLowerCase() };
     case "SessionRejected":
@@ -187,7 +208,38 @@ export function parseEventArgs(json: string): EventBody {
   return JSON.parse(json, (key, value: unknown) => (BIGINT_FIELDS.has(key) && typeof value === "string" ? BigInt(value) : value)) as EventBody;
 }
 
-/** Every charge of a settled session's queries, in record order. */
-export function chargesOf(event: Extract<EventBody, { name: "SessionSettled" }>): Charge[] {
-  return event.records.flatMap((record) => record.charges);
+/** Every charge of a settlement's settled queries, in batch and record order. */
+export function chargesOf(event: Extract<EventBody, { name: "BatchSettled" }>): Charge[] {
+  return (event.items ?? []).flatMap((item) => item.records.flatMap((record) => record.charges));
+}
+
+/**
+ * The items of a mined settlement that settled, from its outcome (`settlementOutcome`: the transaction's
+ * input and SessionRejected logs), as BatchSettled keeps them. Null when the outcome does not account for
+ * the batch's log (its settled and rejected counts and its gross): then the input was not the call that
+ * emitted it, and its queries are unknown.
+ */
+export function settledItems(
+  outcome: readonly SettlementItemOutcome[],
+  batch: Pick<Extract<EventBody, { name: "BatchSettled" }>, "settled" | "rejected" | "gross">,
+): SettledItem[] | null {
+  const items: SettledItem[] = [];
+  for (const item of outcome) {
+    if (item.rejected !== null) continue;
+    // An item with malformed records is always rejected (MalformedRecords): one that settled has them.
+    if (item.records === null) return null;
+    const records = item.records.map((r) => ({ app: r.app, charges: r.charges.map((c) => ({ slot: c.slot, amount: c.amount })), tokensIn: r.tokensIn, tokensOut: r.tokensOut, recordHash: r.recordHash }));
+    items.push({
+      index: item.index,
+      session: item.voucher.session,
+      payer: getAddress(item.session.payer),
+      key: getAddress(item.session.key),
+      seq: item.voucher.seq,
+      total: records.reduce((sum, r) => sum + r.charges.reduce((s, c) => s + c.amount, 0n), 0n),
+      records,
+    });
+  }
+  const gross = items.reduce((sum, item) => sum + item.total, 0n);
+  if (BigInt(items.length) !== batch.settled || BigInt(outcome.length - items.length) !== batch.rejected || gross !== batch.gross) return null;
+  return items;
 }

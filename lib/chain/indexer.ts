@@ -4,7 +4,7 @@
 // younger than CONFIRMATIONS are read live from the node and never stored, and a stored block whose hash
 // changed (a deep reorg, or a local chain that was reset) makes the index rebuild from the start block.
 // Takes its database and node as arguments so scripts and tests can run it outside Next.js.
-import type { Address, Hex, Log, PublicClient } from "viem";
+import { isAddressEqual, type Address, type Hex, type Log, type PublicClient } from "viem";
 import type { Deployment } from "@/lib/chain/deployment";
 import {
   ASSET_EVENTS,
@@ -16,12 +16,13 @@ import {
   eventKeys,
   parseEventArgs,
   serializeEventArgs,
+  settledItems,
   type EventName,
   type LogSource,
   type ProtocolEvent,
 } from "@/lib/chain/events";
 import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi } from "@/lib/chain/generated";
-import { decodeSettle, type DecodedItem } from "@/lib/protocol";
+import { settlementOutcome } from "@/lib/protocol";
 import type { Prisma, PrismaClient } from "@/lib/generated/prisma/client";
 import { isLocalChain } from "@/lib/env";
 
@@ -129,7 +130,7 @@ function eventRow(cursorId: string, event: ProtocolEvent): Prisma.ChainEventUnch
     toTokenId: keys.toTokenId === null ? null : Number(keys.toTokenId),
     account: keys.account,
     charges:
-      event.name === "SessionSettled"
+      event.name === "BatchSettled"
         ? { create: chargesOf(event).map((charge, position) => ({ position, slot: Number(charge.slot), amount: charge.amount.toString() })) }
         : undefined,
   };
@@ -173,32 +174,46 @@ export async function fetchEvents(
   await take(assetLogs as Log[], "assets");
   await take(settlementLogs as Log[], "settlement");
   await take(licenceLogs as Log[], "licences");
-  await attachRecords(client, events);
+  await attachItems(client, deployment.settlement as Address, events, settlementLogs as Log[]);
   return events.sort(compareEvents);
 }
 
 /**
- * Fills each SessionSettled event's records from its transaction's input: the per-query records are in
- * the settlement's calldata (docs/settlement-format.md), which is how anyone reads them from the chain alone.
+ * Fills each BatchSettled event's settled items from its transaction: the input (sent by the operator)
+ * carries every item and its queries' records (docs/settlement-format.md), and the transaction's
+ * SessionRejected logs say which items the contract skipped. Those logs are among `settlementLogs`: a
+ * transaction's logs are all in its block, and the ranges read are whole blocks. This is how anyone reads
+ * every settled query from the chain alone.
  */
-async function attachRecords(client: PublicClient, events: ProtocolEvent[]): Promise<void> {
-  const inputs = new Map<Hex, Promise<DecodedItem[]>>();
-  for (const event of events) {
-    if (event.name !== "SessionSettled") continue;
-    let items = inputs.get(event.txHash);
-    if (!items) {
-      items = client.getTransaction({ hash: event.txHash }).then((tx) => {
-        try {
-          return decodeSettle(tx.input);
-        } catch {
-          return []; // not a direct settle call (e.g. through a contract wallet): records unknown
-        }
-      });
-      inputs.set(event.txHash, items);
+async function attachItems(client: PublicClient, settlement: Address, events: ProtocolEvent[], settlementLogs: readonly Log[]): Promise<void> {
+  const batches = events.filter((event) => event.name === "BatchSettled");
+  const perTx = new Map<Hex, number>();
+  for (const event of batches) perTx.set(event.txHash, (perTx.get(event.txHash) ?? 0) + 1);
+  await inParallel(batches, INPUT_READS, async (event) => {
+    // Two batches in one transaction were settled through another contract: the input is not theirs.
+    if (perTx.get(event.txHash) !== 1) return;
+    const tx = await client.getTransaction({ hash: event.txHash });
+    // Only a direct call of the operator has the batch as its input (a call through a contract wallet
+    // or a multicall does not): its queries are then unknown.
+    if (!tx.to || !isAddressEqual(tx.to, settlement) || !isAddressEqual(tx.from, event.operator)) return;
+    const logs = settlementLogs.filter((log) => log.transactionHash === event.txHash);
+    try {
+      event.items = settledItems(settlementOutcome(tx.input, event.operator, settlement, logs), event);
+    } catch {
+      // not a whole settle call
     }
-    const item = (await items).find((i) => i.voucher.session.toLowerCase() === event.session.toLowerCase());
-    event.records = (item?.records ?? []).map((r) => ({ app: r.app, charges: r.charges, tokensIn: r.tokensIn, tokensOut: r.tokensOut, recordHash: r.recordHash }));
-  }
+  });
+}
+
+/** Transactions read at once while attaching settlements' items (a range may hold many batches). */
+const INPUT_READS = 8;
+
+async function inParallel<T>(values: readonly T[], limit: number, run: (value: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < values.length) await run(values[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, values.length) }, lane));
 }
 
 /** Which events to read. Token filters match either side of a value transfer. */
@@ -207,7 +222,7 @@ export interface EventFilter {
   slots?: readonly bigint[];
   tokenIds?: readonly bigint[];
   account?: Address;
-  /** SessionSettled only: settlements with a query that charged one of these slots. */
+  /** BatchSettled only: settlements with a settled query that charged one of these slots. */
   chargedSlots?: readonly bigint[];
 }
 
@@ -220,7 +235,7 @@ function matches(event: ProtocolEvent, filter: EventFilter): boolean {
   }
   if (filter.account && keys.account !== filter.account.toLowerCase()) return false;
   if (filter.chargedSlots) {
-    if (event.name !== "SessionSettled") return false;
+    if (event.name !== "BatchSettled") return false;
     if (!chargesOf(event).some((charge) => filter.chargedSlots!.includes(charge.slot))) return false;
   }
   return true;

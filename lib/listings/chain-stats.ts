@@ -1,8 +1,9 @@
 import "server-only";
 // Marketplace figures from the chain, through the protocol event index (lib/chain/indexer.ts) that the
-// dashboards use too: queries served per slot (the query records of SessionSettled) and each slot's current price
-// (AssetListed, then PriceUpdated). The database's prices are a cache written when listings and edits
-// are confirmed; a price changed from anywhere else (the dashboard, another client) shows from here.
+// dashboards use too: queries served per slot (the query records of each settlement's settled items) and
+// each slot's current price (AssetListed, then PriceUpdated). The database's prices are a cache written
+// when listings and edits are confirmed; a price changed from anywhere else (the dashboard, another
+// client) shows from here.
 import { readEvents, syncIndex } from "@/lib/chain/indexer";
 import { protocolTotals } from "@/lib/chain/earnings";
 import type { ReaderContext } from "@/lib/chain/earnings-reader";
@@ -14,7 +15,7 @@ export interface SlotFigures {
 
 export async function figuresBySlot(ctx: Pick<ReaderContext, "db" | "client" | "deployment">): Promise<Map<number, SlotFigures>> {
   const state = await syncIndex(ctx);
-  const events = await readEvents(ctx.db, state, { names: ["AssetListed", "PriceUpdated", "SessionSettled"] });
+  const events = await readEvents(ctx.db, state, { names: ["AssetListed", "PriceUpdated", "BatchSettled"] });
   const figures = new Map<number, SlotFigures>();
   const of = (slot: bigint) => {
     let entry = figures.get(Number(slot));

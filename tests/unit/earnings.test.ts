@@ -1,8 +1,9 @@
 // Figures computed from protocol logs: the slot replay (checked against KipAssets' own accounting rules),
 // queries per slot, daily buckets, protocol totals, share percentages, and the log decoding/JSON round trip
-// the event index relies on.
+// the event index relies on, with a settlement's settled items read from its input and SessionRejected logs.
 import { describe, expect, it } from "vitest";
-import { encodeAbiParameters, encodeEventTopics, getAddress, type Hex } from "viem";
+import { encodeAbiParameters, encodeEventTopics, getAddress, keccak256, toHex, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import {
   SHARES_PER_SLOT,
   candidateTokenIds,
@@ -16,8 +17,9 @@ import {
   slotQueries,
   utcDay,
 } from "@/lib/chain/earnings";
-import { decodeProtocolLog, eventKeys, parseEventArgs, serializeEventArgs, type EventBody, type EventOf, type ProtocolEvent } from "@/lib/chain/events";
+import { chargesOf, decodeProtocolLog, eventKeys, parseEventArgs, serializeEventArgs, settledItems, type EventBody, type EventOf, type ProtocolEvent } from "@/lib/chain/events";
 import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi } from "@/lib/chain/generated";
+import { encodeSettle, hashSession, nextVoucherFields, settlementOutcome, signSession, signVoucher, type Session, type SettleItem } from "@/lib/protocol";
 
 const ALICE = getAddress("0x00000000000000000000000000000000000a11ce");
 const BOB = getAddress("0x0000000000000000000000000000000000000b0b");
@@ -59,29 +61,34 @@ function chain() {
       this.emit({ name: "TransferValue", fromTokenId: 0n, toTokenId: newTokenId, value: 0n });
       this.emit({ name: "TransferValue", fromTokenId, toTokenId: newTokenId, value });
     },
-    /** One settle() of one session: its query records, then credits per slot (net of fee), then BatchSettled. */
-    settle(receipts: { nonce: bigint; charges: [bigint, bigint][] }[], feeBps = 250n, at?: number) {
+    /**
+     * One settle() of one account's queries (`seq`: each one's account seq): BatchSettled with the settled
+     * item read from the input, then KipAssets' credits per slot (net of fee), in the contract's order.
+     */
+    settle(queries: { seq: bigint; charges: [bigint, bigint][] }[], feeBps = 250n, at?: number) {
       this.tx(at);
       const gross = new Map<bigint, bigint>();
-      const records = receipts.map((receipt) => ({
-        app: receipt.charges[0][0],
-        charges: receipt.charges.map(([slot, amount]) => ({ slot, amount })),
+      const records = queries.map((query) => ({
+        app: query.charges[0][0],
+        charges: query.charges.map(([slot, amount]) => ({ slot, amount })),
         tokensIn: 100,
         tokensOut: 10,
-        recordHash: `0x${receipt.nonce.toString(16).padStart(64, "0")}` as Hex,
+        recordHash: `0x${query.seq.toString(16).padStart(64, "0")}` as Hex,
       }));
-      const total = receipts.reduce((sum, r) => sum + r.charges.reduce((a, [, amount]) => a + amount, 0n), 0n);
-      this.emit({ name: "SessionSettled", session: `0x${"22".repeat(32)}`, payer: PAYER, seq: receipts.at(-1)?.nonce ?? 0n, total, records });
-      for (const receipt of receipts) {
-        for (const [slot, amount] of receipt.charges) gross.set(slot, (gross.get(slot) ?? 0n) + amount);
+      const total = queries.reduce((sum, r) => sum + r.charges.reduce((a, [, amount]) => a + amount, 0n), 0n);
+      for (const query of queries) {
+        for (const [slot, amount] of query.charges) gross.set(slot, (gross.get(slot) ?? 0n) + amount);
       }
       let fees = 0n;
+      const nets: [bigint, bigint][] = [];
       for (const [slot, amount] of gross) {
         const fee = (amount * feeBps) / 10_000n;
         fees += fee;
-        this.emit({ name: "RevenueCredited", slot, amount: amount - fee });
+        nets.push([slot, amount - fee]);
       }
-      this.emit({ name: "BatchSettled", operator: ALICE, settled: 1n, rejected: 0n, gross: total, fees });
+      const item = { index: 0, session: `0x${"22".repeat(32)}` as Hex, payer: PAYER, key: BOB, seq: queries.at(-1)?.seq ?? 0n, total, records };
+      this.emit({ name: "BatchSettled", operator: ALICE, settled: 1n, rejected: 0n, gross: total, fees, items: [item] });
+      for (const [slot, amount] of nets) this.emit({ name: "RevenueCredited", slot, amount });
     },
   };
 }
@@ -90,9 +97,9 @@ describe("replaySlot", () => {
   it("credits the holder, keeps earlier revenue with the sender on a split, and pays only later revenue to the receiver", () => {
     const c = chain();
     c.list(1n, 1n);
-    c.settle([{ nonce: 1n, charges: [[1n, 10_000n]] }]); // net 9,750 -> all to token 1
+    c.settle([{ seq: 1n, charges: [[1n, 10_000n]] }]); // net 9,750 -> all to token 1
     c.split(1n, 1n, 2n, BOB, 250_000n); // Bob gets 25 % from now on
-    c.settle([{ nonce: 2n, charges: [[1n, 10_000n]] }], 250n, DAY2); // net 9,750: 7,312.5 / 2,437.5
+    c.settle([{ seq: 2n, charges: [[1n, 10_000n]] }], 250n, DAY2); // net 9,750: 7,312.5 / 2,437.5
 
     const ledgers = replaySlot(c.events, 1n);
     const a = ledgers.get(1n)!;
@@ -117,7 +124,7 @@ describe("replaySlot", () => {
     c.list(1n, 1n);
     c.list(2n, 2n, BOB);
     c.split(1n, 1n, 3n, BOB, 333_333n);
-    c.settle([{ nonce: 1n, charges: [[1n, 1_000n], [2n, 5_000n]] }], 0n);
+    c.settle([{ seq: 1n, charges: [[1n, 1_000n], [2n, 5_000n]] }], 0n);
     const before = replaySlot(c.events, 1n);
     expect(ledgerClaimable(before.get(1n)!)).toBe(666n); // 666,667 * 1,000 / 1e6 = 666.667
     expect(ledgerClaimable(before.get(3n)!)).toBe(333n);
@@ -125,7 +132,7 @@ describe("replaySlot", () => {
 
     c.tx();
     c.emit({ name: "RevenueClaimed", tokenId: 1n, owner: ALICE, amount: 666n });
-    c.settle([{ nonce: 2n, charges: [[1n, 1_000n]] }], 0n);
+    c.settle([{ seq: 2n, charges: [[1n, 1_000n]] }], 0n);
     const after = replaySlot(c.events, 1n).get(1n)!;
     // 0.667 left over + 666.667 = 667.334 -> 667 claimable; 1,333 earned in total.
     expect(after.claimed).toBe(666n);
@@ -156,12 +163,13 @@ describe("queries and totals", () => {
     c.list(1n, 1n);
     c.list(2n, 2n);
     c.settle([
-      { nonce: 1n, charges: [[1n, 4_000n], [2n, 2_000n]] },
-      { nonce: 2n, charges: [[1n, 4_000n], [2n, 0n]] }, // dataset 2 offered but not used
+      { seq: 1n, charges: [[1n, 4_000n], [2n, 2_000n]] },
+      { seq: 2n, charges: [[1n, 4_000n], [2n, 0n]] }, // dataset 2 offered but not used
     ]);
-    c.settle([{ nonce: 3n, charges: [[1n, 4_000n]] }], 250n, DAY2);
+    c.settle([{ seq: 3n, charges: [[1n, 4_000n]] }], 250n, DAY2);
     const queries = slotQueries(c.events, 2n);
     expect(queries.map((q) => BigInt(q.recordHash))).toEqual([1n]);
+    expect(queries[0]).toMatchObject({ payer: PAYER, amount: 2_000n, txHash: c.events.find((e) => e.name === "BatchSettled")!.txHash });
     expect(slotQueries(c.events, 1n).map((q) => q.amount)).toEqual([4_000n, 4_000n, 4_000n]);
 
     const credits = c.events.filter((e): e is EventOf<"RevenueCredited"> => e.name === "RevenueCredited" && e.slot === 1n);
@@ -194,18 +202,63 @@ describe("queries and totals", () => {
 });
 
 describe("events", () => {
-  it("decodes KipSettlement.SessionSettled (its records come from the transaction input) and restores it from the index", () => {
-    const session = `0x${"33".repeat(32)}` as Hex;
-    const topics = encodeEventTopics({ abi: kipSettlementAbi, eventName: "SessionSettled", args: { session, payer: PAYER } }) as [Hex, ...Hex[]];
-    const data = encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }, { type: "uint256" }], [7n, 2n, 1_234n]);
-    const event = decodeProtocolLog({ topics, data }, "settlement");
-    expect(event).toEqual({ name: "SessionSettled", session, payer: PAYER, seq: 7n, total: 1_234n, records: [] });
-    const withRecords = {
-      ...event!,
-      records: [{ app: 5n, charges: [{ slot: 5n, amount: 1_234n }, { slot: 9n, amount: 0n }], tokensIn: 12, tokensOut: 3, recordHash: `0x${"44".repeat(32)}` as Hex }],
+  it("reads a settlement's settled items from its input and SessionRejected logs, and restores them from the index", async () => {
+    const settlement = getAddress("0x5555555555555555555555555555555555555555");
+    const operator = getAddress("0x3333333333333333333333333333333333333333");
+    const ctx = { chainId: 31337, settlement };
+    const key = privateKeyToAccount(`0x${"42".repeat(32)}`);
+    /** One account's item: its payer's session for `operator` and a voucher covering `records`. */
+    const itemOf = async (payerKey: Hex, records: SettleItem["records"]): Promise<SettleItem> => {
+      const payer = privateKeyToAccount(payerKey);
+      const session: Session = { payer: payer.address, key: key.address, operator, spendCap: 1_000_000n, expiry: 2_000_000_000n, nonce: 1n };
+      const fields = nextVoucherFields({ seq: 0n, cumulativeMax: 0n }, records.flatMap((r) => r.charges.map((c) => ({ slot: c.slot, max: c.amount }))));
+      const voucher = { session: hashSession(session), ...fields, seq: BigInt(records.length), issuedAt: 1_900_000_000n };
+      return {
+        session,
+        sessionSignature: { kind: "key", signature: await signSession(payer, ctx, session) },
+        voucher,
+        voucherSignature: await signVoucher(key, ctx, voucher),
+        records,
+      };
     };
-    expect(parseEventArgs(serializeEventArgs(withRecords))).toEqual(withRecords);
-    expect(eventKeys(withRecords)).toEqual({ slot: null, tokenId: null, toTokenId: null, account: PAYER.toLowerCase() });
+    const record = (n: number, charges: [bigint, bigint][]) => ({
+      app: charges[0][0],
+      charges: charges.map(([slot, amount]) => ({ slot, amount })),
+      tokensIn: 10 + n,
+      tokensOut: n,
+      recordHash: keccak256(toHex(`record ${n}`)),
+    });
+    const rejected = await itemOf(`0x${"43".repeat(32)}`, [record(1, [[5n, 9_000n]])]);
+    const settled = await itemOf(`0x${"44".repeat(32)}`, [record(2, [[5n, 1_000n], [9n, 0n]]), record(3, [[5n, 234n]])]);
+    const input = encodeSettle([rejected, settled]);
+
+    // The transaction's logs: the first item skipped (StaleVoucher, 5), then the batch.
+    const log = (eventName: "SessionRejected" | "BatchSettled", args: Record<string, unknown>, data: Hex) => ({
+      address: settlement as Address,
+      topics: encodeEventTopics({ abi: kipSettlementAbi, eventName, args } as never) as [Hex, ...Hex[]],
+      data,
+    });
+    const logs = [
+      log("SessionRejected", { item: 0n, session: rejected.voucher.session }, encodeAbiParameters([{ type: "uint8" }], [5])),
+      log("BatchSettled", { operator }, encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }, { type: "uint256" }, { type: "uint256" }], [1n, 1n, 1_234n, 30n])),
+    ];
+    expect(decodeProtocolLog(logs[0], "settlement")).toEqual({ name: "SessionRejected", item: 0, session: rejected.voucher.session, reason: 5 });
+    const batch = decodeProtocolLog(logs[1], "settlement");
+    expect(batch).toEqual({ name: "BatchSettled", operator, settled: 1n, rejected: 1n, gross: 1_234n, fees: 30n, items: null });
+    const outcome = settlementOutcome(input, operator, settlement, logs);
+    expect(outcome.map((item) => item.rejected)).toEqual(["StaleVoucher", null]);
+
+    const withItems = { ...(batch as Extract<EventBody, { name: "BatchSettled" }>), items: settledItems(outcome, batch as Extract<EventBody, { name: "BatchSettled" }>) };
+    expect(withItems.items).toEqual([
+      { index: 1, session: settled.voucher.session, payer: settled.session.payer, key: key.address, seq: 2n, total: 1_234n, records: settled.records },
+    ]);
+    expect(chargesOf(withItems)).toEqual([{ slot: 5n, amount: 1_000n }, { slot: 9n, amount: 0n }, { slot: 5n, amount: 234n }]);
+    expect(parseEventArgs(serializeEventArgs(withItems))).toEqual(withItems);
+    expect(eventKeys(withItems)).toEqual({ slot: null, tokenId: null, toTokenId: null, account: null });
+
+    // An outcome that does not account for the log (another call's input) gives no items, never wrong ones.
+    expect(settledItems(outcome, { settled: 2n, rejected: 0n, gross: 1_234n })).toBeNull();
+    expect(settledItems(outcome, { settled: 1n, rejected: 1n, gross: 1_235n })).toBeNull();
   });
 
   it("decodes KipLicences.LicenceBought, restores it from the index, and counts it in the protocol's totals", () => {

@@ -169,8 +169,10 @@ export async function admitLocked(
   };
   // A session a smart wallet approved (not the payer's own key signature) is proven only when the
   // contract asks the wallet, at its first settlement: until then it takes one question at a time, so a
-  // wallet that approved here and refuses there gets one answer, not a session's worth.
-  if (session.settledSeq === "0" && session.open > 0 && !(await isKeySigned(chain, session))) {
+  // wallet that approved here and refuses there gets one answer, not a session's worth. And only when
+  // nothing else of the account is open: its voucher, the account's newest, would settle the account's
+  // other queries too, and a refusal would take them down with it.
+  if (session.settledSeq === "0" && (session.open > 0 || receipts.open.length > 0) && !(await isKeySigned(chain, session))) {
     throw new ChatError("conflict", "session_confirming", "Your wallet's spending session is being confirmed on chain with your first message. Send again in a few seconds.");
   }
   if ((await revoked) !== 0n) {

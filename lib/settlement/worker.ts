@@ -1,21 +1,21 @@
-// The settlement worker: settles each spending session's newest voucher with the records of its queries
-// (KipSettlement v2, docs/settlement-format.md), and never loses or double-sends one, whatever moment it
-// crashes at.
+// The settlement worker: settles each account's newest voucher with the records of its queries
+// (KipSettlement v3, docs/settlement-format.md), and never loses or double-sends one, whatever moment it
+// crashes at. An account is a payer with this operator: one voucher sequence over all its sessions.
 //
-//   1. for each session with answered queries, the newest voucher that every earlier query has finished
-//      under is chosen, with the records of the answered queries up to it; these rows are claimed into a
-//      batch recorded as "sending" (one DB transaction);
+//   1. for each account with answered queries, the chain's settled seq is read, and the newest voucher
+//      under which every earlier query has finished is chosen, with the records of the answered queries
+//      up to it; these rows are claimed into a batch recorded as "sending" (one DB transaction);
 //   2. the transaction is built and signed here, and its raw bytes and hash are stored with the batch;
-//   3. only then is it broadcast; its events decide each session: SessionSettled → its rows settled (with
-//      the transaction hash) and the session's settled state updated from the calldata that was sent,
-//      SessionRejected → its rows failed with the contract's reason.
+//   3. only then is it broadcast; its outcome decides each account's rows: an item with no
+//      SessionRejected settled (rows settled, with the transaction hash, and the voucher's session
+//      remembers the seq), one with it failed with the contract's reason.
 // On start, `reconcile` looks at every batch still "sending": a mined transaction is applied; a stored one
-// is re-broadcast (same nonce, same bytes: it can only be mined once); anything else is checked session
-// by session against the chain's state commitment (`sessionState`), and what the chain has not settled
-// goes back to pending. Only this operator can settle its sessions, so nobody else can move that state.
+// is re-broadcast (same nonce, same bytes: it can only be mined once); anything else is checked account by
+// account against the chain's settled seq (`accountOf`), and what the chain has not settled goes back to
+// pending. Only this operator can move that seq, and an account is never in two batches at once.
 //
 // No input can stop settlement: a row that cannot be encoded is quarantined with its reason, and a batch
-// the contract would revert is bisected (`isolateFailures`) so every other session settles in the same
+// the contract would revert is bisected (`isolateFailures`) so every other account settles in the same
 // round. At start the worker checks that its account is the deployment's operator and can pay gas. A
 // broadcast transaction not mined within `bumpAfterMs` is re-signed under the same nonce with higher fees
 // (each replacement recorded first). Chain scans go in ranges of `logRange` blocks, newest first.
@@ -38,18 +38,17 @@ import { LOG_RANGE } from "@/lib/chain/indexer";
 import { sleep } from "@/lib/settlement/lease";
 import type { Db } from "@/lib/db-client";
 import {
+  checkVoucher,
   decodeSettle,
   encodeSettle,
   isSignedByKey,
-  rejectReasonName,
+  packRecords,
   SESSION_WALLET_GAS,
   sessionDigest,
-  settledAfter,
-  stateAfter,
-  type DecodedItem,
+  settlementOutcome,
   type QueryRecord,
   type SettleItem,
-  type SettlementContext,
+  type Voucher,
 } from "@/lib/protocol";
 
 export interface SettlementWorkerOptions {
@@ -63,7 +62,7 @@ export interface SettlementWorkerOptions {
   operator?: Address;
   /** Most query records per settlement transaction. */
   batchSize: number;
-  /** Most sessions per settlement transaction (default 50). */
+  /** Most accounts per settlement transaction (default 50). */
   maxSessions?: number;
   /** First block to search for settlement events (the deployment's start block). */
   fromBlock?: bigint;
@@ -102,8 +101,9 @@ interface SignedSettlement {
 type ReceiptRow = Awaited<ReturnType<Db["receipt"]["findMany"]>>[number];
 type SessionRow = Awaited<ReturnType<Db["paymentSession"]["findMany"]>>[number];
 
-/** One session's part of a settlement: its newest finished voucher and the answered queries up to it. */
-interface SessionWork {
+/** One account's part of a settlement: its newest finished voucher and the answered queries up to it. */
+interface AccountWork {
+  /** The session whose key signed the voucher. */
   session: SessionRow;
   item: SettleItem;
   /** The rows whose records travel in `item` (status pending, then sending). */
@@ -121,24 +121,27 @@ export const WALLET_CHECK_GAS = (SESSION_WALLET_GAS * 64n) / 63n + 5000n;
  */
 export const WALLET_APPROVAL_GAS = WALLET_CHECK_GAS + 150_000n;
 
-/** Rejections after which a session can never settle: it takes no more questions. */
-const SESSION_FATAL = new Set(["NotOperator", "SessionInvalid", "VoucherInvalid", "Revoked", "BadSignature"]);
+/** Rejections after which the voucher's session can never settle: it takes no more questions. */
+const SESSION_FATAL = new Set(["SessionInvalid", "VoucherInvalid", "BadSignature", "Revoked", "BadSessionSignature"]);
 
 /**
  * Whether settling `item` makes the contract ask the payer's wallet (ERC-1271) to approve the session:
- * its first settlement, when the session's signature is not the payer's own key signature.
+ * a session not signed by the payer's own key, sent with its signature (not yet approved on chain).
  */
-export async function needsWalletApproval(item: SettleItem, ctx: SettlementContext): Promise<boolean> {
-  return item.prevSeq === 0n && !(await isSignedByKey(sessionDigest(ctx, item.session), item.sessionSignature, item.session.payer));
+export function needsWalletApproval(item: SettleItem): boolean {
+  return item.sessionSignature.kind === "wallet" && item.sessionSignature.signature !== "0x";
 }
 
 const shortReason = (error: unknown) => (error instanceof Error ? (error as { shortMessage?: string }).shortMessage ?? error.message : String(error)).split("\n")[0].slice(0, 200);
 
-const strings = (json: string): string[] => {
-  const value = JSON.parse(json) as unknown;
-  if (!Array.isArray(value) || !value.every((v) => typeof v === "string" && /^\d{1,78}$/.test(v))) throw new Error("not a list of decimal strings");
-  return value as string[];
-};
+/** A row's voucher (throws when the row is malformed or past what the contract accepts). */
+export function voucherOf(row: Pick<ReceiptRow, "sessionHash" | "seq" | "issuedAt" | "cumulativeMax" | "charges" | "signature">): Voucher {
+  if (!/^\d{1,13}$/.test(row.seq) || !/^\d{1,29}$/.test(row.cumulativeMax)) throw new Error("its seq or cumulative maximum is not a number the contract takes");
+  if (!/^0x[0-9a-fA-F]{130}$/.test(row.signature)) throw new Error("its signature is not 65 bytes");
+  const voucher: Voucher = { session: row.sessionHash as Hex, seq: BigInt(row.seq), issuedAt: BigInt(row.issuedAt), cumulativeMax: BigInt(row.cumulativeMax), charges: row.charges as Hex };
+  checkVoucher(voucher);
+  return voucher;
+}
 
 /** A row's query record, from what the answer fixed (throws when the row is malformed). */
 export function recordOf(row: Pick<ReceiptRow, "amountsJson" | "inputTokens" | "outputTokens" | "recordHash">): QueryRecord {
@@ -149,7 +152,10 @@ export function recordOf(row: Pick<ReceiptRow, "amountsJson" | "inputTokens" | "
     return { slot: BigInt(pair[0] as string), amount: BigInt(pair[1] as string) };
   });
   if (!row.recordHash || !/^0x[0-9a-fA-F]{64}$/.test(row.recordHash)) throw new Error("its record hash is missing");
-  return { app: charges[0].slot, charges, tokensIn: row.inputTokens ?? 0, tokensOut: row.outputTokens ?? 0, recordHash: row.recordHash as Hex };
+  const record: QueryRecord = { app: charges[0].slot, charges, tokensIn: row.inputTokens ?? 0, tokensOut: row.outputTokens ?? 0, recordHash: row.recordHash as Hex };
+  // Packed on its own: throws on any width the contract's record format cannot hold.
+  packRecords([...new Set(charges.map((c) => c.slot))], [record]);
+  return record;
 }
 
 /**
@@ -293,19 +299,19 @@ export class SettlementWorker {
 
     const work = await this.collectWork();
     if (work.length === 0) return null;
-    // No input can stop settlement: a session the contract would revert the batch for is taken out with
-    // its reason (the contract skips, rather than reverts for, anything about one session, so this is a
+    // No input can stop settlement: an account the contract would revert the batch for is taken out with
+    // its reason (the contract skips, rather than reverts for, anything about one item, so this is a
     // safety net); everything else settles in this round.
     const settleable = await isolateFailures(work, (set) => this.simulate(encodeSettle(set.map((w) => w.item))), async (w, error) =>
       this.quarantine(w.rows, `the contract refuses it (${shortReason(error)})`),
     );
     if (settleable.length === 0) return null;
-    // A session whose payer's wallet must approve it (its first settlement, not signed by the payer's own
-    // key) goes in a transaction of its own: the wallet decides what it spends, and may behave one way
+    // An item whose payer's wallet must approve its session (not signed by the payer's own key, not yet
+    // approved on chain) goes in a transaction of its own: the wallet decides what it spends, and may behave one way
     // when estimated and another when mined, so it can only ever sink its own transaction.
-    const approvals: SessionWork[] = [];
-    const batch: SessionWork[] = [];
-    for (const w of settleable) ((await needsWalletApproval(w.item, this.scope)) ? approvals : batch).push(w);
+    const approvals: AccountWork[] = [];
+    const batch: AccountWork[] = [];
+    for (const w of settleable) (needsWalletApproval(w.item) ? approvals : batch).push(w);
     const results: RoundResult[] = [];
     if (batch.length) results.push(await this.send(batch, 0n));
     for (const w of approvals) results.push(await this.send([w], WALLET_APPROVAL_GAS));
@@ -318,7 +324,7 @@ export class SettlementWorker {
   }
 
   /** Claims `work`'s rows, signs and records one settle transaction (its gas limit raised by `extraGas`), sends it and applies what the chain says. */
-  private async send(work: SessionWork[], extraGas: bigint): Promise<RoundResult> {
+  private async send(work: AccountWork[], extraGas: bigint): Promise<RoundResult> {
     const { db } = this.options;
     const data = encodeSettle(work.map((w) => w.item));
 
@@ -371,87 +377,104 @@ export class SettlementWorker {
     if (count) this.log(`session ${sessionHash} takes no more questions: ${why}`);
   }
 
+  /** The seq of the newest voucher the chain settled for `payer`'s account with this operator. */
+  private async settledSeq(payer: Address): Promise<bigint> {
+    const account = await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "accountOf", args: [payer, this.operator] });
+    return BigInt(account.seq);
+  }
+
   /**
-   * The sessions to settle now, oldest answered query first: for each, the newest voucher under which
-   * every earlier query has finished (an answer still being written could not be settled later under an
-   * older voucher), and the answered queries up to it, within `batchSize` records in all.
+   * The accounts to settle now, oldest answered query first: for each, the newest voucher under which
+   * every earlier query has finished (an answer still being written could never be settled after a later
+   * voucher), and the answered queries up to it, within `batchSize` records in all.
    */
-  private async collectWork(): Promise<SessionWork[]> {
+  private async collectWork(): Promise<AccountWork[]> {
     const { db } = this.options;
-    const maxSessions = this.options.maxSessions ?? 50;
+    const where = { ...this.scope, operator: this.operator };
     const oldest = await db.receipt.findMany({
-      where: { ...this.scope, status: "pending" },
+      where: { ...where, status: "pending" },
       orderBy: { createdAt: "asc" },
-      distinct: ["sessionHash"],
-      select: { sessionHash: true },
-      take: maxSessions,
+      distinct: ["payer"],
+      select: { payer: true },
+      take: this.options.maxSessions ?? 50,
     });
-    const work: SessionWork[] = [];
+    const settled = await Promise.all(oldest.map(({ payer }) => this.settledSeq(payer as Address)));
+    const work: AccountWork[] = [];
     let budget = this.options.batchSize;
-    for (const { sessionHash } of oldest) {
+    for (const [i, { payer }] of oldest.entries()) {
       if (budget <= 0) break;
-      const session = await db.paymentSession.findUnique({ where: { hash: sessionHash } });
-      if (!session) continue;
-      let settledSeq: bigint;
-      let prevSettled: bigint[];
-      try {
-        settledSeq = BigInt(session.settledSeq);
-        prevSettled = strings(session.settledJson).map(BigInt);
-      } catch (error) {
-        await this.quarantineSession(sessionHash, `its settled state cannot be read (${shortReason(error)})`);
-        continue;
+      const chainSeq = settled[i];
+      const rows = await db.receipt.findMany({ where: { ...where, payer, status: { notIn: ["settled"] } } });
+      const numbered: { row: ReceiptRow; seq: bigint }[] = [];
+      for (const row of rows) {
+        if (!/^\d{1,13}$/.test(row.seq)) {
+          if (row.status === "pending") await this.quarantine([row], "its voucher number is not one the contract takes");
+          continue;
+        }
+        const seq = BigInt(row.seq);
+        // At or below what the chain settled, yet pending: the database lost track of the settlement that
+        // paid it (a restore from an older backup). Every pending query up to a settled voucher travels in
+        // its settlement, so it was paid; it is never sent again (the contract would refuse it as stale).
+        if (seq <= chainSeq) {
+          if (row.status === "pending") {
+            await db.receipt.updateMany({ where: { id: row.id, status: "pending" }, data: { status: "settled", failureReason: null } });
+            this.log(`receipt ${row.id} was settled on chain before this database recorded it`);
+          }
+          continue;
+        }
+        numbered.push({ row, seq });
       }
-      const rows = (await db.receipt.findMany({ where: { sessionHash, status: { notIn: ["settled"] } } }))
-        .filter((r) => /^\d{1,20}$/.test(r.seq) && BigInt(r.seq) > settledSeq)
-        .sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
+      numbered.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
       const chosen: ReceiptRow[] = [];
       let voucherRow: ReceiptRow | null = null;
-      for (const row of rows) {
+      for (const { row } of numbered) {
         if (row.status === "answering" || row.status === "sending") break;
+        let valid = true;
+        try {
+          voucherOf(row);
+          if (row.status === "pending") recordOf(row);
+        } catch (error) {
+          valid = false;
+          if (row.status === "pending") await this.quarantine([row], `it cannot be encoded for the contract (${shortReason(error)})`);
+        }
+        if (!valid) continue;
         if (row.status === "pending") {
           if (chosen.length >= budget) break;
-          try {
-            recordOf(row);
-          } catch (error) {
-            await this.quarantine([row], `its record cannot be encoded (${shortReason(error)})`);
-            continue;
-          }
           chosen.push(row);
         }
+        // A voided or failed query's voucher still covers the ones before it.
         voucherRow = row;
       }
       if (!voucherRow || chosen.length === 0) continue;
+      const session = await db.paymentSession.findUnique({ where: { hash: voucherRow.sessionHash } });
       let item: SettleItem;
       try {
+        if (!session) throw new Error("its voucher's session is not known here");
+        const asSession = {
+          payer: session.payer as Address,
+          key: session.key as Address,
+          operator: session.operator as Address,
+          spendCap: BigInt(session.spendCap),
+          expiry: BigInt(session.expiry),
+          nonce: BigInt(session.nonce),
+        };
+        const keySigned = await isSignedByKey(sessionDigest(this.scope, asSession), session.signature as Hex, asSession.payer);
         item = {
-          session: {
-            payer: session.payer as Address,
-            key: session.key as Address,
-            operator: session.operator as Address,
-            spendCap: BigInt(session.spendCap),
-            expiry: BigInt(session.expiry),
-            nonce: BigInt(session.nonce),
-          },
-          sessionSignature: settledSeq === 0n ? (session.signature as Hex) : "0x",
-          voucher: {
-            session: session.hash as Hex,
-            seq: BigInt(voucherRow.seq),
-            issuedAt: BigInt(voucherRow.issuedAt),
-            slots: strings(voucherRow.slotsJson).map(BigInt),
-            maxAmounts: strings(voucherRow.maxAmountsJson).map(BigInt),
-          },
+          session: asSession,
+          // A wallet's approval is recorded on chain with its session's first settlement: not sent again.
+          sessionSignature: keySigned ? { kind: "key", signature: session.signature as Hex } : { kind: "wallet", signature: session.settledSeq === "0" ? (session.signature as Hex) : "0x" },
+          voucher: voucherOf(voucherRow),
           voucherSignature: voucherRow.signature as Hex,
-          prevSeq: settledSeq,
-          prevSettled,
           records: chosen.map(recordOf),
         };
         // Throws on anything the contract would refuse as malformed.
         encodeSettle([item]);
       } catch (error) {
         await this.quarantine(chosen, `it cannot be encoded for the contract (${shortReason(error)})`);
+        if (session) await this.refuseSession(session.hash, `its session cannot be encoded (${shortReason(error)})`);
         continue;
       }
-      work.push({ session, item, rows: chosen });
+      work.push({ session: session!, item, rows: chosen });
       budget -= chosen.length;
     }
     return work;
@@ -467,12 +490,6 @@ export class SettlementWorker {
     const reason = `Quarantined: ${why}`.slice(0, 300);
     await this.options.db.receipt.updateMany({ where: { id: { in: rows.map((r) => r.id) }, status: "pending" }, data: { status: "failed", failureReason: reason } });
     this.log(`receipts ${rows.map((r) => r.id).join(", ")} ${reason}`);
-  }
-
-  private async quarantineSession(sessionHash: string, why: string): Promise<void> {
-    const reason = `Quarantined: ${why}`.slice(0, 300);
-    await this.options.db.receipt.updateMany({ where: { sessionHash, status: "pending" }, data: { status: "failed", failureReason: reason } });
-    this.log(`session ${sessionHash} ${reason}`);
   }
 
   private async sign(tx: Omit<SignedSettlement, "rawTx" | "txHash">): Promise<SignedSettlement> {
@@ -518,10 +535,9 @@ export class SettlementWorker {
     }
   }
 
-  /** The items a settlement transaction carried, from its signed bytes or from the chain. */
-  private async itemsOf(txHash: Hex, rawTx: Hex | null): Promise<DecodedItem[]> {
-    const input = rawTx ? parseTransaction(rawTx).data : (await this.client.getTransaction({ hash: txHash })).input;
-    return input ? decodeSettle(input) : [];
+  /** The input of a settlement transaction, from its signed bytes or from the chain. */
+  private async inputOf(txHash: Hex, rawTx: Hex | null): Promise<Hex> {
+    return (rawTx ? parseTransaction(rawTx).data : (await this.client.getTransaction({ hash: txHash })).input) ?? "0x";
   }
 
   /** Applies a mined settlement transaction to its rows and sessions. */
@@ -534,37 +550,25 @@ export class SettlementWorker {
       return { settled: 0, failed: 0 };
     }
     const rawTx = batch.txHash?.toLowerCase() === txReceipt.transactionHash.toLowerCase() ? ((batch.rawTx as Hex | null) ?? null) : null;
-    const items = new Map((await this.itemsOf(txReceipt.transactionHash, rawTx)).map((item) => [item.voucher.session.toLowerCase(), item]));
+    const outcomes = settlementOutcome(await this.inputOf(txReceipt.transactionHash, rawTx), this.operator, this.options.settlement, txReceipt.logs);
     let settled = 0;
     let failed = 0;
     const handled = new Set<string>();
-    for (const log of txReceipt.logs) {
-      if (log.address.toLowerCase() !== this.options.settlement.toLowerCase()) continue;
-      let event;
-      try {
-        event = decodeEventLog({ abi: kipSettlementAbi, data: log.data, topics: log.topics });
-      } catch {
-        continue;
-      }
-      if (event.eventName !== "SessionSettled" && event.eventName !== "SessionRejected") continue;
-      const session = event.args.session.toLowerCase();
-      const sessionRows = rows.filter((r) => r.sessionHash.toLowerCase() === session);
-      sessionRows.forEach((r) => handled.add(r.id));
-      if (event.eventName === "SessionSettled") {
-        const item = items.get(session);
-        if (item) await this.recordSettled(item);
-        await db.receipt.updateMany({ where: { id: { in: sessionRows.map((r) => r.id) } }, data: { status: "settled", txHash: txReceipt.transactionHash, failureReason: null } });
-        settled += sessionRows.length;
+    for (const outcome of outcomes) {
+      // A batch holds one item per account: its rows are the batch's rows of that payer.
+      const accountRows = rows.filter((r) => isAddressEqual(r.payer as Address, outcome.session.payer));
+      accountRows.forEach((r) => handled.add(r.id));
+      const ids = accountRows.map((r) => r.id);
+      if (outcome.rejected === null) {
+        await db.paymentSession.updateMany({ where: { hash: outcome.voucher.session }, data: { settledSeq: outcome.voucher.seq.toString() } });
+        await db.receipt.updateMany({ where: { id: { in: ids } }, data: { status: "settled", txHash: txReceipt.transactionHash, failureReason: null } });
+        settled += ids.length;
       } else {
-        const reason = rejectReasonName(event.args.reason);
-        await db.receipt.updateMany({
-          where: { id: { in: sessionRows.map((r) => r.id) } },
-          data: { status: "failed", failureReason: `Rejected by the contract: ${reason}`, txHash: txReceipt.transactionHash },
-        });
-        failed += sessionRows.length;
+        await db.receipt.updateMany({ where: { id: { in: ids } }, data: { status: "failed", failureReason: `Rejected by the contract: ${outcome.rejected}`, txHash: txReceipt.transactionHash } });
+        failed += ids.length;
         // A session the contract will never take is closed here too: otherwise its failed rows would
         // count against neither its cap nor the balance, and it could be answered on for free.
-        if (SESSION_FATAL.has(reason)) await this.refuseSession(event.args.session, `the contract rejected it (${reason})`);
+        if (SESSION_FATAL.has(outcome.rejected)) await this.refuseSession(outcome.voucher.session, `the contract rejected it (${outcome.rejected})`);
       }
     }
     const left = rows.filter((r) => !handled.has(r.id));
@@ -573,44 +577,35 @@ export class SettlementWorker {
     return { settled, failed };
   }
 
-  /** The session's settled state after `item`: what the next settlement of it builds on. */
-  private async recordSettled(item: DecodedItem): Promise<void> {
-    if (!item.records) return;
-    const settled = settledAfter({ voucher: item.voucher, prevSettled: item.prevSettled, records: item.records });
-    await this.options.db.paymentSession.updateMany({
-      where: { hash: item.voucher.session, settledSeq: item.prevSeq.toString() },
-      data: { settledSeq: item.voucher.seq.toString(), settledJson: JSON.stringify(settled.map(String)) },
-    });
-  }
-
   /**
-   * Decides each session of a batch whose transaction is not on chain, from the chain's own state: when a
-   * session's commitment is the one this batch would have produced, the batch did settle it (under a
-   * transaction found from its SessionSettled event); otherwise its rows go back to pending.
+   * Decides each account of a batch whose transaction is not on chain, from the chain's own state: when an
+   * account's settled seq has reached the batch's voucher, the batch did settle it (only this operator
+   * moves that seq, and the account was in no other batch meanwhile), under a transaction found from the
+   * BatchSettled events; otherwise its rows go back to pending.
    */
   private async resolveFromChain(batchId: string, rawTx: Hex | null): Promise<void> {
     const { db } = this.options;
     const rows = await db.receipt.findMany({ where: { batchId, status: "sending" } });
-    const items = rawTx ? decodeSettle(parseTransaction(rawTx).data ?? "0x") : [];
+    const items = rawTx ? decodeSettle(parseTransaction(rawTx).data ?? "0x", this.operator) : [];
     for (const item of items) {
-      if (!item.records) continue;
-      const sessionRows = rows.filter((r) => r.sessionHash.toLowerCase() === item.voucher.session.toLowerCase());
-      if (sessionRows.length === 0) continue;
-      const after = stateAfter({ voucher: item.voucher, prevSettled: item.prevSettled, records: item.records });
-      const onChain = await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "sessionState", args: [item.voucher.session] });
-      if (onChain.toLowerCase() !== after.toLowerCase()) continue;
-      const txHash = await this.findSettlement(item.voucher.session, item.voucher.seq);
-      await this.recordSettled(item);
-      await db.receipt.updateMany({ where: { id: { in: sessionRows.map((r) => r.id) } }, data: { status: "settled", txHash, failureReason: null } });
+      const accountRows = rows.filter((r) => isAddressEqual(r.payer as Address, item.session.payer));
+      if (accountRows.length === 0) continue;
+      if ((await this.settledSeq(item.session.payer)) < item.voucher.seq) continue;
+      const txHash = await this.findSettlement(item.session.payer, item.voucher.seq);
+      await db.paymentSession.updateMany({ where: { hash: item.voucher.session }, data: { settledSeq: item.voucher.seq.toString() } });
+      await db.receipt.updateMany({ where: { id: { in: accountRows.map((r) => r.id) } }, data: { status: "settled", txHash, failureReason: null } });
     }
     await db.$transaction([
       db.receipt.updateMany({ where: { batchId, status: "sending" }, data: { status: "pending", batchId: null } }),
-      db.settlementBatch.update({ where: { id: batchId }, data: { status: "abandoned", error: "not on chain; sessions checked against the chain's state" } }),
+      db.settlementBatch.update({ where: { id: batchId }, data: { status: "abandoned", error: "not on chain; accounts checked against the chain's settled seq" } }),
     ]);
   }
 
-  /** The transaction that settled `session` up to `seq`, from its SessionSettled event: newest blocks first, in bounded ranges. */
-  async findSettlement(session: Hex, seq: bigint): Promise<Hex | null> {
+  /**
+   * The transaction of this operator that settled `payer`'s account up to `seq`: newest blocks first, in
+   * bounded ranges, each BatchSettled transaction's input read for an item of that account and seq.
+   */
+  async findSettlement(payer: Address, seq: bigint): Promise<Hex | null> {
     const range = BigInt(this.options.logRange ?? LOG_RANGE);
     const first = this.options.fromBlock ?? 0n;
     for (let to = await this.client.getBlockNumber(); to >= first; to -= range) {
@@ -618,13 +613,21 @@ export class SettlementWorker {
       const logs = await this.client.getContractEvents({
         address: this.options.settlement,
         abi: kipSettlementAbi,
-        eventName: "SessionSettled",
-        args: { session },
+        eventName: "BatchSettled",
+        args: { operator: this.operator },
         fromBlock: from,
         toBlock: to,
       });
-      const match = logs.find((l) => l.args.seq === seq);
-      if (match) return match.transactionHash;
+      for (const log of [...logs].reverse()) {
+        const input = await this.inputOf(log.transactionHash, null);
+        let items;
+        try {
+          items = decodeSettle(input, this.operator);
+        } catch {
+          continue;
+        }
+        if (items.some((item) => isAddressEqual(item.session.payer, payer) && item.voucher.seq === seq)) return log.transactionHash;
+      }
       if (from === first) break;
     }
     return null;

@@ -1,6 +1,6 @@
 // Produces real settled queries on the test chain with lib/protocol: a payer deposits for an operator
 // (anvil #0), its wallet signs a Session naming it, a session key signs one Voucher per query, and the
-// operator settles the newest voucher with the queries' records. Also lists assets from fresh accounts.
+// operator settles the account's newest voucher with the queries' records. Also lists assets from fresh accounts.
 // Used by the earnings integration and browser tests.
 import {
   createPublicClient,
@@ -17,7 +17,7 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import { foundry } from "viem/chains";
 import type { Deployment } from "../../lib/chain/deployment";
 import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "../../lib/chain/generated";
-import { encodeSettle, nextVoucherState, recordHash, settledAfter, signSession, signVoucher, type Session, type VoucherState } from "../../lib/protocol";
+import { encodeSettle, nextVoucherFields, recordHash, settlementOutcome, signSession, signVoucher, type AccountPosition, type Session } from "../../lib/protocol";
 import { hashSession as hashSessionOf } from "../../lib/protocol";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 
@@ -83,9 +83,7 @@ const operator = privateKeyToAccount(ANVIL_KEYS[0]);
 
 /** A payer with a deposit and a wallet-signed session for a browser-held key. */
 export class TestPayer {
-  private state: VoucherState | null = null;
-  private settledSeq = 0n;
-  private settled: bigint[] = [];
+  private position: AccountPosition = { seq: 0n, cumulativeMax: 0n };
   private queries = 0;
   private constructor(
     private readonly chain: TestChain,
@@ -111,8 +109,11 @@ export class TestPayer {
   async settleQueries(count: number, charges: [bigint, bigint][]): Promise<TransactionReceipt> {
     const ctx = { chainId: this.chain.chain.id, settlement: this.chain.settlement };
     const records = [];
+    let last = nextVoucherFields(this.position, []);
     for (let i = 0; i < count; i++) {
-      this.state = nextVoucherState(this.state, charges.map(([slot, max]) => ({ slot, max })));
+      const fields = nextVoucherFields(this.position, charges.map(([slot, max]) => ({ slot, max })));
+      this.position = { seq: fields.seq, cumulativeMax: fields.cumulativeMax };
+      last = fields;
       const n = ++this.queries;
       records.push({
         app: charges[0][0],
@@ -122,23 +123,21 @@ export class TestPayer {
         recordHash: recordHash({ id: `${this.account.address}-${n}`, question: `q${n}`, answer: `a${n}`, passages: [] }),
       });
     }
-    const voucher = { session: hashSessionOf(this.session), ...this.state!, issuedAt: (await this.chain.client.getBlock()).timestamp };
+    const voucher = { session: hashSessionOf(this.session), ...last, issuedAt: (await this.chain.client.getBlock()).timestamp };
     const item = {
       session: this.session,
-      sessionSignature: this.settledSeq === 0n ? this.sessionSignature : ("0x" as Hex),
+      sessionSignature: { kind: "key" as const, signature: this.sessionSignature },
       voucher,
       voucherSignature: await signVoucher(this.key, ctx, voucher),
-      prevSeq: this.settledSeq,
-      prevSettled: this.settled,
       records,
     };
     const wallet = createWalletClient({ account: operator, chain: this.chain.chain, transport: http(this.chain.rpcUrl) });
     const hash = await wallet.sendTransaction({ to: this.chain.settlement, data: encodeSettle([item]), account: operator, chain: this.chain.chain });
     const receipt = await this.chain.client.waitForTransactionReceipt({ hash });
-    const settled = parseEventLogs({ abi: kipSettlementAbi, eventName: "SessionSettled", logs: receipt.logs });
-    if (settled.length !== 1 || settled[0].args.records !== BigInt(count)) throw new Error(`expected ${count} settled queries, got ${settled[0]?.args.records ?? 0}`);
-    this.settled = settledAfter(item);
-    this.settledSeq = voucher.seq;
+    const [outcome] = settlementOutcome((await this.chain.client.getTransaction({ hash })).input, operator.address, this.chain.settlement, receipt.logs);
+    if (receipt.status !== "success" || outcome.rejected !== null || outcome.records?.length !== count) {
+      throw new Error(`expected ${count} settled queries, got ${outcome.rejected ?? outcome.records?.length ?? 0}`);
+    }
     return receipt;
   }
 }

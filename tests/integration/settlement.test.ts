@@ -1,9 +1,9 @@
 // End to end on a real chain with lib/protocol's encoders against the real contract: a deposit for an
-// operator, a wallet-signed Session naming it, session-key Vouchers with running maxima, per-query records
-// in the calldata, settle, events, the state commitment, balances, claimable, claim. The attacks: the payer
-// settling its own competing voucher, a stranger front-running the operator's exact calldata, an older
-// voucher settled late, the same state replayed, a second session of the batch rejected without touching
-// the first. A smart-wallet payer's session signature (ERC-1271, not 65 bytes) travels unchanged. Uses the
+// operator, a wallet-signed Session naming it, session-key Vouchers with the account's running maximum,
+// per-query records in the calldata, settle, each item's outcome read back from the chain alone, the
+// account on chain, balances, conservation, claimable, claim. The attacks: the payer settling its own
+// competing voucher, a stranger front-running the operator's exact calldata, an older voucher settled late,
+// the same batch replayed, a second device of the account sharing its sequence. A smart-wallet payer's session signature (ERC-1271, not 65 bytes) travels unchanged. Uses the
 // shared test stack when it is provided, else starts its own anvil and runs the same deploy script.
 import fs from "node:fs";
 import os from "node:os";
@@ -25,26 +25,23 @@ import {
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
 import {
-  decodeSettle,
   encodeSettle,
   hashSession,
   isSignedByPayer,
-  nextVoucherState,
+  nextVoucherFields,
   recordHash,
-  rejectReasonName,
   sessionDigest,
-  settledAfter,
+  settlementOutcome,
   signSession,
   signVoucher,
-  stateHash,
   verifySession,
   verifyVoucher,
   voucherDigest,
+  type AccountPosition,
   type QueryRecord,
   type Session,
   type SettleItem,
   type Voucher,
-  type VoucherState,
 } from "../../lib/protocol";
 import { ANVIL_KEYS, startAnvil } from "../../scripts/stack/anvil";
 import { deployContracts } from "../../scripts/stack/deploy";
@@ -150,15 +147,30 @@ async function impersonating<T>(address: Address, fn: () => Promise<T>): Promise
   }
 }
 
-/** Sends a prepared `settle` calldata from `account`. */
+/** Sends a prepared `settle` calldata from `account`; returns the receipt and each item's outcome, read from the chain. */
 async function sendSettle(account: PrivateKeyAccount, settlement: Address, data: Hex) {
   const chain = { ...foundry, id: chainId };
   const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) });
   const hash = await wallet.sendTransaction({ to: settlement, data, chain, account });
   const receipt = await client.waitForTransactionReceipt({ hash });
   expect(receipt.status).toBe("success");
-  return receipt;
+  const tx = await client.getTransaction({ hash });
+  return { receipt, outcomes: settlementOutcome(tx.input, tx.from, settlement, receipt.logs) };
 }
+
+/** The contract's books balance: it holds exactly the deposits and the unclaimed fees. */
+async function expectConservation() {
+  const { settlement, usd } = addresses;
+  const [held, deposits, fees] = await Promise.all([
+    read(usd, usdAbi, "balanceOf", [settlement]),
+    read(settlement, settlementAbi, "totalDeposits"),
+    read(settlement, settlementAbi, "feesAccrued"),
+  ]);
+  expect(held).toBe((deposits as bigint) + (fees as bigint));
+}
+
+type AccountOnChain = { balance: bigint; seq: bigint; charged: bigint; revokedUntil: bigint | number };
+const accountOf = (payer: Address, operator: Address) => read(addresses.settlement, settlementAbi, "accountOf", [payer, operator]) as Promise<AccountOnChain>;
 
 /** Lists one asset per price from a fresh creator; returns the slots and tokens. */
 async function listAssets(assets: Address, prices: [number, bigint][]) {
@@ -188,12 +200,15 @@ async function payerWithSession(operator: Address, deposit: bigint, spendCap = 5
   return { payer, key, session, signature, id: hashSession(session) };
 }
 
-/** The voucher after one more query charging `charges` (slot, max), signed by the session key. */
-async function voucherAfter(who: Awaited<ReturnType<typeof payerWithSession>>, previous: VoucherState | null, charges: { slot: bigint; max: bigint }[]) {
-  const state = nextVoucherState(previous, charges);
-  const voucher: Voucher = { session: who.id, ...state, issuedAt: (await client.getBlock()).timestamp };
+/** The account's voucher after one more query charging `charges` (slot, max), signed by the session key. */
+async function voucherAfter(who: Awaited<ReturnType<typeof payerWithSession>>, previous: AccountPosition | null, charges: { slot: bigint; max: bigint }[]) {
+  const fields = nextVoucherFields(previous ?? { seq: 0n, cumulativeMax: 0n }, charges);
+  const voucher: Voucher = { session: who.id, ...fields, issuedAt: (await client.getBlock()).timestamp };
+  const state: AccountPosition = { seq: fields.seq, cumulativeMax: fields.cumulativeMax };
   return { state, voucher, signature: await signVoucher(who.key, { chainId, settlement: addresses.settlement }, voucher) };
 }
+
+const keySigned = (who: { signature: Hex }) => ({ kind: "key" as const, signature: who.signature });
 
 const record = (app: bigint, charges: [bigint, bigint][], n: number): QueryRecord => ({
   app,
@@ -204,7 +219,7 @@ const record = (app: bigint, charges: [bigint, bigint][], n: number): QueryRecor
 });
 
 describe("settlement on a real chain", () => {
-  it("settles the newest voucher with the queries' records, which anyone can read back from the calldata", async () => {
+  it("settles the account's newest voucher with the queries' records, which anyone can read back from the calldata", async () => {
     const { assets, settlement, feeBps } = addresses;
     const ctx = { chainId, settlement };
     const operator = await freshAccount();
@@ -225,7 +240,7 @@ describe("settlement on a real chain", () => {
     const v1 = await voucherAfter(who, null, perQuery);
     const v2 = await voucherAfter(who, v1.state, perQuery);
     const v3 = await voucherAfter(who, v2.state, perQuery);
-    expect(v3.state.maxAmounts).toEqual([60_000n, 30_000n, 15_000n, 15_000n]);
+    expect(v3.state).toEqual({ seq: 3n, cumulativeMax: 120_000n });
     expect(await read(settlement, settlementAbi, "voucherDigest", [v3.voucher])).toBe(voucherDigest(ctx, v3.voucher));
     expect(await verifyVoucher(ctx, v3.voucher, v3.signature, who.key.address)).toBe(true);
     const records = [
@@ -233,41 +248,35 @@ describe("settlement on a real chain", () => {
       record(app, [[app, 20_000n], [model, 9_004n], [d2, 5_000n]], 2),
       record(app, [[app, 20_000n], [model, 1_117n], [d1, 5_000n]], 3),
     ];
-    const item: SettleItem = { session: who.session, sessionSignature: who.signature, voucher: v3.voucher, voucherSignature: v3.signature, prevSeq: 0n, prevSettled: [], records };
+    const item: SettleItem = { session: who.session, sessionSignature: keySigned(who), voucher: v3.voucher, voucherSignature: v3.signature, records };
     const data = encodeSettle([item]);
-    const receipt = await sendSettle(operator, settlement, data);
-    const logs = events(receipt.logs, settlement, settlementAbi);
-    expect(logs.find((e) => e.name === "SessionRegistered")?.args.sessionHash ?? logs.find((e) => e.name === "SessionRegistered")?.args.session).toBe(who.id);
-    const settled = logs.find((e) => e.name === "SessionSettled")!;
+    const { receipt, outcomes } = await sendSettle(operator, settlement, data);
     const gross = 60_000n + 7_321n + 9_004n + 1_117n + 10_000n + 10_000n;
-    expect(settled.args).toMatchObject({ session: who.id, payer: who.payer.address, seq: 3n, records: 3n, total: gross });
-    expect(logs.find((e) => e.name === "BatchSettled")!.args).toMatchObject({ settled: 1n, rejected: 0n, gross });
-    expect(await read(settlement, settlementAbi, "balanceOf", [who.payer.address, operator.address])).toBe(1_000_000n - gross);
-
-    // The chain's commitment is exactly the state lib/protocol computes, and the records decode from the
-    // transaction's input alone.
-    const after = settledAfter(item);
-    expect(after).toEqual([60_000n, 7_321n + 9_004n + 1_117n, 10_000n, 10_000n]);
-    expect(await read(settlement, settlementAbi, "sessionState", [who.id])).toBe(stateHash(3n, v3.state.slots, after));
-    const [decoded] = decodeSettle((await client.getTransaction({ hash: receipt.transactionHash })).input);
-    expect(decoded.records).toEqual(records);
+    expect(events(receipt.logs, settlement, settlementAbi).find((e) => e.name === "BatchSettled")!.args).toMatchObject({ settled: 1n, rejected: 0n, gross });
+    // From the chain alone: the item settled, with every query's record and the session as the payer signed it.
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toMatchObject({ index: 0, rejected: null, session: who.session, records });
+    expect(outcomes[0].voucher).toEqual(v3.voucher);
+    expect(await accountOf(who.payer.address, operator.address)).toMatchObject({ balance: 1_000_000n - gross, seq: 3n, charged: gross });
     const appNet = 60_000n - (60_000n * BigInt(feeBps)) / 10_000n;
     expect(await read(assets, assetsAbi, "claimable", [tokens[0]])).toBe(appNet);
+    await expectConservation();
 
-    // The same settlement again: it builds on a state the chain has moved past, nothing is charged twice.
-    const replay = events((await sendSettle(operator, settlement, data)).logs, settlement, settlementAbi);
-    expect(replay.filter((e) => e.name === "SessionSettled")).toHaveLength(0);
-    expect(rejectReasonName(Number(replay.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("StateMismatch");
-
-    // The next settlement builds on that state; an older voucher settled late changes nothing.
-    const v4 = await voucherAfter(who, v3.state, perQuery);
+    // The same settlement again: its voucher is not newer than what the account settled, nothing is charged twice.
+    expect((await sendSettle(operator, settlement, data)).outcomes[0].rejected).toBe("StaleVoucher");
+    // An older voucher settled late changes nothing either.
     const r4 = record(app, [[app, 20_000n], [model, 2_000n]], 4);
-    const stale = encodeSettle([{ ...item, sessionSignature: "0x", voucher: v2.voucher, voucherSignature: v2.signature, prevSeq: 3n, prevSettled: after, records: [r4] }]);
-    const staleLogs = events((await sendSettle(operator, settlement, stale)).logs, settlement, settlementAbi);
-    expect(rejectReasonName(Number(staleLogs.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("StaleVoucher");
-    const next = encodeSettle([{ ...item, sessionSignature: "0x", voucher: v4.voucher, voucherSignature: v4.signature, prevSeq: 3n, prevSettled: after, records: [r4] }]);
-    expect(events((await sendSettle(operator, settlement, next)).logs, settlement, settlementAbi).filter((e) => e.name === "SessionSettled")).toHaveLength(1);
-    expect(await read(settlement, settlementAbi, "balanceOf", [who.payer.address, operator.address])).toBe(1_000_000n - gross - 22_000n);
+    const stale = encodeSettle([{ ...item, voucher: v2.voucher, voucherSignature: v2.signature, records: [r4] }]);
+    expect((await sendSettle(operator, settlement, stale)).outcomes[0].rejected).toBe("StaleVoucher");
+    // A second device of the same payer signs the account's next voucher; it settles on top of the first.
+    const laptopKey = privateKeyToAccount(generatePrivateKey());
+    const laptop = { ...who, key: laptopKey, session: { ...who.session, key: laptopKey.address, nonce: 2n } };
+    const laptopSigned = { ...laptop, id: hashSession(laptop.session), signature: await signSession(who.payer, ctx, laptop.session) };
+    const v4 = await voucherAfter(laptopSigned, v3.state, perQuery);
+    const next = encodeSettle([{ session: laptopSigned.session, sessionSignature: keySigned(laptopSigned), voucher: v4.voucher, voucherSignature: v4.signature, records: [r4] }]);
+    expect((await sendSettle(operator, settlement, next)).outcomes[0].rejected).toBeNull();
+    expect(await accountOf(who.payer.address, operator.address)).toMatchObject({ balance: 1_000_000n - gross - 22_000n, seq: 4n, charged: gross + 22_000n });
+    await expectConservation();
 
     // The holder claims; anyone may trigger it, the owner is paid.
     const claimed = events((await send(operator, assets, assetsAbi, "claim", [tokens[0]])).logs, assets, assetsAbi).find((e) => e.name === "RevenueClaimed")!;
@@ -290,32 +299,29 @@ describe("settlement on a real chain", () => {
     const v1 = await voucherAfter(who, null, perQuery);
     const real: SettleItem = {
       session: who.session,
-      sessionSignature: who.signature,
+      sessionSignature: keySigned(who),
       voucher: v1.voucher,
       voucherSignature: v1.signature,
-      prevSeq: 0n,
-      prevSettled: [],
       records: [record(app, [[app, 20_000n], [model, 8_000n]], 1)],
     };
     // The payer holds the session key: it signs a competing voucher 1 and settles it with zero charges.
+    // Sent by the payer, the session reads as naming the payer as its operator: another session, whose
+    // voucher the key never signed.
     const own = await voucherAfter(who, null, perQuery);
     const selfSettle = encodeSettle([{ ...real, voucher: own.voucher, voucherSignature: own.signature, records: [record(app, [[app, 0n], [model, 0n]], 1)] }]);
-    const payerTry = events((await sendSettle(who.payer, settlement, selfSettle)).logs, settlement, settlementAbi);
-    expect(rejectReasonName(Number(payerTry.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("NotOperator");
+    expect((await sendSettle(who.payer, settlement, selfSettle)).outcomes[0].rejected).toBe("BadSignature");
     // A stranger who saw the operator's transaction sends the exact same calldata first.
     const data = encodeSettle([real]);
     const stranger = await freshAccount();
-    const frontRun = events((await sendSettle(stranger, settlement, data)).logs, settlement, settlementAbi);
-    expect(rejectReasonName(Number(frontRun.find((e) => e.name === "SessionRejected")!.args.reason))).toBe("NotOperator");
-    expect(await read(settlement, settlementAbi, "sessionState", [who.id])).toBe(`0x${"00".repeat(32)}`);
-    expect(await read(settlement, settlementAbi, "balanceOf", [who.payer.address, operator.address])).toBe(100_000n);
+    expect((await sendSettle(stranger, settlement, data)).outcomes[0].rejected).toBe("BadSignature");
+    expect(await accountOf(who.payer.address, operator.address)).toMatchObject({ balance: 100_000n, seq: 0n, charged: 0n });
     // The operator's own settlement is untouched by both.
-    const settled = events((await sendSettle(operator, settlement, data)).logs, settlement, settlementAbi);
-    expect(settled.filter((e) => e.name === "SessionSettled")).toHaveLength(1);
-    expect(await read(settlement, settlementAbi, "balanceOf", [who.payer.address, operator.address])).toBe(72_000n);
+    expect((await sendSettle(operator, settlement, data)).outcomes[0].rejected).toBeNull();
+    expect(await accountOf(who.payer.address, operator.address)).toMatchObject({ balance: 72_000n, seq: 1n, charged: 28_000n });
+    await expectConservation();
   });
 
-  it("registers a smart-wallet payer's session from its ERC-1271 signature, sent unchanged", async () => {
+  it("approves a smart-wallet payer's session from its ERC-1271 signature, sent unchanged, once", async () => {
     const { assets, settlement, usd } = addresses;
     const ctx = { chainId, settlement };
     const operator = await freshAccount();
@@ -358,26 +364,25 @@ describe("settlement on a real chain", () => {
       expect(await isSignedByPayer(client, address, digest, signature, settlement)).toBe(false);
     }
     const id = hashSession(session);
-    const state = nextVoucherState(null, [{ slot, max: 20_000n }]);
-    const voucher: Voucher = { session: id, ...state, issuedAt: block.timestamp };
-    const settled = await sendSettle(
+    const sign = async (voucher: Voucher) => signVoucher(sessionKey, ctx, voucher);
+    const v1: Voucher = { session: id, ...nextVoucherFields({ seq: 0n, cumulativeMax: 0n }, [{ slot, max: 20_000n }]), issuedAt: block.timestamp };
+    const first = await sendSettle(
       operator,
       settlement,
-      encodeSettle([
-        {
-          session,
-          sessionSignature: signature,
-          voucher,
-          voucherSignature: await signVoucher(sessionKey, ctx, voucher),
-          prevSeq: 0n,
-          prevSettled: [],
-          records: [record(slot, [[slot, 20_000n]], 1)],
-        },
-      ]),
+      encodeSettle([{ session, sessionSignature: { kind: "wallet", signature }, voucher: v1, voucherSignature: await sign(v1), records: [record(slot, [[slot, 20_000n]], 1)] }]),
     );
-    const logs = events(settled.logs, settlement, settlementAbi);
-    expect(logs.filter((e) => e.name === "SessionRegistered")).toHaveLength(1);
-    expect(logs.filter((e) => e.name === "SessionSettled")).toHaveLength(1);
-    expect(await read(settlement, settlementAbi, "balanceOf", [walletAddress, operator.address])).toBe(80_000n);
+    expect(first.outcomes[0].rejected).toBeNull();
+    expect(events(first.receipt.logs, settlement, settlementAbi).filter((e) => e.name === "SessionApproved")).toHaveLength(1);
+    expect(await read(settlement, settlementAbi, "walletApproved", [id])).toBe(true);
+    // Approved once: the next settlement of the session carries no signature at all.
+    const v2: Voucher = { session: id, ...nextVoucherFields({ seq: 1n, cumulativeMax: 20_000n }, [{ slot, max: 20_000n }]), issuedAt: block.timestamp };
+    const second = await sendSettle(
+      operator,
+      settlement,
+      encodeSettle([{ session, sessionSignature: { kind: "wallet", signature: "0x" }, voucher: v2, voucherSignature: await sign(v2), records: [record(slot, [[slot, 5_000n]], 2)] }]),
+    );
+    expect(second.outcomes[0].rejected).toBeNull();
+    expect(await read(settlement, settlementAbi, "balanceOf", [walletAddress, operator.address])).toBe(75_000n);
+    await expectConservation();
   });
 });

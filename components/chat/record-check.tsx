@@ -1,25 +1,55 @@
 "use client";
 // "Recorded on chain": the browser's own check of a settled message. It recomputes the record hash from
-// the question, the answer, the passages this page shows and their dataset versions, reads the settlement transaction's input
-// from the chain (not from this app's server), decodes it, and looks for this payer's record with that
-// hash and the charge shown.
+// the question, the answer, the passages this page shows and their dataset versions, reads the settlement
+// transaction and its receipt from the chain (not from this app's server), decodes its input with its
+// sender as the sessions' operator, and looks for this payer's record with that hash and the charge shown
+// in an item the contract settled (no SessionRejected names it).
 import { useQuery } from "@tanstack/react-query";
-import { isAddressEqual, type Address, type Hex } from "viem";
-import { getTransaction } from "viem/actions";
+import { isAddressEqual, type Address, type Hex, type Log } from "viem";
+import { getTransaction, getTransactionReceipt } from "viem/actions";
 import { useClient } from "wagmi";
-import { decodeSettle, recordHash, type DatasetVersionRef } from "@/lib/protocol";
+import { usePublicConfig } from "@/components/web3/public-config-context";
+import { recordHash, settlementOutcome, type DatasetVersionRef } from "@/lib/protocol";
 import { formatAmount, type TokenInfo } from "./format";
 
-export type RecordCheckResult = { found: true; amount: bigint; hash: Hex } | { found: false; hash: Hex };
+export type RecordCheckResult =
+  | { found: true; amount: bigint; hash: Hex }
+  /** `rejected`: why the record is in the transaction but not settled (its item's reject reason, or a revert). */
+  | { found: false; hash: Hex; rejected: string | null };
 
-/** Finds `payer`'s record with hash `hash` in the input of settlement transaction `input`. */
-export function findRecord(input: Hex, payer: Address, hash: Hex): { amount: bigint } | null {
-  for (const item of decodeSettle(input)) {
+export type RecordLookup = { settled: true; amount: bigint } | { settled: false; rejected: string } | null;
+
+/**
+ * Finds `payer`'s record with hash `hash` in a mined transaction to `settlement`: its input read with its
+ * sender as operator, and its receipt's SessionRejected logs for the items the contract skipped. Settled
+ * with its charge when an item the contract applied holds it; `rejected` when only a skipped item (or a
+ * reverted transaction) does; null when no item of this payer holds it, or the transaction is not a
+ * settlement of this contract.
+ */
+export function findRecord(
+  tx: { input: Hex; from: Address; to: Address | null },
+  receipt: { status: "success" | "reverted"; logs: readonly Pick<Log, "address" | "data" | "topics">[] },
+  settlement: Address,
+  payer: Address,
+  hash: Hex,
+): RecordLookup {
+  if (!tx.to || !isAddressEqual(tx.to, settlement)) return null;
+  let outcome;
+  try {
+    outcome = settlementOutcome(tx.input, tx.from, settlement, receipt.status === "success" ? receipt.logs : []);
+  } catch {
+    return null; // not a settle call
+  }
+  let rejected: string | null = null;
+  for (const item of outcome) {
     if (!isAddressEqual(item.session.payer, payer)) continue;
     const record = item.records?.find((r) => r.recordHash.toLowerCase() === hash.toLowerCase());
-    if (record) return { amount: record.charges.reduce((sum, c) => sum + c.amount, 0n) };
+    if (!record) continue;
+    if (receipt.status !== "success") rejected = "the transaction reverted";
+    else if (item.rejected !== null) rejected = item.rejected;
+    else return { settled: true, amount: record.charges.reduce((sum, c) => sum + c.amount, 0n) };
   }
-  return null;
+  return rejected === null ? null : { settled: false, rejected };
 }
 
 export function RecordCheck({
@@ -48,17 +78,26 @@ export function RecordCheck({
   token: TokenInfo;
 }) {
   const client = useClient({ chainId });
+  const settlement = usePublicConfig().contracts?.settlement ?? null;
   const hash = recordHash({ id: messageId, question, answer, passages, datasetVersions });
   const check = useQuery({
-    queryKey: ["record-check", chainId, txHash, hash],
-    enabled: Boolean(client),
+    queryKey: ["record-check", chainId, settlement, txHash, hash],
+    enabled: Boolean(client && settlement),
     staleTime: Infinity,
     queryFn: async (): Promise<RecordCheckResult> => {
-      const tx = await getTransaction(client!, { hash: txHash });
-      const found = findRecord(tx.input, payer, hash);
-      return found ? { found: true, amount: found.amount, hash } : { found: false, hash };
+      const [tx, receipt] = await Promise.all([getTransaction(client!, { hash: txHash }), getTransactionReceipt(client!, { hash: txHash })]);
+      const found = findRecord(tx, receipt, settlement!, payer, hash);
+      if (found?.settled) return { found: true, amount: found.amount, hash };
+      return { found: false, hash, rejected: found ? found.rejected : null };
     },
   });
+  if (!settlement) {
+    return (
+      <span className="basis-full text-xs text-amber-800" data-testid="record-check" data-state="error">
+        This deployment&apos;s settlement contract is not known here, so the record cannot be checked.
+      </span>
+    );
+  }
   if (check.isPending) return <span className="basis-full text-xs text-muted" data-testid="record-check" data-state="checking">Checking the record on chain…</span>;
   if (check.isError) {
     return (
@@ -74,6 +113,13 @@ export function RecordCheck({
       <span className="basis-full text-xs text-emerald-800" data-testid="record-check" data-state="found" title={`record ${result.hash}`}>
         ✓ Recorded on chain: this question, answer and its passages hash to record {result.hash.slice(0, 10)}…, found in the settlement with{" "}
         {formatAmount(result.amount, token)} charged.
+      </span>
+    );
+  }
+  if (!result.found && result.rejected !== null) {
+    return (
+      <span className="basis-full text-xs text-red-700" data-testid="record-check" data-state="rejected" title={`record ${result.hash}`}>
+        The record is in its settlement transaction, but the contract did not settle it ({result.rejected}): nothing was charged there.
       </span>
     );
   }

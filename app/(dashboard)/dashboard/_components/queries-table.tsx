@@ -1,5 +1,6 @@
 "use client";
-// Recent settled queries of an asset, from the query records of settlements (SessionSettled, decoded from the transaction input).
+// Recent settled queries of an asset: the query records of settlements' settled items, decoded from each
+// settlement transaction's input (the items its SessionRejected events name are left out).
 import type { QueryRow } from "@/lib/chain/reports";
 import { formatAmount, formatTime, type TokenDisplay } from "@/lib/chain/format";
 import { TxLink } from "@/components/web3/tx-link";

@@ -13,7 +13,7 @@ import { readDeployment } from "@/lib/chain/deployment";
 import { formatAmount, formatShares, formatTime, type TokenDisplay } from "@/lib/chain/format";
 import { readTokenInfo } from "@/lib/chain/token";
 import { CONTRACT_NAMES, decodeTxLog, slotsOf, type TxContract, type TxValue } from "@/lib/chain/tx-events";
-import { decodeSettle, type DecodedItem } from "@/lib/protocol";
+import { decodeSettle, settlementOutcome, type SettlementItemOutcome } from "@/lib/protocol";
 import { serverPublicClient } from "@/lib/chain/server-client";
 import { getDb } from "@/lib/db";
 import { serverEnv } from "@/lib/env";
@@ -103,15 +103,22 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
     // Without a deployment the events are listed undecoded.
   }
   const token = deployment ? await readTokenInfo(deployment.paymentToken as Address) : null;
-  // A settlement carries every query's record in its input: decoded here from the chain alone.
-  let settled: DecodedItem[] = [];
-  if (receipt.to && contracts.get(receipt.to.toLowerCase()) === "settlement") {
+  // A settlement carries every query's record in its input, sent by the operator of all its sessions; its
+  // SessionRejected logs name the items the contract skipped. Read here from the chain alone.
+  let settled: SettlementItemOutcome[] = [];
+  if (deployment && receipt.to && contracts.get(receipt.to.toLowerCase()) === "settlement") {
     try {
-      settled = decodeSettle((await client.getTransaction({ hash: hash as Hex })).input);
+      const tx = await client.getTransaction({ hash: hash as Hex });
+      settled =
+        receipt.status === "success"
+          ? settlementOutcome(tx.input, tx.from, deployment.settlement as Address, receipt.logs)
+          : decodeSettle(tx.input, tx.from).map((item, index) => ({ ...item, index, rejected: null }));
     } catch {
-      settled = [];
+      settled = []; // not a settle call (a deposit, a withdrawal, ...)
     }
   }
+  const reverted = receipt.status !== "success";
+  const settledRecords = reverted ? 0 : settled.reduce((n, item) => n + (item.rejected === null ? (item.records?.length ?? 0) : 0), 0);
   const events = receipt.logs.map((log) => decodeTxLog(log, contracts));
   const recordSlots = settled.flatMap((item) => (item.records ?? []).flatMap((r) => [r.app, ...r.charges.map((c) => c.slot)]));
   const names: SlotNames = deployment ? await slotNames(env.CHAIN_ID, deployment.assets as Address, [...new Set([...slotsOf(events), ...recordSlots])]) : new Map();
@@ -170,19 +177,30 @@ export default async function TransactionPage({ params }: { params: Promise<{ ha
         </ol>
       </Card>
       {settled.length > 0 ? (
-        <Card title={`Query records (${settled.reduce((n, item) => n + (item.records?.length ?? 0), 0)})`}>
+        <Card title={`Query records (${settledRecords} settled)`}>
           <p className="mb-2 text-xs text-muted">
-            Read from this transaction&apos;s input: each session&apos;s newest voucher and the record of every query it settles, with what
-            it charged each slot.
+            Read from this transaction&apos;s input: per account its newest voucher and the record of every query it settles, with what it
+            charged each slot. The sender is the operator of every session; an item a SessionRejected event names was skipped and charged
+            nothing.
           </p>
+          {reverted ? <p className="mb-2 text-xs text-red-700">The transaction reverted: none of these items settled.</p> : null}
           <ol className="space-y-3 text-sm">
             {settled.map((item) => (
-              <li key={item.voucher.session} className="rounded-lg border border-line px-3 py-2" data-testid="settled-session">
+              <li
+                key={item.index}
+                className="rounded-lg border border-line px-3 py-2"
+                data-testid="settled-session"
+                data-state={reverted ? "reverted" : item.rejected === null ? "settled" : "rejected"}
+              >
                 <p className="break-all font-mono text-xs">
-                  payer {getAddress(item.session.payer)} · session {item.voucher.session.slice(0, 10)}… · up to voucher #{item.voucher.seq.toString()}
+                  item {item.index} · payer {getAddress(item.session.payer)} · session {item.voucher.session.slice(0, 10)}… · up to the account&apos;s query #
+                  {item.voucher.seq.toString()}
+                </p>
+                <p className={`mt-0.5 text-xs ${reverted || item.rejected !== null ? "text-red-700" : "text-emerald-700"}`}>
+                  {reverted ? "Not settled" : item.rejected === null ? "Settled" : `Rejected: ${item.rejected}`}
                 </p>
                 {item.records === null ? (
-                  <p className="mt-1 text-xs text-red-700">Malformed records: the contract rejected this session.</p>
+                  <p className="mt-1 text-xs text-red-700">Malformed records: the contract rejected this item.</p>
                 ) : (
                   <ul className="mt-1 space-y-1">
                     {item.records.map((r) => (

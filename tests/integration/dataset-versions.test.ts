@@ -11,7 +11,7 @@ import type { PrivateKeyAccount } from "viem/accounts";
 import { kipAssetsAbi } from "../../lib/chain/generated";
 import type { ChargeSet, SourceRef } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
-import { decodeSettle, recordHash } from "../../lib/protocol";
+import { recordHash, settlementOutcome } from "../../lib/protocol";
 import { answerText, ChatFixtures, clientId, readChunks } from "../helpers/chat-fixtures";
 
 const stack = inject("stack");
@@ -231,7 +231,11 @@ describe("a dataset that grows", () => {
 
     await expect.poll(async () => (await db.receipt.findUniqueOrThrow({ where: { id: receipt.id } })).status, { timeout: 60_000 }).toBe("settled");
     const settled = await db.receipt.findUniqueOrThrow({ where: { id: receipt.id } });
-    const items = decodeSettle((await fx.client.getTransaction({ hash: settled.txHash as Hex })).input);
+    // On chain: in an item of the settlement's input (its sender the sessions' operator) that no
+    // SessionRejected of its receipt names.
+    const [tx, mined] = await Promise.all([fx.client.getTransaction({ hash: settled.txHash as Hex }), fx.client.getTransactionReceipt({ hash: settled.txHash as Hex })]);
+    expect(mined.status).toBe("success");
+    const items = settlementOutcome(tx.input, tx.from, fx.settlement, mined.logs).filter((item) => item.rejected === null && item.session.payer === payer.address);
     expect(items.flatMap((item) => item.records ?? []).map((r) => r.recordHash)).toContain(expected);
   });
 

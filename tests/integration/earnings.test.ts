@@ -6,7 +6,7 @@
 import { parseEventLogs, type Address } from "viem";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { kipAssetsAbi, kipLicencesAbi, kipSettlementAbi } from "../../lib/chain/generated";
-import { decodeSettle } from "../../lib/protocol";
+import { settlementOutcome } from "../../lib/protocol";
 import { fetchEvents, readEvents, syncIndex } from "../../lib/chain/indexer";
 import type { HoldingsReport, ProtocolReport, SlotReport } from "../../lib/chain/reports";
 import { createDb, type Db } from "../../lib/db-client";
@@ -36,19 +36,23 @@ const holdings = (owner: Address) => api<HoldingsReport>(`/api/earnings/holders/
 /** The protocol figures recomputed straight from the chain's logs up to `toBlock`, independently of the app. */
 async function protocolFromLogs(toBlock: number) {
   const range = { fromBlock: BigInt(stack.deployment.startBlock), toBlock: BigInt(toBlock) };
-  const [settled, batches, credited, licences] = await Promise.all([
-    chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "SessionSettled", ...range }),
+  const [batches, credited, licences] = await Promise.all([
     chain.client.getContractEvents({ address: chain.settlement, abi: kipSettlementAbi, eventName: "BatchSettled", ...range }),
     chain.client.getContractEvents({ address: chain.assets, abi: kipAssetsAbi, eventName: "RevenueCredited", ...range }),
     // Licence purchases pay slots like queries: their price and fee count in what was paid and in fees.
     chain.client.getContractEvents({ address: stack.deployment.licences as Address, abi: kipLicencesAbi, eventName: "LicenceBought", ...range }),
   ]);
-  // Every query's record is in the settlement's calldata: decode each settling transaction's input.
+  // Every query's record is in the settlement's calldata: decode each settling transaction's input (its
+  // sender is the sessions' operator) and keep the items its receipt's SessionRejected logs do not name.
   const records = [];
-  for (const txHash of new Set(settled.map((log) => log.transactionHash))) {
-    const items = decodeSettle((await chain.client.getTransaction({ hash: txHash })).input);
-    const sessions = new Set(settled.filter((log) => log.transactionHash === txHash).map((log) => log.args.session!.toLowerCase()));
-    records.push(...items.filter((item) => sessions.has(item.voucher.session.toLowerCase())).flatMap((item) => item.records ?? []));
+  for (const txHash of new Set(batches.map((log) => log.transactionHash))) {
+    const [tx, receipt] = await Promise.all([chain.client.getTransaction({ hash: txHash }), chain.client.getTransactionReceipt({ hash: txHash })]);
+    const items = settlementOutcome(tx.input, tx.from, chain.settlement, receipt.logs);
+    const settled = items.filter((item) => item.rejected === null);
+    // What the log says settled is exactly what the input and the rejections say.
+    const log = batches.find((b) => b.transactionHash === txHash)!;
+    expect([BigInt(settled.length), BigInt(items.length - settled.length)]).toEqual([log.args.settled, log.args.rejected]);
+    records.push(...settled.flatMap((item) => item.records ?? []));
   }
   return {
     queriesSettled: String(records.length),
@@ -168,10 +172,14 @@ describe("earnings read from the chain", () => {
     const first = await syncIndex(source);
     const second = await syncIndex(source);
     expect(second.storedBlock).toBe(first.storedBlock);
-    const names = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed", "SessionSettled", "SessionRejected", "BatchSettled", "LicenceBought"] as const;
+    const names = ["AssetListed", "PriceUpdated", "Transfer", "TransferValue", "SlotChanged", "RevenueCredited", "RevenueClaimed", "SessionRejected", "BatchSettled", "LicenceBought"] as const;
     const indexed = await readEvents(db, second, { names });
     const fromChain = await fetchEvents(chain.client, stack.deployment, stack.deployment.startBlock, second.headBlock);
     expect(indexed).toEqual(fromChain);
     expect(indexed.length).toBeGreaterThan(0);
+    // Every settlement's queries were read from its input: none is left unknown.
+    const batches = indexed.filter((event) => event.name === "BatchSettled");
+    expect(batches.length).toBeGreaterThan(0);
+    expect(batches.every((event) => event.items !== null && BigInt(event.items.length) === event.settled)).toBe(true);
   });
 });

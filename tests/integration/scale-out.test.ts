@@ -16,7 +16,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseEther, type Address } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { decodeSettle } from "../../lib/protocol";
+import { settlementOutcome } from "../../lib/protocol";
 import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
 import type { ChargeSet, MessageCharge } from "../../lib/chat/types";
 import { createDb, type Db } from "../../lib/db-client";
@@ -142,20 +142,25 @@ async function send(i: number, who: Awaited<ReturnType<typeof payer>>, auth = wh
   return { status: response.status, reason: undefined, receiptId: meta?.charge?.receiptId ?? null };
 }
 
-/** How many times each of the payer's query records was settled on chain, read from the settlement calldata. */
+/**
+ * How many times each of the payer's query records was settled on chain: every batch of these workers'
+ * operator (BatchSettled), its items read from the transaction's input and kept unless a SessionRejected
+ * of its receipt names them.
+ */
 async function settledRecords(payerAddress: Address): Promise<Map<string, number>> {
   const fx = servers[0].fx;
   const logs = await fx.client.getContractEvents({
     address: fx.settlement,
     abi: kipSettlementAbi,
-    eventName: "SessionSettled",
-    args: { payer: payerAddress },
+    eventName: "BatchSettled",
+    args: { operator: fx.operator },
     fromBlock: BigInt(stack.deployment.startBlock),
   });
   const counts = new Map<string, number>();
   for (const txHash of new Set(logs.map((l) => l.transactionHash))) {
-    const items = decodeSettle((await fx.client.getTransaction({ hash: txHash })).input);
-    for (const item of items.filter((i) => i.session.payer.toLowerCase() === payerAddress.toLowerCase())) {
+    const [tx, receipt] = await Promise.all([fx.client.getTransaction({ hash: txHash }), fx.client.getTransactionReceipt({ hash: txHash })]);
+    const items = settlementOutcome(tx.input, tx.from, fx.settlement, receipt.logs);
+    for (const item of items.filter((i) => i.rejected === null && i.session.payer.toLowerCase() === payerAddress.toLowerCase())) {
       for (const record of item.records ?? []) counts.set(record.recordHash, (counts.get(record.recordHash) ?? 0) + 1);
     }
   }

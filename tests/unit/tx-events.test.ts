@@ -58,8 +58,11 @@ describe("decodeTxLog", () => {
     const deposited = decodeTxLog(logOf(SETTLEMENT, kipSettlementAbi as Abi, "Deposited", { payer: PAYER, operator: PAYER, amount: 10n ** 19n, balance: 10n ** 19n }), contracts);
     expect(deposited.name).toBe("Deposited");
     expect(deposited.fields.map((f) => f.value.kind)).toEqual(["address", "address", "amount", "amount"]);
-    const rejected = decodeTxLog(logOf(SETTLEMENT, kipSettlementAbi as Abi, "SessionRejected", { session: `0x${"ab".repeat(32)}`, reason: 9 }), contracts);
-    expect(rejected.fields[1]).toEqual({ name: "reason", value: { kind: "text", text: "AboveMax (9)" } });
+    // v3 names the skipped item by its position in the batch, and its reason by the renumbered values.
+    const rejected = decodeTxLog(logOf(SETTLEMENT, kipSettlementAbi as Abi, "SessionRejected", { item: 2n, session: `0x${"ab".repeat(32)}`, reason: 8 }), contracts);
+    expect(rejected.fields.map((f) => f.name)).toEqual(["item", "session", "reason"]);
+    expect(rejected.fields[0]).toEqual({ name: "item", value: { kind: "text", text: "2" } });
+    expect(rejected.fields[2]).toEqual({ name: "reason", value: { kind: "text", text: "AboveMax (8)" } });
     const requested = decodeTxLog(logOf(SETTLEMENT, kipSettlementAbi as Abi, "WithdrawalRequested", { payer: PAYER, operator: PAYER, amount: 1n, readyAt: 1_776_000_000n }), contracts);
     expect(requested.fields.at(-1)).toEqual({ name: "readyAt", value: { kind: "time", timestamp: 1_776_000_000 } });
   });

@@ -309,15 +309,21 @@ describe("receipt checks before the model is called", () => {
   });
 
   it("counts one wallet's questions on one account over all its sessions: a second device takes the next number, and a session's cap holds the account's total", async () => {
-    const phone = await fx.authorize(cookie, payer, { spendCap: 10n ** 12n });
-    const laptop = await fx.authorize(cookie, payer, { spendCap: 10n ** 12n });
+    // A wallet of its own: this test's messages do not spend the shared payer's balance.
+    const owner = await fx.account();
+    await fx.deposit(owner, 100_000n);
+    const own = await fx.signIn(owner);
+    const send = (payment: unknown) => ask("pelican pouch", payment, { conversation: clientId(), who: own });
+    const phone = await fx.authorize(own, owner, { spendCap: 10n ** 12n });
+    const laptop = await fx.authorize(own, owner, { spendCap: 10n ** 12n });
     const start = await fx.position(phone);
-    const first = await ask("pelican pouch", await fx.payment(charges, phone), { conversation: clientId() });
+    expect(start).toEqual({ seq: 0n, cumulativeMax: 0n });
+    const first = await send(await fx.payment(charges, phone));
     expect(first.status).toBe(200);
     await readChunks(first);
     // The laptop's key signs the number after the phone's; a voucher of its own reusing the phone's is refused.
-    await expectRejected(await ask("pelican pouch", await fx.payment(charges, laptop, { previous: start }), { conversation: clientId() }), 409, "nonce_used");
-    const second = await ask("pelican pouch", await fx.payment(charges, laptop), { conversation: clientId() });
+    await expectRejected(await send(await fx.payment(charges, laptop, { previous: start })), 409, "nonce_used");
+    const second = await send(await fx.payment(charges, laptop));
     expect(second.status).toBe(200);
     await readChunks(second);
     const rows = await db.receipt.findMany({ where: { sessionHash: { in: [phone.hash, laptop.hash] } }, orderBy: { createdAt: "asc" } });
@@ -328,12 +334,12 @@ describe("receipt checks before the model is called", () => {
     expect(rows.map((r) => r.cumulativeMax)).toEqual([String(start.cumulativeMax + BigInt(charges.maxTotal)), String(start.cumulativeMax + 2n * BigInt(charges.maxTotal))]);
     // A session signed for the account's total so far plus one message: the other device's next message
     // uses that room, and then this session has none left (the contract would refuse its voucher).
-    const committed = async () => BigInt(((await (await fx.get("/api/chat/account", cookie)).json()) as { committed: string }).committed);
-    const tight = await fx.authorize(cookie, payer, { spendCap: (await committed()) + BigInt(charges.maxTotal) });
-    const used = await ask("pelican pouch", await fx.payment(charges, phone), { conversation: clientId() });
+    const committed = async () => BigInt(((await (await fx.get("/api/chat/account", own)).json()) as { committed: string }).committed);
+    const tight = await fx.authorize(own, owner, { spendCap: (await committed()) + BigInt(charges.maxTotal) });
+    const used = await send(await fx.payment(charges, phone));
     expect(used.status).toBe(200);
     await readChunks(used);
-    await expectRejected(await ask("pelican pouch", await fx.payment(charges, tight), { conversation: clientId() }), 402, "over_cap");
+    await expectRejected(await send(await fx.payment(charges, tight)), 402, "over_cap");
   });
 
   it("refuses every voucher of a session its payer revoked, at once", async () => {

@@ -1,28 +1,34 @@
-// The settlement worker: settles each account's newest voucher with the records of its queries
+// The settlement worker: settles each account's newest voucher with the records of its answered queries
 // (KipSettlement v3, docs/settlement-format.md), and never loses or double-sends one, whatever moment it
-// crashes at. An account is a payer with this operator: one voucher sequence over all its sessions.
+// crashes at. An account is a payer with this operator; its vouchers are numbered over all the payer's
+// sessions, and settling its newest voucher with one record per answered query since the chain's settled
+// seq settles them all.
 //
-//   1. for each account with answered queries, the chain's settled seq is read, and the newest voucher
-//      under which every earlier query has finished is chosen, with the records of the answered queries
-//      up to it; these rows are claimed into a batch recorded as "sending" (one DB transaction);
+//   1. for each account with answered queries (oldest first), the chain's settled seq is read
+//      (`accountOf`), and the account's receipts above it are walked in seq order up to the first one still
+//      being answered or sent: the answered ones become records, voided and failed ones are passed over
+//      (a later voucher still covers them), and the last one walked is the voucher; these rows are claimed
+//      into a batch recorded as "sending" (one DB transaction);
 //   2. the transaction is built and signed here, and its raw bytes and hash are stored with the batch;
-//   3. only then is it broadcast; its outcome decides each account's rows: an item with no
-//      SessionRejected settled (rows settled, with the transaction hash, and the voucher's session
-//      remembers the seq), one with it failed with the contract's reason.
+//   3. only then is it broadcast; the mined transaction decides each item (`settlementOutcome`): an item
+//      without a `SessionRejected` settled (its rows settled with the transaction hash, its session's
+//      `settledSeq` moved to the voucher's seq), a rejected one failed with the contract's reason.
 // On start, `reconcile` looks at every batch still "sending": a mined transaction is applied; a stored one
-// is re-broadcast (same nonce, same bytes: it can only be mined once); anything else is checked account by
-// account against the chain's settled seq (`accountOf`), and what the chain has not settled goes back to
-// pending. Only this operator can move that seq, and an account is never in two batches at once.
+// is re-broadcast (same nonce, same bytes: it can only be mined once); anything else is decided account by
+// account from the chain: only this operator moves an account's seq, and an account never has two items in
+// flight, so the item settled iff the account's seq reached its voucher's; what did not goes back to pending.
 //
-// No input can stop settlement: a row that cannot be encoded is quarantined with its reason, and a batch
-// the contract would revert is bisected (`isolateFailures`) so every other account settles in the same
-// round. At start the worker checks that its account is the deployment's operator and can pay gas. A
-// broadcast transaction not mined within `bumpAfterMs` is re-signed under the same nonce with higher fees
-// (each replacement recorded first). Chain scans go in ranges of `logRange` blocks, newest first.
+// No input can stop settlement: a row that cannot be encoded is quarantined with its reason (and a later
+// voucher of its account still settles the others), and a batch the contract would revert is bisected
+// (`isolateFailures`) so every other account settles in the same round. At start the worker checks that
+// its account is the deployment's operator and can pay gas. A broadcast transaction not mined within
+// `bumpAfterMs` is re-signed under the same nonce with higher fees (each replacement recorded first).
+// Chain scans go in ranges of `logRange` blocks, newest first.
 import {
   createPublicClient,
-  decodeEventLog,
+  getAddress,
   http,
+  isAddress,
   isAddressEqual,
   keccak256,
   parseTransaction,
@@ -38,16 +44,24 @@ import { LOG_RANGE } from "@/lib/chain/indexer";
 import { sleep } from "@/lib/settlement/lease";
 import type { Db } from "@/lib/db-client";
 import {
+  checkSession,
   checkVoucher,
   decodeSettle,
   encodeSettle,
+  hashSession,
   isSignedByKey,
+  LIMITS,
   packRecords,
   SESSION_WALLET_GAS,
   sessionDigest,
   settlementOutcome,
+  slotTable,
+  type DecodedItem,
   type QueryRecord,
+  type Session,
   type SettleItem,
+  type SettlementContext,
+  type SettlementItemOutcome,
   type Voucher,
 } from "@/lib/protocol";
 
@@ -62,8 +76,8 @@ export interface SettlementWorkerOptions {
   operator?: Address;
   /** Most query records per settlement transaction. */
   batchSize: number;
-  /** Most accounts per settlement transaction (default 50). */
-  maxSessions?: number;
+  /** Most accounts (payers) per settlement round (default 50). */
+  maxAccounts?: number;
   /** First block to search for settlement events (the deployment's start block). */
   fromBlock?: bigint;
   /** A receipt still "answering" after this long belongs to an answer that never finished: voided. */
@@ -76,7 +90,12 @@ export interface SettlementWorkerOptions {
   logRange?: number;
   log?: (line: string) => void;
   /** Called between the steps of a round (tests use them to stop the process at the worst moments). */
-  hooks?: { afterRecord?: (batchId: string) => Promise<void> | void; afterBroadcast?: (batchId: string, txHash: Hex) => Promise<void> | void };
+  hooks?: {
+    /** After the accounts' settled seqs were read and before their receipts are (tests race a second worker here). */
+    afterChainRead?: () => Promise<void> | void;
+    afterRecord?: (batchId: string) => Promise<void> | void;
+    afterBroadcast?: (batchId: string, txHash: Hex) => Promise<void> | void;
+  };
   client?: PublicClient;
 }
 
@@ -101,13 +120,23 @@ interface SignedSettlement {
 type ReceiptRow = Awaited<ReturnType<Db["receipt"]["findMany"]>>[number];
 type SessionRow = Awaited<ReturnType<Db["paymentSession"]["findMany"]>>[number];
 
-/** One account's part of a settlement: its newest finished voucher and the answered queries up to it. */
+/** One account's part of a settlement: its newest voucher walked and the answered queries up to it. */
 interface AccountWork {
+  payer: Address;
   /** The session whose key signed the voucher. */
   session: SessionRow;
   item: SettleItem;
   /** The rows whose records travel in `item` (status pending, then sending). */
   rows: ReceiptRow[];
+}
+
+/** A receipt whose voucher can be settled: the voucher, its signature and its session. */
+interface VoucherCandidate {
+  row: ReceiptRow;
+  sessionRow: SessionRow;
+  session: Session;
+  voucher: Voucher;
+  signature: Hex;
 }
 
 /** Gas the contract reserves for one wallet's `isValidSignature` (KipSettlement._WALLET_CHECK_GAS_NEEDED). */
@@ -125,45 +154,45 @@ export const WALLET_APPROVAL_GAS = WALLET_CHECK_GAS + 150_000n;
 const SESSION_FATAL = new Set(["SessionInvalid", "VoucherInvalid", "BadSignature", "Revoked", "BadSessionSignature"]);
 
 /**
- * Whether settling `item` makes the contract ask the payer's wallet (ERC-1271) to approve the session:
- * a session not signed by the payer's own key, sent with its signature (not yet approved on chain).
+ * Whether settling `item` makes the contract ask the payer's wallet (ERC-1271) to approve the session: a
+ * wallet's signature that the contract has not recorded an approval of yet (it is sent as "0x" once it has).
  */
-export function needsWalletApproval(item: SettleItem): boolean {
+export function needsWalletApproval(item: Pick<SettleItem, "sessionSignature">): boolean {
   return item.sessionSignature.kind === "wallet" && item.sessionSignature.signature !== "0x";
 }
 
 const shortReason = (error: unknown) => (error instanceof Error ? (error as { shortMessage?: string }).shortMessage ?? error.message : String(error)).split("\n")[0].slice(0, 200);
 
-/** A row's voucher (throws when the row is malformed or past what the contract accepts). */
-export function voucherOf(row: Pick<ReceiptRow, "sessionHash" | "seq" | "issuedAt" | "cumulativeMax" | "charges" | "signature">): Voucher {
-  if (!/^\d{1,13}$/.test(row.seq) || !/^\d{1,29}$/.test(row.cumulativeMax)) throw new Error("its seq or cumulative maximum is not a number the contract takes");
-  if (!/^0x[0-9a-fA-F]{130}$/.test(row.signature)) throw new Error("its signature is not 65 bytes");
-  const voucher: Voucher = { session: row.sessionHash as Hex, seq: BigInt(row.seq), issuedAt: BigInt(row.issuedAt), cumulativeMax: BigInt(row.cumulativeMax), charges: row.charges as Hex };
-  checkVoucher(voucher);
-  return voucher;
-}
+const DECIMAL = /^\d{1,78}$/;
+/** A seq as admission writes it: a positive decimal without leading zeros. */
+const CANONICAL_SEQ = /^[1-9]\d{0,19}$/;
 
-/** A row's query record, from what the answer fixed (throws when the row is malformed). */
+const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** A row's query record, from what the answer fixed (throws when the row is malformed or the contract could not take it). */
 export function recordOf(row: Pick<ReceiptRow, "amountsJson" | "inputTokens" | "outputTokens" | "recordHash">): QueryRecord {
   const pairs = JSON.parse(row.amountsJson ?? "null") as unknown;
   if (!Array.isArray(pairs) || pairs.length === 0) throw new Error("its charges are not fixed");
   const charges = pairs.map((pair) => {
-    if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((v) => typeof v === "string" && /^\d{1,78}$/.test(v))) throw new Error("a charge is not [slot, amount]");
+    if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((v) => typeof v === "string" && DECIMAL.test(v))) throw new Error("a charge is not [slot, amount]");
     return { slot: BigInt(pair[0] as string), amount: BigInt(pair[1] as string) };
   });
   if (!row.recordHash || !/^0x[0-9a-fA-F]{64}$/.test(row.recordHash)) throw new Error("its record hash is missing");
   const record: QueryRecord = { app: charges[0].slot, charges, tokensIn: row.inputTokens ?? 0, tokensOut: row.outputTokens ?? 0, recordHash: row.recordHash as Hex };
-  // Packed on its own: throws on any width the contract's record format cannot hold.
-  packRecords([...new Set(charges.map((c) => c.slot))], [record]);
+  // Throws on anything the contract would refuse as malformed (widths, counts).
+  packRecords(slotTable([{ records: [record] }]), [record]);
   return record;
 }
+
+/** The slots a record names (its app and every charge). */
+const slotsOf = (record: QueryRecord) => [record.app, ...record.charges.map((c) => c.slot)];
 
 /**
  * The items whose batch `simulate` accepts, found by bisection: when a set fails, each half is tried on
  * its own, down to single items, which are handed to `reject`. One bad item among n costs about 2·log2(n)
  * simulations, and every other item still goes into the batch. The survivors are simulated together once
  * more: halves that pass alone could fail together (they cannot today, as the contract rejects rather than
- * reverts for anything that depends on other receipts, but the batch sent must be one that passed).
+ * reverts for anything that depends on other items, but the batch sent must be one that passed).
  */
 export async function isolateFailures<T>(items: readonly T[], simulate: (items: readonly T[]) => Promise<void>, reject: (item: T, error: unknown) => Promise<void>): Promise<T[]> {
   const bisect = async (set: readonly T[], knownBad: unknown): Promise<T[]> => {
@@ -211,6 +240,10 @@ export class SettlementWorker {
   private readonly log: (line: string) => void;
   /** The last block whose SessionRevoked events were applied (null: none yet, start at fromBlock). */
   private revocationsThrough: bigint | null = null;
+  /** Whether a session's stored signature is its payer's own key signature, by session and signature. */
+  private readonly keySigned = new Map<string, boolean>();
+  /** The chain's `revokedAt` of sessions revoked there (set once, never changed). */
+  private readonly revokedOnChain = new Map<string, bigint>();
 
   constructor(private readonly options: SettlementWorkerOptions) {
     this.client = options.client ?? (createPublicClient({ transport: http(options.rpcUrl, { timeout: 15_000, retryCount: 1 }) }) as PublicClient);
@@ -223,6 +256,15 @@ export class SettlementWorker {
 
   private get operator(): Address {
     return this.options.account.address;
+  }
+
+  /** This deployment's receipts of accounts with this operator. */
+  private get receiptScope() {
+    return { ...this.scope, operator: { equals: this.operator, mode: "insensitive" as const } };
+  }
+
+  private get ctx(): SettlementContext {
+    return this.scope;
   }
 
   /** Checks that the worker's account is the deployment's operator and holds gas money; throws a SettlerSetupError saying what to do otherwise. */
@@ -244,7 +286,7 @@ export class SettlementWorker {
 
   /** Resolves every batch a previous run left "sending". */
   async reconcile(): Promise<void> {
-    const batches = await this.options.db.settlementBatch.findMany({ where: { ...this.scope, status: "sending" }, orderBy: { createdAt: "asc" } });
+    const batches = await this.options.db.settlementBatch.findMany({ where: { ...this.scope, settler: this.operator, status: "sending" }, orderBy: { createdAt: "asc" } });
     for (const batch of batches) {
       this.log(`reconciling batch ${batch.id} (${batch.txHash ?? "never signed"})`);
       let receipt: TransactionReceipt | null = null;
@@ -268,7 +310,7 @@ export class SettlementWorker {
    * blocks only, in bounded ranges.
    */
   async syncRevocations(): Promise<number> {
-    const head = await this.client.getBlockNumber();
+    const head = await this.client.getBlockNumber({ cacheTime: 0 });
     const range = BigInt(this.options.logRange ?? LOG_RANGE);
     let from = this.revocationsThrough === null ? (this.options.fromBlock ?? 0n) : this.revocationsThrough + 1n;
     let applied = 0;
@@ -287,13 +329,13 @@ export class SettlementWorker {
     return applied;
   }
 
-  /** One round: apply revocations, void stale answers, then send one settlement of the sessions with answered queries (null when there is none). */
+  /** One round: apply revocations, void stale answers, then send one settlement of the accounts with answered queries (null when there is none). */
   async settleOnce(): Promise<RoundResult | null> {
     const { db } = this.options;
     await this.syncRevocations().catch((error: unknown) => this.log(`revocations not read: ${shortReason(error)}`));
     const stale = new Date(Date.now() - (this.options.answerTimeoutMs ?? 10 * 60_000));
     await db.receipt.updateMany({
-      where: { ...this.scope, status: "answering", updatedAt: { lt: stale } },
+      where: { ...this.receiptScope, status: "answering", updatedAt: { lt: stale } },
       data: { status: "void", failureReason: "the answer never finished" },
     });
 
@@ -306,12 +348,12 @@ export class SettlementWorker {
       this.quarantine(w.rows, `the contract refuses it (${shortReason(error)})`),
     );
     if (settleable.length === 0) return null;
-    // An item whose payer's wallet must approve its session (not signed by the payer's own key, not yet
-    // approved on chain) goes in a transaction of its own: the wallet decides what it spends, and may behave one way
-    // when estimated and another when mined, so it can only ever sink its own transaction.
-    const approvals: AccountWork[] = [];
-    const batch: AccountWork[] = [];
-    for (const w of settleable) (needsWalletApproval(w.item) ? approvals : batch).push(w);
+    // An account whose voucher's session a wallet must approve (a smart wallet's signature the contract
+    // has not recorded an approval of) goes in a transaction of its own: the wallet decides what it spends,
+    // and may behave one way when estimated and another when mined, so it can only ever sink its own
+    // transaction.
+    const approvals = settleable.filter((w) => needsWalletApproval(w.item));
+    const batch = settleable.filter((w) => !needsWalletApproval(w.item));
     const results: RoundResult[] = [];
     if (batch.length) results.push(await this.send(batch, 0n));
     for (const w of approvals) results.push(await this.send([w], WALLET_APPROVAL_GAS));
@@ -364,7 +406,7 @@ export class SettlementWorker {
       // again, and its session takes no more questions.
       const [w] = work;
       await this.quarantine(w.rows, "its payer's wallet did not approve the session within the gas the contract gives it");
-      await this.refuseSession(w.item.voucher.session, "the payer's wallet did not approve it");
+      await this.refuseSession(w.session.hash, "the payer's wallet did not approve it");
       return { batchId: batch.id, txHash: receipt.transactionHash, settled: 0, failed: w.rows.length };
     }
     this.log(`batch ${batch.id}: ${outcome.settled} settled, ${outcome.failed} failed (${receipt.transactionHash})`);
@@ -377,107 +419,244 @@ export class SettlementWorker {
     if (count) this.log(`session ${sessionHash} takes no more questions: ${why}`);
   }
 
-  /** The seq of the newest voucher the chain settled for `payer`'s account with this operator. */
-  private async settledSeq(payer: Address): Promise<bigint> {
-    const account = await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "accountOf", args: [payer, this.operator] });
-    return BigInt(account.seq);
+  /** The account's settled seq on chain, per payer (read in parallel, one read per account). */
+  private async settledSeqs(payers: readonly Address[]): Promise<Map<Address, bigint>> {
+    const states = await Promise.all(
+      payers.map((payer) => this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "accountOf", args: [payer, this.operator] })),
+    );
+    return new Map(payers.map((payer, i) => [payer, BigInt(states[i].seq)]));
   }
 
   /**
-   * The accounts to settle now, oldest answered query first: for each, the newest voucher under which
-   * every earlier query has finished (an answer still being written could never be settled after a later
-   * voucher), and the answered queries up to it, within `batchSize` records in all.
+   * The accounts to settle now, oldest answered query first (up to `maxAccounts`): for each, the receipts
+   * above the chain's settled seq are walked in seq order, stopping at the first still being answered or
+   * sent (settling a later voucher first would leave that query's record stale for good); the answered ones
+   * become records (within `batchSize` records and the batch's 256 slots in all), voided and failed ones are
+   * passed over, and the last one walked whose voucher can be settled is the item's voucher.
    */
   private async collectWork(): Promise<AccountWork[]> {
     const { db } = this.options;
-    const where = { ...this.scope, operator: this.operator };
     const oldest = await db.receipt.findMany({
-      where: { ...where, status: "pending" },
+      where: { ...this.receiptScope, status: "pending" },
       orderBy: { createdAt: "asc" },
       distinct: ["payer"],
       select: { payer: true },
-      take: this.options.maxSessions ?? 50,
+      take: this.options.maxAccounts ?? 50,
     });
-    const settled = await Promise.all(oldest.map(({ payer }) => this.settledSeq(payer as Address)));
-    const work: AccountWork[] = [];
-    let budget = this.options.batchSize;
-    for (const [i, { payer }] of oldest.entries()) {
-      if (budget <= 0) break;
-      const chainSeq = settled[i];
-      const rows = await db.receipt.findMany({ where: { ...where, payer, status: { notIn: ["settled"] } } });
-      const numbered: { row: ReceiptRow; seq: bigint }[] = [];
-      for (const row of rows) {
-        if (!/^\d{1,13}$/.test(row.seq)) {
-          if (row.status === "pending") await this.quarantine([row], "its voucher number is not one the contract takes");
-          continue;
-        }
-        const seq = BigInt(row.seq);
-        // At or below what the chain settled, yet pending: the database lost track of the settlement that
-        // paid it (a restore from an older backup). Every pending query up to a settled voucher travels in
-        // its settlement, so it was paid; it is never sent again (the contract would refuse it as stale).
-        if (seq <= chainSeq) {
-          if (row.status === "pending") {
-            await db.receipt.updateMany({ where: { id: row.id, status: "pending" }, data: { status: "settled", failureReason: null } });
-            this.log(`receipt ${row.id} was settled on chain before this database recorded it`);
-          }
-          continue;
-        }
-        numbered.push({ row, seq });
-      }
-      numbered.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
-      const chosen: ReceiptRow[] = [];
-      let voucherRow: ReceiptRow | null = null;
-      for (const { row } of numbered) {
-        if (row.status === "answering" || row.status === "sending") break;
-        let valid = true;
-        try {
-          voucherOf(row);
-          if (row.status === "pending") recordOf(row);
-        } catch (error) {
-          valid = false;
-          if (row.status === "pending") await this.quarantine([row], `it cannot be encoded for the contract (${shortReason(error)})`);
-        }
-        if (!valid) continue;
-        if (row.status === "pending") {
-          if (chosen.length >= budget) break;
-          chosen.push(row);
-        }
-        // A voided or failed query's voucher still covers the ones before it.
-        voucherRow = row;
-      }
-      if (!voucherRow || chosen.length === 0) continue;
-      const session = await db.paymentSession.findUnique({ where: { hash: voucherRow.sessionHash } });
-      let item: SettleItem;
-      try {
-        if (!session) throw new Error("its voucher's session is not known here");
-        const asSession = {
-          payer: session.payer as Address,
-          key: session.key as Address,
-          operator: session.operator as Address,
-          spendCap: BigInt(session.spendCap),
-          expiry: BigInt(session.expiry),
-          nonce: BigInt(session.nonce),
-        };
-        const keySigned = await isSignedByKey(sessionDigest(this.scope, asSession), session.signature as Hex, asSession.payer);
-        item = {
-          session: asSession,
-          // A wallet's approval is recorded on chain with its session's first settlement: not sent again.
-          sessionSignature: keySigned ? { kind: "key", signature: session.signature as Hex } : { kind: "wallet", signature: session.settledSeq === "0" ? (session.signature as Hex) : "0x" },
-          voucher: voucherOf(voucherRow),
-          voucherSignature: voucherRow.signature as Hex,
-          records: chosen.map(recordOf),
-        };
-        // Throws on anything the contract would refuse as malformed.
-        encodeSettle([item]);
-      } catch (error) {
-        await this.quarantine(chosen, `it cannot be encoded for the contract (${shortReason(error)})`);
-        if (session) await this.refuseSession(session.hash, `its session cannot be encoded (${shortReason(error)})`);
+    const payers: Address[] = [];
+    for (const { payer } of oldest) {
+      if (!isAddress(payer, { strict: false })) {
+        await this.quarantineWhere({ ...this.receiptScope, payer, status: "pending" }, "its payer is not an address");
         continue;
       }
-      work.push({ session: session!, item, rows: chosen });
-      budget -= chosen.length;
+      const address = getAddress(payer);
+      if (!payers.includes(address)) payers.push(address);
+    }
+    if (payers.length === 0) return [];
+    const chainSeqs = await this.settledSeqs(payers);
+    await this.options.hooks?.afterChainRead?.();
+
+    const work: AccountWork[] = [];
+    const batchSlots = new Set<bigint>();
+    let budget = this.options.batchSize;
+    for (const payer of payers) {
+      if (budget <= 0) break;
+      const found = await this.accountWork(payer, chainSeqs.get(payer)!, budget, batchSlots);
+      if (!found) continue;
+      work.push(found);
+      budget -= found.rows.length;
+      for (const record of found.item.records) for (const slot of slotsOf(record)) batchSlots.add(slot);
     }
     return work;
+  }
+
+  /** One account's item (see collectWork), or null when it has nothing to settle now. */
+  private async accountWork(payer: Address, chainSeq: bigint, budget: number, batchSlots: ReadonlySet<bigint>): Promise<AccountWork | null> {
+    const { db } = this.options;
+    const all = await db.receipt.findMany({ where: { ...this.receiptScope, payer: { equals: payer, mode: "insensitive" }, status: { not: "settled" } } });
+    const rows: (ReceiptRow & { n: bigint })[] = [];
+    const settledPast: ReceiptRow[] = [];
+    for (const row of all) {
+      if (!CANONICAL_SEQ.test(row.seq)) {
+        if (row.status === "pending") await this.quarantine([row], `its seq ${JSON.stringify(row.seq.slice(0, 30))} is not a voucher number`);
+        continue;
+      }
+      const n = BigInt(row.seq);
+      if (n > chainSeq) rows.push({ ...row, n });
+      else if (row.status === "pending") settledPast.push(row);
+    }
+    // Pending below the chain's seq: the chain settled past them while the database did not record it.
+    if (settledPast.length) await this.resolveSettledPast(payer, settledPast);
+    rows.sort((a, b) => (a.n !== b.n ? (a.n < b.n ? -1 : 1) : a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1)));
+
+    const hashes = [...new Set(rows.map((r) => r.sessionHash))];
+    const sessions = new Map((hashes.length ? await db.paymentSession.findMany({ where: { hash: { in: hashes } } }) : []).map((s) => [s.hash, s]));
+    // A session closed here may have been revoked on chain: vouchers it issued from then on cannot settle.
+    for (const session of sessions.values()) {
+      if (session.revokedAt !== null && !this.revokedOnChain.has(session.hash) && /^0x[0-9a-fA-F]{64}$/.test(session.hash)) {
+        const at = await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "revokedAt", args: [session.hash as Hex] });
+        if (at !== 0n) this.revokedOnChain.set(session.hash, at);
+      }
+    }
+    const chosen: ReceiptRow[] = [];
+    const records: QueryRecord[] = [];
+    const itemSlots = new Set(batchSlots);
+    let voucher: VoucherCandidate | null = null;
+    let previous: bigint | null = null;
+    for (const row of rows) {
+      // An answer still being written, or a batch still in flight: nothing after it can settle yet.
+      if (row.status === "answering" || row.status === "sending") break;
+      if (row.n === previous) {
+        if (row.status === "pending") await this.quarantine([row], `another voucher of the account has seq ${row.seq}`);
+        continue;
+      }
+      previous = row.n;
+      let candidate: VoucherCandidate | null = null;
+      let invalid: unknown = null;
+      try {
+        candidate = this.voucherOf(row, sessions.get(row.sessionHash), payer);
+      } catch (error) {
+        invalid = error;
+      }
+      if (row.status !== "pending") {
+        // Voided or failed: no record, but its voucher (when it can be settled) covers what came before.
+        if (candidate) voucher = candidate;
+        continue;
+      }
+      if (chosen.length >= budget) break;
+      if (invalid) {
+        await this.quarantine([row], `its voucher cannot be settled (${shortReason(invalid)})`);
+        continue;
+      }
+      let record: QueryRecord;
+      try {
+        record = recordOf(row);
+      } catch (error) {
+        await this.quarantine([row], `its record cannot be encoded (${shortReason(error)})`);
+        voucher = candidate;
+        continue;
+      }
+      const slots = slotsOf(record).filter((s) => !itemSlots.has(s));
+      if (itemSlots.size + new Set(slots).size > LIMITS.batchSlots) break; // the batch's slot table is full: next round
+      for (const slot of slots) itemSlots.add(slot);
+      chosen.push(row);
+      records.push(record);
+      voucher = candidate;
+    }
+    if (!voucher || chosen.length === 0) return null;
+
+    let item: SettleItem;
+    try {
+      item = {
+        session: voucher.session,
+        sessionSignature: await this.sessionApproval(voucher.sessionRow, voucher.session),
+        voucher: voucher.voucher,
+        voucherSignature: voucher.signature,
+        records,
+      };
+      // Throws on anything the contract would refuse as malformed.
+      encodeSettle([item]);
+    } catch (error) {
+      await this.quarantine(chosen, `it cannot be encoded for the contract (${shortReason(error)})`);
+      return null;
+    }
+    return { payer, session: voucher.sessionRow, item, rows: chosen };
+  }
+
+  /** The voucher of `row`, with its session, when the contract could take it at all (throws why not). */
+  private voucherOf(row: ReceiptRow, sessionRow: SessionRow | undefined, payer: Address): VoucherCandidate {
+    if (!sessionRow) throw new Error("its session is not stored");
+    if (BigInt(payer) === 0n) throw new Error("its payer is the zero address");
+    if (!sameAddress(sessionRow.payer, payer)) throw new Error("its session is another payer's");
+    if (!sameAddress(sessionRow.operator, this.operator)) throw new Error("its session names another operator");
+    if (sessionRow.chainId !== this.options.chainId || !sameAddress(sessionRow.settlement, this.options.settlement)) throw new Error("its session is for another deployment");
+    if (!isAddress(sessionRow.key, { strict: false }) || BigInt(sessionRow.key) === 0n) throw new Error("its session key is not an address");
+    if (!DECIMAL.test(sessionRow.spendCap) || !DECIMAL.test(sessionRow.nonce)) throw new Error("its session's numbers are malformed");
+    const session: Session = {
+      payer,
+      key: getAddress(sessionRow.key),
+      operator: this.operator,
+      spendCap: BigInt(sessionRow.spendCap),
+      expiry: BigInt(sessionRow.expiry),
+      nonce: BigInt(sessionRow.nonce),
+    };
+    checkSession(session);
+    if (hashSession(session).toLowerCase() !== sessionRow.hash.toLowerCase()) throw new Error("its session's fields do not hash to its id");
+    if (!DECIMAL.test(row.cumulativeMax)) throw new Error("its cumulative maximum is not a number");
+    if (!/^0x[0-9a-fA-F]{130}$/.test(row.signature)) throw new Error("its signature is not 65 bytes");
+    const voucher: Voucher = {
+      session: hashSession(session),
+      seq: BigInt(row.seq),
+      issuedAt: BigInt(row.issuedAt),
+      cumulativeMax: BigInt(row.cumulativeMax),
+      charges: row.charges as Hex,
+    };
+    checkVoucher(voucher);
+    // What the contract would reject the whole item for, found here so that only this voucher is passed over.
+    if (voucher.issuedAt > session.expiry) throw new Error("it was issued after its session expired");
+    const revokedAt = this.revokedOnChain.get(sessionRow.hash);
+    if (revokedAt !== undefined && voucher.issuedAt >= revokedAt) throw new Error("it was issued after its session was revoked");
+    return { row, sessionRow, session, voucher, signature: row.signature as Hex };
+  }
+
+  /**
+   * The payer's approval of the session as the contract takes it: an EOA payer's key signature, else the
+   * wallet's signature for its ERC-1271 check, or "0x" once the contract recorded the wallet's approval.
+   */
+  private async sessionApproval(sessionRow: SessionRow, session: Session): Promise<SettleItem["sessionSignature"]> {
+    const signature = sessionRow.signature as Hex;
+    const cacheKey = `${sessionRow.hash}:${signature}`;
+    let byKey = this.keySigned.get(cacheKey);
+    if (byKey === undefined) {
+      byKey = /^0x[0-9a-fA-F]*$/.test(signature) && (await isSignedByKey(sessionDigest(this.ctx, session), signature, session.payer));
+      this.keySigned.set(cacheKey, byKey);
+    }
+    if (byKey) return { kind: "key", signature };
+    if (!/^0x([0-9a-fA-F]{2})*$/.test(signature)) throw new Error("its session signature is not hex bytes");
+    const approved =
+      sessionRow.settledSeq !== "0" ||
+      (await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "walletApproved", args: [sessionRow.hash as Hex] }));
+    return { kind: "wallet", signature: approved ? "0x" : signature };
+  }
+
+  /**
+   * Rows at or below the account's settled seq: the chain settled past them while the database did not
+   * record it (a restored backup, a lost update, a transaction mined after it was given up on). Each is
+   * settled if a settlement transaction of this operator carried its record in an item that settled; else
+   * it can never be paid, and fails (pending rows; failed ones keep their reason).
+   */
+  private async resolveSettledPast(payer: Address, rows: readonly ReceiptRow[], status: "pending" | "failed" = "pending"): Promise<void> {
+    const { db } = this.options;
+    const wanted = new Map<string, ReceiptRow[]>();
+    for (const row of rows) {
+      const key = (row.recordHash ?? "").toLowerCase();
+      wanted.set(key, [...(wanted.get(key) ?? []), row]);
+    }
+    const found = new Map<string, Hex>();
+    await this.scanSettlements((txHash, items) => {
+      for (const item of items) {
+        if (item.rejected !== null || !item.records || !isAddressEqual(item.session.payer, payer)) continue;
+        for (const record of item.records) {
+          const key = record.recordHash.toLowerCase();
+          if (wanted.has(key) && !found.has(key)) found.set(key, txHash);
+        }
+      }
+      return found.size === wanted.size;
+    });
+    for (const [key, group] of wanted) {
+      const txHash = found.get(key);
+      const ids = group.map((r) => r.id);
+      if (txHash) {
+        await db.receipt.updateMany({ where: { id: { in: ids }, status }, data: { status: "settled", txHash, failureReason: null } });
+        this.log(`receipts ${ids.join(", ")} were settled by ${txHash}, which the database had not recorded`);
+      } else if (status === "pending") {
+        await db.receipt.updateMany({
+          where: { id: { in: ids }, status: "pending" },
+          data: { status: "failed", failureReason: "Not settled: the account settled past its voucher on chain without its record" },
+        });
+        this.log(`receipts ${ids.join(", ")} can no longer settle: the account's seq on chain is past them`);
+      }
+    }
   }
 
   /** Runs `settle(data)` as the operator without sending it; throws what the contract would revert with. */
@@ -490,6 +669,12 @@ export class SettlementWorker {
     const reason = `Quarantined: ${why}`.slice(0, 300);
     await this.options.db.receipt.updateMany({ where: { id: { in: rows.map((r) => r.id) }, status: "pending" }, data: { status: "failed", failureReason: reason } });
     this.log(`receipts ${rows.map((r) => r.id).join(", ")} ${reason}`);
+  }
+
+  private async quarantineWhere(where: NonNullable<Parameters<Db["receipt"]["updateMany"]>[0]>["where"], why: string): Promise<void> {
+    const reason = `Quarantined: ${why}`.slice(0, 300);
+    const { count } = await this.options.db.receipt.updateMany({ where, data: { status: "failed", failureReason: reason } });
+    this.log(`${count} receipts ${reason}`);
   }
 
   private async sign(tx: Omit<SignedSettlement, "rawTx" | "txHash">): Promise<SignedSettlement> {
@@ -535,7 +720,7 @@ export class SettlementWorker {
     }
   }
 
-  /** The input of a settlement transaction, from its signed bytes or from the chain. */
+  /** The calldata a settlement transaction carried, from its signed bytes or from the chain. */
   private async inputOf(txHash: Hex, rawTx: Hex | null): Promise<Hex> {
     return (rawTx ? parseTransaction(rawTx).data : (await this.client.getTransaction({ hash: txHash })).input) ?? "0x";
   }
@@ -554,21 +739,30 @@ export class SettlementWorker {
     let settled = 0;
     let failed = 0;
     const handled = new Set<string>();
-    for (const outcome of outcomes) {
-      // A batch holds one item per account: its rows are the batch's rows of that payer.
-      const accountRows = rows.filter((r) => isAddressEqual(r.payer as Address, outcome.session.payer));
-      accountRows.forEach((r) => handled.add(r.id));
-      const ids = accountRows.map((r) => r.id);
-      if (outcome.rejected === null) {
-        await db.paymentSession.updateMany({ where: { hash: outcome.voucher.session }, data: { settledSeq: outcome.voucher.seq.toString() } });
+    for (const item of outcomes) {
+      // One item per account in a batch: the account's rows are the item's.
+      const itemRows = rows.filter((r) => !handled.has(r.id) && sameAddress(r.payer, item.session.payer));
+      itemRows.forEach((r) => handled.add(r.id));
+      const ids = itemRows.map((r) => r.id);
+      if (item.rejected === null) {
+        await this.recordSettled(item);
         await db.receipt.updateMany({ where: { id: { in: ids } }, data: { status: "settled", txHash: txReceipt.transactionHash, failureReason: null } });
         settled += ids.length;
       } else {
-        await db.receipt.updateMany({ where: { id: { in: ids } }, data: { status: "failed", failureReason: `Rejected by the contract: ${outcome.rejected}`, txHash: txReceipt.transactionHash } });
+        await db.receipt.updateMany({
+          where: { id: { in: ids } },
+          data: { status: "failed", failureReason: `Rejected by the contract: ${item.rejected}`, txHash: txReceipt.transactionHash },
+        });
         failed += ids.length;
+        // Stale: the account settled past this voucher, perhaps with these very records (a transaction of
+        // an earlier batch that was given up on and mined after all). Those are settled, not failed.
+        if (item.rejected === "StaleVoucher" && itemRows.length) {
+          await this.resolveSettledPast(item.session.payer, await db.receipt.findMany({ where: { id: { in: ids } } }), "failed");
+          failed -= await db.receipt.count({ where: { id: { in: ids }, status: "settled" } });
+        }
         // A session the contract will never take is closed here too: otherwise its failed rows would
         // count against neither its cap nor the balance, and it could be answered on for free.
-        if (SESSION_FATAL.has(outcome.rejected)) await this.refuseSession(outcome.voucher.session, `the contract rejected it (${outcome.rejected})`);
+        if (SESSION_FATAL.has(item.rejected)) await this.refuseSession(item.voucher.session, `the contract rejected it (${item.rejected})`);
       }
     }
     const left = rows.filter((r) => !handled.has(r.id));
@@ -577,23 +771,34 @@ export class SettlementWorker {
     return { settled, failed };
   }
 
+  /** The voucher's session settled up to its seq (never moved back). */
+  private async recordSettled(item: DecodedItem): Promise<void> {
+    const { db } = this.options;
+    const session = await db.paymentSession.findUnique({ where: { hash: item.voucher.session }, select: { settledSeq: true } });
+    if (!session) return;
+    const known = CANONICAL_SEQ.test(session.settledSeq) ? BigInt(session.settledSeq) : 0n;
+    if (item.voucher.seq <= known) return;
+    await db.paymentSession.updateMany({ where: { hash: item.voucher.session, settledSeq: session.settledSeq }, data: { settledSeq: item.voucher.seq.toString() } });
+  }
+
   /**
-   * Decides each account of a batch whose transaction is not on chain, from the chain's own state: when an
-   * account's settled seq has reached the batch's voucher, the batch did settle it (only this operator
-   * moves that seq, and the account was in no other batch meanwhile), under a transaction found from the
-   * BatchSettled events; otherwise its rows go back to pending.
+   * Decides each account of a batch whose transaction is not on chain, from the chain's own state: only
+   * this operator moves an account's seq and an account never has two items in flight, so the item settled
+   * iff the account's seq reached its voucher's (under a transaction found by scanning this operator's
+   * settlements); otherwise its rows go back to pending.
    */
   private async resolveFromChain(batchId: string, rawTx: Hex | null): Promise<void> {
     const { db } = this.options;
     const rows = await db.receipt.findMany({ where: { batchId, status: "sending" } });
     const items = rawTx ? decodeSettle(parseTransaction(rawTx).data ?? "0x", this.operator) : [];
     for (const item of items) {
-      const accountRows = rows.filter((r) => isAddressEqual(r.payer as Address, item.session.payer));
-      if (accountRows.length === 0) continue;
-      if ((await this.settledSeq(item.session.payer)) < item.voucher.seq) continue;
+      const itemRows = rows.filter((r) => sameAddress(r.payer, item.session.payer));
+      if (itemRows.length === 0) continue;
+      const account = await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "accountOf", args: [item.session.payer, this.operator] });
+      if (BigInt(account.seq) < item.voucher.seq) continue;
       const txHash = await this.findSettlement(item.session.payer, item.voucher.seq);
-      await db.paymentSession.updateMany({ where: { hash: item.voucher.session }, data: { settledSeq: item.voucher.seq.toString() } });
-      await db.receipt.updateMany({ where: { id: { in: accountRows.map((r) => r.id) } }, data: { status: "settled", txHash, failureReason: null } });
+      await this.recordSettled(item);
+      await db.receipt.updateMany({ where: { id: { in: itemRows.map((r) => r.id) } }, data: { status: "settled", txHash, failureReason: null } });
     }
     await db.$transaction([
       db.receipt.updateMany({ where: { batchId, status: "sending" }, data: { status: "pending", batchId: null } }),
@@ -602,13 +807,15 @@ export class SettlementWorker {
   }
 
   /**
-   * The transaction of this operator that settled `payer`'s account up to `seq`: newest blocks first, in
-   * bounded ranges, each BatchSettled transaction's input read for an item of that account and seq.
+   * Visits this operator's settlement transactions, newest first (BatchSettled logs in bounded ranges), each
+   * with its items' outcomes, until `visit` returns true or the deployment's first block is reached. The
+   * head is read afresh (viem caches the block number for seconds): a transaction mined a moment ago is
+   * often the one looked for.
    */
-  async findSettlement(payer: Address, seq: bigint): Promise<Hex | null> {
+  private async scanSettlements(visit: (txHash: Hex, items: SettlementItemOutcome[]) => boolean): Promise<void> {
     const range = BigInt(this.options.logRange ?? LOG_RANGE);
     const first = this.options.fromBlock ?? 0n;
-    for (let to = await this.client.getBlockNumber(); to >= first; to -= range) {
+    for (let to = await this.client.getBlockNumber({ cacheTime: 0 }); to >= first; to -= range) {
       const from = to - range + 1n > first ? to - range + 1n : first;
       const logs = await this.client.getContractEvents({
         address: this.options.settlement,
@@ -618,19 +825,30 @@ export class SettlementWorker {
         fromBlock: from,
         toBlock: to,
       });
-      for (const log of [...logs].reverse()) {
-        const input = await this.inputOf(log.transactionHash, null);
-        let items;
+      const newest = [...logs].sort((a, b) => (a.blockNumber !== b.blockNumber ? (a.blockNumber > b.blockNumber ? -1 : 1) : b.logIndex - a.logIndex));
+      for (const txHash of new Set(newest.map((l) => l.transactionHash))) {
+        const [tx, receipt] = await Promise.all([this.client.getTransaction({ hash: txHash }), this.client.getTransactionReceipt({ hash: txHash })]);
+        if (receipt.status !== "success") continue;
+        let items: SettlementItemOutcome[];
         try {
-          items = decodeSettle(input, this.operator);
+          items = settlementOutcome(tx.input, this.operator, this.options.settlement, receipt.logs);
         } catch {
-          continue;
+          continue; // not a settle call to this contract (e.g. through another contract)
         }
-        if (items.some((item) => isAddressEqual(item.session.payer, payer) && item.voucher.seq === seq)) return log.transactionHash;
+        if (visit(txHash, items)) return;
       }
       if (from === first) break;
     }
-    return null;
+  }
+
+  /** The transaction that settled `payer`'s account up to `seq` (an item of it with that voucher seq that the contract did not reject). */
+  async findSettlement(payer: Address, seq: bigint): Promise<Hex | null> {
+    let found: Hex | null = null;
+    await this.scanSettlements((txHash, items) => {
+      if (items.some((item) => item.rejected === null && item.voucher.seq === seq && isAddressEqual(item.session.payer, payer))) found = txHash;
+      return found !== null;
+    });
+    return found;
   }
 
   private async abandon(batchId: string, error: string, status = "abandoned") {

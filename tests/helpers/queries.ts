@@ -1,7 +1,8 @@
 // Produces real settled queries on the test chain with lib/protocol: a payer deposits for an operator
 // (anvil #0), its wallet signs a Session naming it, a session key signs one Voucher per query, and the
 // operator settles the account's newest voucher with the queries' records. Also lists assets from fresh accounts.
-// Used by the earnings integration and browser tests.
+// Used by the earnings integration and browser tests; `voucherRow` signs a voucher as admission stores it,
+// for the settlement tests that write receipts straight into a database.
 import {
   createPublicClient,
   createWalletClient,
@@ -17,7 +18,19 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import { foundry } from "viem/chains";
 import type { Deployment } from "../../lib/chain/deployment";
 import { kipAssetsAbi, kipSettlementAbi, mockUsdAbi } from "../../lib/chain/generated";
-import { encodeSettle, nextVoucherFields, recordHash, settlementOutcome, signSession, signVoucher, type AccountPosition, type Session } from "../../lib/protocol";
+import {
+  encodeSettle,
+  nextVoucherFields,
+  recordHash,
+  settlementOutcome,
+  signSession,
+  signVoucher,
+  type AccountPosition,
+  type Session,
+  type SettlementContext,
+  type SlotMax,
+  type Voucher,
+} from "../../lib/protocol";
 import { hashSession as hashSessionOf } from "../../lib/protocol";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
 
@@ -140,6 +153,29 @@ export class TestPayer {
     }
     return receipt;
   }
+}
+
+/**
+ * The account's next voucher after `position` for a query with `maxima`, signed by the session `key`, and
+ * the Receipt columns admission stores it in (seq, issuedAt, the query's own maxima, their hash, the
+ * running maximum, the signature).
+ */
+export async function voucherRow(key: PrivateKeyAccount, ctx: SettlementContext, session: Hex, position: AccountPosition, maxima: readonly SlotMax[], issuedAt: bigint) {
+  const fields = nextVoucherFields(position, maxima);
+  const voucher: Voucher = { session, ...fields, issuedAt };
+  return {
+    voucher,
+    position: { seq: fields.seq, cumulativeMax: fields.cumulativeMax } as AccountPosition,
+    row: {
+      seq: fields.seq.toString(),
+      issuedAt: Number(issuedAt),
+      slotsJson: JSON.stringify(maxima.map((m) => m.slot.toString())),
+      maxAmountsJson: JSON.stringify(maxima.map((m) => m.max.toString())),
+      charges: fields.charges,
+      cumulativeMax: fields.cumulativeMax.toString(),
+      signature: await signVoucher(key, ctx, voucher),
+    },
+  };
 }
 
 /** Net credited to a slot by `gross` in one batch: fee rounded down per slot per batch. */

@@ -3,8 +3,12 @@
 // per-query records in the calldata, settle, each item's outcome read back from the chain alone, the
 // account on chain, balances, conservation, claimable, claim. The attacks: the payer settling its own
 // competing voucher, a stranger front-running the operator's exact calldata, an older voucher settled late,
-// the same batch replayed, a second device of the account sharing its sequence. A smart-wallet payer's session signature (ERC-1271, not 65 bytes) travels unchanged. Uses the
-// shared test stack when it is provided, else starts its own anvil and runs the same deploy script.
+// the same batch replayed, a second device of the account sharing its sequence, two vouchers with the same
+// seq, a session signed for another operator, a voucher issued after its session's revocation, a voucher
+// below its records, a payer short of balance: each rejected item in the middle of a batch moves nothing,
+// and every unit the settled ones debit is credited to a slot or to the fees, exactly. A smart-wallet
+// payer's session signature (ERC-1271, not 65 bytes) travels unchanged, once. Uses the shared test stack
+// when it is provided, else starts its own anvil and runs the same deploy script.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -170,7 +174,11 @@ async function expectConservation() {
 }
 
 type AccountOnChain = { balance: bigint; seq: bigint; charged: bigint; revokedUntil: bigint | number };
-const accountOf = (payer: Address, operator: Address) => read(addresses.settlement, settlementAbi, "accountOf", [payer, operator]) as Promise<AccountOnChain>;
+/** The account on chain, its seq as a bigint (the ABI's uint40 reads as a number). */
+const accountOf = async (payer: Address, operator: Address): Promise<AccountOnChain> => {
+  const account = (await read(addresses.settlement, settlementAbi, "accountOf", [payer, operator])) as AccountOnChain;
+  return { ...account, seq: BigInt(account.seq) };
+};
 
 /** Lists one asset per price from a fresh creator; returns the slots and tokens. */
 async function listAssets(assets: Address, prices: [number, bigint][]) {
@@ -319,6 +327,126 @@ describe("settlement on a real chain", () => {
     expect((await sendSettle(operator, settlement, data)).outcomes[0].rejected).toBeNull();
     expect(await accountOf(who.payer.address, operator.address)).toMatchObject({ balance: 72_000n, seq: 1n, charged: 28_000n });
     await expectConservation();
+  });
+
+  it("settles a batch of accounts exactly, item by item: every unit debited is credited to a slot or the fees, and a rejected item in the middle moves nothing", async () => {
+    const { assets, settlement, usd, feeBps } = addresses;
+    const ctx = { chainId, settlement };
+    const operator = await freshAccount();
+    const { slots } = await listAssets(assets, [
+      [2, 20_000n],
+      [1, 10_000n],
+      [0, 5_000n],
+      [0, 5_000n],
+    ]);
+    const [app, model, d1, d2] = slots;
+    const perQuery = slots.map((slot, i) => ({ slot, max: [20_000n, 10_000n, 5_000n, 5_000n][i] }));
+    const item = async (who: Awaited<ReturnType<typeof payerWithSession>>, records: QueryRecord[], voucher?: Awaited<ReturnType<typeof voucherAfter>>): Promise<SettleItem> => {
+      let last = voucher;
+      if (!last) {
+        let at: AccountPosition | null = null;
+        for (let i = 0; i < records.length; i++) {
+          last = await voucherAfter(who, at, perQuery);
+          at = last.state;
+        }
+      }
+      return { session: who.session, sessionSignature: keySigned(who), voucher: last!.voucher, voucherSignature: last!.signature, records };
+    };
+    let n = 100;
+    const query = (charges: [bigint, bigint][]) => record(app, charges, n++);
+
+    // Settles: three queries of one device.
+    const alice = await payerWithSession(operator.address, 1_000_000n);
+    const aliceItem = await item(alice, [query([[app, 20_000n], [model, 3_001n], [d1, 5_000n]]), query([[app, 20_000n], [model, 9_999n]]), query([[app, 20_000n], [model, 1n], [d2, 5_000n]])]);
+    // Two devices of one payer both sign the account's voucher 1: the first settles, the second is stale.
+    const bob = await payerWithSession(operator.address, 1_000_000n);
+    const laptopKey = privateKeyToAccount(generatePrivateKey());
+    const laptopSession = { ...bob.session, key: laptopKey.address, nonce: 2n };
+    const bobLaptop = { ...bob, key: laptopKey, session: laptopSession, id: hashSession(laptopSession), signature: await signSession(bob.payer, ctx, laptopSession) };
+    const bobPhoneItem = await item(bob, [query([[app, 20_000n], [model, 4_444n]])]);
+    const bobLaptopItem = await item(bobLaptop, [query([[app, 20_000n], [model, 5_555n], [d1, 5_000n]])]);
+    // A voucher below what its records charge.
+    const carol = await payerWithSession(operator.address, 1_000_000n);
+    const low = await voucherAfter(carol, null, [{ slot: app, max: 10_000n }]);
+    const carolItem = await item(carol, [query([[app, 20_000n]])], low);
+    // A session the payer signed for another operator: under this sender it is another session, whose voucher its key never signed.
+    const elsewhere = await freshAccount();
+    const dave = await payerWithSession(elsewhere.address, 1_000_000n);
+    const daveItem = await item(dave, [query([[app, 20_000n]])]);
+    // A voucher issued after its session was revoked.
+    const erin = await payerWithSession(operator.address, 1_000_000n);
+    await send(erin.payer, settlement, settlementAbi, "revokeSession", [erin.session]);
+    const revokedAt = (await read(settlement, settlementAbi, "revokedAt", [erin.id])) as bigint;
+    const erinVoucher: Voucher = { session: erin.id, ...nextVoucherFields({ seq: 0n, cumulativeMax: 0n }, perQuery), issuedAt: revokedAt };
+    const erinItem: SettleItem = {
+      session: erin.session,
+      sessionSignature: keySigned(erin),
+      voucher: erinVoucher,
+      voucherSignature: await signVoucher(erin.key, ctx, erinVoucher),
+      records: [query([[app, 20_000n]])],
+    };
+    // More than the balance.
+    const frank = await payerWithSession(operator.address, 30_000n);
+    const frankItem = await item(frank, [query([[app, 20_000n], [model, 1_000n]]), query([[app, 20_000n]])]);
+    // And one more that settles after all the rejected ones.
+    const gina = await payerWithSession(operator.address, 1_000_000n);
+    const ginaItem = await item(gina, [query([[app, 20_000n], [model, 7_777n], [d1, 5_000n], [d2, 5_000n]])]);
+
+    const items = [aliceItem, bobPhoneItem, bobLaptopItem, carolItem, daveItem, erinItem, frankItem, ginaItem];
+    const payers = [alice, bob, bob, carol, dave, erin, frank, gina].map((w) => w.payer.address);
+    // Read just before and just after the settlement's block (one transaction per block), so that
+    // nothing else on the shared chain counts in the differences.
+    const at = (blockNumber: bigint) => (address: Address, contractAbi: Abi, functionName: string, args: unknown[] = []) =>
+      client.readContract({ address, abi: contractAbi, functionName, args, blockNumber }) as Promise<unknown>;
+    const state = async (blockNumber: bigint) => {
+      const readAt = at(blockNumber);
+      return Promise.all([
+        Promise.all(slots.map(async (slot) => ((await readAt(assets, assetsAbi, "slotInfo", [slot])) as { revenue: bigint }).revenue)),
+        Promise.all(payers.map((payer) => readAt(settlement, settlementAbi, "balanceOf", [payer, operator.address]) as Promise<bigint>)),
+        Promise.all([readAt(settlement, settlementAbi, "totalDeposits"), readAt(settlement, settlementAbi, "feesAccrued"), readAt(usd, usdAbi, "balanceOf", [assets])]) as Promise<bigint[]>,
+      ]);
+    };
+
+    const data = encodeSettle(items);
+    const { receipt, outcomes } = await sendSettle(operator, settlement, data);
+    const [revenueBefore, balancesBefore, [depositsBefore, feesBefore, assetsHeldBefore]] = await state(receipt.blockNumber - 1n);
+    expect(outcomes.map((o) => o.rejected)).toEqual([null, null, "StaleVoucher", "AboveMax", "BadSignature", "Revoked", "InsufficientBalance", null]);
+    // Read back from the calldata alone, every item is what was sent, with the sender as its session's operator.
+    outcomes.forEach((o, i) => {
+      expect(o.index).toBe(i);
+      expect(o.records).toEqual(items[i].records);
+      expect(o.session).toEqual({ ...items[i].session, operator: operator.address });
+      expect(o.voucher).toEqual({ ...items[i].voucher, session: hashSession({ ...items[i].session, operator: operator.address }) });
+    });
+    // The one of another operator reads as a session it never was: not the one its payer signed.
+    expect(outcomes[4].voucher.session).not.toBe(dave.id);
+
+    // What settled, per table entry: gross, the fee rounded down per entry, the net credited.
+    const settled = outcomes.filter((o) => o.rejected === null);
+    const gross = slots.map((slot) => settled.flatMap((o) => o.records!.flatMap((r) => r.charges)).reduce((sum, c) => (c.slot === slot ? sum + c.amount : sum), 0n));
+    const fees = gross.map((g) => (g * BigInt(feeBps)) / 10_000n);
+    const grossTotal = gross.reduce((a, b) => a + b, 0n);
+    const feeTotal = fees.reduce((a, b) => a + b, 0n);
+    expect(events(receipt.logs, settlement, settlementAbi).find((e) => e.name === "BatchSettled")!.args).toEqual({ operator: operator.address, settled: 3n, rejected: 5n, gross: grossTotal, fees: feeTotal });
+
+    const [revenueAfter, balancesAfter, [depositsAfter, feesAfter, assetsHeldAfter]] = await state(receipt.blockNumber);
+    expect(revenueAfter.map((r, i) => r - revenueBefore[i])).toEqual(gross.map((g, i) => g - fees[i]));
+    const itemTotal = (o: (typeof outcomes)[number]) => (o.rejected === null ? o.records!.flatMap((r) => r.charges).reduce((a, c) => a + c.amount, 0n) : 0n);
+    // Each payer is debited its settled items' totals, and nothing for a rejected one (bob's two items are one account).
+    const debited = new Map<Address, bigint>();
+    outcomes.forEach((o, i) => debited.set(payers[i], (debited.get(payers[i]) ?? 0n) + itemTotal(o)));
+    payers.forEach((payer, i) => expect(balancesBefore[i] - balancesAfter[i]).toBe(debited.get(payer)));
+    const debitedTotal = [...debited.values()].reduce((a, b) => a + b, 0n);
+    expect(debitedTotal).toBe(grossTotal);
+    // Every unit debited is credited to a slot (paid to KipAssets) or to the fees.
+    expect(depositsBefore - depositsAfter).toBe(debitedTotal);
+    expect(assetsHeldAfter - assetsHeldBefore + (feesAfter - feesBefore)).toBe(debitedTotal);
+    expect(feesAfter - feesBefore).toBe(feeTotal);
+    await expectConservation();
+    // The accounts that settled moved to their vouchers' seq and cumulative totals; the others did not move.
+    expect(await accountOf(alice.payer.address, operator.address)).toMatchObject({ seq: 3n, charged: itemTotal(outcomes[0]) });
+    expect(await accountOf(bob.payer.address, operator.address)).toMatchObject({ seq: 1n, charged: itemTotal(outcomes[1]) });
+    for (const who of [carol, erin, frank]) expect(await accountOf(who.payer.address, operator.address)).toMatchObject({ seq: 0n, charged: 0n });
   });
 
   it("approves a smart-wallet payer's session from its ERC-1271 signature, sent unchanged, once", async () => {

@@ -1,7 +1,8 @@
 // Several app servers and settlement workers on one PostgreSQL and one chain, as real processes: two
 // `next start` servers and two `scripts/settle.ts` workers on a database of their own (so the shared
 // stack's worker never sees these receipts) and the stack's anvil and contracts.
-//   - one payer's concurrent messages over both servers never admit more than the balance;
+//   - one payer's concurrent messages over both servers admit each number of its account once, and never
+//     more than the balance;
 //   - the rate limit counts requests on both servers together;
 //   - a wallet's upload creations racing on both servers are counted against its room one at a time;
 //   - one worker settles; when its process is killed the other takes over, and every admitted receipt
@@ -125,15 +126,18 @@ async function payer(messages: bigint) {
   return { account, cookie, auth };
 }
 
-/** Sends one paid message to server `i` under `auth` (default: the payer's session); resolves with its status and, when answered, its receipt. */
-async function send(i: number, who: Awaited<ReturnType<typeof payer>>, auth = who.auth) {
+/**
+ * Sends one paid message to server `i` under `auth` (default: the payer's session) with `payment` (default:
+ * the account's next voucher as the server reports it); resolves with its status and, when answered, its receipt.
+ */
+async function send(i: number, who: Awaited<ReturnType<typeof payer>>, auth = who.auth, payment?: Awaited<ReturnType<ChatFixtures["payment"]>>) {
   const fx = servers[i % 2].fx;
   const response = await fx.post("/api/chat", who.cookie, {
     conversationId: clientId(),
     appId,
     trigger: "submit-message",
     message: { id: clientId(), text: "what burns at the harbor?" },
-    payment: await fx.payment(charges, auth),
+    payment: payment ?? (await fx.payment(charges, auth)),
   });
   if (!response.ok) return { status: response.status, reason: ((await response.json()) as { error: { reason?: string } }).error.reason, receiptId: null };
   const chunks = await readChunks(response);
@@ -176,13 +180,25 @@ describe("two app servers and two settlement workers on one database", () => {
     expect(workers[1].log()).not.toMatch(/taken by/);
   });
 
-  it("admit exactly what the balance covers when one payer's messages arrive at both servers at once", async () => {
+  it("admit each number of an account once and no more than the balance covers when one payer's messages arrive at both servers at once", async () => {
     const who = await payer(2n);
-    // Six sessions of one payer (six tabs or devices), so only the shared balance decides.
-    const sessions = [who.auth, ...(await Promise.all([1, 2, 3, 4, 5].map(() => servers[0].fx.authorize(who.cookie, who.account, { spendCap: 1_000_000n }))))];
-    const results = await Promise.all(sessions.map((auth, i) => send(i, who, auth)));
-    expect(results.filter((r) => r.status === 200)).toHaveLength(2);
-    expect(results.filter((r) => r.status === 402).map((r) => r.reason)).toEqual(["balance_too_low", "balance_too_low", "balance_too_low", "balance_too_low"]);
+    // Two sessions of one payer (two tabs or devices) numbering the account's queries together: each round
+    // both sign the account's next voucher and send it at once, one to each server (six requests in all:
+    // the wallet's rate limit).
+    const sessions = [who.auth, await servers[0].fx.authorize(who.cookie, who.account, { spendCap: 1_000_000n })];
+    const round = async () => {
+      const position = await servers[0].fx.position(who.auth);
+      const payments = await Promise.all(sessions.map((auth) => servers[0].fx.payment(charges, auth, { previous: position })));
+      return Promise.all(sessions.map((auth, i) => send(i, who, auth, payments[i])));
+    };
+    // The balance covers two messages: one number is admitted per round, once over both servers.
+    for (let i = 0; i < 2; i++) {
+      const results = await round();
+      expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+      expect(results.filter((r) => r.status !== 200).map((r) => [r.status, r.reason])).toEqual([[409, "nonce_used"]]);
+    }
+    // Then nothing: the next number is free, the balance is not.
+    expect((await round()).map((r) => [r.status, r.reason])).toEqual(Array(2).fill([402, "balance_too_low"]));
     expect(await db.receipt.count({ where: { payer: who.account.address, status: { notIn: ["void", "failed"] } } })).toBe(2);
 
     // The first worker settles them; the standby sends nothing.

@@ -133,7 +133,7 @@ contract AttacksTest is SettlementFixture {
 
     // ---------------------------------------------------------------- the payer
 
-    /// The payer holds the session key: it signs a competing voucher of the operator's seq with no charges and
+    /// The payer holds the session key: it signs a competing voucher of the operator's seq, no charges, and
     /// settles it itself, to burn the seq before the operator's batch lands (a free answer). The contract
     /// hashes the session with the caller as operator, so from the payer (or the key) the voucher's signature
     /// does not verify: BadSignature. A session the payer signs naming itself as operator does settle, but on
@@ -395,7 +395,7 @@ contract AttacksTest is SettlementFixture {
     }
 
     /// Signatures made for one deployment do not verify on another (same chain, same payer and operator,
-    /// a deposit on both): the voucher of the first is BadSignature on the second, a voucher re-signed for the
+    /// a deposit on both): the first's voucher is BadSignature on the second, a voucher re-signed for the
     /// second with the session signed for the first is BadSessionSignature, and an item signed wholly for the
     /// second settles there and not on the first.
     function test_attack_ReplayOnOtherDeploymentIsRejected() public {
@@ -619,8 +619,8 @@ contract AttacksTest is SettlementFixture {
     /// bomb, or behave differently when mined than under a gas estimate (burning their whole budget,
     /// answering a bomb, refusing) cannot sink a batch: each ERC-1271 check gets a fixed budget, so a batch
     /// with one of them, or all six, settles with the honest batch's gas plus SESSION_WALLET_GAS + 150,000
-    /// per wallet (what the worker adds for an unproven wallet). A wallet that does not approve fails only its
-    /// own item (BadSessionSignature) and keeps its deposit; the ten EOA payers around them all settle.
+    /// per wallet (what the worker adds for an unproven wallet). A wallet that does not approve fails only
+    /// its own item (BadSessionSignature) and keeps its deposit; the ten EOA payers around them all settle.
     function test_attack_HostileSmartWalletSessionCannotSinkBatch() public {
         (address[6] memory wallets, Settlement[] memory honest, Settlement[] memory walletItems) =
             _hostileBatch();

@@ -32,7 +32,7 @@ export function checkSession(session: Session): void {
   if (session.nonce < 0n || session.nonce > LIMITS.sessionNonce) throw new RangeError("session nonce must fit uint64");
 }
 
-/** EIP-712 struct hash: the session's id in KipSettlement (`sessionState`, `Voucher.session`). */
+/** EIP-712 struct hash: the session's id in KipSettlement (`Voucher.session`, `revokedAt`, `walletApproved`). */
 export function hashSession(session: Session): Hex {
   return hashStruct({ data: session, primaryType: "Session", types: sessionTypes });
 }

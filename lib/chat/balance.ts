@@ -38,12 +38,6 @@ export async function accountOnChain(chain: ChainContext, payer: Address, blockN
   }
 }
 
-/** The payer's prepaid balance with this operator on chain, minus the withdrawal it has requested. */
-export async function spendable(chain: ChainContext, payer: Address, blockNumber?: bigint): Promise<bigint> {
-  const account = await accountOnChain(chain, payer, blockNumber);
-  return account.balance - account.withdrawal;
-}
-
 /** When the payer revoked session `hash` on chain (its `revokedAt`, unix seconds), or 0 if never. */
 export async function revokedOnChain(chain: ChainContext, hash: Hex): Promise<bigint> {
   try {

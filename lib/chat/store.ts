@@ -177,14 +177,6 @@ export async function admissionState(
   return { session, ...accountReceiptsOf(row), history: row.history };
 }
 
-/** What a payer's receipts not yet settled, failed or voided hold. */
-export async function pendingHolds(db: DbOrTx, chain: { chainId: number; settlement: string }, payer: string): Promise<bigint> {
-  const [row] = await db.$queryRaw<{ pending: string }[]>`
-    SELECT COALESCE(SUM(${HELD}), 0)::text AS pending FROM "Receipt"
-    WHERE "payer" = ${payer} AND "status" IN (${OPEN}) AND "chainId" = ${chain.chainId}::int AND "settlement" = ${chain.settlement}`;
-  return BigInt(row.pending);
-}
-
 /** What a spending session's receipts hold, except void and failed ones. */
 export async function sessionSpent(db: DbOrTx, sessionHash: string): Promise<bigint> {
   const [row] = await db.$queryRaw<{ spent: string }[]>`

@@ -2,7 +2,8 @@
 // extractive model, or an OpenAI-compatible endpoint whose API key is decrypted here, on the server,
 // for the call only. Tests point a listing's baseUrl at a local stand-in server; nothing here knows.
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import type { EmbeddingModel, LanguageModel } from "ai";
+import type { LanguageModelV4 } from "@ai-sdk/provider";
+import type { EmbeddingModel } from "ai";
 import { decryptString, modelApiKeyAad } from "@/lib/crypto";
 import { OfflineExtractiveModel } from "./offline-model";
 
@@ -16,7 +17,7 @@ export interface ModelEndpointRecord {
 }
 
 export interface ResolvedModel {
-  model: LanguageModel;
+  model: LanguageModelV4;
   /** Set when the listing names an embeddings model on the same endpoint. */
   embeddings: EmbeddingModel | null;
   /** "offline" for the extractive model; its answers are quotes, not generated text. */

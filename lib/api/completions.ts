@@ -14,6 +14,7 @@ import { answerStream } from "@/lib/chat/answer";
 import { loadChatApp, type ChainContext, type ChatApp } from "@/lib/chat/charges";
 import { ChatError } from "@/lib/chat/errors";
 import { readAccount } from "@/lib/chat/balance";
+import type { IndexVersions } from "@/lib/rag/search";
 import { sessionSpendWindows, type QuestionRecord } from "@/lib/chat/store";
 import type { MessageCharge, SourceRef } from "@/lib/chat/types";
 import { nextVoucherFields, signVoucherWith } from "@/lib/protocol";
@@ -93,7 +94,7 @@ export async function admitApiQuestion(
   app: ChatApp,
   question: QuestionRecord,
   now = Math.floor(Date.now() / 1000),
-): Promise<{ id: string; maxTotal: bigint } | null> {
+): Promise<{ id: string; maxTotal: bigint; datasetVersions?: Map<string, IndexVersions> } | null> {
   if (app.chargeSet.free) {
     await admitFreeQuestion(db, question);
     return null;
@@ -123,7 +124,7 @@ export async function admitApiQuestion(
     };
     return admitLocked(tx, chain, app.chargeSet, question, payment, now);
   });
-  return { id: admitted.receiptId, maxTotal: admitted.maxTotal };
+  return { id: admitted.receiptId, maxTotal: admitted.maxTotal, datasetVersions: admitted.datasetVersions };
 }
 
 export interface ApiAnswerInput {
@@ -188,7 +189,8 @@ export async function answerApiRequest(input: ApiAnswerInput): Promise<Response>
     conversationId,
     question: input.question,
     history: input.history,
-    receipt,
+    receipt: receipt && { id: receipt.id, maxTotal: receipt.maxTotal },
+    datasetVersions: receipt?.datasetVersions,
     encryptionKey: input.encryptionKey,
     modelFetch: input.modelFetch,
     signal: input.signal,

@@ -18,6 +18,7 @@ import { accountKey, accountOnChain, accountView, readAccount, revokedOnChain } 
 import { ChatError } from "./errors";
 import { admissionState, storeQuestion, type ConversationMessage, type AdmissionSession, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
+import type { IndexVersions } from "@/lib/rag/search";
 
 /** How far in the past a voucher's issue time may be, by the server's clock. */
 export const ISSUED_AT_SKEW_SECONDS = 120;
@@ -116,6 +117,8 @@ export interface AdmittedQuestion {
   maxTotal: bigint;
   /** The conversation's messages before this question, oldest first. */
   history: ConversationMessage[];
+  /** The versions of the charge set's datasets, read with the account: what the answer searches. */
+  datasetVersions: Map<string, IndexVersions>;
 }
 
 /** admitPaidQuestion's checks and store, inside a transaction that already holds the payer's lock. */
@@ -130,7 +133,8 @@ export async function admitLocked(
   const owner = getAddress(question.owner);
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
-  const receipts = await admissionState(tx, accountKey(chain, owner), payment.sessionHash, question);
+  const datasetIds = chargeSet.slots.filter((s) => s.role === "dataset").map((s) => s.listingId);
+  const receipts = await admissionState(tx, accountKey(chain, owner), payment.sessionHash, question, datasetIds);
   const { session, history } = receipts;
   // The chain is read right after the receipts (the order that makes the reading exact): started now,
   // awaited after the checks.
@@ -226,5 +230,5 @@ export async function admitLocked(
     maxTotal: maxTotal.toString(),
     signature: payment.signature,
   });
-  return { receiptId: receiptId!, maxTotal, history };
+  return { receiptId: receiptId!, maxTotal, history, datasetVersions: receipts.datasetVersions };
 }

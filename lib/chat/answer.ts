@@ -4,15 +4,17 @@
 // the model for its tokens. A stopped answer is charged for what was delivered; an answer that fails, or
 // is stopped before its first token, voids the receipt so nothing is charged. What the answer cites
 // changes nobody's pay.
-import { generateId, streamText, type LanguageModelUsage, type ModelMessage, type UIMessageChunk } from "ai";
+import { generateId, type UIMessageChunk } from "ai";
 import type { Db } from "@/lib/db-client";
 import { modelFailureSummary } from "@/lib/ai/failures";
 import { isDatabaseUnavailable } from "@/lib/errors";
 import { resolveModel } from "@/lib/ai/providers";
+import { streamAnswer, type AnswerTurn } from "@/lib/ai/stream";
 import { buildContextMessage, buildInstructions, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
 import { datasetVersionsOf, recordHash } from "@/lib/protocol";
 import { passageCitation } from "@/lib/rag/citation";
 import { retrieve } from "@/lib/rag/hybrid";
+import type { IndexVersions } from "@/lib/rag/search";
 import type { ChatApp } from "./charges";
 import { shortError } from "./charges";
 import { chargeOf } from "./conversations";
@@ -43,6 +45,8 @@ export interface AnswerInput {
   question: string;
   history: PromptTurn[];
   receipt: { id: string; maxTotal: bigint } | null;
+  /** The app's datasets' versions when admission has just read them (else retrieval reads them). */
+  datasetVersions?: ReadonlyMap<string, IndexVersions>;
   encryptionKey: string;
   /** How to reach the model's endpoint (the server's outbound-policy fetch). */
   modelFetch?: typeof fetch;
@@ -194,6 +198,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
       embeddings: resolved.embeddings,
       embeddingsKey: input.app.model.listingId,
       abortSignal: abort.signal,
+      versions: input.datasetVersions,
     });
     sources = sourcesOf(input.app, retrieval.chunks);
     // The sources (with their passages' text) go out with the answer's first word, never before it: an
@@ -203,8 +208,8 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
       enqueue({ type: "message-metadata", messageMetadata: { retrieval: retrieval.mode } });
     };
 
-    const messages: ModelMessage[] = [
-      ...trimHistory(input.history).map((turn): ModelMessage => ({ role: turn.role, content: turn.text })),
+    const messages: AnswerTurn[] = [
+      ...trimHistory(input.history).map((turn): AnswerTurn => ({ role: turn.role, content: turn.text })),
       {
         role: "user",
         content: buildContextMessage(
@@ -214,22 +219,12 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
       },
     ];
     const instructions = buildInstructions(input.app.systemPrompt);
-    promptChars = instructions.length + messages.reduce((n, m) => n + (typeof m.content === "string" ? m.content.length : 0), 0);
-    promptBytes = utf8Bytes(instructions) + messages.reduce((n, m) => n + (typeof m.content === "string" ? utf8Bytes(m.content) : 0), 0);
+    promptChars = instructions.length + messages.reduce((n, m) => n + m.content.length, 0);
+    promptBytes = utf8Bytes(instructions) + messages.reduce((n, m) => n + utf8Bytes(m.content), 0);
     promptMessages = messages.length + 1;
-    const result = streamText({
-      model: resolved.model,
-      instructions,
-      messages,
-      maxOutputTokens: TOKEN_BUDGET.output,
-      abortSignal: abort.signal,
-      maxRetries: 0,
-      // Failures are handled below (the receipt is voided); no second log line per failure.
-      onError: () => undefined,
-    });
     let finishReason: string | undefined;
-    let reported: LanguageModelUsage | undefined;
-    for await (const part of result.stream) {
+    let reported: { inputTokens?: number; outputTokens?: number } | undefined;
+    for await (const part of streamAnswer({ model: resolved.model, instructions, messages, maxOutputTokens: TOKEN_BUDGET.output, abortSignal: abort.signal })) {
       if (part.type === "text-delta") {
         if (!textStarted) {
           textStarted = true;
@@ -242,13 +237,9 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
         enqueue({ type: "text-delta", id: "answer", delta: part.text });
       } else if (part.type === "reasoning-delta") {
         reasoningChars += part.text.length;
-      } else if (part.type === "error") {
-        throw part.error;
-      } else if (part.type === "abort") {
-        throw abort.signal.reason ?? new Error("aborted");
-      } else if (part.type === "finish") {
+      } else {
         finishReason = part.finishReason;
-        reported = part.totalUsage;
+        reported = part.usage;
       }
     }
     if (abort.signal.aborted) throw abort.signal.reason;

@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import type { Address } from "viem";
 import type { Db } from "@/lib/db-client";
 import { Prisma } from "@/lib/generated/prisma/client";
+import type { IndexVersions } from "@/lib/rag/search";
 import { ChatError } from "./errors";
 
 /** Receipt statuses that still hold (or may hold) the payer's money. */
@@ -130,23 +131,34 @@ export interface AdmissionState extends AccountReceipts {
   session: AdmissionSession | null;
   /** The conversation's messages so far, oldest first (as conversationMessages reads them). */
   history: ConversationMessage[];
+  /** The versions of the datasets asked for, by id: what the answer's retrieval searches. */
+  datasetVersions: Map<string, IndexVersions>;
 }
 
 export type ConversationMessage = { id: string; role: string; text: string };
 
 /**
  * In one statement, everything admission checks a voucher against in the database: the spending session,
- * the account's newest voucher and open receipts, and the question's conversation so far (the model's
- * history), so a paid question needs no read of its own.
+ * the account's newest voucher and open receipts, the question's conversation so far (the model's
+ * history) and the versions of the app's datasets (what its retrieval searches), so a paid question
+ * needs no read of its own.
  */
 export async function admissionState(
   db: DbOrTx,
   account: AccountKey,
   sessionHash: string,
   conversation: Pick<QuestionRecord, "conversationId" | "appId">,
+  datasetIds: readonly string[] = [],
 ): Promise<AdmissionState> {
   const [row] = await db.$queryRaw<
-    (Partial<Omit<AdmissionSession, "open">> & { found: boolean; sessionOpen: number; latest: [string, string] | null; open: [string, string][] | null; history: ConversationMessage[] })[]
+    (Partial<Omit<AdmissionSession, "open">> & {
+      found: boolean;
+      sessionOpen: number;
+      latest: [string, string] | null;
+      open: [string, string][] | null;
+      history: ConversationMessage[];
+      datasetVersions: [string, number, number][];
+    })[]
   >`
     SELECT s."hash" IS NOT NULL AS found, s."hash", s."chainId", s."settlement", s."payer", s."key", s."operator", s."spendCap", s."expiry", s."revokedAt",
       s."nonce", s."signature", s."settledSeq",
@@ -154,7 +166,9 @@ export async function admissionState(
       ${ACCOUNT_COLUMNS(account)},
       (SELECT COALESCE(json_agg(json_build_object('id', m."id", 'role', m."role", 'text', m."text") ORDER BY m."createdAt"), '[]'::json)
         FROM "ChatMessage" m JOIN "Conversation" c ON c."id" = m."conversationId"
-        WHERE m."conversationId" = ${conversation.conversationId} AND c."owner" = ${account.payer} AND c."appId" = ${conversation.appId}) AS history
+        WHERE m."conversationId" = ${conversation.conversationId} AND c."owner" = ${account.payer} AND c."appId" = ${conversation.appId}) AS history,
+      (SELECT COALESCE(json_agg(json_build_array(d."listingId", d."indexVersion", d."version")), '[]'::json)
+        FROM "Dataset" d WHERE d."listingId" = ANY(${[...datasetIds]}::text[])) AS "datasetVersions"
     FROM (SELECT 1) AS one
     LEFT JOIN "PaymentSession" s ON s."hash" = ${sessionHash}`;
   const session: AdmissionSession | null = row.found
@@ -174,7 +188,8 @@ export async function admissionState(
         open: row.sessionOpen,
       }
     : null;
-  return { session, ...accountReceiptsOf(row), history: row.history };
+  const datasetVersions = new Map(row.datasetVersions.map(([id, version, datasetVersion]) => [id, { version, datasetVersion }]));
+  return { session, ...accountReceiptsOf(row), history: row.history, datasetVersions };
 }
 
 /** What a spending session's receipts hold, except void and failed ones. */

@@ -205,6 +205,12 @@ export class Bm25Index {
   private readonly languageOf: Uint8Array;
   /** The languages the documents are written in, most documents first. */
   private readonly languages: Language[];
+  /**
+   * Each document's length normalization, k1 × (1 − b + b × length / average length), for the average
+   * length last searched with (body and heading): computed once per set of statistics, not per posting.
+   */
+  private bodyNorms: { average: number; values: Float64Array } | null = null;
+  private headingNorms: { average: number; values: Float64Array } | null = null;
 
   /** An index of `documents`, or of the passages a builder was given (the builder is used up). */
   constructor(
@@ -280,9 +286,9 @@ export class Bm25Index {
     }
     const scores = new Float32Array(this.size);
     const touched: number[] = [];
-    const { k1, b } = this;
-    const { headingWeight, headingB } = this;
-    const minLength = this.minLengthShare * stats.averageLength;
+    const { k1, headingWeight } = this;
+    const bodyNorm = this.bodyNormsFor(stats.averageLength);
+    const headingNorm = this.headingNormsFor(stats.averageHeadingLength);
     for (const [term, queryWeight] of terms) {
       const posting = this.postings.get(term);
       if (!posting) continue;
@@ -293,8 +299,8 @@ export class Bm25Index {
         const tf = posting.freqs[i];
         const th = posting.headingFreqs[i];
         let score = 0;
-        if (tf > 0) score += (tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * Math.max(this.lengths[doc], minLength)) / stats.averageLength));
-        if (th > 0) score += (headingWeight * th * (k1 + 1)) / (th + k1 * (1 - headingB + (headingB * this.headingLengths[doc]) / stats.averageHeadingLength));
+        if (tf > 0) score += (tf * (k1 + 1)) / (tf + bodyNorm[doc]);
+        if (th > 0) score += (headingWeight * th * (k1 + 1)) / (th + headingNorm[doc]);
         if (scores[doc] === 0) touched.push(doc);
         scores[doc] += weight * score;
       }
@@ -323,6 +329,29 @@ export class Bm25Index {
     }
     kept.sort((x, y) => y.score - x.score || x.index - y.index);
     return kept.slice(0, k);
+  }
+
+  /** k1 × (1 − b + b × max(length, minimum) / average) of every document's body (see bodyNorms). */
+  private bodyNormsFor(average: number): Float64Array {
+    if (this.bodyNorms?.average !== average) {
+      const { k1, b, lengths } = this;
+      const minLength = this.minLengthShare * average;
+      const values = new Float64Array(this.size);
+      for (let doc = 0; doc < this.size; doc++) values[doc] = k1 * (1 - b + (b * Math.max(lengths[doc], minLength)) / average);
+      this.bodyNorms = { average, values };
+    }
+    return this.bodyNorms.values;
+  }
+
+  /** k1 × (1 − b + b × length / average) of every document's heading, with the heading's b. */
+  private headingNormsFor(average: number): Float64Array {
+    if (this.headingNorms?.average !== average) {
+      const { k1, headingB, headingLengths } = this;
+      const values = new Float64Array(this.size);
+      for (let doc = 0; doc < this.size; doc++) values[doc] = k1 * (1 - headingB + (headingB * headingLengths[doc]) / average);
+      this.headingNorms = { average, values };
+    }
+    return this.headingNorms.values;
   }
 
   /** Consecutive query term pairs that the index holds both terms of, with their numbers and weight. */
@@ -375,8 +404,66 @@ export function sharedStats(indexes: readonly Bm25Index[]): CorpusStats {
   };
 }
 
-/** The k highest-scoring of `candidates`, via a small sorted buffer (k is small: top-k retrieval). */
-function topK(candidates: number[], scores: Float32Array, k: number): Bm25Hit[] {
+/**
+ * The k highest-scoring of `candidates`, best first (ties: lower index first), through a binary heap of
+ * the k best so far whose root is the worst of them: O(n + m log k) for n candidates of which m enter.
+ * Which candidates are kept is topKReference's rule exactly: when the heap is full, a candidate enters
+ * only by scoring above the worst kept, and the one it replaces is the worst (lowest score; of equal
+ * scores, the highest index). A test holds the two to the same results.
+ */
+export function topK(candidates: readonly number[], scores: Float32Array, k: number): Bm25Hit[] {
+  const capacity = Math.min(k, candidates.length);
+  if (capacity <= 0) return [];
+  const heapIndex = new Int32Array(capacity);
+  const heapScore = new Float64Array(capacity);
+  let size = 0;
+  // a is worse than b: a lower score, or the same score and a higher index.
+  const worse = (a: number, b: number) => heapScore[a] < heapScore[b] || (heapScore[a] === heapScore[b] && heapIndex[a] > heapIndex[b]);
+  const swap = (a: number, b: number) => {
+    const i = heapIndex[a];
+    heapIndex[a] = heapIndex[b];
+    heapIndex[b] = i;
+    const s = heapScore[a];
+    heapScore[a] = heapScore[b];
+    heapScore[b] = s;
+  };
+  const siftDown = (from: number) => {
+    let at = from;
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= size) return;
+      const right = left + 1;
+      const child = right < size && worse(right, left) ? right : left;
+      if (!worse(child, at)) return;
+      swap(child, at);
+      at = child;
+    }
+  };
+  for (const index of candidates) {
+    const score = scores[index];
+    if (size < capacity) {
+      heapIndex[size] = index;
+      heapScore[size] = score;
+      let at = size++;
+      while (at > 0) {
+        const parent = (at - 1) >> 1;
+        if (!worse(at, parent)) break;
+        swap(at, parent);
+        at = parent;
+      }
+    } else if (score > heapScore[0]) {
+      heapIndex[0] = index;
+      heapScore[0] = score;
+      siftDown(0);
+    }
+  }
+  const best: Bm25Hit[] = [];
+  for (let i = 0; i < size; i++) best.push({ index: heapIndex[i], score: heapScore[i] });
+  return best.sort((x, y) => y.score - x.score || x.index - y.index);
+}
+
+/** topK through a small sorted buffer: the plain reference topK is tested against. */
+export function topKReference(candidates: readonly number[], scores: Float32Array, k: number): Bm25Hit[] {
   const best: Bm25Hit[] = [];
   for (const index of candidates) {
     const score = scores[index];

@@ -4,7 +4,7 @@
 // wins over one that only shares rare words with the question. Candidate embeddings are cached per chunk.
 import { cosineSimilarity, embedMany, type EmbeddingModel } from "ai";
 import type { Db } from "@/lib/db-client";
-import { searchDatasets, type RetrievedChunk } from "./search";
+import { searchDatasets, type IndexVersions, type RetrievedChunk } from "./search";
 
 export const RRF_K = 60;
 
@@ -53,11 +53,17 @@ export async function retrieve(
   datasetIds: readonly string[],
   query: string,
   k: number,
-  options: { embeddings?: EmbeddingModel | null; embeddingsKey?: string; abortSignal?: AbortSignal } = {},
+  options: {
+    embeddings?: EmbeddingModel | null;
+    embeddingsKey?: string;
+    abortSignal?: AbortSignal;
+    /** The datasets' versions, when the caller has just read them (see searchDatasets). */
+    versions?: ReadonlyMap<string, IndexVersions>;
+  } = {},
 ): Promise<RetrievalResult> {
-  const { embeddings, embeddingsKey = "default", abortSignal } = options;
-  if (!embeddings) return { chunks: relevantOnly(await searchDatasets(db, datasetIds, query, k)), mode: "bm25" };
-  const candidates = relevantOnly(await searchDatasets(db, datasetIds, query, Math.max(k, HYBRID_CANDIDATES)));
+  const { embeddings, embeddingsKey = "default", abortSignal, versions } = options;
+  if (!embeddings) return { chunks: relevantOnly(await searchDatasets(db, datasetIds, query, k, versions)), mode: "bm25" };
+  const candidates = relevantOnly(await searchDatasets(db, datasetIds, query, Math.max(k, HYBRID_CANDIDATES), versions));
   if (candidates.length === 0) return { chunks: [], mode: "hybrid" };
   try {
     const missing = candidates.filter((c) => !embeddingCache.has(`${embeddingsKey}:${c.chunkId}`));

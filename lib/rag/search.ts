@@ -159,7 +159,9 @@ async function loadIndex(db: Db, datasetId: string, version: number, datasetVers
   return { version, datasetVersion, index: buildChunkIndex(chunks, documents), chunks, documents };
 }
 
-type Versions = { version: number; datasetVersion: number };
+/** A dataset's index version (Dataset.indexVersion) and dataset version (Dataset.version). */
+export type IndexVersions = { version: number; datasetVersion: number };
+type Versions = IndexVersions;
 
 /** The current index and dataset versions of `datasetIds`, in one query. */
 async function indexVersions(db: Db, datasetIds: readonly string[]): Promise<Map<string, Versions>> {
@@ -208,10 +210,21 @@ export function rankAcross(parts: readonly { index: Bm25Index; chunks: readonly 
     .map(({ part, chunk, score }) => ({ part, chunk, score }));
 }
 
-/** Top-k chunks for `query` across `datasetIds`, best first (rankAcross). */
-export async function searchDatasets(db: Db, datasetIds: readonly string[], query: string, k: number): Promise<RetrievedChunk[]> {
-  const versions = await indexVersions(db, datasetIds);
-  const loaded = await Promise.all(datasetIds.map((datasetId) => cachedIndex(db, datasetId, versions.get(datasetId))));
+/**
+ * Top-k chunks for `query` across `datasetIds`, best first (rankAcross). `versions`: the datasets' versions
+ * when the caller has just read them (a paid question's admission reads them in its statement), else
+ * they are read here.
+ */
+export async function searchDatasets(
+  db: Db,
+  datasetIds: readonly string[],
+  query: string,
+  k: number,
+  versions?: ReadonlyMap<string, IndexVersions>,
+): Promise<RetrievedChunk[]> {
+  versions ??= await indexVersions(db, datasetIds);
+  const known = versions;
+  const loaded = await Promise.all(datasetIds.map((datasetId) => cachedIndex(db, datasetId, known.get(datasetId))));
   return rankAcross(loaded, query, k).map(({ part, chunk, score }): RetrievedChunk => {
     const { documents, datasetVersion } = loaded[part];
     const document = documents.get(chunk.documentId);

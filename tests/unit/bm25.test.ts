@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Bm25Builder, Bm25Index, sharedStats } from "@/lib/rag/bm25";
+import { Bm25Builder, Bm25Index, sharedStats, topK, topKReference } from "@/lib/rag/bm25";
 import { chunkText } from "@/lib/rag/chunk";
 import { CHUNKING } from "@/lib/rag/limits";
 import { indexTerms } from "@/lib/rag/terms";
@@ -209,3 +209,30 @@ describe("Bm25Builder", () => {
   });
 });
 
+
+describe("top-k selection (the heap against its sorted-buffer reference)", () => {
+  // A deterministic generator, so a failure can be replayed.
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31);
+
+  it("keeps the same candidates in the same order, ties included, for any k", () => {
+    for (let round = 0; round < 300; round++) {
+      const size = 1 + Math.floor(random() * 400);
+      const scores = new Float32Array(size);
+      // Few distinct scores in some rounds, so many ties fall on the k-th place.
+      const levels = round % 3 === 0 ? 4 : 1000;
+      for (let i = 0; i < size; i++) scores[i] = 1 + Math.floor(random() * levels) / 7;
+      // Candidates in the order scoring touches them: a shuffle of a subset.
+      const candidates = Array.from({ length: size }, (_, i) => i).filter(() => random() < 0.8);
+      for (let i = candidates.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
+      }
+      for (const k of [1, 2, 5, 20, 100, 200, size + 5]) {
+        expect(topK(candidates, scores, k)).toEqual(topKReference(candidates, scores, k));
+      }
+    }
+    expect(topK([], new Float32Array(0), 5)).toEqual([]);
+    expect(topK([0, 1], new Float32Array([1, 2]), 0)).toEqual([]);
+  });
+});

@@ -4,7 +4,7 @@
 import { createUIMessageStreamResponse } from "ai";
 import { getAddress } from "viem";
 import { requireSession } from "@/lib/auth/session";
-import { admitFreeQuestion, admitPaidQuestion, missingPayment, type PaymentInput } from "@/lib/chat/admission";
+import { admitFreeQuestion, admitPaidQuestion, missingPayment, type AdmittedQuestion, type PaymentInput } from "@/lib/chat/admission";
 import { answerStream } from "@/lib/chat/answer";
 import { assertModelAvailable, loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
@@ -66,12 +66,14 @@ export async function POST(request: Request): Promise<Response> {
     };
 
     let receipt: { id: string; maxTotal: bigint } | null = null;
+    let datasetVersions: AdmittedQuestion["datasetVersions"] | undefined;
     if (app.chargeSet.free) {
       await admitFreeQuestion(db, questionInput);
     } else {
       if (!body.payment) throw await missingPayment(db, chain, app.chargeSet, owner);
       const admitted = await admitPaidQuestion(db, chain, app.chargeSet, questionInput, body.payment as PaymentInput);
       receipt = { id: admitted.receiptId, maxTotal: admitted.maxTotal };
+      datasetVersions = admitted.datasetVersions;
       if (paidQuestion) history = admitted.history;
     }
     // A regenerated answer replaces the previous one (its receipt stays a payment record).
@@ -84,6 +86,7 @@ export async function POST(request: Request): Promise<Response> {
       question,
       history: history.map((m) => ({ role: m.role === "assistant" ? "assistant" : "user", text: m.text })),
       receipt,
+      datasetVersions,
       encryptionKey: env.ENCRYPTION_KEY,
       modelFetch: modelFetch(),
       signal: request.signal,

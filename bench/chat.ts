@@ -3,7 +3,7 @@
 // which keeps settling throughout), an OpenAI-compatible stand-in model that answers at once, and a paid
 // app over 10,000 chunks. 20 wallets (each with a deposit and a spending session) chat concurrently;
 // every request carries a fresh signed receipt, so the full paid path runs (rate limits, session,
-// signature, charge set, balance on chain minus pending under the payer's lock, storage, retrieval,
+// signature, charge set, balance on chain minus pending, storage as the account's next voucher number, retrieval,
 // streaming, charge fixing).
 //   1. saturation: the 20 chats send back to back → requests per second, the app server's CPU time per
 //      request (utime + stime of the next-server process tree from /proc) and database round trips per

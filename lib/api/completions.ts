@@ -8,8 +8,9 @@
 import { generateId } from "ai";
 import type { Address } from "viem";
 import type { Db } from "@/lib/db-client";
+import type { Prisma } from "@/lib/generated/prisma/client";
 import type { PromptTurn } from "@/lib/ai/prompt";
-import { admitFreeQuestion, admitLocked, chargesOf, withPayerLock } from "@/lib/chat/admission";
+import { admitFreeQuestion, admitVoucher, chargesOf, withPayerLock } from "@/lib/chat/admission";
 import { answerStream } from "@/lib/chat/answer";
 import { loadChatApp, type ChainContext, type ChatApp } from "@/lib/chat/charges";
 import { ChatError } from "@/lib/chat/errors";
@@ -86,6 +87,9 @@ export async function resolveApiApp(db: Db, chain: ChainContext, key: Pick<Authe
   return app;
 }
 
+/** Times an API query is signed and admitted again when another tab of its wallet took its number first. */
+const ADMISSION_ATTEMPTS = 3;
+
 /** Admits the question: free apps store it; paid ones are paid with a voucher the server signs for the key. */
 export async function admitApiQuestion(
   db: Db,
@@ -99,32 +103,54 @@ export async function admitApiQuestion(
     await admitFreeQuestion(db, question);
     return null;
   }
-  const charges = chargesOf(app.chargeSet);
   const maxTotal = BigInt(app.chargeSet.maxTotal);
-  const admitted = await withPayerLock(db, chain, key.owner, async (tx) => {
-    // Under the payer's lock: no other query of this key (or of its owner) is admitted meanwhile.
-    const spend = await sessionSpendWindows(tx, key.sessionHash);
-    if (spend.today + maxTotal > key.dailyCap) {
-      throw new ApiError("payment_required", "daily_cap_reached", "This query would take the API key past its daily spend cap. It resets at 00:00 UTC, or raise it with a new key.");
+  // Under the payer's lock the key's own queries take the account's numbers in turn (no other query of
+  // this key, or of its owner's other keys, is admitted meanwhile). A browser tab of the same wallet takes
+  // no lock (lib/chat/admission.ts) and can take a number first: then the key signs the next one.
+  const admitUnderLock = (tx: Prisma.TransactionClient) => admitKeyVoucher(tx, chain, key, app, question, maxTotal, now);
+  let admitted;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      admitted = await withPayerLock(db, chain, key.owner, admitUnderLock);
+      break;
+    } catch (error) {
+      if (attempt < ADMISSION_ATTEMPTS && error instanceof ChatError && error.reason === "nonce_used") continue;
+      throw error;
     }
-    if (spend.month + maxTotal > key.monthlyCap) {
-      throw new ApiError("payment_required", "monthly_cap_reached", "This query would take the API key past its monthly spend cap. It resets on the 1st (UTC), or raise it with a new key.");
-    }
-    if (spend.total + maxTotal > key.totalCap) {
-      throw new ApiError("payment_required", "total_cap_reached", "This query would take the API key past its total spend cap. Create a new key to keep going.");
-    }
-    const { position } = await readAccount(tx, chain, key.owner);
-    const voucher = { session: key.sessionHash, issuedAt: BigInt(now), ...nextVoucherFields(position, charges) };
-    const privateKey = key.sessionPrivateKey();
-    const signature = await signVoucherWith((digest) => signDigest(digest, privateKey), { chainId: chain.chainId, settlement: chain.settlement }, voucher);
-    const payment = {
-      sessionHash: key.sessionHash,
-      voucher: { seq: String(voucher.seq), issuedAt: String(now), cumulativeMax: String(voucher.cumulativeMax), charges: voucher.charges },
-      signature,
-    };
-    return admitLocked(tx, chain, app.chargeSet, question, payment, now);
-  });
+  }
   return { id: admitted.receiptId, maxTotal: admitted.maxTotal, datasetVersions: admitted.datasetVersions };
+}
+
+/** The key's caps, then its voucher for the account's next number, signed and admitted (inside the lock). */
+async function admitKeyVoucher(
+  tx: Prisma.TransactionClient,
+  chain: ChainContext,
+  key: AuthenticatedKey,
+  app: ChatApp,
+  question: QuestionRecord,
+  maxTotal: bigint,
+  now: number,
+) {
+  const spend = await sessionSpendWindows(tx, key.sessionHash);
+  if (spend.today + maxTotal > key.dailyCap) {
+    throw new ApiError("payment_required", "daily_cap_reached", "This query would take the API key past its daily spend cap. It resets at 00:00 UTC, or raise it with a new key.");
+  }
+  if (spend.month + maxTotal > key.monthlyCap) {
+    throw new ApiError("payment_required", "monthly_cap_reached", "This query would take the API key past its monthly spend cap. It resets on the 1st (UTC), or raise it with a new key.");
+  }
+  if (spend.total + maxTotal > key.totalCap) {
+    throw new ApiError("payment_required", "total_cap_reached", "This query would take the API key past its total spend cap. Create a new key to keep going.");
+  }
+  const { position } = await readAccount(tx, chain, key.owner);
+  const voucher = { session: key.sessionHash, issuedAt: BigInt(now), ...nextVoucherFields(position, chargesOf(app.chargeSet)) };
+  const privateKey = key.sessionPrivateKey();
+  const signature = await signVoucherWith((digest) => signDigest(digest, privateKey), { chainId: chain.chainId, settlement: chain.settlement }, voucher);
+  const payment = {
+    sessionHash: key.sessionHash,
+    voucher: { seq: String(voucher.seq), issuedAt: String(now), cumulativeMax: String(voucher.cumulativeMax), charges: voucher.charges },
+    signature,
+  };
+  return admitVoucher(tx, chain, app.chargeSet, question, payment, now);
 }
 
 export interface ApiAnswerInput {

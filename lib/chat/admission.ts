@@ -1,12 +1,22 @@
 // Admitting a paid question: the voucher is checked (session, payer, operator, revocation, issue time,
 // signature, and that it is exactly the account's next voucher for this app's charge set) against the
 // spend cap and the payer's balance with this operator on chain minus what is still to be paid, and stored
-// together with the user's message BEFORE any model is called. It all runs in one database transaction
-// holding a per-payer advisory lock, so two questions sent at once, to the same app server or to two of
-// them, cannot both spend the same balance or take the same sequence number: the lock, one statement that
-// reads the session, the account's newest voucher and open receipts, then the chain, and the statement
-// that stores the question. The receipts are read before the chain, which makes the reading exact
-// (./balance.ts).
+// together with the user's message BEFORE any model is called: one statement reads the session, the
+// account's newest voucher and open receipts, then the chain is read, then one statement stores the
+// question. The receipts are read before the chain, which makes the reading exact (./balance.ts).
+//
+// Two questions sent at once, to one app server or to two, cannot both spend the same balance, and no lock
+// is needed for that: the account's numbers order its admissions. A voucher is admitted only as the account's
+// exact next number over what the reading saw, and its receipt is stored only if no receipt holds that
+// number yet (unique per account and number, ON CONFLICT DO NOTHING: the loser gets "nonce_used"). So of
+// two admissions that built on the same reading, one stores; and the next number can only be admitted
+// by a reading that saw the receipt of this one. Every stored voucher was checked against all the
+// receipts before it. This rests on what the rest of the chat keeps true: numbers have no gaps (each is
+// admitted over the one before), what a receipt holds only goes down (answering holds its maximum, a
+// finished answer its charge), and a void, failed or settled receipt never opens again, so a reading that
+// is a moment old can only count too much. API keys, whose vouchers the server signs, take the payer's
+// lock (withPayerLock), so a key's own queries sent at once are numbered in turn instead of racing for one
+// number (a browser tab of the same wallet can still take a number in between: the key then signs again).
 import { getAddress, isAddressEqual, type Address, type Hex } from "viem";
 import { withAdvisoryLock, type Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
@@ -16,7 +26,7 @@ import type { ChainContext } from "./charges";
 import { recoverSigner } from "./secp256k1";
 import { accountKey, accountOnChain, accountView, readAccount, revokedOnChain } from "./balance";
 import { ChatError } from "./errors";
-import { admissionState, storeQuestion, type ConversationMessage, type AdmissionSession, type QuestionRecord } from "./store";
+import { admissionState, storeQuestion, type ConversationMessage, type AdmissionSession, type DbOrTx, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 import type { IndexVersions } from "@/lib/rag/search";
 
@@ -51,7 +61,7 @@ export async function missingPayment(db: Db, chain: ChainContext, chargeSet: Cha
   return new ChatError("payment_required", "session_required", "This app is paid per message: authorize a spending session first.");
 }
 
-/** How long an admission may wait for the payer's lock and the chain before it gives up. */
+/** How long an API admission may wait for the payer's lock and the chain before it gives up. */
 const ADMISSION_TIMEOUT_MS = 15_000;
 
 /** The charge set as one query's maxima per slot. */
@@ -99,13 +109,13 @@ export async function admitPaidQuestion(
   payment: PaymentInput,
   now = Math.floor(Date.now() / 1000),
 ): Promise<AdmittedQuestion> {
-  return withPayerLock(db, chain, question.owner, (tx) => admitLocked(tx, chain, chargeSet, question, payment, now));
+  return admitVoucher(db, chain, chargeSet, question, payment, now);
 }
 
 /**
- * Runs `admit` in one transaction holding the payer's admission lock (the API's key checks run under it
- * too): every server admitting for this payer waits here. The lock is the signed-in wallet's: a session of
- * another payer is refused under it.
+ * Runs `admit` in one transaction holding the payer's admission lock: every server admitting an API query
+ * for this payer waits here, so the server signs each of them the account's next number in turn (see the
+ * top of this file). Browser vouchers, signed by their tabs, take no lock.
  */
 export function withPayerLock<T>(db: Db, chain: Pick<ChainContext, "chainId" | "settlement">, payer: Address, admit: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
   const lockKey = `kip-admission:${chain.chainId}:${chain.settlement.toLowerCase()}:${getAddress(payer).toLowerCase()}`;
@@ -121,9 +131,9 @@ export interface AdmittedQuestion {
   datasetVersions: Map<string, IndexVersions>;
 }
 
-/** admitPaidQuestion's checks and store, inside a transaction that already holds the payer's lock. */
-export async function admitLocked(
-  tx: Prisma.TransactionClient,
+/** admitPaidQuestion's checks and store, on the database or inside a transaction (withPayerLock). */
+export async function admitVoucher(
+  tx: DbOrTx,
   chain: ChainContext,
   chargeSet: ChargeSet,
   question: QuestionRecord,

@@ -1,6 +1,6 @@
 // The chat hot path's reads and writes, through Prisma. Each step that writes several rows is one SQL
-// statement (a data-modifying CTE) or runs inside the admission transaction, so a paid message costs few
-// round trips and never leaves half of its rows behind. Amounts are decimal strings of up to 256-bit
+// statement (a data-modifying CTE), so a paid message costs few round trips and never leaves half of its
+// rows behind. Amounts are decimal strings of up to 256-bit
 // values: PostgreSQL sums them as numeric and returns text, read here as bigints.
 import crypto from "node:crypto";
 import type { Address } from "viem";
@@ -216,20 +216,21 @@ function violates(error: unknown, constraint: string): boolean {
 /**
  * In one statement: the conversation (created on first use, else touched if it is `owner`'s with this
  * app), the user's message, and the receipt (status "answering") when the app is paid; the message only
- * if the receipt was stored. Returns the receipt's id.
+ * if the receipt was stored. Returns the receipt's id. A receipt refused because another admission took its
+ * number first (lib/chat/admission.ts) leaves nothing: a conversation this statement created is removed.
  */
 export async function storeQuestion(db: DbOrTx, question: QuestionRecord, receipt: NewReceipt | null): Promise<string | null> {
   const message = question.userMessage;
   const receiptId = receipt ? newId() : null;
-  let row: { conversation: bigint; receipt: string | null };
+  let row: { conversation: bigint; created: boolean; receipt: string | null };
   try {
-    [row] = await db.$queryRaw<{ conversation: bigint; receipt: string | null }[]>`
+    [row] = await db.$queryRaw<{ conversation: bigint; created: boolean; receipt: string | null }[]>`
       WITH conversation AS (
         INSERT INTO "Conversation" ("id", "owner", "appId", "title", "createdAt", "updatedAt")
         VALUES (${question.conversationId}, ${question.owner}, ${question.appId}, ${question.title}, ${NOW}, ${NOW})
         ON CONFLICT ("id") DO UPDATE SET "updatedAt" = excluded."updatedAt"
           WHERE "Conversation"."owner" = excluded."owner" AND "Conversation"."appId" = excluded."appId"
-        RETURNING "id"
+        RETURNING "id", (xmax = 0) AS created
       ), receipt AS (
         INSERT INTO "Receipt" ("id", "chainId", "settlement", "operator", "payer", "seq", "issuedAt", "sessionHash", "slotsJson", "maxAmountsJson",
           "charges", "cumulativeMax", "maxTotal", "signature", "status", "appId", "conversationId", "createdAt", "updatedAt")
@@ -245,14 +246,24 @@ export async function storeQuestion(db: DbOrTx, question: QuestionRecord, receip
         WHERE ${message !== undefined}::boolean AND (${receipt === null}::boolean OR EXISTS (SELECT 1 FROM receipt))
         RETURNING "id"
       )
-      SELECT (SELECT count(*) FROM conversation) AS conversation, (SELECT "id" FROM receipt) AS receipt, (SELECT count(*) FROM message) AS message`;
+      SELECT (SELECT count(*) FROM conversation) AS conversation, COALESCE((SELECT created FROM conversation), false) AS created,
+        (SELECT "id" FROM receipt) AS receipt, (SELECT count(*) FROM message) AS message`;
   } catch (error) {
     // A message id already stored fails the whole statement: nothing of it is written.
     if (violates(error, "ChatMessage_pkey")) throw new ChatError("conflict", "app_unavailable", "This message was already sent.");
     throw error;
   }
   if (Number(row.conversation) === 0) throw new ChatError("forbidden", "sign_in", "This conversation belongs to another wallet or app.");
-  if (receipt && row.receipt === null) throw new ChatError("conflict", "nonce_used", "This voucher's number was already used. Send again.");
+  if (receipt && row.receipt === null) {
+    // Only if nothing else was stored in it meanwhile (a message, or a receipt of another admission).
+    if (row.created) {
+      await db.$executeRaw`
+        DELETE FROM "Conversation" c WHERE c."id" = ${question.conversationId}
+          AND NOT EXISTS (SELECT 1 FROM "ChatMessage" m WHERE m."conversationId" = c."id")
+          AND NOT EXISTS (SELECT 1 FROM "Receipt" r WHERE r."conversationId" = c."id")`;
+    }
+    throw new ChatError("conflict", "nonce_used", "This voucher's number was already used. Send again.");
+  }
   return receiptId;
 }
 

@@ -10,7 +10,7 @@ import { appSlug } from "../../lib/api/completions";
 import { createDb, type Db } from "../../lib/db-client";
 import { decodeSettle, signSession } from "../../lib/protocol";
 import type { ChargeSet } from "../../lib/chat/types";
-import { ChatFixtures } from "../helpers/chat-fixtures";
+import { ChatFixtures, clientId } from "../helpers/chat-fixtures";
 import { startStandIn, type StandIn } from "../helpers/openai-stand-in";
 
 const stack = inject("stack");
@@ -216,6 +216,33 @@ describe("refusals in OpenAI's error shape", () => {
     const oversize = await post(key.secret, JSON.stringify({ model: appId, messages: [{ role: "user", content: "x".repeat(300 * 1024) }] }));
     expect(oversize.status).toBe(413);
     expect(((await oversize.json()) as typeof body).error).toMatchObject({ type: "invalid_request_error", code: "request_too_large" });
+  });
+
+  it("answers API queries and the same wallet's browser tabs sent at once, each under a number of its own", async () => {
+    const owner = await wallet();
+    const key = await createKey(owner);
+    const tabs = await Promise.all([0, 1].map(() => fx.authorize(owner.cookie, owner.account, { spendCap: 10n ** 12n })));
+    for (let round = 0; round < 3; round++) {
+      // Each tab signs the account's next number; the API queries (signed by the server) race them for it.
+      const payments = await Promise.all(tabs.map((tab) => fx.payment(charges, tab)));
+      const [tabResponses, completions] = await Promise.all([
+        Promise.all(
+          payments.map((payment) =>
+            fx.post("/api/chat", owner.cookie, { conversationId: clientId(), appId, trigger: "submit-message", message: { id: clientId(), text: "pelican pouch" }, payment }),
+          ),
+        ),
+        Promise.all([0, 1].map(() => key.client.chat.completions.create({ model: appId, messages: question }))),
+      ]);
+      for (const completion of completions) expect(completion.choices[0].message.content).toBe(REPLY);
+      // The two tabs signed one number: at most one of them takes it.
+      const statuses = tabResponses.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(1);
+      expect(statuses.filter((s) => s !== 200)).toEqual(Array(statuses.filter((s) => s !== 200).length).fill(409));
+      for (const response of tabResponses) await response.text();
+    }
+    const seqs = (await db.receipt.findMany({ where: { payer: owner.account.address }, select: { seq: true } })).map((r) => Number(r.seq)).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    expect(seqs.length).toBeGreaterThanOrEqual(6);
   });
 
   it("never spends past a key's cap when clients race it", async () => {

@@ -308,6 +308,39 @@ describe("receipt checks before the model is called", () => {
     expect(rows.map((r) => r.seq)).toEqual([String(before.seq + 1n)]);
   });
 
+  it("admits each number once when eight tabs race it, round after round, and never past the balance", async () => {
+    // A wallet of its own with a balance for exactly three messages, and three sessions (devices) sharing its account.
+    const owner = await fx.account();
+    const maxTotal = BigInt(charges.maxTotal);
+    await fx.deposit(owner, 3n * maxTotal);
+    const own = await fx.signIn(owner);
+    const devices = await Promise.all([0, 1, 2].map(() => fx.authorize(own, owner, { spendCap: 10n ** 12n })));
+    const outcomes: string[][] = [];
+    for (let round = 0; round < 4; round++) {
+      // Every tab builds on the same position and sends at once: the same number eight times.
+      const position = await fx.position(devices[0]);
+      const payments = await Promise.all(Array.from({ length: 8 }, (_, i) => fx.payment(charges, devices[i % 3], { previous: position })));
+      const responses = await Promise.all(payments.map((payment) => ask("pelican pouch", payment, { conversation: clientId(), who: own })));
+      const reasons: string[] = [];
+      for (const response of responses) {
+        if (response.status === 200) {
+          await readChunks(response);
+          reasons.push("answered");
+        } else reasons.push(((await response.json()) as ErrorBody).error.reason ?? String(response.status));
+      }
+      outcomes.push(reasons.sort());
+    }
+    const once = ["answered", ...Array(7).fill("nonce_used")].sort();
+    expect(outcomes).toEqual([once, once, once, Array(8).fill("balance_too_low")]);
+    const rows = await db.receipt.findMany({ where: { payer: owner.address, status: { notIn: ["void", "failed"] } }, orderBy: { seq: "asc" } });
+    expect(rows.map((r) => r.seq)).toEqual(["1", "2", "3"]);
+    // What the receipts hold never passes what was deposited.
+    expect(rows.reduce((sum, r) => sum + BigInt(r.total ?? r.maxTotal), 0n)).toBeLessThanOrEqual(3n * maxTotal);
+    // A tab that lost the race leaves no conversation behind: one per answered question.
+    const conversations = await db.conversation.findMany({ where: { owner: owner.address }, include: { _count: { select: { messages: true } } } });
+    expect(conversations.map((c) => c._count.messages)).toEqual([2, 2, 2]);
+  });
+
   it("counts one wallet's questions on one account over all its sessions: a second device takes the next number, and a session's cap holds the account's total", async () => {
     // A wallet of its own: this test's messages do not spend the shared payer's balance.
     const owner = await fx.account();

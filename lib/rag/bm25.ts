@@ -262,10 +262,19 @@ export class Bm25Index {
 
   /**
    * Documents matching any query term, best first (ties: lower index first), scored with `stats`: this
-   * index's own, or those of every index searched together (sharedStats).
+   * index's own, or those of every index searched together (sharedStats). searchIndexes with this index alone.
    */
   search(query: string, k: number, stats: CorpusStats = this.stats): Bm25Hit[] {
-    if (k <= 0 || this.size === 0) return [];
+    return searchIndexes([this], query, k, stats).map(({ index, score }) => ({ index, score }));
+  }
+
+  /**
+   * The query scored by BM25 alone against this index: its `n` best documents (topK), how much the proximity
+   * bonus can add to any of them at most, and the bonus itself (see searchIndexes).
+   */
+  scoreQuery(query: string, n: number, stats: CorpusStats): { hits: Bm25Hit[]; maxBonus: number; bonus: (doc: number) => number } {
+    const none = { hits: [], maxBonus: 0, bonus: () => 0 };
+    if (n <= 0 || this.size === 0) return none;
     const idf = (term: string) => {
       const df = stats.documentFrequency(term);
       return df === 0 ? 0 : Math.log(1 + (stats.size - df + 0.5) / (df + 0.5));
@@ -292,12 +301,13 @@ export class Bm25Index {
     for (const [term, queryWeight] of terms) {
       const posting = this.postings.get(term);
       if (!posting) continue;
-      const df = posting.docs.length;
+      const { docs, freqs, headingFreqs } = posting;
+      const df = docs.length;
       const weight = idf(term) * queryWeight;
       for (let i = 0; i < df; i++) {
-        const doc = posting.docs[i];
-        const tf = posting.freqs[i];
-        const th = posting.headingFreqs[i];
+        const doc = docs[i];
+        const tf = freqs[i];
+        const th = headingFreqs[i];
         let score = 0;
         if (tf > 0) score += (tf * (k1 + 1)) / (tf + bodyNorm[doc]);
         if (th > 0) score += (headingWeight * th * (k1 + 1)) / (th + headingNorm[doc]);
@@ -305,10 +315,8 @@ export class Bm25Index {
         scores[doc] += weight * score;
       }
     }
-    if (this.proximity <= 0 || terms.size < 2) return topK(touched, scores, k);
-    const candidates = topK(touched, scores, Math.max(2 * k, PROXIMITY_CANDIDATES));
-    // A candidate whose score plus the largest bonus possible stays below the k-th score cannot enter
-    // the top k (bonuses only raise scores): it is not re-read.
+    const hits = topK(touched, scores, n);
+    if (this.proximity <= 0 || terms.size < 2) return { hits, maxBonus: 0, bonus: () => 0 };
     const pairsOf = new Map<Language, Pair[]>();
     let maxBonus = 0;
     for (const [language, list] of queryTerms) {
@@ -318,17 +326,8 @@ export class Bm25Index {
       for (const { weight } of pairs) bonus += weight * (this.k1 + 1);
       maxBonus = Math.max(maxBonus, this.proximity * bonus);
     }
-    if (maxBonus === 0) return candidates.slice(0, k);
-    const floor = candidates.length > k ? candidates[k - 1].score : -Infinity;
-    const kept: Bm25Hit[] = [];
-    for (const hit of candidates) {
-      if (hit.score + maxBonus < floor) continue;
-      const language = LANGUAGES[this.languageOf[hit.index]];
-      hit.score += this.proximity * this.proximityBonus(pairsOf.get(language) ?? [], hit.index);
-      kept.push(hit);
-    }
-    kept.sort((x, y) => y.score - x.score || x.index - y.index);
-    return kept.slice(0, k);
+    const bonus = (doc: number) => this.proximity * this.proximityBonus(pairsOf.get(LANGUAGES[this.languageOf[doc]]) ?? [], doc);
+    return { hits, maxBonus, bonus };
   }
 
   /** k1 × (1 − b + b × max(length, minimum) / average) of every document's body (see bodyNorms). */
@@ -402,6 +401,39 @@ export function sharedStats(indexes: readonly Bm25Index[]): CorpusStats {
     averageHeadingLength: size ? totalHeadingLength / size || 1 : 1,
     documentFrequency: (term) => indexes.reduce((n, index) => n + index.documentFrequency(term), 0),
   };
+}
+
+/** A document ranked across several indexes: which index (`part`), its number in that index, and its score. */
+export interface PartHit extends Bm25Hit {
+  part: number;
+}
+
+/**
+ * The k best documents of several indexes for `query`, scored with `stats` (by default the indexes'
+ * statistics together, so the ranking is the one a single index over all their documents gives): best
+ * first; ties go to the lower part, then the lower index.
+ *
+ * Proximity: when the query has two or more terms, the best max(2k, PROXIMITY_CANDIDATES) candidates by
+ * BM25, over all the indexes together, are re-scored with the bonus (Bm25Index.proximityBonus), each in its
+ * own index; a candidate whose score plus the largest bonus possible stays below the k-th score cannot
+ * enter the top k (bonuses only raise scores) and is not re-read.
+ */
+export function searchIndexes(indexes: readonly Bm25Index[], query: string, k: number, stats: CorpusStats = sharedStats(indexes)): PartHit[] {
+  if (k <= 0) return [];
+  const candidates = Math.max(2 * k, PROXIMITY_CANDIDATES);
+  const scored = indexes.map((index) => index.scoreQuery(query, candidates, stats));
+  const byRank = (x: PartHit, y: PartHit) => y.score - x.score || x.part - y.part || x.index - y.index;
+  const all = scored.flatMap(({ hits }, part) => hits.map((hit) => ({ part, index: hit.index, score: hit.score }))).sort(byRank);
+  if (scored.every((s) => s.maxBonus === 0)) return all.slice(0, k);
+  const pool = all.slice(0, candidates);
+  const floor = pool.length > k ? pool[k - 1].score : -Infinity;
+  const kept: PartHit[] = [];
+  for (const hit of pool) {
+    const { maxBonus, bonus } = scored[hit.part];
+    if (hit.score + maxBonus < floor) continue;
+    kept.push({ ...hit, score: hit.score + bonus(hit.index) });
+  }
+  return kept.sort(byRank).slice(0, k);
 }
 
 /**

@@ -19,7 +19,7 @@
 // a passage with no fellow matches keeps its score.
 import type { Db } from "@/lib/db-client";
 import type { ChunkRow } from "./bulk";
-import { Bm25Builder, Bm25Index, sharedStats, type IndexedText } from "./bm25";
+import { Bm25Builder, Bm25Index, searchIndexes, type IndexedText } from "./bm25";
 import { SECTION_SEPARATOR } from "./citation";
 
 export interface RetrievedChunk {
@@ -195,16 +195,20 @@ export interface RankedPassage {
 }
 
 /**
- * The chat's ranking of `query` over several datasets' indexes (each with its chunks, in index order):
- * every index scores with the statistics of all of them together (one ranking, as one index over all
- * their passages would give), DOCUMENT_CANDIDATES candidates come from each, and document evidence is
- * applied across them. Top k, best first.
+ * The chat's ranking of `query` over several datasets' indexes (each with its chunks, in index order): the
+ * indexes are searched as one (searchIndexes: the statistics of all of them together, and one pool of
+ * candidates for the proximity bonus), as one index over all their passages would rank them; document
+ * evidence is applied to the DOCUMENT_CANDIDATES best. Top k, best first.
  */
 export function rankAcross(parts: readonly { index: Bm25Index; chunks: readonly IndexedChunk[] }[], query: string, k: number): RankedPassage[] {
-  const stats = sharedStats(parts.map((p) => p.index));
-  const hits = parts.flatMap(({ index, chunks }, part) =>
-    index.search(query, Math.max(k, DOCUMENT_CANDIDATES), stats).map((hit) => ({ part, datasetId: String(part), documentId: chunks[hit.index].documentId, chunk: chunks[hit.index], score: hit.score })),
-  );
+  const hits = searchIndexes(
+    parts.map((p) => p.index),
+    query,
+    Math.max(k, DOCUMENT_CANDIDATES),
+  ).map(({ part, index, score }) => {
+    const chunk = parts[part].chunks[index];
+    return { part, datasetId: String(part), documentId: chunk.documentId, chunk, score };
+  });
   return withDocumentEvidence(hits)
     .slice(0, k)
     .map(({ part, chunk, score }) => ({ part, chunk, score }));

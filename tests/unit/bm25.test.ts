@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Bm25Builder, Bm25Index, sharedStats, topK, topKReference } from "@/lib/rag/bm25";
+import { Bm25Builder, Bm25Index, searchIndexes, sharedStats, topK, topKReference } from "@/lib/rag/bm25";
 import { chunkText } from "@/lib/rag/chunk";
 import { CHUNKING } from "@/lib/rag/limits";
 import { indexTerms } from "@/lib/rag/terms";
@@ -173,6 +173,19 @@ describe("one ranking across datasets (shared statistics)", () => {
   it("differs when each dataset scores with its own statistics (what the shared ranking fixes)", () => {
     const moved = questions.filter((question) => displaced(question, splitTop(question, false)).length > 0);
     expect(moved.length).toBeGreaterThan(0);
+  });
+
+  it("searched together (searchIndexes), ranks as one index: the same scores in the same order, the same passages (equal scores in either order)", () => {
+    const sameScoreSameIds = (hits: { id: number; score: number }[]) => hits.map((h) => `${h.score.toFixed(3)} ${h.id}`).sort();
+    for (const question of questions) {
+      for (const k of [1, 5, 40]) {
+        const together = searchIndexes(split.map((s) => s.index), question, k).map((hit) => ({ id: split[hit.part].ids[hit.index], score: hit.score }));
+        const one = whole.search(question, k).map((hit) => ({ id: hit.index, score: hit.score }));
+        expect(together.length, question).toBe(one.length);
+        together.forEach((h, i) => expect(h.score, question).toBeCloseTo(one[i].score, 4));
+        expect(sameScoreSameIds(together), question).toEqual(sameScoreSameIds(one));
+      }
+    }
   });
 
   it("shares N, document frequencies and the average length of all the datasets", () => {

@@ -10,6 +10,7 @@ import { cookies } from "next/headers";
 import { cache } from "react";
 import type { Address } from "viem";
 import { getDb } from "@/lib/db";
+import { Prisma } from "@/lib/generated/prisma/client";
 import { AppError } from "@/lib/errors";
 import { serverEnv, type ServerEnv } from "@/lib/env";
 import { SESSION_COOKIE } from "./cookie";
@@ -22,7 +23,7 @@ const TOUCH_EVERY_MS = 60_000;
 
 export type SignedInSession = { address: Address; chainId: number };
 
-type SessionRow = { id: string; familyId: string; address: string; chainId: number; createdAt: Date; lastSeenAt: Date; idleExpiresAt: Date; expiresAt: Date; revokedAt: Date | null };
+export type SessionRow = { id: string; familyId: string; address: string; chainId: number; createdAt: Date; lastSeenAt: Date; idleExpiresAt: Date; expiresAt: Date; revokedAt: Date | null };
 
 function tokenHash(token: string, env: ServerEnv = serverEnv()): string {
   return createHmac("sha256", env.SESSION_SECRET).update(token).digest("hex");
@@ -38,14 +39,30 @@ async function sessionToken(): Promise<string | null> {
   return token && /^[A-Za-z0-9_-]{43}$/.test(token) ? token : null;
 }
 
-/** The session row behind the request's cookie, if it is live: not revoked, within both limits, this chain. */
-async function liveSession(now: Date): Promise<SessionRow | null> {
+/** The AuthSession id behind the request's cookie (the token's HMAC), or null without a well-formed one. */
+export async function requestSessionId(): Promise<string | null> {
   const token = await sessionToken();
-  if (!token) return null;
-  const row = await getDb().authSession.findUnique({ where: { id: tokenHash(token) } });
-  if (!row || row.revokedAt || row.idleExpiresAt <= now || row.expiresAt <= now) return null;
-  if (row.chainId !== serverEnv().CHAIN_ID) return null;
-  return row;
+  return token ? tokenHash(token) : null;
+}
+
+/**
+ * The columns of the AuthSession row `id` if it is live at `now`: not revoked, within both limits, on this
+ * server's chain. A query of no rows otherwise. One definition of a live session, for liveSession and for
+ * statements that read the session along with their own work (the chat's, lib/chat/server.ts).
+ */
+export function liveSessionQuery(id: string, now: Date): Prisma.Sql {
+  const at = now.toISOString();
+  return Prisma.sql`SELECT "id", "familyId", "address", "chainId", "createdAt", "lastSeenAt", "idleExpiresAt", "expiresAt", "revokedAt"
+    FROM "AuthSession" WHERE "id" = ${id} AND "revokedAt" IS NULL AND "chainId" = ${serverEnv().CHAIN_ID}::int
+      AND "idleExpiresAt" > (${at}::timestamptz AT TIME ZONE 'UTC') AND "expiresAt" > (${at}::timestamptz AT TIME ZONE 'UTC')`;
+}
+
+/** The session row behind the request's cookie, if it is live (liveSessionQuery). */
+async function liveSession(now: Date): Promise<SessionRow | null> {
+  const id = await requestSessionId();
+  if (!id) return null;
+  const [row] = await getDb().$queryRaw<SessionRow[]>`${liveSessionQuery(id, now)}`;
+  return row ?? null;
 }
 
 /**
@@ -57,13 +74,18 @@ export const currentSession = cache(readCurrentSession);
 async function readCurrentSession(now: Date = new Date()): Promise<SignedInSession | null> {
   const row = await liveSession(now);
   if (!row) return null;
+  await touchSession(row, now);
+  return { address: row.address as Address, chainId: row.chainId };
+}
+
+/** After a live session row was read: its idle limit moves on, at most once a minute (a second statement only then). */
+export async function touchSession(row: SessionRow, now: Date): Promise<void> {
   if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_EVERY_MS && row.idleExpiresAt.getTime() - row.lastSeenAt.getTime() > ROTATION_GRACE_MS) {
     const env = serverEnv();
     const idle = new Date(Math.min(now.getTime() + env.SESSION_IDLE_SECONDS * 1000, row.expiresAt.getTime()));
     // Conditional: a token rotated meanwhile keeps its short grace.
     await getDb().authSession.updateMany({ where: { id: row.id, revokedAt: null, idleExpiresAt: { gt: new Date(now.getTime() + ROTATION_GRACE_MS) } }, data: { lastSeenAt: now, idleExpiresAt: idle } });
   }
-  return { address: row.address as Address, chainId: row.chainId };
 }
 
 /** For route handlers: the signed-in wallet, or a 401 AppError. */

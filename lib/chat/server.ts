@@ -8,7 +8,9 @@ import { serverEnv } from "@/lib/env";
 import type { ChainContext } from "./charges";
 import { ChatError } from "./errors";
 import { addressBucket } from "@/lib/http/client-address";
-import { takeRateLimits } from "@/lib/http/rate-limit";
+import { COUNTED, countingCtes, takeRateLimits, verdictOf, type LimitKey, type LimitVerdict } from "@/lib/http/rate-limit";
+import { liveSessionQuery, requestSessionId, touchSession, type SessionRow, type SignedInSession } from "@/lib/auth/session";
+import { Prisma } from "@/lib/generated/prisma/client";
 
 export function chatChain(): ChainContext {
   const env = serverEnv();
@@ -27,16 +29,43 @@ export function chatChain(): ChainContext {
   };
 }
 
-/** Counts this chat request against the wallet's and the client address's limits (shared by every server). */
+/**
+ * The chat request's signed-in wallet, with the request counted against the wallet's and the client
+ * address's limits (shared by every server), in one statement: the session's row (lib/auth/session.ts
+ * liveSessionQuery) and the counters (lib/http/rate-limit.ts countingCtes). A request without a live
+ * session counts against its address only, and is refused.
+ */
+export async function signedInWithinLimits(db: Db, address: string, now = new Date()): Promise<SignedInSession> {
+  const env = serverEnv();
+  const id = await requestSessionId();
+  if (!id) throw new ChatError("unauthorized", "sign_in", "Sign in with your wallet first.");
+  const addressKey = { key: `ip:${addressBucket(address)}`, limit: env.CHAT_RATE_LIMIT_IP };
+  const [row] = await db.$queryRaw<(Partial<SessionRow> & { counted: [string, number, number][] })[]>`
+    WITH s AS (${liveSessionQuery(id, now)}),
+    ${countingCtes(Prisma.sql`SELECT ${WALLET_PREFIX} || lower("address") FROM s UNION ALL SELECT ${addressKey.key}`)}
+    SELECT s.*, ${COUNTED} AS counted FROM (SELECT 1) AS one LEFT JOIN s ON true`;
+  if (!row.id) throw new ChatError("unauthorized", "sign_in", "Sign in with your wallet first.");
+  const session = row as SessionRow;
+  const wallet = { key: `${WALLET_PREFIX}${session.address.toLowerCase()}`, limit: env.CHAT_RATE_LIMIT_WALLET };
+  refuseOverLimit(verdictOf(db, [wallet, addressKey], row.counted), wallet);
+  await touchSession(session, now);
+  return { address: session.address as Address, chainId: session.chainId };
+}
+
+const WALLET_PREFIX = "wallet:";
+
+/** Counts an API request against its key owner's and the client address's limits (shared by every server). */
 export async function assertWithinLimits(db: Db, wallet: string, address: string): Promise<void> {
   const env = serverEnv();
-  const wallets = { key: `wallet:${wallet.toLowerCase()}`, limit: env.CHAT_RATE_LIMIT_WALLET };
-  const { exceeded, retryAfterMs } = await takeRateLimits(db, [wallets, { key: `ip:${addressBucket(address)}`, limit: env.CHAT_RATE_LIMIT_IP }]);
-  if (exceeded) {
-    const seconds = Math.ceil(retryAfterMs / 1000);
-    const what = exceeded === wallets ? "wallet" : "network address";
-    throw new ChatError("too_many_requests", "rate_limited", `Too many messages from this ${what}. Try again in ${seconds} s.`, {
-      "Retry-After": String(seconds),
-    });
-  }
+  const wallets = { key: `${WALLET_PREFIX}${wallet.toLowerCase()}`, limit: env.CHAT_RATE_LIMIT_WALLET };
+  refuseOverLimit(await takeRateLimits(db, [wallets, { key: `ip:${addressBucket(address)}`, limit: env.CHAT_RATE_LIMIT_IP }]), wallets);
+}
+
+function refuseOverLimit({ exceeded, retryAfterMs }: LimitVerdict, wallet: LimitKey): void {
+  if (!exceeded) return;
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  const what = exceeded === wallet ? "wallet" : "network address";
+  throw new ChatError("too_many_requests", "rate_limited", `Too many messages from this ${what}. Try again in ${seconds} s.`, {
+    "Retry-After": String(seconds),
+  });
 }

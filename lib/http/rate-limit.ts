@@ -18,22 +18,39 @@ export interface LimitVerdict {
   retryAfterMs: number;
 }
 
-/** Counts one request against each key; one round trip. `atMs` replaces the database's clock (tests). */
-export async function takeRateLimits(db: Db, keys: readonly LimitKey[], atMs: number | null = null): Promise<LimitVerdict> {
-  const rows = await db.$queryRaw<{ key: string; count: number; retryAfterMs: number }[]>`
-    WITH clock AS (SELECT COALESCE(${atMs}::float8, extract(epoch FROM clock_timestamp()) * 1000) AS ms),
+/**
+ * The CTEs `clock` and `counted` of a statement that counts one request against each key the query `keys`
+ * returns (one text column), so another statement can count a request along with its own work (the chat's
+ * sign-in check, lib/chat/server.ts). `atMs` replaces the database's clock (tests).
+ */
+export function countingCtes(keys: Prisma.Sql, atMs: number | null = null): Prisma.Sql {
+  return Prisma.sql`clock AS (SELECT COALESCE(${atMs}::float8, extract(epoch FROM clock_timestamp()) * 1000) AS ms),
     counted AS (
       INSERT INTO "RateLimitWindow" ("key", "minute", "count")
-      SELECT k, floor((SELECT ms FROM clock) / 60000)::int, 1 FROM unnest(${keys.map((k) => k.key)}::text[]) AS k
+      SELECT k, floor((SELECT ms FROM clock) / 60000)::int, 1 FROM (${keys}) AS keys(k)
       ON CONFLICT ("key", "minute") DO UPDATE SET "count" = "RateLimitWindow"."count" + 1
       RETURNING "key", "count", "minute"
-    )
-    SELECT "key", "count", ceil(("minute"::bigint + 1) * 60000 - (SELECT ms FROM clock))::int AS "retryAfterMs" FROM counted`;
-  const counts = new Map(rows.map((r) => [r.key, r.count]));
+    )`;
+}
+
+/** What `counted` returned, as one json column: [key, count, milliseconds until its minute ends] per key. */
+export const COUNTED = Prisma.sql`(SELECT COALESCE(json_agg(json_build_array("key", "count", ceil(("minute"::bigint + 1) * 60000 - (SELECT ms FROM clock))::int)), '[]'::json) FROM counted)`;
+
+/** The verdict on `keys` from COUNTED's rows. */
+export function verdictOf(db: Db, keys: readonly LimitKey[], counted: readonly [string, number, number][]): LimitVerdict {
+  const counts = new Map(counted.map(([key, count]) => [key, count]));
   const exceeded = keys.find((k) => (counts.get(k.key) ?? 0) > k.limit) ?? null;
   // Past minutes are never read again; drop them now and then.
   if (Math.random() < 0.01) void sweepRateLimits(db).catch(() => undefined);
-  return { exceeded, retryAfterMs: Math.max(1, rows[0]?.retryAfterMs ?? 60_000) };
+  return { exceeded, retryAfterMs: Math.max(1, counted[0]?.[2] ?? 60_000) };
+}
+
+/** Counts one request against each key; one round trip. `atMs` replaces the database's clock (tests). */
+export async function takeRateLimits(db: Db, keys: readonly LimitKey[], atMs: number | null = null): Promise<LimitVerdict> {
+  const [row] = await db.$queryRaw<{ counted: [string, number, number][] }[]>`
+    WITH ${countingCtes(Prisma.sql`SELECT unnest(${keys.map((k) => k.key)}::text[])`, atMs)}
+    SELECT ${COUNTED} AS counted`;
+  return verdictOf(db, keys, row.counted);
 }
 
 /** Deletes counters of minutes before the previous one. */

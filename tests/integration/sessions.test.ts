@@ -45,7 +45,10 @@ describe("sessions end on the server", () => {
     const cookie = await signIn(account);
     const copy = cookie;
     expect(await whoIs(cookie)).toBe(account.address);
-    expect((await protectedStatuses(cookie))[0]).toBe(200);
+    const live = await protectedStatuses(cookie);
+    expect(live[0]).toBe(200);
+    // The chat gets past the sign-in (and refuses the unknown app instead).
+    expect(live[1]).not.toBe(401);
 
     const logout = await fetch(`${stack.appUrl}/api/auth/logout`, { method: "POST", headers: { cookie } });
     expect(logout.status).toBe(204);
@@ -73,11 +76,13 @@ describe("sessions end on the server", () => {
     const idleCookie = await signIn(idle);
     await db.authSession.updateMany({ where: { address: idle.address }, data: { idleExpiresAt: new Date(Date.now() - 1000) } });
     expect(await whoIs(idleCookie)).toBeNull();
+    expect(await protectedStatuses(idleCookie)).toEqual([401, 401]);
 
     const old = newAccount();
     const oldCookie = await signIn(old);
     await db.authSession.updateMany({ where: { address: old.address }, data: { expiresAt: new Date(Date.now() - 1000) } });
     expect(await whoIs(oldCookie)).toBeNull();
+    expect(await protectedStatuses(oldCookie)).toEqual([401, 401]);
   });
 
   it("keeps no usable token in the database", async () => {

@@ -3,15 +3,14 @@
 // it is checked and stored with the question before the model is called, and voided if the answer fails.
 import { createUIMessageStreamResponse } from "ai";
 import { getAddress } from "viem";
-import { requireSession } from "@/lib/auth/session";
 import { admitFreeQuestion, admitPaidQuestion, missingPayment, type AdmittedQuestion, type PaymentInput } from "@/lib/chat/admission";
 import { answerStream } from "@/lib/chat/answer";
 import { assertModelAvailable, loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
 import { conversationMessages } from "@/lib/chat/store";
-import { assertWithinLimits, chatChain } from "@/lib/chat/server";
+import { chatChain, signedInWithinLimits } from "@/lib/chat/server";
 import { getDb } from "@/lib/db";
-import { AppError, assertSameOrigin, readJsonBody } from "@/lib/errors";
+import { assertSameOrigin, readJsonBody } from "@/lib/errors";
 import { modelFetch } from "@/lib/net/model-fetch";
 import { answerTimeLimitMs, serverEnv } from "@/lib/env";
 import { clientAddress } from "@/lib/http/client-address";
@@ -24,15 +23,9 @@ export async function POST(request: Request): Promise<Response> {
   try {
     const env = serverEnv();
     assertSameOrigin(request, env.APP_URL);
-    let signedIn;
-    try {
-      signedIn = await requireSession();
-    } catch (error) {
-      if (error instanceof AppError) throw new ChatError("unauthorized", "sign_in", error.message);
-      throw error;
-    }
     const db = getDb();
-    await assertWithinLimits(db, signedIn.address, clientAddress(request, env.TRUSTED_PROXY_HOPS));
+    // The sign-in and the rate limits (wallet and client address) in one statement.
+    const signedIn = await signedInWithinLimits(db, clientAddress(request, env.TRUSTED_PROXY_HOPS));
     const body = await readJsonBody(request, chatBodySchema, { maxBytes: MAX_CHAT_BODY_BYTES });
     const owner = getAddress(signedIn.address);
     const chain = chatChain();

@@ -6,19 +6,18 @@
 // any number of servers, never spend past a cap. The UI message stream is then rewritten as OpenAI's
 // chat.completion (or chat.completion.chunk events), with the sources as `kip_sources`.
 import { generateId } from "ai";
-import type { Address } from "viem";
+import type { Address, Hex } from "viem";
 import type { Db } from "@/lib/db-client";
 import type { Prisma } from "@/lib/generated/prisma/client";
 import type { PromptTurn } from "@/lib/ai/prompt";
-import { admitFreeQuestion, admitVoucher, chargesOf, withPayerLock } from "@/lib/chat/admission";
+import { admitFreeQuestion, admitVoucher, withPayerLock } from "@/lib/chat/admission";
 import { answerStream } from "@/lib/chat/answer";
 import { loadChatApp, type ChainContext, type ChatApp } from "@/lib/chat/charges";
 import { ChatError } from "@/lib/chat/errors";
-import { readAccount } from "@/lib/chat/balance";
 import type { IndexVersions } from "@/lib/rag/search";
 import { sessionSpendWindows, type QuestionRecord } from "@/lib/chat/store";
 import type { MessageCharge, SourceRef } from "@/lib/chat/types";
-import { nextVoucherFields, signVoucherWith } from "@/lib/protocol";
+import { signVoucherWith } from "@/lib/protocol";
 import { signDigest } from "@/lib/chat/secp256k1";
 import { ApiError, toOpenAiError } from "./errors";
 import type { AuthenticatedKey } from "./keys";
@@ -141,16 +140,15 @@ async function admitKeyVoucher(
   if (spend.total + maxTotal > key.totalCap) {
     throw new ApiError("payment_required", "total_cap_reached", "This query would take the API key past its total spend cap. Create a new key to keep going.");
   }
-  const { position } = await readAccount(tx, chain, key.owner);
-  const voucher = { session: key.sessionHash, issuedAt: BigInt(now), ...nextVoucherFields(position, chargesOf(app.chargeSet)) };
+  // The key's voucher is signed inside admission, over the account's next fields as it reads them.
   const privateKey = key.sessionPrivateKey();
-  const signature = await signVoucherWith((digest) => signDigest(digest, privateKey), { chainId: chain.chainId, settlement: chain.settlement }, voucher);
-  const payment = {
-    sessionHash: key.sessionHash,
-    voucher: { seq: String(voucher.seq), issuedAt: String(now), cumulativeMax: String(voucher.cumulativeMax), charges: voucher.charges },
-    signature,
+  const context = { chainId: chain.chainId, settlement: chain.settlement };
+  const signer = {
+    sessionHash: key.sessionHash as Hex,
+    sign: (fields: { seq: bigint; issuedAt: bigint; cumulativeMax: bigint; charges: Hex }) =>
+      signVoucherWith((digest) => signDigest(digest, privateKey), context, { session: key.sessionHash as Hex, ...fields }),
   };
-  return admitVoucher(tx, chain, app.chargeSet, question, payment, now);
+  return admitVoucher(tx, chain, app.chargeSet, question, signer, now);
 }
 
 export interface ApiAnswerInput {

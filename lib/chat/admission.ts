@@ -131,20 +131,29 @@ export interface AdmittedQuestion {
   datasetVersions: Map<string, IndexVersions>;
 }
 
+/**
+ * A voucher the server signs itself (an API key's, whose session key it holds): signed over the account's
+ * next voucher fields as admission reads them, so the account is read once.
+ */
+export interface ServerSignedVoucher {
+  sessionHash: Hex;
+  sign(fields: { seq: bigint; issuedAt: bigint; cumulativeMax: bigint; charges: Hex }): Promise<Hex>;
+}
+
 /** admitPaidQuestion's checks and store, on the database or inside a transaction (withPayerLock). */
 export async function admitVoucher(
   tx: DbOrTx,
   chain: ChainContext,
   chargeSet: ChargeSet,
   question: QuestionRecord,
-  payment: PaymentInput,
+  voucherOrSigner: PaymentInput | ServerSignedVoucher,
   now = Math.floor(Date.now() / 1000),
 ): Promise<AdmittedQuestion> {
   const owner = getAddress(question.owner);
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
   const datasetIds = chargeSet.slots.filter((s) => s.role === "dataset").map((s) => s.listingId);
-  const receipts = await admissionState(tx, accountKey(chain, owner), payment.sessionHash, question, datasetIds);
+  const receipts = await admissionState(tx, accountKey(chain, owner), voucherOrSigner.sessionHash, question, datasetIds);
   const { session, history } = receipts;
   // The chain is read right after the receipts (the order that makes the reading exact): started now,
   // awaited after the checks.
@@ -152,8 +161,18 @@ export async function admitVoucher(
   onChain.catch(() => undefined);
   // A revocation on chain that this server's database has not caught up with yet: a voucher of a revoked
   // session would be refused at settlement, and its answer given for free.
-  const revoked = revokedOnChain(chain, payment.sessionHash);
+  const revoked = revokedOnChain(chain, voucherOrSigner.sessionHash);
   revoked.catch(() => undefined);
+  // A server-signed voucher is signed here, over this reading: the checks below then hold it like any other.
+  let payment: PaymentInput;
+  if ("sign" in voucherOrSigner) {
+    const fields = { issuedAt: BigInt(now), ...nextVoucherFields(accountView(receipts, await onChain).position, charges) };
+    payment = {
+      sessionHash: voucherOrSigner.sessionHash,
+      voucher: { seq: String(fields.seq), issuedAt: String(now), cumulativeMax: String(fields.cumulativeMax), charges: fields.charges },
+      signature: await voucherOrSigner.sign(fields),
+    };
+  } else payment = voucherOrSigner;
   if (!session || session.chainId !== chain.chainId || !isAddressEqual(session.settlement as Address, chain.settlement)) {
     throw new ChatError("forbidden", "session_unknown", "This spending session is not known here. Authorize a new session.");
   }

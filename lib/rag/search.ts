@@ -1,7 +1,8 @@
 // Retrieval over datasets: one BM25 index per dataset, built from its chunks on first use and kept in
 // this process's memory until the dataset's indexVersion in the database changes (ingestion bumps it, on
-// whichever app server it runs). The versions are read on every query, one statement for all datasets,
-// so a document indexed through one server is searched by every other from its next query on. The
+// whichever app server it runs). The versions are read on every query, one statement for all datasets (a
+// paid question's admission reads them in its own statement and hands them in), so a document indexed
+// through one server is searched by every other from its next query on. The
 // documents' file names and titles are kept beside the index (they cannot change within one version), so
 // a query's sources need no further read. Only the documents of the dataset's current version are indexed
 // (lib/datasets/versions.ts: a version's change bumps indexVersion too), and each passage names it.

@@ -175,6 +175,13 @@ describe("one ranking across datasets (shared statistics)", () => {
     expect(moved.length).toBeGreaterThan(0);
   });
 
+  it("answers a query the same however many queries the index answered before it", () => {
+    const first = questions.map((question) => whole.search(question, 10));
+    const again = questions.map((question) => whole.search(question, 10));
+    expect(again).toEqual(first);
+    expect([...questions].reverse().map((question) => whole.search(question, 10))).toEqual([...first].reverse());
+  });
+
   it("searched together (searchIndexes), ranks as one index: the same scores in the same order, the same passages (equal scores in either order)", () => {
     const sameScoreSameIds = (hits: { id: number; score: number }[]) => hits.map((h) => `${h.score.toFixed(3)} ${h.id}`).sort();
     for (const question of questions) {

@@ -42,6 +42,9 @@ let fx: ChatFixtures;
 let appId: string;
 let charges: ChargeSet;
 
+/** The directory of the deployment file naming this test's settler, removed afterwards. */
+let deploymentDir: string | undefined;
+
 beforeAll(async () => {
   dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kip-db-crash-")), "pg");
   pgPort = await freePort();
@@ -57,7 +60,8 @@ beforeAll(async () => {
   const base = new ChatFixtures(stack);
   await base.client.request({ method: "anvil_setBalance" as never, params: [settler.address, `0x${parseEther("10").toString(16)}`] as never });
   const deployment = { ...stack.deployment, operator: settler.address };
-  const deploymentFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kip-db-crash-deployment-")), `${stack.chainId}.json`);
+  deploymentDir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-db-crash-deployment-"));
+  const deploymentFile = path.join(deploymentDir, `${stack.chainId}.json`);
   fs.writeFileSync(deploymentFile, JSON.stringify(deployment));
 
   const port = await freePort();
@@ -95,6 +99,7 @@ afterAll(async () => {
   await postgres?.stop();
   await standIn?.stop();
   fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
+  if (deploymentDir) fs.rmSync(deploymentDir, { recursive: true, force: true });
 });
 
 /** Immediate shutdown of the server: what a crash or `kill -QUIT` does (no checkpoint, recovery on start). */

@@ -67,6 +67,9 @@ const waitForLog = (worker: Worker, pattern: RegExp, what: string, timeoutMs = 6
     failed: () => (worker.process.child.exitCode !== null ? `worker exited: ${worker.log()}` : undefined),
   });
 
+/** The directory of the deployment file naming this test's settler, removed afterwards. */
+let deploymentDir: string | undefined;
+
 beforeAll(async () => {
   postgres = await startTemporaryPostgres("kip-scale-out-");
   await migrateDatabase(postgres.url);
@@ -79,7 +82,8 @@ beforeAll(async () => {
   const settler = privateKeyToAccount(settlerKey);
   await fx.client.request({ method: "anvil_setBalance" as never, params: [settler.address, `0x${parseEther("10").toString(16)}`] as never });
   const deployment = { ...stack.deployment, operator: settler.address };
-  const deploymentFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kip-scale-out-deployment-")), `${stack.chainId}.json`);
+  deploymentDir = fs.mkdtempSync(path.join(os.tmpdir(), "kip-scale-out-deployment-"));
+  const deploymentFile = path.join(deploymentDir, `${stack.chainId}.json`);
   fs.writeFileSync(deploymentFile, JSON.stringify(deployment));
 
   env = {
@@ -114,6 +118,7 @@ afterAll(async () => {
   await Promise.all([...workers.map((w) => w.process.stop()), ...servers.map((s) => s.app.stop())]);
   await db?.$disconnect();
   await postgres?.stop();
+  if (deploymentDir) fs.rmSync(deploymentDir, { recursive: true, force: true });
 });
 
 /** A new payer with `messages` messages' worth of deposit, signed in (on server A) and with a session. */

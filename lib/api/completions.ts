@@ -213,7 +213,7 @@ export async function answerApiRequest(input: ApiAnswerInput): Promise<Response>
     conversationId,
     question: input.question,
     history: input.history,
-    receipt: receipt && { id: receipt.id, maxTotal: receipt.maxTotal },
+    receipt,
     datasetVersions: receipt?.datasetVersions,
     encryptionKey: input.encryptionKey,
     modelFetch: input.modelFetch,

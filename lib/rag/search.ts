@@ -227,8 +227,7 @@ export async function searchDatasets(
   k: number,
   versions?: ReadonlyMap<string, IndexVersions>,
 ): Promise<RetrievedChunk[]> {
-  versions ??= await indexVersions(db, datasetIds);
-  const known = versions;
+  const known = versions ?? (await indexVersions(db, datasetIds));
   const loaded = await Promise.all(datasetIds.map((datasetId) => cachedIndex(db, datasetId, known.get(datasetId))));
   return rankAcross(loaded, query, k).map(({ part, chunk, score }): RetrievedChunk => {
     const { documents, datasetVersion } = loaded[part];

@@ -50,9 +50,20 @@ export async function* streamAnswer(call: ModelCall): AsyncGenerator<AnswerPart>
     abortSignal: call.abortSignal,
   });
   const reader = stream.getReader();
+  // An abort ends the answer at once, whether or not the provider's stream notices it (as streamText does):
+  // each read races the signal, and the stream is cancelled below, which closes the model's connection.
+  const signal = call.abortSignal;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    if (!signal) return;
+    onAbort = () => reject(signal.reason ?? new Error("aborted"));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await Promise.race([reader.read(), aborted]);
       if (done) break;
       switch (value.type) {
         case "text-delta":
@@ -74,6 +85,7 @@ export async function* streamAnswer(call: ModelCall): AsyncGenerator<AnswerPart>
     }
     yield { type: "finish", finishReason: "interrupted", usage: {} };
   } finally {
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
     // An answer abandoned early (an error, a stop) releases the provider's stream and its connection.
     reader.cancel().catch(() => undefined);
   }

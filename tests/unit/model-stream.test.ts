@@ -105,6 +105,32 @@ describe("streamAnswer and its reference (streamText)", () => {
     }
   });
 
+  it("ends at once when aborted while waiting for the next token, however slow the endpoint", async () => {
+    const slow = await startStandIn({ reply: () => "one two three four", tokenDelayMs: 2_000 });
+    try {
+      const model = createOpenAICompatible({ name: "model-listing", baseURL: slow.url }).chatModel("stand-in");
+      const abort = new AbortController();
+      const started = performance.now();
+      const seen: string[] = [];
+      const outcome = await (async () => {
+        for await (const part of streamAnswer(call(model, { abortSignal: abort.signal }))) {
+          if (part.type === "text-delta") {
+            seen.push(part.text);
+            // The limit falls while the next token is 2 s away.
+            setTimeout(() => abort.abort(new Error("time limit")), 100);
+          }
+        }
+        return "finished";
+      })().catch((e: Error) => e.message);
+      expect(outcome).toBe("time limit");
+      expect(seen).toEqual(["one "]);
+      expect(performance.now() - started).toBeLessThan(1_500);
+      await expect.poll(() => slow.requests.at(-1)?.closedEarly).toBe(true);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it("fails a stream cut off before the endpoint finished, as the reference does", async () => {
     // An endpoint that sends one token and hangs up without a finish reason.
     const server = http.createServer((req, res) => {

@@ -21,6 +21,8 @@ export interface ModelCall {
   messages: readonly AnswerTurn[];
   maxOutputTokens: number;
   abortSignal?: AbortSignal;
+  /** Headers of this call (the endpoint's API key: lib/ai/providers.ts). */
+  headers?: Record<string, string>;
 }
 
 /** What the chat reads of a model's stream. Errors are thrown, never yielded. */
@@ -48,6 +50,7 @@ export async function* streamAnswer(call: ModelCall): AsyncGenerator<AnswerPart>
     prompt: answerPrompt(call.instructions, call.messages),
     maxOutputTokens: call.maxOutputTokens,
     abortSignal: call.abortSignal,
+    headers: call.headers,
   });
   const reader = stream.getReader();
   // An abort ends the answer at once, whether or not the provider's stream notices it (as streamText does):
@@ -99,6 +102,7 @@ export async function* streamTextReference(call: ModelCall): AsyncGenerator<Answ
     messages: call.messages.map((m) => ({ role: m.role, content: m.content })),
     maxOutputTokens: call.maxOutputTokens,
     abortSignal: call.abortSignal,
+    headers: call.headers,
     maxRetries: 0,
     onError: () => undefined,
   });

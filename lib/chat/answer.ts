@@ -197,6 +197,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     const retrieval = await retrieve(input.db, input.app.datasets.map((d) => d.id), input.question, input.app.topK, {
       embeddings: resolved.embeddings,
       embeddingsKey: input.app.model.listingId,
+      embeddingsHeaders: resolved.headers,
       abortSignal: abort.signal,
       versions: input.datasetVersions,
     });
@@ -224,7 +225,7 @@ async function run(input: AnswerInput, abort: AbortController, enqueue: (chunk: 
     promptMessages = messages.length + 1;
     let finishReason: string | undefined;
     let reported: { inputTokens?: number; outputTokens?: number } | undefined;
-    for await (const part of streamAnswer({ model: resolved.model, instructions, messages, maxOutputTokens: TOKEN_BUDGET.output, abortSignal: abort.signal })) {
+    for await (const part of streamAnswer({ model: resolved.model, instructions, messages, maxOutputTokens: TOKEN_BUDGET.output, abortSignal: abort.signal, headers: resolved.headers })) {
       if (part.type === "text-delta") {
         if (!textStarted) {
           textStarted = true;

@@ -56,12 +56,14 @@ export async function retrieve(
   options: {
     embeddings?: EmbeddingModel | null;
     embeddingsKey?: string;
+    /** Headers of the embeddings call (the endpoint's API key). */
+    embeddingsHeaders?: Record<string, string>;
     abortSignal?: AbortSignal;
     /** The datasets' versions, when the caller has just read them (see searchDatasets). */
     versions?: ReadonlyMap<string, IndexVersions>;
   } = {},
 ): Promise<RetrievalResult> {
-  const { embeddings, embeddingsKey = "default", abortSignal, versions } = options;
+  const { embeddings, embeddingsKey = "default", embeddingsHeaders, abortSignal, versions } = options;
   if (!embeddings) return { chunks: relevantOnly(await searchDatasets(db, datasetIds, query, k, versions)), mode: "bm25" };
   const candidates = relevantOnly(await searchDatasets(db, datasetIds, query, Math.max(k, HYBRID_CANDIDATES), versions));
   if (candidates.length === 0) return { chunks: [], mode: "hybrid" };
@@ -71,6 +73,7 @@ export async function retrieve(
       model: embeddings,
       values: [query, ...missing.map((c) => c.text)],
       abortSignal,
+      headers: embeddingsHeaders,
       maxRetries: 0,
     });
     const queryVector = vectors[0];

@@ -11,7 +11,7 @@ const nextConfig: NextConfig = {
   // The PostgreSQL driver and its Prisma adapter load from node_modules at run time instead of being bundled.
   // pdf.js (PDF text extraction) loads its worker module from node_modules at run time too.
   // The upload server (tus) and the archive readers stream from disk with Node's own modules: loaded as they are.
-  serverExternalPackages: ["pg", "secp256k1", "@prisma/adapter-pg", "pdfjs-dist", "@tus/server", "@tus/file-store", "yauzl", "tar-stream"],
+  serverExternalPackages: ["pg", "secp256k1", "keccak", "@prisma/adapter-pg", "pdfjs-dist", "@tus/server", "@tus/file-store", "yauzl", "tar-stream"],
   // No image optimizer: images are local files and the optimizer would be one more moving part.
   images: { unoptimized: true },
   // The same on every response; the per-page CSP (with its nonce) is set in proxy.ts.

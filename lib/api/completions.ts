@@ -18,6 +18,7 @@ import type { IndexVersions } from "@/lib/rag/search";
 import { sessionSpendWindows, type QuestionRecord } from "@/lib/chat/store";
 import type { MessageCharge, SourceRef } from "@/lib/chat/types";
 import { signVoucherWith } from "@/lib/protocol";
+import { serverKeccak } from "@/lib/chat/keccak";
 import { signDigest } from "@/lib/chat/secp256k1";
 import { ApiError, toOpenAiError } from "./errors";
 import type { AuthenticatedKey } from "./keys";
@@ -143,10 +144,11 @@ async function admitKeyVoucher(
   // The key's voucher is signed inside admission, over the account's next fields as it reads them.
   const privateKey = key.sessionPrivateKey();
   const context = { chainId: chain.chainId, settlement: chain.settlement };
+  const keccak = await serverKeccak();
   const signer = {
     sessionHash: key.sessionHash as Hex,
     sign: (fields: { seq: bigint; issuedAt: bigint; cumulativeMax: bigint; charges: Hex }) =>
-      signVoucherWith((digest) => signDigest(digest, privateKey), context, { session: key.sessionHash as Hex, ...fields }),
+      signVoucherWith((digest) => signDigest(digest, privateKey), context, { session: key.sessionHash as Hex, ...fields }, keccak),
   };
   return admitVoucher(tx, chain, app.chargeSet, question, signer, now);
 }

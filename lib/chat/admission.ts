@@ -23,6 +23,7 @@ import type { Prisma } from "@/lib/generated/prisma/client";
 import { isSignedByKey, nextVoucherFields, sessionDigest, verifyVoucher, type Session, type Voucher } from "@/lib/protocol";
 import { LIMITS } from "@/lib/protocol";
 import type { ChainContext } from "./charges";
+import { serverKeccak } from "./keccak";
 import { recoverSigner } from "./secp256k1";
 import { accountKey, accountOnChain, accountView, readAccount, revokedOnChain } from "./balance";
 import { ChatError } from "./errors";
@@ -166,7 +167,7 @@ export async function admitVoucher(
   // A server-signed voucher is signed here, over this reading: the checks below then hold it like any other.
   let payment: PaymentInput;
   if ("sign" in voucherOrSigner) {
-    const fields = { issuedAt: BigInt(now), ...nextVoucherFields(accountView(receipts, await onChain).position, charges) };
+    const fields = { issuedAt: BigInt(now), ...nextVoucherFields(accountView(receipts, await onChain).position, charges, await serverKeccak()) };
     payment = {
       sessionHash: voucherOrSigner.sessionHash,
       voucher: { seq: String(fields.seq), issuedAt: String(now), cumulativeMax: String(fields.cumulativeMax), charges: fields.charges },
@@ -211,14 +212,14 @@ export async function admitVoucher(
   if ((await revoked) !== 0n) {
     throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
   }
-  if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address, recoverSigner))) {
+  if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address, recoverSigner, await serverKeccak()))) {
     throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
   }
   // The voucher must be the account's next one for exactly this app's charge set: the next seq, the running
   // maximum grown by this query's maxima, and their hash. Anything else (a reused seq, a skipped one, a
   // lower maximum, other prices) is refused: the browser re-reads the account and signs again.
   const account = accountView(receipts, await onChain);
-  const expected = nextVoucherFields(account.position, charges);
+  const expected = nextVoucherFields(account.position, charges, await serverKeccak());
   if (voucher.seq !== expected.seq || voucher.cumulativeMax !== expected.cumulativeMax || voucher.charges.toLowerCase() !== expected.charges) {
     const stale = voucher.seq <= account.position.seq;
     throw new ChatError(

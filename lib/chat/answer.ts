@@ -9,6 +9,7 @@ import type { Db } from "@/lib/db-client";
 import { modelFailureSummary } from "@/lib/ai/failures";
 import { isDatabaseUnavailable } from "@/lib/errors";
 import { resolveModel } from "@/lib/ai/providers";
+import { serverKeccak } from "./keccak";
 import { streamAnswer, type AnswerTurn } from "@/lib/ai/stream";
 import { buildContextMessage, buildInstructions, trimHistory, type PromptTurn } from "@/lib/ai/prompt";
 import { datasetVersionsOf, recordHash } from "@/lib/protocol";
@@ -101,7 +102,7 @@ async function keepAnswer(input: AnswerInput, answerId: string, text: string, so
       .map(([slot, amount]) => [slot.slot, amount.toString()]);
     // The dataset versions the passages came from are named by the record (bound into its hash) and kept on the receipt.
     const datasetVersions = datasetVersionsOf(sources);
-    const hash = recordHash({ id: answerId, question: input.question, answer: text, passages: sources.map((s) => s.chunkId), datasetVersions });
+    const hash = recordHash({ id: answerId, question: input.question, answer: text, passages: sources.map((s) => s.chunkId), datasetVersions }, await serverKeccak());
     charges = {
       amountsJson: JSON.stringify(record),
       total,

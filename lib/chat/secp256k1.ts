@@ -8,9 +8,10 @@
 // Only the binding is loaded, never the package's JavaScript fallback: where the addon cannot load
 // (another platform), viem, the reference, does the work and the server says so once.
 // tests/unit/secp256k1.test.ts compares them.
-import { bytesToHex, hexToBytes, keccak256, recoverAddress, type Address, type Hex } from "viem";
+import { bytesToHex, hexToBytes, recoverAddress, type Address, type Hex } from "viem";
 import { sign } from "viem/accounts";
 import type { RecoverSigner } from "@/lib/protocol";
+import { serverKeccak } from "./keccak";
 
 interface Binding {
   ecdsaRecover(signature: Uint8Array, recid: number, message: Uint8Array, compressed?: boolean): Uint8Array;
@@ -41,7 +42,7 @@ export const recoverSigner: RecoverSigner = async (digest, signature) => {
   const recid = v >= 27 ? v - 27 : v;
   if (recid !== 0 && recid !== 1) throw new Error(`the signature's v (${v}) is not 27 or 28`);
   const publicKey = lib.ecdsaRecover(bytes.subarray(0, 64), recid, hexToBytes(digest), false);
-  return `0x${keccak256(publicKey.subarray(1)).slice(-40)}` as Address;
+  return `0x${bytesToHex((await serverKeccak())(publicKey.subarray(1))).slice(-40)}` as Address;
 };
 
 /** `digest` (32 bytes) signed with `privateKey`: 65 bytes r ‖ s ‖ v, low s, v 27 or 28 (the form the contract takes). */

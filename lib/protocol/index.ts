@@ -4,8 +4,9 @@ export { settlementDomain, sessionTypes, voucherTypes, LIMITS, fitsLimit, SETTLE
 export { hashSession, sessionDigest, signSession, recoverSessionSigner, verifySession, checkSession } from "./session";
 export type { Session, SettlementContext } from "./session";
 export { isCanonicalSignature, isSignedByKey, isSignedByPayer, ChainUnavailableError, SESSION_WALLET_GAS, type RecoverSigner } from "./signature";
-export { voucherDigest, signVoucher, signVoucherWith, verifyVoucher, checkVoucher, chargesHash, nextVoucherFields } from "./voucher";
+export { voucherDigest, voucherDigestReference, signVoucher, signVoucherWith, verifyVoucher, checkVoucher, chargesHash, nextVoucherFields } from "./voucher";
 export type { Voucher, AccountPosition, SlotMax } from "./voucher";
+export { viemKeccak256, type Keccak256 } from "./keccak";
 export { recordHash, datasetVersionsOf, packRecords, unpackRecords, type DatasetVersionRef } from "./records";
 export type { QueryRecord } from "./records";
 export { encodeSettle, decodeSettle, settleArgs, slotTable, compactSignature, settlementOutcome, rejectReasonName, REJECT_REASONS } from "./settle";

@@ -1,7 +1,8 @@
 // Per-query records: what each settled query paid, packed into the settlement's calldata so anyone can
 // read every query from the chain alone (docs/settlement-format.md). The contract credits exactly their sum.
-import { concatHex, encodeAbiParameters, hexToBytes, keccak256, numberToHex, toHex, type Hex } from "viem";
+import { bytesToHex, concatHex, encodeAbiParameters, hexToBytes, numberToHex, toHex, type Hex } from "viem";
 import { LIMITS } from "./eip712";
+import { viemKeccak256, type Keccak256 } from "./keccak";
 
 export interface QueryRecord {
   /** The app's slot. */
@@ -39,22 +40,25 @@ export function datasetVersionsOf(passages: readonly { datasetId: string; datase
  * it showed the user. A query without dataset versions (no passages, or answered before datasets had
  * versions) hashes the first four alone, so records settled before versions existed still check.
  */
-export function recordHash(content: {
-  id: string;
-  question: string;
-  answer: string;
-  passages: readonly string[];
-  datasetVersions?: readonly DatasetVersionRef[];
-}): Hex {
+export function recordHash(
+  content: {
+    id: string;
+    question: string;
+    answer: string;
+    passages: readonly string[];
+    datasetVersions?: readonly DatasetVersionRef[];
+  },
+  keccak: Keccak256 = viemKeccak256,
+): Hex {
   const head = [{ type: "string" }, { type: "string" }, { type: "string" }, { type: "string[]" }] as const;
   const values = [content.id, content.question, content.answer, [...content.passages]] as const;
-  if (!content.datasetVersions?.length) return keccak256(encodeAbiParameters(head, values));
-  return keccak256(
-    encodeAbiParameters(
-      [...head, { type: "tuple[]", components: [{ name: "dataset", type: "string" }, { name: "version", type: "uint32" }] }],
-      [...values, content.datasetVersions.map((v) => ({ dataset: v.dataset, version: v.version }))],
-    ),
-  );
+  const encoded = !content.datasetVersions?.length
+    ? encodeAbiParameters(head, values)
+    : encodeAbiParameters(
+        [...head, { type: "tuple[]", components: [{ name: "dataset", type: "string" }, { name: "version", type: "uint32" }] }],
+        [...values, content.datasetVersions.map((v) => ({ dataset: v.dataset, version: v.version }))],
+      );
+  return bytesToHex(keccak(hexToBytes(encoded)));
 }
 
 function indexOf(table: readonly bigint[], slot: bigint): number {

@@ -5,6 +5,7 @@
 // is stopped before its first token, voids the receipt so nothing is charged. What the answer cites
 // changes nobody's pay.
 import { generateId, type UIMessageChunk } from "ai";
+import { SSE_DONE, sseEvent, uiMessageSseResponse } from "@/lib/ai/sse";
 import type { Db } from "@/lib/db-client";
 import { modelFailureSummary } from "@/lib/ai/failures";
 import { isDatabaseUnavailable } from "@/lib/errors";
@@ -123,8 +124,21 @@ async function voidAnswer(input: AnswerInput, reason: string) {
   await voidReceipt(input.db, input.receipt?.id ?? null, reason, null);
 }
 
-/** The answer as a stream of UI message chunks (what useChat reads). */
+/** The answer as a stream of UI message chunks (what useChat reads, once sent as SSE; the API reads them as they are). */
 export function answerStream(input: AnswerInput): ReadableStream<Chunk> {
+  return answerReadable(input, (chunk) => chunk);
+}
+
+/** What the chat route answers with: the answer's UI message chunks as server-sent events. */
+export function answerResponse(input: AnswerInput, headers: Record<string, string>): Response {
+  const encoder = new TextEncoder();
+  return uiMessageSseResponse(
+    answerReadable(input, (chunk) => encoder.encode(sseEvent(chunk)), encoder.encode(SSE_DONE)),
+    headers,
+  );
+}
+
+function answerReadable<T>(input: AnswerInput, encode: (chunk: Chunk) => T, end?: T): ReadableStream<T> {
   const abort = new AbortController();
   const onRequestAbort = () => abort.abort(new Error("the client closed the connection"));
   if (input.signal.aborted) onRequestAbort();
@@ -135,12 +149,12 @@ export function answerStream(input: AnswerInput): ReadableStream<Chunk> {
   const timer = setTimeout(() => abort.abort(new AnswerTimeLimit(input.timeLimitMs)), input.timeLimitMs);
   let closed = false;
 
-  return new ReadableStream<Chunk>({
+  return new ReadableStream<T>({
     start(controller) {
       const enqueue = (chunk: Chunk) => {
         if (closed) return;
         try {
-          controller.enqueue(chunk);
+          controller.enqueue(encode(chunk));
         } catch {
           closed = true;
         }
@@ -149,6 +163,7 @@ export function answerStream(input: AnswerInput): ReadableStream<Chunk> {
         if (closed) return;
         closed = true;
         try {
+          if (end !== undefined) controller.enqueue(end);
           controller.close();
         } catch {
           // already cancelled by the consumer

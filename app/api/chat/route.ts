@@ -1,10 +1,9 @@
 // POST /api/chat: answer one question of a signed-in wallet in one of its conversations with an app,
 // streamed as AI SDK UI message chunks. Paid apps need a receipt signed by a registered session key;
 // it is checked and stored with the question before the model is called, and voided if the answer fails.
-import { createUIMessageStreamResponse } from "ai";
 import { getAddress } from "viem";
 import { admitFreeQuestion, admitPaidQuestion, missingPayment, type AdmittedQuestion, type PaymentInput } from "@/lib/chat/admission";
-import { answerStream } from "@/lib/chat/answer";
+import { answerResponse } from "@/lib/chat/answer";
 import { assertModelAvailable, loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
 import { conversationMessages } from "@/lib/chat/store";
@@ -72,22 +71,24 @@ export async function POST(request: Request): Promise<Response> {
     // A regenerated answer replaces the previous one (its receipt stays a payment record).
     if (replaced.length) await db.chatMessage.deleteMany({ where: { id: { in: replaced }, role: "assistant" } });
 
-    const stream = answerStream({
-      db,
-      app,
-      conversationId: body.conversationId,
-      question,
-      history: history.map((m) => ({ role: m.role === "assistant" ? "assistant" : "user", text: m.text })),
-      receipt,
-      datasetVersions,
-      encryptionKey: env.ENCRYPTION_KEY,
-      modelFetch: modelFetch(),
-      signal: request.signal,
-      timeLimitMs: answerTimeLimitMs(env),
-    });
     // no-transform: Next's compression middleware would otherwise gzip the token stream, costing CPU per
     // chunk and holding tokens in its buffer.
-    return createUIMessageStreamResponse({ stream, headers: { "Cache-Control": "no-store, no-transform" } });
+    return answerResponse(
+      {
+        db,
+        app,
+        conversationId: body.conversationId,
+        question,
+        history: history.map((m) => ({ role: m.role === "assistant" ? "assistant" : "user", text: m.text })),
+        receipt,
+        datasetVersions,
+        encryptionKey: env.ENCRYPTION_KEY,
+        modelFetch: modelFetch(),
+        signal: request.signal,
+        timeLimitMs: answerTimeLimitMs(env),
+      },
+      { "Cache-Control": "no-store, no-transform" },
+    );
   } catch (error) {
     return chatErrorResponse(error);
   }

@@ -230,7 +230,7 @@ describe("Bm25Builder", () => {
 });
 
 
-describe("top-k selection (the heap against its sorted-buffer reference)", () => {
+describe("top-k selection (quickselect against sorting every candidate)", () => {
   // A deterministic generator, so a failure can be replayed.
   let seed = 7;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31);
@@ -254,5 +254,31 @@ describe("top-k selection (the heap against its sorted-buffer reference)", () =>
     }
     expect(topK([], new Float32Array(0), 5)).toEqual([]);
     expect(topK([0, 1], new Float32Array([1, 2]), 0)).toEqual([]);
+  });
+
+  it("keeps the lowest indexes of the scores tied at the k-th place, whatever order they were touched in", () => {
+    const scores = new Float32Array([3, 1, 2, 2, 2, 2, 5]);
+    expect(topK([5, 4, 0, 3, 6, 2, 1], scores, 4)).toEqual([
+      { index: 6, score: 5 },
+      { index: 0, score: 3 },
+      { index: 2, score: 2 },
+      { index: 3, score: 2 },
+    ]);
+  });
+
+  it("stays fast and exact on inputs that defeat a naive pivot (sorted, reversed, all equal, organ pipe)", () => {
+    const size = 20_000;
+    const shapes = [
+      (i: number) => i,
+      (i: number) => size - i,
+      () => 1,
+      (i: number) => Math.min(i, size - i),
+      (i: number) => (i % 2 ? i : size - i),
+    ];
+    for (const shape of shapes) {
+      const scores = Float32Array.from({ length: size }, (_, i) => shape(i));
+      const candidates = Array.from({ length: size }, (_, i) => i);
+      for (const k of [1, 100, 10_000, size - 1]) expect(topK(candidates, scores, k)).toEqual(topKReference(candidates, scores, k));
+    }
   });
 });

@@ -15,7 +15,7 @@
 // every index scores with the same statistics (N, each term's document frequency, the average length), so
 // each index can score with those of all of them together (sharedStats): the ranking is the one a single
 // index over all the datasets' passages would give.
-import { analyze, indexTerms, LANGUAGES, type Language } from "./terms";
+import { analyze, indexTerms, LANGUAGES, type AnalyzedText, type Language } from "./terms";
 
 /** A passage to index: its body, and optionally its heading (the document's title and section path). */
 export interface IndexedText {
@@ -269,12 +269,21 @@ export class Bm25Index {
   }
 
   /**
-   * The query scored by BM25 alone against this index: its `n` best documents (topK), how much the proximity
-   * bonus can add to any of them at most, and the bonus itself (see searchIndexes).
+   * The query scored by BM25 alone against this index, with `stats`: each document's score is added to
+   * scores[offset + document], and a document's number (offset + document) goes into `touched` the first
+   * time it scores. Returns how much the proximity bonus can add to any document at most, and the bonus
+   * itself (see searchIndexes). `analyzed` gives the query's terms in a language (searchIndexes analyzes
+   * the query once per language for all its indexes).
    */
-  scoreQuery(query: string, n: number, stats: CorpusStats): { hits: Bm25Hit[]; maxBonus: number; bonus: (doc: number) => number } {
-    const none = { hits: [], maxBonus: 0, bonus: () => 0 };
-    if (n <= 0 || this.size === 0) return none;
+  accumulate(
+    analyzed: (language: Language) => AnalyzedText,
+    stats: CorpusStats,
+    scores: Float32Array,
+    offset: number,
+    touched: number[],
+  ): { maxBonus: number; bonus: (doc: number) => number } {
+    const none = { maxBonus: 0, bonus: () => 0 };
+    if (this.size === 0) return none;
     const idf = (term: string) => {
       const df = stats.documentFrequency(term);
       return df === 0 ? 0 : Math.log(1 + (stats.size - df + 0.5) / (df + 0.5));
@@ -285,7 +294,7 @@ export class Bm25Index {
     const queryTerms = new Map<Language, string[]>();
     const terms = new Map<string, number>();
     for (const language of this.languages) {
-      const { terms: list, partOf } = analyze(query, language);
+      const { terms: list, partOf } = analyzed(language);
       queryTerms.set(language, list);
       list.forEach((term, i) => {
         const compound = partOf[i];
@@ -293,8 +302,6 @@ export class Bm25Index {
         terms.set(term, Math.max(terms.get(term) ?? 0, weight));
       });
     }
-    const scores = new Float32Array(this.size);
-    const touched: number[] = [];
     const { k1, headingWeight } = this;
     const bodyNorm = this.bodyNormsFor(stats.averageLength);
     const headingNorm = this.headingNormsFor(stats.averageHeadingLength);
@@ -311,12 +318,12 @@ export class Bm25Index {
         let score = 0;
         if (tf > 0) score += (tf * (k1 + 1)) / (tf + bodyNorm[doc]);
         if (th > 0) score += (headingWeight * th * (k1 + 1)) / (th + headingNorm[doc]);
-        if (scores[doc] === 0) touched.push(doc);
-        scores[doc] += weight * score;
+        // Every term's weight and every posting's score are above 0, so a document is listed once.
+        if (scores[offset + doc] === 0) touched.push(offset + doc);
+        scores[offset + doc] += weight * score;
       }
     }
-    const hits = topK(touched, scores, n);
-    if (this.proximity <= 0 || terms.size < 2) return { hits, maxBonus: 0, bonus: () => 0 };
+    if (this.proximity <= 0 || terms.size < 2) return none;
     const pairsOf = new Map<Language, Pair[]>();
     let maxBonus = 0;
     for (const [language, list] of queryTerms) {
@@ -327,7 +334,7 @@ export class Bm25Index {
       maxBonus = Math.max(maxBonus, this.proximity * bonus);
     }
     const bonus = (doc: number) => this.proximity * this.proximityBonus(pairsOf.get(LANGUAGES[this.languageOf[doc]]) ?? [], doc);
-    return { hits, maxBonus, bonus };
+    return { maxBonus, bonus };
   }
 
   /** k1 × (1 − b + b × max(length, minimum) / average) of every document's body (see bodyNorms). */
@@ -421,14 +428,34 @@ export interface PartHit extends Bm25Hit {
 export function searchIndexes(indexes: readonly Bm25Index[], query: string, k: number, stats: CorpusStats = sharedStats(indexes)): PartHit[] {
   if (k <= 0) return [];
   const candidates = Math.max(2 * k, PROXIMITY_CANDIDATES);
-  const scored = indexes.map((index) => index.scoreQuery(query, candidates, stats));
-  const byRank = (x: PartHit, y: PartHit) => y.score - x.score || x.part - y.part || x.index - y.index;
-  const all = scored.flatMap(({ hits }, part) => hits.map((hit) => ({ part, index: hit.index, score: hit.score }))).sort(byRank);
+  const analyses = new Map<Language, AnalyzedText>();
+  const analyzed = (language: Language) => {
+    let analysis = analyses.get(language);
+    if (!analysis) analyses.set(language, (analysis = analyze(query, language)));
+    return analysis;
+  };
+  // The indexes' documents numbered one after another (index i's start at offsets[i]), scored into one
+  // buffer, so the best candidates are selected once over all of them.
+  const offsets: number[] = [];
+  let total = 0;
+  for (const index of indexes) {
+    offsets.push(total);
+    total += index.size;
+  }
+  const scores = new Float32Array(total);
+  const touched: number[] = [];
+  const scored = indexes.map((index, part) => index.accumulate(analyzed, stats, scores, offsets[part], touched));
+  // topK orders ties by number, which is by part, then by index within it.
+  const all = topK(touched, scores, candidates).map(({ index: number, score }): PartHit => {
+    let part = 0;
+    while (number >= offsets[part] + indexes[part].size) part++;
+    return { part, index: number - offsets[part], score };
+  });
   if (scored.every((s) => s.maxBonus === 0)) return all.slice(0, k);
-  const pool = all.slice(0, candidates);
-  const floor = pool.length > k ? pool[k - 1].score : -Infinity;
+  const byRank = (x: PartHit, y: PartHit) => y.score - x.score || x.part - y.part || x.index - y.index;
+  const floor = all.length > k ? all[k - 1].score : -Infinity;
   const kept: PartHit[] = [];
-  for (const hit of pool) {
+  for (const hit of all) {
     const { maxBonus, bonus } = scored[hit.part];
     if (hit.score + maxBonus < floor) continue;
     kept.push({ ...hit, score: hit.score + bonus(hit.index) });

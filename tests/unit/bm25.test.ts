@@ -195,6 +195,17 @@ describe("one ranking across datasets (shared statistics)", () => {
     }
   });
 
+  it("names each hit's own index when some indexes are empty", () => {
+    const empty = new Bm25Index([]);
+    const withEmpty = [empty, split[0].index, empty, empty, ...split.slice(1).map((s) => s.index), empty];
+    const partOf = [-1, 0, -1, -1, ...split.slice(1).map((_, i) => i + 1), -1];
+    for (const question of questions) {
+      const plain = searchIndexes(split.map((s) => s.index), question, 40);
+      const padded = searchIndexes(withEmpty, question, 40);
+      expect(padded.map((h) => ({ ...h, part: partOf[h.part] })), question).toEqual(plain);
+    }
+  });
+
   it("shares N, document frequencies and the average length of all the datasets", () => {
     const stats = sharedStats(split.map((s) => s.index));
     expect(stats.size).toBe(whole.size);

@@ -126,19 +126,28 @@ async function voidAnswer(input: AnswerInput, reason: string) {
 
 /** The answer as a stream of UI message chunks (what useChat reads, once sent as SSE; the API reads them as they are). */
 export function answerStream(input: AnswerInput): ReadableStream<Chunk> {
-  return answerReadable(input, (chunk) => chunk);
+  return answerReadable(input, (chunks) => chunks);
 }
 
-/** What the chat route answers with: the answer's UI message chunks as server-sent events. */
+/**
+ * What the chat route answers with: the answer's UI message chunks as server-sent events. The chunks made
+ * together (the sources, the first word and its markers; the end of the answer, its charge and the
+ * stream's end) go out as one piece: one write to the connection instead of one each.
+ */
 export function answerResponse(input: AnswerInput, headers: Record<string, string>): Response {
   const encoder = new TextEncoder();
   return uiMessageSseResponse(
-    answerReadable(input, (chunk) => encoder.encode(sseEvent(chunk)), encoder.encode(SSE_DONE)),
+    answerReadable(input, (chunks, last) => [encoder.encode(chunks.map(sseEvent).join("") + (last ? SSE_DONE : ""))]),
     headers,
   );
 }
 
-function answerReadable<T>(input: AnswerInput, encode: (chunk: Chunk) => T, end?: T): ReadableStream<T> {
+/**
+ * The answer's stream of `encode`d chunks. Chunks made one after another, with no wait between them,
+ * are handed to `encode` together (in a microtask after the last of them); `last` is set on the final
+ * call, when the answer is over (it may have no chunks).
+ */
+function answerReadable<T>(input: AnswerInput, encode: (chunks: Chunk[], last: boolean) => T[]): ReadableStream<T> {
   const abort = new AbortController();
   const onRequestAbort = () => abort.abort(new Error("the client closed the connection"));
   if (input.signal.aborted) onRequestAbort();
@@ -148,22 +157,35 @@ function answerReadable<T>(input: AnswerInput, encode: (chunk: Chunk) => T, end?
   // what was delivered, never left to be voided after the user read it.
   const timer = setTimeout(() => abort.abort(new AnswerTimeLimit(input.timeLimitMs)), input.timeLimitMs);
   let closed = false;
+  let pending: Chunk[] = [];
+  let scheduled = false;
 
   return new ReadableStream<T>({
     start(controller) {
-      const enqueue = (chunk: Chunk) => {
-        if (closed) return;
+      const flush = (last: boolean) => {
+        scheduled = false;
+        if (closed || (pending.length === 0 && !last)) return;
+        const chunks = pending;
+        pending = [];
         try {
-          controller.enqueue(encode(chunk));
+          for (const value of encode(chunks, last)) controller.enqueue(value);
         } catch {
           closed = true;
         }
       };
+      const enqueue = (chunk: Chunk) => {
+        if (closed) return;
+        pending.push(chunk);
+        if (!scheduled) {
+          scheduled = true;
+          queueMicrotask(() => flush(false));
+        }
+      };
       const close = () => {
+        flush(true);
         if (closed) return;
         closed = true;
         try {
-          if (end !== undefined) controller.enqueue(end);
           controller.close();
         } catch {
           // already cancelled by the consumer

@@ -54,6 +54,38 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** CPU time (ms) used so far by the whole machine, all cores together (busy time in /proc/stat). */
+function machineCpuMs(): number {
+  const [, ...fields] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU time (ms) used so far by this process: the load generator and the stand-in model. */
+function ownCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** CPU time (ms) used so far by every running process, summed by command name (postgres, anvil, node, …). */
+function cpuByCommand(): Map<string, number> {
+  const byCommand = new Map<string, number>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    byCommand.set(command, (byCommand.get(command) ?? 0) + ms);
+  }
+  return byCommand;
+}
+
 /** CPU time (ms) used so far by process `pid` and all its descendants, from /proc. */
 function treeCpuMs(pid: number): number {
   const children = new Map<number, number[]>();
@@ -188,11 +220,23 @@ async function main() {
     const measure = async (urls: string[], pids: number[]) => {
       await run(urls, WARMUP, 0);
       const cpuBefore = pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0);
+      const machineBefore = machineCpuMs();
+      const commandsBefore = cpuByCommand();
+      const ownBefore = ownCpuMs();
       const tripsBefore = (await Promise.all(urls.map(roundTripsOf))).reduce((a, b) => a + b, 0);
       const t0 = performance.now();
       await run(urls, REQUESTS, 0);
       const seconds = (performance.now() - t0) / 1000;
       const cpuMs = pids.reduce((sum, pid) => sum + treeCpuMs(pid), 0) - cpuBefore;
+      const machineMs = machineCpuMs() - machineBefore;
+      const ownMs = ownCpuMs() - ownBefore;
+      const byCommand = Object.fromEntries(
+        [...cpuByCommand()]
+          .map(([command, ms]) => [command, (ms - (commandsBefore.get(command) ?? 0)) / REQUESTS] as const)
+          .filter(([, perMessage]) => perMessage >= 0.1)
+          .sort((a, b) => b[1] - a[1])
+          .map(([command, perMessage]) => [command, round1(perMessage)]),
+      );
       const trips = (await Promise.all(urls.map(roundTripsOf))).reduce((a, b) => a + b, 0) - tripsBefore;
       const saturation = REQUESTS / seconds;
       const pacedAt = saturation / 2;
@@ -203,6 +247,14 @@ async function main() {
       return {
         saturationRequestsPerSec: round1(saturation),
         cpuMsPerPaidMessage: round1(cpuMs / REQUESTS),
+        // Where the machine's cores went during the saturation run, per message: every process, and the
+        // load generator with the stand-in model (this process); the rest is PostgreSQL, anvil and the
+        // settlement worker. The app servers cannot go faster than what the other processes leave them.
+        machineCpuMsPerPaidMessage: round1(machineMs / REQUESTS),
+        loadGeneratorCpuMsPerPaidMessage: round1(ownMs / REQUESTS),
+        busyCores: round1(machineMs / 1000 / seconds),
+        /** The same by process name (every process on the machine; "next-server" is the app). */
+        cpuMsPerPaidMessageByProcess: byCommand,
         roundTripsPerPaidMessage: round1(trips / REQUESTS),
         pacedAtPerSec: round1(pacedAt),
         overheadMs: { p50: round1(percentile(ttft, 50) - modelTtft), p95: round1(percentile(ttft, 95) - modelTtft) },
@@ -231,6 +283,10 @@ async function main() {
     const result = {
       database: "postgresql",
       cpuMsPerPaidMessage: single.cpuMsPerPaidMessage,
+      machineCpuMsPerPaidMessage: single.machineCpuMsPerPaidMessage,
+      loadGeneratorCpuMsPerPaidMessage: single.loadGeneratorCpuMsPerPaidMessage,
+      busyCores: single.busyCores,
+      cpuMsPerPaidMessageByProcess: single.cpuMsPerPaidMessageByProcess,
       saturationRequestsPerSec: single.saturationRequestsPerSec,
       overheadMs: single.overheadMs,
       pacedAtPerSec: single.pacedAtPerSec,
@@ -241,6 +297,8 @@ async function main() {
         overheadMs: two.overheadMs,
         pacedAtPerSec: two.pacedAtPerSec,
         cpuMsPerPaidMessage: two.cpuMsPerPaidMessage,
+        machineCpuMsPerPaidMessage: two.machineCpuMsPerPaidMessage,
+        busyCores: two.busyCores,
         roundTripsPerPaidMessage: two.roundTripsPerPaidMessage,
       },
       requests: { warmup: WARMUP, saturation: REQUESTS, paced: PACED },
@@ -260,6 +318,8 @@ async function main() {
       [`overhead p95 (ms) at ${result.pacedAtPerSec}/s`, String(result.overheadMs.p95), `<= ${TARGETS.overheadP95Ms}`, result.overheadMs.p95 <= TARGETS.overheadP95Ms],
       ["overhead p50 (ms)", String(result.overheadMs.p50), "", true],
       ["DB round trips per message", String(result.roundTripsPerPaidMessage), "", true],
+      [`machine CPU per message (${result.busyCores} of ${result.cpus} cores busy)`, String(result.machineCpuMsPerPaidMessage), "", true],
+      ["  of it the load generator and model", String(result.loadGeneratorCpuMsPerPaidMessage), "", true],
       ["two servers: requests/s", String(two.saturationRequestsPerSec), "", true],
       [`two servers: p95 (ms) at ${two.pacedAtPerSec}/s`, String(two.overheadMs.p95), "", true],
       ["failed requests", String(failures), "0", failures === 0],

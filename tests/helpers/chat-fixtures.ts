@@ -20,7 +20,7 @@ import type { ChargeSet, ChatUIMessage } from "../../lib/chat/types";
 import { encryptString, modelApiKeyAad } from "../../lib/crypto";
 import type { Db } from "../../lib/db-client";
 import { buildSlotMetadata, KIND_TO_CHAIN, listingMetadataUri, type ListingKind } from "../../lib/listings/metadata";
-import { nextVoucherFields, permitDomain, permitTypes, signSession, signVoucher, splitPermitSignature, type AccountPosition, type Session } from "../../lib/protocol";
+import { nextVoucherFields, permitDomain, permitTypes, signSession, signVoucher, signVoucherWith, splitPermitSignature, type AccountPosition, type Session } from "../../lib/protocol";
 import { BM25_RETRIEVER } from "../../lib/rag/bm25";
 import { indexDocument } from "../../lib/rag/ingest";
 import { ANVIL_KEYS } from "../../scripts/stack/anvil";
@@ -214,7 +214,8 @@ export class ChatFixtures {
    * account's whole charged total (over all its sessions), as the contract reads it.
    */
   async authorize(cookie: string, payer: PrivateKeyAccount, { spendCap = 1_000_000n, seconds = 3600, operator = this.operator } = {}) {
-    const key = privateKeyToAccount(generatePrivateKey());
+    const privateKey = generatePrivateKey();
+    const key = privateKeyToAccount(privateKey);
     const session: Session = {
       payer: payer.address,
       key: key.address,
@@ -233,7 +234,7 @@ export class ChatFixtures {
     });
     if (!response.ok) throw new Error(`session: ${response.status} ${await response.text()}`);
     const { hash } = (await response.json()) as { hash: Hex };
-    return { key, session, hash, cookie };
+    return { key, privateKey, session, hash, cookie };
   }
 
   /** Where the account's vouchers stand as the server reports it (what the next one builds on), as the browser reads it. */
@@ -252,7 +253,16 @@ export class ChatFixtures {
   async payment(
     charges: ChargeSet,
     auth: { key: PrivateKeyAccount; session: Session; hash: Hex; cookie: string },
-    overrides: Partial<{ previous: AccountPosition | null; seq: bigint; issuedAt: bigint; cumulativeMax: bigint; charges: Hex; signer: PrivateKeyAccount }> = {},
+    overrides: Partial<{
+      previous: AccountPosition | null;
+      seq: bigint;
+      issuedAt: bigint;
+      cumulativeMax: bigint;
+      charges: Hex;
+      signer: PrivateKeyAccount;
+      /** Signs the voucher's digest instead of `signer` (the benchmark's load generator signs with libsecp256k1: the same bytes). */
+      signDigest: (digest: Hex) => Promise<Hex>;
+    }> = {},
   ) {
     const previous = "previous" in overrides ? (overrides.previous ?? { seq: 0n, cumulativeMax: 0n }) : await this.position(auth);
     const fields = nextVoucherFields(previous, charges.slots.map((s) => ({ slot: BigInt(s.slot), max: BigInt(s.price) })));
@@ -263,7 +273,10 @@ export class ChatFixtures {
       cumulativeMax: overrides.cumulativeMax ?? fields.cumulativeMax,
       charges: overrides.charges ?? fields.charges,
     };
-    const signature = await signVoucher(overrides.signer ?? auth.key, { chainId: this.stack.chainId, settlement: this.settlement }, voucher);
+    const context = { chainId: this.stack.chainId, settlement: this.settlement };
+    const signature = overrides.signDigest
+      ? await signVoucherWith(overrides.signDigest, context, voucher)
+      : await signVoucher(overrides.signer ?? auth.key, context, voucher);
     return {
       sessionHash: auth.hash,
       voucher: {

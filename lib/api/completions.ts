@@ -87,8 +87,33 @@ export async function resolveApiApp(db: Db, chain: ChainContext, key: Pick<Authe
   return app;
 }
 
-/** Times an API query is signed and admitted again when another tab of its wallet took its number first. */
-const ADMISSION_ATTEMPTS = 3;
+/**
+ * How long an API query is signed and admitted again while other queries of its wallet (its browser tabs,
+ * which take no lock) keep taking the account's next number first. Each retry follows one of theirs being
+ * admitted, so the account moves on meanwhile; only a wallet whose tabs take a number every few
+ * milliseconds for this long makes its API query give up (409, nonce_used).
+ */
+export const ADMISSION_RETRY_MS = 5_000;
+
+/**
+ * `admit` until it succeeds, again after each nonce_used refusal (another query took the number it built
+ * on) with a short random pause that grows, until `retryMs` have passed; any other error at once.
+ */
+export async function admitRetryingTakenNumbers<T>(
+  admit: () => Promise<T>,
+  { retryMs = ADMISSION_RETRY_MS, pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) } = {},
+): Promise<T> {
+  const deadline = Date.now() + retryMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await admit();
+    } catch (error) {
+      if (!(error instanceof ChatError && error.reason === "nonce_used") || Date.now() >= deadline) throw error;
+      // Up to 2, 4, 8, … 64 ms: tabs racing the key spread out instead of meeting again at once.
+      await pause(Math.random() * 2 ** Math.min(attempt + 1, 6));
+    }
+  }
+}
 
 /** Admits the question: free apps store it; paid ones are paid with a voucher the server signs for the key. */
 export async function admitApiQuestion(
@@ -108,16 +133,7 @@ export async function admitApiQuestion(
   // this key, or of its owner's other keys, is admitted meanwhile). A browser tab of the same wallet takes
   // no lock (lib/chat/admission.ts) and can take a number first: then the key signs the next one.
   const admitUnderLock = (tx: Prisma.TransactionClient) => admitKeyVoucher(tx, chain, key, app, question, maxTotal, now);
-  let admitted;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      admitted = await withPayerLock(db, chain, key.owner, admitUnderLock);
-      break;
-    } catch (error) {
-      if (attempt < ADMISSION_ATTEMPTS && error instanceof ChatError && error.reason === "nonce_used") continue;
-      throw error;
-    }
-  }
+  const admitted = await admitRetryingTakenNumbers(() => withPayerLock(db, chain, key.owner, admitUnderLock));
   return { id: admitted.receiptId, maxTotal: admitted.maxTotal, datasetVersions: admitted.datasetVersions };
 }
 

@@ -581,11 +581,12 @@ export class SettlementWorker {
       nonce: BigInt(sessionRow.nonce),
     };
     checkSession(session);
-    if (hashSession(session).toLowerCase() !== sessionRow.hash.toLowerCase()) throw new Error("its session's fields do not hash to its id");
+    const sessionHash = hashSession(session);
+    if (sessionHash.toLowerCase() !== sessionRow.hash.toLowerCase()) throw new Error("its session's fields do not hash to its id");
     if (!DECIMAL.test(row.cumulativeMax)) throw new Error("its cumulative maximum is not a number");
     if (!/^0x[0-9a-fA-F]{130}$/.test(row.signature)) throw new Error("its signature is not 65 bytes");
     const voucher: Voucher = {
-      session: hashSession(session),
+      session: sessionHash,
       seq: BigInt(row.seq),
       issuedAt: BigInt(row.issuedAt),
       cumulativeMax: BigInt(row.cumulativeMax),

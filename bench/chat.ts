@@ -68,7 +68,7 @@ function ownCpuMs(): number {
   return (user + system) / 1000;
 }
 
-/** CPU time (ms) used so far by every running process, summed by command name (postgres, anvil, node, …). */
+/** CPU time (ms) used so far by every running process, summed by command name (next-server, postgres, anvil, node, …). */
 function cpuByCommand(): Map<string, number> {
   const byCommand = new Map<string, number>();
   for (const entry of fs.readdirSync("/proc")) {
@@ -79,7 +79,9 @@ function cpuByCommand(): Map<string, number> {
     } catch {
       continue;
     }
-    const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    // The kernel truncates names to 15 characters ("next-server (v1"); its own threads are one group.
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const command = name.startsWith("next-server") ? "next-server" : /^(kworker|ksoftirqd|kswapd|rcu_)/.test(name) ? "kernel threads" : name;
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
     byCommand.set(command, (byCommand.get(command) ?? 0) + ms);

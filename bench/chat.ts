@@ -68,9 +68,9 @@ function ownCpuMs(): number {
   return (user + system) / 1000;
 }
 
-/** CPU time (ms) used so far by every running process, summed by command name (next-server, postgres, anvil, node, …). */
-function cpuByCommand(): Map<string, number> {
-  const byCommand = new Map<string, number>();
+/** Every running process as /proc lists it: its id, its parent's, its name and its CPU time so far (ms). */
+function processes(): { pid: number; ppid: number; name: string; cpuMs: number }[] {
+  const list = [];
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -79,42 +79,43 @@ function cpuByCommand(): Map<string, number> {
     } catch {
       continue;
     }
-    // The kernel truncates names to 15 characters ("next-server (v1"); its own threads are one group.
+    // The name is in parentheses and may contain spaces; the fields after it start at state (field 3).
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const command = name.startsWith("next-server") ? "next-server" : /^(kworker|ksoftirqd|kswapd|rcu_)/.test(name) ? "kernel threads" : name;
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-    byCommand.set(command, (byCommand.get(command) ?? 0) + ms);
+    const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND; // utime + stime
+    list.push({ pid: Number(entry), ppid: Number(fields[1]), name, cpuMs });
+  }
+  return list;
+}
+
+/** CPU time (ms) used so far by every running process, summed by command name (next-server, postgres, anvil, node, …). */
+function cpuByCommand(): Map<string, number> {
+  const byCommand = new Map<string, number>();
+  for (const { name, cpuMs } of processes()) {
+    // The kernel truncates names to 15 characters ("next-server (v1"); its own threads are one group.
+    const command = name.startsWith("next-server") ? "next-server" : /^(kworker|ksoftirqd|kswapd|rcu_)/.test(name) ? "kernel threads" : name;
+    byCommand.set(command, (byCommand.get(command) ?? 0) + cpuMs);
   }
   return byCommand;
 }
 
 /** CPU time (ms) used so far by process `pid` and all its descendants, from /proc. */
 function treeCpuMs(pid: number): number {
+  const all = processes();
   const children = new Map<number, number[]>();
   const cpu = new Map<number, number>();
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    // Fields after the command name (which may contain spaces) start at state (field 3).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ppid = Number(fields[1]);
-    cpu.set(Number(entry), Number(fields[11]) + Number(fields[12])); // utime + stime
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  for (const p of all) {
+    cpu.set(p.pid, p.cpuMs);
+    children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
   }
-  let ticks = 0;
+  let total = 0;
   const stack = [pid];
   while (stack.length) {
     const next = stack.pop()!;
-    ticks += cpu.get(next) ?? 0;
+    total += cpu.get(next) ?? 0;
     stack.push(...(children.get(next) ?? []));
   }
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  return total;
 }
 
 async function roundTripsOf(url: string): Promise<number> {

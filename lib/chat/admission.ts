@@ -164,10 +164,11 @@ export async function admitVoucher(
   // session would be refused at settlement, and its answer given for free.
   const revoked = revokedOnChain(chain, voucherOrSigner.sessionHash);
   revoked.catch(() => undefined);
+  const keccak = await serverKeccak();
   // A server-signed voucher is signed here, over this reading: the checks below then hold it like any other.
   let payment: PaymentInput;
   if ("sign" in voucherOrSigner) {
-    const fields = { issuedAt: BigInt(now), ...nextVoucherFields(accountView(receipts, await onChain).position, charges, await serverKeccak()) };
+    const fields = { issuedAt: BigInt(now), ...nextVoucherFields(accountView(receipts, await onChain).position, charges, keccak) };
     payment = {
       sessionHash: voucherOrSigner.sessionHash,
       voucher: { seq: String(fields.seq), issuedAt: String(now), cumulativeMax: String(fields.cumulativeMax), charges: fields.charges },
@@ -212,14 +213,14 @@ export async function admitVoucher(
   if ((await revoked) !== 0n) {
     throw new ChatError("forbidden", "session_revoked", "This spending session was revoked. Authorize a new one to keep chatting.");
   }
-  if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address, recoverSigner, await serverKeccak()))) {
+  if (!(await verifyVoucher({ chainId: chain.chainId, settlement: chain.settlement }, voucher, payment.signature, session.key as Address, recoverSigner, keccak))) {
     throw new ChatError("forbidden", "bad_signature", "The voucher is not signed by this session's key.");
   }
   // The voucher must be the account's next one for exactly this app's charge set: the next seq, the running
   // maximum grown by this query's maxima, and their hash. Anything else (a reused seq, a skipped one, a
   // lower maximum, other prices) is refused: the browser re-reads the account and signs again.
   const account = accountView(receipts, await onChain);
-  const expected = nextVoucherFields(account.position, charges, await serverKeccak());
+  const expected = nextVoucherFields(account.position, charges, keccak);
   if (voucher.seq !== expected.seq || voucher.cumulativeMax !== expected.cumulativeMax || voucher.charges.toLowerCase() !== expected.charges) {
     const stale = voucher.seq <= account.position.seq;
     throw new ChatError(

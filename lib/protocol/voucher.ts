@@ -54,7 +54,8 @@ const VOUCHER_TYPE_HASH = hexToBytes(keccak256(toBytes(`Voucher(${voucherTypes.V
 const domainSeparators = new Map<string, Uint8Array>();
 
 function settlementSeparator(ctx: SettlementContext): Uint8Array {
-  const key = `${ctx.chainId}:${ctx.settlement.toLowerCase()}`;
+  // Keyed by the address as given: viem validates it (its checksum) whenever a separator is made.
+  const key = `${ctx.chainId}:${ctx.settlement}`;
   let separator = domainSeparators.get(key);
   if (!separator) {
     separator = hexToBytes(domainSeparator({ domain: settlementDomain(ctx.chainId, ctx.settlement) }));

@@ -95,6 +95,14 @@ describe("voucherDigest", () => {
       expect(() => voucherDigest(ctx, v)).toThrow();
     }
   });
+
+  it("refuses a settlement address with a wrong checksum, even once the right one's separator is kept", () => {
+    const good = contexts[1];
+    voucherDigest(good, voucher(2));
+    const miscased = { ...good, settlement: good.settlement.replace("e7f1725E", "E7f1725e") as Address };
+    expect(() => voucherDigestReference(miscased, voucher(2))).toThrow();
+    expect(() => voucherDigest(miscased, voucher(2))).toThrow();
+  });
 });
 
 describe("the hashes a paid message makes, with the native keccak", () => {

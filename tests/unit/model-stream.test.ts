@@ -124,7 +124,8 @@ describe("streamAnswer and its reference (streamText)", () => {
       })().catch((e: Error) => e.message);
       expect(outcome).toBe("time limit");
       expect(seen).toEqual(["one "]);
-      expect(performance.now() - started).toBeLessThan(1_500);
+      // The next token was 2 s away: anything under that means the abort ended the wait (with room for a busy machine).
+      expect(performance.now() - started).toBeLessThan(1_900);
       await expect.poll(() => slow.requests.at(-1)?.closedEarly).toBe(true);
     } finally {
       await slow.stop();

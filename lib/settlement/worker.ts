@@ -130,6 +130,12 @@ interface AccountWork {
   rows: ReceiptRow[];
 }
 
+/** A stored session checked for this worker's deployment, and its id. */
+interface CheckedSession {
+  session: Session;
+  sessionHash: Hex;
+}
+
 /** A receipt whose voucher can be settled: the voucher, its signature and its session. */
 interface VoucherCandidate {
   row: ReceiptRow;
@@ -166,6 +172,8 @@ const shortReason = (error: unknown) => (error instanceof Error ? (error as { sh
 const DECIMAL = /^\d{1,78}$/;
 /** A seq as admission writes it: a positive decimal without leading zeros. */
 const CANONICAL_SEQ = /^[1-9]\d{0,19}$/;
+/** CANONICAL_SEQ as a PostgreSQL regular expression. */
+const CANONICAL_SEQ_SQL = "^[1-9][0-9]{0,19}$";
 
 const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
@@ -455,13 +463,15 @@ export class SettlementWorker {
     if (payers.length === 0) return [];
     const chainSeqs = await this.settledSeqs(payers);
     await this.options.hooks?.afterChainRead?.();
+    // Every account's receipts and their sessions in two reads for the round, not two per account.
+    const { rowsOf, sessions } = await this.unsettledRows(payers);
 
     const work: AccountWork[] = [];
     const batchSlots = new Set<bigint>();
     let budget = this.options.batchSize;
     for (const payer of payers) {
       if (budget <= 0) break;
-      const found = await this.accountWork(payer, chainSeqs.get(payer)!, budget, batchSlots);
+      const found = await this.accountWork(payer, chainSeqs.get(payer)!, budget, batchSlots, rowsOf(payer), sessions);
       if (!found) continue;
       work.push(found);
       budget -= found.rows.length;
@@ -470,10 +480,36 @@ export class SettlementWorker {
     return work;
   }
 
-  /** One account's item (see collectWork), or null when it has nothing to settle now. */
-  private async accountWork(payer: Address, chainSeq: bigint, budget: number, batchSlots: ReadonlySet<bigint>): Promise<AccountWork | null> {
+  /**
+   * The receipts not yet settled of `payers`' accounts (matched whatever the case of the stored payer, so a
+   * twin stored in lower case is seen and quarantined), and the sessions they name.
+   */
+  private async unsettledRows(payers: readonly Address[]): Promise<{ rowsOf: (payer: Address) => ReceiptRow[]; sessions: Map<string, SessionRow> }> {
     const { db } = this.options;
-    const all = await db.receipt.findMany({ where: { ...this.receiptScope, payer: { equals: payer, mode: "insensitive" }, status: { not: "settled" } } });
+    const all = await db.receipt.findMany({
+      where: { ...this.receiptScope, OR: payers.map((payer) => ({ payer: { equals: payer, mode: "insensitive" as const } })), status: { not: "settled" } },
+    });
+    const byPayer = new Map<string, ReceiptRow[]>();
+    for (const row of all) {
+      const key = row.payer.toLowerCase();
+      const rows = byPayer.get(key);
+      if (rows) rows.push(row);
+      else byPayer.set(key, [row]);
+    }
+    const hashes = [...new Set(all.map((r) => r.sessionHash))];
+    const sessions = new Map((hashes.length ? await db.paymentSession.findMany({ where: { hash: { in: hashes } } }) : []).map((s) => [s.hash, s]));
+    return { rowsOf: (payer) => byPayer.get(payer.toLowerCase()) ?? [], sessions };
+  }
+
+  /** One account's item (see collectWork) from its unsettled receipts, or null when it has nothing to settle now. */
+  private async accountWork(
+    payer: Address,
+    chainSeq: bigint,
+    budget: number,
+    batchSlots: ReadonlySet<bigint>,
+    all: readonly ReceiptRow[],
+    stored: ReadonlyMap<string, SessionRow>,
+  ): Promise<AccountWork | null> {
     const rows: (ReceiptRow & { n: bigint })[] = [];
     const settledPast: ReceiptRow[] = [];
     for (const row of all) {
@@ -489,8 +525,11 @@ export class SettlementWorker {
     if (settledPast.length) await this.resolveSettledPast(payer, settledPast);
     rows.sort((a, b) => (a.n !== b.n ? (a.n < b.n ? -1 : 1) : a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1)));
 
-    const hashes = [...new Set(rows.map((r) => r.sessionHash))];
-    const sessions = new Map((hashes.length ? await db.paymentSession.findMany({ where: { hash: { in: hashes } } }) : []).map((s) => [s.hash, s]));
+    const sessions = new Map<string, SessionRow>();
+    for (const row of rows) {
+      const session = stored.get(row.sessionHash);
+      if (session) sessions.set(row.sessionHash, session);
+    }
     // A session closed here may have been revoked on chain: vouchers it issued from then on cannot settle.
     for (const session of sessions.values()) {
       if (session.revokedAt !== null && !this.revokedOnChain.has(session.hash) && /^0x[0-9a-fA-F]{64}$/.test(session.hash)) {
@@ -500,6 +539,7 @@ export class SettlementWorker {
     }
     const chosen: ReceiptRow[] = [];
     const records: QueryRecord[] = [];
+    const checked = new Map<string, CheckedSession | Error>();
     const itemSlots = new Set(batchSlots);
     let voucher: VoucherCandidate | null = null;
     let previous: bigint | null = null;
@@ -514,7 +554,7 @@ export class SettlementWorker {
       let candidate: VoucherCandidate | null = null;
       let invalid: unknown = null;
       try {
-        candidate = this.voucherOf(row, sessions.get(row.sessionHash), payer);
+        candidate = this.voucherOf(row, sessions.get(row.sessionHash), payer, checked);
       } catch (error) {
         invalid = error;
       }
@@ -563,9 +603,42 @@ export class SettlementWorker {
     return { payer, session: voucher.sessionRow, item, rows: chosen };
   }
 
-  /** The voucher of `row`, with its session, when the contract could take it at all (throws why not). */
-  private voucherOf(row: ReceiptRow, sessionRow: SessionRow | undefined, payer: Address): VoucherCandidate {
+  /**
+   * The voucher of `row`, with its session, when the contract could take it at all (throws why not). An
+   * account's walk passes one `checked` map, so each of its sessions is checked and hashed once.
+   */
+  private voucherOf(row: ReceiptRow, sessionRow: SessionRow | undefined, payer: Address, checked: Map<string, CheckedSession | Error>): VoucherCandidate {
     if (!sessionRow) throw new Error("its session is not stored");
+    let known = checked.get(sessionRow.hash);
+    if (known === undefined) {
+      try {
+        known = this.sessionOf(sessionRow, payer);
+      } catch (error) {
+        known = error instanceof Error ? error : new Error(String(error));
+      }
+      checked.set(sessionRow.hash, known);
+    }
+    if (known instanceof Error) throw known;
+    const { session, sessionHash } = known;
+    if (!DECIMAL.test(row.cumulativeMax)) throw new Error("its cumulative maximum is not a number");
+    if (!/^0x[0-9a-fA-F]{130}$/.test(row.signature)) throw new Error("its signature is not 65 bytes");
+    const voucher: Voucher = {
+      session: sessionHash,
+      seq: BigInt(row.seq),
+      issuedAt: BigInt(row.issuedAt),
+      cumulativeMax: BigInt(row.cumulativeMax),
+      charges: row.charges as Hex,
+    };
+    checkVoucher(voucher);
+    // What the contract would reject the whole item for, found here so that only this voucher is passed over.
+    if (voucher.issuedAt > session.expiry) throw new Error("it was issued after its session expired");
+    const revokedAt = this.revokedOnChain.get(sessionRow.hash);
+    if (revokedAt !== undefined && voucher.issuedAt >= revokedAt) throw new Error("it was issued after its session was revoked");
+    return { row, sessionRow, session, voucher, signature: row.signature as Hex };
+  }
+
+  /** The session a stored row stands for, checked against `payer`, this operator and this deployment, and against its id (throws why not). */
+  private sessionOf(sessionRow: SessionRow, payer: Address): CheckedSession {
     if (BigInt(payer) === 0n) throw new Error("its payer is the zero address");
     if (!sameAddress(sessionRow.payer, payer)) throw new Error("its session is another payer's");
     if (!sameAddress(sessionRow.operator, this.operator)) throw new Error("its session names another operator");
@@ -583,21 +656,7 @@ export class SettlementWorker {
     checkSession(session);
     const sessionHash = hashSession(session);
     if (sessionHash.toLowerCase() !== sessionRow.hash.toLowerCase()) throw new Error("its session's fields do not hash to its id");
-    if (!DECIMAL.test(row.cumulativeMax)) throw new Error("its cumulative maximum is not a number");
-    if (!/^0x[0-9a-fA-F]{130}$/.test(row.signature)) throw new Error("its signature is not 65 bytes");
-    const voucher: Voucher = {
-      session: sessionHash,
-      seq: BigInt(row.seq),
-      issuedAt: BigInt(row.issuedAt),
-      cumulativeMax: BigInt(row.cumulativeMax),
-      charges: row.charges as Hex,
-    };
-    checkVoucher(voucher);
-    // What the contract would reject the whole item for, found here so that only this voucher is passed over.
-    if (voucher.issuedAt > session.expiry) throw new Error("it was issued after its session expired");
-    const revokedAt = this.revokedOnChain.get(sessionRow.hash);
-    if (revokedAt !== undefined && voucher.issuedAt >= revokedAt) throw new Error("it was issued after its session was revoked");
-    return { row, sessionRow, session, voucher, signature: row.signature as Hex };
+    return { session, sessionHash };
   }
 
   /**
@@ -737,19 +796,23 @@ export class SettlementWorker {
     }
     const rawTx = batch.txHash?.toLowerCase() === txReceipt.transactionHash.toLowerCase() ? ((batch.rawTx as Hex | null) ?? null) : null;
     const outcomes = settlementOutcome(await this.inputOf(txReceipt.transactionHash, rawTx), this.operator, this.options.settlement, txReceipt.logs);
-    let settled = 0;
     let failed = 0;
     const handled = new Set<string>();
-    for (const item of outcomes) {
-      // One item per account in a batch: the account's rows are the item's.
+    // One item per account in a batch: the account's rows are the item's.
+    const byItem = outcomes.map((item) => {
       const itemRows = rows.filter((r) => !handled.has(r.id) && sameAddress(r.payer, item.session.payer));
       itemRows.forEach((r) => handled.add(r.id));
-      const ids = itemRows.map((r) => r.id);
-      if (item.rejected === null) {
-        await this.recordSettled(item);
-        await db.receipt.updateMany({ where: { id: { in: ids } }, data: { status: "settled", txHash: txReceipt.transactionHash, failureReason: null } });
-        settled += ids.length;
-      } else {
+      return { item, itemRows, ids: itemRows.map((r) => r.id) };
+    });
+    // The items that settled, all at once: their sessions' settled seqs and their rows, in one transaction.
+    const accepted = byItem.filter(({ item }) => item.rejected === null);
+    const settled = await this.recordSettled(
+      accepted.map(({ item }) => item),
+      accepted.flatMap(({ ids }) => ids),
+      txReceipt.transactionHash,
+    );
+    for (const { item, itemRows, ids } of byItem) {
+      if (item.rejected !== null) {
         await db.receipt.updateMany({
           where: { id: { in: ids } },
           data: { status: "failed", failureReason: `Rejected by the contract: ${item.rejected}`, txHash: txReceipt.transactionHash },
@@ -772,14 +835,29 @@ export class SettlementWorker {
     return { settled, failed };
   }
 
-  /** The voucher's session settled up to its seq (never moved back). */
-  private async recordSettled(item: DecodedItem): Promise<void> {
+  /**
+   * Items the chain settled, in one transaction: each voucher's session settled up to its seq (never moved
+   * back; a stored seq that is not canonical counts as 0), and `ids` settled by `txHash`. Returns how many
+   * of those rows it marked.
+   */
+  private async recordSettled(items: readonly DecodedItem[], ids: readonly string[], txHash: Hex | null): Promise<number> {
     const { db } = this.options;
-    const session = await db.paymentSession.findUnique({ where: { hash: item.voucher.session }, select: { settledSeq: true } });
-    if (!session) return;
-    const known = CANONICAL_SEQ.test(session.settledSeq) ? BigInt(session.settledSeq) : 0n;
-    if (item.voucher.seq <= known) return;
-    await db.paymentSession.updateMany({ where: { hash: item.voucher.session, settledSeq: session.settledSeq }, data: { settledSeq: item.voucher.seq.toString() } });
+    // The highest voucher seq per session (one item per account, so one per session in practice).
+    const highest = new Map<string, bigint>();
+    for (const { voucher } of items) {
+      const known = highest.get(voucher.session);
+      if (known === undefined || voucher.seq > known) highest.set(voucher.session, voucher.seq);
+    }
+    if (highest.size === 0 && ids.length === 0) return 0;
+    const [, marked] = await db.$transaction([
+      db.$executeRaw`
+        UPDATE "PaymentSession" AS s SET "settledSeq" = v.seq
+        FROM unnest(${[...highest.keys()]}::text[], ${[...highest.values()].map(String)}::text[]) AS v(hash, seq)
+        WHERE s."hash" = v.hash
+          AND v.seq::numeric > CASE WHEN s."settledSeq" ~ ${CANONICAL_SEQ_SQL} THEN s."settledSeq"::numeric ELSE 0 END`,
+      db.receipt.updateMany({ where: { id: { in: [...ids] } }, data: { status: "settled", txHash, failureReason: null } }),
+    ]);
+    return marked.count;
   }
 
   /**
@@ -798,8 +876,7 @@ export class SettlementWorker {
       const account = await this.client.readContract({ address: this.options.settlement, abi: kipSettlementAbi, functionName: "accountOf", args: [item.session.payer, this.operator] });
       if (BigInt(account.seq) < item.voucher.seq) continue;
       const txHash = await this.findSettlement(item.session.payer, item.voucher.seq);
-      await this.recordSettled(item);
-      await db.receipt.updateMany({ where: { id: { in: itemRows.map((r) => r.id) } }, data: { status: "settled", txHash, failureReason: null } });
+      await this.recordSettled([item], itemRows.map((r) => r.id), txHash);
     }
     await db.$transaction([
       db.receipt.updateMany({ where: { batchId, status: "sending" }, data: { status: "pending", batchId: null } }),

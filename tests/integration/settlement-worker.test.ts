@@ -530,6 +530,21 @@ describe("a settlement worker that crashes", () => {
     expect(await balance(payer.address)).toBe(500_000n - 3n * total);
   });
 
+  it("settles many accounts in one round, moving each session's settled seq forward only (a malformed stored seq counts as 0)", async () => {
+    const accounts = await Promise.all([pendingReceipts(2), pendingReceipts(3), pendingReceipts(1)]);
+    // Already past this round's voucher (a later settlement recorded first): kept. Not a canonical number: replaced.
+    await own.paymentSession.update({ where: { hash: accounts[0].hash }, data: { settledSeq: "7" } });
+    await own.paymentSession.update({ where: { hash: accounts[1].hash }, data: { settledSeq: "05" } });
+    const round = await (await worker()).settleOnce();
+    expect(round).toMatchObject({ settled: 6, failed: 0 });
+    const seqs = await Promise.all(accounts.map(async ({ hash }) => (await own.paymentSession.findUniqueOrThrow({ where: { hash } })).settledSeq));
+    expect(seqs).toEqual(["7", "3", "1"]);
+    for (const { payer, total, ids } of accounts) {
+      expect(await statuses(payer.address)).toEqual(ids.map(() => "settled"));
+      expect(await balance(payer.address)).toBe(500_000n - BigInt(ids.length) * total);
+    }
+  });
+
   it("settles an account's queries through several of its sessions under the newest voucher, whichever session signed it", async () => {
     const account = await newAccount();
     const phone = await newSession(account);

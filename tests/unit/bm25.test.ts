@@ -293,3 +293,21 @@ describe("top-k selection (quickselect against sorting every candidate)", () => 
     }
   });
 });
+
+describe("BM25 headings shared by consecutive passages", () => {
+  it("scores passages under a repeated heading exactly as under headings analyzed one by one", () => {
+    const config = { heading: "Server Configuration › Resource Consumption › shared_buffers (integer)", text: "Sets the amount of memory the database server uses for shared memory buffers." };
+    const wal = { heading: "Write Ahead Log › Checkpoints › checkpoint_timeout (integer)", text: "Maximum time between automatic WAL checkpoints." };
+    const french = { heading: "Configuration du serveur › Consommation des ressources", text: "Définit la quantité de mémoire que le serveur utilise pour les tampons partagés." };
+    const passages = [config, { ...config, text: "The default is 128 megabytes." }, wal, { ...wal, text: "The valid range is between 30 seconds and one day." }, config, french, { ...french, text: "La valeur par défaut est de 128 mégaoctets pour les serveurs." }, { ...french, text: "The consumption of the resources is what this section of the manual is about, in English." }, wal];
+    // A trailing space changes no term but makes every heading a string of its own.
+    const apart = passages.map((p, i) => ({ ...p, heading: p.heading + " ".repeat(i + 1) }));
+    const shared = new Bm25Index(passages);
+    const separate = new Bm25Index(apart);
+    // The same heading under a passage in another language is stemmed in that language.
+    for (const query of ["shared_buffers default", "checkpoint timeout range", "mémoire tampons serveur", "resource consumption memory", "consommation ressources", "checkpoints"]) {
+      expect(shared.search(query, passages.length)).toEqual(separate.search(query, passages.length));
+      expect(shared.search(query, passages.length).length).toBeGreaterThan(0);
+    }
+  });
+});

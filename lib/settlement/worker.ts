@@ -463,8 +463,10 @@ export class SettlementWorker {
     if (payers.length === 0) return [];
     const chainSeqs = await this.settledSeqs(payers);
     await this.options.hooks?.afterChainRead?.();
-    // Every account's receipts and their sessions in two reads for the round, not two per account.
-    const { rowsOf, sessions } = await this.unsettledRows(payers);
+    // Every account's receipts and their sessions in two reads for the round, not two per account. The
+    // later accounts' rows are read before the earlier ones are walked: a row another process changes
+    // meanwhile fails the claim's count check, and the round is tried again.
+    const { rowsOf, sessions } = await this.unsettledRows(payers, chainSeqs);
 
     const work: AccountWork[] = [];
     const batchSlots = new Set<bigint>();
@@ -484,7 +486,10 @@ export class SettlementWorker {
    * The receipts not yet settled of `payers`' accounts (matched whatever the case of the stored payer, so a
    * twin stored in lower case is seen and quarantined), and the sessions they name.
    */
-  private async unsettledRows(payers: readonly Address[]): Promise<{ rowsOf: (payer: Address) => ReceiptRow[]; sessions: Map<string, SessionRow> }> {
+  private async unsettledRows(
+    payers: readonly Address[],
+    chainSeqs: ReadonlyMap<Address, bigint>,
+  ): Promise<{ rowsOf: (payer: Address) => ReceiptRow[]; sessions: Map<string, SessionRow> }> {
     const { db } = this.options;
     const all = await db.receipt.findMany({
       where: { ...this.receiptScope, OR: payers.map((payer) => ({ payer: { equals: payer, mode: "insensitive" as const } })), status: { not: "settled" } },
@@ -496,7 +501,10 @@ export class SettlementWorker {
       if (rows) rows.push(row);
       else byPayer.set(key, [row]);
     }
-    const hashes = [...new Set(all.map((r) => r.sessionHash))];
+    // Only the sessions of rows above their account's settled seq are needed (the walk reads no others).
+    const seqOf = new Map([...chainSeqs].map(([payer, seq]) => [payer.toLowerCase(), seq]));
+    const above = all.filter((row) => CANONICAL_SEQ.test(row.seq) && BigInt(row.seq) > (seqOf.get(row.payer.toLowerCase()) ?? 0n));
+    const hashes = [...new Set(above.map((r) => r.sessionHash))];
     const sessions = new Map((hashes.length ? await db.paymentSession.findMany({ where: { hash: { in: hashes } } }) : []).map((s) => [s.hash, s]));
     return { rowsOf: (payer) => byPayer.get(payer.toLowerCase()) ?? [], sessions };
   }

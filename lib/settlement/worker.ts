@@ -466,7 +466,7 @@ export class SettlementWorker {
     // Every account's receipts and their sessions in two reads for the round, not two per account. The
     // later accounts' rows are read before the earlier ones are walked: a row another process changes
     // meanwhile fails the claim's count check, and the round is tried again.
-    const { rowsOf, sessions } = await this.unsettledRows(payers, chainSeqs);
+    const { rowsOf, sessions } = await this.unsettledRows(payers);
 
     const work: AccountWork[] = [];
     const batchSlots = new Set<bigint>();
@@ -486,10 +486,7 @@ export class SettlementWorker {
    * The receipts not yet settled of `payers`' accounts (matched whatever the case of the stored payer, so a
    * twin stored in lower case is seen and quarantined), and the sessions they name.
    */
-  private async unsettledRows(
-    payers: readonly Address[],
-    chainSeqs: ReadonlyMap<Address, bigint>,
-  ): Promise<{ rowsOf: (payer: Address) => ReceiptRow[]; sessions: Map<string, SessionRow> }> {
+  private async unsettledRows(payers: readonly Address[]): Promise<{ rowsOf: (payer: Address) => ReceiptRow[]; sessions: Map<string, SessionRow> }> {
     const { db } = this.options;
     const all = await db.receipt.findMany({
       where: { ...this.receiptScope, OR: payers.map((payer) => ({ payer: { equals: payer, mode: "insensitive" as const } })), status: { not: "settled" } },
@@ -501,10 +498,8 @@ export class SettlementWorker {
       if (rows) rows.push(row);
       else byPayer.set(key, [row]);
     }
-    // Only the sessions of rows above their account's settled seq are needed (the walk reads no others).
-    const seqOf = new Map([...chainSeqs].map(([payer, seq]) => [payer.toLowerCase(), seq]));
-    const above = all.filter((row) => CANONICAL_SEQ.test(row.seq) && BigInt(row.seq) > (seqOf.get(row.payer.toLowerCase()) ?? 0n));
-    const hashes = [...new Set(above.map((r) => r.sessionHash))];
+    // Each account has a few sessions however many receipts it has: the walk picks the ones it needs.
+    const hashes = [...new Set(all.map((r) => r.sessionHash))];
     const sessions = new Map((hashes.length ? await db.paymentSession.findMany({ where: { hash: { in: hashes } } }) : []).map((s) => [s.hash, s]));
     return { rowsOf: (payer) => byPayer.get(payer.toLowerCase()) ?? [], sessions };
   }

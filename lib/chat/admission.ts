@@ -2,8 +2,9 @@
 // signature, and that it is exactly the account's next voucher for this app's charge set) against the
 // spend cap and the payer's balance with this operator on chain minus what is still to be paid, and stored
 // together with the user's message BEFORE any model is called: one statement reads the session, the
-// account's newest voucher and open receipts, then the chain is read, then one statement stores the
-// question. The receipts are read before the chain, which makes the reading exact (./balance.ts).
+// account's newest voucher and open receipts (in the chat, the statement that also reads the sign-in and
+// counts the rate limits), then the chain is read, then one statement stores the question. The receipts
+// are read before the chain, which makes the reading exact (./balance.ts).
 //
 // Two questions sent at once, to one app server or to two, cannot both spend the same balance, and no lock
 // is needed for that: the account's numbers order its admissions. A voucher is admitted only as the account's
@@ -27,7 +28,7 @@ import { serverKeccak } from "./keccak";
 import { recoverSigner } from "./secp256k1";
 import { accountKey, accountOnChain, accountView, readAccount, revokedOnChain } from "./balance";
 import { ChatError } from "./errors";
-import { admissionState, storeQuestion, type ConversationMessage, type AdmissionSession, type DbOrTx, type QuestionRecord } from "./store";
+import { admissionQuery, admissionState, storeQuestion, type AdmissionSession, type AdmissionState, type ConversationMessage, type DbOrTx, type QuestionRecord } from "./store";
 import type { ChargeSet } from "./types";
 import type { IndexVersions } from "@/lib/rag/search";
 
@@ -101,16 +102,40 @@ export async function admitFreeQuestion(db: Db, question: QuestionRecord): Promi
   await storeQuestion(db, question, null);
 }
 
-/** Checks a paid question's voucher and stores it (status "answering") with the user's message. */
+/**
+ * Checks a paid question's voucher and stores it (status "answering") with the user's message. `read` is
+ * what admissionReading read for this question and payment, in the statement that read the sign-in
+ * (lib/chat/server.ts); without it, admission reads the database itself.
+ */
 export async function admitPaidQuestion(
   db: Db,
   chain: ChainContext,
   chargeSet: ChargeSet,
   question: QuestionRecord,
   payment: PaymentInput,
+  read?: AdmissionState,
   now = Math.floor(Date.now() / 1000),
 ): Promise<AdmittedQuestion> {
-  return admitVoucher(db, chain, chargeSet, question, payment, now);
+  return admitVoucher(db, chain, chargeSet, question, payment, now, read);
+}
+
+/** The charge set's datasets, whose versions admission reads. */
+function datasetIdsOf(chargeSet: ChargeSet): string[] {
+  return chargeSet.slots.filter((s) => s.role === "dataset").map((s) => s.listingId);
+}
+
+/**
+ * What admitting `question` paid through the session `sessionHash` reads from the database
+ * (lib/chat/store.ts admissionQuery), for the payer that `payer` names in SQL: the chat route reads it in
+ * the statement that reads the sign-in, so a paid question's reading costs no round trip of its own.
+ */
+export function admissionReading(
+  chain: Pick<ChainContext, "chainId" | "settlement" | "operator">,
+  chargeSet: ChargeSet,
+  question: Pick<QuestionRecord, "conversationId" | "appId">,
+  sessionHash: string,
+): (payer: Prisma.Sql) => Prisma.Sql {
+  return (payer) => admissionQuery({ chainId: chain.chainId, settlement: chain.settlement, operator: chain.operator, payer }, sessionHash, question, datasetIdsOf(chargeSet));
 }
 
 /**
@@ -141,7 +166,10 @@ export interface ServerSignedVoucher {
   sign(fields: { seq: bigint; issuedAt: bigint; cumulativeMax: bigint; charges: Hex }): Promise<Hex>;
 }
 
-/** admitPaidQuestion's checks and store, on the database or inside a transaction (withPayerLock). */
+/**
+ * admitPaidQuestion's checks and store, on the database or inside a transaction (withPayerLock). `read`:
+ * the database's part already read (admissionReading), for this question's owner and this session.
+ */
 export async function admitVoucher(
   tx: DbOrTx,
   chain: ChainContext,
@@ -149,12 +177,12 @@ export async function admitVoucher(
   question: QuestionRecord,
   voucherOrSigner: PaymentInput | ServerSignedVoucher,
   now = Math.floor(Date.now() / 1000),
+  read?: AdmissionState,
 ): Promise<AdmittedQuestion> {
   const owner = getAddress(question.owner);
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
-  const datasetIds = chargeSet.slots.filter((s) => s.role === "dataset").map((s) => s.listingId);
-  const receipts = await admissionState(tx, accountKey(chain, owner), voucherOrSigner.sessionHash, question, datasetIds);
+  const receipts = read ?? (await admissionState(tx, accountKey(chain, owner), voucherOrSigner.sessionHash, question, datasetIdsOf(chargeSet)));
   const { session, history } = receipts;
   // The chain is read right after the receipts (the order that makes the reading exact): started now,
   // awaited after the checks.

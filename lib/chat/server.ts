@@ -1,6 +1,6 @@
 import "server-only";
 // Wiring for the chat routes: the chain context of the configured deployment and the rate limits.
-import type { Address } from "viem";
+import { getAddress, type Address } from "viem";
 import { readDeployment } from "@/lib/chain/deployment";
 import { serverPublicClient } from "@/lib/chain/server-client";
 import type { Db } from "@/lib/db-client";
@@ -11,6 +11,7 @@ import { addressBucket } from "@/lib/http/client-address";
 import { COUNTED, countingCtes, takeRateLimits, verdictOf, type LimitKey, type LimitVerdict } from "@/lib/http/rate-limit";
 import { liveSessionQuery, requestSessionId, touchSession, type SessionRow, type SignedInSession } from "@/lib/auth/session";
 import { Prisma } from "@/lib/generated/prisma/client";
+import { admissionStateOf, type AdmissionState } from "./store";
 
 export function chatChain(): ChainContext {
   const env = serverEnv();
@@ -29,27 +30,50 @@ export function chatChain(): ChainContext {
   };
 }
 
+/** The AuthSession id of the request's sign-in cookie (what signedInWithinLimits looks up). */
+export type SignInCookie = string & { readonly __signInCookie: true };
+
+/** The request's sign-in cookie, or a 401 without one: refused before the request's body is read. */
+export async function signInCookie(): Promise<SignInCookie> {
+  const id = await requestSessionId();
+  if (!id) throw new ChatError("unauthorized", "sign_in", "Sign in with your wallet first.");
+  return id as SignInCookie;
+}
+
 /**
  * The chat request's signed-in wallet, with the request counted against the wallet's and the client
  * address's limits (shared by every server), in one statement: the session's row (lib/auth/session.ts
  * liveSessionQuery) and the counters (lib/http/rate-limit.ts countingCtes). A request without a live
  * session counts against its address only, and is refused.
+ *
+ * `admission` (a paid question's admissionReading, lib/chat/admission.ts) is read in the same statement,
+ * for the signed-in wallet: a paid message then costs no round trip of its own for its admission's
+ * reading. It is handed back only when the session's address is spelled as admission spells a payer
+ * (checksummed); otherwise admission reads for itself.
  */
-export async function signedInWithinLimits(db: Db, address: string, now = new Date()): Promise<SignedInSession> {
+export async function signedInWithinLimits(
+  db: Db,
+  id: SignInCookie,
+  address: string,
+  admission?: (payer: Prisma.Sql) => Prisma.Sql,
+  now = new Date(),
+): Promise<SignedInSession & { admission?: AdmissionState }> {
   const env = serverEnv();
-  const id = await requestSessionId();
-  if (!id) throw new ChatError("unauthorized", "sign_in", "Sign in with your wallet first.");
   const addressKey = { key: `ip:${addressBucket(address)}`, limit: env.CHAT_RATE_LIMIT_IP };
-  const [row] = await db.$queryRaw<(Partial<SessionRow> & { counted: [string, number, number][] })[]>`
+  const admitted = admission
+    ? { cte: Prisma.sql`, a AS (${admission(Prisma.sql`(SELECT "address" FROM s)`)})`, column: Prisma.sql`, (SELECT row_to_json(a) FROM a) AS admission` }
+    : { cte: Prisma.empty, column: Prisma.empty };
+  const [row] = await db.$queryRaw<(Partial<SessionRow> & { counted: [string, number, number][]; admission?: Parameters<typeof admissionStateOf>[0] })[]>`
     WITH s AS (${liveSessionQuery(id, now)}),
-    ${countingCtes(Prisma.sql`SELECT ${WALLET_PREFIX} || lower("address") FROM s UNION ALL SELECT ${addressKey.key}`)}
-    SELECT s.*, ${COUNTED} AS counted FROM (SELECT 1) AS one LEFT JOIN s ON true`;
+    ${countingCtes(Prisma.sql`SELECT ${WALLET_PREFIX} || lower("address") FROM s UNION ALL SELECT ${addressKey.key}`)}${admitted.cte}
+    SELECT s.*, ${COUNTED} AS counted${admitted.column} FROM (SELECT 1) AS one LEFT JOIN s ON true`;
   if (!row.id) throw new ChatError("unauthorized", "sign_in", "Sign in with your wallet first.");
   const session = row as SessionRow;
   const wallet = { key: `${WALLET_PREFIX}${session.address.toLowerCase()}`, limit: env.CHAT_RATE_LIMIT_WALLET };
   refuseOverLimit(verdictOf(db, [wallet, addressKey], row.counted), wallet);
   await touchSession(session, now);
-  return { address: session.address as Address, chainId: session.chainId };
+  const signedIn = { address: session.address as Address, chainId: session.chainId };
+  return row.admission && session.address === getAddress(session.address) ? { ...signedIn, admission: admissionStateOf(row.admission) } : signedIn;
 }
 
 const WALLET_PREFIX = "wallet:";

@@ -98,7 +98,7 @@ export interface AccountReceipts {
 }
 
 /** The account (payer with operator, on this deployment) whose receipts these are, as SQL conditions. */
-function accountWhere(account: AccountKey) {
+function accountWhere(account: AccountSql) {
   return Prisma.sql`"chainId" = ${account.chainId}::int AND "settlement" = ${account.settlement} AND "operator" = ${account.operator} AND "payer" = ${account.payer}`;
 }
 
@@ -110,7 +110,10 @@ export interface AccountKey {
   payer: string;
 }
 
-const ACCOUNT_COLUMNS = (account: AccountKey) => Prisma.sql`
+/** An account key whose payer may also be SQL that names the address (a column of the same statement). */
+type AccountSql = Omit<AccountKey, "payer"> & { payer: string | Prisma.Sql };
+
+const ACCOUNT_COLUMNS = (account: AccountSql) => Prisma.sql`
   (SELECT json_build_array("seq", "cumulativeMax") FROM "Receipt" WHERE ${accountWhere(account)} ORDER BY "seq"::numeric DESC LIMIT 1) AS latest,
   (SELECT json_agg(json_build_array("seq", ${HELD}::text)) FROM "Receipt" WHERE ${accountWhere(account)} AND "status" IN (${OPEN})) AS open`;
 
@@ -137,29 +140,30 @@ export interface AdmissionState extends AccountReceipts {
 
 export type ConversationMessage = { id: string; role: string; text: string };
 
+/** The raw row of admissionQuery (a statement's columns, or the same as one json object). */
+type AdmissionRow = Partial<Omit<AdmissionSession, "open">> & {
+  found: boolean;
+  sessionOpen: number;
+  latest: [string, string] | null;
+  open: [string, string][] | null;
+  history: ConversationMessage[];
+  datasetVersions: [string, number, number][];
+};
+
 /**
- * In one statement, everything admission checks a voucher against in the database: the spending session,
- * the account's newest voucher and open receipts, the question's conversation so far (the model's
- * history) and the versions of the app's datasets (what its retrieval searches), so a paid question
- * needs no read of its own.
+ * Everything admission checks a voucher against in the database, as one SELECT of one row: the spending
+ * session, the account's newest voucher and open receipts, the question's conversation so far (the model's
+ * history) and the versions of the app's datasets (what its retrieval searches), so a paid question needs
+ * no read of its own. The payer is an address, or SQL that names one (the chat's sign-in statement reads
+ * it from the signed-in session's row: lib/chat/server.ts). Read it with admissionStateOf.
  */
-export async function admissionState(
-  db: DbOrTx,
-  account: AccountKey,
+export function admissionQuery(
+  account: AccountSql,
   sessionHash: string,
   conversation: Pick<QuestionRecord, "conversationId" | "appId">,
   datasetIds: readonly string[] = [],
-): Promise<AdmissionState> {
-  const [row] = await db.$queryRaw<
-    (Partial<Omit<AdmissionSession, "open">> & {
-      found: boolean;
-      sessionOpen: number;
-      latest: [string, string] | null;
-      open: [string, string][] | null;
-      history: ConversationMessage[];
-      datasetVersions: [string, number, number][];
-    })[]
-  >`
+): Prisma.Sql {
+  return Prisma.sql`
     SELECT s."hash" IS NOT NULL AS found, s."hash", s."chainId", s."settlement", s."payer", s."key", s."operator", s."spendCap", s."expiry", s."revokedAt",
       s."nonce", s."signature", s."settledSeq",
       (SELECT count(*)::int FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" IN (${OPEN})) AS "sessionOpen",
@@ -171,6 +175,10 @@ export async function admissionState(
         FROM "Dataset" d WHERE d."listingId" = ANY(${[...datasetIds]}::text[])) AS "datasetVersions"
     FROM (SELECT 1) AS one
     LEFT JOIN "PaymentSession" s ON s."hash" = ${sessionHash}`;
+}
+
+/** What admissionQuery read. Its columns are integers, text, booleans and json: the same as a json object. */
+export function admissionStateOf(row: AdmissionRow): AdmissionState {
   const session: AdmissionSession | null = row.found
     ? {
         hash: row.hash!,
@@ -190,6 +198,18 @@ export async function admissionState(
     : null;
   const datasetVersions = new Map(row.datasetVersions.map(([id, version, datasetVersion]) => [id, { version, datasetVersion }]));
   return { session, ...accountReceiptsOf(row), history: row.history, datasetVersions };
+}
+
+/** admissionQuery of `account`, in a statement of its own. */
+export async function admissionState(
+  db: DbOrTx,
+  account: AccountKey,
+  sessionHash: string,
+  conversation: Pick<QuestionRecord, "conversationId" | "appId">,
+  datasetIds: readonly string[] = [],
+): Promise<AdmissionState> {
+  const [row] = await db.$queryRaw<AdmissionRow[]>`${admissionQuery(account, sessionHash, conversation, datasetIds)}`;
+  return admissionStateOf(row);
 }
 
 /** What a spending session's receipts hold, except void and failed ones. */

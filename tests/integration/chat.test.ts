@@ -375,6 +375,33 @@ describe("receipt checks before the model is called", () => {
     await expectRejected(await send(await fx.payment(charges, tight)), 402, "over_cap");
   });
 
+  it("reads the account of the signed-in wallet by its checksummed address, however the sign-in's row spells it", async () => {
+    // The sign-in statement reads the admission's account for the address on the sign-in's row. Were that
+    // row spelled in lower case, a reading by it would find none of the account's receipts (they name the
+    // payer checksummed): the account's next voucher would be refused and the account's spent history missed.
+    const owner = await fx.account();
+    await fx.deposit(owner, 100_000n);
+    const own = await fx.signIn(owner);
+    const device = await fx.authorize(own, owner, { spendCap: 10n ** 12n });
+    const send = (payment: unknown) => ask("pelican pouch", payment, { conversation: clientId(), who: own });
+    const first = await send(await fx.payment(charges, device, { previous: null }));
+    expect(first.status).toBe(200);
+    await readChunks(first);
+    const position = await fx.position(device);
+    expect(position.seq).toBe(1n);
+    expect((await db.authSession.updateMany({ where: { address: owner.address }, data: { address: owner.address.toLowerCase() } })).count).toBeGreaterThan(0);
+    // The number already used is still refused as used, and the next one is admitted.
+    await expectRejected(await send(await fx.payment(charges, device, { previous: null })), 409, "nonce_used");
+    const next = await send(await fx.payment(charges, device, { previous: position }));
+    expect(next.status).toBe(200);
+    await readChunks(next);
+    const rows = await db.receipt.findMany({ where: { sessionHash: device.hash }, orderBy: { createdAt: "asc" } });
+    expect(rows.map((r) => [r.payer, r.seq])).toEqual([
+      [owner.address, "1"],
+      [owner.address, "2"],
+    ]);
+  });
+
   it("refuses every voucher of a session its payer revoked, at once", async () => {
     const revocable = await fx.authorize(cookie, payer);
     const conversation = clientId();

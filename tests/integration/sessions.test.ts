@@ -54,6 +54,9 @@ describe("sessions end on the server", () => {
     expect(logout.status).toBe(204);
     expect(await whoIs(copy)).toBeNull();
     expect(await protectedStatuses(copy)).toEqual([401, 401]);
+    // The chat reads its body before the sign-in; a body it refuses is refused as not signed in all the same.
+    const malformed = await fetch(`${stack.appUrl}/api/chat`, { method: "POST", headers: { cookie: copy, "content-type": "application/json" }, body: "{" });
+    expect(malformed.status).toBe(401);
   });
 
   it("signs out everywhere: every device's session of the wallet ends, other wallets' do not", async () => {

@@ -2,12 +2,12 @@
 // streamed as AI SDK UI message chunks. Paid apps need a receipt signed by a registered session key;
 // it is checked and stored with the question before the model is called, and voided if the answer fails.
 import { getAddress } from "viem";
-import { admitFreeQuestion, admitPaidQuestion, missingPayment, type AdmittedQuestion, type PaymentInput } from "@/lib/chat/admission";
+import { admissionReading, admitFreeQuestion, admitPaidQuestion, missingPayment, type AdmittedQuestion, type PaymentInput } from "@/lib/chat/admission";
 import { answerResponse } from "@/lib/chat/answer";
 import { assertModelAvailable, loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
 import { conversationMessages } from "@/lib/chat/store";
-import { chatChain, signedInWithinLimits } from "@/lib/chat/server";
+import { chatChain, signedInWithinLimits, signInCookie } from "@/lib/chat/server";
 import { getDb } from "@/lib/db";
 import { assertSameOrigin, readJsonBody } from "@/lib/errors";
 import { modelFetch } from "@/lib/net/model-fetch";
@@ -23,20 +23,36 @@ export async function POST(request: Request): Promise<Response> {
     const env = serverEnv();
     assertSameOrigin(request, env.APP_URL);
     const db = getDb();
-    // The sign-in and the rate limits (wallet and client address) in one statement.
-    const signedIn = await signedInWithinLimits(db, clientAddress(request, env.TRUSTED_PROXY_HOPS));
-    const body = await readJsonBody(request, chatBodySchema, { maxBytes: MAX_CHAT_BODY_BYTES });
-    const owner = getAddress(signedIn.address);
+    const cookie = await signInCookie();
+    const client = clientAddress(request, env.TRUSTED_PROXY_HOPS);
     const chain = chatChain();
-    const app = await loadChatApp(db, chain, body.appId);
-    // A model a recent probe found down: refused before the question or its voucher is stored.
-    await assertModelAvailable(db, app, env.MODEL_PROBE_INTERVAL_MS);
+    let body, app;
+    try {
+      body = await readJsonBody(request, chatBodySchema, { maxBytes: MAX_CHAT_BODY_BYTES });
+      app = await loadChatApp(db, chain, body.appId);
+      // A model a recent probe found down: refused before the question or its voucher is stored.
+      await assertModelAvailable(db, app, env.MODEL_PROBE_INTERVAL_MS);
+    } catch (error) {
+      // These come before the sign-in is read (below, with the admission); a refusal here still goes out
+      // only to a live sign-in within its limits, and counts against them: anyone else gets that refusal.
+      await signedInWithinLimits(db, cookie, client);
+      throw error;
+    }
 
     // What is being answered: the new question, or (regenerate) the conversation's last question. A paid
-    // new question reads the conversation inside its admission (one database round trip fewer).
+    // new question's admission reads the conversation, with the rest of what it checks, in the statement
+    // that reads the sign-in and counts the rate limits: one round trip for all three.
     const regenerate = body.trigger !== "submit-message";
     const paidQuestion = !regenerate && !app.chargeSet.free && body.payment !== undefined;
-    const earlier = paidQuestion ? null : await conversationMessages(db, { conversationId: body.conversationId, owner, appId: app.id });
+    const conversation = { conversationId: body.conversationId, appId: app.id };
+    const signedIn = await signedInWithinLimits(
+      db,
+      cookie,
+      client,
+      paidQuestion ? admissionReading(chain, app.chargeSet, conversation, body.payment!.sessionHash) : undefined,
+    );
+    const owner = getAddress(signedIn.address);
+    const earlier = paidQuestion ? null : await conversationMessages(db, { ...conversation, owner });
     let question: string;
     let history = earlier ?? [];
     let replaced: string[] = [];
@@ -63,7 +79,7 @@ export async function POST(request: Request): Promise<Response> {
       await admitFreeQuestion(db, questionInput);
     } else {
       if (!body.payment) throw await missingPayment(db, chain, app.chargeSet, owner);
-      const admitted = await admitPaidQuestion(db, chain, app.chargeSet, questionInput, body.payment as PaymentInput);
+      const admitted = await admitPaidQuestion(db, chain, app.chargeSet, questionInput, body.payment as PaymentInput, signedIn.admission);
       receipt = { id: admitted.receiptId, maxTotal: admitted.maxTotal };
       datasetVersions = admitted.datasetVersions;
       if (paidQuestion) history = admitted.history;

@@ -1,4 +1,5 @@
-// A quick check of retrieval quality without a server: `npx tsx bench/eval/offline.ts [--misses]`.
+// A quick check of retrieval quality without a server: `npx tsx bench/eval/offline.ts [set.json] [--misses]`
+// (the main evaluation set by default; bench/eval/postgresql-manual-heldout.json is the held-out one).
 // Extracts and chunks the corpus the way ingestion does (prepareDocument, documentChunks), indexes it
 // the way search does (buildChunkIndex, rankAcross), as one dataset and as 8 scored with shared statistics, and
 // prints recall@1 and @5 on the evaluation set. The benchmark (bench/retrieval.ts) measures the same
@@ -9,7 +10,8 @@ import { documentChunks, prepareDocument } from "../../lib/rag/ingest";
 import { buildChunkIndex, rankAcross, type DocumentLabel, type IndexedChunk } from "../../lib/rag/search";
 import { distinctPages, loadEvalSet, recall } from "./recall";
 
-const set = loadEvalSet();
+const fileArg = process.argv.find((a) => a.endsWith(".json"));
+const set = fileArg ? loadEvalSet(path.resolve(fileArg)) : loadEvalSet();
 const dir = set.corpus.path;
 const files = fs.readdirSync(dir).filter((f) => f.endsWith(".html")).sort();
 const documents = new Map<string, DocumentLabel>();

@@ -14,10 +14,13 @@ export interface EvalQuestion {
 
 export interface EvalSet {
   corpus: { name: string; debianPackage: string; path: string; note: string };
+  note?: string;
   questions: EvalQuestion[];
 }
 
 export const EVAL_FILE = path.resolve(import.meta.dirname, "postgresql-manual.json");
+/** Questions on the same corpus that no ranking choice was made on (see its note). */
+export const HELDOUT_FILE = path.resolve(import.meta.dirname, "postgresql-manual-heldout.json");
 
 export function loadEvalSet(file = EVAL_FILE): EvalSet {
   return JSON.parse(fs.readFileSync(file, "utf8")) as EvalSet;

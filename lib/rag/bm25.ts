@@ -11,6 +11,11 @@
 // term sequence kept at build time (term numbers, 4 bytes a term), so the bonus costs a few dozen short
 // integer scans per query whatever the corpus size.
 //
+// Definitions: a passage whose own heading opens with a compound name (a configuration entry headed
+// "checkpoint_timeout (integer)") is that name's definition; a query holding the name whole adds one full
+// match of it to the passage (DEFINITION_WEIGHT), so the entry that says what a setting is comes before a
+// page that mentions it often.
+//
 // Shared statistics: an app searches several datasets, one index each. Scores compare across them only if
 // every index scores with the same statistics (N, each term's document frequency, the average length), so
 // each index can score with those of all of them together (sharedStats): the ranking is the one a single
@@ -21,6 +26,12 @@ import { analyze, indexTerms, LANGUAGES, type AnalyzedText, type Language } from
 export interface IndexedText {
   text: string;
   heading?: string;
+  /**
+   * The passage's own heading (the innermost: a definition list's term, "checkpoint_timeout (integer)").
+   * When it opens with a compound name (an identifier: checkpoint_timeout, pg_isready), the passage is
+   * that name's definition, and a query that names it finds it first (DEFINITION_WEIGHT).
+   */
+  ownHeading?: string;
 }
 
 export interface Bm25Options {
@@ -79,6 +90,13 @@ interface Posting {
   headingFreqs: Uint16Array;
 }
 
+/**
+ * What defining a name the query asks for adds to a passage: this many full matches of the name (its idf
+ * times k1 + 1, the most one field's match of it can add). A page that discusses checkpoint_timeout at
+ * length mentions it more often than the one entry that says what it is; the entry is the answer.
+ */
+export const DEFINITION_WEIGHT = 1;
+
 /** Default weight of the heading field against the body. */
 export const HEADING_WEIGHT = 1;
 
@@ -108,6 +126,9 @@ export class Bm25Builder {
   private readonly perLanguage = new Array<number>(LANGUAGES.length).fill(0);
   private built = false;
   private lastHeading: { heading: string; language: Language; terms: readonly string[] } | null = null;
+  /** Passages by the compound name they define (see IndexedText.ownHeading), in order. */
+  private readonly definitions = new Map<string, number[]>();
+  private lastDefinition: { ownHeading: string; language: Language; name: string | null } | null = null;
 
   /** Passages added so far. */
   get size(): number {
@@ -128,6 +149,12 @@ export class Bm25Builder {
     for (const term of terms) this.addTerm(term, doc, false);
     for (const term of heading) this.addTerm(term, doc, true);
     this.offsets.push(this.sequence.length);
+    const defined = typeof document === "string" || !document.ownHeading ? null : this.definedName(document.ownHeading, language);
+    if (defined !== null) {
+      const docs = this.definitions.get(defined);
+      if (docs) docs.push(doc);
+      else this.definitions.set(defined, [doc]);
+    }
   }
 
   /**
@@ -140,6 +167,15 @@ export class Bm25Builder {
     const terms = indexTerms(heading, language);
     this.lastHeading = { heading, language, terms };
     return terms;
+  }
+
+  /** definedName of a passage's own heading; kept for the next passage, which is often under the same one. */
+  private definedName(ownHeading: string, language: Language): string | null {
+    const last = this.lastDefinition;
+    if (last && last.ownHeading === ownHeading && last.language === language) return last.name;
+    const name = definedName(ownHeading, language);
+    this.lastDefinition = { ownHeading, language, name };
+    return name;
   }
 
   private addTerm(term: string, doc: number, heading: boolean): void {
@@ -168,8 +204,11 @@ export class Bm25Builder {
     }
     const { perLanguage } = this;
     const languages = LANGUAGES.filter((_, i) => perLanguage[i] > 0).sort((x, y) => perLanguage[LANGUAGES.indexOf(y)] - perLanguage[LANGUAGES.indexOf(x)]);
+    const definitions = new Map<string, Int32Array>();
+    for (const [name, docs] of this.definitions) definitions.set(name, Int32Array.from(docs));
     return {
       postings,
+      definitions,
       lengths: Float32Array.from(this.lengths),
       headingLengths: Float32Array.from(this.headingLengths),
       sequence: Int32Array.from(this.sequence),
@@ -180,8 +219,19 @@ export class Bm25Builder {
   }
 }
 
+/**
+ * The compound name a heading opens with (its first term, when that is an identifier held whole), else
+ * null. Only compounds: a query's compounds are what it is matched against, and a plain word never is one.
+ */
+function definedName(heading: string, language: Language): string | null {
+  const { terms, partOf } = analyze(heading, language);
+  // A compound is followed by its parts, each naming it.
+  return terms.length > 1 && partOf[0] === null && partOf[1] === terms[0] ? terms[0] : null;
+}
+
 interface BuiltPostings {
   postings: Map<string, Posting>;
+  definitions: Map<string, Int32Array>;
   lengths: Float32Array;
   headingLengths: Float32Array;
   sequence: Int32Array;
@@ -193,6 +243,8 @@ interface BuiltPostings {
 export class Bm25Index {
   readonly size: number;
   private readonly postings: Map<string, Posting>;
+  /** Passages by the compound name they define (IndexedText.ownHeading). */
+  private readonly definitions: Map<string, Int32Array>;
   private readonly lengths: Float32Array;
   private readonly headingLengths: Float32Array;
   /** Terms in all documents' bodies together. */
@@ -245,6 +297,7 @@ export class Bm25Index {
     }
     const built = builder.finish();
     this.postings = built.postings;
+    this.definitions = built.definitions;
     this.lengths = built.lengths;
     this.headingLengths = built.headingLengths;
     this.sequence = built.sequence;
@@ -306,11 +359,14 @@ export class Bm25Index {
     // about "checkpoint_timeout" asks about it, not about every checkpoint and every timeout).
     const queryTerms = new Map<Language, string[]>();
     const terms = new Map<string, number>();
+    // The compound names the query holds whole (checkpoint_timeout): a passage that defines one gains.
+    const compounds = new Set<string>();
     for (const language of this.languages) {
       const { terms: list, partOf } = analyzed(language);
       queryTerms.set(language, list);
       list.forEach((term, i) => {
         const compound = partOf[i];
+        if (compound !== null) compounds.add(compound);
         const weight = compound !== null && stats.documentFrequency(compound) > 0 ? this.partWeight : 1;
         terms.set(term, Math.max(terms.get(term) ?? 0, weight));
       });
@@ -334,6 +390,15 @@ export class Bm25Index {
         // Every term's weight and every posting's score are above 0, so a document is listed once.
         if (scores[offset + doc] === 0) touched.push(offset + doc);
         scores[offset + doc] += weight * score;
+      }
+    }
+    for (const name of compounds) {
+      const docs = this.definitions.get(name);
+      if (!docs) continue;
+      const bonus = DEFINITION_WEIGHT * idf(name) * (k1 + 1);
+      for (const doc of docs) {
+        if (scores[offset + doc] === 0) touched.push(offset + doc);
+        scores[offset + doc] += bonus;
       }
     }
     if (this.proximity <= 0 || terms.size < 2) return none;

@@ -11,7 +11,8 @@
 // Bm25Index): the document's title, its lead (the opening sentence, which on a reference page says what
 // the page is for: "pg_isready — check the connection status of a PostgreSQL server") and the chunk's
 // section path. The lead is taken from the document's first chunk, so an index built while ingesting and
-// one loaded from the database agree.
+// one loaded from the database agree. The innermost heading of the path is also the passage's own heading,
+// which names what a definition list's entry defines (Bm25Index: definitions).
 //
 // Document evidence: a passage is more likely what the question is about when other passages of its
 // document match the question too (the page on ALTER TABLE against the one passage of another page that
@@ -125,7 +126,8 @@ interface CachedIndex {
  * path) as a field. `documents` must carry the leads (withLeads).
  */
 export function chunkPassage(chunk: IndexedChunk, documents: ReadonlyMap<string, DocumentLabel>): IndexedText {
-  return { text: chunk.text, heading: headingOf(documents.get(chunk.documentId), chunk.section) };
+  const section = chunk.section ? chunk.section.split(SECTION_SEPARATOR) : [];
+  return { text: chunk.text, heading: headingOf(documents.get(chunk.documentId), chunk.section), ownHeading: section.at(-1) };
 }
 
 /** The index of a dataset's chunks (see chunkPassage), in their order. */

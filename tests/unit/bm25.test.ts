@@ -311,3 +311,34 @@ describe("BM25 headings shared by consecutive passages", () => {
     }
   });
 });
+
+describe("BM25 definitions (a passage headed by the name it defines)", () => {
+  const heading = "Server Configuration › Checkpoints";
+  const passages = [
+    // A page that discusses the setting: it names it twice.
+    { text: "A checkpoint is begun every checkpoint_timeout seconds, or sooner when the log grows; raising checkpoint_timeout makes crash recovery longer.", heading: `${heading} › WAL Configuration`, ownHeading: "WAL Configuration" },
+    // The setting's own entry: its name is its heading, not its body.
+    { text: "Maximum time between automatic WAL checkpoints. The default is five minutes.", heading: `${heading} › checkpoint_timeout (integer)`, ownHeading: "checkpoint_timeout (integer)" },
+    { text: "Write a message to the server log if checkpoints happen too often.", heading: `${heading} › checkpoint_warning (integer)`, ownHeading: "checkpoint_warning (integer)" },
+    ...Array.from({ length: 200 }, (_, i) => ({ text: `Unrelated passage number ${i} about tables and rows.`, heading: "Tables", ownHeading: "Tables" })),
+  ];
+  const withDefinitions = new Bm25Index(passages);
+  const without = new Bm25Index(passages.map(({ text, heading: h }) => ({ text, heading: h })));
+
+  it("ranks the entry that defines a name the question asks about above a page that only discusses it", () => {
+    const question = "What does checkpoint_timeout control?";
+    expect(without.search(question, 1)[0].index).toBe(0);
+    expect(withDefinitions.search(question, 1)[0].index).toBe(1);
+    // The entry gains one full match of the name, whatever else it matched.
+    const gain = withDefinitions.search(question, 3).find((h) => h.index === 1)!.score - without.search(question, 3).find((h) => h.index === 1)!.score;
+    const { size, documentFrequency } = withDefinitions.stats;
+    const df = documentFrequency("checkpoint_timeout");
+    expect(gain).toBeCloseTo(Math.log(1 + (size - df + 0.5) / (df + 0.5)) * 2.2, 4);
+  });
+
+  it("adds nothing to a question that does not hold the defined name whole", () => {
+    for (const question of ["WAL configuration", "tables", "checkpoint timeout", "checkpoint warning"]) {
+      expect(withDefinitions.search(question, 5)).toEqual(without.search(question, 5));
+    }
+  });
+});

@@ -265,6 +265,8 @@ export function htmlToDocument(html: string): { title: string | null; sections: 
   let up: string | null = null;
   let line = "";
   let lineLinkChars = 0;
+  /** A table cell began after the line's text: a separator goes before the cell's own text. */
+  let cellAfterText = false;
   let heading = 0;
   // Open lists and items, innermost last: a list is a link list when every item carries a link.
   const lists: { start: number; items: number; linked: number }[] = [];
@@ -290,6 +292,7 @@ export function htmlToDocument(html: string): { title: string | null; sections: 
     }
     line = "";
     lineLinkChars = 0;
+    cellAfterText = false;
   };
 
   const parser = new Parser(
@@ -317,6 +320,10 @@ export function htmlToDocument(html: string): { title: string | null; sections: 
           if (name.length === 2 && name[0] === "h" && HEADING.test(name)) heading = name.charCodeAt(1) - 48;
           if (isMain || name === "article") sawMain = true;
           if (name === "br") line += "\n";
+          // Table cells are inline, but each holds a value of its own: "Name | Storage Size | Range",
+          // never "NameStorage SizeRange" (the row, a block, ends the line). The separator goes in
+          // before the next cell's text, so empty cells add none.
+          if (name === "td" || name === "th") cellAfterText = /\S/.test(line);
           if (name === "a" && attributes.href !== undefined) {
             flags |= LINK;
             for (const item of items) item.linked = true;
@@ -346,6 +353,10 @@ export function htmlToDocument(html: string): { title: string | null; sections: 
       ontext(text) {
         if (inTitle) title += text;
         else if (!skipping) {
+          if (cellAfterText && /\S/.test(text)) {
+            line += " | ";
+            cellAfterText = false;
+          }
           line += text;
           if (linkDepth > 0) lineLinkChars += letters(text);
         }

@@ -58,6 +58,13 @@ describe("HTML: main content without the page furniture", () => {
     expect(title).toBe("Guide");
     expect(text).toBe("Installing\nRun the installer as root.");
   });
+
+  it("keeps a table's cells apart and its rows on lines of their own", () => {
+    // DocBook writes cells with no space between them: "NameStorage Size" would be one word.
+    const page = `<html><body><main><table><thead><tr><th>Name</th><th>Storage Size</th><th>Range</th></tr></thead>
+      <tbody><tr><td><code>smallint</code></td><td>2 bytes</td><td>-32768 to +32767</td></tr><tr><td></td><td>none</td><td> </td></tr></tbody></table></main></body></html>`;
+    expect(htmlToDocument(page).text).toBe("Name | Storage Size | Range\nsmallint | 2 bytes | -32768 to +32767\nnone");
+  });
 });
 
 describe("HTML and Markdown: headings as section paths", () => {

@@ -166,7 +166,7 @@ async function admitKeyVoucher(
     sign: (fields: { seq: bigint; issuedAt: bigint; cumulativeMax: bigint; charges: Hex }) =>
       signVoucherWith((digest) => signDigest(digest, privateKey), context, { session: key.sessionHash as Hex, ...fields }, keccak),
   };
-  return admitVoucher(tx, chain, app.chargeSet, question, signer, now);
+  return admitVoucher(tx, chain, app.chargeSet, question, signer, { now });
 }
 
 export interface ApiAnswerInput {

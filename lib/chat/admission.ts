@@ -104,8 +104,8 @@ export async function admitFreeQuestion(db: Db, question: QuestionRecord): Promi
 
 /**
  * Checks a paid question's voucher and stores it (status "answering") with the user's message. `read` is
- * what admissionReading read for this question and payment, in the statement that read the sign-in
- * (lib/chat/server.ts); without it, admission reads the database itself.
+ * what an admissionReading read in the statement that read the sign-in (lib/chat/server.ts); it is used
+ * only if it was read for this very question, session and payer, else admission reads the database itself.
  */
 export async function admitPaidQuestion(
   db: Db,
@@ -113,10 +113,9 @@ export async function admitPaidQuestion(
   chargeSet: ChargeSet,
   question: QuestionRecord,
   payment: PaymentInput,
-  read?: AdmissionState,
-  now = Math.floor(Date.now() / 1000),
+  read?: AdmissionRead,
 ): Promise<AdmittedQuestion> {
-  return admitVoucher(db, chain, chargeSet, question, payment, now, read);
+  return admitVoucher(db, chain, chargeSet, question, payment, { read });
 }
 
 /** The charge set's datasets, whose versions admission reads. */
@@ -125,17 +124,61 @@ function datasetIdsOf(chargeSet: ChargeSet): string[] {
 }
 
 /**
- * What admitting `question` paid through the session `sessionHash` reads from the database
- * (lib/chat/store.ts admissionQuery), for the payer that `payer` names in SQL: the chat route reads it in
- * the statement that reads the sign-in, so a paid question's reading costs no round trip of its own.
+ * What admitting a question paid through the session `sessionHash` reads from the database
+ * (lib/chat/store.ts admissionQuery), for a payer named in SQL: the chat route reads it in the statement
+ * that reads the sign-in, so a paid question's reading costs no round trip of its own.
  */
+export interface AdmissionReading {
+  chainId: number;
+  settlement: string;
+  operator: string;
+  sessionHash: string;
+  conversationId: string;
+  appId: string;
+  datasetIds: readonly string[];
+  /** The SELECT, for the payer `payer` names. */
+  query(payer: Prisma.Sql): Prisma.Sql;
+}
+
+/** An AdmissionReading's result, with the payer it was read for (checksummed). */
+export interface AdmissionRead {
+  reading: AdmissionReading;
+  payer: string;
+  state: AdmissionState;
+}
+
 export function admissionReading(
   chain: Pick<ChainContext, "chainId" | "settlement" | "operator">,
   chargeSet: ChargeSet,
   question: Pick<QuestionRecord, "conversationId" | "appId">,
   sessionHash: string,
-): (payer: Prisma.Sql) => Prisma.Sql {
-  return (payer) => admissionQuery({ chainId: chain.chainId, settlement: chain.settlement, operator: chain.operator, payer }, sessionHash, question, datasetIdsOf(chargeSet));
+): AdmissionReading {
+  const reading = {
+    chainId: chain.chainId,
+    settlement: chain.settlement,
+    operator: chain.operator,
+    sessionHash,
+    conversationId: question.conversationId,
+    appId: question.appId,
+    datasetIds: datasetIdsOf(chargeSet),
+  };
+  return { ...reading, query: (payer) => admissionQuery({ ...reading, payer }, sessionHash, question, reading.datasetIds) };
+}
+
+/** Whether `read` is what admission would read itself for this payer, session, question and charge set. */
+function readFor(read: AdmissionRead, chain: ChainContext, payer: Address, sessionHash: string, question: QuestionRecord, datasetIds: readonly string[]): boolean {
+  const r = read.reading;
+  return (
+    read.payer === payer &&
+    r.sessionHash === sessionHash &&
+    r.chainId === chain.chainId &&
+    r.settlement === chain.settlement &&
+    r.operator === chain.operator &&
+    r.conversationId === question.conversationId &&
+    r.appId === question.appId &&
+    r.datasetIds.length === datasetIds.length &&
+    r.datasetIds.every((id, i) => id === datasetIds[i])
+  );
 }
 
 /**
@@ -168,7 +211,7 @@ export interface ServerSignedVoucher {
 
 /**
  * admitPaidQuestion's checks and store, on the database or inside a transaction (withPayerLock). `read`:
- * the database's part already read (admissionReading), for this question's owner and this session.
+ * the database's part already read (admissionReading), used if it was read for exactly this.
  */
 export async function admitVoucher(
   tx: DbOrTx,
@@ -176,13 +219,16 @@ export async function admitVoucher(
   chargeSet: ChargeSet,
   question: QuestionRecord,
   voucherOrSigner: PaymentInput | ServerSignedVoucher,
-  now = Math.floor(Date.now() / 1000),
-  read?: AdmissionState,
+  { now = Math.floor(Date.now() / 1000), read }: { now?: number; read?: AdmissionRead } = {},
 ): Promise<AdmittedQuestion> {
   const owner = getAddress(question.owner);
   const charges = chargesOf(chargeSet);
   const maxTotal = charges.reduce((sum, c) => sum + c.max, 0n);
-  const receipts = read ?? (await admissionState(tx, accountKey(chain, owner), voucherOrSigner.sessionHash, question, datasetIdsOf(chargeSet)));
+  const datasetIds = datasetIdsOf(chargeSet);
+  const receipts =
+    read && readFor(read, chain, owner, voucherOrSigner.sessionHash, question, datasetIds)
+      ? read.state
+      : await admissionState(tx, accountKey(chain, owner), voucherOrSigner.sessionHash, question, datasetIds);
   const { session, history } = receipts;
   // The chain is read right after the receipts (the order that makes the reading exact): started now,
   // awaited after the checks.

@@ -1,6 +1,6 @@
 import "server-only";
 // Wiring for the chat routes: the chain context of the configured deployment and the rate limits.
-import { getAddress, type Address } from "viem";
+import type { Address } from "viem";
 import { readDeployment } from "@/lib/chain/deployment";
 import { serverPublicClient } from "@/lib/chain/server-client";
 import type { Db } from "@/lib/db-client";
@@ -11,7 +11,8 @@ import { addressBucket } from "@/lib/http/client-address";
 import { COUNTED, countingCtes, takeRateLimits, verdictOf, type LimitKey, type LimitVerdict } from "@/lib/http/rate-limit";
 import { liveSessionQuery, requestSessionId, touchSession, type SessionRow, type SignedInSession } from "@/lib/auth/session";
 import { Prisma } from "@/lib/generated/prisma/client";
-import { admissionStateOf, type AdmissionState } from "./store";
+import type { AdmissionRead, AdmissionReading } from "./admission";
+import { admissionStateOf } from "./store";
 
 export function chatChain(): ChainContext {
   const env = serverEnv();
@@ -48,32 +49,37 @@ export async function signInCookie(): Promise<SignInCookie> {
  *
  * `admission` (a paid question's admissionReading, lib/chat/admission.ts) is read in the same statement,
  * for the signed-in wallet: a paid message then costs no round trip of its own for its admission's
- * reading. It is handed back only when the session's address is spelled as admission spells a payer
- * (checksummed); otherwise admission reads for itself.
+ * reading. It comes back with the address it was read for, as the session's row spells it: admission
+ * uses it only for that payer spelled as receipts name payers (checksummed), else reads for itself.
  */
 export async function signedInWithinLimits(
   db: Db,
   id: SignInCookie,
   address: string,
-  admission?: (payer: Prisma.Sql) => Prisma.Sql,
+  admission?: AdmissionReading,
   now = new Date(),
-): Promise<SignedInSession & { admission?: AdmissionState }> {
+): Promise<SignedInSession & { admission?: AdmissionRead }> {
   const env = serverEnv();
   const addressKey = { key: `ip:${addressBucket(address)}`, limit: env.CHAT_RATE_LIMIT_IP };
+  // Read only for a live sign-in: a request without one is refused whatever admission would read.
   const admitted = admission
-    ? { cte: Prisma.sql`, a AS (${admission(Prisma.sql`(SELECT "address" FROM s)`)})`, column: Prisma.sql`, (SELECT row_to_json(a) FROM a) AS admission` }
+    ? {
+        cte: Prisma.sql`, admission AS (SELECT * FROM (${admission.query(Prisma.sql`(SELECT "address" FROM signin)`)}) AS reading WHERE EXISTS (SELECT 1 FROM signin))`,
+        column: Prisma.sql`, (SELECT row_to_json(admission) FROM admission) AS admission`,
+      }
     : { cte: Prisma.empty, column: Prisma.empty };
-  const [row] = await db.$queryRaw<(Partial<SessionRow> & { counted: [string, number, number][]; admission?: Parameters<typeof admissionStateOf>[0] })[]>`
-    WITH s AS (${liveSessionQuery(id, now)}),
-    ${countingCtes(Prisma.sql`SELECT ${WALLET_PREFIX} || lower("address") FROM s UNION ALL SELECT ${addressKey.key}`)}${admitted.cte}
-    SELECT s.*, ${COUNTED} AS counted${admitted.column} FROM (SELECT 1) AS one LEFT JOIN s ON true`;
+  const [row] = await db.$queryRaw<(Partial<SessionRow> & { counted: [string, number, number][]; admission?: Parameters<typeof admissionStateOf>[0] | null })[]>`
+    WITH signin AS (${liveSessionQuery(id, now)}),
+    ${countingCtes(Prisma.sql`SELECT ${WALLET_PREFIX} || lower("address") FROM signin UNION ALL SELECT ${addressKey.key}`)}${admitted.cte}
+    SELECT signin.*, ${COUNTED} AS counted${admitted.column} FROM (SELECT 1) AS one LEFT JOIN signin ON true`;
   if (!row.id) throw new ChatError("unauthorized", "sign_in", "Sign in with your wallet first.");
   const session = row as SessionRow;
   const wallet = { key: `${WALLET_PREFIX}${session.address.toLowerCase()}`, limit: env.CHAT_RATE_LIMIT_WALLET };
   refuseOverLimit(verdictOf(db, [wallet, addressKey], row.counted), wallet);
   await touchSession(session, now);
   const signedIn = { address: session.address as Address, chainId: session.chainId };
-  return row.admission && session.address === getAddress(session.address) ? { ...signedIn, admission: admissionStateOf(row.admission) } : signedIn;
+  if (!admission || !row.admission) return signedIn;
+  return { ...signedIn, admission: { reading: admission, payer: session.address, state: admissionStateOf(row.admission) } };
 }
 
 const WALLET_PREFIX = "wallet:";

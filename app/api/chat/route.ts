@@ -25,10 +25,10 @@ export async function POST(request: Request): Promise<Response> {
     const db = getDb();
     const cookie = await signInCookie();
     const client = clientAddress(request, env.TRUSTED_PROXY_HOPS);
-    const chain = chatChain();
-    let body, app;
+    let body, chain, app;
     try {
       body = await readJsonBody(request, chatBodySchema, { maxBytes: MAX_CHAT_BODY_BYTES });
+      chain = chatChain();
       app = await loadChatApp(db, chain, body.appId);
       // A model a recent probe found down: refused before the question or its voucher is stored.
       await assertModelAvailable(db, app, env.MODEL_PROBE_INTERVAL_MS);

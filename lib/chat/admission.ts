@@ -194,7 +194,7 @@ export function withPayerLock<T>(db: Db, chain: Pick<ChainContext, "chainId" | "
 export interface AdmittedQuestion {
   receiptId: string;
   maxTotal: bigint;
-  /** The conversation's messages before this question, oldest first. */
+  /** The conversation's newest messages before this question (at most MAX_HISTORY_TURNS), oldest first. */
   history: ConversationMessage[];
   /** The versions of the charge set's datasets, read with the account: what the answer searches. */
   datasetVersions: Map<string, IndexVersions>;

@@ -7,6 +7,7 @@ import type { Address } from "viem";
 import type { Db } from "@/lib/db-client";
 import { Prisma } from "@/lib/generated/prisma/client";
 import type { IndexVersions } from "@/lib/rag/search";
+import { MAX_HISTORY_TURNS } from "@/lib/ai/prompt";
 import { ChatError } from "./errors";
 
 /** Receipt statuses that still hold (or may hold) the payer's money. */
@@ -73,13 +74,16 @@ export const HELD = Prisma.sql`(CASE WHEN "status" = 'answering' THEN "maxTotal"
 /** OPEN_STATUSES as a SQL list. */
 export const OPEN = Prisma.join(OPEN_STATUSES.map((s) => Prisma.sql`${s}`));
 
-/** The conversation's messages, oldest first; none when it is not `owner`'s conversation with `appId`. */
-export function conversationMessages(db: DbOrTx, q: Pick<QuestionRecord, "conversationId" | "owner" | "appId">): Promise<ConversationMessage[]> {
-  return db.chatMessage.findMany({
-    where: { conversationId: q.conversationId, conversation: { owner: q.owner, appId: q.appId } },
-    select: { id: true, role: true, text: true },
-    orderBy: { createdAt: "asc" },
-  });
+/**
+ * The conversation's messages, oldest first (only its `newest` when given); none when it is not `owner`'s
+ * conversation with `appId`.
+ */
+export async function conversationMessages(db: DbOrTx, q: Pick<QuestionRecord, "conversationId" | "owner" | "appId">, newest?: number): Promise<ConversationMessage[]> {
+  const where = { conversationId: q.conversationId, conversation: { owner: q.owner, appId: q.appId } };
+  const select = { id: true, role: true, text: true };
+  if (newest === undefined) return db.chatMessage.findMany({ where, select, orderBy: { createdAt: "asc" } });
+  const rows = await db.chatMessage.findMany({ where, select, orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: newest });
+  return rows.reverse();
 }
 
 export function paymentSession(db: DbOrTx, hash: string): Promise<SessionRow | null> {
@@ -132,7 +136,7 @@ export async function accountReceipts(db: DbOrTx, account: AccountKey): Promise<
 
 export interface AdmissionState extends AccountReceipts {
   session: AdmissionSession | null;
-  /** The conversation's messages so far, oldest first (as conversationMessages reads them). */
+  /** The conversation's newest messages (at most MAX_HISTORY_TURNS, what the model is sent), oldest first. */
   history: ConversationMessage[];
   /** The versions of the datasets asked for, by id: what the answer's retrieval searches. */
   datasetVersions: Map<string, IndexVersions>;
@@ -152,8 +156,9 @@ type AdmissionRow = Partial<Omit<AdmissionSession, "open">> & {
 
 /**
  * Everything admission checks a voucher against in the database, as one SELECT of one row: the spending
- * session, the account's newest voucher and open receipts, the question's conversation so far (the model's
- * history) and the versions of the app's datasets (what its retrieval searches), so a paid question needs
+ * session, the account's newest voucher and open receipts, the question's conversation so far (its newest
+ * MAX_HISTORY_TURNS messages, all the model is sent of it, so a long conversation costs a message no more
+ * than a short one) and the versions of the app's datasets (what its retrieval searches), so a paid question needs
  * no read of its own. The payer is an address, or SQL that names one (the chat's sign-in statement reads
  * it from the signed-in session's row: lib/chat/server.ts). Read it with admissionStateOf.
  */
@@ -168,9 +173,11 @@ export function admissionQuery(
       s."nonce", s."signature", s."settledSeq",
       (SELECT count(*)::int FROM "Receipt" WHERE "sessionHash" = ${sessionHash} AND "status" IN (${OPEN})) AS "sessionOpen",
       ${ACCOUNT_COLUMNS(account)},
-      (SELECT COALESCE(json_agg(json_build_object('id', m."id", 'role', m."role", 'text', m."text") ORDER BY m."createdAt"), '[]'::json)
-        FROM "ChatMessage" m JOIN "Conversation" c ON c."id" = m."conversationId"
-        WHERE m."conversationId" = ${conversation.conversationId} AND c."owner" = ${account.payer} AND c."appId" = ${conversation.appId}) AS history,
+      (SELECT COALESCE(json_agg(json_build_object('id', t."id", 'role', t."role", 'text', t."text") ORDER BY t."createdAt", t."id"), '[]'::json)
+        FROM (SELECT m."id", m."role", m."text", m."createdAt"
+          FROM "ChatMessage" m JOIN "Conversation" c ON c."id" = m."conversationId"
+          WHERE m."conversationId" = ${conversation.conversationId} AND c."owner" = ${account.payer} AND c."appId" = ${conversation.appId}
+          ORDER BY m."createdAt" DESC, m."id" DESC LIMIT ${MAX_HISTORY_TURNS}) AS t) AS history,
       (SELECT COALESCE(json_agg(json_build_array(d."listingId", d."indexVersion", d."version")), '[]'::json)
         FROM "Dataset" d WHERE d."listingId" = ANY(${[...datasetIds]}::text[])) AS "datasetVersions"
     FROM (SELECT 1) AS one

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Address, Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { PLATFORM_RULES } from "../../lib/ai/prompt";
+import { MAX_HISTORY_TURNS, PLATFORM_RULES } from "../../lib/ai/prompt";
 import { kipAssetsAbi, kipSettlementAbi } from "../../lib/chain/generated";
 import { chargesHash, datasetVersionsOf, hashSession, recordHash, sessionDigest, signSession, type Session } from "../../lib/protocol";
 import type { ChargeSet, SourceRef } from "../../lib/chat/types";
@@ -200,6 +200,42 @@ describe("answering through an OpenAI-compatible model", () => {
     ]);
     expect(turns).toHaveLength(3);
     expect(turns[2][1]).toMatch(/Question: And what do they do with the water\?$/);
+  });
+
+  it("sends the newest turns of a long conversation, in order, however long it grows, on a paid app and on a free one", async () => {
+    // A wallet of its own: these messages do not spend the shared payer's balance.
+    const owner = await fx.account();
+    await fx.deposit(owner, 10n * BigInt(charges.maxTotal));
+    const own = await fx.signIn(owner);
+    const device = await fx.authorize(own, owner, { spendCap: 10n ** 12n });
+    const free = await fx.createApp(db, { systemPrompt: SYSTEM_PROMPT, prices: { app: 0n, model: 0n, datasets: [0n] }, datasets: [{ name: "Seabirds", text: PELICANS }], baseUrl: standIn.url });
+    for (const paid of [true, false]) {
+      const conversation = clientId();
+      const send = async (text: string) =>
+        fx.post("/api/chat", own, {
+          conversationId: conversation,
+          appId: paid ? appId : free.app.id,
+          trigger: "submit-message",
+          message: { id: clientId(), text },
+          payment: paid ? await fx.payment(charges, device) : undefined,
+        });
+      const questions = Array.from({ length: 5 }, (_, i) => `Question ${i + 1}: how do pelicans use the pouch?`);
+      const answers: string[] = [];
+      for (const question of questions) answers.push(answerText(await readChunks(await send(question))));
+      const before = standIn.requests.length;
+      const response = await send("And the water?");
+      expect(response.status).toBe(200);
+      await readChunks(response);
+      const sent = standIn.requests.slice(before).find((r) => r.path === "/v1/chat/completions")!;
+      const turns = sent.body.messages!.filter((m) => m.role !== "system").map((m) => [m.role, contentText(m.content)]);
+      // Ten earlier messages: the model gets the newest MAX_HISTORY_TURNS of them, oldest first, then the question.
+      const earlier = questions.flatMap((q, i) => [
+        ["user", q],
+        ["assistant", answers[i]],
+      ]);
+      expect(turns.slice(0, -1)).toEqual(earlier.slice(-MAX_HISTORY_TURNS));
+      expect(turns.at(-1)![1]).toMatch(/Question: And the water\?$/);
+    }
   });
 
   it("fuses BM25 with the model's embeddings when the listing names an embeddings model", async () => {

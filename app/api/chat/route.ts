@@ -3,6 +3,7 @@
 // it is checked and stored with the question before the model is called, and voided if the answer fails.
 import { getAddress } from "viem";
 import { admissionReading, admitFreeQuestion, admitPaidQuestion, missingPayment, type AdmittedQuestion, type PaymentInput } from "@/lib/chat/admission";
+import { MAX_HISTORY_TURNS } from "@/lib/ai/prompt";
 import { answerResponse } from "@/lib/chat/answer";
 import { assertModelAvailable, loadChatApp } from "@/lib/chat/charges";
 import { ChatError, chatErrorResponse } from "@/lib/chat/errors";
@@ -52,7 +53,9 @@ export async function POST(request: Request): Promise<Response> {
       paidQuestion ? admissionReading(chain, app.chargeSet, conversation, body.payment!.sessionHash) : undefined,
     );
     const owner = getAddress(signedIn.address);
-    const earlier = paidQuestion ? null : await conversationMessages(db, { ...conversation, owner });
+    // A new question's history is what the model is sent of it, the newest turns; a regenerated answer
+    // looks for the conversation's last question.
+    const earlier = paidQuestion ? null : await conversationMessages(db, { ...conversation, owner }, regenerate ? undefined : MAX_HISTORY_TURNS);
     let question: string;
     let history = earlier ?? [];
     let replaced: string[] = [];

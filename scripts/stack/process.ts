@@ -1,6 +1,7 @@
 // Child processes for the local stack. Each child runs in its own process group so that stopping it
 // stops everything it started (npx wrappers, next's workers), and a stop waits until it has exited.
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
 
 export interface Managed {
@@ -66,8 +67,18 @@ export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   });
 }
 
-/** A port the OS says is free right now. */
-export function freePort(): Promise<number> {
+/** Whether a server can listen on `port` on every address (IPv6 and IPv4 where there are both), as next start does. */
+function portFreeEverywhere(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.once("listening", () => server.close(() => resolve(true)));
+    server.listen(port);
+  });
+}
+
+/** A port the OS hands out itself (bind to port 0): free now, but from the range outgoing connections use. */
+function osPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
@@ -77,6 +88,39 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** The first port the kernel gives outgoing connections (Linux's ip_local_port_range), else the IANA range's. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 2048) return low;
+  } catch {
+    // not Linux
+  }
+  return 49152;
+}
+
+/**
+ * A port that is free now on every address, below the range the kernel takes outgoing connections'
+ * ports from: a port chosen in that range can be taken by a connection the stack opens meanwhile (to the
+ * chain, the database) before the server meant for it listens, and the server then fails to start.
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralLow();
+  const low = Math.max(1024, high - 20_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    // A port handed out before may not be listened on yet: never twice from one process (taken before
+    // the check, so calls at the same moment cannot both pick it).
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await portFreeEverywhere(port)) return port;
+    handedOut.delete(port);
+  }
+  return osPort();
+}
+
+const handedOut = new Set<number>();
 
 export async function waitFor<T>(
   what: string,

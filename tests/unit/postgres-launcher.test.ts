@@ -49,3 +49,15 @@ describe("the embedded PostgreSQL launcher", () => {
     }
   }, 60_000);
 });
+
+describe("free ports for the stack's servers", () => {
+  it("hands out distinct ports a server can listen on, below the range outgoing connections take theirs from", async () => {
+    const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    expect(new Set(ports).size).toBe(20);
+    for (const port of ports) expect(port).toBeLessThan(low);
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(ports[0], () => resolve()));
+    await new Promise((resolve) => server.close(resolve));
+  });
+});

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 
-const benches = ["gas.ts", "retrieval.ts", "chat.ts", "web.ts"];
+const benches = ["gas.ts", "retrieval.ts", "chat.ts", "accounts.ts", "web.ts"];
 const failed: string[] = [];
 for (const bench of benches) {
   console.log(`\n=== bench/${bench}`);

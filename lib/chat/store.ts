@@ -118,7 +118,7 @@ export interface AccountKey {
 type AccountSql = Omit<AccountKey, "payer"> & { payer: string | Prisma.Sql };
 
 const ACCOUNT_COLUMNS = (account: AccountSql) => Prisma.sql`
-  (SELECT json_build_array("seq", "cumulativeMax") FROM "Receipt" WHERE ${accountWhere(account)} ORDER BY "seq"::numeric DESC LIMIT 1) AS latest,
+  (SELECT json_build_array("seq", "cumulativeMax") FROM "Receipt" WHERE ${accountWhere(account)} AND "seqNumber" IS NOT NULL ORDER BY "seqNumber" DESC LIMIT 1) AS latest,
   (SELECT json_agg(json_build_array("seq", ${HELD}::text)) FROM "Receipt" WHERE ${accountWhere(account)} AND "status" IN (${OPEN})) AS open`;
 
 function accountReceiptsOf(row: { latest: [string, string] | null; open: [string, string][] | null }): AccountReceipts {

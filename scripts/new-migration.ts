@@ -7,9 +7,11 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { withoutGeneratedDefaults } from "./stack/db";
 import { startTemporaryPostgres } from "./stack/postgres";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
+
 const name = process.argv[2];
 if (!name || !/^[a-z0-9_]+$/.test(name)) {
   console.error("usage: npm run db:migration -- <name>   (lower case, digits and _)");
@@ -20,11 +22,12 @@ async function main() {
   const server = await startTemporaryPostgres("kip-new-migration-");
   try {
     const migrations = path.join(ROOT, "prisma", "migrations");
-    const sql = execFileSync(
+    const diff = execFileSync(
       path.join(ROOT, "node_modules", ".bin", "prisma"),
       ["migrate", "diff", "--from-migrations", migrations, "--to-schema-datamodel", path.join(ROOT, "prisma", "schema.prisma"), "--script"],
       { cwd: ROOT, env: { ...process.env, DATABASE_URL: server.url, PRISMA_HIDE_UPDATE_MESSAGE: "1" }, stdio: ["ignore", "pipe", "pipe"] },
     ).toString();
+    const sql = withoutGeneratedDefaults(diff);
     if (!/[A-Za-z]/.test(sql.replace(/^--.*$/gm, ""))) {
       console.log("no schema changes since the last migration");
       process.exitCode = 1;

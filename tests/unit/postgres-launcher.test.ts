@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkDatabaseUrl, startEmbeddedPostgres } from "../../scripts/stack/postgres";
+import { withoutGeneratedDefaults } from "../../scripts/stack/db";
 import { freePort } from "../../scripts/stack/process";
 
 describe("the embedded PostgreSQL launcher", () => {
@@ -59,5 +60,14 @@ describe("free ports for the stack's servers", () => {
     const server = net.createServer();
     await new Promise<void>((resolve, reject) => server.once("error", reject).listen(ports[0], () => resolve()));
     await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe("new migrations", () => {
+  it("leave out the DROP DEFAULT Prisma writes for a column the database generates, and nothing else", () => {
+    expect(withoutGeneratedDefaults(`-- AlterTable\nALTER TABLE "Receipt" ALTER COLUMN "seqNumber" DROP DEFAULT;\n`).trim()).toBe("");
+    expect(withoutGeneratedDefaults(`-- AlterTable\nALTER TABLE "Receipt" ADD COLUMN "note" TEXT,\nALTER COLUMN "seqNumber" DROP DEFAULT;\n`)).toBe(`-- AlterTable\nALTER TABLE "Receipt" ADD COLUMN "note" TEXT;\n`);
+    const other = `-- AlterTable\nALTER TABLE "Listing" ALTER COLUMN "seqNumber" DROP DEFAULT;\n`;
+    expect(withoutGeneratedDefaults(other)).toBe(other);
   });
 });

@@ -140,7 +140,7 @@ export interface AdmissionReading {
   query(payer: Prisma.Sql): Prisma.Sql;
 }
 
-/** An AdmissionReading's result, with the payer it was read for (checksummed). */
+/** An AdmissionReading's result, with the payer it was read for as the sign-in row spells it (admission uses it only if that is the checksummed owner). */
 export interface AdmissionRead {
   reading: AdmissionReading;
   payer: string;

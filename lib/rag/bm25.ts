@@ -125,10 +125,15 @@ export class Bm25Builder {
   private readonly languageOf: number[] = [];
   private readonly perLanguage = new Array<number>(LANGUAGES.length).fill(0);
   private built = false;
-  private lastHeading: { heading: string; language: Language; terms: readonly string[] } | null = null;
   /** Passages by the compound name they define (see IndexedText.ownHeading), in order. */
   private readonly definitions = new Map<string, number[]>();
-  private lastDefinition: { ownHeading: string; language: Language; name: string | null } | null = null;
+  /**
+   * A heading's terms, and the name an own heading defines. A section's passages come one after another
+   * and share its headings (title, section path and lead), so the last result is kept: about a fifth of
+   * what indexing analyzes.
+   */
+  private readonly headingTerms = keepingLast((heading: string, language: Language): readonly string[] => indexTerms(heading, language));
+  private readonly definedName = keepingLast(definedName);
 
   /** Passages added so far. */
   get size(): number {
@@ -155,27 +160,6 @@ export class Bm25Builder {
       if (docs) docs.push(doc);
       else this.definitions.set(defined, [doc]);
     }
-  }
-
-  /**
-   * A heading's terms. A section's passages come one after another and share its heading (title, section
-   * path and lead), so the last heading's terms are kept: about a fifth of what indexing analyzes.
-   */
-  private headingTerms(heading: string, language: Language): readonly string[] {
-    const last = this.lastHeading;
-    if (last && last.heading === heading && last.language === language) return last.terms;
-    const terms = indexTerms(heading, language);
-    this.lastHeading = { heading, language, terms };
-    return terms;
-  }
-
-  /** definedName of a passage's own heading; kept for the next passage, which is often under the same one. */
-  private definedName(ownHeading: string, language: Language): string | null {
-    const last = this.lastDefinition;
-    if (last && last.ownHeading === ownHeading && last.language === language) return last.name;
-    const name = definedName(ownHeading, language);
-    this.lastDefinition = { ownHeading, language, name };
-    return name;
   }
 
   private addTerm(term: string, doc: number, heading: boolean): void {
@@ -217,6 +201,15 @@ export class Bm25Builder {
       languages: languages.length === 0 ? ["en"] : languages,
     };
   }
+}
+
+/** `f` keeping its last result, returned again while it is called with the same text and language. */
+function keepingLast<T>(f: (text: string, language: Language) => T): (text: string, language: Language) => T {
+  let last: { text: string; language: Language; value: T } | null = null;
+  return (text, language) => {
+    if (last === null || last.text !== text || last.language !== language) last = { text, language, value: f(text, language) };
+    return last.value;
+  };
 }
 
 /**

@@ -7,7 +7,7 @@
 // streaming, charge fixing).
 //   1. saturation: the 20 chats send back to back → requests per second, the app server's CPU time per
 //      request (utime + stime of the next-server process tree from /proc) and database round trips per
-//      request (the server's own count, /api/health);
+//      request (the server's own count, /api/health), with how many of them ran as prepared statements;
 //   2. latency: the 20 chats paced at half the measured saturation rate → overhead = time to the first
 //      streamed token minus the model's own time to first token;
 //   3. the same two runs with a second app server on the same database, requests alternating.
@@ -118,10 +118,16 @@ function treeCpuMs(pid: number): number {
   return total;
 }
 
-async function roundTripsOf(url: string): Promise<number> {
-  const health = (await (await fetch(`${url}/api/health`)).json()) as { databaseRoundTrips: number };
-  // The health check's own query is counted before it answers.
-  return health.databaseRoundTrips - 1;
+/** A server's database queries so far, and how many of them ran as prepared statements (lib/db-pool.ts). */
+async function roundTripsOf(url: string): Promise<{ all: number; prepared: number }> {
+  const health = (await (await fetch(`${url}/api/health`)).json()) as { databaseRoundTrips: number; preparedRoundTrips: number };
+  // The health check's own query (short, so never prepared) is counted before it answers.
+  return { all: health.databaseRoundTrips - 1, prepared: health.preparedRoundTrips };
+}
+
+async function allRoundTrips(urls: string[]): Promise<{ all: number; prepared: number }> {
+  const each = await Promise.all(urls.map(roundTripsOf));
+  return { all: each.reduce((n, t) => n + t.all, 0), prepared: each.reduce((n, t) => n + t.prepared, 0) };
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -230,7 +236,7 @@ async function main() {
       const machineBefore = machineCpuMs();
       const commandsBefore = cpuByCommand();
       const ownBefore = ownCpuMs();
-      const tripsBefore = (await Promise.all(urls.map(roundTripsOf))).reduce((a, b) => a + b, 0);
+      const tripsBefore = await allRoundTrips(urls);
       const t0 = performance.now();
       await run(urls, REQUESTS, 0);
       const seconds = (performance.now() - t0) / 1000;
@@ -244,7 +250,7 @@ async function main() {
           .sort((a, b) => b[1] - a[1])
           .map(([command, perMessage]) => [command, round1(perMessage)]),
       );
-      const trips = (await Promise.all(urls.map(roundTripsOf))).reduce((a, b) => a + b, 0) - tripsBefore;
+      const tripsAfter = await allRoundTrips(urls);
       const saturation = REQUESTS / seconds;
       const pacedAt = saturation / 2;
       const ttft: number[] = [];
@@ -262,7 +268,9 @@ async function main() {
         busyCores: round1(machineMs / 1000 / seconds),
         /** The same by process name (every process on the machine; "next-server" is the app). */
         cpuMsPerPaidMessageByProcess: byCommand,
-        roundTripsPerPaidMessage: round1(trips / REQUESTS),
+        roundTripsPerPaidMessage: round1((tripsAfter.all - tripsBefore.all) / REQUESTS),
+        /** Of them, sent as prepared statements (bound and run without being parsed and planned again). */
+        preparedRoundTripsPerPaidMessage: round1((tripsAfter.prepared - tripsBefore.prepared) / REQUESTS),
         pacedAtPerSec: round1(pacedAt),
         overheadMs: { p50: round1(percentile(ttft, 50) - modelTtft), p95: round1(percentile(ttft, 95) - modelTtft) },
         modelTimeToFirstTokenMs: Math.round(modelTtft * 100) / 100,
@@ -299,6 +307,7 @@ async function main() {
       pacedAtPerSec: single.pacedAtPerSec,
       concurrency: CONCURRENCY,
       roundTripsPerPaidMessage: single.roundTripsPerPaidMessage,
+      preparedRoundTripsPerPaidMessage: single.preparedRoundTripsPerPaidMessage,
       twoServers: {
         saturationRequestsPerSec: two.saturationRequestsPerSec,
         overheadMs: two.overheadMs,
@@ -325,6 +334,7 @@ async function main() {
       [`overhead p95 (ms) at ${result.pacedAtPerSec}/s`, String(result.overheadMs.p95), `<= ${TARGETS.overheadP95Ms}`, result.overheadMs.p95 <= TARGETS.overheadP95Ms],
       ["overhead p50 (ms)", String(result.overheadMs.p50), "", true],
       ["DB round trips per message", String(result.roundTripsPerPaidMessage), "", true],
+      ["  of them prepared statements", String(result.preparedRoundTripsPerPaidMessage), "", true],
       [`machine CPU per message (${result.busyCores} of ${result.cpus} cores busy)`, String(result.machineCpuMsPerPaidMessage), "", true],
       ["  of it the load generator and model", String(result.loadGeneratorCpuMsPerPaidMessage), "", true],
       ["two servers: requests/s", String(two.saturationRequestsPerSec), "", true],

@@ -14,6 +14,27 @@ export function describeDatabaseUrl(url: string): string {
   }
 }
 
+const DEFAULT_STATEMENT_CACHE_SIZE = 100;
+export const statementCacheSizeProblem = "statement_cache_size must be a whole number (0 turns prepared statements off)";
+
+/**
+ * How many long statements each connection keeps prepared (lib/db-pool.ts): the URL's
+ * `statement_cache_size`, Prisma's own parameter (default 100); 0 with Prisma's `pgbouncer=true`. Null
+ * when the parameter is not a whole number.
+ */
+export function statementCacheSize(url: string): number | null {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return DEFAULT_STATEMENT_CACHE_SIZE;
+  }
+  if (params.get("pgbouncer") === "true") return 0;
+  const size = params.get("statement_cache_size");
+  if (size === null) return DEFAULT_STATEMENT_CACHE_SIZE;
+  return /^\d{1,6}$/.test(size) ? Number(size) : null;
+}
+
 /** Why `url` is not a PostgreSQL URL, or null when it is one. */
 export function databaseUrlProblem(url: string): string | null {
   let parsed: URL;
@@ -26,5 +47,6 @@ export function databaseUrlProblem(url: string): string | null {
     return `must be a PostgreSQL URL (postgres://…), not ${parsed.protocol}… (an old data/kip.db SQLite file is not used)`;
   }
   if (!parsed.hostname && !parsed.searchParams.get("host")) return "must name a host, e.g. postgres://user:password@localhost:5432/kip";
+  if (statementCacheSize(url) === null) return statementCacheSizeProblem;
   return null;
 }

@@ -270,9 +270,10 @@ describe("health", () => {
     const text = await response.text();
     const body = JSON.parse(text) as Record<string, unknown>;
     expect(body).toMatchObject({ ok: true, chainId: stack.chainId, checks: { database: "ok", chain: "ok" } });
-    // Besides the checks, only a query counter (for the benchmark): a number, not configuration.
-    expect(Object.keys(body).sort()).toEqual(["chainId", "checks", "databaseRoundTrips", "ok"]);
+    // Besides the checks, only query counters (for the benchmark): numbers, not configuration.
+    expect(Object.keys(body).sort()).toEqual(["chainId", "checks", "databaseRoundTrips", "ok", "preparedRoundTrips"]);
     expect(typeof body.databaseRoundTrips).toBe("number");
+    expect(typeof body.preparedRoundTrips).toBe("number");
     expect(text).not.toContain(rpcPort);
     expect(text).not.toMatch(/127\.0\.0\.1|localhost|file:|postgres/);
   });

@@ -6,7 +6,7 @@
 import { NextResponse } from "next/server";
 import { createPublicClient, http } from "viem";
 import { getDb } from "@/lib/db";
-import { databaseRoundTrips } from "@/lib/db-pool";
+import { databaseRoundTrips, preparedRoundTrips } from "@/lib/db-pool";
 import { serverEnv } from "@/lib/env";
 
 export const dynamic = "force-dynamic";
@@ -33,5 +33,5 @@ export async function GET() {
     console.error("health: the chain does not answer:", error instanceof Error ? error.message : error);
   }
   const ok = checks.database === "ok" && checks.chain === "ok";
-  return NextResponse.json({ ok, chainId: env.CHAIN_ID, checks, databaseRoundTrips: databaseRoundTrips() }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
+  return NextResponse.json({ ok, chainId: env.CHAIN_ID, checks, databaseRoundTrips: databaseRoundTrips(), preparedRoundTrips: preparedRoundTrips() }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
 }

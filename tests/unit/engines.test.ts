@@ -49,21 +49,25 @@ describe("Node.js engines", () => {
 });
 
 describe("app server Node options", () => {
-  it("turn on async context frames in Node 22 and 23 only (later versions have them by default)", async () => {
+  it("turn on async context frames in Node 22 and 23 only (later versions have them by default), and widen the young generation", async () => {
     const { appNodeOptions } = await import("../../scripts/stack");
-    expect(appNodeOptions("22.13.0")).toEqual(["--experimental-async-context-frame"]);
-    expect(appNodeOptions("23.11.1")).toEqual(["--experimental-async-context-frame"]);
-    expect(appNodeOptions("24.1.0")).toEqual([]);
-    expect(appNodeOptions("25.0.0")).toEqual([]);
+    expect(appNodeOptions("22.13.0")).toEqual(["--experimental-async-context-frame", "--max-semi-space-size=32"]);
+    expect(appNodeOptions("23.11.1")).toEqual(["--experimental-async-context-frame", "--max-semi-space-size=32"]);
+    expect(appNodeOptions("24.1.0")).toEqual(["--max-semi-space-size=32"]);
+    expect(appNodeOptions("25.0.0")).toEqual(["--max-semi-space-size=32"]);
   });
 
-  it("are taken by this Node.js, and AsyncLocalStorage keeps its store across awaits under them", async () => {
+  it("are taken by this Node.js: AsyncLocalStorage keeps its store across awaits, and the semi-spaces are 32 MB", async () => {
     const { appNodeOptions } = await import("../../scripts/stack");
     const { execFileSync } = await import("node:child_process");
     const script =
       'const { AsyncLocalStorage } = require("node:async_hooks"); const als = new AsyncLocalStorage();' +
-      'als.run(42, async () => { await new Promise((r) => setTimeout(r, 1)); await null; process.stdout.write(String(als.getStore())); });';
-    const out = execFileSync(process.execPath, ["-e", script], { env: { ...process.env, NODE_OPTIONS: appNodeOptions().join(" ") }, encoding: "utf8" });
-    expect(out).toBe("42");
+      'als.run(42, async () => { await new Promise((r) => setTimeout(r, 1)); await null; process.stdout.write(String(als.getStore())); ' +
+      'process.stdout.write(" " + require("node:v8").getHeapStatistics().heap_size_limit); });';
+    const run = (options: string) => execFileSync(process.execPath, ["-e", script], { env: { ...process.env, NODE_OPTIONS: options }, encoding: "utf8" }).split(" ");
+    const [store, limit] = run(appNodeOptions().join(" "));
+    expect(store).toBe("42");
+    // The young generation is three semi-spaces: 32 MB ones add 48 MB to the heap's limit.
+    expect(Number(limit) - Number(run("")[1])).toBe(3 * 16 * 1024 * 1024);
   });
 });

@@ -41,11 +41,13 @@ function cacheSizeOf(connectionString: string): number {
   return size;
 }
 
-// After an error, a named statement may no longer run as it did (a migration changed a column it reads
-// or a parameter's type under it; a failed Bind may have closed it): it is forgotten and prepared anew
-// under another name next time. Not for errors that say nothing about the statement: class 23 (a
-// constraint, such as a voucher number taken) and 40 (a serialization failure or deadlock).
-const STATEMENT_INTACT = /^(?:23|40)/;
+// Errors after which a named statement may no longer run as it did, so it is dropped and prepared anew
+// under another name next time: a migration changed a column it reads (0A000, "cached plan must not
+// change result type") or a parameter's type, a table or a function under it (classes 22 and 42), or pg
+// failed to send it (no SQLSTATE; a failed Bind closes the statement). Other errors (a constraint such as
+// a voucher number taken, a serialization failure, a timeout, an aborted transaction) say nothing about
+// the statement, which is kept.
+const STALE_STATEMENT = /^(?:0A|22|42)/;
 // The server no longer has the connection's statements (DISCARD ALL or DEALLOCATE ALL, by a pooler).
 const UNKNOWN_STATEMENT = "26000";
 
@@ -60,25 +62,31 @@ type CountingConfig = pg.ClientConfig & { kipStatementCacheSize?: number };
  * again for every message was about 40% of PostgreSQL's CPU time per message.
  *
  * Each connection keeps the `statement_cache_size` (the URL's parameter, Prisma's name; default 100)
- * statements it used last, and deallocates the least recently used to make room. A statement forgotten
- * after an error may stay on the server until the connection closes; a connection that has left as many
- * as it keeps stops naming, so the server's memory per connection stays bounded whatever errors a
- * client can provoke. `statement_cache_size=0`, or Prisma's `pgbouncer=true`, turns naming off: for a
- * pooler in transaction mode that does not keep prepared statements per client (PgBouncer before 1.24
- * unless max_prepared_statements is set). Behind such a pooler with naming on, statements fail with
- * "does not exist" or "already exists"; they never run as another statement.
+ * statements it used last, and deallocates the least recently used to make room. A statement that may
+ * have gone stale (after an error that implicates it) is deallocated too, as soon as the connection is
+ * out of a failed transaction.
+ *
+ * `statement_cache_size=0`, or Prisma's `pgbouncer=true`, turns naming off: for a pooler in transaction
+ * mode that does not keep prepared statements per client (PgBouncer before 1.24 unless
+ * max_prepared_statements is set). Behind such a pooler with naming on, statements fail with "does not
+ * exist" or "already exists"; they never run as another statement.
  */
 class CountingClient extends pg.Client {
   /** Statement text → its name on this connection, least recently used first. */
   readonly #prepared = new Map<string, string>();
   readonly #cacheSize: number;
   #names = 0;
-  /** Statements forgotten that may still be on the server (after an error in a transaction). */
-  #abandoned = 0;
+  /** Names dropped on this side that the server may still hold: deallocated once it takes commands. */
+  readonly #undropped = new Set<string>();
+  /** The transaction status of the server's last ReadyForQuery: I (idle), T (in a transaction), E (failed). */
+  #status = "I";
 
   constructor(config?: string | CountingConfig) {
     super(config);
     this.#cacheSize = typeof config === "object" ? (config.kipStatementCacheSize ?? 0) : 0;
+    (this as unknown as { connection: { on(event: "readyForQuery", f: (m: { status: string }) => void): void } }).connection.on("readyForQuery", (m) => {
+      this.#status = m.status;
+    });
   }
 
   /**
@@ -89,7 +97,9 @@ class CountingClient extends pg.Client {
    */
   #nameFor(config: QueryConfig): string | undefined {
     const { text, values } = config;
-    if (this.#cacheSize === 0 || this.#abandoned >= this.#cacheSize) return undefined;
+    // Past as many undropped statements as it keeps, a connection names nothing: the server's memory
+    // per connection stays bounded whatever errors a client provokes.
+    if (this.#cacheSize === 0 || this.#undropped.size >= this.#cacheSize) return undefined;
     if (typeof text !== "string" || config.name !== undefined || config.queryMode !== undefined) return undefined;
     if (typeof (config as { submit?: unknown }).submit === "function") return undefined;
     // Without parameters pg uses the simple protocol, which also runs several statements in one text.
@@ -113,11 +123,21 @@ class CountingClient extends pg.Client {
   #deallocateOldest(): void {
     const [text, name] = this.#prepared.entries().next().value!;
     this.#prepared.delete(text);
+    this.#deallocate(name);
+  }
+
+  /**
+   * DEALLOCATE `name`, queued like any query. It fails only in a transaction that already failed: the
+   * name is then kept to be dropped once the server takes commands again.
+   */
+  #deallocate(name: string): void {
     counter.kipDatabaseRoundTrips = (counter.kipDatabaseRoundTrips ?? 0) + 1;
     (super.query(`DEALLOCATE ${name}`) as unknown as Promise<unknown>).then(
       () => delete this.#parsedStatements()[name],
-      // Only in a transaction that already failed: the statement then stays until the connection closes.
-      () => (this.#abandoned += 1),
+      (error: { code?: unknown }) => {
+        if (error?.code === UNKNOWN_STATEMENT) delete this.#parsedStatements()[name];
+        else this.#undropped.add(name);
+      },
     );
   }
 
@@ -134,18 +154,24 @@ class CountingClient extends pg.Client {
     const code = (error as { code?: unknown } | null)?.code;
     if (code === UNKNOWN_STATEMENT) {
       const parsed = this.#parsedStatements();
-      for (const known of this.#prepared.values()) delete parsed[known];
+      for (const known of [...this.#prepared.values(), ...this.#undropped]) delete parsed[known];
       this.#prepared.clear();
-    } else if (typeof code !== "string" || !STATEMENT_INTACT.test(code)) {
+      this.#undropped.clear();
+    } else if (typeof code !== "string" || STALE_STATEMENT.test(code)) {
       if (this.#prepared.get(text) === name) this.#prepared.delete(text);
-      // Outside a transaction pg-pool closes a connection whose query failed; in one, the statement stays
-      // on the server. Past as many of those as it keeps, a connection stops naming statements.
-      this.#abandoned += 1;
+      // Dropped on the server by the next query this connection sends outside a failed transaction.
+      this.#undropped.add(name);
     }
   }
 
   // pg's query() has many overloads (promise, callback, submittable); each call is one round trip.
   query(...args: unknown[]): never {
+    if (this.#undropped.size > 0 && this.#status !== "E") {
+      for (const undropped of [...this.#undropped]) {
+        this.#undropped.delete(undropped);
+        this.#deallocate(undropped);
+      }
+    }
     counter.kipDatabaseRoundTrips = (counter.kipDatabaseRoundTrips ?? 0) + 1;
     const first = args[0];
     const name = first !== null && typeof first === "object" ? this.#nameFor(first as QueryConfig) : undefined;

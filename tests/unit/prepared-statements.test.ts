@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "@/lib/db-client";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { poolConfig } from "@/lib/db-pool";
+import { databaseRoundTrips, poolConfig } from "@/lib/db-pool";
 import { databaseUrlProblem, statementCacheSize } from "@/lib/db-url";
 import { Prisma, PrismaClient } from "@/lib/generated/prisma/client";
 import { startTemporaryPostgres, type PostgresHandle } from "../../scripts/stack/postgres";
@@ -172,21 +172,43 @@ describe("prepared statements", () => {
     }
   });
 
-  it("stops naming on a connection that has given up as many statements as it keeps", async () => {
+  it("drops a statement that failed in a transaction once the transaction is over, and goes on naming", async () => {
     const single = new PrismaClient({ adapter: new PrismaPg(poolConfig(`${server.url}${server.url.includes("?") ? "&" : "?"}statement_cache_size=2`, { max: 1 })) });
     clients.push(single);
-    // Each fails in a transaction (class 22: a value that is no integer), so its statement stays on the server.
-    for (const bad of ["x", "y"]) {
+    // Each fails in a transaction (class 22: a value that is no integer) after its statement was parsed.
+    for (const bad of ["x", "y", "z"]) {
       await expect(single.$transaction((tx) => tx.$queryRaw`SELECT ${bad}::int AS "n" /* bad ${Prisma.raw(bad)} */`)).rejects.toThrow(/invalid input syntax/);
     }
     const tags = await single.$transaction(async (tx) => {
       await tx.$queryRaw(tagged("after", 1));
       return preparedTags(tx);
     });
-    expect(tags).toEqual([]);
-    const left = await single.$transaction((tx) => tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_prepared_statements`);
-    // The two that failed, and the reading of the count (no parameters, so unnamed).
-    expect(left).toEqual([{ n: 2 }]);
+    // The failed ones were deallocated, none is left behind, and the connection still names statements.
+    expect(tags).toEqual(["after"]);
+    const left = await single.$transaction((tx) => tx.$queryRaw<{ statement: string }[]>`SELECT "statement" FROM pg_prepared_statements`);
+    expect(left.map((r) => r.statement).filter((t) => t.includes("bad"))).toEqual([]);
+  });
+
+  it("waits for a failed transaction to end before deallocating, then deallocates", async () => {
+    const pool = new pg.Pool(poolConfig(server.url, { max: 1 }));
+    try {
+      const db = await pool.connect();
+      try {
+        await db.query("BEGIN");
+        await expect(db.query({ text: "SELECT $1::int AS n /* stale */", values: ["nope"] })).rejects.toThrow(/invalid input syntax/);
+        // In the failed transaction a DEALLOCATE would fail too: nothing is sent but what the caller sends.
+        const before = databaseRoundTrips();
+        await expect(db.query("SELECT 1")).rejects.toThrow(/current transaction is aborted/);
+        expect(databaseRoundTrips() - before).toBe(1);
+        await db.query("ROLLBACK");
+        const left = await db.query<{ statement: string }>("SELECT statement FROM pg_prepared_statements");
+        expect(left.rows).toEqual([]);
+      } finally {
+        db.release();
+      }
+    } finally {
+      await pool.end();
+    }
   });
 
   it("reads statement_cache_size from DATABASE_URL, and refuses one that is not a whole number", () => {

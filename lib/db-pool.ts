@@ -99,7 +99,8 @@ class CountingClient extends pg.Client {
     const { text, values } = config;
     // Past as many undropped statements as it keeps, a connection names nothing: the server's memory
     // per connection stays bounded whatever errors a client provokes.
-    if (this.#cacheSize === 0 || this.#undropped.size >= this.#cacheSize) return undefined;
+    // (With statement_cache_size=0 that is always.)
+    if (this.#undropped.size >= this.#cacheSize) return undefined;
     if (typeof text !== "string" || config.name !== undefined || config.queryMode !== undefined) return undefined;
     if (typeof (config as { submit?: unknown }).submit === "function") return undefined;
     // Without parameters pg uses the simple protocol, which also runs several statements in one text.

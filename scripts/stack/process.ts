@@ -57,23 +57,17 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
   }
 }
 
-/** True when nothing listens on host:port. */
-export function isPortFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+/**
+ * True when nothing listens on host:port. With `host` null: when a server can listen on `port` on every
+ * address (IPv6 and IPv4 where there are both), as next start does.
+ */
+export function isPortFree(port: number, host: string | null = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once("error", () => resolve(false));
     server.once("listening", () => server.close(() => resolve(true)));
-    server.listen(port, host);
-  });
-}
-
-/** Whether a server can listen on `port` on every address (IPv6 and IPv4 where there are both), as next start does. */
-function portFreeEverywhere(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.once("listening", () => server.close(() => resolve(true)));
-    server.listen(port);
+    if (host === null) server.listen(port);
+    else server.listen(port, host);
   });
 }
 
@@ -114,7 +108,7 @@ export async function freePort(): Promise<number> {
     // the check, so calls at the same moment cannot both pick it).
     if (handedOut.has(port)) continue;
     handedOut.add(port);
-    if (await portFreeEverywhere(port)) return port;
+    if (await isPortFree(port, null)) return port;
     handedOut.delete(port);
   }
   return osPort();

@@ -181,7 +181,11 @@ class CountingClient extends pg.Client {
       counter.kipPreparedRoundTrips = (counter.kipPreparedRoundTrips ?? 0) + 1;
     }
     const failed = (error: unknown) => {
-      if (name !== undefined && error) this.#failed((first as { text: string }).text, name, error);
+      if (!error) return;
+      // pg settles a failed query on the server's error, before the ReadyForQuery that follows it: an
+      // error from the server inside a transaction has already failed that transaction.
+      if (this.#status === "T" && typeof (error as { code?: unknown }).code === "string") this.#status = "E";
+      if (name !== undefined) this.#failed((first as { text: string }).text, name, error);
     };
     const last = args[args.length - 1];
     if (typeof last === "function") {
